@@ -1,0 +1,10 @@
+//! scimform: a Terraform-style reconciler for SCIM 2.0 directories.
+//!
+//! The data flows one way, and the module list follows it: `config` (raw YAML → validated
+//! model) → `state` (what a server holds) → `diff` (pure) → `plan` (ordered ops) → `render`
+//! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` and the embedded
+//! `server` stand on their own: the server never imports the engine, nor the engine the server.
+
+pub mod cli;
+
+pub use cli::run;
