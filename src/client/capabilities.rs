@@ -1,0 +1,161 @@
+//! What a server announces in `/ServiceProviderConfig` (RFC 7643 §5), read tolerantly: a
+//! missing or malformed section means "not supported", never a failure, because the engine can
+//! always fall back to the plainest requests.
+
+use serde_json::Value;
+
+/// Bulk limits (RFC 7643 §5 `bulk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BulkLimits {
+    pub max_operations: usize,
+    pub max_payload_size: usize,
+}
+
+/// The parts of a `ServiceProviderConfig` that decide how to read and write.
+// Each flag is an independent answer of the server; an enum would not make them clearer.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    pub patch: bool,
+    pub bulk: Option<BulkLimits>,
+    pub filter: bool,
+    /// `filter.maxResults`: the largest page the server promises to return.
+    pub max_results: Option<usize>,
+    pub etag: bool,
+    pub sort: bool,
+}
+
+impl Default for Capabilities {
+    /// What to assume of a server that says nothing: plain RFC 7644 with PATCH (it is a MUST
+    /// for servers that claim support, and PUT is the fallback the engine can ask for).
+    fn default() -> Self {
+        Capabilities {
+            patch: false,
+            bulk: None,
+            filter: false,
+            max_results: None,
+            etag: false,
+            sort: false,
+        }
+    }
+}
+
+impl Capabilities {
+    #[must_use]
+    pub fn from_json(body: Option<&Value>) -> Self {
+        let Some(body) = body else {
+            return Capabilities::default();
+        };
+        let section = |name: &str| {
+            body.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+        };
+        let field = |section: Option<&Value>, name: &str| {
+            section.and_then(Value::as_object).and_then(|o| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        let supported = |name: &str| {
+            field(section(name), "supported")
+                .and_then(|v| as_bool(&v))
+                .unwrap_or(false)
+        };
+        let number = |name: &str, key: &str| {
+            field(section(name), key)
+                .as_ref()
+                .and_then(as_usize)
+                .filter(|n| *n > 0)
+        };
+        let bulk = if supported("bulk") {
+            match (
+                number("bulk", "maxOperations"),
+                number("bulk", "maxPayloadSize"),
+            ) {
+                (Some(max_operations), Some(max_payload_size)) => Some(BulkLimits {
+                    max_operations,
+                    max_payload_size,
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Capabilities {
+            patch: supported("patch"),
+            bulk,
+            filter: supported("filter"),
+            max_results: number("filter", "maxResults"),
+            etag: supported("etag"),
+            sort: supported("sort"),
+        }
+    }
+}
+
+/// Booleans as servers send them: JSON booleans, or the strings "true"/"false".
+fn as_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Counts as servers send them: JSON numbers, or numeric strings.
+fn as_usize(value: &Value) -> Option<usize> {
+    match value {
+        Value::Number(n) => n.as_u64().map(|n| n as usize),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_a_full_config() {
+        let spc = json!({
+            "patch": {"supported": true},
+            "bulk": {"supported": true, "maxOperations": 1000, "maxPayloadSize": 1_048_576},
+            "filter": {"supported": true, "maxResults": 200},
+            "etag": {"supported": true},
+            "sort": {"supported": false}
+        });
+        let caps = Capabilities::from_json(Some(&spc));
+        assert!(caps.patch && caps.filter && caps.etag && !caps.sort);
+        assert_eq!(
+            caps.bulk,
+            Some(BulkLimits {
+                max_operations: 1000,
+                max_payload_size: 1_048_576
+            })
+        );
+        assert_eq!(caps.max_results, Some(200));
+    }
+
+    #[test]
+    fn tolerates_missing_sections_strings_and_odd_case() {
+        let spc = json!({
+            "Patch": {"Supported": "true"},
+            "bulk": {"supported": true, "maxOperations": 0, "maxPayloadSize": 10},
+            "filter": {"supported": true, "maxResults": "50"}
+        });
+        let caps = Capabilities::from_json(Some(&spc));
+        assert!(caps.patch);
+        assert_eq!(caps.bulk, None, "a bulk limit of 0 operations is no bulk at all");
+        assert_eq!(caps.max_results, Some(50));
+        assert!(!caps.etag);
+        assert_eq!(Capabilities::from_json(None), Capabilities::default());
+        assert_eq!(
+            Capabilities::from_json(Some(&json!("nonsense"))),
+            Capabilities::default()
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! Client errors. Each names the request it is about (method and path) and, for an error
+//! answer, the server's own SCIM error detail (RFC 7644 §3.12); none carries a header, so a
+//! token cannot leak through an error message.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::RequestLabel;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url} is not a usable SCIM base URL: {reason}")]
+    BadUrl { url: String, reason: String },
+
+    #[error(
+        "refusing to send the token over plain http to {url}: use https, or pass \
+         --allow-insecure-http if this network is trusted"
+    )]
+    InsecureHttp { url: String },
+
+    #[error("the token holds characters that cannot be sent in an HTTP header")]
+    BadToken,
+
+    #[error("{request}: could not reach the server: {source}")]
+    Transport {
+        request: RequestLabel,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error("{request}: the server answered {status}{}", describe(.scim_type.as_deref(), .detail.as_deref()))]
+    Status {
+        request: RequestLabel,
+        status: u16,
+        scim_type: Option<String>,
+        detail: Option<String>,
+        /// `Retry-After` is read by the retry layer; kept here so it can decide.
+        retry_after: Option<u64>,
+    },
+
+    #[error("{request}: the answer is not valid SCIM JSON: {reason}")]
+    Decode { request: RequestLabel, reason: String },
+}
+
+impl ClientError {
+    pub(super) fn status(request: RequestLabel, status: StatusCode, body: Option<&Value>) -> Self {
+        let text = |key: &str| {
+            body.and_then(|b| b.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        ClientError::Status {
+            request,
+            status: status.as_u16(),
+            scim_type: text("scimType"),
+            detail: text("detail"),
+            retry_after: None,
+        }
+    }
+
+    /// The HTTP status of an error answer, if this is one.
+    #[must_use]
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn describe(scim_type: Option<&str>, detail: Option<&str>) -> String {
+    match (scim_type, detail) {
+        (None, None) => String::new(),
+        (Some(t), None) => format!(" ({t})"),
+        (None, Some(d)) => format!(": {d}"),
+        (Some(t), Some(d)) => format!(" ({t}): {d}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::Method;
+    use serde_json::json;
+
+    #[test]
+    fn status_errors_carry_the_scim_detail() {
+        let request = RequestLabel {
+            method: Method::POST,
+            path: "/Users".to_owned(),
+        };
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": "409", "scimType": "uniqueness", "detail": "userName is taken"
+        });
+        let err = ClientError::status(request, StatusCode::CONFLICT, Some(&body));
+        assert_eq!(
+            err.to_string(),
+            "POST /Users: the server answered 409 (uniqueness): userName is taken"
+        );
+        assert_eq!(err.http_status(), Some(409));
+    }
+}

@@ -1,0 +1,333 @@
+//! The SCIM 2.0 HTTP client (RFC 7644) the engine reads and writes servers through.
+//!
+//! Every server is reached the same way, the embedded one included (SPEC §6.2): over HTTP, with
+//! the provider's `Authorization: <scheme> <token>` header and `application/scim+json` bodies.
+//! The client is tolerant of what real servers do — `count` clamped or ignored, `Resources`
+//! missing from an empty list, 404 for a filter that matches nothing, PATCH answered with 204 —
+//! and says exactly which request failed and why when it cannot cope.
+
+mod capabilities;
+mod error;
+mod list;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+pub use capabilities::{BulkLimits, Capabilities};
+pub use error::ClientError;
+pub use list::Listing;
+
+/// The media type of SCIM requests and responses (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A SCIM resource type the engine manages, with its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    User,
+    Group,
+}
+
+impl ResourceKind {
+    /// The endpoint path relative to the base URL (RFC 7644 §3.2).
+    #[must_use]
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            ResourceKind::User => "/Users",
+            ResourceKind::Group => "/Groups",
+        }
+    }
+}
+
+/// How to reach one server.
+pub struct Connection {
+    /// The base URL, e.g. `https://tonkean.example.com/scim/v2`.
+    pub base_url: String,
+    /// The `Authorization` scheme: `Bearer` or `token`.
+    pub auth_scheme: String,
+    pub token: SecretString,
+    /// Allow the token over plain `http://` to a host that is not loopback (SPEC §7).
+    pub allow_insecure_http: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("base_url", &self.base_url)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client for one SCIM server. Cheap to clone: clones share the connection pool and the
+/// request counter.
+#[derive(Clone)]
+pub struct ScimClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for ScimClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimClient").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+/// A server's answer: status, `ETag` header and JSON body (absent for 204 and empty bodies).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: StatusCode,
+    pub etag: Option<String>,
+    pub body: Option<Value>,
+}
+
+impl ScimClient {
+    /// Builds a client; refuses a URL that is not http(s), and plain http to a host that is not
+    /// loopback unless the connection allows it, so a token is never sent in clear by accident.
+    pub fn new(connection: &Connection) -> Result<Self, ClientError> {
+        let base_url = connection.base_url.trim_end_matches('/');
+        let parsed = reqwest::Url::parse(base_url).map_err(|e| ClientError::BadUrl {
+            url: base_url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if connection.allow_insecure_http || is_loopback(&parsed) => {}
+            "http" => {
+                return Err(ClientError::InsecureHttp {
+                    url: base_url.to_owned(),
+                });
+            }
+            other => {
+                return Err(ClientError::BadUrl {
+                    url: base_url.to_owned(),
+                    reason: format!("the scheme must be https or http, not {other}"),
+                });
+            }
+        }
+        let mut auth = HeaderValue::from_str(&format!(
+            "{} {}",
+            connection.auth_scheme,
+            connection.token.expose_secret()
+        ))
+        .map_err(|_| ClientError::BadToken)?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static(SCIM_JSON));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("scimform/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::BadUrl {
+                url: base_url.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(ScimClient {
+            http,
+            base_url: base_url.into(),
+            requests: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// The base URL this client talks to, without a trailing slash.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// How many HTTP requests this client (and its clones) has sent.
+    #[must_use]
+    pub fn requests_sent(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends one request. `path` is relative to the base URL (`/Users/42`); `query` pairs are
+    /// URL-encoded; `body` is sent as `application/scim+json`. Any status outside 2xx (and 304)
+    /// becomes [`ClientError::Status`] carrying the server's SCIM error detail.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Response, ClientError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut request = self.http.request(method.clone(), &url);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
+            request = request.header(CONTENT_TYPE, SCIM_JSON).body(bytes);
+        }
+        if let Some(etag) = if_match {
+            request = request.header(reqwest::header::IF_MATCH, etag);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let what = || RequestLabel {
+            method: method.clone(),
+            path: path.to_owned(),
+        };
+        let response = request.send().await.map_err(|source| ClientError::Transport {
+            request: what(),
+            source,
+        })?;
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.map_err(|source| ClientError::Transport {
+            request: what(),
+            source,
+        })?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(value) => Some(value),
+                Err(e) if status.is_success() => {
+                    return Err(ClientError::Decode {
+                        request: what(),
+                        reason: e.to_string(),
+                    });
+                }
+                // An error page that is not JSON (a proxy's HTML, say) still reports the status.
+                Err(_) => None,
+            }
+        };
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            Ok(Response { status, etag, body })
+        } else {
+            Err(ClientError::status(what(), status, body.as_ref()))
+        }
+    }
+
+    /// `GET /ServiceProviderConfig` (RFC 7643 §5): what the server supports.
+    pub async fn capabilities(&self) -> Result<Capabilities, ClientError> {
+        let response = self
+            .send(Method::GET, "/ServiceProviderConfig", &[], None, None)
+            .await?;
+        Ok(Capabilities::from_json(response.body.as_ref()))
+    }
+
+    /// `GET /Users/{id}` or `/Groups/{id}`; `None` when the server answers 404.
+    pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<Response>, ClientError> {
+        let path = format!("{}/{}", kind.endpoint(), encode_segment(id));
+        match self.send(Method::GET, &path, &[], None, None).await {
+            Ok(response) => Ok(Some(response)),
+            Err(ClientError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`). A 404 or a
+    /// list without `Resources` both mean none, as servers answer either.
+    pub async fn find_by(
+        &self,
+        kind: ResourceKind,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Value>, ClientError> {
+        let filter = format!("{attribute} eq {}", Value::String(value.to_owned()));
+        match self
+            .send(Method::GET, kind.endpoint(), &[("filter", filter)], None, None)
+            .await
+        {
+            Ok(response) => Ok(list::ListPage::from_json(response.body.as_ref())
+                .map(|page| page.resources)
+                .unwrap_or_default()),
+            Err(ClientError::Status { status: 404, .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Which request an error is about: method and path, never headers (they hold the token).
+#[derive(Debug, Clone)]
+pub struct RequestLabel {
+    pub method: Method,
+    pub path: String,
+}
+
+impl std::fmt::Display for RequestLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Percent-encodes a path segment (a server-assigned id may hold any character).
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(url: &str, insecure: bool) -> Connection {
+        Connection {
+            base_url: url.to_owned(),
+            auth_scheme: "token".to_owned(),
+            token: SecretString::from("s3cret-value"),
+            allow_insecure_http: insecure,
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_loopback() {
+        assert!(ScimClient::new(&connection("http://127.0.0.1:1/scim/v2", false)).is_ok());
+        assert!(ScimClient::new(&connection("http://localhost:1/scim/v2", false)).is_ok());
+        assert!(ScimClient::new(&connection("http://[::1]:1/scim/v2", false)).is_ok());
+        let err = ScimClient::new(&connection("http://scim.example.com/scim/v2", false))
+            .unwrap_err();
+        assert!(matches!(err, ClientError::InsecureHttp { .. }), "{err}");
+        assert!(ScimClient::new(&connection("http://scim.example.com/scim/v2", true)).is_ok());
+        assert!(ScimClient::new(&connection("https://scim.example.com/scim/v2", false)).is_ok());
+        assert!(ScimClient::new(&connection("ftp://scim.example.com/", false)).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let conn = connection("https://scim.example.com/scim/v2/", false);
+        let client = ScimClient::new(&conn).unwrap();
+        assert!(!format!("{conn:?}").contains("s3cret-value"));
+        assert!(!format!("{client:?}").contains("s3cret-value"));
+        assert_eq!(client.base_url(), "https://scim.example.com/scim/v2");
+    }
+
+    #[test]
+    fn ids_are_encoded_as_one_path_segment() {
+        assert_eq!(encode_segment("a1-b2_c.~"), "a1-b2_c.~");
+        assert_eq!(encode_segment("a/b c?"), "a%2Fb%20c%3F");
+    }
+}
