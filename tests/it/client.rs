@@ -114,9 +114,13 @@ async fn finds_by_filter_and_treats_no_match_as_empty() {
 async fn a_rejected_token_is_an_error_that_does_not_show_it() {
     let peer = PeerServer::start();
     let wrong = "wrong-token-8842";
-    let err = client(&peer, wrong).capabilities().await.unwrap_err();
+    // ServiceProviderConfig may be public (RFC 7644 §4); a list never is.
+    let err = client(&peer, wrong)
+        .list_all(ResourceKind::User, None, &[])
+        .await
+        .unwrap_err();
     assert!(matches!(err, ClientError::Status { status: 401, .. }), "{err}");
     let shown = format!("{err} {err:?}");
-    assert!(shown.contains("GET /ServiceProviderConfig"), "{shown}");
+    assert!(shown.contains("GET /Users"), "{shown}");
     assert!(!shown.contains(wrong), "{shown}");
 }
