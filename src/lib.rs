@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod client;
+pub mod plan;
 
 pub use cli::run;

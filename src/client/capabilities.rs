@@ -149,7 +149,10 @@ mod tests {
         });
         let caps = Capabilities::from_json(Some(&spc));
         assert!(caps.patch);
-        assert_eq!(caps.bulk, None, "a bulk limit of 0 operations is no bulk at all");
+        assert_eq!(
+            caps.bulk, None,
+            "a bulk limit of 0 operations is no bulk at all"
+        );
         assert_eq!(caps.max_results, Some(50));
         assert!(!caps.etag);
         assert_eq!(Capabilities::from_json(None), Capabilities::default());

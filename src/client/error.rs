@@ -39,7 +39,10 @@ pub enum ClientError {
     },
 
     #[error("{request}: the answer is not valid SCIM JSON: {reason}")]
-    Decode { request: RequestLabel, reason: String },
+    Decode {
+        request: RequestLabel,
+        reason: String,
+    },
 }
 
 impl ClientError {

@@ -187,7 +187,11 @@ impl Collected {
 
     fn extend(&mut self, resources: Vec<Value>) {
         for resource in resources {
-            let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else {
+            let Some(id) = resource
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
                 continue;
             };
             if let Some(&at) = self.index.get(&id) {
@@ -222,7 +226,10 @@ mod tests {
     fn duplicates_across_pages_count_once_and_resources_without_id_are_dropped() {
         let mut seen = Collected::default();
         seen.extend(vec![json!({"id": "a", "v": 1}), json!({"id": "b"})]);
-        seen.extend(vec![json!({"id": "a", "v": 2}), json!({"userName": "no id"})]);
+        seen.extend(vec![
+            json!({"id": "a", "v": 2}),
+            json!({"userName": "no id"}),
+        ]);
         assert_eq!(seen.len(), 2);
         let resources = seen.into_resources();
         assert_eq!(resources[0]["v"], 2, "the later copy wins");

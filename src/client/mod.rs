@@ -27,7 +27,10 @@ pub use list::Listing;
 pub const SCIM_JSON: &str = "application/scim+json";
 
 /// A SCIM resource type the engine manages, with its endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     User,
     Group,
@@ -76,7 +79,9 @@ pub struct ScimClient {
 
 impl std::fmt::Debug for ScimClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScimClient").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("ScimClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,20 +184,26 @@ impl ScimClient {
             method: method.clone(),
             path: path.to_owned(),
         };
-        let response = request.send().await.map_err(|source| ClientError::Transport {
-            request: what(),
-            source,
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                request: what(),
+                source,
+            })?;
         let status = response.status();
         let etag = response
             .headers()
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response.bytes().await.map_err(|source| ClientError::Transport {
-            request: what(),
-            source,
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport {
+                request: what(),
+                source,
+            })?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
@@ -243,7 +254,13 @@ impl ScimClient {
     ) -> Result<Vec<Value>, ClientError> {
         let filter = format!("{attribute} eq {}", Value::String(value.to_owned()));
         match self
-            .send(Method::GET, kind.endpoint(), &[("filter", filter)], None, None)
+            .send(
+                Method::GET,
+                kind.endpoint(),
+                &[("filter", filter)],
+                None,
+                None,
+            )
             .await
         {
             Ok(response) => Ok(list::ListPage::from_json(response.body.as_ref())
@@ -308,8 +325,8 @@ mod tests {
         assert!(ScimClient::new(&connection("http://127.0.0.1:1/scim/v2", false)).is_ok());
         assert!(ScimClient::new(&connection("http://localhost:1/scim/v2", false)).is_ok());
         assert!(ScimClient::new(&connection("http://[::1]:1/scim/v2", false)).is_ok());
-        let err = ScimClient::new(&connection("http://scim.example.com/scim/v2", false))
-            .unwrap_err();
+        let err =
+            ScimClient::new(&connection("http://scim.example.com/scim/v2", false)).unwrap_err();
         assert!(matches!(err, ClientError::InsecureHttp { .. }), "{err}");
         assert!(ScimClient::new(&connection("http://scim.example.com/scim/v2", true)).is_ok());
         assert!(ScimClient::new(&connection("https://scim.example.com/scim/v2", false)).is_ok());
