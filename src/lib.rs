@@ -7,6 +7,9 @@
 
 pub mod cli;
 pub mod client;
+pub mod config;
+pub mod diff;
 pub mod plan;
+pub mod state;
 
 pub use cli::run;

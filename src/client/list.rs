@@ -80,6 +80,29 @@ impl Listing {
     }
 }
 
+/// The first page of a listing: enough to know the total, and to decide whether reading the
+/// rest is worth it (SPEC §3.1).
+#[derive(Debug)]
+pub struct FirstPage {
+    pub kind: ResourceKind,
+    pub resources: Vec<Value>,
+    pub total_results: usize,
+    excluded: String,
+}
+
+impl FirstPage {
+    /// How many more list requests reading everything would take.
+    #[must_use]
+    pub fn remaining_pages(&self) -> usize {
+        let returned = self.resources.len();
+        if returned == 0 || returned >= self.total_results {
+            0
+        } else {
+            (self.total_results - returned).div_ceil(returned)
+        }
+    }
+}
+
 impl ScimClient {
     /// Lists every resource of `kind`. `page_size` is what to ask for (normally the server's
     /// `maxResults`); `excluded` names attributes to leave out (`excludedAttributes`).
@@ -89,15 +112,40 @@ impl ScimClient {
         page_size: Option<usize>,
         excluded: &[&str],
     ) -> Result<Listing, ClientError> {
+        let first = self.list_first(kind, page_size, excluded).await?;
+        self.list_rest(first).await
+    }
+
+    /// Reads the first page of a listing.
+    pub async fn list_first(
+        &self,
+        kind: ResourceKind,
+        page_size: Option<usize>,
+        excluded: &[&str],
+    ) -> Result<FirstPage, ClientError> {
         let asked = page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
         let excluded = excluded.join(",");
         let first = self.list_page(kind, 1, asked, &excluded).await?;
-        let total = first.total_results.unwrap_or(first.resources.len());
+        Ok(FirstPage {
+            kind,
+            total_results: first.total_results.unwrap_or(first.resources.len()),
+            resources: first.resources,
+            excluded,
+        })
+    }
+
+    /// Reads the pages after `first`, concurrently, and returns the whole listing.
+    pub async fn list_rest(&self, first: FirstPage) -> Result<Listing, ClientError> {
+        let FirstPage {
+            kind,
+            resources,
+            total_results: total,
+            excluded,
+        } = first;
         let mut pages = 1;
         let mut seen = Collected::default();
-        let returned = first.resources.len();
-        seen.extend(first.resources);
-
+        let returned = resources.len();
+        seen.extend(resources);
         if returned > 0 && returned < total {
             // The server's real page size is what it returned, whatever was asked for.
             let step = returned;

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
-pub use list::Listing;
+pub use list::{FirstPage, Listing};
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";

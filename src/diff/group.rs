@@ -1,0 +1,189 @@
+//! Groups: displayName, externalId and members (SPEC §3.3). A declared member list is
+//! authoritative: members the server has and the file does not are removed.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::patch::{Operation, get_path};
+use crate::config::{Group, Managed};
+use crate::plan::Change;
+
+/// The core Group schema (RFC 7643 §4.2).
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+/// A member as the plan refers to it: a server id, or the bulkId of a user created earlier in
+/// the same run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Member {
+    /// The id, or `bulkId:…`.
+    pub reference: String,
+    /// The userName, for people.
+    pub user_name: String,
+}
+
+/// What changes on one group.
+#[derive(Debug, Default)]
+pub struct GroupDiff {
+    pub changes: Vec<Change>,
+    /// displayName / externalId operations.
+    pub attributes: Vec<Operation>,
+    pub added: Vec<Member>,
+    /// Ids to remove, with the name to show (the userName when the server's user is known).
+    pub removed: Vec<Member>,
+}
+
+impl GroupDiff {
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// The PATCH operations, members added in requests of at most `per_request` members.
+    pub fn operations(&self, per_request: usize) -> Vec<Operation> {
+        let mut operations = self.attributes.clone();
+        for chunk in self.added.chunks(per_request.max(1)) {
+            operations.push(Operation::Add {
+                path: "members".into(),
+                value: members_json(chunk),
+            });
+        }
+        for member in &self.removed {
+            operations.push(Operation::Remove {
+                path: format!(
+                    "members[value eq {}]",
+                    Value::String(member.reference.clone())
+                ),
+            });
+        }
+        operations
+    }
+}
+
+/// Diffs a declared group against the server's. `desired` is `None` when the file leaves the
+/// members alone; `live_members` pairs each server member id with a name to show.
+pub fn diff(
+    group: &Group,
+    live: &Value,
+    desired: Option<&BTreeSet<Member>>,
+    live_members: &BTreeSet<Member>,
+) -> GroupDiff {
+    let mut diff = GroupDiff::default();
+    let live_name = get_path(live, "displayName");
+    if live_name.and_then(Value::as_str) != Some(group.display_name.as_str()) {
+        let new = Value::String(group.display_name.clone());
+        diff.changes.push(Change {
+            attribute: "displayName".into(),
+            old: live_name.cloned(),
+            new: Some(new.clone()),
+        });
+        diff.attributes.push(Operation::Replace {
+            path: "displayName".into(),
+            value: new,
+        });
+    }
+    let live_external = get_path(live, "externalId").filter(|v| v.as_str() != Some(""));
+    match &group.external_id {
+        Managed::Unmanaged => {}
+        Managed::Remove => {
+            if let Some(old) = live_external {
+                diff.changes.push(Change {
+                    attribute: "externalId".into(),
+                    old: Some(old.clone()),
+                    new: None,
+                });
+                diff.attributes.push(Operation::Remove {
+                    path: "externalId".into(),
+                });
+            }
+        }
+        Managed::Set(id) => {
+            if live_external.and_then(Value::as_str) != Some(id.as_str()) {
+                let new = Value::String(id.clone());
+                diff.changes.push(Change {
+                    attribute: "externalId".into(),
+                    old: live_external.cloned(),
+                    new: Some(new.clone()),
+                });
+                diff.attributes.push(Operation::Replace {
+                    path: "externalId".into(),
+                    value: new,
+                });
+            }
+        }
+    }
+    if let Some(desired) = desired {
+        let live_ids: BTreeSet<&str> = live_members.iter().map(|m| m.reference.as_str()).collect();
+        let desired_ids: BTreeSet<&str> = desired.iter().map(|m| m.reference.as_str()).collect();
+        diff.added = desired
+            .iter()
+            .filter(|m| !live_ids.contains(m.reference.as_str()))
+            .cloned()
+            .collect();
+        diff.removed = live_members
+            .iter()
+            .filter(|m| !desired_ids.contains(m.reference.as_str()))
+            .cloned()
+            .collect();
+        if !diff.added.is_empty() || !diff.removed.is_empty() {
+            diff.changes.push(Change {
+                attribute: "members".into(),
+                old: Some(names(live_members.iter())),
+                new: Some(names(desired.iter())),
+            });
+        }
+    }
+    diff
+}
+
+fn names<'a>(members: impl Iterator<Item = &'a Member>) -> Value {
+    let mut names: Vec<&str> = members.map(|m| m.user_name.as_str()).collect();
+    names.sort_unstable();
+    Value::from(names)
+}
+
+pub fn members_json(members: &[Member]) -> Value {
+    Value::Array(
+        members
+            .iter()
+            .map(|m| json!({"value": m.reference}))
+            .collect(),
+    )
+}
+
+/// The POST body that creates `group` with `members`.
+pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>) {
+    let mut body = json!({
+        "schemas": [GROUP_SCHEMA],
+        "displayName": group.display_name,
+    });
+    let mut changes = Vec::new();
+    if let Managed::Set(id) = &group.external_id {
+        body["externalId"] = Value::String(id.clone());
+        changes.push(Change {
+            attribute: "externalId".into(),
+            old: None,
+            new: Some(Value::String(id.clone())),
+        });
+    }
+    if !members.is_empty() {
+        let members: Vec<Member> = members.iter().cloned().collect();
+        body["members"] = members_json(&members);
+        changes.push(Change {
+            attribute: "members".into(),
+            old: None,
+            new: Some(names(members.iter())),
+        });
+    }
+    (body, changes)
+}
+
+/// The PUT body for servers without PATCH: the group as the server has it, with the new
+/// attributes and the whole desired member list.
+pub fn put_body(live: &Value, diff: &GroupDiff, desired: Option<&BTreeSet<Member>>) -> Value {
+    let mut body = super::patch::put_body(live, &diff.attributes);
+    if let Some(desired) = desired {
+        let members: Vec<Member> = desired.iter().cloned().collect();
+        body["members"] = members_json(&members);
+    }
+    body
+}

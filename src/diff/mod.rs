@@ -1,0 +1,631 @@
+//! The diff: a declared config against a server's live state, into the ordered ops of a plan
+//! (SPEC §3.2–§3.6). Pure: no I/O, so every rule here is unit-testable and a plan can be
+//! computed twice with the same result.
+
+mod group;
+mod patch;
+mod user;
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::client::{Capabilities, ResourceKind};
+use crate::config::{Config, Deprovision, Managed, Provider};
+use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
+use crate::state::{LiveGroup, LiveState, LiveUser, get_ci};
+use group::Member;
+use patch::Operation;
+
+pub use patch::{PATCH_OP_SCHEMA, split_urn};
+
+/// The most members one PATCH request adds or removes: large membership changes are split
+/// into several requests so no server's payload limit is met (SPEC §3.5).
+pub const MEMBERS_PER_REQUEST: usize = 1000;
+
+/// Mass-deletion guard applies from this many existing users on (SPEC §3.6).
+const MASS_DELETE_MIN_USERS: usize = 10;
+
+/// What the caller allows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `--allow-mass-delete`.
+    pub allow_mass_delete: bool,
+}
+
+/// A plan that must not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "provider `{provider}`: the plan would deprovision {count} of its {existing} users \
+         ({percent}%), more than max_changes.delete_percent ({limit}%) allows; check the \
+         config, or pass --allow-mass-delete if this is intended"
+    )]
+    MassDelete {
+        provider: String,
+        count: usize,
+        existing: usize,
+        percent: usize,
+        limit: u8,
+    },
+    #[error(
+        "provider `{provider}`: the server reported {total} {kind}s but listed {read} distinct \
+         ones; refusing to prune from an incomplete listing (run the plan again; if it \
+         persists, the server's pagination is unreliable: set prune: false)"
+    )]
+    IncompleteListing {
+        provider: String,
+        kind: &'static str,
+        total: usize,
+        read: usize,
+    },
+}
+
+/// The ops that make `live` match what `config` declares for `provider`, in execution order,
+/// and the count of server objects left alone.
+pub fn diff(
+    config: &Config,
+    provider: &Provider,
+    live: &LiveState,
+    capabilities: &Capabilities,
+    options: Options,
+) -> Result<(Vec<Op>, Unmanaged), Refusal> {
+    let mut differ = Differ {
+        config,
+        provider,
+        live,
+        capabilities,
+        ops: Vec::new(),
+        references: HashMap::new(),
+        next_bulk_id: 0,
+        unmanaged: Unmanaged::default(),
+    };
+    differ.users()?;
+    differ.groups()?;
+    let Differ {
+        mut ops, unmanaged, ..
+    } = differ;
+    guard_mass_delete(provider, live, &ops, options)?;
+    ops.sort_by_key(|op| (op.phase, op.key.to_lowercase()));
+    Ok((ops, unmanaged))
+}
+
+/// The state of one provider's diff while it is computed.
+struct Differ<'a> {
+    config: &'a Config,
+    provider: &'a Provider,
+    live: &'a LiveState,
+    capabilities: &'a Capabilities,
+    ops: Vec<Op>,
+    /// Where each declared user is (or will be), by key: a server id or `bulkId:…`.
+    references: HashMap<String, String>,
+    next_bulk_id: usize,
+    unmanaged: Unmanaged,
+}
+
+impl Differ<'_> {
+    fn bulk_id(&mut self, prefix: char) -> String {
+        self.next_bulk_id += 1;
+        format!("{prefix}{}", self.next_bulk_id)
+    }
+
+    fn users(&mut self) -> Result<(), Refusal> {
+        let (config, provider, live, capabilities) =
+            (self.config, self.provider, self.live, self.capabilities);
+        let name = provider.name();
+        let roles = provider.role_definition();
+
+        // §3.2: users by userName, case-insensitively; then by externalId for a rename.
+        let user_matches = match_objects(
+            config
+                .users_for(name)
+                .map(|u| (u.key.as_str().to_owned(), u.external_id.as_set().cloned())),
+            &live.users,
+            |u| u.user_name.to_lowercase(),
+            |u| u.external_id.clone(),
+        );
+        let mut claimed_users = vec![false; live.users.len()];
+        // Where each declared user is (or will be): id or bulkId.
+        let mut references: HashMap<String, String> = HashMap::new();
+        let mut next_bulk_id = 0;
+        for (user, matched) in config.users_for(name).zip(&user_matches) {
+            let user_roles = roles
+                .zip(user.roles(name))
+                .map(|(definition, values)| user::Roles { definition, values });
+            let Some(index) = *matched else {
+                if user.absent {
+                    continue;
+                }
+                let bulk_id = self.bulk_id('u');
+                self.references
+                    .insert(user.key.as_str().to_owned(), format!("bulkId:{bulk_id}"));
+                let (body, changes) = user::create(user, user_roles);
+                self.ops.push(Op {
+                    phase: Phase::Users,
+                    action: Action::Create,
+                    resource: ResourceKind::User,
+                    key: user.user_name.clone(),
+                    reason: None,
+                    bulk_id: Some(bulk_id),
+                    changes,
+                    request: Request {
+                        method: Method::Post,
+                        path: "/Users".into(),
+                        body: Some(body),
+                    },
+                    observed: Observed::Absent,
+                    depends_on: Vec::new(),
+                });
+                continue;
+            };
+            claimed_users[index] = true;
+            let current = &live.users[index];
+            if user.absent {
+                self.ops.extend(deprovision(
+                    provider,
+                    current,
+                    &user.user_name,
+                    Reason::Tombstone,
+                    capabilities,
+                ));
+                continue;
+            }
+            self.references
+                .insert(user.key.as_str().to_owned(), current.id.clone());
+            let diff = user::diff(user, &current.resource, user_roles);
+            if !diff.is_empty() {
+                self.ops.push(update(
+                    ResourceKind::User,
+                    &user.user_name,
+                    &current.id,
+                    &current.resource,
+                    current.version.as_ref(),
+                    diff.changes,
+                    &diff.operations,
+                    capabilities,
+                    Phase::Users,
+                ));
+            }
+        }
+        let mut unmanaged = Unmanaged::default();
+        let matched_users = claimed_users.iter().filter(|c| **c).count();
+        if provider.prune() {
+            if !live.users_complete {
+                return Err(Refusal::IncompleteListing {
+                    provider: name.to_owned(),
+                    kind: "user",
+                    total: live.total_users,
+                    read: live.users.len(),
+                });
+            }
+            for (current, claimed) in live.users.iter().zip(&claimed_users) {
+                if !claimed {
+                    self.ops.extend(deprovision(
+                        provider,
+                        current,
+                        &current.user_name,
+                        Reason::Pruned,
+                        capabilities,
+                    ));
+                }
+            }
+        } else {
+            self.unmanaged.users = live.total_users.saturating_sub(matched_users);
+        }
+
+        Ok(())
+    }
+
+    fn groups(&mut self) -> Result<(), Refusal> {
+        let (config, provider, live, capabilities) =
+            (self.config, self.provider, self.live, self.capabilities);
+        let name = provider.name();
+        // Names to show for server member ids.
+        let user_names: HashMap<&str, &str> = live
+            .users
+            .iter()
+            .map(|u| (u.id.as_str(), u.user_name.as_str()))
+            .collect();
+        let group_matches = match_objects(
+            config
+                .groups_for(name)
+                .map(|g| (g.key.as_str().to_owned(), g.external_id.as_set().cloned())),
+            &live.groups,
+            |g| g.display_name.to_lowercase(),
+            |g| g.external_id.clone(),
+        );
+        let mut claimed_groups = vec![false; live.groups.len()];
+        for (group, matched) in config.groups_for(name).zip(&group_matches) {
+            let desired = match &group.members {
+                Managed::Unmanaged => None,
+                Managed::Remove => Some(BTreeSet::new()),
+                Managed::Set(keys) => Some(
+                    keys.iter()
+                        .filter_map(|key| {
+                            let reference = self.references.get(key.as_str())?;
+                            let user_name = config.user(key.as_str())?.user_name.clone();
+                            Some(Member {
+                                reference: reference.clone(),
+                                user_name,
+                            })
+                        })
+                        .collect::<BTreeSet<Member>>(),
+                ),
+            };
+            let Some(index) = *matched else {
+                if group.absent {
+                    continue;
+                }
+                let members = desired.unwrap_or_default();
+                let (body, changes) = group::create(group, &members);
+                let bulk_id = self.bulk_id('g');
+                self.ops.push(Op {
+                    phase: Phase::Groups,
+                    action: Action::Create,
+                    resource: ResourceKind::Group,
+                    key: group.display_name.clone(),
+                    reason: None,
+                    bulk_id: Some(bulk_id),
+                    changes,
+                    request: Request {
+                        method: Method::Post,
+                        path: "/Groups".into(),
+                        body: Some(body),
+                    },
+                    observed: Observed::Absent,
+                    depends_on: bulk_references(&members),
+                });
+                continue;
+            };
+            claimed_groups[index] = true;
+            let current = &live.groups[index];
+            if group.absent {
+                self.ops.push(delete_group(
+                    current,
+                    &group.display_name,
+                    Reason::Tombstone,
+                ));
+                continue;
+            }
+            let live_members: BTreeSet<Member> = current
+                .members
+                .iter()
+                .map(|id| Member {
+                    reference: id.clone(),
+                    user_name: user_names
+                        .get(id.as_str())
+                        .map_or_else(|| id.clone(), |n| (*n).to_owned()),
+                })
+                .collect();
+            let diff = group::diff(group, &current.resource, desired.as_ref(), &live_members);
+            if diff.is_empty() {
+                continue;
+            }
+            let phase = if diff.attributes.is_empty() && diff.added.is_empty() {
+                Phase::RemoveMembers
+            } else {
+                Phase::Groups
+            };
+            if capabilities.patch {
+                let chunks =
+                    patch::chunk(diff.operations(MEMBERS_PER_REQUEST), MEMBERS_PER_REQUEST);
+                let count = chunks.len();
+                for (i, chunk) in chunks.into_iter().enumerate() {
+                    // The changes are shown once, on the first request.
+                    let changes = if i == 0 {
+                        diff.changes.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    let mut op = update(
+                        ResourceKind::Group,
+                        &group.display_name,
+                        &current.id,
+                        &current.resource,
+                        current.version.as_ref(),
+                        changes,
+                        &chunk,
+                        capabilities,
+                        phase,
+                    );
+                    op.depends_on = bulk_references_in(&chunk);
+                    if count > 1 {
+                        op.key = format!("{} ({}/{count})", group.display_name, i + 1);
+                    }
+                    self.ops.push(op);
+                }
+            } else {
+                let body = group::put_body(&current.resource, &diff, desired.as_ref());
+                self.ops.push(Op {
+                    phase,
+                    action: Action::Update,
+                    resource: ResourceKind::Group,
+                    key: group.display_name.clone(),
+                    reason: None,
+                    bulk_id: None,
+                    changes: diff.changes.clone(),
+                    request: Request {
+                        method: Method::Put,
+                        path: format!("/Groups/{}", current.id),
+                        body: Some(body),
+                    },
+                    observed: observed(&current.id, current.version.as_ref(), &current.resource),
+                    depends_on: desired.as_ref().map(bulk_references).unwrap_or_default(),
+                });
+            }
+        }
+        let matched_groups = claimed_groups.iter().filter(|c| **c).count();
+        if provider.prune() {
+            if !live.groups_complete {
+                return Err(Refusal::IncompleteListing {
+                    provider: name.to_owned(),
+                    kind: "group",
+                    total: live.total_groups,
+                    read: live.groups.len(),
+                });
+            }
+            for (current, claimed) in live.groups.iter().zip(&claimed_groups) {
+                if !claimed {
+                    self.ops
+                        .push(delete_group(current, &current.display_name, Reason::Pruned));
+                }
+            }
+        } else {
+            self.unmanaged.groups = live.total_groups.saturating_sub(matched_groups);
+        }
+
+        Ok(())
+    }
+}
+
+/// Matches declared objects (key, externalId) to server objects: first by key, then, for the
+/// ones left, by externalId (a rename). Each server object is matched at most once.
+fn match_objects<T>(
+    declared: impl Iterator<Item = (String, Option<String>)>,
+    live: &[T],
+    key: impl Fn(&T) -> String,
+    external_id: impl Fn(&T) -> Option<String>,
+) -> Vec<Option<usize>> {
+    let declared: Vec<(String, Option<String>)> = declared.collect();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut by_external: HashMap<String, usize> = HashMap::new();
+    for (i, object) in live.iter().enumerate() {
+        by_key.entry(key(object)).or_insert(i);
+        if let Some(id) = external_id(object) {
+            by_external.entry(id).or_insert(i);
+        }
+    }
+    let mut taken = vec![false; live.len()];
+    let mut matches: Vec<Option<usize>> = declared
+        .iter()
+        .map(|(k, _)| {
+            let i = *by_key.get(k)?;
+            (!taken[i]).then(|| {
+                taken[i] = true;
+                i
+            })
+        })
+        .collect();
+    for ((_, external), matched) in declared.iter().zip(&mut matches) {
+        if matched.is_none()
+            && let Some(i) = external.as_ref().and_then(|e| by_external.get(e)).copied()
+            && !taken[i]
+        {
+            taken[i] = true;
+            *matched = Some(i);
+        }
+    }
+    matches
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update(
+    resource: ResourceKind,
+    key: &str,
+    id: &str,
+    live: &Value,
+    version: Option<&String>,
+    changes: Vec<Change>,
+    operations: &[Operation],
+    capabilities: &Capabilities,
+    phase: Phase,
+) -> Op {
+    let path = format!("{}/{id}", resource.endpoint());
+    let request = if capabilities.patch {
+        Request {
+            method: Method::Patch,
+            path,
+            body: Some(patch::patch_body(operations)),
+        }
+    } else {
+        Request {
+            method: Method::Put,
+            path,
+            body: Some(patch::put_body(live, operations)),
+        }
+    };
+    Op {
+        phase,
+        action: Action::Update,
+        resource,
+        key: key.to_owned(),
+        reason: None,
+        bulk_id: None,
+        changes,
+        request,
+        observed: observed(id, version, live),
+        depends_on: Vec::new(),
+    }
+}
+
+/// Deactivates or deletes a user, per the provider's `deprovision` (SPEC §3.4). A user who is
+/// already inactive needs no deactivation.
+fn deprovision(
+    provider: &Provider,
+    current: &LiveUser,
+    key: &str,
+    reason: Reason,
+    capabilities: &Capabilities,
+) -> Option<Op> {
+    match provider.deprovision() {
+        Deprovision::Delete => Some(Op {
+            phase: Phase::DeprovisionUsers,
+            action: Action::Delete,
+            resource: ResourceKind::User,
+            key: key.to_owned(),
+            reason: Some(reason),
+            bulk_id: None,
+            changes: Vec::new(),
+            request: Request {
+                method: Method::Delete,
+                path: format!("/Users/{}", current.id),
+                body: None,
+            },
+            observed: observed(&current.id, current.version.as_ref(), &current.resource),
+            depends_on: Vec::new(),
+        }),
+        Deprovision::Deactivate => {
+            let active = get_ci(&current.resource, "active").and_then(Value::as_bool);
+            if active == Some(false) {
+                return None;
+            }
+            let operation = Operation::Replace {
+                path: "active".into(),
+                value: Value::Bool(false),
+            };
+            let change = Change {
+                attribute: "active".into(),
+                old: active.map(Value::Bool),
+                new: Some(Value::Bool(false)),
+            };
+            let mut op = update(
+                ResourceKind::User,
+                key,
+                &current.id,
+                &current.resource,
+                current.version.as_ref(),
+                vec![change],
+                &[operation],
+                capabilities,
+                Phase::DeprovisionUsers,
+            );
+            op.action = Action::Deactivate;
+            op.reason = Some(reason);
+            Some(op)
+        }
+    }
+}
+
+fn delete_group(current: &LiveGroup, key: &str, reason: Reason) -> Op {
+    Op {
+        phase: Phase::DeleteGroups,
+        action: Action::Delete,
+        resource: ResourceKind::Group,
+        key: key.to_owned(),
+        reason: Some(reason),
+        bulk_id: None,
+        changes: Vec::new(),
+        request: Request {
+            method: Method::Delete,
+            path: format!("/Groups/{}", current.id),
+            body: None,
+        },
+        observed: observed(&current.id, current.version.as_ref(), &current.resource),
+        depends_on: Vec::new(),
+    }
+}
+
+/// §3.6: refuse to deprovision more than `delete_percent` of a provider's users.
+fn guard_mass_delete(
+    provider: &Provider,
+    live: &LiveState,
+    ops: &[Op],
+    options: Options,
+) -> Result<(), Refusal> {
+    let count = ops
+        .iter()
+        .filter(|op| {
+            op.resource == ResourceKind::User
+                && matches!(op.action, Action::Deactivate | Action::Delete)
+        })
+        .count();
+    let existing = live.total_users;
+    let limit = provider.max_changes().delete_percent;
+    if options.allow_mass_delete || existing < MASS_DELETE_MIN_USERS || count == 0 {
+        return Ok(());
+    }
+    if count * 100 > usize::from(limit) * existing {
+        return Err(Refusal::MassDelete {
+            provider: provider.name().to_owned(),
+            count,
+            existing,
+            percent: (count * 100).div_ceil(existing),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// What an op was computed from: the id, the ETag, and a hash of the resource (without its
+/// server-maintained `meta` and `groups`), so a saved plan can tell whether it moved.
+fn observed(id: &str, version: Option<&String>, resource: &Value) -> Observed {
+    Observed::Present {
+        id: id.to_owned(),
+        version: version.cloned(),
+        hash: resource_hash(resource),
+    }
+}
+
+/// `sha256:<hex>` of the resource's canonical JSON, without `meta` and `groups`.
+#[must_use]
+pub fn resource_hash(resource: &Value) -> String {
+    let mut copy = resource.clone();
+    if let Some(object) = copy.as_object_mut() {
+        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    }
+    // serde_json's maps are sorted, so this text is canonical.
+    let text = serde_json::to_string(&copy).expect("a JSON value always serializes");
+    sha256_hex(text.as_bytes())
+}
+
+/// `sha256:<lowercase hex>` of `bytes`.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest.iter() {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+fn bulk_references(members: &BTreeSet<Member>) -> Vec<String> {
+    members
+        .iter()
+        .filter_map(|m| m.reference.strip_prefix("bulkId:").map(str::to_owned))
+        .collect()
+}
+
+fn bulk_references_in(operations: &[Operation]) -> Vec<String> {
+    let mut found = BTreeSet::new();
+    for operation in operations {
+        if let Operation::Add { value, .. } = operation {
+            for item in value.as_array().into_iter().flatten() {
+                if let Some(id) = item
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .and_then(|v| v.strip_prefix("bulkId:"))
+                {
+                    found.insert(id.to_owned());
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+//! SCIM PATCH operations (RFC 7644 §3.5.2) and their PUT equivalent for servers without PATCH.
+
+use serde_json::{Map, Value, json};
+
+use crate::state::get_ci;
+
+/// The `schemas` value of a PatchOp request.
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// One operation of a PATCH request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    Add { path: String, value: Value },
+    Replace { path: String, value: Value },
+    Remove { path: String },
+}
+
+impl Operation {
+    /// How much of a request's budget the operation takes: its member count for a members
+    /// add, else one.
+    pub fn weight(&self) -> usize {
+        match self {
+            Operation::Add { value, .. } => value.as_array().map_or(1, Vec::len),
+            _ => 1,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Operation::Add { path, value } => json!({"op": "add", "path": path, "value": value}),
+            Operation::Replace { path, value } => {
+                json!({"op": "replace", "path": path, "value": value})
+            }
+            Operation::Remove { path } => json!({"op": "remove", "path": path}),
+        }
+    }
+}
+
+/// A `PatchOp` request body.
+pub fn patch_body(operations: &[Operation]) -> Value {
+    json!({
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": operations.iter().map(Operation::to_json).collect::<Vec<_>>(),
+    })
+}
+
+/// Splits operations into requests of at most `budget` weight each, keeping their order.
+pub fn chunk(operations: Vec<Operation>, budget: usize) -> Vec<Vec<Operation>> {
+    let mut chunks: Vec<Vec<Operation>> = Vec::new();
+    let mut weight = 0;
+    for operation in operations {
+        let w = operation.weight();
+        if chunks.is_empty() || weight + w > budget {
+            chunks.push(Vec::new());
+            weight = 0;
+        }
+        weight += w;
+        chunks.last_mut().expect("pushed above").push(operation);
+    }
+    chunks
+}
+
+/// The body of a PUT that has the effect of `operations` on `resource`: the resource as the
+/// server sent it, read-only attributes dropped, the simple paths this engine writes (`attr`,
+/// `attr.sub`, `urn:…:attr`) replaced or removed.
+pub fn put_body(resource: &Value, operations: &[Operation]) -> Value {
+    let mut body = resource.clone();
+    if let Some(object) = body.as_object_mut() {
+        // RFC 7643 §3.1 / §4.1.2: meta and groups are read-only; servers ignore or reject them.
+        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    }
+    for operation in operations {
+        match operation {
+            Operation::Add { path, value } | Operation::Replace { path, value } => {
+                set_path(&mut body, path, Some(value.clone()));
+            }
+            Operation::Remove { path } => set_path(&mut body, path, None),
+        }
+    }
+    body
+}
+
+/// Splits `urn:…:attr` into the schema URN and the attribute, or returns `None` for a core
+/// path.
+#[must_use]
+pub fn split_urn(path: &str) -> Option<(&str, &str)> {
+    if !path.starts_with("urn:") {
+        return None;
+    }
+    let at = path.rfind(':')?;
+    Some((&path[..at], &path[at + 1..]))
+}
+
+fn set_path(resource: &mut Value, path: &str, value: Option<Value>) {
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    let (container, attribute): (&mut Map<String, Value>, &str) =
+        if let Some((urn, attribute)) = split_urn(path) {
+            add_schema(object, urn);
+            let key = existing_key(object, urn).unwrap_or_else(|| urn.to_owned());
+            let entry = object.entry(key).or_insert_with(|| json!({}));
+            if !entry.is_object() {
+                *entry = json!({});
+            }
+            (entry.as_object_mut().expect("made an object"), attribute)
+        } else if let Some((parent, sub)) = path.split_once('.') {
+            let key = existing_key(object, parent).unwrap_or_else(|| parent.to_owned());
+            let entry = object.entry(key).or_insert_with(|| json!({}));
+            if !entry.is_object() {
+                *entry = json!({});
+            }
+            (entry.as_object_mut().expect("made an object"), sub)
+        } else {
+            (object, path)
+        };
+    let key = existing_key(container, attribute);
+    match (value, key) {
+        (Some(value), Some(key)) => {
+            container.insert(key, value);
+        }
+        (Some(value), None) => {
+            container.insert(attribute.to_owned(), value);
+        }
+        (None, Some(key)) => {
+            container.remove(&key);
+        }
+        (None, None) => {}
+    }
+}
+
+fn existing_key(object: &Map<String, Value>, name: &str) -> Option<String> {
+    object
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .cloned()
+}
+
+/// Adds an extension's URN to `schemas` (RFC 7643 §3: extensions in use are listed there).
+fn add_schema(object: &mut Map<String, Value>, urn: &str) {
+    let schemas = object.entry("schemas").or_insert_with(|| json!([]));
+    if let Some(list) = schemas.as_array_mut()
+        && !list
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+    {
+        list.push(Value::String(urn.to_owned()));
+    }
+}
+
+/// The value at a simple path, for comparisons: `attr`, `attr.sub` or `urn:…:attr`.
+pub fn get_path<'a>(resource: &'a Value, path: &str) -> Option<&'a Value> {
+    if let Some((urn, attribute)) = split_urn(path) {
+        return get_ci(get_ci(resource, urn)?, attribute);
+    }
+    match path.split_once('.') {
+        Some((parent, sub)) => get_ci(get_ci(resource, parent)?, sub),
+        None => get_ci(resource, path),
+    }
+    .filter(|v| !v.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_by_member_count() {
+        let add = |n: usize| Operation::Add {
+            path: "members".into(),
+            value: Value::Array(vec![json!({"value": "x"}); n]),
+        };
+        let remove = || Operation::Remove {
+            path: "members[value eq \"x\"]".into(),
+        };
+        let chunks = chunk(vec![add(600), add(600), remove(), remove()], 1000);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].len(), 1);
+        assert_eq!(chunks[1].len(), 3);
+        assert!(chunk(Vec::new(), 10).is_empty());
+    }
+
+    #[test]
+    fn put_body_applies_simple_paths_and_drops_read_only_attributes() {
+        let live = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": "1", "userName": "ada", "Title": "Analyst",
+            "name": {"givenName": "Ada"},
+            "meta": {"version": "W/\"1\""}, "groups": [{"value": "g"}]
+        });
+        let body = put_body(
+            &live,
+            &[
+                Operation::Replace {
+                    path: "title".into(),
+                    value: json!("Lead"),
+                },
+                Operation::Replace {
+                    path: "name.familyName".into(),
+                    value: json!("Lovelace"),
+                },
+                Operation::Remove {
+                    path: "name.givenName".into(),
+                },
+                Operation::Replace {
+                    path: "urn:scim:tonkean:tonkeanRoles".into(),
+                    value: json!(["SYSTEM_USER"]),
+                },
+            ],
+        );
+        assert_eq!(
+            body,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:scim:tonkean"],
+                "id": "1", "userName": "ada", "Title": "Lead",
+                "name": {"familyName": "Lovelace"},
+                "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}
+            })
+        );
+    }
+
+    #[test]
+    fn paths_split_at_the_last_colon_of_a_urn() {
+        assert_eq!(
+            split_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"),
+            Some((
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                "employeeNumber"
+            ))
+        );
+        assert_eq!(
+            split_urn("urn:scim:tonkean:tonkeanRoles"),
+            Some(("urn:scim:tonkean", "tonkeanRoles"))
+        );
+        assert_eq!(split_urn("name.givenName"), None);
+        let user =
+            json!({"urn:scim:tonkean": {"tonkeanRoles": ["A"]}, "name": {"givenName": null}});
+        assert_eq!(
+            get_path(&user, "urn:scim:tonkean:TONKEANROLES"),
+            Some(&json!(["A"]))
+        );
+        assert_eq!(get_path(&user, "name.givenName"), None);
+    }
+}

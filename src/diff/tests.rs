@@ -1,0 +1,517 @@
+//! The diff rules, one test per rule, on configs written as YAML and server state written as
+//! SCIM JSON.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::{self, LoadOptions};
+use crate::state::{LiveGroup, LiveState, LiveUser};
+
+fn load(yaml: &str) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimform.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    match config::load(&path, &LoadOptions::default()) {
+        Ok(config) => config,
+        Err(errors) => panic!("config does not load: {errors:?}"),
+    }
+}
+
+const HEAD: &str = "version: 1\nproviders:\n  p:\n    url: https://scim.example.com/scim/v2\n    token: ${T}\n    preset: tonkean\n";
+
+fn with_head(rest: &str) -> Config {
+    load(&format!("{HEAD}{rest}"))
+}
+
+fn user(id: &str, resource: Value) -> LiveUser {
+    let mut resource = resource;
+    resource["id"] = json!(id);
+    LiveUser {
+        id: id.into(),
+        user_name: resource["userName"].as_str().unwrap().into(),
+        external_id: resource["externalId"].as_str().map(Into::into),
+        version: Some("W/\"1\"".into()),
+        resource,
+    }
+}
+
+fn group(id: &str, name: &str, members: &[&str]) -> LiveGroup {
+    LiveGroup {
+        id: id.into(),
+        display_name: name.into(),
+        external_id: None,
+        version: None,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+        resource: json!({
+            "id": id, "displayName": name,
+            "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()
+        }),
+    }
+}
+
+fn state(users: Vec<LiveUser>, groups: Vec<LiveGroup>) -> LiveState {
+    LiveState {
+        total_users: users.len(),
+        total_groups: groups.len(),
+        users,
+        groups,
+        users_complete: true,
+        groups_complete: true,
+    }
+}
+
+fn caps(patch: bool) -> Capabilities {
+    Capabilities {
+        patch,
+        ..Capabilities::default()
+    }
+}
+
+fn run(config: &Config, live: &LiveState) -> Vec<Op> {
+    try_run(config, live, true).unwrap().0
+}
+
+fn try_run(
+    config: &Config,
+    live: &LiveState,
+    patch: bool,
+) -> Result<(Vec<Op>, Unmanaged), Refusal> {
+    diff(
+        config,
+        &config.providers()[0],
+        live,
+        &caps(patch),
+        Options::default(),
+    )
+}
+
+fn operations(op: &Op) -> &Value {
+    &op.request.body.as_ref().unwrap()["Operations"]
+}
+
+#[test]
+fn a_converged_directory_needs_no_op() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n    title: Analyst\n    emails: [ada@example.com]\n    active: true\ngroups:\n  - displayName: Ops\n    members: [ada@example.com]\nroles:\n  SYSTEM_USER:\n    users: [ada@example.com]\n",
+    );
+    let live = state(
+        vec![user(
+            "1",
+            json!({"userName": "Ada@Example.com", "title": "Analyst", "active": true,
+                   "emails": [{"value": "ADA@example.com", "type": "work"}],
+                   "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}}),
+        )],
+        vec![group("g", "Ops", &["1"])],
+    );
+    let (ops, unmanaged) = try_run(&config, &live, true).unwrap();
+    assert!(ops.is_empty(), "{ops:#?}");
+    assert_eq!(unmanaged, Unmanaged::default());
+}
+
+#[test]
+fn a_new_user_is_one_post_with_only_declared_attributes() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n    name: { givenName: Ada }\n    emails: [ada@example.com]\n    nickName: null\nroles:\n  SYSTEM_USER:\n    users: [ada@example.com]\n",
+    );
+    let ops = run(&config, &state(vec![], vec![]));
+    assert_eq!(ops.len(), 1);
+    let op = &ops[0];
+    assert_eq!((op.action, op.phase), (Action::Create, Phase::Users));
+    assert_eq!(op.request.method, Method::Post);
+    assert_eq!(op.request.path, "/Users");
+    assert_eq!(op.bulk_id.as_deref(), Some("u1"));
+    assert_eq!(
+        op.request.body.as_ref().unwrap(),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:scim:tonkean"],
+            "userName": "ada@example.com",
+            "name": {"givenName": "Ada"},
+            "emails": [{"value": "ada@example.com"}],
+            "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}
+        })
+    );
+    assert_eq!(op.observed, Observed::Absent);
+}
+
+#[test]
+fn an_update_patches_only_the_changed_paths() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n    title: Lead\n    displayName: Ada\n    nickName: null\n",
+    );
+    let live = state(
+        vec![user(
+            "7",
+            json!({"userName": "ada@example.com", "title": "Analyst", "displayName": "Ada",
+                   "nickName": "ada", "locale": "en-GB"}),
+        )],
+        vec![],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].request.method, Method::Patch);
+    assert_eq!(ops[0].request.path, "/Users/7");
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([
+            {"op": "remove", "path": "nickName"},
+            {"op": "replace", "path": "title", "value": "Lead"}
+        ])
+    );
+    match &ops[0].observed {
+        Observed::Present { id, version, hash } => {
+            assert_eq!(id, "7");
+            assert_eq!(version.as_deref(), Some("W/\"1\""));
+            assert!(hash.starts_with("sha256:"));
+        }
+        Observed::Absent => panic!("an update observes the object"),
+    }
+}
+
+#[test]
+fn email_case_and_undeclared_sub_attributes_are_not_changes() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n    emails: [Ada@Example.COM]\n    name: { givenName: Ada }\n",
+    );
+    let live = state(
+        vec![user(
+            "1",
+            json!({"userName": "ada@example.com",
+                   "emails": [{"value": "ada@example.com", "type": "work", "primary": true}],
+                   "name": {"givenName": "Ada", "formatted": "Ada L."}}),
+        )],
+        vec![],
+    );
+    assert!(run(&config, &live).is_empty());
+}
+
+#[test]
+fn a_declared_email_type_is_compared() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n    emails: [{ value: ada@example.com, type: home }]\n",
+    );
+    let live = state(
+        vec![user(
+            "1",
+            json!({"userName": "ada@example.com", "emails": [{"value": "ada@example.com", "type": "work"}]}),
+        )],
+        vec![],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([{"op": "replace", "path": "emails", "value": [{"value": "ada@example.com", "type": "home"}]}])
+    );
+}
+
+#[test]
+fn a_matching_external_id_is_a_rename_not_a_create() {
+    let config =
+        with_head("users:\n  - userName: ada.lovelace@example.com\n    externalId: 00u1\n");
+    let live = state(
+        vec![user(
+            "1",
+            json!({"userName": "ada@example.com", "externalId": "00u1"}),
+        )],
+        vec![],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].action, Action::Update);
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([{"op": "replace", "path": "userName", "value": "ada.lovelace@example.com"}])
+    );
+}
+
+#[test]
+fn roles_come_from_groups_too_and_extra_roles_are_removed() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\ngroups:\n  - displayName: Owners\n    members: [ada@example.com]\nroles:\n  PROCESS_CONTRIBUTOR:\n    groups: [Owners]\n",
+    );
+    let live = state(
+        vec![user(
+            "1",
+            json!({"userName": "ada@example.com", "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}}),
+        )],
+        vec![group("g", "Owners", &["1"])],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([{"op": "replace", "path": "urn:scim:tonkean:tonkeanRoles", "value": ["PROCESS_CONTRIBUTOR"]}])
+    );
+    assert_eq!(ops[0].changes[0].old, Some(json!(["SYSTEM_USER"])));
+}
+
+#[test]
+fn a_user_with_no_roles_left_loses_them() {
+    let config = with_head("users:\n  - userName: ada@example.com\n");
+    let live = state(
+        vec![user(
+            "1",
+            json!({"userName": "ada@example.com", "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}}),
+        )],
+        vec![],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([{"op": "remove", "path": "urn:scim:tonkean:tonkeanRoles"}])
+    );
+}
+
+#[test]
+fn tombstones_deactivate_once_or_delete() {
+    let yaml = "users:\n  - userName: ada@example.com\n    absent: true\n  - userName: bob@example.com\n    absent: true\n  - userName: gone@example.com\n    absent: true\n";
+    let live = state(
+        vec![
+            user("1", json!({"userName": "ada@example.com", "active": true})),
+            user("2", json!({"userName": "bob@example.com", "active": false})),
+        ],
+        vec![],
+    );
+    let ops = run(&with_head(yaml), &live);
+    assert_eq!(
+        ops.len(),
+        1,
+        "bob is already inactive; gone is not there: {ops:#?}"
+    );
+    assert_eq!(ops[0].action, Action::Deactivate);
+    assert_eq!(ops[0].reason, Some(Reason::Tombstone));
+    assert_eq!(ops[0].phase, Phase::DeprovisionUsers);
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([{"op": "replace", "path": "active", "value": false}])
+    );
+
+    let deleting = load(&format!("{}    deprovision: delete\n{yaml}", HEAD));
+    let ops = run(&deleting, &live);
+    assert_eq!(ops.len(), 2);
+    assert!(
+        ops.iter()
+            .all(|op| op.action == Action::Delete && op.request.body.is_none())
+    );
+    assert_eq!(ops[0].request.path, "/Users/1");
+}
+
+#[test]
+fn undeclared_objects_are_counted_or_pruned() {
+    let live = state(
+        vec![
+            user("1", json!({"userName": "ada@example.com"})),
+            user(
+                "2",
+                json!({"userName": "stranger@example.com", "active": true}),
+            ),
+        ],
+        vec![group("g", "Strangers", &[])],
+    );
+    let yaml = "users:\n  - userName: ada@example.com\n";
+    let (ops, unmanaged) = try_run(&with_head(yaml), &live, true).unwrap();
+    assert!(ops.is_empty());
+    assert_eq!(
+        unmanaged,
+        Unmanaged {
+            users: 1,
+            groups: 1
+        }
+    );
+
+    let pruning = load(&format!("{HEAD}    prune: true\n{yaml}"));
+    let (ops, unmanaged) = try_run(&pruning, &live, true).unwrap();
+    assert_eq!(unmanaged, Unmanaged::default());
+    let summary: Vec<(Action, &str, Option<Reason>)> = ops
+        .iter()
+        .map(|op| (op.action, op.key.as_str(), op.reason))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                Action::Deactivate,
+                "stranger@example.com",
+                Some(Reason::Pruned)
+            ),
+            (Action::Delete, "Strangers", Some(Reason::Pruned)),
+        ]
+    );
+}
+
+#[test]
+fn pruning_refuses_an_incomplete_listing() {
+    let mut live = state(
+        vec![user("1", json!({"userName": "ada@example.com"}))],
+        vec![],
+    );
+    live.total_users = 2;
+    live.users_complete = false;
+    let pruning = load(&format!("{HEAD}    prune: true\nusers: []\n"));
+    let err = try_run(&pruning, &live, true).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Refusal::IncompleteListing {
+                total: 2,
+                read: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn mass_deprovisioning_is_refused_unless_allowed() {
+    let users: Vec<LiveUser> = (0..20)
+        .map(|i| {
+            user(
+                &i.to_string(),
+                json!({"userName": format!("u{i}@example.com"), "active": true}),
+            )
+        })
+        .collect();
+    let live = state(users, vec![]);
+    // Three tombstones out of 20 users is 15%, over the default 10%.
+    let config = with_head(
+        "users:\n  - { userName: u1@example.com, absent: true }\n  - { userName: u2@example.com, absent: true }\n  - { userName: u3@example.com, absent: true }\n",
+    );
+    let err = try_run(&config, &live, true).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Refusal::MassDelete {
+                count: 3,
+                existing: 20,
+                limit: 10,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let allowed = diff(
+        &config,
+        &config.providers()[0],
+        &live,
+        &caps(true),
+        Options {
+            allow_mass_delete: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(allowed.0.len(), 3);
+    // Two of 20 (10%) is within the limit.
+    let config = with_head(
+        "users:\n  - { userName: u1@example.com, absent: true }\n  - { userName: u2@example.com, absent: true }\n",
+    );
+    assert_eq!(run(&config, &live).len(), 2);
+}
+
+#[test]
+fn new_users_join_new_and_existing_groups_by_bulk_id() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n  - userName: bob@example.com\ngroups:\n  - displayName: New\n    members: [ada@example.com, bob@example.com]\n  - displayName: Old\n    members: [ada@example.com, bob@example.com]\n",
+    );
+    let live = state(
+        vec![user("b", json!({"userName": "bob@example.com"}))],
+        vec![group("o", "Old", &["b"])],
+    );
+    let ops = run(&config, &live);
+    let keys: Vec<(&str, Phase, Action)> = ops
+        .iter()
+        .map(|op| (op.key.as_str(), op.phase, op.action))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("ada@example.com", Phase::Users, Action::Create),
+            ("New", Phase::Groups, Action::Create),
+            ("Old", Phase::Groups, Action::Update),
+        ]
+    );
+    assert_eq!(
+        ops[1].request.body.as_ref().unwrap()["members"],
+        json!([{"value": "b"}, {"value": "bulkId:u1"}])
+    );
+    assert_eq!(ops[1].depends_on, vec!["u1".to_owned()]);
+    assert_eq!(
+        operations(&ops[2]),
+        &json!([{"op": "add", "path": "members", "value": [{"value": "bulkId:u1"}]}])
+    );
+    assert_eq!(ops[2].depends_on, vec!["u1".to_owned()]);
+}
+
+#[test]
+fn removed_members_are_a_later_phase_by_value_filter() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\ngroups:\n  - displayName: Ops\n    members: []\n",
+    );
+    let live = state(
+        vec![user("1", json!({"userName": "ada@example.com"}))],
+        vec![group("g", "Ops", &["1", "zzz"])],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].phase, Phase::RemoveMembers);
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([
+            {"op": "remove", "path": "members[value eq \"1\"]"},
+            {"op": "remove", "path": "members[value eq \"zzz\"]"}
+        ])
+    );
+    assert_eq!(
+        ops[0].changes[0].old,
+        Some(json!(["ada@example.com", "zzz"]))
+    );
+}
+
+#[test]
+fn without_patch_support_an_update_is_a_put_of_the_whole_resource() {
+    let config = with_head("users:\n  - userName: ada@example.com\n    title: Lead\n");
+    let live = state(
+        vec![user(
+            "1",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                   "userName": "ada@example.com", "title": "Analyst", "locale": "fr",
+                   "meta": {"version": "W/\"1\""}}),
+        )],
+        vec![],
+    );
+    let (ops, _) = try_run(&config, &live, false).unwrap();
+    assert_eq!(ops[0].request.method, Method::Put);
+    assert_eq!(
+        ops[0].request.body.as_ref().unwrap(),
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1",
+                "userName": "ada@example.com", "title": "Lead", "locale": "fr"})
+    );
+}
+
+#[test]
+fn large_membership_changes_are_split_into_requests() {
+    let users: String = (0..2500)
+        .map(|i| format!("  - userName: m{i}@example.com\n"))
+        .collect();
+    let members: Vec<String> = (0..2500).map(|i| format!("m{i}@example.com")).collect();
+    let config = with_head(&format!(
+        "users:\n{users}groups:\n  - displayName: Big\n    members: [{}]\n",
+        members.join(", ")
+    ));
+    let live_users: Vec<LiveUser> = (0..2500)
+        .map(|i| {
+            user(
+                &format!("id{i}"),
+                json!({"userName": format!("m{i}@example.com")}),
+            )
+        })
+        .collect();
+    let live = state(live_users, vec![group("g", "Big", &[])]);
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 3);
+    let sizes: Vec<usize> = ops
+        .iter()
+        .map(|op| operations(op)[0]["value"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![1000, 1000, 500]);
+    assert_eq!(ops[0].key, "Big (1/3)");
+}

@@ -1,0 +1,275 @@
+//! Users: the attribute-by-attribute diff of a declared user against the server's, and the
+//! body that creates one (SPEC §3.3).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::patch::{Operation, get_path};
+use crate::config::{Managed, MultiValue, Name, RoleDefinition, User};
+use crate::plan::Change;
+use crate::state::get_ci;
+
+/// The core User schema (RFC 7643 §4.1).
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// The roles a user must hold on a provider, and where they are kept.
+#[derive(Clone, Copy)]
+pub struct Roles<'a> {
+    pub definition: &'a RoleDefinition,
+    pub values: &'a BTreeSet<String>,
+}
+
+/// The changes that make `live` match `user`, and the PATCH operations that make them.
+#[derive(Debug, Default)]
+pub struct UserDiff {
+    pub changes: Vec<Change>,
+    pub operations: Vec<Operation>,
+}
+
+impl UserDiff {
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+
+    fn replace(&mut self, path: &str, old: Option<&Value>, new: Value) {
+        self.changes.push(Change {
+            attribute: path.to_owned(),
+            old: old.cloned(),
+            new: Some(new.clone()),
+        });
+        self.operations.push(Operation::Replace {
+            path: path.to_owned(),
+            value: new,
+        });
+    }
+
+    fn remove(&mut self, path: &str, old: &Value) {
+        self.changes.push(Change {
+            attribute: path.to_owned(),
+            old: Some(old.clone()),
+            new: None,
+        });
+        self.operations.push(Operation::Remove {
+            path: path.to_owned(),
+        });
+    }
+
+    /// Diffs one single-valued attribute at `path`.
+    fn single(&mut self, live: &Value, path: &str, desired: Managed<Value>) {
+        let current = get_path(live, path).filter(|v| !is_blank(v));
+        match desired {
+            Managed::Unmanaged => {}
+            Managed::Remove => {
+                if let Some(old) = current {
+                    self.remove(path, old);
+                }
+            }
+            Managed::Set(new) => {
+                if current != Some(&new) {
+                    self.replace(path, current, new);
+                }
+            }
+        }
+    }
+}
+
+/// The string attributes of a User, by SCIM name.
+fn strings(user: &User) -> [(&'static str, &Managed<String>); 8] {
+    [
+        ("displayName", &user.display_name),
+        ("nickName", &user.nick_name),
+        ("title", &user.title),
+        ("userType", &user.user_type),
+        ("preferredLanguage", &user.preferred_language),
+        ("locale", &user.locale),
+        ("timezone", &user.timezone),
+        ("externalId", &user.external_id),
+    ]
+}
+
+fn name_parts(name: &Name) -> [(&'static str, &Managed<String>); 6] {
+    [
+        ("formatted", &name.formatted),
+        ("familyName", &name.family_name),
+        ("givenName", &name.given_name),
+        ("middleName", &name.middle_name),
+        ("honorificPrefix", &name.honorific_prefix),
+        ("honorificSuffix", &name.honorific_suffix),
+    ]
+}
+
+fn string_value(value: &Managed<String>) -> Managed<Value> {
+    value.clone().map(Value::String)
+}
+
+/// Diffs a declared user against the server's copy. Only declared attributes are compared.
+pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
+    let mut diff = UserDiff::default();
+    // userName is matched case-insensitively (RFC 7643 §4.1.1), so only a rename is a change.
+    let live_name = get_path(live, "userName").and_then(Value::as_str);
+    if !live_name.is_some_and(|n| n.to_lowercase() == user.key.as_str()) {
+        diff.replace(
+            "userName",
+            get_path(live, "userName"),
+            Value::String(user.user_name.clone()),
+        );
+    }
+    match &user.name {
+        Managed::Unmanaged => {}
+        Managed::Remove => diff.single(live, "name", Managed::Remove),
+        Managed::Set(name) => {
+            for (part, value) in name_parts(name) {
+                diff.single(live, &format!("name.{part}"), string_value(value));
+            }
+        }
+    }
+    for (attribute, value) in strings(user) {
+        diff.single(live, attribute, string_value(value));
+    }
+    diff.single(live, "active", user.active.clone().map(Value::Bool));
+    multi_valued(&mut diff, live, "emails", &user.emails, |v| {
+        v.to_lowercase()
+    });
+    multi_valued(&mut diff, live, "phoneNumbers", &user.phone_numbers, |v| {
+        v.trim().to_owned()
+    });
+    for extension in &user.extensions {
+        diff.single(live, &extension.path(), extension.value.clone());
+    }
+    if let Some(roles) = roles {
+        let path = roles.definition.path();
+        let current = live_roles(live, &path);
+        if &current != roles.values {
+            let old = Value::from(current.into_iter().collect::<Vec<_>>());
+            let new = Value::from(roles.values.iter().cloned().collect::<Vec<_>>());
+            if roles.values.is_empty() {
+                diff.remove(&path, &old);
+            } else {
+                diff.replace(&path, Some(&old), new);
+            }
+        }
+    }
+    diff
+}
+
+/// Multi-valued attributes compare as sets of values (SPEC §3.3); `type` and `primary` only
+/// when the file declares them.
+fn multi_valued(
+    diff: &mut UserDiff,
+    live: &Value,
+    path: &str,
+    desired: &Managed<Vec<MultiValue>>,
+    normalize: impl Fn(&str) -> String,
+) {
+    let current = get_path(live, path)
+        .and_then(Value::as_array)
+        .filter(|items| !items.is_empty());
+    match desired {
+        Managed::Unmanaged => {}
+        Managed::Remove => {
+            if let Some(items) = current {
+                diff.remove(path, &Value::Array(items.clone()));
+            }
+        }
+        Managed::Set(values) => {
+            let items = current.map(Vec::as_slice).unwrap_or_default();
+            if !same_values(values, items, &normalize) {
+                let old = current.map(|items| Value::Array(items.clone()));
+                diff.replace(path, old.as_ref(), multi_values_json(values));
+            }
+        }
+    }
+}
+
+fn same_values(
+    desired: &[MultiValue],
+    live: &[Value],
+    normalize: &impl Fn(&str) -> String,
+) -> bool {
+    let live_values: BTreeSet<String> = live
+        .iter()
+        .filter_map(|item| get_ci(item, "value").and_then(Value::as_str))
+        .map(normalize)
+        .collect();
+    let desired_values: BTreeSet<String> = desired.iter().map(|v| normalize(&v.value)).collect();
+    if live_values != desired_values || live.len() != desired.len() {
+        return false;
+    }
+    desired.iter().all(|wanted| {
+        live.iter().any(|item| {
+            let value = get_ci(item, "value").and_then(Value::as_str).map(normalize);
+            let kind = get_ci(item, "type").and_then(Value::as_str);
+            let primary = get_ci(item, "primary")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            value.as_deref() == Some(normalize(&wanted.value).as_str())
+                && wanted.kind.as_deref().is_none_or(|k| kind == Some(k))
+                && wanted.primary.is_none_or(|p| p == primary)
+        })
+    })
+}
+
+fn multi_values_json(values: &[MultiValue]) -> Value {
+    Value::Array(
+        values
+            .iter()
+            .map(|v| {
+                let mut item = Map::new();
+                item.insert("value".into(), Value::String(v.value.clone()));
+                if let Some(kind) = &v.kind {
+                    item.insert("type".into(), Value::String(kind.clone()));
+                }
+                if let Some(primary) = v.primary {
+                    item.insert("primary".into(), Value::Bool(primary));
+                }
+                Value::Object(item)
+            })
+            .collect(),
+    )
+}
+
+/// The role values a server user holds: strings, or objects with a `value`.
+pub fn live_roles(live: &Value, path: &str) -> BTreeSet<String> {
+    get_path(live, path)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    item.as_str()
+                        .or_else(|| get_ci(item, "value").and_then(Value::as_str))
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.values().all(is_blank),
+        _ => false,
+    }
+}
+
+/// The POST body that creates `user` (RFC 7644 §3.3), with the changes it makes, for display.
+pub fn create(user: &User, roles: Option<Roles<'_>>) -> (Value, Vec<Change>) {
+    let empty = json!({"userName": user.user_name});
+    let mut diff = diff(user, &empty, roles);
+    // A new user's userName is not a change to show; it is the op's key.
+    diff.changes.retain(|c| c.attribute != "userName");
+    let mut schemas = vec![Value::String(USER_SCHEMA.to_owned())];
+    let mut body = super::patch::put_body(&json!({"schemas": []}), &diff.operations);
+    if let Some(object) = body.as_object_mut() {
+        object.insert("userName".into(), Value::String(user.user_name.clone()));
+        if let Some(Value::Array(extensions)) = object.remove("schemas") {
+            schemas.extend(extensions);
+        }
+        object.insert("schemas".into(), Value::Array(schemas));
+    }
+    (body, diff.changes)
+}
