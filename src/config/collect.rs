@@ -1,0 +1,349 @@
+//! From parsed files to raw declarations: each provider, user, group and role is deserialized
+//! on its own, so that every malformed one is reported, not only the first.
+
+use super::diagnostic::{Diagnostic, Errors};
+use super::load::Document;
+use super::node::{Node, NodeError, Value};
+use super::raw::{RawGroup, RawProvider, RawRoleAssignment, RawUser, TOP_LEVEL_KEYS};
+use super::source::{Sources, Span};
+use super::spanned::Spanned;
+
+/// The version of the config format this build reads.
+pub const SUPPORTED_VERSION: i64 = 1;
+
+/// Every declaration of every file, in file order.
+#[derive(Default)]
+pub(crate) struct Declarations {
+    pub(crate) providers: Vec<(Spanned<String>, Spanned<RawProvider>)>,
+    pub(crate) users: Vec<Spanned<RawUser>>,
+    pub(crate) groups: Vec<Spanned<RawGroup>>,
+    pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
+    /// Whether every file parsed: only then can "nothing declared" checks be trusted.
+    pub(crate) complete: bool,
+}
+
+pub(crate) fn collect(
+    documents: &[Document],
+    sources: &Sources,
+    errors: &mut Errors,
+) -> Declarations {
+    let mut declarations = Declarations {
+        complete: true,
+        ..Declarations::default()
+    };
+    for document in documents {
+        let Some(root) = &document.root else {
+            declarations.complete = false;
+            continue;
+        };
+        let Some(entries) = root.as_map() else {
+            errors.push(
+                Diagnostic::new("a config file must be a mapping of `version`, `providers`, `users`, `groups` and `roles`")
+                    .at(sources, root.span, "expected `key: value` lines here")
+                    .help("start the file with `version: 1`; see the config reference in README.md"),
+            );
+            declarations.complete = false;
+            continue;
+        };
+        let mut version_seen = false;
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else {
+                errors.push(
+                    Diagnostic::new("a top-level key must be a string")
+                        .at(sources, key.span, "not a key")
+                        .help(format!("use one of {}", list(TOP_LEVEL_KEYS))),
+                );
+                continue;
+            };
+            match name {
+                "version" => {
+                    version_seen = true;
+                    check_version(value, sources, errors);
+                }
+                "providers" => {
+                    for (name, provider) in map_entries(key, value, sources, errors) {
+                        if let Some(p) = deserialize(provider, sources, errors) {
+                            declarations.providers.push((name, p));
+                        }
+                    }
+                }
+                "users" => {
+                    for item in seq_items(key, value, sources, errors) {
+                        if let Some(u) = deserialize(item, sources, errors) {
+                            declarations.users.push(u);
+                        }
+                    }
+                }
+                "groups" => {
+                    for item in seq_items(key, value, sources, errors) {
+                        if let Some(g) = deserialize(item, sources, errors) {
+                            declarations.groups.push(g);
+                        }
+                    }
+                }
+                "roles" => {
+                    for (name, assignment) in map_entries(key, value, sources, errors) {
+                        if let Some(r) = deserialize(assignment, sources, errors) {
+                            declarations.roles.push((name, r));
+                        }
+                    }
+                }
+                other => errors.push(unknown_key(other, TOP_LEVEL_KEYS, key.span, sources)),
+            }
+        }
+        if !version_seen {
+            errors.push(
+                Diagnostic::new("the file does not say which config version it is written in")
+                    .at(
+                        sources,
+                        Span::new(document.source, 0, 0),
+                        "no `version` in this file",
+                    )
+                    .help(format!(
+                        "add `version: {SUPPORTED_VERSION}` as the first line"
+                    )),
+            );
+        }
+    }
+    declarations
+}
+
+fn check_version(value: &Node, sources: &Sources, errors: &mut Errors) {
+    match value.value {
+        Value::Int(SUPPORTED_VERSION) => {}
+        Value::Int(other) => errors.push(
+            Diagnostic::new(format!(
+                "unsupported config version {other}; this scimform reads version {SUPPORTED_VERSION}"
+            ))
+            .at(sources, value.span, "unsupported version")
+            .help(format!(
+                "write `version: {SUPPORTED_VERSION}`, or use the scimform release that reads version {other}"
+            )),
+        ),
+        _ => errors.push(
+            Diagnostic::new("`version` must be a number")
+                .at(sources, value.span, "not a number")
+                .help(format!("write `version: {SUPPORTED_VERSION}`")),
+        ),
+    }
+}
+
+/// The entries of a section that is a mapping of names (`providers`, `roles`). `null` (a
+/// key with nothing under it) is an empty section.
+fn map_entries<'a>(
+    key: &Node,
+    value: &'a Node,
+    sources: &Sources,
+    errors: &mut Errors,
+) -> Vec<(Spanned<String>, &'a Node)> {
+    let entries = match &value.value {
+        Value::Null => return Vec::new(),
+        Value::Map(entries) => entries,
+        _ => {
+            let section = key.as_str().unwrap_or_default();
+            errors.push(
+                Diagnostic::new(format!("`{section}` must be a mapping of names"))
+                    .at(sources, value.span, "expected `name:` entries")
+                    .help(format!(
+                        "write each entry as `  NAME: ...` indented under `{section}:`"
+                    )),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (name, value) in entries {
+        match &name.value {
+            Value::String(s) => out.push((Spanned::new(s.clone(), name.span), value)),
+            _ => errors.push(
+                Diagnostic::new("a name must be a string")
+                    .at(sources, name.span, "not a string")
+                    .help("quote the name"),
+            ),
+        }
+    }
+    out
+}
+
+/// The items of a section that is a list (`users`, `groups`).
+fn seq_items<'a>(
+    key: &Node,
+    value: &'a Node,
+    sources: &Sources,
+    errors: &mut Errors,
+) -> &'a [Node] {
+    match &value.value {
+        Value::Null => &[],
+        Value::Seq(items) => items,
+        _ => {
+            let section = key.as_str().unwrap_or_default();
+            errors.push(
+                Diagnostic::new(format!("`{section}` must be a list"))
+                    .at(sources, value.span, "expected a list")
+                    .help(format!("write each entry as `  - ...` under `{section}:`")),
+            );
+            &[]
+        }
+    }
+}
+
+fn deserialize<'a, T: serde::Deserialize<'a>>(
+    node: &'a Node,
+    sources: &Sources,
+    errors: &mut Errors,
+) -> Option<T> {
+    match node.deserialize() {
+        Ok(value) => Some(value),
+        Err(e) => {
+            errors.push(node_error(&e, node.span, sources));
+            None
+        }
+    }
+}
+
+/// Turns serde's message into one that says what is wrong and what to write instead.
+fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnostic {
+    let span = error.span.unwrap_or(fallback);
+    let message = error.message.as_str();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected = backticked(expected);
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        return unknown_key(field, &expected, span, sources);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        return Diagnostic::new(format!("missing required key `{field}`"))
+            .at(sources, span, format!("`{field}` is missing here"))
+            .help(format!(
+                "add `{field}: ...`; see the config reference in README.md"
+            ));
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        return Diagnostic::new(format!("unknown value `{value}`"))
+            .at(sources, span, "not one of the accepted values")
+            .help(format!("use {}", list(&backticked(expected))));
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
+        let expected = plain_type(expected);
+        let found = found.replace("unit value", "null");
+        let mut help = format!("write {expected} here");
+        if expected == "a string" && !found.starts_with("sequence") && !found.starts_with("map") {
+            help.push_str(" (quote the value to make it a string)");
+        }
+        return Diagnostic::new(format!("expected {expected}, found {found}"))
+            .at(sources, span, format!("expected {expected}"))
+            .help(help);
+    }
+    if let Some(rest) = message.strip_prefix("invalid value: ") {
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another value"));
+        let expected = plain_type(expected);
+        return Diagnostic::new(format!("expected {expected}, found {found}"))
+            .at(sources, span, format!("expected {expected}"))
+            .help(format!("write {expected} here"));
+    }
+    Diagnostic::new(message.to_owned())
+        .at(sources, span, "here")
+        .help("see the config reference in README.md")
+}
+
+/// serde's names for number types, in words.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" => "a whole number from 0 to 255".into(),
+        "u64" | "i64" => "a whole number".into(),
+        "a borrowed string" => "a string".into(),
+        "option" => "a value".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// The backticked words of serde's "expected one of `a`, `b`".
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => "nothing".into(),
+        [one] => format!("`{}`", one.as_ref()),
+        [init @ .., last] => format!(
+            "{} or `{}`",
+            init.iter()
+                .map(|s| format!("`{}`", s.as_ref()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.as_ref()
+        ),
+    }
+}
+
+pub(crate) fn unknown_key(
+    key: &str,
+    expected: &[&str],
+    span: Span,
+    sources: &Sources,
+) -> Diagnostic {
+    let help = match closest(key, expected.iter().copied()) {
+        Some(near) => format!(
+            "did you mean `{near}`? Keys accepted here: {}",
+            expected.join(", ")
+        ),
+        None if expected.is_empty() => "remove it".into(),
+        None => format!("remove it, or use one of: {}", expected.join(", ")),
+    };
+    Diagnostic::new(format!("unknown key `{key}`"))
+        .at(sources, span, "unknown key")
+        .help(help)
+}
+
+/// The candidate nearest to `word`, when it is near enough to be a likely typo.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word_lower = word.to_lowercase();
+    candidates
+        .map(|c| (edit_distance(&word_lower, &c.to_lowercase()), c))
+        .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn suggests_near_keys() {
+        let keys = ["userName", "displayName", "emails"];
+        assert_eq!(closest("username", keys.iter().copied()), Some("userName"));
+        assert_eq!(closest("emials", keys.iter().copied()), Some("emails"));
+        assert_eq!(closest("colour", keys.iter().copied()), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! Config errors: a message, the text it is about (file, line, column and a caret, drawn by
+//! miette), and what to do about it.
+//!
+//! Errors are values; they are collected, never printed where they are found, and rendered
+//! once by the command line (`render`).
+
+use std::fmt;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+
+use super::source::{SourceFile, Sources, Span};
+
+/// One problem with a config, pointing into the file it is about.
+#[derive(Debug, Clone)]
+pub struct Diagnostic(Box<Inner>);
+
+#[derive(Debug, Clone)]
+struct Inner {
+    message: String,
+    help: Option<String>,
+    source: Option<NamedSource<std::sync::Arc<str>>>,
+    location: Option<String>,
+    labels: Vec<(Span, String)>,
+    related: Vec<Diagnostic>,
+}
+
+impl Diagnostic {
+    /// A problem not tied to any text, such as a folder without config files.
+    pub fn new(message: impl Into<String>) -> Self {
+        Diagnostic(Box::new(Inner {
+            message: message.into(),
+            help: None,
+            source: None,
+            location: None,
+            labels: Vec::new(),
+            related: Vec::new(),
+        }))
+    }
+
+    /// Points the error at `span`, with `label` written under it.
+    #[must_use]
+    pub fn at(self, sources: &Sources, span: Span, label: impl Into<String>) -> Self {
+        self.at_in(sources.get(span.source()), span, label)
+    }
+
+    /// Like [`Diagnostic::at`], for a span known to point into `file`.
+    #[must_use]
+    pub fn at_in(mut self, file: &SourceFile, span: Span, label: impl Into<String>) -> Self {
+        self.0.source = Some(NamedSource::new(file.name(), file.display_text()));
+        self.0.location = Some(file.location(span.start()));
+        self.0.labels.insert(0, (span, label.into()));
+        self
+    }
+
+    /// Adds a second place the error is about, such as the first declaration of a duplicate.
+    #[must_use]
+    pub fn also(mut self, sources: &Sources, span: Span, label: impl Into<String>) -> Self {
+        let same_file = self
+            .0
+            .labels
+            .first()
+            .is_some_and(|(primary, _)| primary.source() == span.source());
+        if same_file {
+            self.0.labels.push((span, label.into()));
+        } else {
+            let label = label.into();
+            self.0
+                .related
+                .push(Diagnostic::new(label.clone()).at(sources, span, label));
+        }
+        self
+    }
+
+    /// Says what to do about it.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.0.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// `file:line:column` of the text the error is about, if any.
+    #[must_use]
+    pub fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0
+            .help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.0
+            .source
+            .as_ref()
+            .map(|source| source as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.0.source.as_ref()?;
+        Some(Box::new(self.0.labels.iter().enumerate().map(
+            |(i, (span, label))| {
+                let span = (span.start(), span.len());
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(Some(label.clone()), span)
+                } else {
+                    LabeledSpan::new_with_span(Some(label.clone()), span)
+                }
+            },
+        )))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.0.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.0.related.iter().map(|d| d as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+/// Every problem found in a config, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Errors(pub Vec<Diagnostic>);
+
+impl Errors {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+
+    /// Orders the errors as a reader meets them: file by file, top to bottom. Errors about no
+    /// text in particular come first.
+    pub fn sort(&mut self) {
+        self.0.sort_by_key(|d| {
+            d.0.labels
+                .first()
+                .map(|(span, _)| (span.source(), span.start()))
+        });
+    }
+}
+
+impl From<Diagnostic> for Errors {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Errors(vec![diagnostic])
+    }
+}
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => match one.location() {
+                Some(location) => write!(f, "{location}: {one}"),
+                None => write!(f, "{one}"),
+            },
+            many => write!(f, "{} errors in the config", many.len()),
+        }
+    }
+}
+
+impl std::error::Error for Errors {}
+
+/// How diagnostics are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Colours and unicode box drawing, for a terminal.
+    Color,
+    /// Unicode box drawing without colour: for pipes, files, `NO_COLOR` and snapshots.
+    Plain,
+}
+
+/// Renders diagnostics the way `scimform` prints them: each with its snippet and caret, one
+/// after the other.
+#[must_use]
+pub fn render(diagnostics: &[Diagnostic], style: Style) -> String {
+    let theme = match style {
+        Style::Color => GraphicalTheme::unicode(),
+        Style::Plain => GraphicalTheme::unicode_nocolor(),
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false)
+        .with_context_lines(1);
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        handler
+            .render_report(&mut out, diagnostic)
+            .expect("writing to a String cannot fail");
+    }
+    out
+}

@@ -1,0 +1,264 @@
+//! Reading config files: one file, or every `*.yaml`/`*.yml` file of a folder (§1.1), each
+//! parsed into a [`Node`] tree within fixed input budgets (§7).
+//!
+//! A config is often reviewed in pull requests from people outside the team, so the YAML it
+//! reads is treated as untrusted: a file larger than [`MAX_FILE_BYTES`], nesting deeper than
+//! [`MAX_DEPTH`], or aliases that expand beyond [`MAX_ALIAS_EVENTS`] (the "billion laughs"
+//! alias bomb) fail fast with an error, before any of it is held in memory.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{Diagnostic, Errors};
+use super::node::{Node, Parsed};
+use super::source::{SourceFile, SourceId, Sources, Span};
+
+/// The largest config file read.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The most bytes read across the files of a folder.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+/// The most config files read from a folder.
+pub const MAX_FILES: usize = 1024;
+/// The deepest nesting of mappings and sequences accepted. A config needs about 6.
+pub const MAX_DEPTH: usize = 32;
+/// The most YAML nodes that aliases (`*name`) may replay across one file.
+pub const MAX_ALIAS_EVENTS: usize = 10_000;
+
+/// One parsed file. `root` is `None` when the file could not be parsed.
+pub(crate) struct Document {
+    pub(crate) source: SourceId,
+    pub(crate) root: Option<Node>,
+}
+
+/// Reads the file or folder at `path`, registering every file in `sources`. Errors are
+/// collected into `errors`; a file that fails to parse still yields a `Document` with no root,
+/// so that the others are checked.
+pub(crate) fn read(path: &Path, sources: &mut Sources, errors: &mut Errors) -> Vec<Document> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) => {
+            errors.push(
+                Diagnostic::new(format!("cannot read {}: {e}", path.display()))
+                    .help("pass a config file or a folder of them with -f PATH"),
+            );
+            return Vec::new();
+        }
+    };
+    let files = if metadata.is_dir() {
+        match folder_files(path) {
+            Ok(files) if files.is_empty() => {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "the folder {} holds no *.yaml or *.yml file",
+                        path.display()
+                    ))
+                    .help("pass a config file, or a folder that holds config files, with -f PATH"),
+                );
+                return Vec::new();
+            }
+            Ok(files) if files.len() > MAX_FILES => {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "the folder {} holds {} config files, more than the {MAX_FILES} scimform reads",
+                        path.display(),
+                        files.len()
+                    ))
+                    .help("merge small files; a file may hold up to 16 MiB"),
+                );
+                return Vec::new();
+            }
+            Ok(files) => files,
+            Err(e) => {
+                errors.push(Diagnostic::new(format!(
+                    "cannot list the folder {}: {e}",
+                    path.display()
+                )));
+                return Vec::new();
+            }
+        }
+    } else {
+        vec![path.to_owned()]
+    };
+
+    let mut total = 0;
+    let mut documents = Vec::new();
+    for file in files {
+        let name = file.display().to_string();
+        let text = match read_bounded(&file, MAX_TOTAL_BYTES - total) {
+            Ok(text) => text,
+            Err(diagnostic) => {
+                errors.push(diagnostic);
+                continue;
+            }
+        };
+        total += text.len() as u64;
+        let source = sources.add(SourceFile::new(name, absolute(&file), &text));
+        let root = parse(&text, source, sources, errors);
+        documents.push(Document { source, root });
+    }
+    documents
+}
+
+/// The `*.yaml` and `*.yml` files directly in `dir`, sorted by name.
+fn folder_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Reads a file of at most [`MAX_FILE_BYTES`] (and `remaining` bytes) as UTF-8.
+fn read_bounded(path: &Path, remaining: u64) -> Result<String, Diagnostic> {
+    let cannot_read =
+        |e: std::io::Error| Diagnostic::new(format!("cannot read {}: {e}", path.display()));
+    let limit = MAX_FILE_BYTES.min(remaining);
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let mut bytes = Vec::new();
+    // Read one byte past the limit to tell "exactly at the limit" from "over it" without
+    // trusting the file's metadata, which may change under us.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > limit {
+        return Err(Diagnostic::new(format!(
+            "{} is larger than {} MiB, the most scimform reads{}",
+            path.display(),
+            limit / (1024 * 1024),
+            if limit < MAX_FILE_BYTES {
+                " (the folder's files add up to more than 64 MiB)"
+            } else {
+                ""
+            }
+        ))
+        .help("split the config across files in a folder and pass the folder with -f"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::new(format!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+        .help("save the file as UTF-8")
+    })
+}
+
+fn options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            max_aliases: MAX_ALIAS_EVENTS,
+            max_documents: 1,
+        },
+    };
+    options.alias_limits.max_total_replayed_events = MAX_ALIAS_EVENTS;
+    options
+}
+
+/// Parses one file into a node tree; on failure records the error and returns `None`.
+fn parse(text: &str, source: SourceId, sources: &Sources, errors: &mut Errors) -> Option<Node> {
+    if is_blank(text) {
+        errors.push(
+            Diagnostic::new("the config file is empty")
+                .at(sources, Span::new(source, 0, 0), "nothing here")
+                .help("start the file with `version: 1`, then declare providers, users, groups and roles (see README.md)"),
+        );
+        return None;
+    }
+    match serde_saphyr::from_str_with_options::<Parsed>(text, options()) {
+        Ok(parsed) => Some(Node::from_parsed(parsed, source)),
+        Err(e) => {
+            errors.push(yaml_error(&e, text, source, sources));
+            None
+        }
+    }
+}
+
+/// Whether `text` holds only blank lines and comments.
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
+}
+
+fn yaml_error(
+    error: &serde_saphyr::Error,
+    text: &str,
+    source: SourceId,
+    sources: &Sources,
+) -> Diagnostic {
+    let message = bare_message(&error.without_snippet().to_string());
+    let is_budget = message.contains("budget") || message.contains("alias");
+    let diagnostic = if is_budget {
+        Diagnostic::new(format!(
+            "the YAML is too large or too deeply nested: {message}"
+        ))
+        .help(
+            "scimform bounds YAML nesting and alias expansion to stay safe on untrusted input; \
+             write the values out instead of expanding aliases",
+        )
+    } else {
+        Diagnostic::new(format!("invalid YAML: {message}")).help(
+            "fix the YAML syntax at the marked place (check indentation, quotes and brackets)",
+        )
+    };
+    match error.location() {
+        Some(location) if location.line() > 0 => {
+            let span = location.span();
+            let start = span
+                .byte_offset()
+                .and_then(|o| usize::try_from(o).ok())
+                .unwrap_or_else(|| offset_of(text, location.line(), location.column()));
+            let len = span
+                .byte_len()
+                .and_then(|l| usize::try_from(l).ok())
+                .unwrap_or(0);
+            diagnostic.at(
+                sources,
+                Span::new(source, start.min(text.len()), len),
+                "here",
+            )
+        }
+        _ => diagnostic.at(sources, Span::new(source, 0, 0), "in this file"),
+    }
+}
+
+/// The byte offset of a 1-based line and column.
+fn offset_of(text: &str, line: u64, column: u64) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
+        .map(str::len)
+        .sum();
+    let column = usize::try_from(column.saturating_sub(1)).unwrap_or(0);
+    line_start
+        + text[line_start..]
+            .char_indices()
+            .nth(column)
+            .map_or(0, |(i, _)| i)
+}
+
+/// serde-saphyr's message without its "error: line L column C: " prefix, which the rendered
+/// diagnostic shows in its own way.
+fn bare_message(message: &str) -> String {
+    let message = message.lines().next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let message = match message.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
+        None => message,
+    };
+    message.to_owned()
+}

@@ -1,0 +1,74 @@
+//! The config language (§1): YAML files that declare providers, users, groups and role
+//! assignments, read into a validated [`Config`].
+//!
+//! Loading runs in four steps, each in its own module:
+//!
+//! 1. [`load`](self::load) reads a file or a folder of files within input budgets and parses
+//!    each into a tree of [`node`]s that remember their spans;
+//! 2. `collect` deserializes every provider, user, group and role into the [`raw`] types on
+//!    its own, so one malformed entry does not hide the others;
+//! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
+//!    role values are allowed) and builds the [`model`];
+//! 4. every problem found along the way is a [`Diagnostic`] pointing into the file; they are
+//!    returned together as [`Errors`] and rendered once, by the command line.
+//!
+//! Provider URLs and tokens stay `${VAR}` templates in the model: `validate` needs no secrets,
+//! and only the commands that talk to a server resolve them.
+
+mod collect;
+mod diagnostic;
+mod interpolate;
+pub mod load;
+mod managed;
+mod model;
+mod node;
+pub mod raw;
+mod redact;
+mod source;
+mod spanned;
+mod validate;
+
+use std::path::Path;
+
+pub use collect::SUPPORTED_VERSION;
+pub use diagnostic::{Diagnostic, Errors, Style, render};
+pub use interpolate::{MissingVar, Template, TemplateError};
+pub use managed::Managed;
+pub use model::{
+    Config, Deprovision, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
+    Name, Preset, Provider, RoleAssignment, RoleDefinition, User, UserKey,
+};
+pub use source::{SourceFile, SourceId, Sources, Span};
+pub use spanned::{Spanned, SpannedMap};
+
+/// Choices the command line makes about what a valid config is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    /// Accept plain `http://` provider URLs to hosts other than loopback (§7).
+    pub allow_insecure_http: bool,
+}
+
+/// Reads and validates the config at `path`: a file, or a folder whose `*.yaml` and `*.yml`
+/// files are merged. Makes no network call and reads no secret.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
+    let mut sources = Sources::default();
+    let mut errors = Errors::default();
+    let documents = load::read(path, &mut sources, &mut errors);
+    let declarations = collect::collect(&documents, &sources, &mut errors);
+    let config = validate::build(declarations, sources, *options, &mut errors);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        errors.sort();
+        Err(errors)
+    }
+}
+
+/// The JSON Schema of the config format, as committed at `schema/scimform.schema.json`.
+#[must_use]
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(raw::RawFile);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}

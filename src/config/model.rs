@@ -1,0 +1,570 @@
+//! The validated config: what the plan engine reads.
+//!
+//! Everything here has been checked: names resolve, duplicates are gone, role values are
+//! allowed, and each user's effective roles per provider are computed. Secrets and URLs are the
+//! exception: they stay `${VAR}` templates until a command that talks to a server resolves
+//! them ([`Provider::resolve_url`], [`Provider::resolve_token`]), so that `validate` needs no
+//! secrets.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use super::diagnostic::Diagnostic;
+use super::interpolate::{self, Template};
+use super::managed::Managed;
+pub use super::raw::{Deprovision, Preset};
+use super::source::{SourceFile, Sources, Span};
+
+/// A validated config: providers, users, groups and role assignments.
+#[derive(Debug)]
+pub struct Config {
+    pub(crate) providers: Vec<Provider>,
+    pub(crate) users: Vec<User>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) roles: Vec<RoleAssignment>,
+    pub(crate) user_index: HashMap<UserKey, usize>,
+    pub(crate) group_index: HashMap<GroupKey, usize>,
+    pub(crate) sources: Sources,
+}
+
+impl Config {
+    /// Providers in declaration order.
+    #[must_use]
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    #[must_use]
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// Users in declaration order, tombstones included.
+    #[must_use]
+    pub fn users(&self) -> &[User] {
+        &self.users
+    }
+
+    /// The user with this userName, matched case-insensitively.
+    #[must_use]
+    pub fn user(&self, user_name: &str) -> Option<&User> {
+        self.user_index
+            .get(&UserKey::new(user_name))
+            .map(|&i| &self.users[i])
+    }
+
+    /// Groups in declaration order, tombstones included.
+    #[must_use]
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The group with this displayName, matched case-insensitively.
+    #[must_use]
+    pub fn group(&self, display_name: &str) -> Option<&Group> {
+        self.group_index
+            .get(&GroupKey::new(display_name))
+            .map(|&i| &self.groups[i])
+    }
+
+    /// The users that `provider` must hold (or, for tombstones, must not hold).
+    pub fn users_for<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a User> + 'a {
+        self.users.iter().filter(move |u| u.is_on(provider))
+    }
+
+    /// The groups that `provider` must hold (or, for tombstones, must not hold).
+    pub fn groups_for<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a Group> + 'a {
+        self.groups.iter().filter(move |g| g.is_on(provider))
+    }
+
+    /// Role assignments as declared under `roles:`, with their targets resolved.
+    #[must_use]
+    pub fn roles(&self) -> &[RoleAssignment] {
+        &self.roles
+    }
+
+    /// The files the config was read from, for rendering errors that point into them.
+    #[must_use]
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+}
+
+/// A userName normalised for matching: SCIM compares userNames case-insensitively
+/// (RFC 7643 §4.1.1, `caseExact: false`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserKey(String);
+
+impl UserKey {
+    #[must_use]
+    pub fn new(user_name: &str) -> Self {
+        UserKey(user_name.to_lowercase())
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A group displayName normalised for matching (RFC 7643 §4.2, `caseExact: false`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey(String);
+
+impl GroupKey {
+    #[must_use]
+    pub fn new(display_name: &str) -> Self {
+        GroupKey(display_name.to_lowercase())
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A SCIM service provider and how to reach it.
+pub struct Provider {
+    pub(crate) name: String,
+    pub(crate) span: Span,
+    pub(crate) file: Arc<SourceFile>,
+    pub(crate) url: SpannedTemplate,
+    pub(crate) token: TokenSource,
+    pub(crate) auth_scheme: String,
+    pub(crate) preset: Option<Preset>,
+    pub(crate) roles: Option<RoleDefinition>,
+    pub(crate) prune: bool,
+    pub(crate) deprovision: Deprovision,
+    pub(crate) max_changes: MaxChanges,
+}
+
+/// Provider details for debugging: never the token, nor a resolved URL.
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("span", &self.span)
+            .field("file", &self.file.name())
+            .field("url", &self.url.text)
+            .field("token", &self.token)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("preset", &self.preset)
+            .field("roles", &self.roles)
+            .field("prune", &self.prune)
+            .field("deprovision", &self.deprovision)
+            .field("max_changes", &self.max_changes)
+            .finish()
+    }
+}
+
+/// A provider URL or token as written, `${VAR}` references unresolved.
+#[derive(Clone, Debug)]
+pub(crate) struct SpannedTemplate {
+    pub(crate) text: String,
+    pub(crate) template: Template,
+    pub(crate) span: Span,
+    /// Where the string's text starts inside `span`, when the YAML scalar is written so that
+    /// offsets into the string are offsets into the file (plain or simply quoted).
+    pub(crate) text_offset: Option<usize>,
+}
+
+impl SpannedTemplate {
+    /// The span of `len` bytes at `offset` in the string, or of the whole scalar when the
+    /// string's bytes are not the file's.
+    fn sub_span(&self, offset: usize, len: usize) -> Span {
+        match self.text_offset {
+            Some(start) => self.span.sub(start + offset, len),
+            None => self.span,
+        }
+    }
+}
+
+/// Where a provider's token comes from. Never holds the token itself.
+#[derive(Clone, Debug)]
+pub(crate) enum TokenSource {
+    None,
+    Value(SpannedTemplate),
+    File { path: PathBuf, span: Span },
+}
+
+/// Where a provider is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A SCIM server's base URL, such as `https://tonkean.example.com/scim/v2`.
+    Http(reqwest::Url),
+    /// The embedded server (§6.2) over the store at this path.
+    Embedded(PathBuf),
+}
+
+impl Endpoint {
+    /// Whether a token may be sent here (§7): https, loopback over http, or the embedded
+    /// server. Plain http elsewhere needs `--allow-insecure-http`.
+    #[must_use]
+    pub fn is_secure(&self) -> bool {
+        match self {
+            Endpoint::Embedded(_) => true,
+            Endpoint::Http(url) => url.scheme() == "https" || is_loopback(url),
+        }
+    }
+}
+
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Provider {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the provider is declared (its name in the `providers:` mapping).
+    #[must_use]
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// The URL as written, `${VAR}` references unresolved. Safe to print.
+    #[must_use]
+    pub fn url_template(&self) -> &str {
+        &self.url.text
+    }
+
+    /// Whether the provider is the embedded server (§6.2).
+    #[must_use]
+    pub fn is_embedded(&self) -> bool {
+        self.url.text.starts_with(EMBEDDED_PREFIX)
+    }
+
+    #[must_use]
+    pub fn auth_scheme(&self) -> &str {
+        &self.auth_scheme
+    }
+
+    #[must_use]
+    pub fn preset(&self) -> Option<Preset> {
+        self.preset
+    }
+
+    /// Where roles are kept on this provider, from `roles:` or the preset.
+    #[must_use]
+    pub fn role_definition(&self) -> Option<&RoleDefinition> {
+        self.roles.as_ref()
+    }
+
+    #[must_use]
+    pub fn prune(&self) -> bool {
+        self.prune
+    }
+
+    #[must_use]
+    pub fn deprovision(&self) -> Deprovision {
+        self.deprovision
+    }
+
+    #[must_use]
+    pub fn max_changes(&self) -> MaxChanges {
+        self.max_changes
+    }
+
+    /// Resolves the URL from the process environment and checks that a token may be sent
+    /// there (§7) unless `allow_insecure_http`.
+    pub fn resolve_url(&self, allow_insecure_http: bool) -> Result<Endpoint, Diagnostic> {
+        self.resolve_url_with(interpolate::from_env, allow_insecure_http)
+    }
+
+    /// [`Provider::resolve_url`] with variables looked up by `lookup`.
+    pub fn resolve_url_with(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+        allow_insecure_http: bool,
+    ) -> Result<Endpoint, Diagnostic> {
+        let text = self.resolve_template(&self.url, lookup)?;
+        let endpoint = parse_endpoint(&text, self.file.dir()).map_err(|message| {
+            Diagnostic::new(format!(
+                "provider `{}`: the URL `{text}` is invalid: {message}",
+                self.name
+            ))
+            .at_in(&self.file, self.url.span, "resolves to an invalid URL")
+            .help("set the variables so that the URL reads like https://host/scim/v2")
+        })?;
+        if !allow_insecure_http && !endpoint.is_secure() {
+            return Err(insecure_http(&self.name).at_in(&self.file, self.url.span, "plain http"));
+        }
+        Ok(endpoint)
+    }
+
+    /// Reads the token from the environment or `token_file`. `None` when the provider
+    /// declares neither (the embedded server).
+    pub fn resolve_token(&self) -> Result<Option<SecretString>, Diagnostic> {
+        self.resolve_token_with(interpolate::from_env)
+    }
+
+    /// [`Provider::resolve_token`] with variables looked up by `lookup`.
+    pub fn resolve_token_with(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<SecretString>, Diagnostic> {
+        match &self.token {
+            TokenSource::None => Ok(None),
+            TokenSource::Value(template) => {
+                let token = self.resolve_template(template, lookup)?;
+                Ok(Some(SecretString::from(token)))
+            }
+            TokenSource::File { path, span } => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Diagnostic::new(format!(
+                        "provider `{}`: cannot read token file {}: {e}",
+                        self.name,
+                        path.display()
+                    ))
+                    .at_in(&self.file, *span, "token file")
+                    .help("create the file, or fix the path (relative to this config file)")
+                })?;
+                let token = text.trim_end_matches(['\n', '\r']);
+                if token.trim().is_empty() {
+                    return Err(Diagnostic::new(format!(
+                        "provider `{}`: token file {} is empty",
+                        self.name,
+                        path.display()
+                    ))
+                    .at_in(&self.file, *span, "empty token file")
+                    .help("write the API token into the file"));
+                }
+                Ok(Some(SecretString::from(token.to_owned())))
+            }
+        }
+    }
+
+    fn resolve_template(
+        &self,
+        template: &SpannedTemplate,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<String, Diagnostic> {
+        template.template.resolve(lookup).map_err(|missing| {
+            Diagnostic::new(format!(
+                "provider `{}`: environment variable `{}` is not set",
+                self.name, missing.name
+            ))
+            .at_in(
+                &self.file,
+                template.sub_span(missing.offset, missing.len),
+                "not set",
+            )
+            .help(format!(
+                "export {}=... before running this command (`validate` does not need it)",
+                missing.name
+            ))
+        })
+    }
+}
+
+pub(crate) const EMBEDDED_PREFIX: &str = "embedded:";
+
+/// Parses a resolved provider URL: `embedded:PATH` (relative to `dir`) or an http(s) URL.
+pub(crate) fn parse_endpoint(text: &str, dir: &std::path::Path) -> Result<Endpoint, String> {
+    if let Some(path) = text.strip_prefix(EMBEDDED_PREFIX) {
+        if path.trim().is_empty() {
+            return Err(
+                "`embedded:` needs the path of the server's store, e.g. `embedded:.scimform/store`"
+                    .into(),
+            );
+        }
+        return Ok(Endpoint::Embedded(dir.join(path)));
+    }
+    let url = reqwest::Url::parse(text).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "https" | "http" => {}
+        other => {
+            return Err(format!(
+                "unsupported scheme `{other}`; use https://, http:// or embedded:"
+            ));
+        }
+    }
+    if url.host().is_none() {
+        return Err("the URL has no host".into());
+    }
+    Ok(Endpoint::Http(url))
+}
+
+pub(crate) fn insecure_http(provider: &str) -> Diagnostic {
+    Diagnostic::new(format!(
+        "provider `{provider}`: plain http:// to a host other than loopback would send the token unencrypted"
+    ))
+    .help("use https://, or pass --allow-insecure-http if this network is trusted")
+}
+
+/// Where a provider keeps role values: one multi-valued string attribute of an extension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleDefinition {
+    /// The extension schema URN, e.g. `urn:scim:tonkean`.
+    pub schema: String,
+    /// The attribute, e.g. `tonkeanRoles`.
+    pub attribute: String,
+    /// The values the provider accepts.
+    pub values: BTreeSet<String>,
+}
+
+impl RoleDefinition {
+    /// The role definition of a preset (§1.3).
+    #[must_use]
+    pub fn of_preset(preset: Preset) -> Self {
+        match preset {
+            Preset::Tonkean => RoleDefinition {
+                schema: "urn:scim:tonkean".into(),
+                attribute: "tonkeanRoles".into(),
+                values: ["PROCESS_CONTRIBUTOR", "SYSTEM_USER"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            },
+        }
+    }
+
+    /// The attribute's full path for PATCH (RFC 7644 §3.5.2), e.g.
+    /// `urn:scim:tonkean:tonkeanRoles`.
+    #[must_use]
+    pub fn path(&self) -> String {
+        format!("{}:{}", self.schema, self.attribute)
+    }
+}
+
+/// Safety limits on destructive plans (§3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxChanges {
+    /// Refuse a plan that deprovisions more than this percentage of the provider's users.
+    pub delete_percent: u8,
+}
+
+impl Default for MaxChanges {
+    fn default() -> Self {
+        MaxChanges { delete_percent: 10 }
+    }
+}
+
+/// A user as the config declares it. Each attribute is [`Managed`]: left alone, removed, or
+/// set.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// The userName as declared: what is written to servers.
+    pub user_name: String,
+    /// The userName for matching.
+    pub key: UserKey,
+    /// Where the user is declared.
+    pub span: Span,
+    pub name: Managed<Name>,
+    pub display_name: Managed<String>,
+    pub nick_name: Managed<String>,
+    pub title: Managed<String>,
+    pub user_type: Managed<String>,
+    pub preferred_language: Managed<String>,
+    pub locale: Managed<String>,
+    pub timezone: Managed<String>,
+    pub active: Managed<bool>,
+    pub emails: Managed<Vec<MultiValue>>,
+    pub phone_numbers: Managed<Vec<MultiValue>>,
+    pub external_id: Managed<String>,
+    /// Extension attributes, not including roles.
+    pub extensions: Vec<ExtensionAttribute>,
+    /// The providers that hold this user.
+    pub providers: BTreeSet<String>,
+    /// A tombstone: the user must be gone.
+    pub absent: bool,
+    /// Effective roles per provider that has a role definition: direct assignments and those
+    /// of the user's groups on that provider. Authoritative (§3.3).
+    pub(crate) roles: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl User {
+    /// Whether `provider` holds this user.
+    #[must_use]
+    pub fn is_on(&self, provider: &str) -> bool {
+        self.providers.contains(provider)
+    }
+
+    /// The user's roles on `provider`: `None` when the provider keeps no roles or does not
+    /// hold the user, otherwise the complete set the server must hold (possibly empty).
+    #[must_use]
+    pub fn roles(&self, provider: &str) -> Option<&BTreeSet<String>> {
+        self.roles.get(provider)
+    }
+}
+
+/// The components of a user's name (RFC 7643 §4.1.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Name {
+    pub formatted: Managed<String>,
+    pub family_name: Managed<String>,
+    pub given_name: Managed<String>,
+    pub middle_name: Managed<String>,
+    pub honorific_prefix: Managed<String>,
+    pub honorific_suffix: Managed<String>,
+}
+
+/// One value of a multi-valued attribute (RFC 7643 §2.4). `kind` and `primary` are `None`
+/// when the file does not declare them; they are then not compared (§3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiValue {
+    pub value: String,
+    pub kind: Option<String>,
+    pub primary: Option<bool>,
+}
+
+/// An extension attribute, e.g. `employeeNumber` of
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtensionAttribute {
+    pub schema: String,
+    pub name: String,
+    pub value: Managed<serde_json::Value>,
+}
+
+impl ExtensionAttribute {
+    /// The attribute's full path for PATCH, e.g. `urn:...:User:employeeNumber`.
+    #[must_use]
+    pub fn path(&self) -> String {
+        format!("{}:{}", self.schema, self.name)
+    }
+}
+
+/// A group as the config declares it.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// The displayName as declared.
+    pub display_name: String,
+    pub key: GroupKey,
+    pub span: Span,
+    pub external_id: Managed<String>,
+    /// Members by user. `Set` is authoritative; `Remove` (`members: null`) means no members.
+    pub members: Managed<Vec<UserKey>>,
+    pub providers: BTreeSet<String>,
+    pub absent: bool,
+}
+
+impl Group {
+    #[must_use]
+    pub fn is_on(&self, provider: &str) -> bool {
+        self.providers.contains(provider)
+    }
+}
+
+/// Who holds one role value, as declared under `roles:`.
+#[derive(Clone, Debug)]
+pub struct RoleAssignment {
+    pub value: String,
+    pub span: Span,
+    pub users: Vec<UserKey>,
+    pub groups: Vec<GroupKey>,
+}

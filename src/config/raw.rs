@@ -1,0 +1,273 @@
+//! The config file as written: serde types that mirror the YAML one to one.
+//!
+//! These types only say what is well-formed; what is meaningful (names that resolve, role
+//! values a provider allows, well-formed emails) is decided in [`super::validate`]. They are
+//! also the source of the JSON Schema (`scimform schema`), so their doc comments are what
+//! editors show, and every struct denies unknown keys.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::managed::Managed;
+use super::spanned::{Spanned, SpannedMap};
+
+/// A scimform config file: providers (SCIM endpoints), the users and groups they must hold,
+/// and role assignments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "scimform config")]
+pub struct RawFile {
+    /// Version of this file format. Must be `1`.
+    #[schemars(extend("const" = 1))]
+    pub version: Spanned<u64>,
+    /// SCIM endpoints to reconcile, by name.
+    #[serde(default)]
+    pub providers: SpannedMap<Spanned<RawProvider>>,
+    /// Users every provider they apply to must hold.
+    #[serde(default)]
+    pub users: Vec<Spanned<RawUser>>,
+    /// Groups every provider they apply to must hold.
+    #[serde(default)]
+    pub groups: Vec<Spanned<RawGroup>>,
+    /// Role assignments, by role value.
+    #[serde(default)]
+    pub roles: SpannedMap<Spanned<RawRoleAssignment>>,
+}
+
+/// The top-level keys of [`RawFile`], in the order the loader reads them.
+pub const TOP_LEVEL_KEYS: &[&str] = &["version", "providers", "users", "groups", "roles"];
+
+/// A SCIM service provider and how to talk to it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Provider")]
+pub struct RawProvider {
+    /// Base URL of the SCIM API (`https://host/scim/v2`), or `embedded:PATH` for the built-in
+    /// server over the store at PATH (relative to this file). `${VAR}` is replaced from the
+    /// environment.
+    #[schemars(required)]
+    pub url: Option<Spanned<String>>,
+    /// API token, normally `${VAR}`. Mutually exclusive with `token_file`.
+    #[serde(default)]
+    pub token: Option<Spanned<String>>,
+    /// File holding the API token, relative to this file. Mutually exclusive with `token`.
+    #[serde(default)]
+    pub token_file: Option<Spanned<String>>,
+    /// Scheme of the `Authorization` header: `Authorization: <scheme> <token>`.
+    /// Default `Bearer` (`token` with `preset: tonkean`).
+    #[serde(default)]
+    pub auth_scheme: Option<Spanned<String>>,
+    /// A known SCIM server; implies its role definition and auth scheme.
+    #[serde(default)]
+    pub preset: Option<Spanned<Preset>>,
+    /// Where this provider keeps roles, when no preset says so.
+    #[serde(default)]
+    pub roles: Option<Spanned<RawRoleDefinition>>,
+    /// Deprovision server users and groups that the file does not declare. Default `false`.
+    #[serde(default)]
+    pub prune: Option<Spanned<bool>>,
+    /// How a user is deprovisioned. Default `deactivate`.
+    #[serde(default)]
+    pub deprovision: Option<Spanned<Deprovision>>,
+    /// Safety limits on destructive plans.
+    #[serde(default)]
+    pub max_changes: Option<Spanned<RawMaxChanges>>,
+}
+
+/// A SCIM server whose conventions scimform knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Tonkean: roles in `urn:scim:tonkean:tonkeanRoles` (`PROCESS_CONTRIBUTOR`,
+    /// `SYSTEM_USER`), auth scheme `token`.
+    Tonkean,
+}
+
+/// How users are deprovisioned (§3.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Deprovision {
+    /// `PATCH active=false`: the user stays, unable to sign in.
+    #[default]
+    Deactivate,
+    /// `DELETE` the user.
+    Delete,
+}
+
+/// Where a provider keeps role values: a multi-valued string attribute of a schema extension.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RoleDefinition")]
+pub struct RawRoleDefinition {
+    /// The extension schema URN, e.g. `urn:scim:tonkean`.
+    pub schema: Spanned<String>,
+    /// The attribute in that extension, e.g. `tonkeanRoles`.
+    pub attribute: Spanned<String>,
+    /// The role values the provider accepts.
+    pub values: Spanned<Vec<Spanned<String>>>,
+}
+
+/// Safety limits on destructive plans (§3.6).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "MaxChanges")]
+pub struct RawMaxChanges {
+    /// Refuse a plan that deprovisions more than this percentage of a provider's users
+    /// (when it holds at least 10). Default 10.
+    #[serde(default)]
+    pub delete_percent: Option<Spanned<u8>>,
+}
+
+/// A user (RFC 7643 §4.1). An attribute left out is not managed; `null` removes it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "User")]
+pub struct RawUser {
+    /// Unique identifier, matched case-insensitively.
+    pub user_name: Spanned<String>,
+    /// The components of the user's name.
+    #[serde(default)]
+    pub name: Managed<Spanned<RawName>>,
+    #[serde(default)]
+    pub display_name: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub nick_name: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub title: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub user_type: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub preferred_language: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub locale: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub timezone: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub active: Managed<Spanned<bool>>,
+    /// Email addresses: `ada@example.com` or `{value, type, primary}`.
+    #[serde(default)]
+    pub emails: Managed<Spanned<Vec<Spanned<RawMultiValue>>>>,
+    /// Phone numbers: `+1 555 0100` or `{value, type, primary}`.
+    #[serde(default)]
+    pub phone_numbers: Managed<Spanned<Vec<Spanned<RawMultiValue>>>>,
+    /// Identifier of the user in the provisioning client's own system.
+    #[serde(default)]
+    pub external_id: Managed<Spanned<String>>,
+    /// Extension attributes by schema URN, e.g.
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User: { employeeNumber: "42" }`.
+    /// Roles are assigned under `roles:`, not here.
+    #[serde(default)]
+    pub extensions: Option<Spanned<SpannedMap<SpannedMap<Spanned<serde_json::Value>>>>>,
+    /// Providers that hold this user. Default: every provider.
+    #[serde(default)]
+    pub providers: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Tombstone: make sure this user is gone.
+    #[serde(default)]
+    pub absent: Option<Spanned<bool>>,
+}
+
+/// The components of a user's name (RFC 7643 §4.1.1).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Name")]
+pub struct RawName {
+    #[serde(default)]
+    pub formatted: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub family_name: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub given_name: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub middle_name: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub honorific_prefix: Managed<Spanned<String>>,
+    #[serde(default)]
+    pub honorific_suffix: Managed<Spanned<String>>,
+}
+
+/// One value of a multi-valued attribute such as `emails`: the bare value, or the full object.
+#[derive(Debug, JsonSchema)]
+#[schemars(untagged)]
+#[schemars(rename = "MultiValue")]
+pub enum RawMultiValue {
+    /// Just the value; its `type` and `primary` are not managed.
+    Short(String),
+    Full(RawMultiValueObject),
+}
+
+/// A multi-valued attribute's value with its `type` and `primary` flag (RFC 7643 §2.4).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "MultiValueObject")]
+pub struct RawMultiValueObject {
+    pub value: Spanned<String>,
+    /// E.g. `work`, `home`, `mobile`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    #[serde(default)]
+    pub primary: Option<Spanned<bool>>,
+}
+
+impl<'de> Deserialize<'de> for RawMultiValue {
+    // Hand-written rather than `#[serde(untagged)]`: serde buffers untagged values, which
+    // would drop the spans of everything inside.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MultiValueVisitor;
+
+        impl<'de> Visitor<'de> for MultiValueVisitor {
+            type Value = RawMultiValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a mapping with `value`, `type` and `primary`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawMultiValue, E> {
+                Ok(RawMultiValue::Short(v.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawMultiValue, A::Error> {
+                RawMultiValueObject::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawMultiValue::Full)
+            }
+        }
+
+        deserializer.deserialize_any(MultiValueVisitor)
+    }
+}
+
+/// A group (RFC 7643 §4.2).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Group")]
+pub struct RawGroup {
+    /// Unique name, matched case-insensitively.
+    pub display_name: Spanned<String>,
+    #[serde(default)]
+    pub external_id: Managed<Spanned<String>>,
+    /// Members by userName. When declared, the list is authoritative: other members are
+    /// removed.
+    #[serde(default)]
+    pub members: Managed<Spanned<Vec<Spanned<String>>>>,
+    /// Providers that hold this group. Default: every provider.
+    #[serde(default)]
+    pub providers: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Tombstone: make sure this group is gone.
+    #[serde(default)]
+    pub absent: Option<Spanned<bool>>,
+}
+
+/// Who holds one role value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RoleAssignment")]
+pub struct RawRoleAssignment {
+    /// Users by userName.
+    #[serde(default)]
+    pub users: Vec<Spanned<String>>,
+    /// Groups by displayName: every member gets the role.
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
+}

@@ -1,0 +1,1110 @@
+//! From raw declarations to the validated [`Config`]: every check of §1.4 that is about
+//! meaning rather than form, all problems collected, none fatal until the end.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::LoadOptions;
+use super::collect::{Declarations, closest};
+use super::diagnostic::{Diagnostic, Errors};
+use super::interpolate::Template;
+use super::managed::Managed;
+use super::model::{
+    Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
+    Name, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource, User, UserKey,
+    insecure_http, parse_endpoint,
+};
+use super::raw::{
+    Preset, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment, RawRoleDefinition,
+    RawUser,
+};
+use super::source::{SourceFile, Sources, Span};
+use super::spanned::Spanned;
+
+/// The core User schema: its attributes are declared directly, not as an extension.
+const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+pub(crate) fn build(
+    declarations: Declarations,
+    sources: Sources,
+    options: LoadOptions,
+    errors: &mut Errors,
+) -> Config {
+    let mut v = Validator {
+        sources: &sources,
+        options,
+        errors,
+    };
+    let providers = v.providers(declarations.providers, declarations.complete);
+    let (mut users, user_index) = v.users(declarations.users, &providers);
+    let (groups, group_index) = v.groups(declarations.groups, &providers, &users, &user_index);
+    let roles = v.roles(
+        declarations.roles,
+        &providers,
+        &mut users,
+        &user_index,
+        &groups,
+        &group_index,
+    );
+    Config {
+        providers,
+        users,
+        groups,
+        roles,
+        user_index,
+        group_index,
+        sources,
+    }
+}
+
+struct Validator<'a> {
+    sources: &'a Sources,
+    options: LoadOptions,
+    errors: &'a mut Errors,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.errors.push(diagnostic);
+    }
+
+    fn file(&self, span: Span) -> Arc<SourceFile> {
+        Arc::clone(self.sources.get(span.source()))
+    }
+
+    /// Reports `name` declared a second time at `span`, first at `first`.
+    fn duplicate(&mut self, what: &str, name: &str, span: Span, first: Span) {
+        let first_location = self.sources.location(first);
+        let diagnostic = Diagnostic::new(format!(
+            "{what} `{name}` is declared twice (first at {first_location})"
+        ))
+        .at(self.sources, span, "declared again here")
+        .also(self.sources, first, "first declared here")
+        .help(format!(
+            "keep one declaration of {what} `{name}` and delete the other"
+        ));
+        self.error(diagnostic);
+    }
+
+    // ---- providers -------------------------------------------------------------------------
+
+    fn providers(
+        &mut self,
+        raw: Vec<(Spanned<String>, Spanned<RawProvider>)>,
+        complete: bool,
+    ) -> Vec<Provider> {
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut providers = Vec::new();
+        let mut any_declared = false;
+        for (name, provider) in raw {
+            any_declared = true;
+            if let Some(&first) = seen.get(&name.value) {
+                self.duplicate("provider", &name.value, name.span, first);
+                continue;
+            }
+            seen.insert(name.value.clone(), name.span);
+            if let Some(p) = self.provider(name, provider.value) {
+                providers.push(p);
+            }
+        }
+        if !any_declared && complete && self.errors.is_empty() {
+            self.error(
+                Diagnostic::new("no provider is declared")
+                    .help("declare at least one SCIM endpoint under `providers:`, e.g. `local: { url: embedded:.scimform/local }`"),
+            );
+        }
+        providers
+    }
+
+    fn provider(&mut self, name: Spanned<String>, raw: RawProvider) -> Option<Provider> {
+        let file = self.file(name.span);
+        let provider = name.value.as_str();
+        let before = self.errors.0.len();
+
+        let Some(url) = raw.url else {
+            self.error(
+                Diagnostic::new(format!("provider `{provider}` has no `url`"))
+                    .at(self.sources, name.span, "no `url` under this provider")
+                    .help("add `url: https://HOST/scim/v2`, or `url: embedded:.scimform/NAME` for the built-in server"),
+            );
+            return None;
+        };
+        let url = self.template(&file, url, provider, "url")?;
+        let embedded = url.text.starts_with(EMBEDDED_PREFIX);
+        if url.template.is_literal() {
+            match parse_endpoint(&url.text, file.dir()) {
+                Err(message) => self.error(
+                    Diagnostic::new(format!("provider `{provider}`: invalid URL: {message}"))
+                        .at(self.sources, url.span, "invalid URL")
+                        .help("write the SCIM base URL, e.g. https://tonkean.example.com/scim/v2, or embedded:PATH"),
+                ),
+                Ok(endpoint @ Endpoint::Http(_))
+                    if !self.options.allow_insecure_http && !endpoint.is_secure() =>
+                {
+                    self.error(insecure_http(provider).at(self.sources, url.span, "plain http"));
+                }
+                Ok(_) => {}
+            }
+        }
+
+        let token = self.token_source(&file, &name, embedded, raw.token, raw.token_file);
+
+        let preset = raw.preset.map(|p| p.value);
+        let roles = self.provider_roles(provider, preset, raw.roles);
+        let auth_scheme = self.auth_scheme(provider, preset, raw.auth_scheme);
+
+        let mut max_changes = MaxChanges::default();
+        if let Some(percent) = raw.max_changes.and_then(|m| m.value.delete_percent) {
+            if percent.value > 100 {
+                self.error(
+                    Diagnostic::new("`delete_percent` is a percentage")
+                        .at(self.sources, percent.span, "more than 100")
+                        .help("write a number from 0 to 100"),
+                );
+            }
+            max_changes.delete_percent = percent.value;
+        }
+
+        if self.errors.0.len() != before {
+            return None;
+        }
+        Some(Provider {
+            name: name.value,
+            span: name.span,
+            file,
+            url,
+            token,
+            auth_scheme,
+            preset,
+            roles,
+            prune: raw.prune.is_some_and(|p| p.value),
+            deprovision: raw.deprovision.map(|d| d.value).unwrap_or_default(),
+            max_changes,
+        })
+    }
+
+    fn token_source(
+        &mut self,
+        file: &SourceFile,
+        name: &Spanned<String>,
+        embedded: bool,
+        token: Option<Spanned<String>>,
+        token_file: Option<Spanned<String>>,
+    ) -> TokenSource {
+        let provider = name.value.as_str();
+        match (token, token_file) {
+            (Some(_), Some(file_path)) => {
+                self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}` declares both `token` and `token_file`"
+                    ))
+                    .at(self.sources, file_path.span, "conflicts with `token`")
+                    .help("keep one of `token` and `token_file`"),
+                );
+                TokenSource::None
+            }
+            (Some(token), None) => match self.template(file, token, provider, "token") {
+                Some(template) if template.template.is_literal() => {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "provider `{provider}`: the token is written into the config file"
+                        ))
+                        .at(self.sources, template.span, "a literal token")
+                        .help(format!(
+                            "never commit a token: write `token: ${{{}}}` and export that variable, or use `token_file: PATH`",
+                            token_var(provider)
+                        )),
+                    );
+                    TokenSource::None
+                }
+                Some(template) => TokenSource::Value(template),
+                None => TokenSource::None,
+            },
+            (None, Some(path)) => {
+                if path.value.trim().is_empty() {
+                    self.error(
+                        Diagnostic::new(format!("provider `{provider}`: `token_file` is empty"))
+                            .at(self.sources, path.span, "empty path")
+                            .help("write the path of the file holding the token, relative to this config file"),
+                    );
+                }
+                TokenSource::File {
+                    path: file.dir().join(&path.value),
+                    span: path.span,
+                }
+            }
+            (None, None) => {
+                if !embedded {
+                    self.error(
+                        Diagnostic::new(format!("provider `{provider}` has no token"))
+                            .at(self.sources, name.span, "no `token` or `token_file`")
+                            .help(format!(
+                                "add `token: ${{{}}}` (read from the environment) or `token_file: PATH`",
+                                token_var(provider)
+                            )),
+                    );
+                }
+                TokenSource::None
+            }
+        }
+    }
+
+    fn provider_roles(
+        &mut self,
+        provider: &str,
+        preset: Option<Preset>,
+        roles: Option<Spanned<RawRoleDefinition>>,
+    ) -> Option<RoleDefinition> {
+        match (preset, roles) {
+            (Some(_), Some(roles)) => {
+                self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}` declares both `preset` and `roles`"
+                    ))
+                    .at(self.sources, roles.span, "conflicts with `preset`")
+                    .help("the preset already defines the roles: remove `roles`, or remove `preset` and keep `roles`"),
+                );
+                None
+            }
+            (Some(preset), None) => Some(RoleDefinition::of_preset(preset)),
+            (None, Some(roles)) => self.role_definition(provider, roles.value),
+            (None, None) => None,
+        }
+    }
+
+    fn auth_scheme(
+        &mut self,
+        provider: &str,
+        preset: Option<Preset>,
+        auth_scheme: Option<Spanned<String>>,
+    ) -> String {
+        match auth_scheme {
+            Some(scheme) => {
+                if scheme.value.is_empty() || scheme.value.contains(char::is_whitespace) {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "provider `{provider}`: `auth_scheme` must be one word"
+                        ))
+                        .at(self.sources, scheme.span, "not a scheme")
+                        .help("write the word that precedes the token in the Authorization header, e.g. `Bearer` or `token`"),
+                    );
+                }
+                scheme.value
+            }
+            None if preset.is_some() => "token".to_owned(),
+            None => "Bearer".to_owned(),
+        }
+    }
+
+    /// Parses a `${VAR}` template, locating malformed references in the file.
+    fn template(
+        &mut self,
+        file: &SourceFile,
+        value: Spanned<String>,
+        provider: &str,
+        key: &str,
+    ) -> Option<SpannedTemplate> {
+        let text_offset = text_offset(file, value.span, &value.value);
+        match Template::parse(&value.value) {
+            Ok(template) => Some(SpannedTemplate {
+                text: value.value,
+                template,
+                span: value.span,
+                text_offset,
+            }),
+            Err(e) => {
+                let span =
+                    text_offset.map_or(value.span, |start| value.span.sub(start + e.offset, e.len));
+                self.error(
+                    Diagnostic::new(format!("provider `{provider}`: `{key}`: {}", e.message))
+                        .at(self.sources, span, "malformed reference")
+                        .help("write `${NAME}` with NAME made of letters, digits and `_`; write `$$` for a literal `$`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn role_definition(
+        &mut self,
+        provider: &str,
+        raw: RawRoleDefinition,
+    ) -> Option<RoleDefinition> {
+        let before = self.errors.0.len();
+        if !is_urn(&raw.schema.value) {
+            self.error(
+                Diagnostic::new(format!(
+                    "provider `{provider}`: the roles schema `{}` is not a URN",
+                    raw.schema.value
+                ))
+                .at(self.sources, raw.schema.span, "not a URN")
+                .help("write the extension's schema URN, e.g. `urn:scim:tonkean`"),
+            );
+        }
+        if !is_attribute_name(&raw.attribute.value) {
+            self.error(
+                Diagnostic::new(format!(
+                    "provider `{provider}`: `{}` is not a SCIM attribute name",
+                    raw.attribute.value
+                ))
+                .at(self.sources, raw.attribute.span, "not an attribute name")
+                .help("write the attribute's name, e.g. `tonkeanRoles` (letters, digits, `_`, `-`, starting with a letter)"),
+            );
+        }
+        if raw.values.value.is_empty() {
+            self.error(
+                Diagnostic::new(format!("provider `{provider}`: no role values are listed"))
+                    .at(self.sources, raw.values.span, "empty list")
+                    .help("list the role values the provider accepts"),
+            );
+        }
+        let mut values = BTreeSet::new();
+        for value in raw.values.value {
+            if value.value.trim().is_empty() {
+                self.error(
+                    Diagnostic::new(format!("provider `{provider}`: a role value is empty"))
+                        .at(self.sources, value.span, "empty role value")
+                        .help("remove it"),
+                );
+            } else if !values.insert(value.value.clone()) {
+                self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: role value `{}` is listed twice",
+                        value.value
+                    ))
+                    .at(self.sources, value.span, "listed again")
+                    .help("remove the repetition"),
+                );
+            }
+        }
+        (self.errors.0.len() == before).then_some(RoleDefinition {
+            schema: raw.schema.value,
+            attribute: raw.attribute.value,
+            values,
+        })
+    }
+
+    // ---- users -----------------------------------------------------------------------------
+
+    fn users(
+        &mut self,
+        raw: Vec<Spanned<RawUser>>,
+        providers: &[Provider],
+    ) -> (Vec<User>, HashMap<UserKey, usize>) {
+        let mut users = Vec::new();
+        let mut index: HashMap<UserKey, usize> = HashMap::new();
+        let mut spans: HashMap<UserKey, Span> = HashMap::new();
+        for user in raw {
+            let user_name = user.value.user_name.clone();
+            if user_name.value.trim().is_empty() {
+                self.error(
+                    Diagnostic::new("a user has an empty `userName`")
+                        .at(self.sources, user_name.span, "empty userName")
+                        .help("write the user's unique sign-in name, usually an email address"),
+                );
+                continue;
+            }
+            let key = UserKey::new(&user_name.value);
+            if let Some(&first) = spans.get(&key) {
+                let what = "user";
+                self.duplicate(what, &user_name.value, user_name.span, first);
+                continue;
+            }
+            spans.insert(key.clone(), user_name.span);
+            if let Some(u) = self.user(user.value, key.clone(), providers) {
+                index.insert(key, users.len());
+                users.push(u);
+            }
+        }
+        (users, index)
+    }
+
+    fn user(&mut self, raw: RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
+        let before = self.errors.0.len();
+        let user_name = raw.user_name.value.as_str();
+        let on = self.provider_list(raw.providers, providers, "user", user_name);
+
+        let emails = managed_list(raw.emails).map(|emails| {
+            emails
+                .into_iter()
+                .map(|email| {
+                    let value = Self::multi_value(email);
+                    if !is_email(&value.value.value) {
+                        self.error(
+                            Diagnostic::new(format!(
+                                "user `{user_name}`: `{}` is not an email address",
+                                value.value.value
+                            ))
+                            .at(self.sources, value.value.span, "malformed email")
+                            .help("write an address like ada@example.com"),
+                        );
+                    }
+                    value
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Managed::Set(emails) = &emails {
+            self.one_primary(emails, user_name, "emails");
+        }
+        let phone_numbers = managed_list(raw.phone_numbers).map(|phones| {
+            phones
+                .into_iter()
+                .map(|phone| {
+                    let value = Self::multi_value(phone);
+                    if value.value.value.trim().is_empty() {
+                        self.error(
+                            Diagnostic::new(format!("user `{user_name}`: a phone number is empty"))
+                                .at(self.sources, value.value.span, "empty")
+                                .help("write the number, e.g. +1 555 0100, or remove the entry"),
+                        );
+                    }
+                    value
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Managed::Set(phones) = &phone_numbers {
+            self.one_primary(phones, user_name, "phoneNumbers");
+        }
+
+        let extensions = match raw.extensions {
+            Some(extensions) => self.extensions(extensions.value, user_name, &on, providers),
+            None => Vec::new(),
+        };
+
+        if self.errors.0.len() != before {
+            return None;
+        }
+        Some(User {
+            user_name: raw.user_name.value,
+            key,
+            span: raw.user_name.span,
+            name: raw.name.map(|name| name_of(name.value)),
+            display_name: plain(raw.display_name),
+            nick_name: plain(raw.nick_name),
+            title: plain(raw.title),
+            user_type: plain(raw.user_type),
+            preferred_language: plain(raw.preferred_language),
+            locale: plain(raw.locale),
+            timezone: plain(raw.timezone),
+            active: plain(raw.active),
+            emails: emails.map(|list| list.into_iter().map(finish_multi_value).collect()),
+            phone_numbers: phone_numbers
+                .map(|list| list.into_iter().map(finish_multi_value).collect()),
+            external_id: plain(raw.external_id),
+            extensions,
+            providers: on,
+            absent: raw.absent.is_some_and(|a| a.value),
+            roles: BTreeMap::new(),
+        })
+    }
+
+    fn multi_value(raw: Spanned<RawMultiValue>) -> SpannedMultiValue {
+        match raw.value {
+            RawMultiValue::Short(value) => SpannedMultiValue {
+                value: Spanned::new(value, raw.span),
+                kind: None,
+                primary: None,
+            },
+            RawMultiValue::Full(full) => SpannedMultiValue {
+                value: full.value,
+                kind: full.kind.map(|k| k.value),
+                primary: full.primary,
+            },
+        }
+    }
+
+    fn one_primary(&mut self, values: &[SpannedMultiValue], user_name: &str, attribute: &str) {
+        let primaries: Vec<Span> = values
+            .iter()
+            .filter_map(|v| v.primary.as_ref().filter(|p| p.value).map(|p| p.span))
+            .collect();
+        if let [first, second, ..] = primaries[..] {
+            self.error(
+                Diagnostic::new(format!(
+                    "user `{user_name}`: more than one of its {attribute} is primary"
+                ))
+                .at(self.sources, second, "second primary")
+                .also(self.sources, first, "first primary")
+                .help("RFC 7643 §2.4 allows one primary value: keep `primary: true` on one"),
+            );
+        }
+    }
+
+    fn extensions(
+        &mut self,
+        raw: super::spanned::SpannedMap<super::spanned::SpannedMap<Spanned<serde_json::Value>>>,
+        user_name: &str,
+        on: &BTreeSet<String>,
+        providers: &[Provider],
+    ) -> Vec<ExtensionAttribute> {
+        let mut out = Vec::new();
+        for (schema, attributes) in raw.entries {
+            if !is_urn(&schema.value) {
+                self.error(
+                    Diagnostic::new(format!(
+                        "user `{user_name}`: extension `{}` is not a schema URN",
+                        schema.value
+                    ))
+                    .at(self.sources, schema.span, "not a URN")
+                    .help("key extension attributes by their schema URN, e.g. `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`"),
+                );
+                continue;
+            }
+            if schema.value.eq_ignore_ascii_case(CORE_USER_SCHEMA) {
+                self.error(
+                    Diagnostic::new(format!(
+                        "user `{user_name}`: core User attributes are not extensions"
+                    ))
+                    .at(self.sources, schema.span, "the core schema")
+                    .help("declare core attributes (displayName, title, ...) directly on the user"),
+                );
+                continue;
+            }
+            for (attribute, value) in attributes.entries {
+                if !is_attribute_name(&attribute.value) {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "user `{user_name}`: `{}` is not a SCIM attribute name",
+                            attribute.value
+                        ))
+                        .at(self.sources, attribute.span, "not an attribute name")
+                        .help("attribute names start with a letter and hold letters, digits, `_` and `-`"),
+                    );
+                    continue;
+                }
+                let role_provider = providers.iter().find(|p| {
+                    on.contains(&p.name)
+                        && p.roles.as_ref().is_some_and(|r| {
+                            r.schema.eq_ignore_ascii_case(&schema.value)
+                                && r.attribute.eq_ignore_ascii_case(&attribute.value)
+                        })
+                });
+                if let Some(p) = role_provider {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "user `{user_name}`: `{}:{}` holds the roles of provider `{}`",
+                            schema.value, attribute.value, p.name
+                        ))
+                        .at(self.sources, attribute.span, "role attribute")
+                        .help(format!(
+                            "assign roles under the top-level `roles:` key instead, e.g. `roles: {{ ROLE: {{ users: [{user_name}] }} }}`"
+                        )),
+                    );
+                    continue;
+                }
+                out.push(ExtensionAttribute {
+                    schema: schema.value.clone(),
+                    name: attribute.value,
+                    value: match value.value {
+                        serde_json::Value::Null => Managed::Remove,
+                        other => Managed::Set(other),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// Resolves a `providers:` list of a user or group; `None` means every provider.
+    fn provider_list(
+        &mut self,
+        raw: Option<Spanned<Vec<Spanned<String>>>>,
+        providers: &[Provider],
+        what: &str,
+        name: &str,
+    ) -> BTreeSet<String> {
+        let Some(list) = raw else {
+            return providers.iter().map(|p| p.name.clone()).collect();
+        };
+        if list.value.is_empty() {
+            self.error(
+                Diagnostic::new(format!("{what} `{name}` is on no provider"))
+                    .at(self.sources, list.span, "empty list")
+                    .help(
+                        "list at least one provider, or remove `providers` to mean every provider",
+                    ),
+            );
+        }
+        let mut on = BTreeSet::new();
+        for provider in list.value {
+            if providers.iter().any(|p| p.name == provider.value) {
+                on.insert(provider.value);
+            } else {
+                let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+                let help = match closest(&provider.value, known.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None if known.is_empty() => "declare it under `providers:`".into(),
+                    None => format!(
+                        "declare it under `providers:`, or use one of: {}",
+                        known.join(", ")
+                    ),
+                };
+                self.error(
+                    Diagnostic::new(format!(
+                        "{what} `{name}` names provider `{}`, which is not declared",
+                        provider.value
+                    ))
+                    .at(self.sources, provider.span, "unknown provider")
+                    .help(help),
+                );
+            }
+        }
+        on
+    }
+
+    // ---- groups ----------------------------------------------------------------------------
+
+    fn groups(
+        &mut self,
+        raw: Vec<Spanned<RawGroup>>,
+        providers: &[Provider],
+        users: &[User],
+        user_index: &HashMap<UserKey, usize>,
+    ) -> (Vec<Group>, HashMap<GroupKey, usize>) {
+        let mut groups = Vec::new();
+        let mut index = HashMap::new();
+        let mut spans: HashMap<GroupKey, Span> = HashMap::new();
+        for group in raw {
+            let RawGroup {
+                display_name,
+                external_id,
+                members,
+                providers: on,
+                absent,
+            } = group.value;
+            if display_name.value.trim().is_empty() {
+                self.error(
+                    Diagnostic::new("a group has an empty `displayName`")
+                        .at(self.sources, display_name.span, "empty displayName")
+                        .help("write the group's unique name"),
+                );
+                continue;
+            }
+            let key = GroupKey::new(&display_name.value);
+            if let Some(&first) = spans.get(&key) {
+                self.duplicate("group", &display_name.value, display_name.span, first);
+                continue;
+            }
+            spans.insert(key.clone(), display_name.span);
+            let before = self.errors.0.len();
+            let on = self.provider_list(on, providers, "group", &display_name.value);
+            let absent = absent.is_some_and(|a| a.value);
+            let members = managed_list(members).map(|list| {
+                let mut keys = Vec::new();
+                for member in list {
+                    if let Some(i) = self.user_ref(&member, users, user_index, || {
+                        format!("member of group `{}`", display_name.value)
+                    }) {
+                        let user = &users[i];
+                        if !absent {
+                            self.member_providers(user, &member, &display_name.value, &on);
+                        }
+                        if !keys.contains(&user.key) {
+                            keys.push(user.key.clone());
+                        }
+                    }
+                }
+                keys
+            });
+            if self.errors.0.len() != before {
+                continue;
+            }
+            index.insert(key.clone(), groups.len());
+            groups.push(Group {
+                display_name: display_name.value,
+                key,
+                span: display_name.span,
+                external_id: plain(external_id),
+                members,
+                providers: on,
+                absent,
+            });
+        }
+        (groups, index)
+    }
+
+    fn member_providers(
+        &mut self,
+        user: &User,
+        member: &Spanned<String>,
+        group: &str,
+        on: &BTreeSet<String>,
+    ) {
+        if let Some(missing) = on.iter().find(|p| !user.is_on(p)) {
+            self.error(
+                Diagnostic::new(format!(
+                    "user `{}` is a member of group `{group}` on provider `{missing}`, but is not declared for that provider",
+                    user.user_name
+                ))
+                .at(self.sources, member.span, "not on every provider of the group")
+                .also(self.sources, user.span, "the user's declaration")
+                .help(format!(
+                    "add `{missing}` to the user's `providers`, or limit the group's `providers`"
+                )),
+            );
+        }
+    }
+
+    /// Resolves a userName written as a member or role target.
+    fn user_ref(
+        &mut self,
+        name: &Spanned<String>,
+        users: &[User],
+        index: &HashMap<UserKey, usize>,
+        role: impl Fn() -> String,
+    ) -> Option<usize> {
+        let Some(&i) = index.get(&UserKey::new(&name.value)) else {
+            let help = match closest(&name.value, users.iter().map(|u| u.user_name.as_str())) {
+                Some(near) => {
+                    format!("did you mean `{near}`? Otherwise declare the user under `users:`")
+                }
+                None => "declare the user under `users:`, or fix the userName".into(),
+            };
+            self.error(
+                Diagnostic::new(format!(
+                    "`{}` is named as {} but no user has that userName",
+                    name.value,
+                    role()
+                ))
+                .at(self.sources, name.span, "no such user")
+                .help(help),
+            );
+            return None;
+        };
+        let user = &users[i];
+        if user.absent {
+            self.error(
+                Diagnostic::new(format!(
+                    "user `{}` is tombstoned (`absent: true`) but named as {}",
+                    user.user_name,
+                    role()
+                ))
+                .at(self.sources, name.span, "tombstoned user")
+                .also(self.sources, user.span, "declared absent here")
+                .help("remove the user from this list, or drop its `absent: true`"),
+            );
+            return None;
+        }
+        Some(i)
+    }
+
+    // ---- roles -----------------------------------------------------------------------------
+
+    fn roles(
+        &mut self,
+        raw: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
+        providers: &[Provider],
+        users: &mut [User],
+        user_index: &HashMap<UserKey, usize>,
+        groups: &[Group],
+        group_index: &HashMap<GroupKey, usize>,
+    ) -> Vec<RoleAssignment> {
+        // Every non-tombstoned user on a provider that keeps roles has an authoritative role
+        // set there, empty unless assigned (§3.3).
+        for user in users.iter_mut().filter(|u| !u.absent) {
+            for provider in providers.iter().filter(|p| p.roles.is_some()) {
+                if user.is_on(&provider.name) {
+                    user.roles.insert(provider.name.clone(), BTreeSet::new());
+                }
+            }
+        }
+
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut assignments = Vec::new();
+        for (role, assignment) in raw {
+            if let Some(&first) = seen.get(&role.value) {
+                self.duplicate("role", &role.value, role.span, first);
+                continue;
+            }
+            seen.insert(role.value.clone(), role.span);
+            if role.value.trim().is_empty() {
+                self.error(
+                    Diagnostic::new("a role value is empty")
+                        .at(self.sources, role.span, "empty role")
+                        .help("write the role value, e.g. `SYSTEM_USER`"),
+                );
+                continue;
+            }
+            let RawRoleAssignment {
+                users: user_targets,
+                groups: group_targets,
+            } = assignment.value;
+
+            // (user index, providers the role applies on for that user, where it was named)
+            let mut grants: Vec<(usize, BTreeSet<String>, Span)> = Vec::new();
+            let mut user_keys = Vec::new();
+            for target in &user_targets {
+                if let Some(i) = self.user_ref(target, users, user_index, || {
+                    format!("a target of role `{}`", role.value)
+                }) {
+                    grants.push((i, users[i].providers.clone(), target.span));
+                    user_keys.push(users[i].key.clone());
+                }
+            }
+            let mut group_keys = Vec::new();
+            for target in &group_targets {
+                let Some(g) = self.group_ref(target, &role.value, groups, group_index) else {
+                    continue;
+                };
+                let group = &groups[g];
+                group_keys.push(group.key.clone());
+                if let Managed::Set(members) = &group.members {
+                    for member in members {
+                        let i = user_index[member];
+                        let on = users[i]
+                            .providers
+                            .intersection(&group.providers)
+                            .cloned()
+                            .collect();
+                        grants.push((i, on, target.span));
+                    }
+                }
+            }
+
+            self.grant(&role, grants, providers, users);
+            assignments.push(RoleAssignment {
+                value: role.value,
+                span: role.span,
+                users: user_keys,
+                groups: group_keys,
+            });
+        }
+        assignments
+    }
+
+    /// Adds `role` to the effective roles of each granted user on the providers that keep
+    /// roles, reporting a value such a provider does not allow once per provider.
+    fn grant(
+        &mut self,
+        role: &Spanned<String>,
+        grants: Vec<(usize, BTreeSet<String>, Span)>,
+        providers: &[Provider],
+        users: &mut [User],
+    ) {
+        let mut reported: BTreeSet<&str> = BTreeSet::new();
+        for (i, on, span) in grants {
+            let role_providers: Vec<&Provider> = providers
+                .iter()
+                .filter(|p| p.roles.is_some() && on.contains(&p.name))
+                .collect();
+            if role_providers.is_empty() {
+                self.error(
+                    Diagnostic::new(format!(
+                        "role `{}` is assigned to user `{}`, but none of the user's providers keeps roles",
+                        role.value, users[i].user_name
+                    ))
+                    .at(self.sources, span, "no provider of this user keeps roles")
+                    .help("give the provider `preset: tonkean` or a `roles: {schema, attribute, values}` definition"),
+                );
+                continue;
+            }
+            for provider in role_providers {
+                let definition = provider.roles.as_ref().expect("filtered above");
+                if definition.values.contains(&role.value) {
+                    users[i]
+                        .roles
+                        .entry(provider.name.clone())
+                        .or_default()
+                        .insert(role.value.clone());
+                } else if reported.insert(provider.name.as_str()) {
+                    let origin = match provider.preset {
+                        Some(_) => "its preset".to_owned(),
+                        None => "its `roles` definition".to_owned(),
+                    };
+                    let allowed: Vec<&str> = definition.values.iter().map(String::as_str).collect();
+                    let help = match closest(&role.value, allowed.iter().copied()) {
+                        Some(near) => format!(
+                            "did you mean `{near}`? Provider `{}` allows: {}",
+                            provider.name,
+                            allowed.join(", ")
+                        ),
+                        None => format!(
+                            "provider `{}` allows: {}",
+                            provider.name,
+                            allowed.join(", ")
+                        ),
+                    };
+                    self.error(
+                        Diagnostic::new(format!(
+                            "role `{}` is not allowed by provider `{}` ({origin})",
+                            role.value, provider.name
+                        ))
+                        .at(self.sources, role.span, "role value not allowed")
+                        .help(help),
+                    );
+                }
+            }
+        }
+    }
+
+    fn group_ref(
+        &mut self,
+        name: &Spanned<String>,
+        role: &str,
+        groups: &[Group],
+        index: &HashMap<GroupKey, usize>,
+    ) -> Option<usize> {
+        let Some(&g) = index.get(&GroupKey::new(&name.value)) else {
+            let help = match closest(&name.value, groups.iter().map(|g| g.display_name.as_str())) {
+                Some(near) => {
+                    format!("did you mean `{near}`? Otherwise declare the group under `groups:`")
+                }
+                None => "declare the group under `groups:`, or fix the displayName".into(),
+            };
+            self.error(
+                Diagnostic::new(format!(
+                    "`{}` is named as a target of role `{role}` but no group has that displayName",
+                    name.value
+                ))
+                .at(self.sources, name.span, "no such group")
+                .help(help),
+            );
+            return None;
+        };
+        let group = &groups[g];
+        if group.absent {
+            self.error(
+                Diagnostic::new(format!(
+                    "group `{}` is tombstoned (`absent: true`) but named as a target of role `{role}`",
+                    group.display_name
+                ))
+                .at(self.sources, name.span, "tombstoned group")
+                .also(self.sources, group.span, "declared absent here")
+                .help("remove the group from this list, or drop its `absent: true`"),
+            );
+            return None;
+        }
+        if !group.members.is_managed() {
+            self.error(
+                Diagnostic::new(format!(
+                    "group `{}` is a target of role `{role}` but does not declare its `members`",
+                    group.display_name
+                ))
+                .at(self.sources, name.span, "members unknown")
+                .also(self.sources, group.span, "the group")
+                .help("declare the group's `members`, so scimform knows who gets the role"),
+            );
+            return None;
+        }
+        Some(g)
+    }
+}
+
+/// A multi-valued attribute's value while its spans are still needed.
+struct SpannedMultiValue {
+    value: Spanned<String>,
+    kind: Option<String>,
+    primary: Option<Spanned<bool>>,
+}
+
+fn finish_multi_value(v: SpannedMultiValue) -> MultiValue {
+    MultiValue {
+        value: v.value.value,
+        kind: v.kind,
+        primary: v.primary.map(|p| p.value),
+    }
+}
+
+fn plain<T>(managed: Managed<Spanned<T>>) -> Managed<T> {
+    managed.map(|v| v.value)
+}
+
+fn managed_list<T>(managed: Managed<Spanned<Vec<T>>>) -> Managed<Vec<T>> {
+    managed.map(|v| v.value)
+}
+
+fn name_of(raw: RawName) -> Name {
+    Name {
+        formatted: plain(raw.formatted),
+        family_name: plain(raw.family_name),
+        given_name: plain(raw.given_name),
+        middle_name: plain(raw.middle_name),
+        honorific_prefix: plain(raw.honorific_prefix),
+        honorific_suffix: plain(raw.honorific_suffix),
+    }
+}
+
+/// Where a scalar's text starts inside its span, when the file holds the text verbatim
+/// (plain, or quoted without escapes).
+fn text_offset(file: &SourceFile, span: Span, text: &str) -> Option<usize> {
+    let display = file.display_text();
+    let slice = display.get(span.start()..span.start() + span.len())?;
+    if slice == text {
+        Some(0)
+    } else if slice.len() == text.len() + 2 && slice.get(1..=text.len()) == Some(text) {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// A plausible email address: one `@`, something on each side, a dot in the domain, no
+/// spaces. Deliberately loose: the server is the judge of deliverability.
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.contains(char::is_whitespace)
+}
+
+fn is_urn(value: &str) -> bool {
+    value
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        && value.len() > 4
+        && !value.contains(char::is_whitespace)
+}
+
+/// RFC 7643 §2.1: `ATTRNAME = ALPHA *(nameChar)`, `nameChar = "-" / "_" / DIGIT / ALPHA`.
+fn is_attribute_name(value: &str) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The environment variable a help message suggests for a provider's token.
+fn token_var(provider: &str) -> String {
+    let name: String = provider
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{name}_SCIM_TOKEN")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_attribute_name, is_email, is_urn, token_var};
+
+    #[test]
+    fn emails() {
+        assert!(is_email("ada@example.com"));
+        assert!(is_email("ada+ops@mail.example.co.uk"));
+        assert!(!is_email("ada.example.com"));
+        assert!(!is_email("ada@"));
+        assert!(!is_email("@example.com"));
+        assert!(!is_email("ada@example"));
+        assert!(!is_email("ada lovelace@example.com"));
+        assert!(!is_email("a@b@example.com"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_urn("urn:scim:tonkean"));
+        assert!(!is_urn("tonkean"));
+        assert!(is_attribute_name("employeeNumber"));
+        assert!(!is_attribute_name("2fa"));
+        assert_eq!(token_var("tonkean-prod"), "TONKEAN_PROD_SCIM_TOKEN");
+    }
+}
