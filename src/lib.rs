@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod client;
 pub mod plan;
+pub mod render;
 
 pub use cli::run;
