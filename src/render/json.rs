@@ -93,6 +93,45 @@ mod tests {
         );
     }
 
+    const DOC: &str = include_str!("../../docs/plan-json.md");
+
+    #[test]
+    fn the_documented_example_is_a_plan() {
+        let start = DOC.find("```json\n").expect("an example") + "```json\n".len();
+        let end = start + DOC[start..].find("```").expect("a closed example");
+        let plan = parse_json(&DOC[start..end]).unwrap();
+        assert_eq!(plan.summary().destroy, 1);
+    }
+
+    #[test]
+    fn every_field_is_documented() {
+        fn keys(value: &serde_json::Value, out: &mut Vec<String>) {
+            if let serde_json::Value::Object(map) = value {
+                for (key, item) in map {
+                    out.push(key.clone());
+                    // Request bodies and attribute values are SCIM's, not the document's.
+                    if !matches!(key.as_str(), "body" | "old" | "new") {
+                        keys(item, out);
+                    }
+                }
+            } else if let serde_json::Value::Array(items) = value {
+                for item in items {
+                    keys(item, out);
+                }
+            }
+        }
+        let document: serde_json::Value =
+            serde_json::from_str(&to_json(&fixtures::two_providers())).unwrap();
+        let mut found = Vec::new();
+        keys(&document, &mut found);
+        for key in found {
+            assert!(
+                DOC.contains(&format!("`{key}`")) || DOC.contains(&format!(".{key}`")),
+                "docs/plan-json.md does not describe `{key}`"
+            );
+        }
+    }
+
     #[test]
     fn refuses_other_versions_by_their_version() {
         let mut document: serde_json::Value =
