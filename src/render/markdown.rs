@@ -4,7 +4,8 @@
 //! summary sentence, then one collapsed `<details>` block per provider that has changes,
 //! holding its text rendering in a ```` ```diff ```` block. GitHub colours a diff line by its
 //! first character, so here the sign comes first and the indentation after it, and `~`
-//! becomes `!`, which the diff grammar shows as a change. An empty plan is one line.
+//! becomes `!`, which the diff grammar shows as a change. An empty plan is one line. A plan
+//! too long for one comment keeps its table and has its diff blocks cut, saying so.
 
 use std::fmt::Write as _;
 
@@ -12,7 +13,18 @@ use super::text::{body, header};
 use super::{Line, Sign, count, sanitize, summary_sentence};
 use crate::plan::{Plan, Summary};
 
+/// GitHub refuses comments longer than 65,536 characters; leave room for what a CI job adds.
+const COMMENT_LIMIT: usize = 60_000;
+/// Room kept, per provider block still to write, for its skeleton and a truncation note.
+const BLOCK_RESERVE: usize = 400;
+
 pub(super) fn render(plan: &Plan) -> String {
+    render_within(plan, COMMENT_LIMIT)
+}
+
+/// The comment, with the diff blocks cut short if the whole would exceed `limit` bytes. The
+/// table and the summary always come whole: they are what a reviewer reads first.
+fn render_within(plan: &Plan, limit: usize) -> String {
     if plan.is_empty() {
         return format!("**scimform plan:** {}\n", summary_sentence(plan));
     }
@@ -30,11 +42,35 @@ pub(super) fn render(plan: &Plan) -> String {
         row(&mut out, "**total**", &plan.summary());
     }
     let _ = writeln!(out, "\n{}", summary_sentence(plan));
-    for provider in plan.providers.iter().filter(|p| !p.ops.is_empty()) {
+    let changed: Vec<_> = plan
+        .providers
+        .iter()
+        .filter(|p| !p.ops.is_empty())
+        .collect();
+    for (i, provider) in changed.iter().enumerate() {
+        let budget = limit
+            .saturating_sub(out.len())
+            .saturating_sub(BLOCK_RESERVE * (changed.len() - i));
         let mut diff = header(provider);
         diff.push_str("\n\n");
-        for line in body(provider) {
-            layout(&mut diff, &line);
+        let lines = body(provider);
+        let mut shown = 0;
+        for line in &lines {
+            let before = diff.len();
+            layout(&mut diff, line);
+            if diff.len() > budget {
+                diff.truncate(before);
+                break;
+            }
+            shown += 1;
+        }
+        if shown < lines.len() {
+            let _ = writeln!(
+                diff,
+                "# ... {} not shown: the comment would be too long. Run scimform plan for the \
+                 whole plan.",
+                count(lines.len() - shown, "more line", "more lines")
+            );
         }
         let fence = "`".repeat(longest_backtick_run(&diff).max(2) + 1);
         let _ = write!(
@@ -126,6 +162,20 @@ mod tests {
     #[test]
     fn empty_plan() {
         insta::assert_snapshot!(render(&fixtures::empty()));
+    }
+
+    #[test]
+    fn long_plans_are_cut_to_fit_a_comment() {
+        let plan = fixtures::two_providers();
+        let whole = render(&plan);
+        let limit = whole.len() / 2;
+        let cut = render_within(&plan, limit);
+        assert!(cut.len() <= limit, "{} > {limit}", cut.len());
+        assert!(cut.contains("more lines not shown"), "{cut}");
+        // The table and both providers' blocks are still there, closed.
+        assert!(cut.contains("| **total** |"));
+        assert_eq!(cut.matches("</details>").count(), 2, "{cut}");
+        assert_eq!(cut.matches("```").count(), 4, "{cut}");
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! The lines are built once as [`Line`]s and laid out here for a terminal, or by the markdown
 //! format for a ```` ```diff ```` block, where the sign must come first on the line.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -201,14 +202,17 @@ fn change_lines(change: &Change, lines: &mut Vec<Line>) {
             string_set(change.new.as_ref()),
         )
     {
-        for added in new.iter().filter(|v| !old.contains(v)) {
+        // Sets: a group can hold thousands of members, so look them up by hash.
+        let (old_set, new_set): (HashSet<&str>, HashSet<&str>) =
+            (old.iter().copied().collect(), new.iter().copied().collect());
+        for added in new.iter().filter(|v| !old_set.contains(*v)) {
             lines.push(Line::signed(
                 ATTRIBUTE_INDENT,
                 Sign::Add,
                 format!("{label} {added}"),
             ));
         }
-        for removed in old.iter().filter(|v| !new.contains(v)) {
+        for removed in old.iter().filter(|v| !new_set.contains(*v)) {
             lines.push(Line::signed(
                 ATTRIBUTE_INDENT,
                 Sign::Remove,
