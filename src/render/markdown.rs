@@ -53,23 +53,24 @@ fn render_within(plan: &Plan, limit: usize) -> String {
             .saturating_sub(BLOCK_RESERVE * (changed.len() - i));
         let mut diff = header(provider);
         diff.push_str("\n\n");
-        let lines = body(provider);
         let mut shown = 0;
-        for line in &lines {
+        for chunk in body(provider) {
             let before = diff.len();
-            layout(&mut diff, line);
+            for line in &chunk {
+                layout(&mut diff, line);
+            }
             if diff.len() > budget {
                 diff.truncate(before);
                 break;
             }
             shown += 1;
         }
-        if shown < lines.len() {
+        if shown < provider.ops.len() {
             let _ = writeln!(
                 diff,
                 "# ... {} not shown: the comment would be too long. Run scimform plan for the \
                  whole plan.",
-                count(lines.len() - shown, "more line", "more lines")
+                count(provider.ops.len() - shown, "more change", "more changes")
             );
         }
         let fence = "`".repeat(longest_backtick_run(&diff).max(2) + 1);
@@ -171,7 +172,7 @@ mod tests {
         let limit = whole.len() / 2;
         let cut = render_within(&plan, limit);
         assert!(cut.len() <= limit, "{} > {limit}", cut.len());
-        assert!(cut.contains("more lines not shown"), "{cut}");
+        assert!(cut.contains("more changes not shown"), "{cut}");
         // The table and both providers' blocks are still there, closed.
         assert!(cut.contains("| **total** |"));
         assert_eq!(cut.matches("</details>").count(), 2, "{cut}");

@@ -63,7 +63,7 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "{header}");
         }
         out.push('\n');
-        for line in body(provider) {
+        for line in body(provider).flatten() {
             layout(&mut out, &line, color);
         }
         out.push('\n');
@@ -88,30 +88,34 @@ pub(super) fn header(provider: &ProviderPlan) -> String {
     )
 }
 
-/// The provider's ops, phase by phase, or a line saying there are none.
-pub(super) fn body(provider: &ProviderPlan) -> Vec<Line> {
-    if provider.ops.is_empty() {
-        return vec![Line::plain(OP_INDENT, "No changes.")];
-    }
-    let mut lines = Vec::new();
-    for phase in Phase::ALL {
-        let mut ops = provider
-            .ops
-            .iter()
-            .filter(|op| op.phase == phase)
-            .peekable();
-        if ops.peek().is_none() {
-            continue;
+/// The provider's ops, phase by phase, or a line saying there are none: one chunk of lines per
+/// op, the first of each phase led by the phase's heading, so a reader that stops early (the
+/// markdown format, within a comment's length) pays only for what it shows.
+pub(super) fn body(provider: &ProviderPlan) -> impl Iterator<Item = Vec<Line>> + '_ {
+    let none = provider
+        .ops
+        .is_empty()
+        .then(|| vec![Line::plain(OP_INDENT, "No changes.")]);
+    // Ops come in phase order; sorting (stably) keeps a misordered plan readable anyway.
+    let mut ops: Vec<&Op> = provider.ops.iter().collect();
+    ops.sort_by_key(|op| op.phase);
+    let mut previous = None;
+    let chunks = ops.into_iter().map(move |op| {
+        let mut lines = Vec::new();
+        if previous != Some(op.phase) {
+            if previous.is_some() {
+                lines.push(Line::plain(0, ""));
+            }
+            lines.push(Line::plain(
+                OP_INDENT,
+                format!("# {}", phase_title(op.phase)),
+            ));
+            previous = Some(op.phase);
         }
-        if !lines.is_empty() {
-            lines.push(Line::plain(0, ""));
-        }
-        lines.push(Line::plain(OP_INDENT, format!("# {}", phase_title(phase))));
-        for op in ops {
-            op_lines(op, &mut lines);
-        }
-    }
-    lines
+        op_lines(op, &mut lines);
+        lines
+    });
+    none.into_iter().chain(chunks)
 }
 
 /// A line for a terminal: indent, sign, text, and the note dimmed.
