@@ -58,6 +58,13 @@ pub fn render(plan: &Plan, format: Format, color: bool) -> String {
     }
 }
 
+/// A plan displays as its text rendering, without colour: `println!("{plan}")`.
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&text::render(self, false))
+    }
+}
+
 /// Whether text written to stdout should be coloured: only on a terminal, and never when
 /// `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
 #[must_use]
@@ -208,6 +215,23 @@ mod tests {
         assert_eq!(sanitize("Ada\u{1b}[2J"), "Ada\\u{1b}[2J");
         assert_eq!(sanitize("a\tb"), "a\tb");
         assert!(matches!(sanitize("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn formats_are_named_for_the_command_line() {
+        use clap::ValueEnum as _;
+        let names: Vec<_> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect();
+        assert_eq!(names, ["text", "markdown", "json"]);
+        assert_eq!(Format::from_str("markdown", true), Ok(Format::Markdown));
+    }
+
+    #[test]
+    fn a_plan_displays_as_uncoloured_text() {
+        let plan = fixtures::two_providers();
+        assert_eq!(plan.to_string(), render(&plan, Format::Text, false));
     }
 
     #[test]
