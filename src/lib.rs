@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod diff;
 pub mod plan;
+pub mod render;
 pub mod state;
 
 pub use cli::run;
