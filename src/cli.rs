@@ -1,9 +1,14 @@
 //! Command-line arguments and dispatch. Arguments are parsed raw by clap and handed to the
 //! library modules; this is the one place that turns errors into output and exit codes.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::server::{self, ServerError};
 
 /// A Terraform-style reconciler for SCIM 2.0 directories.
 #[derive(Debug, Parser)]
@@ -14,11 +19,118 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run the local SCIM 2.0 server (SPEC §6) and print its base URL.
+    Serve(ServeArgs),
+}
+
+/// `scimform serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The SQLite file holding the directory; created if missing.
+    #[arg(long, default_value = ".scimform/serve.db")]
+    pub store: PathBuf,
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// A file holding the token clients must send. Without it, a fresh token is written to
+    /// `<store>.token` (mode 0600) and that path is printed.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
 
 /// Parses the process arguments, runs the command and returns its exit code.
 #[must_use]
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Serve(args) => serve(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<(), ServerError> {
+    let token = match &args.token_file {
+        Some(path) => read_token(path)?,
+        None => {
+            let token = server::generate_token()?;
+            let mut path = args.store.clone().into_os_string();
+            path.push(".token");
+            let path = PathBuf::from(path);
+            write_token(&path, &token)?;
+            eprintln!("token written to {}", path.display());
+            token
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
+    runtime.block_on(async {
+        let server = server::Server::bind(&args.store, &args.listen, token).await?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", server.base_url());
+        let _ = stdout.flush();
+        drop(stdout);
+        server.run(shutdown_signal()).await
+    })
+}
+
+fn read_token(path: &Path) -> Result<SecretString, ServerError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ServerError::TokenFile { path: path.to_owned(), source })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(ServerError::EmptyToken(path.to_owned()));
+    }
+    Ok(SecretString::from(token.to_owned()))
+}
+
+fn write_token(path: &Path, token: &SecretString) -> Result<(), ServerError> {
+    let fail = |source| ServerError::TokenFile { path: path.to_owned(), source };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path).map_err(fail)?;
+        // An existing file keeps its old mode through `open`; narrow it explicitly.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        writeln!(file, "{}", token.expose_secret()).map_err(fail)?;
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path).map_err(fail)?;
+        writeln!(file, "{}", token.expose_secret()).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Completes on ctrl-c or SIGTERM, so the server drains requests in flight before exiting.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
 }
