@@ -56,17 +56,16 @@ pub fn run() -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> Result<(), ServerError> {
-    let token = match &args.token_file {
-        Some(path) => read_token(path)?,
-        None => {
-            let token = server::generate_token()?;
-            let mut path = args.store.clone().into_os_string();
-            path.push(".token");
-            let path = PathBuf::from(path);
-            write_token(&path, &token)?;
-            eprintln!("token written to {}", path.display());
-            token
-        }
+    let token = if let Some(path) = &args.token_file {
+        read_token(path)?
+    } else {
+        let token = server::generate_token()?;
+        let mut path = args.store.clone().into_os_string();
+        path.push(".token");
+        let path = PathBuf::from(path);
+        write_token(&path, &token)?;
+        eprintln!("token written to {}", path.display());
+        token
     };
     let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
     runtime.block_on(async {
@@ -80,8 +79,10 @@ fn serve(args: &ServeArgs) -> Result<(), ServerError> {
 }
 
 fn read_token(path: &Path) -> Result<SecretString, ServerError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ServerError::TokenFile { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::TokenFile {
+        path: path.to_owned(),
+        source,
+    })?;
     let token = text.trim();
     if token.is_empty() {
         return Err(ServerError::EmptyToken(path.to_owned()));
@@ -90,7 +91,10 @@ fn read_token(path: &Path) -> Result<SecretString, ServerError> {
 }
 
 fn write_token(path: &Path, token: &SecretString) -> Result<(), ServerError> {
-    let fail = |source| ServerError::TokenFile { path: path.to_owned(), source };
+    let fail = |source| ServerError::TokenFile {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
@@ -102,7 +106,8 @@ fn write_token(path: &Path, token: &SecretString) -> Result<(), ServerError> {
         options.mode(0o600);
         let mut file = options.open(path).map_err(fail)?;
         // An existing file keeps its old mode through `open`; narrow it explicitly.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(fail)?;
         writeln!(file, "{}", token.expose_secret()).map_err(fail)?;
     }
     #[cfg(not(unix))]

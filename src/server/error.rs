@@ -16,7 +16,11 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        Self { status, scim_type, detail: detail.into() }
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
 
     /// 400 `invalidValue`: a value that breaks the schema.
@@ -91,15 +95,27 @@ impl From<rusqlite::Error> for ScimError {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot open the store {path}: {source}")]
-    Store { path: std::path::PathBuf, source: rusqlite::Error },
+    Store {
+        path: std::path::PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("cannot create {path}: {source}")]
-    CreateDir { path: std::path::PathBuf, source: std::io::Error },
+    CreateDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot read the token file {path}: {source}")]
-    TokenFile { path: std::path::PathBuf, source: std::io::Error },
+    TokenFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("the token file {0} is empty")]
     EmptyToken(std::path::PathBuf),
     #[error("no source of randomness: {0}")]

@@ -87,7 +87,11 @@ pub struct FilterError {
 impl FilterError {
     #[must_use]
     pub fn scim_type(&self) -> &'static str {
-        if self.path { "invalidPath" } else { "invalidFilter" }
+        if self.path {
+            "invalidPath"
+        } else {
+            "invalidFilter"
+        }
     }
 }
 
@@ -99,12 +103,18 @@ pub trait AttributeTypes {
 
 pub fn parse_filter(input: &str, limits: &Limits) -> Result<Filter, FilterError> {
     let _ = limits;
-    Err(FilterError { detail: format!("filters are not supported yet: {input}"), path: false })
+    Err(FilterError {
+        detail: format!("filters are not supported yet: {input}"),
+        path: false,
+    })
 }
 
 pub fn parse_patch_path(input: &str, limits: &Limits) -> Result<PatchPath, FilterError> {
     let _ = limits;
-    Err(FilterError { detail: format!("paths are not supported yet: {input}"), path: true })
+    Err(FilterError {
+        detail: format!("paths are not supported yet: {input}"),
+        path: true,
+    })
 }
 
 impl Filter {

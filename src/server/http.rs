@@ -39,16 +39,22 @@ impl IntoResponse for ScimError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = scim(status, &self.body());
         if self.status == 401 {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(auth::CHALLENGE));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(auth::CHALLENGE),
+            );
         }
         response
     }
 }
 
 fn scim(status: StatusCode, body: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, SCIM_JSON)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, SCIM_JSON)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn with_etag(mut response: Response, etag: &str) -> Response {
@@ -67,27 +73,46 @@ pub fn router(state: AppState) -> Router {
             .route(
                 &collection,
                 scim_methods(
-                    get(move |s: State<AppState>, p: Params| list(s, kind, p))
-                        .post(move |s: State<AppState>, p: Params, h: HeaderMap, b: Body| create(s, kind, p, h, b)),
+                    get(move |s: State<AppState>, p: Params| list(s, kind, p)).post(
+                        move |s: State<AppState>, p: Params, h: HeaderMap, b: Body| {
+                            create(s, kind, p, h, b)
+                        },
+                    ),
                 ),
             )
             .route(
                 &format!("{collection}/.search"),
-                scim_methods(post(move |s: State<AppState>, h: HeaderMap, b: Body| search(s, vec![kind], h, b))),
+                scim_methods(post(move |s: State<AppState>, h: HeaderMap, b: Body| {
+                    search(s, vec![kind], h, b)
+                })),
             )
             .route(
                 &format!("{collection}/{{id}}"),
                 scim_methods(
-                    get(move |s: State<AppState>, id: Path<String>, p: Params, h: HeaderMap| {
-                        get_one(s, kind, id, p, h)
-                    })
-                    .put(move |s: State<AppState>, id: Path<String>, p: Params, h: HeaderMap, b: Body| {
-                        replace(s, kind, id, p, h, b)
-                    })
-                    .patch(move |s: State<AppState>, id: Path<String>, p: Params, h: HeaderMap, b: Body| {
-                        patch(s, kind, id, p, h, b)
-                    })
-                    .delete(move |s: State<AppState>, id: Path<String>, h: HeaderMap| delete(s, kind, id, h)),
+                    get(
+                        move |s: State<AppState>, id: Path<String>, p: Params, h: HeaderMap| {
+                            get_one(s, kind, id, p, h)
+                        },
+                    )
+                    .put(
+                        move |s: State<AppState>,
+                              id: Path<String>,
+                              p: Params,
+                              h: HeaderMap,
+                              b: Body| { replace(s, kind, id, p, h, b) },
+                    )
+                    .patch(
+                        move |s: State<AppState>,
+                              id: Path<String>,
+                              p: Params,
+                              h: HeaderMap,
+                              b: Body| { patch(s, kind, id, p, h, b) },
+                    )
+                    .delete(
+                        move |s: State<AppState>, id: Path<String>, h: HeaderMap| {
+                            delete(s, kind, id, h)
+                        },
+                    ),
                 ),
             );
     }
@@ -99,11 +124,17 @@ pub fn router(state: AppState) -> Router {
             })),
         )
         .route("/Bulk", scim_methods(post(bulk_handler)))
-        .route("/ServiceProviderConfig", scim_methods(get(service_provider_config)))
+        .route(
+            "/ServiceProviderConfig",
+            scim_methods(get(service_provider_config)),
+        )
         .route("/Schemas", scim_methods(get(schemas)))
         .route("/Schemas/{id}", scim_methods(get(schema_by_id)))
         .route("/ResourceTypes", scim_methods(get(resource_types)))
-        .route("/ResourceTypes/{id}", scim_methods(get(resource_type_by_id)));
+        .route(
+            "/ResourceTypes/{id}",
+            scim_methods(get(resource_type_by_id)),
+        );
     Router::new()
         .nest("/scim/v2", api)
         .fallback(|| async { ScimError::not_found("no such endpoint") })
@@ -116,11 +147,19 @@ fn scim_methods(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
 }
 
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if auth::authorized(header, &state.token) {
         next.run(request).await
     } else {
-        ScimError::new(401, None, "a valid token is required (Authorization: Bearer <token>)").into_response()
+        ScimError::new(
+            401,
+            None,
+            "a valid token is required (Authorization: Bearer <token>)",
+        )
+        .into_response()
     }
 }
 
@@ -137,9 +176,20 @@ async fn blocking<T: Send + 'static>(
 
 /// Reads a JSON body up to `limit` bytes: 413 beyond it, 415 for a non-JSON content type, 400
 /// for what does not parse.
-async fn read_json(headers: &HeaderMap, body: Body, limit: usize, what: &str) -> Result<Value, ScimError> {
+async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    what: &str,
+) -> Result<Value, ScimError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
         let essence = essence.to_ascii_lowercase();
         if !(essence.ends_with("/json") || essence.ends_with("+json")) {
             return Err(ScimError::new(
@@ -150,12 +200,17 @@ async fn read_json(headers: &HeaderMap, body: Body, limit: usize, what: &str) ->
         }
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ScimError::new(413, None, format!("the {what} exceeds the limit of {limit} bytes"))
+        ScimError::new(
+            413,
+            None,
+            format!("the {what} exceeds the limit of {limit} bytes"),
+        )
     })?;
     if bytes.is_empty() {
         return Err(ScimError::invalid_syntax("the request needs a JSON body"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
 fn list_query(params: Params) -> Result<ListQuery, ScimError> {
@@ -179,7 +234,11 @@ fn single(status: StatusCode, rendered: Rendered, kind: ResourceKind, q: &ListQu
     response
 }
 
-async fn list(State(state): State<AppState>, kind: ResourceKind, params: Params) -> Result<Response, ScimError> {
+async fn list(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    params: Params,
+) -> Result<Response, ScimError> {
     let q = list_query(params)?;
     let body = blocking(&state, move |dir| dir.list(&[kind], &q)).await?;
     Ok(scim(StatusCode::OK, &body))
@@ -240,7 +299,10 @@ async fn replace(
     let q = list_query(params)?;
     let if_match = header_str(&headers, &header::IF_MATCH).map(str::to_owned);
     let input = read_json(&headers, body, MAX_BODY, "request").await?;
-    let rendered = blocking(&state, move |dir| dir.replace(kind, &id, &input, if_match.as_deref())).await?;
+    let rendered = blocking(&state, move |dir| {
+        dir.replace(kind, &id, &input, if_match.as_deref())
+    })
+    .await?;
     Ok(single(StatusCode::OK, rendered, kind, &q))
 }
 
@@ -254,13 +316,21 @@ async fn patch(
 ) -> Result<Response, ScimError> {
     let Query(raw) = params.map_err(|e| ScimError::invalid_syntax(e.body_text()))?;
     // `attributes=` present but empty asks for nothing back: 204 (RFC 7644 §3.5.2).
-    let nothing = raw.iter().any(|(k, v)| k.eq_ignore_ascii_case("attributes") && v.trim().is_empty());
+    let nothing = raw
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("attributes") && v.trim().is_empty());
     let q = ListQuery::from_params(&raw)?;
     let if_match = header_str(&headers, &header::IF_MATCH).map(str::to_owned);
     let request = read_json(&headers, body, MAX_BODY, "request").await?;
-    let rendered = blocking(&state, move |dir| dir.patch(kind, &id, &request, if_match.as_deref())).await?;
+    let rendered = blocking(&state, move |dir| {
+        dir.patch(kind, &id, &request, if_match.as_deref())
+    })
+    .await?;
     if nothing {
-        return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), &rendered.etag));
+        return Ok(with_etag(
+            StatusCode::NO_CONTENT.into_response(),
+            &rendered.etag,
+        ));
     }
     Ok(single(StatusCode::OK, rendered, kind, &q))
 }
@@ -272,12 +342,25 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let if_match = header_str(&headers, &header::IF_MATCH).map(str::to_owned);
-    blocking(&state, move |dir| dir.delete(kind, &id, if_match.as_deref())).await?;
+    blocking(&state, move |dir| {
+        dir.delete(kind, &id, if_match.as_deref())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn bulk_handler(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ScimError> {
-    let request = read_json(&headers, body, BULK_MAX_PAYLOAD, "bulk request (maxPayloadSize)").await?;
+async fn bulk_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let request = read_json(
+        &headers,
+        body,
+        BULK_MAX_PAYLOAD,
+        "bulk request (maxPayloadSize)",
+    )
+    .await?;
     let response = blocking(&state, move |dir| bulk::run(dir, &request)).await?;
     Ok(scim(StatusCode::OK, &response))
 }
@@ -286,20 +369,33 @@ async fn bulk_handler(State(state): State<AppState>, headers: HeaderMap, body: B
 fn reject_filter(params: Params) -> Result<(), ScimError> {
     let q = list_query(params)?;
     if q.filter.is_some() {
-        return Err(ScimError::new(403, None, "filtering is not supported on this endpoint"));
+        return Err(ScimError::new(
+            403,
+            None,
+            "filtering is not supported on this endpoint",
+        ));
     }
     Ok(())
 }
 
-async fn service_provider_config(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
+async fn service_provider_config(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ScimError> {
     reject_filter(params)?;
-    Ok(scim(StatusCode::OK, &schema::service_provider_config(state.dir.base_url())))
+    Ok(scim(
+        StatusCode::OK,
+        &schema::service_provider_config(state.dir.base_url()),
+    ))
 }
 
 async fn schemas(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
     reject_filter(params)?;
     let documents = registry().schema_documents(state.dir.base_url());
-    Ok(scim(StatusCode::OK, &query::list_response(documents.len(), 1, documents)))
+    Ok(scim(
+        StatusCode::OK,
+        &query::list_response(documents.len(), 1, &documents),
+    ))
 }
 
 async fn schema_by_id(
@@ -309,15 +405,25 @@ async fn schema_by_id(
     registry()
         .schema_documents(state.dir.base_url())
         .into_iter()
-        .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(&id)))
+        .find(|d| {
+            d["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
         .map(|d| scim(StatusCode::OK, &d))
         .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))
 }
 
-async fn resource_types(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
+async fn resource_types(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ScimError> {
     reject_filter(params)?;
     let documents = registry().resource_type_documents(state.dir.base_url());
-    Ok(scim(StatusCode::OK, &query::list_response(documents.len(), 1, documents)))
+    Ok(scim(
+        StatusCode::OK,
+        &query::list_response(documents.len(), 1, &documents),
+    ))
 }
 
 async fn resource_type_by_id(
@@ -327,7 +433,11 @@ async fn resource_type_by_id(
     registry()
         .resource_type_documents(state.dir.base_url())
         .into_iter()
-        .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(&id)))
+        .find(|d| {
+            d["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
         .map(|d| scim(StatusCode::OK, &d))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {id:?}")))
 }

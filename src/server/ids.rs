@@ -10,10 +10,12 @@ use super::error::ServerError;
 fn random_hex(bytes: usize) -> Result<String, ServerError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| ServerError::Random(e.to_string()))?;
-    Ok(buf.iter().fold(String::with_capacity(bytes * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    Ok(buf
+        .iter()
+        .fold(String::with_capacity(bytes * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
 }
 
 /// A new resource id: 128 random bits as a UUID (RFC 9562 version 4), so ids are unguessable
@@ -21,7 +23,15 @@ fn random_hex(bytes: usize) -> Result<String, ServerError> {
 pub fn resource_id() -> Result<String, ServerError> {
     let hex = random_hex(16)?;
     let variant = ["8", "9", "a", "b"][usize::from_str_radix(&hex[16..17], 16).unwrap_or(0) % 4];
-    Ok(format!("{}-{}-4{}-{}{}-{}", &hex[..8], &hex[8..12], &hex[13..16], variant, &hex[17..20], &hex[20..32]))
+    Ok(format!(
+        "{}-{}-4{}-{}{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        variant,
+        &hex[17..20],
+        &hex[20..32]
+    ))
 }
 
 /// A new bearer token: 256 random bits.
@@ -32,8 +42,13 @@ pub fn token() -> Result<SecretString, ServerError> {
 /// The current time as an RFC 3339 UTC timestamp with milliseconds (RFC 7643 `dateTime`).
 #[must_use]
 pub fn now() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format_timestamp(since.as_secs() as i64, since.subsec_millis())
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_timestamp(
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        since.subsec_millis(),
+    )
 }
 
 fn format_timestamp(secs: i64, millis: u32) -> String {
@@ -64,7 +79,10 @@ mod tests {
     #[test]
     fn formats_timestamps() {
         assert_eq!(format_timestamp(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_timestamp(1_709_210_096, 7), "2024-02-29T12:34:56.007Z");
+        assert_eq!(
+            format_timestamp(1_709_210_096, 7),
+            "2024-02-29T12:34:56.007Z"
+        );
     }
 
     #[test]

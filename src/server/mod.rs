@@ -47,9 +47,14 @@ impl Server {
     pub async fn bind(store: &Path, addr: &str, token: SecretString) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
-        let local_addr =
-            listener.local_addr().map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
         let base_url = format!("http://{local_addr}/scim/v2");
         let store = store.to_owned();
         let dir = tokio::task::spawn_blocking(move || service::Directory::open(&store, base_url))
@@ -58,7 +63,10 @@ impl Server {
         Ok(Self {
             listener,
             local_addr,
-            state: http::AppState { dir: Arc::new(dir), token: Arc::new(token) },
+            state: http::AppState {
+                dir: Arc::new(dir),
+                token: Arc::new(token),
+            },
         })
     }
 
@@ -75,7 +83,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
@@ -111,7 +122,9 @@ impl EmbeddedServer {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task.await.map_err(|e| ServerError::Serve(std::io::Error::other(e)))?,
+            Some(task) => task
+                .await
+                .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?,
             None => Ok(()),
         }
     }
@@ -136,7 +149,12 @@ pub async fn spawn_embedded(store: &Path) -> Result<EmbeddedServer, ServerError>
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    Ok(EmbeddedServer { base_url, token, stop: Some(stop), task: Some(task) })
+    Ok(EmbeddedServer {
+        base_url,
+        token,
+        stop: Some(stop),
+        task: Some(task),
+    })
 }
 
 /// A new random token, for `serve` without `--token-file`.

@@ -27,7 +27,9 @@ pub struct Operation {
 }
 
 fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 /// Parses a `PatchOp` message.
@@ -35,14 +37,24 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
     let Value::Object(map) = body else {
         return Err(ScimError::invalid_syntax("a PatchOp must be a JSON object"));
     };
-    let is_patch = get_ci(map, "schemas").and_then(Value::as_array).is_some_and(|s| {
-        s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(schema::PATCH_OP)))
-    });
+    let is_patch = get_ci(map, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter().any(|u| {
+                u.as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(schema::PATCH_OP))
+            })
+        });
     if !is_patch {
-        return Err(ScimError::invalid_syntax(format!("schemas must be [\"{}\"]", schema::PATCH_OP)));
+        return Err(ScimError::invalid_syntax(format!(
+            "schemas must be [\"{}\"]",
+            schema::PATCH_OP
+        )));
     }
     let Some(Value::Array(operations)) = get_ci(map, "Operations") else {
-        return Err(ScimError::invalid_syntax("a PatchOp needs an \"Operations\" list"));
+        return Err(ScimError::invalid_syntax(
+            "a PatchOp needs an \"Operations\" list",
+        ));
     };
     if operations.is_empty() {
         return Err(ScimError::invalid_syntax("\"Operations\" is empty"));
@@ -51,9 +63,14 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
         .iter()
         .map(|operation| {
             let Value::Object(o) = operation else {
-                return Err(ScimError::invalid_syntax("each operation must be an object"));
+                return Err(ScimError::invalid_syntax(
+                    "each operation must be an object",
+                ));
             };
-            let op = match get_ci(o, "op").and_then(Value::as_str).map(str::to_ascii_lowercase) {
+            let op = match get_ci(o, "op")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+            {
                 Some(op) if op == "add" => Op::Add,
                 Some(op) if op == "replace" => Op::Replace,
                 Some(op) if op == "remove" => Op::Remove,
@@ -80,20 +97,31 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
 }
 
 /// Applies the operations to a stored body.
-pub fn apply(kind: ResourceKind, body: &mut Map<String, Value>, ops: &[Operation]) -> Result<(), ScimError> {
+pub fn apply(
+    kind: ResourceKind,
+    body: &mut Map<String, Value>,
+    ops: &[Operation],
+) -> Result<(), ScimError> {
     for operation in ops {
         apply_one(kind, body, operation)?;
     }
     // An extension left empty is no longer present.
     for urn in kind.extensions() {
-        if body.get(*urn).is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
+        if body
+            .get(*urn)
+            .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+        {
             body.remove(*urn);
         }
     }
     Ok(())
 }
 
-fn apply_one(kind: ResourceKind, body: &mut Map<String, Value>, operation: &Operation) -> Result<(), ScimError> {
+fn apply_one(
+    kind: ResourceKind,
+    body: &mut Map<String, Value>,
+    operation: &Operation,
+) -> Result<(), ScimError> {
     let null = Value::Null;
     let value = operation.value.as_ref().unwrap_or(&null);
     let Some(path) = operation.path.as_deref() else {
@@ -102,7 +130,9 @@ fn apply_one(kind: ResourceKind, body: &mut Map<String, Value>, operation: &Oper
             return Err(ScimError::no_target("remove needs a path"));
         }
         let Value::Object(values) = value else {
-            return Err(ScimError::invalid_syntax("without a path, the value must be an object"));
+            return Err(ScimError::invalid_syntax(
+                "without a path, the value must be an object",
+            ));
         };
         for (key, v) in values {
             if key.eq_ignore_ascii_case("schemas") {
@@ -110,12 +140,17 @@ fn apply_one(kind: ResourceKind, body: &mut Map<String, Value>, operation: &Oper
             }
             if let Some(urn) = registry().schema_of(kind, key) {
                 let Value::Object(inner) = v else {
-                    return Err(ScimError::invalid_syntax(format!("{key} must be an object")));
+                    return Err(ScimError::invalid_syntax(format!(
+                        "{key} must be an object"
+                    )));
                 };
                 let urn = (urn != kind.core_schema()).then_some(urn);
                 for (name, v) in inner {
                     let path = registry().split_name(kind, name);
-                    let target = AttrPath { urn: urn.map(str::to_owned), ..path };
+                    let target = AttrPath {
+                        urn: urn.map(str::to_owned),
+                        ..path
+                    };
                     apply_attr(kind, body, operation.op, &target, v, false)?;
                 }
                 continue;
@@ -135,10 +170,16 @@ fn apply_one(kind: ResourceKind, body: &mut Map<String, Value>, operation: &Oper
             return Ok(());
         }
         let Value::Object(inner) = value else {
-            return Err(ScimError::invalid_syntax(format!("the value for {urn} must be an object")));
+            return Err(ScimError::invalid_syntax(format!(
+                "the value for {urn} must be an object"
+            )));
         };
         for (name, v) in inner {
-            let target = AttrPath { urn: Some(urn.to_owned()), attr: name.clone(), sub_attr: None };
+            let target = AttrPath {
+                urn: Some(urn.to_owned()),
+                attr: name.clone(),
+                sub_attr: None,
+            };
             apply_attr(kind, body, operation.op, &target, v, false)?;
         }
         return Ok(());
@@ -148,9 +189,19 @@ fn apply_one(kind: ResourceKind, body: &mut Map<String, Value>, operation: &Oper
         .map_err(|e| ScimError::invalid_path(format!("invalid path {path:?}: {e}")))?
     {
         PatchPath::Attr(target) => apply_attr(kind, body, operation.op, &target, value, true),
-        PatchPath::ValuePath { attr, filter, sub_attr } => {
-            apply_filtered(kind, body, operation.op, &attr, &filter, sub_attr.as_deref(), value)
-        }
+        PatchPath::ValuePath {
+            attr,
+            filter,
+            sub_attr,
+        } => apply_filtered(
+            kind,
+            body,
+            operation.op,
+            &attr,
+            &filter,
+            sub_attr.as_deref(),
+            value,
+        ),
     }
 }
 
@@ -161,17 +212,24 @@ fn locate<'a>(
     target: &AttrPath,
     explicit: bool,
 ) -> Result<(&'a mut Map<String, Value>, &'static Attribute), ScimError> {
-    let Some((ext, attribute)) = registry().attribute(kind, target.urn.as_deref(), &target.attr) else {
+    let Some((ext, attribute)) = registry().attribute(kind, target.urn.as_deref(), &target.attr)
+    else {
         let name = match &target.urn {
             Some(u) => format!("{u}:{}", target.attr),
             None => target.attr.clone(),
         };
         let detail = format!("no attribute {name} on a {}", kind.name());
-        return Err(if explicit { ScimError::invalid_path(detail) } else { ScimError::invalid_value(detail) });
+        return Err(if explicit {
+            ScimError::invalid_path(detail)
+        } else {
+            ScimError::invalid_value(detail)
+        });
     };
     let container = match ext {
         Some(urn) => {
-            let entry = body.entry(urn.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = body
+                .entry(urn.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -186,6 +244,8 @@ fn read_only(attribute: &Attribute) -> bool {
     matches!(attribute.mutability, Mutability::ReadOnly) || attribute.name == "schemas"
 }
 
+// One arm per (operation, sub-attribute) case of RFC 7644 §3.5.2, side by side.
+#[allow(clippy::too_many_lines)]
 fn apply_attr(
     kind: ResourceKind,
     body: &mut Map<String, Value>,
@@ -197,7 +257,10 @@ fn apply_attr(
     let (container, attribute) = locate(kind, body, target, explicit)?;
     if read_only(attribute) || attribute.mutability == Mutability::WriteOnly {
         if explicit && read_only(attribute) {
-            return Err(ScimError::mutability(format!("{} is read-only", attribute.name)));
+            return Err(ScimError::mutability(format!(
+                "{} is read-only",
+                attribute.name
+            )));
         }
         // A readOnly attribute inside a path-less value is ignored, as in a PUT.
         return Ok(());
@@ -243,9 +306,9 @@ fn apply_attr(
                 }
                 _ => {}
             }
-            if container.get(&name).is_some_and(|v| v.as_object().is_some_and(Map::is_empty)
-                || v.as_array().is_some_and(Vec::is_empty))
-            {
+            if container.get(&name).is_some_and(|v| {
+                v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)
+            }) {
                 container.remove(&name);
             }
         }
@@ -257,7 +320,9 @@ fn apply_attr(
                 return Ok(());
             };
             if attribute.multi_valued && op == Op::Add {
-                let existing = container.entry(name).or_insert_with(|| Value::Array(Vec::new()));
+                let existing = container
+                    .entry(name)
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let (Value::Array(items), Value::Array(new)) = (existing, new) {
                     for item in new {
                         if item.get("primary") == Some(&Value::Bool(true)) {
@@ -277,7 +342,9 @@ fn apply_attr(
                 }
             } else if attribute.is_complex() && !attribute.multi_valued {
                 // Sub-attributes not given are left unchanged (RFC 7644 §3.5.2.1, §3.5.2.3).
-                let existing = container.entry(name).or_insert_with(|| Value::Object(Map::new()));
+                let existing = container
+                    .entry(name)
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let (Value::Object(old), Value::Object(new)) = (existing, new) {
                     old.extend(new);
                 }
@@ -300,7 +367,11 @@ fn apply_attr(
                     if let Some(new) = new {
                         let mut m = Map::new();
                         m.insert(sub.name.clone(), new);
-                        let v = if attribute.multi_valued { Value::Array(vec![Value::Object(m)]) } else { Value::Object(m) };
+                        let v = if attribute.multi_valued {
+                            Value::Array(vec![Value::Object(m)])
+                        } else {
+                            Value::Object(m)
+                        };
                         container.insert(name, v);
                     }
                 }
@@ -347,13 +418,21 @@ fn apply_filtered(
         )));
     }
     if read_only(attribute) {
-        return Err(ScimError::mutability(format!("{} is read-only", attribute.name)));
+        return Err(ScimError::mutability(format!(
+            "{} is read-only",
+            attribute.name
+        )));
     }
     let sub = match sub_attr {
         Some(s) if attribute.is_complex() => Some(attribute.sub(s).ok_or_else(|| {
             ScimError::invalid_path(format!("no sub-attribute {}.{s}", attribute.name))
         })?),
-        Some(s) => return Err(ScimError::invalid_path(format!("{} has no sub-attribute {s}", attribute.name))),
+        Some(s) => {
+            return Err(ScimError::invalid_path(format!(
+                "{} has no sub-attribute {s}",
+                attribute.name
+            )));
+        }
         None => None,
     };
     let name = attribute.name.clone();
@@ -389,31 +468,33 @@ fn apply_filtered(
             Op::Add | Op::Replace => {
                 let hits: Vec<usize> = (0..items.len()).filter(|&i| matches(&items[i])).collect();
                 if hits.is_empty() {
-                    return Err(ScimError::no_target(format!("no value of {name} matches {filter}")));
+                    return Err(ScimError::no_target(format!(
+                        "no value of {name} matches {filter}"
+                    )));
                 }
-                match sub {
-                    Some(sub) => {
-                        let new = check_value(sub, value)?;
-                        for i in hits {
-                            if let Value::Object(m) = &mut items[i] {
-                                set_or_remove(m, &sub.name, new.clone());
-                            }
+                if let Some(sub) = sub {
+                    let new = check_value(sub, value)?;
+                    for i in hits {
+                        if let Value::Object(m) = &mut items[i] {
+                            set_or_remove(m, &sub.name, new.clone());
                         }
                     }
-                    None => {
-                        let single = Attribute { multi_valued: false, ..attribute.clone() };
-                        let new = check_value(&single, value)?;
-                        for i in hits {
-                            match (&mut items[i], &new) {
-                                (Value::Object(old), Some(Value::Object(new))) if op == Op::Add => {
-                                    old.extend(new.clone());
-                                }
-                                (slot, Some(new)) => *slot = new.clone(),
-                                (slot, None) => *slot = Value::Null,
+                } else {
+                    let single = Attribute {
+                        multi_valued: false,
+                        ..attribute.clone()
+                    };
+                    let new = check_value(&single, value)?;
+                    for i in hits {
+                        match (&mut items[i], &new) {
+                            (Value::Object(old), Some(Value::Object(new))) if op == Op::Add => {
+                                old.extend(new.clone());
                             }
+                            (slot, Some(new)) => *slot = new.clone(),
+                            (slot, None) => *slot = Value::Null,
                         }
-                        items.retain(|i| !i.is_null());
                     }
+                    items.retain(|i| !i.is_null());
                 }
             }
         }

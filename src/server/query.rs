@@ -18,7 +18,10 @@ use super::schema::{self, MAX_RESULTS, ResourceKind, Returned, registry};
 use super::store::{self, Lookup, Row};
 
 /// Bounds on a filter's text and nesting (RFC 7644 §3.4.2.2 leaves them to the server).
-pub const FILTER_LIMITS: Limits = Limits { max_len: 4096, max_depth: 16 };
+pub const FILTER_LIMITS: Limits = Limits {
+    max_len: 4096,
+    max_depth: 16,
+};
 
 /// The parameters of a list or search request.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +36,11 @@ pub struct ListQuery {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_int(name: &str, value: &str) -> Result<i64, ScimError> {
@@ -65,7 +72,9 @@ impl ListQuery {
     /// From a `SearchRequest` body (RFC 7644 §3.4.3).
     pub fn from_search(body: &Value) -> Result<Self, ScimError> {
         let Value::Object(map) = body else {
-            return Err(ScimError::invalid_syntax("a SearchRequest must be a JSON object"));
+            return Err(ScimError::invalid_syntax(
+                "a SearchRequest must be a JSON object",
+            ));
         };
         let mut q = Self::default();
         let text = |v: &Value, name: &str| {
@@ -74,16 +83,20 @@ impl ListQuery {
                 .ok_or_else(|| ScimError::invalid_value(format!("{name} must be a string")))
         };
         let int = |v: &Value, name: &str| match v {
-            Value::Number(n) => {
-                n.as_i64().ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")))
-            }
+            Value::Number(n) => n
+                .as_i64()
+                .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer"))),
             Value::String(s) => parse_int(name, s),
-            _ => Err(ScimError::invalid_value(format!("{name} must be an integer"))),
+            _ => Err(ScimError::invalid_value(format!(
+                "{name} must be an integer"
+            ))),
         };
         let list = |v: &Value, name: &str| match v {
             Value::Array(items) => items.iter().map(|i| text(i, name)).collect(),
             Value::String(s) => Ok(split_list(s)),
-            _ => Err(ScimError::invalid_value(format!("{name} must be a list of strings"))),
+            _ => Err(ScimError::invalid_value(format!(
+                "{name} must be a list of strings"
+            ))),
         };
         for (key, value) in map {
             if value.is_null() {
@@ -132,7 +145,10 @@ fn index_lookup(kind: ResourceKind, filter: &Filter) -> Option<(Lookup, bool)> {
     match filter {
         Filter::Compare(path, CompareOp::Eq, CompValue::String(value))
             if path.sub_attr.is_none()
-                && path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema())) =>
+                && path
+                    .urn
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema())) =>
         {
             let attr = path.attr.to_ascii_lowercase();
             let lookup = match attr.as_str() {
@@ -178,7 +194,11 @@ pub fn list(
     let with_groups = kind == ResourceKind::User;
     let groups_for_output = with_groups && projection.wants("groups");
     let render = |row: &Row, groups: bool| -> Result<Value, ScimError> {
-        let groups = if groups { Some(store::groups_of(conn, &row.id)?) } else { None };
+        let groups = if groups {
+            Some(store::groups_of(conn, &row.id)?)
+        } else {
+            None
+        };
         Ok(resource::render(row, base_url, groups.as_deref()))
     };
     let lookup = filter.and_then(|f| index_lookup(kind, f));
@@ -273,7 +293,11 @@ pub fn list(
 }
 
 fn sort_key(kind: ResourceKind, resource: &Value, path: &AttrPath) -> Option<Value> {
-    let container = match path.urn.as_deref().and_then(|u| registry().schema_of(kind, u)) {
+    let container = match path
+        .urn
+        .as_deref()
+        .and_then(|u| registry().schema_of(kind, u))
+    {
         Some(urn) if urn != kind.core_schema() => resource.get(urn)?,
         _ => resource,
     };
@@ -298,15 +322,20 @@ fn sort_key(kind: ResourceKind, resource: &Value, path: &AttrPath) -> Option<Val
 }
 
 fn lookup_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::String(a), Value::String(b)) => a.cmp(b),
-        (Value::Number(a), Value::Number(b)) => {
-            a.as_f64().unwrap_or(0.0).total_cmp(&b.as_f64().unwrap_or(0.0))
-        }
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&b.as_f64().unwrap_or(0.0)),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         _ => a.to_string().cmp(&b.to_string()),
     }
@@ -314,7 +343,7 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 
 /// Builds the `ListResponse` body.
 #[must_use]
-pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+pub fn list_response(total: usize, start_index: usize, resources: &[Value]) -> Value {
     json!({
         "schemas": [schema::LIST_RESPONSE],
         "totalResults": total,
@@ -329,7 +358,9 @@ pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) ->
 #[must_use]
 pub fn window(query: &ListQuery) -> (usize, usize) {
     let start = query.start_index.unwrap_or(1).max(1) as usize;
-    let count = query.count.map_or(MAX_RESULTS, |c| (c.max(0) as usize).min(MAX_RESULTS));
+    let count = query
+        .count
+        .map_or(MAX_RESULTS, |c| (c.max(0) as usize).min(MAX_RESULTS));
     (start, count)
 }
 
@@ -351,7 +382,11 @@ impl Projection {
                     let n = n.trim();
                     if let Some(urn) = registry().schema_of(kind, n) {
                         // A bare schema URN names every attribute of that schema.
-                        AttrPath { urn: Some(urn.to_owned()), attr: String::new(), sub_attr: None }
+                        AttrPath {
+                            urn: Some(urn.to_owned()),
+                            attr: String::new(),
+                            sub_attr: None,
+                        }
                     } else {
                         let mut p = registry().split_name(kind, n);
                         if p.urn.as_deref() == Some(kind.core_schema()) {
@@ -362,20 +397,29 @@ impl Projection {
                 })
                 .collect()
         };
-        Self { kind, attributes: resolve(attributes), excluded: resolve(excluded) }
+        Self {
+            kind,
+            attributes: resolve(attributes),
+            excluded: resolve(excluded),
+        }
     }
 
     /// Everything, as by default.
     #[must_use]
     pub fn all(kind: ResourceKind) -> Self {
-        Self { kind, attributes: Vec::new(), excluded: Vec::new() }
+        Self {
+            kind,
+            attributes: Vec::new(),
+            excluded: Vec::new(),
+        }
     }
 
     /// Whether the output will contain this core attribute.
     #[must_use]
     pub fn wants(&self, attr: &str) -> bool {
         let named = |list: &[AttrPath]| {
-            list.iter().any(|p| p.urn.is_none() && p.attr.eq_ignore_ascii_case(attr))
+            list.iter()
+                .any(|p| p.urn.is_none() && p.attr.eq_ignore_ascii_case(attr))
         };
         if self.attributes.is_empty() {
             !self.excluded.iter().any(|p| {
@@ -398,22 +442,34 @@ impl Projection {
         let registry = registry();
         let keys: Vec<String> = map.keys().cloned().collect();
         for key in keys {
-            let urn = registry.schema_of(self.kind, &key).filter(|u| *u != self.kind.core_schema());
+            let urn = registry
+                .schema_of(self.kind, &key)
+                .filter(|u| *u != self.kind.core_schema());
             if let Some(urn) = urn {
-                let Some(Value::Object(ext)) = map.get_mut(&key) else { continue };
+                let Some(Value::Object(ext)) = map.get_mut(&key) else {
+                    continue;
+                };
                 let names: Vec<String> = ext.keys().cloned().collect();
                 for name in names {
                     let returned = registry
                         .attribute(self.kind, Some(urn), &name)
                         .map_or(Returned::Default, |(_, a)| a.returned);
                     let in_urn = |p: &&AttrPath| {
-                        p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(urn))
+                        p.urn
+                            .as_deref()
+                            .is_some_and(|u| u.eq_ignore_ascii_case(urn))
                             && (p.attr.is_empty() || p.attr.eq_ignore_ascii_case(&name))
                     };
                     let selected: Vec<&AttrPath> = self.attributes.iter().filter(in_urn).collect();
                     let excluded: Vec<&AttrPath> = self.excluded.iter().filter(in_urn).collect();
                     if let Some(v) = ext.get_mut(&name) {
-                        if !keep(returned, &selected, &excluded, !self.attributes.is_empty(), v) {
+                        if !keep(
+                            returned,
+                            &selected,
+                            &excluded,
+                            !self.attributes.is_empty(),
+                            v,
+                        ) {
                             ext.remove(&name);
                         }
                     }
@@ -433,14 +489,26 @@ impl Projection {
             let selected: Vec<&AttrPath> = self.attributes.iter().filter(core).collect();
             let excluded: Vec<&AttrPath> = self.excluded.iter().filter(core).collect();
             if let Some(v) = map.get_mut(&key)
-                && !keep(returned, &selected, &excluded, !self.attributes.is_empty(), v)
+                && !keep(
+                    returned,
+                    &selected,
+                    &excluded,
+                    !self.attributes.is_empty(),
+                    v,
+                )
             {
                 map.remove(&key);
             }
         }
         // Keep `schemas` honest about the extensions still present.
         let present: Vec<Value> = std::iter::once(self.kind.core_schema())
-            .chain(self.kind.extensions().iter().copied().filter(|u| map.contains_key(*u)))
+            .chain(
+                self.kind
+                    .extensions()
+                    .iter()
+                    .copied()
+                    .filter(|u| map.contains_key(*u)),
+            )
             .map(|u| json!(u))
             .collect();
         map.insert("schemas".to_owned(), Value::Array(present));
@@ -469,16 +537,26 @@ fn keep(
         if selected.iter().any(|p| p.sub_attr.is_none()) {
             return true;
         }
-        let subs: Vec<&str> = selected.iter().filter_map(|p| p.sub_attr.as_deref()).collect();
-        retain_subs(value, |name| subs.iter().any(|s| s.eq_ignore_ascii_case(name)));
+        let subs: Vec<&str> = selected
+            .iter()
+            .filter_map(|p| p.sub_attr.as_deref())
+            .collect();
+        retain_subs(value, |name| {
+            subs.iter().any(|s| s.eq_ignore_ascii_case(name))
+        });
         return !is_empty(value);
     }
     if excluded.iter().any(|p| p.sub_attr.is_none()) {
         return false;
     }
-    let subs: Vec<&str> = excluded.iter().filter_map(|p| p.sub_attr.as_deref()).collect();
+    let subs: Vec<&str> = excluded
+        .iter()
+        .filter_map(|p| p.sub_attr.as_deref())
+        .collect();
     if !subs.is_empty() {
-        retain_subs(value, |name| !subs.iter().any(|s| s.eq_ignore_ascii_case(name)));
+        retain_subs(value, |name| {
+            !subs.iter().any(|s| s.eq_ignore_ascii_case(name))
+        });
     }
     !is_empty(value)
 }

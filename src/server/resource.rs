@@ -14,13 +14,21 @@ use super::store::Row;
 /// Validates a full resource representation (POST, PUT, or the result of a PATCH) and returns
 /// the body to store: canonical attribute names, `schemas` listing the core schema and every
 /// extension present.
+// The RFC 7643 checks in the order a reader of the RFC expects them.
+#[allow(clippy::too_many_lines)]
 pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>, ScimError> {
     let Value::Object(input) = input else {
-        return Err(ScimError::invalid_syntax("the resource must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the resource must be a JSON object",
+        ));
     };
     let registry = registry();
     let mut declared = Vec::new();
-    match input.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) {
+    match input
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v)
+    {
         Some(Value::Array(list)) => {
             for urn in list {
                 let urn = urn
@@ -32,7 +40,11 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
                 declared.push(canonical);
             }
         }
-        _ => return Err(ScimError::invalid_syntax("the resource lacks its \"schemas\" list")),
+        _ => {
+            return Err(ScimError::invalid_syntax(
+                "the resource lacks its \"schemas\" list",
+            ));
+        }
     }
     if !declared.contains(&kind.core_schema()) {
         return Err(ScimError::invalid_syntax(format!(
@@ -51,7 +63,9 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
             if urn == kind.core_schema() {
                 // Core attributes nested under their URN are still core attributes.
                 let Value::Object(inner) = value else {
-                    return Err(ScimError::invalid_syntax(format!("{key} must be an object")));
+                    return Err(ScimError::invalid_syntax(format!(
+                        "{key} must be an object"
+                    )));
                 };
                 for (name, value) in inner {
                     put_attribute(kind, None, name, value, &mut body)?;
@@ -59,7 +73,9 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
                 continue;
             }
             let Value::Object(inner) = value else {
-                return Err(ScimError::invalid_syntax(format!("{key} must be an object")));
+                return Err(ScimError::invalid_syntax(format!(
+                    "{key} must be an object"
+                )));
             };
             let mut ext = Map::new();
             for (name, value) in inner {
@@ -73,27 +89,37 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
         if key.to_ascii_lowercase().starts_with("urn:") {
             // `urn:…:attr` written as a flat key.
             let path = registry.split_name(kind, key);
-            if let Some(urn) = path.urn.as_deref().and_then(|u| registry.schema_of(kind, u))
+            if let Some(urn) = path
+                .urn
+                .as_deref()
+                .and_then(|u| registry.schema_of(kind, u))
                 && path.sub_attr.is_none()
             {
                 if urn == kind.core_schema() {
                     put_attribute(kind, None, &path.attr, value, &mut body)?;
                 } else {
-                    let pos = extensions.iter().position(|(u, _)| *u == urn).unwrap_or_else(|| {
-                        extensions.push((urn, Map::new()));
-                        extensions.len() - 1
-                    });
+                    let pos = extensions
+                        .iter()
+                        .position(|(u, _)| *u == urn)
+                        .unwrap_or_else(|| {
+                            extensions.push((urn, Map::new()));
+                            extensions.len() - 1
+                        });
                     put_attribute(kind, Some(urn), &path.attr, value, &mut extensions[pos].1)?;
                 }
                 continue;
             }
-            return Err(ScimError::invalid_value(format!("unknown schema or attribute {key}")));
+            return Err(ScimError::invalid_value(format!(
+                "unknown schema or attribute {key}"
+            )));
         }
         put_attribute(kind, None, key, value, &mut body)?;
     }
 
     // Required attributes (RFC 7643 §4.1, §4.2): userName, displayName.
-    let core = registry.schema(kind.core_schema()).expect("core schemas are bundled");
+    let core = registry
+        .schema(kind.core_schema())
+        .expect("core schemas are bundled");
     for attribute in core.attributes.iter().filter(|a| a.required) {
         match body.get(&attribute.name) {
             Some(Value::String(s)) if !s.trim().is_empty() => {}
@@ -134,7 +160,10 @@ fn put_attribute(
             kind.name()
         )));
     };
-    if matches!(attribute.mutability, Mutability::ReadOnly | Mutability::WriteOnly) {
+    if matches!(
+        attribute.mutability,
+        Mutability::ReadOnly | Mutability::WriteOnly
+    ) {
         // readOnly: ignored (RFC 7643 §2.2). writeOnly (password): this server keeps no
         // credentials, so it is accepted and discarded.
         return Ok(());
@@ -180,7 +209,10 @@ pub fn check_value(attribute: &Attribute, value: &Value) -> Result<Option<Value>
             out.push(v);
         }
     }
-    let primaries = out.iter().filter(|v| v.get("primary") == Some(&Value::Bool(true))).count();
+    let primaries = out
+        .iter()
+        .filter(|v| v.get("primary") == Some(&Value::Bool(true)))
+        .count();
     if primaries > 1 {
         return Err(ScimError::invalid_value(format!(
             "at most one value of {} may be primary",
@@ -223,7 +255,10 @@ fn check_single(attribute: &Attribute, value: &Value) -> Result<Option<Value>, S
         return Ok(Some(Value::Object(out)));
     }
     let wrong = |expected: &str| {
-        ScimError::invalid_value(format!("{} must be {expected}, not {value}", attribute.name))
+        ScimError::invalid_value(format!(
+            "{} must be {expected}, not {value}",
+            attribute.name
+        ))
     };
     let checked = match attribute.kind.as_str() {
         "boolean" => match value {
@@ -361,8 +396,11 @@ mod tests {
 
     #[test]
     fn rejects_unknown_attributes() {
-        let e = validate(ResourceKind::User, &json!({"schemas": [USER], "userName": "a", "x": 1}))
-            .unwrap_err();
+        let e = validate(
+            ResourceKind::User,
+            &json!({"schemas": [USER], "userName": "a", "x": 1}),
+        )
+        .unwrap_err();
         assert_eq!(e.scim_type, Some("invalidValue"));
     }
 }

@@ -22,8 +22,7 @@ pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRespo
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-const SERVICE_PROVIDER_CONFIG: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
 /// Largest page a list answers (announced as `filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -109,6 +108,8 @@ pub enum Returned {
 }
 
 /// One attribute definition.
+// The flags are RFC 7643 §7 characteristics, each independent of the others.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attribute {
@@ -166,7 +167,9 @@ impl Attribute {
     /// A sub-attribute by case-insensitive name.
     #[must_use]
     pub fn sub(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -181,7 +184,9 @@ impl Schema {
     /// An attribute by case-insensitive name.
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -196,6 +201,7 @@ pub struct Registry {
 static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::load);
 
 /// The process-wide schema registry.
+#[must_use]
 pub fn registry() -> &'static Registry {
     &REGISTRY
 }
@@ -240,7 +246,12 @@ impl Registry {
             ]
         }))
         .expect("the common attributes are well-formed");
-        Self { schemas, documents, resource_types, common }
+        Self {
+            schemas,
+            documents,
+            resource_types,
+            common,
+        }
     }
 
     /// A schema by URN (case-insensitive, as URNs compare in SCIM).
@@ -267,22 +278,16 @@ impl Registry {
         urn: Option<&str>,
         name: &str,
     ) -> Option<(Option<&'static str>, &Attribute)> {
-        match urn {
-            Some(urn) => {
-                let canonical = self.schema_of(kind, urn)?;
-                let schema = self.schema(canonical)?;
-                let attribute = schema.attribute(name).or_else(|| {
-                    (canonical == kind.core_schema()).then(|| self.common.attribute(name))?
-                })?;
-                let ext = (canonical != kind.core_schema()).then_some(canonical);
-                Some((ext, attribute))
-            }
-            None => {
-                let core = self.schema(kind.core_schema())?;
-                let attribute = core.attribute(name).or_else(|| self.common.attribute(name))?;
-                Some((None, attribute))
-            }
-        }
+        let canonical = match urn {
+            Some(urn) => self.schema_of(kind, urn)?,
+            None => kind.core_schema(),
+        };
+        let schema = self.schema(canonical)?;
+        let core = canonical == kind.core_schema();
+        let attribute = schema
+            .attribute(name)
+            .or_else(|| core.then(|| self.common.attribute(name))?)?;
+        Some(((!core).then_some(canonical), attribute))
     }
 
     /// Splits an attribute name as written in `attributes`, `sortBy` or a PATCH value key into
@@ -294,8 +299,7 @@ impl Registry {
         let input = input.trim();
         let mut urn = None;
         let mut rest = input;
-        for schema in std::iter::once(kind.core_schema()).chain(kind.extensions().iter().copied())
-        {
+        for schema in std::iter::once(kind.core_schema()).chain(kind.extensions().iter().copied()) {
             if input.len() > schema.len()
                 && input[..schema.len()].eq_ignore_ascii_case(schema)
                 && input.as_bytes()[schema.len()] == b':'
@@ -309,7 +313,11 @@ impl Registry {
             Some((a, s)) => (a.to_owned(), Some(s.to_owned())),
             None => (rest.to_owned(), None),
         };
-        AttrPath { urn, attr, sub_attr }
+        AttrPath {
+            urn,
+            attr,
+            sub_attr,
+        }
     }
 
     /// Resolves a full path to its definition (the sub-attribute's when there is one).
@@ -393,11 +401,15 @@ pub struct ResourceTypes(pub ResourceKind);
 
 impl AttributeTypes for ResourceTypes {
     fn case_exact(&self, path: &AttrPath) -> bool {
-        registry().resolve(self.0, path).is_some_and(|a| a.case_exact)
+        registry()
+            .resolve(self.0, path)
+            .is_some_and(|a| a.case_exact)
     }
 
     fn kind(&self, path: &AttrPath) -> AttrKind {
-        registry().resolve(self.0, path).map_or(AttrKind::String, Attribute::attr_kind)
+        registry()
+            .resolve(self.0, path)
+            .map_or(AttrKind::String, Attribute::attr_kind)
     }
 }
 
@@ -422,7 +434,8 @@ impl AttributeTypes for ElementTypes<'_> {
     }
 
     fn kind(&self, path: &AttrPath) -> AttrKind {
-        self.find(path).map_or(AttrKind::String, Attribute::attr_kind)
+        self.find(path)
+            .map_or(AttrKind::String, Attribute::attr_kind)
     }
 }
 
@@ -436,7 +449,10 @@ mod tests {
         assert_eq!(p.urn.as_deref(), Some(TONKEAN));
         assert_eq!(p.attr, "tonkeanRoles");
         let p = registry().split_name(ResourceKind::User, "name.givenName");
-        assert_eq!((p.urn, p.attr.as_str(), p.sub_attr.as_deref()), (None, "name", Some("givenName")));
+        assert_eq!(
+            (p.urn, p.attr.as_str(), p.sub_attr.as_deref()),
+            (None, "name", Some("givenName"))
+        );
         let p = registry().split_name(ResourceKind::User, &format!("{USER}:userName"));
         assert_eq!(p.urn.as_deref(), Some(USER));
     }
@@ -445,8 +461,16 @@ mod tests {
     fn resolves_attributes() {
         let r = registry();
         assert!(r.attribute(ResourceKind::User, None, "USERNAME").is_some());
-        assert!(r.attribute(ResourceKind::User, Some(TONKEAN), "tonkeanRoles").unwrap().1.closed_values);
-        assert!(r.attribute(ResourceKind::Group, Some(TONKEAN), "tonkeanRoles").is_none());
+        assert!(
+            r.attribute(ResourceKind::User, Some(TONKEAN), "tonkeanRoles")
+                .unwrap()
+                .1
+                .closed_values
+        );
+        assert!(
+            r.attribute(ResourceKind::Group, Some(TONKEAN), "tonkeanRoles")
+                .is_none()
+        );
         assert!(r.attribute(ResourceKind::Group, None, "meta").is_some());
     }
 }

@@ -34,7 +34,10 @@ pub struct Directory {
 impl Directory {
     /// Opens the store at `path`.
     pub fn open(path: &Path, base_url: String) -> Result<Self, ServerError> {
-        Ok(Self { conn: Mutex::new(store::open(path)?), base_url })
+        Ok(Self {
+            conn: Mutex::new(store::open(path)?),
+            base_url,
+        })
     }
 
     #[must_use]
@@ -45,10 +48,15 @@ impl Directory {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-applied (it rolls
         // back on drop), so the connection stays usable.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, ScimError>) -> Result<T, ScimError> {
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ScimError>,
+    ) -> Result<T, ScimError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let out = f(&tx)?;
@@ -82,7 +90,14 @@ impl Directory {
         self.write(|tx| {
             check_members(tx, kind, &id, &mut body)?;
             let now = ids::now();
-            let row = Row { id: id.clone(), kind, created: now.clone(), last_modified: now, version: 1, body };
+            let row = Row {
+                id: id.clone(),
+                kind,
+                created: now.clone(),
+                last_modified: now,
+                version: 1,
+                body,
+            };
             store::insert(tx, &row)?;
             if kind == ResourceKind::Group {
                 store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
@@ -147,7 +162,12 @@ impl Directory {
     }
 
     /// `DELETE /{Users,Groups}/{id}`: also removes the resource from every group listing it.
-    pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    pub fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
         self.write(|tx| {
             let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             check_if_match(if_match, &row)?;
@@ -180,7 +200,9 @@ impl Directory {
                 super::schema::registry().resolve(*k, &p).is_some()
             });
             if !known {
-                return Err(ScimError::invalid_value(format!("cannot sort by unknown attribute {sort_by}")));
+                return Err(ScimError::invalid_value(format!(
+                    "cannot sort by unknown attribute {sort_by}"
+                )));
             }
         }
         let (start, count) = query::window(q);
@@ -207,7 +229,7 @@ impl Directory {
             total += page.total;
             resources.extend(page.resources);
         }
-        Ok(query::list_response(total, start, resources))
+        Ok(query::list_response(total, start, &resources))
     }
 }
 
@@ -218,7 +240,9 @@ fn not_found(kind: ResourceKind, id: &str) -> ScimError {
 /// `If-Match` (RFC 7232 §3.1 with weak comparison, as SCIM ETags are weak): `*` or any listed tag
 /// equal to the current version passes; otherwise 412.
 pub fn check_if_match(if_match: Option<&str>, row: &Row) -> Result<(), ScimError> {
-    let Some(header) = if_match else { return Ok(()) };
+    let Some(header) = if_match else {
+        return Ok(());
+    };
     if etag_matches(header, &row.etag()) {
         Ok(())
     } else {
@@ -229,9 +253,16 @@ pub fn check_if_match(if_match: Option<&str>, row: &Row) -> Result<(), ScimError
 /// Whether an `If-Match`/`If-None-Match` header value names this ETag.
 #[must_use]
 pub fn etag_matches(header: &str, etag: &str) -> bool {
-    let opaque = |t: &str| t.trim().trim_start_matches("W/").trim_matches('"').to_owned();
+    let opaque = |t: &str| {
+        t.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned()
+    };
     let current = opaque(etag);
-    header.split(',').any(|t| t.trim() == "*" || opaque(t) == current)
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == current)
 }
 
 /// Group members must exist (400 `invalidValue` otherwise); their `type` is filled in.
@@ -244,18 +275,28 @@ fn check_members(
     if kind != ResourceKind::Group {
         return Ok(());
     }
-    let Some(Value::Array(members)) = body.get_mut("members") else { return Ok(()) };
+    let Some(Value::Array(members)) = body.get_mut("members") else {
+        return Ok(());
+    };
     let mut seen = std::collections::HashSet::new();
     let mut checked = Vec::with_capacity(members.len());
     for member in members.drain(..) {
-        let Some(id) = member.get("value").and_then(Value::as_str).map(str::to_owned) else {
-            return Err(ScimError::invalid_value("every member needs a \"value\" (the member's id)"));
+        let Some(id) = member
+            .get("value")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Err(ScimError::invalid_value(
+                "every member needs a \"value\" (the member's id)",
+            ));
         };
         if id == group_id {
             return Err(ScimError::invalid_value("a group cannot be its own member"));
         }
         let Some(member_kind) = store::kind_of(conn, &id)? else {
-            return Err(ScimError::invalid_value(format!("member {id:?} does not exist")));
+            return Err(ScimError::invalid_value(format!(
+                "member {id:?} does not exist"
+            )));
         };
         if !seen.insert(id) {
             continue;

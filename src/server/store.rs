@@ -83,14 +83,22 @@ CREATE INDEX IF NOT EXISTS members_member ON members(member_id);
 /// Opens (creating if needed) the store at `path`.
 pub fn open(path: &Path) -> Result<Connection, ServerError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|source| ServerError::CreateDir { path: parent.to_owned(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| ServerError::CreateDir {
+            path: parent.to_owned(),
+            source,
+        })?;
     }
-    let fail = |source| ServerError::Store { path: path.to_owned(), source };
+    let fail = |source| ServerError::Store {
+        path: path.to_owned(),
+        source,
+    };
     let conn = Connection::open(path).map_err(fail)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(fail)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
     conn.execute_batch(SCHEMA_SQL).map_err(fail)?;
     Ok(conn)
 }
@@ -116,9 +124,11 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 
 /// A resource by id.
 pub fn get(conn: &Connection, kind: ResourceKind, id: &str) -> rusqlite::Result<Option<Row>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE id = ?1 AND kind = ?2"))?
-        .query_row(params![id, kind.name()], read_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND kind = ?2"
+    ))?
+    .query_row(params![id, kind.name()], read_row)
+    .optional()
 }
 
 /// The type of the resource with this id, if any.
@@ -131,7 +141,12 @@ pub fn kind_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<ResourceK
 }
 
 fn index_columns(row: &Row) -> (Option<String>, Option<String>, Option<String>) {
-    let text = |name: &str| row.body.get(name).and_then(Value::as_str).map(str::to_owned);
+    let text = |name: &str| {
+        row.body
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     (
         text("userName").map(|v| v.to_lowercase()),
         text("externalId"),
@@ -143,7 +158,11 @@ fn unique_violation(error: rusqlite::Error, row: &Row) -> ScimError {
     if let rusqlite::Error::SqliteFailure(e, _) = &error
         && e.code == rusqlite::ErrorCode::ConstraintViolation
     {
-        let user_name = row.body.get("userName").and_then(Value::as_str).unwrap_or_default();
+        let user_name = row
+            .body
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         return ScimError::uniqueness(format!("userName {user_name:?} is already taken"));
     }
     ScimError::from(error)
@@ -193,14 +212,17 @@ pub fn update(conn: &Connection, row: &Row) -> Result<(), ScimError> {
 
 /// Deletes a resource and its own membership rows.
 pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM resources WHERE id = ?1")?.execute([id])?;
-    conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?.execute([id])?;
+    conn.prepare_cached("DELETE FROM resources WHERE id = ?1")?
+        .execute([id])?;
+    conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
 /// Replaces the mirrored member list of a group.
 pub fn set_members(conn: &Connection, group_id: &str, members: &[String]) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?.execute([group_id])?;
+    conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?
+        .execute([group_id])?;
     let mut insert =
         conn.prepare_cached("INSERT OR IGNORE INTO members (group_id, member_id) VALUES (?1, ?2)")?;
     for member in members {
@@ -225,7 +247,11 @@ pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<(St
         let (id, body) = row?;
         let display = serde_json::from_str::<Value>(&body)
             .ok()
-            .and_then(|b| b.get("displayName").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|b| {
+                b.get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
         out.push((id, display));
     }
@@ -233,7 +259,11 @@ pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<(St
 }
 
 /// How many resources of a type match an optional indexed lookup.
-pub fn count(conn: &Connection, kind: ResourceKind, lookup: Option<&Lookup>) -> rusqlite::Result<usize> {
+pub fn count(
+    conn: &Connection,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+) -> rusqlite::Result<usize> {
     let (clause, value) = lookup.map_or(("1 = 1", String::new()), Lookup::clause);
     let sql = format!("SELECT COUNT(*) FROM resources WHERE kind = ?1 AND {clause}");
     let mut statement = conn.prepare_cached(&sql)?;
@@ -256,7 +286,7 @@ pub fn scan(
     mut visit: impl FnMut(Row) -> bool,
 ) -> rusqlite::Result<()> {
     let (clause, value) = lookup.map_or(("1 = 1", String::new()), Lookup::clause);
-    let limit = limit.map_or(-1, |l| l as i64);
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let sql = format!(
         "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND {clause} ORDER BY seq
          LIMIT {limit} OFFSET {offset}"
