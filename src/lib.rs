@@ -6,5 +6,6 @@
 //! `server` stand on their own: the server never imports the engine, nor the engine the server.
 
 pub mod cli;
+pub mod server;
 
 pub use cli::run;
