@@ -356,6 +356,13 @@ fn schema_object<'v>(resource: &'v Value, urn: Option<&str>) -> Option<&'v Map<S
 pub(super) fn path_values<'v>(resource: &'v Value, path: &AttrPath) -> Vec<&'v Value> {
     let mut out = Vec::new();
     let Some(object) = schema_object(resource, path.urn.as_deref()) else {
+        // `urn:scim:tonkean` reads as attribute `tonkean` of `urn:scim`, but names the extension.
+        if let (Some(urn), None, Some(resource)) = (&path.urn, &path.sub_attr, resource.as_object())
+        {
+            if let Some(extension) = get_ci(resource, &format!("{urn}:{}", path.attr)) {
+                push_values(&mut out, extension, None);
+            }
+        }
         return out;
     };
     let value = get_ci(object, &path.attr).or_else(|| {

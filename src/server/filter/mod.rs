@@ -14,6 +14,35 @@
 //!
 //! Paths keep the case they were written in; every lookup compares names ASCII
 //! case-insensitively, as RFC 7643 §2.1 asks.
+//!
+//! ```
+//! use scimform::server::filter::{AttrKind, AttrPath, AttributeTypes, Limits, parse_filter};
+//!
+//! struct Types;
+//! impl AttributeTypes for Types {
+//!     fn case_exact(&self, path: &AttrPath) -> bool {
+//!         path.attr == "id"
+//!     }
+//!     fn kind(&self, _: &AttrPath) -> AttrKind {
+//!         AttrKind::String
+//!     }
+//! }
+//!
+//! let filter = parse_filter(
+//!     r#"userName SW "bj" and emails[type eq "work" and value co "@example.com"]"#,
+//!     &Limits::default(),
+//! )?;
+//! let user = serde_json::json!({
+//!     "userName": "BJensen",
+//!     "emails": [{"type": "work", "value": "bjensen@example.com"}],
+//! });
+//! assert!(filter.matches(&user, &Types));
+//! assert_eq!(
+//!     filter.to_string(),
+//!     r#"userName sw "bj" and emails[type eq "work" and value co "@example.com"]"#
+//! );
+//! # Ok::<(), scimform::server::filter::FilterError>(())
+//! ```
 
 mod error;
 mod eval;
@@ -88,7 +117,9 @@ impl AttrPath {
     /// names a core schema (`urn:ietf:params:scim:schemas:core:…`, or the first entry of the
     /// resource's `schemas`) selects the top level. A path without a URN names a core attribute
     /// or, if the resource has none of that name, an extension attribute (RFC 7644 §3.10 only
-    /// says clients SHOULD qualify those).
+    /// says clients SHOULD qualify those). A path that is a whole extension URN
+    /// (`urn:scim:tonkean`, parsed as attribute `tonkean` of `urn:scim`) gives the extension
+    /// object.
     #[must_use]
     pub fn values<'v>(&self, resource: &'v serde_json::Value) -> Vec<&'v serde_json::Value> {
         eval::path_values(resource, self)
@@ -293,6 +324,25 @@ pub enum AttrKind {
     Binary,
     Reference,
     Complex,
+}
+
+impl AttrKind {
+    /// The kind named by an attribute definition's `type` (RFC 7643 §7), in any case.
+    #[must_use]
+    pub fn from_type_name(name: &str) -> Option<Self> {
+        [
+            ("string", Self::String),
+            ("boolean", Self::Boolean),
+            ("decimal", Self::Decimal),
+            ("integer", Self::Integer),
+            ("dateTime", Self::DateTime),
+            ("binary", Self::Binary),
+            ("reference", Self::Reference),
+            ("complex", Self::Complex),
+        ]
+        .into_iter()
+        .find_map(|(type_name, kind)| type_name.eq_ignore_ascii_case(name).then_some(kind))
+    }
 }
 
 /// What the evaluator needs to know about the schema; the server implements it.

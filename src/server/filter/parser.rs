@@ -180,33 +180,35 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Refuses a tree higher than `max_depth`.
-    fn check_height(&self, node: Node) -> Result<Node, FilterError> {
+    /// Refuses a tree higher than `max_depth`; `start` is where its text begins.
+    fn check_height(&self, node: Node, start: usize) -> Result<Node, FilterError> {
         if node.1 > self.max_depth {
             let kind = FilterErrorKind::TooDeep {
                 max: self.max_depth,
             };
-            return Err(self.error(kind, self.start()));
+            return Err(self.error(kind, start));
         }
         Ok(node)
     }
 
     fn or_expr(&mut self, scope: Scope<'_>) -> Result<Node, FilterError> {
+        let start = self.start();
         let mut terms = vec![self.and_expr(scope)?];
         while self.peek_keyword("or") {
             self.pos += 1;
             terms.push(self.and_expr(scope)?);
         }
-        self.check_height(balance(terms, Filter::Or))
+        self.check_height(balance(terms, Filter::Or), start)
     }
 
     fn and_expr(&mut self, scope: Scope<'_>) -> Result<Node, FilterError> {
+        let start = self.start();
         let mut terms = vec![self.unary(scope)?];
         while self.peek_keyword("and") {
             self.pos += 1;
             terms.push(self.unary(scope)?);
         }
-        self.check_height(balance(terms, Filter::And))
+        self.check_height(balance(terms, Filter::And), start)
     }
 
     fn unary(&mut self, scope: Scope<'_>) -> Result<Node, FilterError> {
@@ -226,7 +228,7 @@ impl<'a> Parser<'a> {
                 self.pos += 2;
                 let (inner, height) = self.or_expr(scope)?;
                 self.close('(', paren)?;
-                self.check_height((Filter::Not(Box::new(inner)), height + 1))
+                self.check_height((Filter::Not(Box::new(inner)), height + 1), start)
             }
             Tok::Word(_) => self.attr_expr(scope),
             other => {
@@ -273,7 +275,8 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Tok::LBracket => {
                 let (filter, height) = self.value_filter(&path, scope)?;
-                self.check_height((Filter::ValuePath(path, Box::new(filter)), height + 1))
+                let node = (Filter::ValuePath(path, Box::new(filter)), height + 1);
+                self.check_height(node, path_start)
             }
             Tok::Word(word) if word.eq_ignore_ascii_case("pr") => {
                 self.pos += 1;

@@ -394,6 +394,10 @@ fn rejects_a_tree_grown_too_high() {
     assert!(parse_filter("a pr or b pr or c pr or d pr", &limits).is_ok());
     let error = parse_filter("a pr or b pr or c pr or d pr or e pr", &limits).unwrap_err();
     assert_eq!(error.kind(), &FilterErrorKind::TooDeep { max: 3 });
+    assert_eq!(error.offset(), Some(0));
+    let error =
+        parse_filter("x pr and (a pr or b pr or c pr or d pr or e pr)", &limits).unwrap_err();
+    assert_eq!(error.offset(), Some(10));
 }
 
 #[test]
@@ -1113,6 +1117,32 @@ fn path_values_flatten_multi_valued_attributes() {
             .values(&json!("not an object"))
             .is_empty()
     );
+}
+
+#[test]
+fn a_whole_extension_urn_names_the_extension() {
+    assert!(matches("urn:scim:tonkean pr"));
+    assert!(matches(&format!("{ENTERPRISE} pr")));
+    assert!(!matches("urn:scim:other pr"));
+    let values = attr("tonkean").with_urn("urn:scim").values(&user()).len();
+    assert_eq!(values, 1);
+}
+
+#[test]
+fn names_attribute_kinds_by_their_schema_type() {
+    assert_eq!(
+        AttrKind::from_type_name("dateTime"),
+        Some(AttrKind::DateTime)
+    );
+    assert_eq!(
+        AttrKind::from_type_name("DATETIME"),
+        Some(AttrKind::DateTime)
+    );
+    assert_eq!(
+        AttrKind::from_type_name("reference"),
+        Some(AttrKind::Reference)
+    );
+    assert_eq!(AttrKind::from_type_name("date"), None);
 }
 
 #[test]
