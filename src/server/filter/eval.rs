@@ -149,6 +149,8 @@ fn compare(
     // The path the schema knows the compared values by, worked out once and only if needed.
     let direct = || match scope {
         Scope::Resource(_) => Cow::Borrowed(path),
+        // A simple value compared as `value` is a value of the attribute itself.
+        Scope::Value { value, attr } if !value.is_object() => Cow::Borrowed(attr),
         Scope::Value { attr, .. } => Cow::Owned(inner_path(attr, path)),
     };
     let mut direct_rules = None;

@@ -350,7 +350,8 @@ impl AttrKind {
 /// Paths arrive as the filter wrote them (a URN if it gave one, names in its case), except that
 /// inside a value path they are made whole: in `emails[type eq "work"]` the evaluator asks about
 /// `emails.type`, and a comparison on a complex attribute with no sub-attribute (`emails co "x"`)
-/// compares, and asks about, its `value` sub-attribute.
+/// compares, and asks about, its `value` sub-attribute. For an attribute of simple values such as
+/// `tonkeanRoles`, `tonkeanRoles[value eq "x"]` asks about `tonkeanRoles` itself.
 pub trait AttributeTypes {
     /// Whether string comparisons on the attribute respect case (RFC 7643 §2.2 `caseExact`).
     fn case_exact(&self, path: &AttrPath) -> bool;
