@@ -99,7 +99,7 @@ impl std::error::Error for FilterError {}
 impl fmt::Display for FilterErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Empty => f.write_str("the filter is empty"),
+            Self::Empty => f.write_str("the input is empty"),
             Self::TooLong { len, max } => {
                 write!(f, "{len} characters long, more than the limit of {max}")
             }

@@ -8,6 +8,9 @@
 //! path    = attrPath / attrPath "[" filter "]" ["." ATTRNAME]   ; PATCH only
 //! ```
 //!
+//! Inside `[…]` the filter names sub-attributes alone and holds no value path of its own (RFC
+//! 7644 errata 4690 and 7322); `not` may be followed by a space before its `(` (errata 7319).
+//!
 //! Keywords are matched ASCII case-insensitively. Only groups recurse, and `enter` refuses a
 //! group deeper than `max_depth` before recursing, so no input can exhaust the stack.
 
