@@ -185,9 +185,13 @@ fn apply_one(
         return Ok(());
     }
 
-    match filter::parse_patch_path(path, &FILTER_LIMITS)
-        .map_err(|e| ScimError::invalid_path(format!("invalid path {path:?}: {e}")))?
-    {
+    match filter::parse_patch_path(path, &FILTER_LIMITS).map_err(|e| {
+        ScimError::new(
+            400,
+            Some(e.scim_type()),
+            format!("invalid path {path:?}: {e}"),
+        )
+    })? {
         PatchPath::Attr(target) => apply_attr(kind, body, operation.op, &target, value, true),
         PatchPath::ValuePath {
             attr,
@@ -401,6 +405,42 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Tests one value of a multi-valued attribute against a value-path filter. Each value is tested
+/// on its own, as the only value of its attribute in an otherwise empty resource, so the
+/// whole-resource evaluator decides with the schema's caseExact and types.
+fn value_matcher(
+    kind: ResourceKind,
+    urn: Option<&str>,
+    name: &str,
+    filter: &Filter,
+) -> impl Fn(&Value) -> bool + use<> {
+    let ext = registry()
+        .schema_of(kind, urn.unwrap_or_default())
+        .filter(|u| *u != kind.core_schema());
+    let whole = Filter::ValuePath(
+        AttrPath {
+            urn: ext.map(str::to_owned),
+            attr: name.to_owned(),
+            sub_attr: None,
+        },
+        Box::new(filter.clone()),
+    );
+    let name = name.to_owned();
+    move |item: &Value| {
+        let mut inner = Map::new();
+        inner.insert(name.clone(), Value::Array(vec![item.clone()]));
+        let resource = match ext {
+            Some(urn) => {
+                let mut outer = Map::new();
+                outer.insert(urn.to_owned(), Value::Object(inner));
+                outer
+            }
+            None => inner,
+        };
+        whole.matches(&Value::Object(resource), &schema::ResourceTypes(kind))
+    }
+}
+
 fn apply_filtered(
     kind: ResourceKind,
     body: &mut Map<String, Value>,
@@ -436,17 +476,7 @@ fn apply_filtered(
         None => None,
     };
     let name = attribute.name.clone();
-    let types = schema::ElementTypes(attribute);
-    let complex = attribute.is_complex();
-    let matches = |item: &Value| {
-        if complex {
-            filter.matches(item, &types)
-        } else {
-            let mut wrapped = Map::new();
-            wrapped.insert("value".to_owned(), item.clone());
-            filter.matches(&Value::Object(wrapped), &types)
-        }
-    };
+    let matches = value_matcher(kind, target.urn.as_deref(), &name, filter);
     let mut items = match container.remove(&name) {
         Some(Value::Array(items)) => items,
         Some(other) => vec![other],

@@ -413,32 +413,6 @@ impl AttributeTypes for ResourceTypes {
     }
 }
 
-/// [`AttributeTypes`] inside one multi-valued attribute, for value-path filters such as
-/// `emails[type eq "work"]`; for a multi-valued simple attribute (`tonkeanRoles`), `value` is
-/// the element itself (RFC 7644 §3.5.2).
-pub struct ElementTypes<'a>(pub &'a Attribute);
-
-impl ElementTypes<'_> {
-    fn find(&self, path: &AttrPath) -> Option<&Attribute> {
-        if self.0.is_complex() {
-            self.0.sub(&path.attr)
-        } else {
-            path.attr.eq_ignore_ascii_case("value").then_some(self.0)
-        }
-    }
-}
-
-impl AttributeTypes for ElementTypes<'_> {
-    fn case_exact(&self, path: &AttrPath) -> bool {
-        self.find(path).is_some_and(|a| a.case_exact)
-    }
-
-    fn kind(&self, path: &AttrPath) -> AttrKind {
-        self.find(path)
-            .map_or(AttrKind::String, Attribute::attr_kind)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
