@@ -7,10 +7,14 @@
 
 pub mod cli;
 pub mod client;
+pub mod cmd;
 pub mod config;
+pub mod connect;
 pub mod diff;
 pub mod plan;
+pub mod planner;
 pub mod render;
+pub mod server;
 pub mod state;
 
 pub use cli::run;

@@ -159,6 +159,11 @@ impl Sources {
         &self.files[id.index()]
     }
 
+    /// The files, in the order they were read.
+    pub fn files(&self) -> impl Iterator<Item = &Arc<SourceFile>> {
+        self.files.iter()
+    }
+
     /// `file:line:column` of the start of a span, as error messages write it.
     #[must_use]
     pub fn location(&self, span: Span) -> String {
