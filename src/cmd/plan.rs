@@ -57,18 +57,17 @@ pub fn resolve_targets<'a>(
     only: Option<&str>,
     allow_insecure_http: bool,
 ) -> Result<Vec<(&'a Provider, Target)>, ExitCode> {
-    let providers: Vec<&Provider> = match only {
-        Some(name) => match config.provider(name) {
-            Some(provider) => vec![provider],
-            None => {
-                let known: Vec<&str> = config.providers().iter().map(Provider::name).collect();
-                return Err(fail(format!(
-                    "--provider {name}: no such provider; the config declares: {}",
-                    known.join(", ")
-                )));
-            }
-        },
-        None => config.providers().iter().collect(),
+    let providers: Vec<&Provider> = if let Some(name) = only {
+        let Some(provider) = config.provider(name) else {
+            let known: Vec<&str> = config.providers().iter().map(Provider::name).collect();
+            return Err(fail(format!(
+                "--provider {name}: no such provider; the config declares: {}",
+                known.join(", ")
+            )));
+        };
+        vec![provider]
+    } else {
+        config.providers().iter().collect()
     };
     let mut targets = Vec::new();
     let mut errors = Vec::new();
@@ -92,14 +91,15 @@ fn compute(
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
-) -> Result<Plan, PlanError> {
+) -> Result<Plan, Box<PlanError>> {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     runtime.block_on(async {
         let mut plans = Vec::new();
         for (provider, target) in targets {
             let planned =
                 planner::plan_provider(config, provider, target, allow_insecure_http, options)
-                    .await?;
+                    .await
+                    .map_err(Box::new)?;
             planned.session.close().await;
             plans.push(planned.plan);
         }
