@@ -21,7 +21,6 @@ struct Inner {
     source: Option<NamedSource<std::sync::Arc<str>>>,
     location: Option<String>,
     labels: Vec<(Span, String)>,
-    related: Vec<Diagnostic>,
 }
 
 impl Diagnostic {
@@ -33,7 +32,6 @@ impl Diagnostic {
             source: None,
             location: None,
             labels: Vec::new(),
-            related: Vec::new(),
         }))
     }
 
@@ -63,10 +61,9 @@ impl Diagnostic {
         if same_file {
             self.0.labels.push((span, label.into()));
         } else {
-            let label = label.into();
-            self.0
-                .related
-                .push(Diagnostic::new(label.clone()).at(sources, span, label));
+            // A place in another file cannot share the snippet; the message names it instead.
+            let location = sources.location(span);
+            self.0.message = format!("{}\n{} at {location}", self.0.message, label.into());
         }
         self
     }
@@ -125,15 +122,6 @@ impl miette::Diagnostic for Diagnostic {
                 }
             },
         )))
-    }
-
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        if self.0.related.is_empty() {
-            return None;
-        }
-        Some(Box::new(
-            self.0.related.iter().map(|d| d as &dyn miette::Diagnostic),
-        ))
     }
 }
 

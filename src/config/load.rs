@@ -203,12 +203,16 @@ fn yaml_error(
     let message = bare_message(&error.without_snippet().to_string());
     let is_budget = message.contains("budget") || message.contains("alias");
     let diagnostic = if is_budget {
-        Diagnostic::new(format!(
-            "the YAML is too large or too deeply nested: {message}"
-        ))
-        .help(
-            "scimform bounds YAML nesting and alias expansion to stay safe on untrusted input; \
-             write the values out instead of expanding aliases",
+        let limit = if message.contains("Depth") {
+            format!("the YAML nests deeper than {MAX_DEPTH} levels")
+        } else if message.contains("alias") {
+            format!("YAML aliases expand to more than {MAX_ALIAS_EVENTS} nodes")
+        } else {
+            format!("the YAML exceeds scimform's input limits ({message})")
+        };
+        Diagnostic::new(limit).help(
+            "scimform bounds YAML nesting depth and alias expansion to stay safe on untrusted \
+             input; write the values out instead of nesting or expanding aliases",
         )
     } else {
         Diagnostic::new(format!("invalid YAML: {message}")).help(
@@ -260,5 +264,7 @@ fn bare_message(message: &str) -> String {
         Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
         None => message,
     };
+    // The location is drawn under the message; saying it again in words is noise.
+    let message = message.split(" at line ").next().unwrap_or(message);
     message.to_owned()
 }
