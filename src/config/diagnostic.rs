@@ -10,6 +10,9 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 
 use super::source::{SourceFile, Sources, Span};
 
+/// How many lines apart two places of one error may be and still share a snippet.
+const MAX_SNIPPET_GAP: usize = 6;
+
 /// One problem with a config, pointing into the file it is about.
 #[derive(Debug, Clone)]
 pub struct Diagnostic(Box<Inner>);
@@ -53,15 +56,20 @@ impl Diagnostic {
     /// Adds a second place the error is about, such as the first declaration of a duplicate.
     #[must_use]
     pub fn also(mut self, sources: &Sources, span: Span, label: impl Into<String>) -> Self {
-        let same_file = self
-            .0
-            .labels
-            .first()
-            .is_some_and(|(primary, _)| primary.source() == span.source());
-        if same_file {
+        let near = self.0.labels.first().is_some_and(|(primary, _)| {
+            let file = sources.get(span.source());
+            primary.source() == span.source()
+                && file
+                    .line_col(primary.start())
+                    .0
+                    .abs_diff(file.line_col(span.start()).0)
+                    <= MAX_SNIPPET_GAP
+        });
+        if near {
             self.0.labels.push((span, label.into()));
         } else {
-            // A place in another file cannot share the snippet; the message names it instead.
+            // A place in another file, or far away, would make an unreadable snippet; the
+            // message names it instead.
             let location = sources.location(span);
             self.0.message = format!("{}\n{} at {location}", self.0.message, label.into());
         }

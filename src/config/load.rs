@@ -202,7 +202,27 @@ fn yaml_error(
 ) -> Diagnostic {
     let message = bare_message(&error.without_snippet().to_string());
     let is_budget = message.contains("budget") || message.contains("alias");
-    let diagnostic = if is_budget {
+    let diagnostic = if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        Some(
+            Diagnostic::new(format!("the key `{key}` appears twice in the same mapping"))
+                .help("keep one of the two; the second would silently override the first"),
+        )
+    } else if message.contains("Documents") {
+        Some(
+            Diagnostic::new("a config file holds a single YAML document").help(
+                "remove the `---` separator, or put each document in its own file of a folder",
+            ),
+        )
+    } else {
+        None
+    };
+    let diagnostic = if let Some(diagnostic) = diagnostic {
+        diagnostic
+    } else if is_budget {
         let limit = if message.contains("Depth") {
             format!("the YAML nests deeper than {MAX_DEPTH} levels")
         } else if message.contains("alias") {

@@ -403,3 +403,18 @@ fn a_huge_file_fails_fast() {
         err.0[0]
     );
 }
+
+/// The annotated example of the README's config reference is a valid config.
+#[test]
+fn readme_example_is_valid() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### An annotated example")
+        .expect("the section exists")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + section[start..].find("```").expect("the block ends");
+    let (_dir, path) = write(&section[start..end]);
+    if let Err(errors) = load(&path) {
+        panic!("{}", config::render(&errors.0, Style::Plain));
+    }
+}
