@@ -35,7 +35,15 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// A config file, or a folder whose *.yaml and *.yml files are merged.
-    #[arg(short = 'f', long = "file", value_name = "PATH", default_value = ".")]
+    ///
+    /// The default is a single file so that other YAML in the working directory (CI
+    /// workflows, compose files) is never mistaken for config; pass a folder explicitly.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        default_value = "scimform.yaml"
+    )]
     pub file: PathBuf,
     /// Accept plain http:// provider URLs to hosts other than loopback.
     #[arg(long)]

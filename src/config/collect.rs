@@ -1,8 +1,11 @@
 //! From parsed files to raw declarations: each provider, user, group and role is deserialized
 //! on its own, so that every malformed one is reported, not only the first.
 
+use std::collections::HashSet;
+
 use super::diagnostic::{Diagnostic, Errors};
 use super::load::Document;
+use super::model::{GroupKey, UserKey};
 use super::node::{Node, NodeError, Value};
 use super::raw::{RawGroup, RawProvider, RawRoleAssignment, RawUser, TOP_LEVEL_KEYS};
 use super::source::{Sources, Span};
@@ -20,6 +23,17 @@ pub(crate) struct Declarations {
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
     /// Whether every file parsed: only then can "nothing declared" checks be trusted.
     pub(crate) complete: bool,
+    /// Names of declarations that were reported malformed. References to them are not
+    /// reported again as naming nobody.
+    pub(crate) broken: Broken,
+}
+
+/// Names declared by entries that failed to deserialize or validate.
+#[derive(Default)]
+pub(crate) struct Broken {
+    pub(crate) providers: HashSet<String>,
+    pub(crate) users: HashSet<UserKey>,
+    pub(crate) groups: HashSet<GroupKey>,
 }
 
 pub(crate) fn collect(
@@ -62,22 +76,35 @@ pub(crate) fn collect(
                 }
                 "providers" => {
                     for (name, provider) in map_entries(key, value, sources, errors) {
-                        if let Some(p) = deserialize(provider, sources, errors) {
-                            declarations.providers.push((name, p));
+                        match deserialize(provider, sources, errors) {
+                            Some(p) => declarations.providers.push((name, p)),
+                            None => {
+                                declarations.broken.providers.insert(name.value);
+                            }
                         }
                     }
                 }
                 "users" => {
                     for item in seq_items(key, value, sources, errors) {
-                        if let Some(u) = deserialize(item, sources, errors) {
-                            declarations.users.push(u);
+                        match deserialize(item, sources, errors) {
+                            Some(u) => declarations.users.push(u),
+                            None => {
+                                if let Some(name) = string_at(item, "userName") {
+                                    declarations.broken.users.insert(UserKey::new(name));
+                                }
+                            }
                         }
                     }
                 }
                 "groups" => {
                     for item in seq_items(key, value, sources, errors) {
-                        if let Some(g) = deserialize(item, sources, errors) {
-                            declarations.groups.push(g);
+                        match deserialize(item, sources, errors) {
+                            Some(g) => declarations.groups.push(g),
+                            None => {
+                                if let Some(name) = string_at(item, "displayName") {
+                                    declarations.broken.groups.insert(GroupKey::new(name));
+                                }
+                            }
                         }
                     }
                 }
@@ -106,6 +133,14 @@ pub(crate) fn collect(
         }
     }
     declarations
+}
+
+/// The string under `key` in a mapping node.
+fn string_at<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+    node.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .and_then(|(_, v)| v.as_str())
 }
 
 fn check_version(value: &Node, sources: &Sources, errors: &mut Errors) {
@@ -260,6 +295,9 @@ fn plain_type(expected: &str) -> String {
         "u64" | "i64" => "a whole number".into(),
         "a borrowed string" => "a string".into(),
         "option" => "a value".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping".into(),
+        "a boolean" => "`true` or `false`".into(),
         other => other.to_owned(),
     }
 }

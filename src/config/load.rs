@@ -202,13 +202,37 @@ fn yaml_error(
 ) -> Diagnostic {
     let message = bare_message(&error.without_snippet().to_string());
     let is_budget = message.contains("budget") || message.contains("alias");
-    let diagnostic = if is_budget {
-        Diagnostic::new(format!(
-            "the YAML is too large or too deeply nested: {message}"
-        ))
-        .help(
-            "scimform bounds YAML nesting and alias expansion to stay safe on untrusted input; \
-             write the values out instead of expanding aliases",
+    let diagnostic = if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        Some(
+            Diagnostic::new(format!("the key `{key}` appears twice in the same mapping"))
+                .help("keep one of the two; the second would silently override the first"),
+        )
+    } else if message.contains("Documents") {
+        Some(
+            Diagnostic::new("a config file holds a single YAML document").help(
+                "remove the `---` separator, or put each document in its own file of a folder",
+            ),
+        )
+    } else {
+        None
+    };
+    let diagnostic = if let Some(diagnostic) = diagnostic {
+        diagnostic
+    } else if is_budget {
+        let limit = if message.contains("Depth") {
+            format!("the YAML nests deeper than {MAX_DEPTH} levels")
+        } else if message.contains("alias") {
+            format!("YAML aliases expand to more than {MAX_ALIAS_EVENTS} nodes")
+        } else {
+            format!("the YAML exceeds scimform's input limits ({message})")
+        };
+        Diagnostic::new(limit).help(
+            "scimform bounds YAML nesting depth and alias expansion to stay safe on untrusted \
+             input; write the values out instead of nesting or expanding aliases",
         )
     } else {
         Diagnostic::new(format!("invalid YAML: {message}")).help(
@@ -260,5 +284,7 @@ fn bare_message(message: &str) -> String {
         Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
         None => message,
     };
+    // The location is drawn under the message; saying it again in words is noise.
+    let message = message.split(" at line ").next().unwrap_or(message);
     message.to_owned()
 }

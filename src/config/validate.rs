@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::LoadOptions;
-use super::collect::{Declarations, closest};
+use super::collect::{Broken, Declarations, closest};
 use super::diagnostic::{Diagnostic, Errors};
 use super::interpolate::Template;
 use super::managed::Managed;
@@ -34,6 +34,7 @@ pub(crate) fn build(
         sources: &sources,
         options,
         errors,
+        broken: declarations.broken,
     };
     let providers = v.providers(declarations.providers, declarations.complete);
     let (mut users, user_index) = v.users(declarations.users, &providers);
@@ -61,6 +62,9 @@ struct Validator<'a> {
     sources: &'a Sources,
     options: LoadOptions,
     errors: &'a mut Errors,
+    /// Declarations already reported malformed: references to them are not errors of their
+    /// own, so one mistake is reported once.
+    broken: Broken,
 }
 
 impl Validator<'_> {
@@ -74,15 +78,12 @@ impl Validator<'_> {
 
     /// Reports `name` declared a second time at `span`, first at `first`.
     fn duplicate(&mut self, what: &str, name: &str, span: Span, first: Span) {
-        let first_location = self.sources.location(first);
-        let diagnostic = Diagnostic::new(format!(
-            "{what} `{name}` is declared twice (first at {first_location})"
-        ))
-        .at(self.sources, span, "declared again here")
-        .also(self.sources, first, "first declared here")
-        .help(format!(
-            "keep one declaration of {what} `{name}` and delete the other"
-        ));
+        let diagnostic = Diagnostic::new(format!("{what} `{name}` is declared twice"))
+            .at(self.sources, span, "declared again here")
+            .also(self.sources, first, "first declared here")
+            .help(format!(
+                "keep one declaration of {what} `{name}` and delete the other"
+            ));
         self.error(diagnostic);
     }
 
@@ -103,8 +104,12 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(name.value.clone(), name.span);
-            if let Some(p) = self.provider(name, provider.value) {
-                providers.push(p);
+            let provider_name = name.value.clone();
+            match self.provider(name, provider.value) {
+                Some(p) => providers.push(p),
+                None => {
+                    self.broken.providers.insert(provider_name);
+                }
             }
         }
         if !any_declared && complete && self.errors.is_empty() {
@@ -411,9 +416,14 @@ impl Validator<'_> {
                 continue;
             }
             spans.insert(key.clone(), user_name.span);
-            if let Some(u) = self.user(user.value, key.clone(), providers) {
-                index.insert(key, users.len());
-                users.push(u);
+            match self.user(user.value, key.clone(), providers) {
+                Some(u) => {
+                    index.insert(key, users.len());
+                    users.push(u);
+                }
+                None => {
+                    self.broken.users.insert(key);
+                }
             }
         }
         (users, index)
@@ -629,7 +639,7 @@ impl Validator<'_> {
         for provider in list.value {
             if providers.iter().any(|p| p.name == provider.value) {
                 on.insert(provider.value);
-            } else {
+            } else if !self.broken.providers.contains(&provider.value) {
                 let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
                 let help = match closest(&provider.value, known.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -707,6 +717,7 @@ impl Validator<'_> {
                 keys
             });
             if self.errors.0.len() != before {
+                self.broken.groups.insert(key);
                 continue;
             }
             index.insert(key.clone(), groups.len());
@@ -753,7 +764,11 @@ impl Validator<'_> {
         index: &HashMap<UserKey, usize>,
         role: impl Fn() -> String,
     ) -> Option<usize> {
-        let Some(&i) = index.get(&UserKey::new(&name.value)) else {
+        let key = UserKey::new(&name.value);
+        let Some(&i) = index.get(&key) else {
+            if self.broken.users.contains(&key) {
+                return None;
+            }
             let help = match closest(&name.value, users.iter().map(|u| u.user_name.as_str())) {
                 Some(near) => {
                     format!("did you mean `{near}`? Otherwise declare the user under `users:`")
@@ -944,7 +959,11 @@ impl Validator<'_> {
         groups: &[Group],
         index: &HashMap<GroupKey, usize>,
     ) -> Option<usize> {
-        let Some(&g) = index.get(&GroupKey::new(&name.value)) else {
+        let key = GroupKey::new(&name.value);
+        let Some(&g) = index.get(&key) else {
+            if self.broken.groups.contains(&key) {
+                return None;
+            }
             let help = match closest(&name.value, groups.iter().map(|g| g.display_name.as_str())) {
                 Some(near) => {
                     format!("did you mean `{near}`? Otherwise declare the group under `groups:`")
