@@ -462,16 +462,16 @@ impl Projection {
                     };
                     let selected: Vec<&AttrPath> = self.attributes.iter().filter(in_urn).collect();
                     let excluded: Vec<&AttrPath> = self.excluded.iter().filter(in_urn).collect();
-                    if let Some(v) = ext.get_mut(&name) {
-                        if !keep(
+                    if let Some(v) = ext.get_mut(&name)
+                        && !keep(
                             returned,
                             &selected,
                             &excluded,
                             !self.attributes.is_empty(),
                             v,
-                        ) {
-                            ext.remove(&name);
-                        }
+                        )
+                    {
+                        ext.remove(&name);
                     }
                 }
                 if ext.is_empty() {

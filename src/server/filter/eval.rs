@@ -224,11 +224,9 @@ fn compare_strings(actual: &str, op: CompareOp, expected: &str, rules: Rules) ->
     }
     if rules.kind == AttrKind::DateTime
         && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+        && let (Some(actual), Some(expected)) = (parse_date_time(actual), parse_date_time(expected))
     {
-        if let (Some(actual), Some(expected)) = (parse_date_time(actual), parse_date_time(expected))
-        {
-            return ordering_holds(op, actual.cmp(&expected));
-        }
+        return ordering_holds(op, actual.cmp(&expected));
     }
     let exact = rules.case_exact;
     match op {
@@ -360,10 +358,9 @@ pub(super) fn path_values<'v>(resource: &'v Value, path: &AttrPath) -> Vec<&'v V
     let Some(object) = schema_object(resource, path.urn.as_deref()) else {
         // `urn:scim:tonkean` reads as attribute `tonkean` of `urn:scim`, but names the extension.
         if let (Some(urn), None, Some(resource)) = (&path.urn, &path.sub_attr, resource.as_object())
+            && let Some(extension) = get_ci(resource, &format!("{urn}:{}", path.attr))
         {
-            if let Some(extension) = get_ci(resource, &format!("{urn}:{}", path.attr)) {
-                push_values(&mut out, extension, None);
-            }
+            push_values(&mut out, extension, None);
         }
         return out;
     };

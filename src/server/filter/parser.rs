@@ -261,19 +261,19 @@ impl<'a> Parser<'a> {
     fn attr_expr(&mut self, scope: Scope<'_>) -> Result<Node, FilterError> {
         let path_start = self.start();
         let path = self.attr_path_token()?;
-        if let Scope::Inner(outer) = scope {
-            if path.urn.is_some() || path.sub_attr.is_some() {
-                let reason = if path.urn.is_some() {
-                    "inside '[…]' a path names a sub-attribute alone, without a schema URN"
-                } else {
-                    "inside '[…]' a path names a sub-attribute alone, without '.'"
-                };
-                let kind = FilterErrorKind::InvalidAttrPath {
-                    path: format!("{path} (in {outer}[…])"),
-                    reason,
-                };
-                return Err(self.error(kind, path_start));
-            }
+        if let Scope::Inner(outer) = scope
+            && (path.urn.is_some() || path.sub_attr.is_some())
+        {
+            let reason = if path.urn.is_some() {
+                "inside '[…]' a path names a sub-attribute alone, without a schema URN"
+            } else {
+                "inside '[…]' a path names a sub-attribute alone, without '.'"
+            };
+            let kind = FilterErrorKind::InvalidAttrPath {
+                path: format!("{path} (in {outer}[…])"),
+                reason,
+            };
+            return Err(self.error(kind, path_start));
         }
         match self.peek() {
             Tok::LBracket => {

@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests.
 
+pub mod peer;
+pub mod python;
+pub mod serve;
+
 use assert_cmd::Command;
 use std::path::Path;
 
