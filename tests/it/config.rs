@@ -95,8 +95,12 @@ fn examples_are_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir(root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
-        let is_config =
-            path.is_dir() || path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        // Hidden entries are local state, such as the quickstart's embedded store.
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let is_config = !hidden
+            && (path.is_dir() || path.extension().is_some_and(|e| e == "yaml" || e == "yml"));
         if !is_config {
             continue;
         }
