@@ -8,14 +8,19 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::rewrite::Rewriter;
 use crate::support::{Run, run, scimform};
 
 /// A config naming the peer as provider `tonkean`, its token from `$PEER_TOKEN`.
 fn peer_config(dir: &Path, peer: &PeerServer, provider_extra: &str, rest: &str) -> PathBuf {
+    config_at(dir, &peer.base_url, provider_extra, rest)
+}
+
+/// A config naming the server at `url` as provider `tonkean`, its token from `$PEER_TOKEN`.
+fn config_at(dir: &Path, url: &str, provider_extra: &str, rest: &str) -> PathBuf {
     let path = dir.join("scimform.yaml");
     let text = format!(
-        "version: 1\nproviders:\n  tonkean:\n    url: {}\n    token: ${{PEER_TOKEN}}\n    preset: tonkean\n{provider_extra}{rest}",
-        peer.base_url
+        "version: 1\nproviders:\n  tonkean:\n    url: {url}\n    token: ${{PEER_TOKEN}}\n    preset: tonkean\n{provider_extra}{rest}"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -333,11 +338,25 @@ async fn few_declared_users_in_a_large_directory_are_looked_up_one_by_one() {
     let spc = PeerServer::service_provider_config(dir.path(), true, 10);
     let peer = PeerServer::start_with_config(Some(&spc));
     peer.bulk_users("m", 45).await;
+    // The server orders its list by id, so find a user that is not on the first page.
+    let first = peer
+        .call(reqwest::Method::GET, "/Users?startIndex=1&count=10", None)
+        .await;
+    let on_first: Vec<&str> = first["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    let elsewhere = (0..45)
+        .map(|i| format!("m{i:05}@example.com"))
+        .find(|name| !on_first.contains(&name.as_str()))
+        .unwrap();
     let config = peer_config(
         dir.path(),
         &peer,
         "",
-        "users:\n  - userName: m00040@example.com\n  - userName: new@example.com\n",
+        &format!("users:\n  - userName: {elsewhere}\n  - userName: new@example.com\n"),
     );
     let before = peer.requests().len();
 
@@ -350,7 +369,7 @@ async fn few_declared_users_in_a_large_directory_are_looked_up_one_by_one() {
         .cloned()
         .collect();
     // The first page, then two lookups instead of four more pages.
-    assert_eq!(users.len(), 3, "{users:?}");
+    assert_eq!(users.len(), 3, "{users:?}\n{:?}", peer.requests());
     assert_eq!(plan["providers"][0]["unmanaged"]["users"], 44);
 }
 
@@ -401,4 +420,139 @@ fn an_unknown_provider_and_a_missing_variable_are_errors_before_any_request() {
         .args(["--provider", "nope"]));
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("no such provider"), "{}", out.stderr);
+}
+
+/// Runs `plan` off the async runtime, so a proxy in this test's runtime keeps serving.
+async fn plan_off_runtime(config: &Path, extra: &[&str]) -> Run {
+    let config = config.to_owned();
+    let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        plan(&config, &extra)
+    })
+    .await
+    .unwrap()
+}
+
+fn user_lists(requests: &[String]) -> Vec<String> {
+    let mut lists: Vec<String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /scim/v2/Users?"))
+        .cloned()
+        .collect();
+    lists.sort();
+    lists
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_clamps_count_is_paged_at_the_size_it_returns() {
+    let peer = PeerServer::start();
+    peer.bulk_users("m", 20).await;
+    // Whatever count is asked for, the server returns at most 7.
+    let proxy = Rewriter::start(
+        &peer.base_url,
+        |path| path.replace("count=1000", "count=7"),
+        |_, _, _| {},
+    )
+    .await;
+    let users: String = (0..20).fold(String::new(), |mut out, i| {
+        let _ = writeln!(out, "  - userName: m{i:05}@example.com");
+        out
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_at(
+        dir.path(),
+        &proxy.base_url,
+        "    prune: true\n",
+        &format!("users:\n{users}"),
+    );
+    let before = peer.requests().len();
+
+    let out = plan_off_runtime(&config, &["--format", "json"]).await;
+
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(ops(&plan).is_empty(), "{:?}", ops(&plan));
+    assert_eq!(
+        user_lists(&peer.requests()[before..]),
+        vec![
+            "GET /scim/v2/Users?startIndex=1&count=7",
+            "GET /scim/v2/Users?startIndex=15&count=7",
+            "GET /scim/v2/Users?startIndex=8&count=7",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_listed_without_members_are_read_one_by_one() {
+    let peer = PeerServer::start();
+    seed_converged(&peer).await;
+    peer.group("Unmanaged", &[]).await;
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET && path.ends_with("/Groups") {
+            for group in body["Resources"].as_array_mut().into_iter().flatten() {
+                group.as_object_mut().unwrap().remove("members");
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_at(dir.path(), &proxy.base_url, "", CONVERGED);
+    let before = peer.requests().len();
+
+    let out = plan_off_runtime(&config, &["--format", "json"]).await;
+
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        ops(&plan).is_empty(),
+        "members were read, not taken as empty: {:?}",
+        ops(&plan)
+    );
+    let by_id: Vec<String> = peer.requests()[before..]
+        .iter()
+        .filter(|r| r.starts_with("GET /scim/v2/Groups/"))
+        .cloned()
+        .collect();
+    assert_eq!(by_id.len(), 1, "only the declared group is read: {by_id:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_is_refused_when_the_listing_cannot_be_proven_complete() {
+    let peer = PeerServer::start();
+    peer.bulk_users("m", 3).await;
+    // The server claims one user more than it can list.
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET
+            && path.ends_with("/Users")
+            && let Some(total) = body["totalResults"].as_u64()
+        {
+            body["totalResults"] = Value::from(total + 1);
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_at(
+        dir.path(),
+        &proxy.base_url,
+        "    prune: true\n",
+        "users:\n  - userName: m00000@example.com\n",
+    );
+    let before = peer.requests().len();
+
+    let out = plan_off_runtime(&config, &[]).await;
+
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("reported 4 users but listed 3")
+            && out.stderr.contains("incomplete listing"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        peer.requests()[before..]
+            .iter()
+            .all(|r| r.starts_with("GET ")),
+        "nothing is written"
+    );
 }

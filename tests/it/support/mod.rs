@@ -2,6 +2,7 @@
 
 pub mod peer;
 pub mod python;
+pub mod rewrite;
 pub mod serve;
 
 use assert_cmd::Command;

@@ -96,16 +96,27 @@ impl PeerServer {
             seen = now;
         }
         // Lines look like: 127.0.0.1 - - [date] "GET /scim/v2/Users?count=1 HTTP/1.1" 200 -
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|line| {
-                let start = line.find('"')? + 1;
-                let end = start + line[start..].find(" HTTP/")?;
-                Some(line[start..end].to_owned())
-            })
-            .collect()
+        // Threads of the server may write two entries on one line, so every entry is taken.
+        let mut requests = Vec::new();
+        for line in self.log.lock().unwrap().iter() {
+            let mut rest = line.as_str();
+            while let Some(start) = rest.find('"') {
+                let after = &rest[start + 1..];
+                let Some(end) = after.find(" HTTP/") else {
+                    break;
+                };
+                let entry = &after[..end];
+                if entry.split(' ').count() == 2 {
+                    requests.push(entry.to_owned());
+                }
+                rest = &after[end..];
+                match rest.find('"') {
+                    Some(close) => rest = &rest[close + 1..],
+                    None => break,
+                }
+            }
+        }
+        requests
     }
 }
 
