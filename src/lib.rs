@@ -5,11 +5,13 @@
 //! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` and the embedded
 //! `server` stand on their own: the server never imports the engine, nor the engine the server.
 
+pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod diff;
 pub mod plan;
+pub mod report;
 pub mod state;
 
 pub use cli::run;
