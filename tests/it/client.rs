@@ -119,7 +119,10 @@ async fn a_rejected_token_is_an_error_that_does_not_show_it() {
         .list_all(ResourceKind::User, None, &[])
         .await
         .unwrap_err();
-    assert!(matches!(err, ClientError::Status { status: 401, .. }), "{err}");
+    assert!(
+        matches!(err, ClientError::Status { status: 401, .. }),
+        "{err}"
+    );
     let shown = format!("{err} {err:?}");
     assert!(shown.contains("GET /Users"), "{shown}");
     assert!(!shown.contains(wrong), "{shown}");

@@ -70,7 +70,10 @@ impl PeerServer {
                     log.lock().unwrap().join("\n")
                 );
             }
-            assert!(Instant::now() < deadline, "the scim2-server peer did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the scim2-server peer did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         PeerServer {
@@ -82,6 +85,18 @@ impl PeerServer {
 
     /// The requests the server has answered so far, as `METHOD /path?query` lines.
     pub fn requests(&self) -> Vec<String> {
+        // The server logs a request after answering it, and a thread reads the log: wait until
+        // it has been quiet for a moment so that every answered request is counted.
+        let mut seen = self.log.lock().unwrap().len();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.log.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
         // Lines look like: 127.0.0.1 - - [date] "GET /scim/v2/Users?count=1 HTTP/1.1" 200 -
         self.log
             .lock()
