@@ -44,20 +44,21 @@ pub(super) async fn create(context: &Context, op: &Op, path: &str, body: &Value)
     let mut attempts = Attempts::new(&context.options.retry);
     loop {
         attempts.made += 1;
-        let error = match send_once(&context.client, &Method::POST, path, &[], Some(body)).await {
-            Ok(response) => {
-                let id = match response.body.as_ref().and_then(id_of) {
-                    Some(id) => Some(id),
-                    // 201 or 204 without a body: the key says which object was made.
-                    None => match lookup(context, op.resource, &key).await {
-                        Ok(found) if found.len() == 1 => id_of(&found[0]),
-                        Ok(_) | Err(_) => None,
-                    },
-                };
-                return finished(Outcome::Done { id, note: None }, &attempts);
-            }
-            Err(error) => error,
-        };
+        let error =
+            match send_once(&context.client, &Method::POST, path, &[], Some(body), None).await {
+                Ok(response) => {
+                    let id = match response.body.as_ref().and_then(id_of) {
+                        Some(id) => Some(id),
+                        // 201 or 204 without a body: the key says which object was made.
+                        None => match lookup(context, op.resource, &key).await {
+                            Ok(found) if found.len() == 1 => id_of(&found[0]),
+                            Ok(_) | Err(_) => None,
+                        },
+                    };
+                    return finished(Outcome::Done { id, note: None }, &attempts);
+                }
+                Err(error) => error,
+            };
         match Fault::of(&error) {
             Fault::Final if is_conflict(&error) => {
                 let outcome = match lookup(context, op.resource, &key).await {
@@ -180,6 +181,7 @@ async fn adopt(
         &path,
         &[],
         Some(&update),
+        None,
     )
     .await;
     match result {

@@ -125,9 +125,12 @@ pub(super) async fn send_once(
     path: &str,
     query: &[(&str, String)],
     body: Option<&Value>,
+    if_match: Option<&str>,
 ) -> Result<Response, ClientError> {
     let started = Instant::now();
-    let result = client.send(method.clone(), path, query, body, None).await;
+    let result = client
+        .send(method.clone(), path, query, body, if_match)
+        .await;
     let latency_ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(response) => {
@@ -146,6 +149,9 @@ pub(super) async fn send_once(
 /// Sends a request that is safe to repeat (GET, PUT, PATCH, DELETE) until it is answered with
 /// success or a final error, or the budget is spent. Returns the last result and how many
 /// attempts were made.
+///
+/// `If-Match` goes with every attempt until one may have been applied: the attempts after it
+/// go without, since the version they would match is the one that attempt replaced.
 pub(super) async fn send_idempotent(
     client: &ScimClient,
     policy: &RetryPolicy,
@@ -153,17 +159,21 @@ pub(super) async fn send_idempotent(
     path: &str,
     query: &[(&str, String)],
     body: Option<&Value>,
+    mut if_match: Option<&str>,
 ) -> (Result<Response, ClientError>, u32) {
     let mut attempts = Attempts::new(policy);
     loop {
         attempts.made += 1;
-        let result = send_once(client, method, path, query, body).await;
+        let result = send_once(client, method, path, query, body, if_match).await;
         let Err(error) = &result else {
             return (result, attempts.made);
         };
         let fault = Fault::of(error);
         if fault == Fault::Final {
             return (result, attempts.made);
+        }
+        if fault == Fault::Lost {
+            if_match = None;
         }
         tracing::info!(%method, path, %error, "retrying");
         if !attempts.wait(fault).await {
@@ -183,8 +193,16 @@ pub(super) async fn find_by(
 ) -> Result<Vec<Value>, ClientError> {
     let filter = format!("{attribute} eq {}", Value::String(value.to_owned()));
     let query = [("filter", filter)];
-    let (result, _) =
-        send_idempotent(client, policy, &Method::GET, kind.endpoint(), &query, None).await;
+    let (result, _) = send_idempotent(
+        client,
+        policy,
+        &Method::GET,
+        kind.endpoint(),
+        &query,
+        None,
+        None,
+    )
+    .await;
     match result {
         Ok(response) => Ok(list_resources(response.body.as_ref())),
         Err(ClientError::Status { status: 404, .. }) => Ok(Vec::new()),

@@ -38,6 +38,7 @@ fn options() -> ExecOptions {
             max_elapsed: Duration::from_secs(60),
             retry_after_cap: Duration::from_secs(2),
         },
+        if_match: false,
     }
 }
 
@@ -418,4 +419,76 @@ async fn deleting_what_is_already_gone_is_done() {
             note: Some(Note::AlreadyGone)
         }
     );
+}
+
+#[tokio::test]
+async fn with_if_match_an_object_changed_since_the_plan_is_left_alone() {
+    let peer = PeerServer::start();
+    let direct = client(&peer.base_url);
+    let ada = post(&direct, "/Users", &user("ada@example.com")).await;
+    post(&direct, "/Users", &user("bob@example.com")).await;
+    let config = load(
+        &peer,
+        "users:\n  - userName: ada@example.com\n    title: Analyst\n\
+         \x20 - userName: bob@example.com\n    title: Engineer\n",
+    );
+    let planned = plan(&direct, &config).await;
+    assert!(planned.capabilities.etag);
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "replace", "path": "title", "value": "Boss"}]});
+    direct
+        .send(
+            Method::PATCH,
+            &format!("/Users/{ada}"),
+            &[],
+            Some(&patch),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let options = ExecOptions {
+        if_match: true,
+        ..ExecOptions::default()
+    };
+    let report = apply::execute(&direct, &planned, &options, &Quiet).await;
+
+    let Outcome::Failed(failure) = &entry(&report, "ada@example.com").outcome else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(failure.status, Some(412), "{failure:?}");
+    assert!(entry(&report, "bob@example.com").outcome.is_done());
+    let now = direct.get(ResourceKind::User, &ada).await.unwrap().unwrap();
+    assert_eq!(now.body.unwrap()["title"], "Boss");
+}
+
+#[tokio::test]
+async fn a_clean_apply_sends_exactly_the_planned_writes() {
+    let peer = PeerServer::start();
+    let direct = client(&peer.base_url);
+    let old = post(&direct, "/Users", &user("old@example.com")).await;
+    post(&direct, "/Groups", &group("Ops", &[&old])).await;
+    let mut yaml = String::from("users:\n  - userName: old@example.com\n    absent: true\n");
+    for i in 0..20 {
+        yaml.push_str(&format!("  - userName: u{i}@example.com\n"));
+    }
+    yaml.push_str("groups:\n  - displayName: Ops\n    members: [u1@example.com, u2@example.com]\n");
+    yaml.push_str("  - displayName: Devs\n    members: [u3@example.com]\n");
+    let config = load(&peer, &yaml);
+    let planned = plan(&direct, &config).await;
+    let before = peer.requests().len();
+
+    let options = ExecOptions {
+        parallelism: 3,
+        ..ExecOptions::default()
+    };
+    let report = apply::execute(&direct, &planned, &options, &Quiet).await;
+
+    assert!(report.is_success(), "{report}");
+    let sent: Vec<String> = peer.requests()[before..].to_vec();
+    let writes = sent.iter().filter(|r| !r.starts_with("GET ")).count();
+    assert_eq!(writes, planned.ops.len(), "{sent:#?}");
+    assert_eq!(sent.len(), writes, "no reads: {sent:#?}");
+    assert_eq!(report.counts().attempts, planned.ops.len());
+    assert!(plan(&direct, &config).await.ops.is_empty());
 }
