@@ -40,7 +40,7 @@ pub struct ExecOptions {
     pub retry: RetryPolicy,
     /// Send each op's first write to an existing object with `If-Match: <version seen by the
     /// plan>` (RFC 7644 §3.14), so that an object changed after the plan was checked answers
-    /// 412 and is left alone. For saved plans on servers that announce ETag support; later
+    /// 412 and is left alone. For saved plans on servers that announce `ETag` support; later
     /// writes to the same object in the run go without, as the run itself moved it on.
     pub if_match: bool,
 }
