@@ -335,3 +335,6 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
     };
     Finished { outcome, attempts }
 }
+
+#[cfg(test)]
+mod tests;
