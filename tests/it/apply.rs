@@ -492,3 +492,138 @@ async fn a_clean_apply_sends_exactly_the_planned_writes() {
     assert_eq!(report.counts().attempts, planned.ops.len());
     assert!(plan(&direct, &config).await.ops.is_empty());
 }
+
+/// splitmix64: a seeded random source for generated scenarios.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `percent` in 100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// A random starting directory and a random config for it; returns the config's YAML body.
+async fn random_scenario(random: &mut Random, direct: &ScimClient) -> String {
+    const USERS: usize = 8;
+    const GROUPS: usize = 4;
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        if random.chance(50) {
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("p{i}@example.com"),
+                "title": random.pick(&["Analyst", "Engineer"]),
+                "displayName": random.pick(&["One", "Two"]),
+            });
+            ids.push(post(direct, "/Users", &body).await);
+        }
+    }
+    for i in 0..GROUPS {
+        if random.chance(50) {
+            let members: Vec<&str> = ids
+                .iter()
+                .filter(|_| random.chance(40))
+                .map(String::as_str)
+                .collect();
+            post(direct, "/Groups", &group(&format!("Group {i}"), &members)).await;
+        }
+    }
+    let mut yaml = String::from("users:\n");
+    let mut declared = Vec::new();
+    for i in 0..USERS {
+        if !random.chance(70) {
+            continue;
+        }
+        let user_name = format!("p{i}@example.com");
+        if random.chance(15) {
+            yaml.push_str(&format!("  - userName: {user_name}\n    absent: true\n"));
+            continue;
+        }
+        yaml.push_str(&format!(
+            "  - userName: {user_name}\n    title: {}\n    displayName: {}\n",
+            random.pick(&["Analyst", "Engineer"]),
+            random.pick(&["One", "Two"]),
+        ));
+        declared.push(user_name);
+    }
+    yaml.push_str("groups:\n");
+    let mut groups = Vec::new();
+    for i in 0..GROUPS {
+        if !random.chance(70) {
+            continue;
+        }
+        if random.chance(15) {
+            yaml.push_str(&format!("  - displayName: Group {i}\n    absent: true\n"));
+            continue;
+        }
+        let members: Vec<&str> = declared
+            .iter()
+            .filter(|_| random.chance(40))
+            .map(String::as_str)
+            .collect();
+        yaml.push_str(&format!(
+            "  - displayName: Group {i}\n    members: [{}]\n",
+            members.join(", ")
+        ));
+        groups.push(format!("Group {i}"));
+    }
+    let role_users: Vec<&str> = declared
+        .iter()
+        .filter(|_| random.chance(30))
+        .map(String::as_str)
+        .collect();
+    let role_groups: Vec<&str> = groups
+        .iter()
+        .filter(|_| random.chance(30))
+        .map(String::as_str)
+        .collect();
+    yaml.push_str(&format!(
+        "roles:\n  SYSTEM_USER:\n    users: [{}]\n    groups: [{}]\n",
+        role_users.join(", "),
+        role_groups.join(", ")
+    ));
+    yaml
+}
+
+#[tokio::test]
+async fn random_plans_apply_with_exactly_their_writes_and_converge() {
+    let scenarios: u64 = std::env::var("SCIMFORM_SCENARIOS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    for seed in 0..scenarios {
+        let peer = PeerServer::start();
+        let direct = client(&peer.base_url);
+        let mut random = Random(seed);
+        let yaml = random_scenario(&mut random, &direct).await;
+        let config = load(&peer, &yaml);
+        let planned = plan(&direct, &config).await;
+        let before = peer.requests().len();
+
+        let report = apply::execute(&direct, &planned, &ExecOptions::default(), &Quiet).await;
+
+        assert!(report.is_success(), "seed {seed}:\n{yaml}\n{report}");
+        let sent = peer.requests()[before..].to_vec();
+        assert_eq!(sent.len(), planned.ops.len(), "seed {seed}: {sent:#?}");
+        let again = plan(&direct, &config).await;
+        assert!(
+            again.ops.is_empty(),
+            "seed {seed}:\n{yaml}\nfirst plan {:#?}\nsecond plan {:#?}",
+            planned.ops,
+            again.ops
+        );
+    }
+}
