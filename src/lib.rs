@@ -5,6 +5,7 @@
 //! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` and the embedded
 //! `server` stand on their own: the server never imports the engine, nor the engine the server.
 
+pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod cmd;
@@ -14,6 +15,7 @@ pub mod diff;
 pub mod plan;
 pub mod planner;
 pub mod render;
+pub mod report;
 pub mod server;
 pub mod state;
 

@@ -61,6 +61,17 @@ impl ClientError {
         }
     }
 
+    /// The same error with the delay the server asked for in `Retry-After` (RFC 9110 §10.2.3),
+    /// in seconds. Only the delay-seconds form is read; an HTTP-date leaves it unset, and the
+    /// retry layer then falls back to its own backoff.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        if let ClientError::Status { retry_after, .. } = &mut self {
+            *retry_after = seconds;
+        }
+        self
+    }
+
     /// The HTTP status of an error answer, if this is one.
     #[must_use]
     pub fn http_status(&self) -> Option<u16> {

@@ -13,6 +13,7 @@ mod list;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -75,6 +76,8 @@ pub struct ScimClient {
     http: reqwest::Client,
     base_url: Arc<str>,
     requests: Arc<AtomicUsize>,
+    /// A per-request time limit tighter than the client-wide one, when set.
+    timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ScimClient {
@@ -141,7 +144,17 @@ impl ScimClient {
             http,
             base_url: base_url.into(),
             requests: Arc::new(AtomicUsize::new(0)),
+            timeout: None,
         })
+    }
+
+    /// The same client with each request limited to `timeout` (connection, sending and the
+    /// whole answer). A request that runs out of time fails as a transport error, which the
+    /// executor treats like a lost answer.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The base URL this client talks to, without a trailing slash.
@@ -179,6 +192,9 @@ impl ScimClient {
         if let Some(etag) = if_match {
             request = request.header(reqwest::header::IF_MATCH, etag);
         }
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let what = || RequestLabel {
             method: method.clone(),
@@ -197,6 +213,11 @@ impl ScimClient {
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = response
             .bytes()
             .await
@@ -222,7 +243,7 @@ impl ScimClient {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             Ok(Response { status, etag, body })
         } else {
-            Err(ClientError::status(what(), status, body.as_ref()))
+            Err(ClientError::status(what(), status, body.as_ref()).with_retry_after(retry_after))
         }
     }
 

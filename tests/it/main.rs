@@ -2,6 +2,7 @@
 //! the library's in-process server — over real HTTP, against the embedded server or an
 //! independent one (scim2-server).
 
+mod apply;
 mod client;
 mod config;
 mod plan;

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod faults;
 pub mod peer;
 pub mod python;
 pub mod rewrite;

@@ -86,9 +86,12 @@ impl PeerServer {
     /// The requests the server has answered so far, as `METHOD /path?query` lines. The log
     /// arrives through a pipe, so this waits until it has been quiet for a moment.
     pub fn requests(&self) -> Vec<String> {
+        // The server logs a request after answering it, and a thread reads the log: wait until
+        // it has been quiet for a moment so that every answered request is counted.
         let mut seen = self.log.lock().unwrap().len();
-        loop {
-            std::thread::sleep(Duration::from_millis(150));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
             let now = self.log.lock().unwrap().len();
             if now == seen {
                 break;

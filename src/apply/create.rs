@@ -1,0 +1,373 @@
+//! Creates, which are not safe to repeat (SPEC §4.3).
+//!
+//! A POST that the server may have applied without the answer arriving (a reset, a timeout, a
+//! 5xx other than 503) is never sent again blindly: the object is first looked up by its key
+//! (userName, displayName). If it is there, it is adopted; only if it is not is the POST sent
+//! again. A 409 `uniqueness` answer (RFC 7644 §3.3) adopts the object found the same way.
+//!
+//! An adopted object is compared with the create's body, attribute by attribute, leniently
+//! (what the body says must be on the server; what the server adds, such as `meta` or an
+//! email's `primary`, does not count). When it differs, one more write brings it in line: a
+//! PATCH replacing the body's attributes, or, on a server without PATCH, a PUT of the object
+//! with the body's attributes laid over it. This is the write the next plan would have
+//! computed, so an adopted object is converged in the same run.
+
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::retry::{Attempts, Fault, find_by, send_idempotent, send_once};
+use super::{Context, Finished};
+use crate::client::{ClientError, ResourceKind};
+use crate::diff::PATCH_OP_SCHEMA;
+use crate::plan::Op;
+use crate::report::{AdoptCause, Failure, Note, Outcome};
+use crate::state::get_ci;
+
+/// The attribute an object is looked up by: what §3.2 matches on.
+pub(super) fn key_attribute(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    }
+}
+
+/// The key of the object a create makes: from its body, else as planned.
+pub(super) fn key_of(op: &Op, body: Option<&Value>) -> String {
+    body.and_then(|b| get_ci(b, key_attribute(op.resource)))
+        .and_then(Value::as_str)
+        .unwrap_or(&op.key)
+        .to_owned()
+}
+
+pub(super) async fn create(context: &Context, op: &Op, path: &str, body: &Value) -> Finished {
+    let key = key_of(op, Some(body));
+    let mut attempts = Attempts::new(&context.options.retry);
+    loop {
+        attempts.made += 1;
+        let error =
+            match send_once(&context.client, &Method::POST, path, &[], Some(body), None).await {
+                Ok(response) => {
+                    let id = match response.body.as_ref().and_then(id_of) {
+                        Some(id) => Some(id),
+                        // 201 or 204 without a body: the key says which object was made.
+                        None => match lookup(context, op.resource, &key).await {
+                            Ok(found) if found.len() == 1 => id_of(&found[0]),
+                            Ok(_) | Err(_) => None,
+                        },
+                    };
+                    return finished(Outcome::Done { id, note: None }, &attempts);
+                }
+                Err(error) => error,
+            };
+        match Fault::of(&error) {
+            Fault::Final if is_conflict(&error) => {
+                let outcome = match lookup(context, op.resource, &key).await {
+                    Ok(found) if found.len() == 1 => {
+                        adopt(context, op, body, &found[0], AdoptCause::Conflict).await
+                    }
+                    // The conflict is on another attribute (an email, an externalId), or the
+                    // key is taken several times over: nothing to adopt with certainty.
+                    Ok(_) => Outcome::Failed(Failure::from_error(&error)),
+                    Err(lookup_error) => Outcome::Failed(Failure::from_error(&lookup_error)),
+                };
+                return finished(outcome, &attempts);
+            }
+            Fault::Final => {
+                return finished(Outcome::Failed(Failure::from_error(&error)), &attempts);
+            }
+            fault @ (Fault::Throttled(_) | Fault::NotSent) => {
+                tracing::info!(path, %error, "retrying a create the server did not apply");
+                if !attempts.wait(fault).await {
+                    return finished(Outcome::Failed(Failure::from_error(&error)), &attempts);
+                }
+            }
+            Fault::Lost => {
+                tracing::info!(path, %error, "the answer to a create was lost; looking it up");
+                let may_retry = attempts.wait(Fault::Lost).await;
+                let outcome = match lookup(context, op.resource, &key).await {
+                    Ok(found) if found.len() == 1 => {
+                        adopt(context, op, body, &found[0], AdoptCause::LostAnswer).await
+                    }
+                    Ok(found) if found.is_empty() && may_retry => continue,
+                    Ok(found) if found.is_empty() => Outcome::Failed(Failure::from_error(&error)),
+                    Ok(found) => Outcome::Failed(Failure::other(format!(
+                        "{error}; afterwards the server holds {} objects with {} {key:?}, so \
+                         which one the create made cannot be told",
+                        found.len(),
+                        key_attribute(op.resource),
+                    ))),
+                    // Without knowing whether the object exists, sending again could duplicate it.
+                    Err(lookup_error) => Outcome::Failed(Failure::other(format!(
+                        "{error}; and whether it was created cannot be told: {lookup_error}"
+                    ))),
+                };
+                return finished(outcome, &attempts);
+            }
+        }
+    }
+}
+
+fn finished(outcome: Outcome, attempts: &Attempts) -> Finished {
+    Finished {
+        outcome,
+        attempts: attempts.made,
+    }
+}
+
+fn is_conflict(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::Status { status: 409, scim_type, .. }
+            if scim_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("uniqueness"))
+    )
+}
+
+async fn lookup(
+    context: &Context,
+    kind: ResourceKind,
+    key: &str,
+) -> Result<Vec<Value>, ClientError> {
+    find_by(
+        &context.client,
+        &context.options.retry,
+        kind,
+        key_attribute(kind),
+        key,
+    )
+    .await
+}
+
+fn id_of(resource: &Value) -> Option<String> {
+    get_ci(resource, "id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Takes over `found` for the create `op`, bringing it in line with `body` when it differs.
+async fn adopt(
+    context: &Context,
+    op: &Op,
+    body: &Value,
+    found: &Value,
+    cause: AdoptCause,
+) -> Outcome {
+    let Some(id) = id_of(found) else {
+        return Outcome::Failed(Failure::other(format!(
+            "the existing {} {:?} has no id",
+            key_attribute(op.resource),
+            op.key
+        )));
+    };
+    let wanted = without_schemas(body);
+    if contains(&wanted, found) {
+        return Outcome::Done {
+            id: Some(id),
+            note: Some(Note::Adopted {
+                cause,
+                updated: false,
+            }),
+        };
+    }
+    let path = format!("{}/{id}", op.resource.endpoint());
+    let (method, update) = if context.patch {
+        (Method::PATCH, patch_body(&wanted))
+    } else {
+        (Method::PUT, put_body(found, &wanted))
+    };
+    let (result, _) = send_idempotent(
+        &context.client,
+        &context.options.retry,
+        &method,
+        &path,
+        &[],
+        Some(&update),
+        None,
+    )
+    .await;
+    match result {
+        Ok(_) => Outcome::Done {
+            id: Some(id),
+            note: Some(Note::Adopted {
+                cause,
+                updated: true,
+            }),
+        },
+        Err(error) => Outcome::Failed(Failure::other(format!(
+            "adopted the existing object {id}, but could not bring it in line: {error}"
+        ))),
+    }
+}
+
+fn without_schemas(body: &Value) -> Map<String, Value> {
+    let mut object = body.as_object().cloned().unwrap_or_default();
+    object.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
+    object
+}
+
+/// Whether everything `wanted` says is on `found`: objects by their keys (case-insensitively,
+/// RFC 7643 §2.1), arrays as sets of the same size, scalars equal.
+fn contains(wanted: &Map<String, Value>, found: &Value) -> bool {
+    wanted
+        .iter()
+        .all(|(name, value)| match get_ci(found, name) {
+            Some(have) => value_contains(value, have),
+            None => value.is_null() || value.as_array().is_some_and(Vec::is_empty),
+        })
+}
+
+fn value_contains(wanted: &Value, found: &Value) -> bool {
+    match (wanted, found) {
+        (Value::Object(wanted), Value::Object(_)) => contains(wanted, found),
+        (Value::Array(wanted), Value::Array(found)) => {
+            wanted.len() == found.len()
+                && wanted
+                    .iter()
+                    .all(|w| found.iter().any(|f| value_contains(w, f)))
+        }
+        _ => wanted == found,
+    }
+}
+
+/// A PATCH replacing each attribute of `wanted` (RFC 7644 §3.5.2.3); extension attributes by
+/// their full path, an empty multi-valued attribute by removing it.
+fn patch_body(wanted: &Map<String, Value>) -> Value {
+    let mut operations = Vec::new();
+    for (name, value) in wanted {
+        match value {
+            Value::Object(inner)
+                if name
+                    .get(..4)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("urn:")) =>
+            {
+                for (sub, value) in inner {
+                    operations.push(replace(&format!("{name}:{sub}"), value));
+                }
+            }
+            Value::Array(items) if items.is_empty() => {
+                operations.push(json!({"op": "remove", "path": name}));
+            }
+            _ => operations.push(replace(name, value)),
+        }
+    }
+    json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations})
+}
+
+fn replace(path: &str, value: &Value) -> Value {
+    json!({"op": "replace", "path": path, "value": value})
+}
+
+/// For a server without PATCH: the object as found, without `meta`, with the attributes of
+/// `wanted` laid over it (complex ones merged one level deep, so sub-attributes the create did
+/// not set survive).
+fn put_body(found: &Value, wanted: &Map<String, Value>) -> Value {
+    let mut object = found.as_object().cloned().unwrap_or_default();
+    object.retain(|k, _| !k.eq_ignore_ascii_case("meta"));
+    for (name, value) in wanted {
+        let existing = object
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(name))
+            .cloned();
+        let merged = match (existing.as_ref().and_then(|k| object.get(k)), value) {
+            (Some(Value::Object(have)), Value::Object(want)) => {
+                let mut merged = have.clone();
+                merged.extend(want.clone());
+                Value::Object(merged)
+            }
+            _ => value.clone(),
+        };
+        if let Some(existing) = existing {
+            object.remove(&existing);
+        }
+        object.insert(name.clone(), merged);
+    }
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(value: &Value) -> Map<String, Value> {
+        without_schemas(value)
+    }
+
+    #[test]
+    fn what_the_server_adds_does_not_count_as_a_difference() {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com",
+            "name": {"givenName": "Ada"},
+            "emails": [{"value": "ada@example.com"}],
+            "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}
+        });
+        let found = json!({
+            "id": "1", "userName": "ada@example.com", "meta": {"version": "W/\"1\""},
+            "name": {"givenName": "Ada", "formatted": "Ada"},
+            "emails": [{"value": "ada@example.com", "primary": false}],
+            "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}
+        });
+        assert!(contains(&wanted(&body), &found));
+        let other = json!({"id": "1", "userName": "ada@example.com", "name": {"givenName": "Ann"},
+                           "emails": [{"value": "ada@example.com"}],
+                           "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}});
+        assert!(!contains(&wanted(&body), &other));
+    }
+
+    #[test]
+    fn members_compare_as_sets_of_the_same_size() {
+        let body = json!({"displayName": "Ops", "members": [{"value": "1"}, {"value": "2"}]});
+        let same = json!({"displayName": "Ops", "members": [{"value": "2", "display": "b"}, {"value": "1"}]});
+        let more = json!({"displayName": "Ops", "members": [{"value": "1"}, {"value": "2"}, {"value": "3"}]});
+        assert!(contains(&wanted(&body), &same));
+        assert!(!contains(&wanted(&body), &more));
+        let empty = json!({"displayName": "Ops", "members": []});
+        assert!(contains(&wanted(&empty), &json!({"displayName": "Ops"})));
+    }
+
+    #[test]
+    fn the_adopting_patch_replaces_each_attribute() {
+        let body = json!({
+            "schemas": ["x"], "userName": "ada@example.com", "name": {"givenName": "Ada"},
+            "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}, "emails": []
+        });
+        let patch = patch_body(&wanted(&body));
+        assert_eq!(
+            patch["Operations"],
+            json!([
+                {"op": "remove", "path": "emails"},
+                {"op": "replace", "path": "name", "value": {"givenName": "Ada"}},
+                {"op": "replace", "path": "urn:scim:tonkean:tonkeanRoles", "value": ["SYSTEM_USER"]},
+                {"op": "replace", "path": "userName", "value": "ada@example.com"},
+            ])
+        );
+    }
+
+    #[test]
+    fn the_adopting_put_keeps_what_the_create_does_not_say() {
+        let found = json!({"id": "1", "userName": "ada", "title": "Analyst",
+                           "name": {"givenName": "A", "formatted": "A L"}, "meta": {}});
+        let body = json!({"userName": "ada", "name": {"givenName": "Ada"}});
+        assert_eq!(
+            put_body(&found, &wanted(&body)),
+            json!({"id": "1", "userName": "ada", "title": "Analyst",
+                   "name": {"givenName": "Ada", "formatted": "A L"}})
+        );
+    }
+
+    #[test]
+    fn only_uniqueness_conflicts_adopt() {
+        let conflict = |scim_type: Option<&str>| ClientError::Status {
+            request: crate::client::RequestLabel {
+                method: Method::POST,
+                path: "/Users".into(),
+            },
+            status: 409,
+            scim_type: scim_type.map(str::to_owned),
+            detail: None,
+            retry_after: None,
+        };
+        assert!(is_conflict(&conflict(Some("uniqueness"))));
+        assert!(is_conflict(&conflict(None)));
+        assert!(!is_conflict(&conflict(Some("mutability"))));
+    }
+}

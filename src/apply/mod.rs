@@ -1,0 +1,340 @@
+//! The executor: sends a plan's ops to a server, and nothing else (SPEC §4.2, §4.3).
+//!
+//! Ops run phase by phase ([`Phase::ALL`]); within a phase they are independent and run
+//! concurrently, at most [`ExecOptions::parallelism`] requests in flight. Ops of one phase
+//! that write the same object (a group's membership split over several PATCH requests) run one after
+//! another, so a server that reads, modifies and writes cannot lose one of them.
+//!
+//! Creates record the id the server assigned under the op's bulkId; later ops have every
+//! `"bulkId:X"` in their path and body replaced by it before they are sent. An op that refers
+//! to a create that failed or was skipped is skipped in turn. A failure never stops other ops.
+//!
+//! The executor does not diff and does not read the server except where fault handling needs
+//! to ([`create`]): what it sends is what the plan says. Whether a saved plan is still valid is
+//! checked before, by [`check_preconditions`].
+
+mod create;
+mod precondition;
+mod retry;
+mod substitute;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use reqwest::Method as HttpMethod;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::client::{ClientError, ResourceKind, ScimClient};
+use crate::plan::{Method, Observed, Op, Phase, ProviderPlan};
+use crate::report::{Entry, Failure, Note, Outcome, Report};
+
+pub use precondition::{Moved, Movement, PreconditionError, check_preconditions};
+pub use retry::RetryPolicy;
+
+/// How to execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// The most requests in flight at once (`--parallelism`); at least 1.
+    pub parallelism: usize,
+    pub retry: RetryPolicy,
+    /// Send each op's first write to an existing object with `If-Match: <version seen by the
+    /// plan>` (RFC 7644 §3.14), so that an object changed after the plan was checked answers
+    /// 412 and is left alone. For saved plans on servers that announce `ETag` support; later
+    /// writes to the same object in the run go without, as the run itself moved it on.
+    pub if_match: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            parallelism: 4,
+            retry: RetryPolicy::default(),
+            if_match: false,
+        }
+    }
+}
+
+/// Follows an apply as it runs: the command line draws a progress bar with it on a TTY and
+/// passes [`Quiet`] otherwise. Called from the task that drives the run, never concurrently.
+pub trait Progress: Sync {
+    /// The run starts, with this many ops.
+    fn started(&self, _ops: usize) {}
+    /// One op is done, failed or skipped.
+    fn op_finished(&self, _entry: &Entry) {}
+    /// Every op has finished.
+    fn finished(&self, _report: &Report) {}
+}
+
+/// No progress shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
+impl Progress for indicatif::ProgressBar {
+    fn started(&self, ops: usize) {
+        self.set_length(ops as u64);
+    }
+
+    fn op_finished(&self, entry: &Entry) {
+        self.set_message(entry.key.clone());
+        self.inc(1);
+    }
+
+    fn finished(&self, _report: &Report) {
+        self.finish_and_clear();
+    }
+}
+
+/// What every op task shares.
+struct Context {
+    client: ScimClient,
+    options: ExecOptions,
+    /// Whether the server supports PATCH, for the update that may follow an adoption.
+    patch: bool,
+}
+
+/// An op ready to send: its references resolved.
+struct Ready {
+    index: usize,
+    op: Op,
+    path: String,
+    body: Option<Value>,
+    /// The version the write must find, when it is sent with `If-Match`.
+    if_match: Option<String>,
+}
+
+/// How one op ended.
+struct Finished {
+    outcome: Outcome,
+    attempts: u32,
+}
+
+/// Executes `plan` against `client`, the server it was computed for, and reports what became
+/// of every op. Never stops early: each op is done, failed or skipped.
+pub async fn execute(
+    client: &ScimClient,
+    plan: &ProviderPlan,
+    options: &ExecOptions,
+    progress: &dyn Progress,
+) -> Report {
+    let context = Arc::new(Context {
+        client: client.clone(),
+        options: ExecOptions {
+            parallelism: options.parallelism.max(1),
+            ..*options
+        },
+        patch: plan.capabilities.patch,
+    });
+    progress.started(plan.ops.len());
+    let mut run = Run {
+        plan,
+        progress,
+        if_match: options.if_match,
+        written: HashSet::new(),
+        created: HashMap::new(),
+        unavailable: HashMap::new(),
+        entries: vec![None; plan.ops.len()],
+    };
+    for phase in Phase::ALL {
+        let mut lanes: Vec<Vec<Ready>> = Vec::new();
+        let mut lane_of_path: HashMap<String, usize> = HashMap::new();
+        for (index, op) in plan.ops.iter().enumerate() {
+            if op.phase != phase {
+                continue;
+            }
+            let ready = match run.resolve(index, op) {
+                Ok(ready) => ready,
+                Err(reason) => {
+                    run.record(index, &op.request.path, Outcome::Skipped { reason }, 0);
+                    continue;
+                }
+            };
+            if op.request.method == Method::Post {
+                lanes.push(vec![ready]);
+            } else if let Some(&lane) = lane_of_path.get(&ready.path) {
+                lanes[lane].push(ready);
+            } else {
+                lane_of_path.insert(ready.path.clone(), lanes.len());
+                lanes.push(vec![ready]);
+            }
+        }
+        let mut lanes = lanes.into_iter();
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.len() < context.options.parallelism {
+                let Some(lane) = lanes.next() else { break };
+                let context = Arc::clone(&context);
+                tasks.spawn(async move {
+                    let mut results = Vec::with_capacity(lane.len());
+                    for ready in lane {
+                        let finished = run_op(&context, &ready).await;
+                        results.push((ready.index, ready.path, finished));
+                    }
+                    results
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let results = match joined {
+                Ok(results) => results,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            };
+            for (index, path, finished) in results {
+                run.record(index, &path, finished.outcome, finished.attempts);
+            }
+        }
+    }
+    let report = Report {
+        provider: plan.provider.clone(),
+        entries: run
+            .entries
+            .into_iter()
+            .map(|e| e.expect("every op is recorded once"))
+            .collect(),
+    };
+    progress.finished(&report);
+    report
+}
+
+/// The state of one execution, kept by the driving task.
+struct Run<'a> {
+    plan: &'a ProviderPlan,
+    progress: &'a dyn Progress,
+    if_match: bool,
+    /// Objects (by path) a write of this run has been prepared for.
+    written: HashSet<String>,
+    /// bulkId → the id the server assigned.
+    created: HashMap<String, String>,
+    /// bulkId → why there is no id for it, for the ops that are skipped because of it.
+    unavailable: HashMap<String, String>,
+    entries: Vec<Option<Entry>>,
+}
+
+impl Run<'_> {
+    /// The op with its references resolved, or why it must be skipped.
+    fn resolve(&mut self, index: usize, op: &Op) -> Result<Ready, String> {
+        let missing = |bulk_id: &str| match self.unavailable.get(bulk_id) {
+            Some(why) => format!("it depends on {why}"),
+            None => format!("it refers to bulkId {bulk_id}, which no earlier op created"),
+        };
+        if let Some(bulk_id) = op
+            .depends_on
+            .iter()
+            .find(|b| !self.created.contains_key(*b))
+        {
+            return Err(missing(bulk_id));
+        }
+        let path = substitute::path(&op.request.path, &self.created).map_err(|b| missing(&b))?;
+        let body = op
+            .request
+            .body
+            .as_ref()
+            .map(|body| substitute::body(body, &self.created))
+            .transpose()
+            .map_err(|b| missing(&b))?;
+        let first_write = self.written.insert(path.clone());
+        let if_match = match &op.observed {
+            Observed::Present {
+                version: Some(version),
+                ..
+            } if self.if_match && first_write => Some(version.clone()),
+            _ => None,
+        };
+        Ok(Ready {
+            index,
+            op: op.clone(),
+            path,
+            body,
+            if_match,
+        })
+    }
+
+    fn record(&mut self, index: usize, path: &str, outcome: Outcome, attempts: u32) {
+        let op = &self.plan.ops[index];
+        if let Some(bulk_id) = &op.bulk_id {
+            let what = format!("{} {}", kind_name(op.resource), op.key);
+            match &outcome {
+                Outcome::Done { id: Some(id), .. } => {
+                    self.created.insert(bulk_id.clone(), id.clone());
+                }
+                Outcome::Done { id: None, .. } => {
+                    let why = format!("{what}, whose id the server did not tell");
+                    self.unavailable.insert(bulk_id.clone(), why);
+                }
+                Outcome::Failed(_) => {
+                    let why = format!("{what}, whose create failed");
+                    self.unavailable.insert(bulk_id.clone(), why);
+                }
+                Outcome::Skipped { .. } => {
+                    let why = format!("{what}, whose create was skipped");
+                    self.unavailable.insert(bulk_id.clone(), why);
+                }
+            }
+        }
+        let entry = Entry {
+            index,
+            phase: op.phase,
+            action: op.action,
+            resource: op.resource,
+            key: op.key.clone(),
+            method: op.request.method,
+            path: path.to_owned(),
+            outcome,
+            attempts,
+        };
+        self.progress.op_finished(&entry);
+        self.entries[index] = Some(entry);
+    }
+}
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "user",
+        ResourceKind::Group => "group",
+    }
+}
+
+async fn run_op(context: &Context, ready: &Ready) -> Finished {
+    let method = match ready.op.request.method {
+        Method::Post => {
+            let body = ready.body.clone().unwrap_or(Value::Null);
+            return create::create(context, &ready.op, &ready.path, &body).await;
+        }
+        Method::Put => HttpMethod::PUT,
+        Method::Patch => HttpMethod::PATCH,
+        Method::Delete => HttpMethod::DELETE,
+    };
+    let (result, attempts) = retry::send_idempotent(
+        &context.client,
+        &context.options.retry,
+        &method,
+        &ready.path,
+        &[],
+        ready.body.as_ref(),
+        ready.if_match.as_deref(),
+    )
+    .await;
+    let id = match &ready.op.observed {
+        Observed::Present { id, .. } => Some(id.clone()),
+        Observed::Absent => None,
+    };
+    let outcome = match result {
+        Ok(_) => Outcome::Done { id, note: None },
+        // Deleting what is already gone reaches the op's goal; on a retry it is the sign
+        // that the first attempt went through.
+        Err(ClientError::Status { status: 404, .. }) if method == HttpMethod::DELETE => {
+            Outcome::Done {
+                id,
+                note: Some(Note::AlreadyGone),
+            }
+        }
+        Err(error) => Outcome::Failed(Failure::from_error(&error)),
+    };
+    Finished { outcome, attempts }
+}
+
+#[cfg(test)]
+mod tests;
