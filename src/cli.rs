@@ -25,6 +25,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Read each provider's SCIM server and show the calls that would make it match the config.
     Plan(PlanArgs),
+    /// Make each provider's server match the config, or execute a saved plan.
+    Apply(ApplyArgs),
     /// Run the local SCIM 2.0 server and print its base URL.
     Serve(ServeArgs),
     /// Print the JSON Schema of the config format.
@@ -88,6 +90,34 @@ pub struct PlanArgs {
     pub allow_mass_delete: bool,
 }
 
+/// `scimform apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A plan saved by `plan --out`: apply exactly it, if nothing it touches has moved.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The most requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Apply only this provider.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Allow a plan that deprovisions more users than `max_changes.delete_percent`.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+    /// Log every request (method, path, status, latency) to stderr.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print only failures and the final counts.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// `scimform serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -110,6 +140,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
+        Command::Apply(args) => cmd::apply::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Schema => cmd::print_stdout(&crate::config::json_schema()),
     }

@@ -2,6 +2,7 @@
 //! output and an exit code. Output rules (SPEC §2): plans on stdout, logs and errors on stderr,
 //! colour only on a terminal and never with `NO_COLOR`, a closed pipe exits quietly.
 
+pub mod apply;
 pub mod plan;
 pub mod serve;
 pub mod validate;

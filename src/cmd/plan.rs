@@ -86,7 +86,7 @@ pub fn resolve_targets<'a>(
 }
 
 /// Plans every target, one after the other, closing each session when done.
-fn compute(
+pub fn compute(
     config: &Config,
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,

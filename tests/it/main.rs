@@ -3,6 +3,7 @@
 //! independent one (scim2-server).
 
 mod apply;
+mod apply_cmd;
 mod client;
 mod config;
 mod plan;
