@@ -91,6 +91,8 @@ pub struct PlanArgs {
 }
 
 /// `scimform apply`.
+// Flags are independent switches of the command line, as clap parses them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]

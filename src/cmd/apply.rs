@@ -275,13 +275,13 @@ async fn close(sessions: Vec<Session>) {
 
 /// `-v` logs each request to stderr; otherwise only warnings of the retry layer.
 fn init_logging(verbose: bool) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = if verbose {
         tracing::Level::DEBUG
     } else {
         tracing::Level::WARN
     };
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
     // Only scimform's own events: the HTTP stack's debug logs are noise, and not ours to vouch
     // for as free of secrets.
     let filter = tracing_subscriber::filter::Targets::new().with_target("scimform", level);
