@@ -44,21 +44,27 @@ pub(super) async fn create(context: &Context, op: &Op, path: &str, body: &Value)
     let mut attempts = Attempts::new(&context.options.retry);
     loop {
         attempts.made += 1;
-        let error =
+        let answer =
             match send_once(&context.client, &Method::POST, path, &[], Some(body), None).await {
-                Ok(response) => {
-                    let id = match response.body.as_ref().and_then(id_of) {
-                        Some(id) => Some(id),
-                        // 201 or 204 without a body: the key says which object was made.
-                        None => match lookup(context, op.resource, &key).await {
-                            Ok(found) if found.len() == 1 => id_of(&found[0]),
-                            Ok(_) | Err(_) => None,
-                        },
-                    };
-                    return finished(Outcome::Done { id, note: None }, &attempts);
-                }
-                Err(error) => error,
+                Ok(response) => Ok(response.body),
+                // A success whose body is not JSON: created, id unknown.
+                Err(ClientError::Decode { .. }) => Ok(None),
+                Err(error) => Err(error),
             };
+        let error = match answer {
+            Ok(answer) => {
+                let id = match answer.as_ref().and_then(id_of) {
+                    Some(id) => Some(id),
+                    // 201 or 204 without a body: the key says which object was made.
+                    None => match lookup(context, op.resource, &key).await {
+                        Ok(found) if found.len() == 1 => id_of(&found[0]),
+                        Ok(_) | Err(_) => None,
+                    },
+                };
+                return finished(Outcome::Done { id, note: None }, &attempts);
+            }
+            Err(error) => error,
+        };
         match Fault::of(&error) {
             Fault::Final if is_conflict(&error) => {
                 let outcome = match lookup(context, op.resource, &key).await {
@@ -72,7 +78,7 @@ pub(super) async fn create(context: &Context, op: &Op, path: &str, body: &Value)
                 };
                 return finished(outcome, &attempts);
             }
-            Fault::Final => {
+            Fault::Final | Fault::Unreadable => {
                 return finished(Outcome::Failed(Failure::from_error(&error)), &attempts);
             }
             fault @ (Fault::Throttled(_) | Fault::NotSent) => {

@@ -322,7 +322,9 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         Observed::Absent => None,
     };
     let outcome = match result {
-        Ok(_) => Outcome::Done { id, note: None },
+        // A success, even one whose body is not JSON: the write was done, and its answer is
+        // not needed.
+        Ok(_) | Err(ClientError::Decode { .. }) => Outcome::Done { id, note: None },
         // Deleting what is already gone reaches the op's goal; on a retry it is the sign
         // that the first attempt went through.
         Err(ClientError::Status { status: 404, .. }) if method == HttpMethod::DELETE => {
