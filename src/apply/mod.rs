@@ -301,7 +301,7 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
     let method = match ready.op.request.method {
         Method::Post => {
             let body = ready.body.clone().unwrap_or(Value::Null);
-            return create::create(context, &ready.op, &ready.path, &body).await;
+            return create::create(context, &ready.op, &ready.path, &body, None).await;
         }
         Method::Put => HttpMethod::PUT,
         Method::Patch => HttpMethod::PATCH,
