@@ -39,40 +39,48 @@ pub(super) fn key_of(op: &Op, body: Option<&Value>) -> String {
         .to_owned()
 }
 
-pub(super) async fn create(context: &Context, op: &Op, path: &str, body: &Value) -> Finished {
+/// Sends the create `op`. `lost` says why an earlier send of it (inside `/Bulk`, say) may have
+/// been applied without an answer: the object is then looked up before anything is sent.
+pub(super) async fn create(
+    context: &Context,
+    op: &Op,
+    path: &str,
+    body: &Value,
+    mut lost: Option<String>,
+) -> Finished {
     let key = key_of(op, Some(body));
     let mut attempts = Attempts::new(&context.options.retry);
     loop {
+        if let Some(why) = lost.take()
+            && let Some(outcome) = after_lost(context, op, body, &key, &why).await
+        {
+            return finished(outcome, &attempts);
+        }
         attempts.made += 1;
-        let error =
+        let answer =
             match send_once(&context.client, &Method::POST, path, &[], Some(body), None).await {
-                Ok(response) => {
-                    let id = match response.body.as_ref().and_then(id_of) {
-                        Some(id) => Some(id),
-                        // 201 or 204 without a body: the key says which object was made.
-                        None => match lookup(context, op.resource, &key).await {
-                            Ok(found) if found.len() == 1 => id_of(&found[0]),
-                            Ok(_) | Err(_) => None,
-                        },
-                    };
-                    return finished(Outcome::Done { id, note: None }, &attempts);
-                }
-                Err(error) => error,
+                Ok(response) => Ok(response.body),
+                // A success whose body is not JSON: created, id unknown.
+                Err(ClientError::Decode { .. }) => Ok(None),
+                Err(error) => Err(error),
             };
+        let error = match answer {
+            Ok(answer) => {
+                let id = match answer.as_ref().and_then(id_of) {
+                    Some(id) => Some(id),
+                    // 201 or 204 without a body: the key says which object was made.
+                    None => created_id(context, op.resource, &key).await,
+                };
+                return finished(Outcome::Done { id, note: None }, &attempts);
+            }
+            Err(error) => error,
+        };
         match Fault::of(&error) {
             Fault::Final if is_conflict(&error) => {
-                let outcome = match lookup(context, op.resource, &key).await {
-                    Ok(found) if found.len() == 1 => {
-                        adopt(context, op, body, &found[0], AdoptCause::Conflict).await
-                    }
-                    // The conflict is on another attribute (an email, an externalId), or the
-                    // key is taken several times over: nothing to adopt with certainty.
-                    Ok(_) => Outcome::Failed(Failure::from_error(&error)),
-                    Err(lookup_error) => Outcome::Failed(Failure::from_error(&lookup_error)),
-                };
+                let outcome = conflict(context, op, body, &key, &error).await;
                 return finished(outcome, &attempts);
             }
-            Fault::Final => {
+            Fault::Final | Fault::Unreadable => {
                 return finished(Outcome::Failed(Failure::from_error(&error)), &attempts);
             }
             fault @ (Fault::Throttled(_) | Fault::NotSent) => {
@@ -83,27 +91,70 @@ pub(super) async fn create(context: &Context, op: &Op, path: &str, body: &Value)
             }
             Fault::Lost => {
                 tracing::info!(path, %error, "the answer to a create was lost; looking it up");
-                let may_retry = attempts.wait(Fault::Lost).await;
-                let outcome = match lookup(context, op.resource, &key).await {
-                    Ok(found) if found.len() == 1 => {
-                        adopt(context, op, body, &found[0], AdoptCause::LostAnswer).await
-                    }
-                    Ok(found) if found.is_empty() && may_retry => continue,
-                    Ok(found) if found.is_empty() => Outcome::Failed(Failure::from_error(&error)),
-                    Ok(found) => Outcome::Failed(Failure::other(format!(
-                        "{error}; afterwards the server holds {} objects with {} {key:?}, so \
-                         which one the create made cannot be told",
-                        found.len(),
-                        key_attribute(op.resource),
-                    ))),
-                    // Without knowing whether the object exists, sending again could duplicate it.
-                    Err(lookup_error) => Outcome::Failed(Failure::other(format!(
-                        "{error}; and whether it was created cannot be told: {lookup_error}"
-                    ))),
-                };
+                if attempts.wait(Fault::Lost).await {
+                    lost = Some(error.to_string());
+                    continue;
+                }
+                let outcome = after_lost(context, op, body, &key, &error.to_string())
+                    .await
+                    .unwrap_or_else(|| Outcome::Failed(Failure::from_error(&error)));
                 return finished(outcome, &attempts);
             }
         }
+    }
+}
+
+/// The id of an object just created, found by its key, when the answer did not say it.
+pub(super) async fn created_id(context: &Context, kind: ResourceKind, key: &str) -> Option<String> {
+    match lookup(context, kind, key).await {
+        Ok(found) if found.len() == 1 => id_of(&found[0]),
+        Ok(_) | Err(_) => None,
+    }
+}
+
+/// After a 409: adopts the object that holds the key.
+pub(super) async fn conflict(
+    context: &Context,
+    op: &Op,
+    body: &Value,
+    key: &str,
+    error: &ClientError,
+) -> Outcome {
+    match lookup(context, op.resource, key).await {
+        Ok(found) if found.len() == 1 => {
+            adopt(context, op, body, &found[0], AdoptCause::Conflict).await
+        }
+        // The conflict is on another attribute (an email, an externalId), or the key is taken
+        // several times over: nothing to adopt with certainty.
+        Ok(_) => Outcome::Failed(Failure::from_error(error)),
+        Err(lookup_error) => Outcome::Failed(Failure::from_error(&lookup_error)),
+    }
+}
+
+/// After a send that may have been applied: the object adopted if it is there, a failure if
+/// that cannot be told, or `None` when it is not there and may be sent.
+async fn after_lost(
+    context: &Context,
+    op: &Op,
+    body: &Value,
+    key: &str,
+    why: &str,
+) -> Option<Outcome> {
+    match lookup(context, op.resource, key).await {
+        Ok(found) if found.len() == 1 => {
+            Some(adopt(context, op, body, &found[0], AdoptCause::LostAnswer).await)
+        }
+        Ok(found) if found.is_empty() => None,
+        Ok(found) => Some(Outcome::Failed(Failure::other(format!(
+            "{why}; afterwards the server holds {} objects with {} {key:?}, so which one the \
+             create made cannot be told",
+            found.len(),
+            key_attribute(op.resource),
+        )))),
+        // Without knowing whether the object exists, sending again could duplicate it.
+        Err(lookup_error) => Some(Outcome::Failed(Failure::other(format!(
+            "{why}; and whether it was created cannot be told: {lookup_error}"
+        )))),
     }
 }
 

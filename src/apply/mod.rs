@@ -301,7 +301,7 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
     let method = match ready.op.request.method {
         Method::Post => {
             let body = ready.body.clone().unwrap_or(Value::Null);
-            return create::create(context, &ready.op, &ready.path, &body).await;
+            return create::create(context, &ready.op, &ready.path, &body, None).await;
         }
         Method::Put => HttpMethod::PUT,
         Method::Patch => HttpMethod::PATCH,
@@ -322,7 +322,9 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         Observed::Absent => None,
     };
     let outcome = match result {
-        Ok(_) => Outcome::Done { id, note: None },
+        // A success, even one whose body is not JSON: the write was done, and its answer is
+        // not needed.
+        Ok(_) | Err(ClientError::Decode { .. }) => Outcome::Done { id, note: None },
         // Deleting what is already gone reaches the op's goal; on a retry it is the sign
         // that the first attempt went through.
         Err(ClientError::Status { status: 404, .. }) if method == HttpMethod::DELETE => {

@@ -55,6 +55,8 @@ pub(super) enum Fault {
     /// The request may have been applied: another 5xx, a reset connection, a timeout, an
     /// answer cut short.
     Lost,
+    /// A success whose body could not be parsed: done, and what it said is unknown.
+    Unreadable,
     /// An answer that repeating the request will not change (4xx).
     Final,
 }
@@ -69,9 +71,8 @@ impl Fault {
             } => Fault::Throttled(retry_after.map(Duration::from_secs)),
             ClientError::Status { status, .. } if *status >= 500 => Fault::Lost,
             ClientError::Transport { source, .. } if source.is_connect() => Fault::NotSent,
-            // A success whose body could not be read or parsed was applied; reading it again
-            // is up to the caller, which knows whether it needs the body.
-            ClientError::Transport { .. } | ClientError::Decode { .. } => Fault::Lost,
+            ClientError::Transport { .. } => Fault::Lost,
+            ClientError::Decode { .. } => Fault::Unreadable,
             _ => Fault::Final,
         }
     }
@@ -168,7 +169,12 @@ pub(super) async fn send_idempotent(
         let Err(error) = &result else {
             return (result, attempts.made);
         };
-        let fault = Fault::of(error);
+        let fault = match Fault::of(error) {
+            // A write answered with success is done, whatever its body; a read is read again.
+            Fault::Unreadable if *method != Method::GET => return (result, attempts.made),
+            Fault::Unreadable => Fault::Lost,
+            fault => fault,
+        };
         if fault == Fault::Final {
             return (result, attempts.made);
         }

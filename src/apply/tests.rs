@@ -25,6 +25,8 @@ enum Script {
     Refuse(u16, Option<u64>),
     /// Do it, then answer this status without a body.
     DoThenAnswer(u16),
+    /// Do it, then answer 200 with a body that is not JSON.
+    DoThenGarbage,
 }
 
 #[derive(Default)]
@@ -145,6 +147,7 @@ fn answer(
     let (status, out) = apply(&mut state, method, &path, uri.query(), body);
     match scripted {
         Some(Script::DoThenAnswer(status)) => StatusCode::from_u16(status).unwrap().into_response(),
+        Some(Script::DoThenGarbage) => (StatusCode::OK, "OK").into_response(),
         _ => match out {
             Some(value) => (status, axum::Json(value)).into_response(),
             None => status.into_response(),
@@ -507,4 +510,35 @@ async fn a_skipped_create_skips_what_depends_on_it_in_later_phases() {
             "it depends on group Owners, whose create was skipped"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_write_answered_with_a_body_that_is_not_json_is_done() {
+    let script = vec![
+        (HttpMethod::POST, "/Users", Script::DoThenGarbage),
+        (HttpMethod::PATCH, "/Users", Script::DoThenGarbage),
+    ];
+    let (client, fake) = start(script, Duration::ZERO).await;
+    fake.state
+        .lock()
+        .unwrap()
+        .users
+        .push(json!({"id": "x", "userName": "x@example.com"}));
+    let mut update = delete_user("x");
+    update.phase = Phase::Users;
+    update.action = Action::Update;
+    update.request = Request {
+        method: Method::Patch,
+        path: "/Users/x".into(),
+        body: Some(json!({"Operations": []})),
+    };
+    let ops = vec![create_user("u1", "ada@example.com"), update];
+    let report = execute(&client, &plan(ops), &fast(), &Quiet).await;
+    assert!(report.is_success(), "{report}");
+    let Outcome::Done { id: Some(id), .. } = &report.entries[0].outcome else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(id, "id1", "found by its key");
+    assert_eq!(fake.count("POST"), 1);
+    assert_eq!(fake.count("PATCH"), 1);
 }

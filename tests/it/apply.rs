@@ -627,3 +627,67 @@ async fn random_plans_apply_with_exactly_their_writes_and_converge() {
         );
     }
 }
+
+#[tokio::test]
+async fn on_a_server_without_patch_an_adopted_object_is_brought_in_line_with_put() {
+    // The peer's own ServiceProviderConfig, with PATCH turned off.
+    let probe = PeerServer::start();
+    let mut spc = client(&probe.base_url)
+        .send(Method::GET, "/ServiceProviderConfig", &[], None, None)
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    drop(probe);
+    spc["patch"]["supported"] = json!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let spc_path = dir.path().join("spc.json");
+    std::fs::write(&spc_path, spc.to_string()).unwrap();
+    let peer = PeerServer::start_with_config(Some(&spc_path));
+    let direct = client(&peer.base_url);
+
+    let config = load(
+        &peer,
+        "users:\n  - userName: ada@example.com\n    title: Analyst\n\
+         groups:\n  - displayName: Owners\n    members: [ada@example.com]\n",
+    );
+    let planned = plan(&direct, &config).await;
+    assert!(!planned.capabilities.patch);
+    let existing = post(
+        &direct,
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada@example.com", "title": "Intern", "nickName": "ada"}),
+    )
+    .await;
+    let before = peer.requests().len();
+
+    let report = apply::execute(&direct, &planned, &ExecOptions::default(), &Quiet).await;
+
+    assert!(report.is_success(), "{report}");
+    assert!(matches!(
+        entry(&report, "ada@example.com").outcome,
+        Outcome::Done {
+            note: Some(Note::Adopted {
+                cause: AdoptCause::Conflict,
+                updated: true
+            }),
+            ..
+        }
+    ));
+    let sent = peer.requests()[before..].to_vec();
+    assert!(
+        sent.contains(&format!("PUT /scim/v2/Users/{existing}")),
+        "{sent:#?}"
+    );
+    assert!(!sent.iter().any(|r| r.starts_with("PATCH")), "{sent:#?}");
+    let ada = direct
+        .get(ResourceKind::User, &existing)
+        .await
+        .unwrap()
+        .unwrap();
+    let ada = ada.body.unwrap();
+    assert_eq!(ada["title"], "Analyst");
+    assert_eq!(ada["nickName"], "ada");
+    assert!(plan(&direct, &config).await.ops.is_empty());
+}
