@@ -161,6 +161,10 @@ fn options() -> serde_saphyr::Options {
             max_depth: MAX_DEPTH,
             max_aliases: MAX_ALIAS_EVENTS,
             max_documents: 1,
+            // Sized for §8's 100,000 users and 5,000 groups in one file; the file size cap
+            // bounds them anyway.
+            max_nodes: 8_000_000,
+            max_events: 20_000_000,
         },
     };
     options.alias_limits.max_total_replayed_events = MAX_ALIAS_EVENTS;

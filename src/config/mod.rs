@@ -72,3 +72,27 @@ pub fn json_schema() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::raw::RawFile;
+    use super::{Errors, Sources, load};
+
+    /// The loader reads the top level key by key; `RawFile`, which the schema is generated
+    /// from, must read the same files.
+    #[test]
+    fn raw_file_reads_what_the_loader_reads() {
+        for example in ["examples/quickstart.yaml", "examples/tonkean.yaml"] {
+            let mut sources = Sources::default();
+            let mut errors = Errors::default();
+            let documents = load::read(Path::new(example), &mut sources, &mut errors);
+            assert!(errors.is_empty(), "{example}: {errors}");
+            let root = documents[0].root.as_ref().unwrap();
+            let raw: RawFile = root.deserialize().unwrap();
+            assert_eq!(*raw.version, 1);
+            assert!(!raw.users.is_empty());
+        }
+    }
+}

@@ -275,7 +275,7 @@ impl<'de> Deserializer<'de> for &'de Node {
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
-        fields: &'static [&'static str],
+        _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, NodeError> {
         if name == SPANNED_MARKER {
@@ -284,7 +284,6 @@ impl<'de> Deserializer<'de> for &'de Node {
                 step: 0,
             });
         }
-        let _ = fields;
         match &self.value {
             Value::Map(_) => self.deserialize_any(visitor),
             other => Err(

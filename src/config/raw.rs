@@ -50,8 +50,10 @@ pub struct RawProvider {
     /// environment.
     #[schemars(required)]
     pub url: Option<Spanned<String>>,
-    /// API token, normally `${VAR}`. Mutually exclusive with `token_file`.
+    /// API token as a `${VAR}` reference to the environment (a literal token is refused, so
+    /// that none is ever committed). Mutually exclusive with `token_file`.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^\$\{"))]
     pub token: Option<Spanned<String>>,
     /// File holding the API token, relative to this file. Mutually exclusive with `token`.
     #[serde(default)]
@@ -118,6 +120,7 @@ pub struct RawMaxChanges {
     /// Refuse a plan that deprovisions more than this percentage of a provider's users
     /// (when it holds at least 10). Default 10.
     #[serde(default)]
+    #[schemars(range(max = 100))]
     pub delete_percent: Option<Spanned<u8>>,
 }
 
@@ -160,6 +163,7 @@ pub struct RawUser {
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User: { employeeNumber: "42" }`.
     /// Roles are assigned under `roles:`, not here.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^[uU][rR][nN]:" }))]
     pub extensions: Option<Spanned<SpannedMap<SpannedMap<Spanned<serde_json::Value>>>>>,
     /// Providers that hold this user. Default: every provider.
     #[serde(default)]
