@@ -231,8 +231,45 @@ fn deserialize<'a, T: serde::Deserialize<'a>>(
         Ok(value) => Some(value),
         Err(e) => {
             errors.push(node_error(&e, node.span, sources));
+            errors.0.extend(other_unknown_keys(node, &e, sources));
             None
         }
+    }
+}
+
+/// serde stops at the first unknown key; a mapping with several typos gets one error each.
+fn other_unknown_keys(root: &Node, error: &NodeError, sources: &Sources) -> Vec<Diagnostic> {
+    let (Some(span), Some(rest)) = (error.span, error.message.strip_prefix("unknown field `"))
+    else {
+        return Vec::new();
+    };
+    let expected = backticked(rest.split_once('`').map_or("", |(_, e)| e));
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    let Some(entries) = mapping_with_key(root, span) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|(key, _)| key.span != span)
+        .filter_map(|(key, _)| Some((key.as_str()?, key.span)))
+        .filter(|(key, _)| !expected.contains(key))
+        .map(|(key, key_span)| unknown_key(key, &expected, key_span, sources))
+        .collect()
+}
+
+/// The mapping, somewhere under `node`, that holds a key at `span`.
+fn mapping_with_key(node: &Node, span: Span) -> Option<&[(Node, Node)]> {
+    match &node.value {
+        Value::Map(entries) => {
+            if entries.iter().any(|(key, _)| key.span == span) {
+                return Some(entries);
+            }
+            entries
+                .iter()
+                .find_map(|(_, value)| mapping_with_key(value, span))
+        }
+        Value::Seq(items) => items.iter().find_map(|item| mapping_with_key(item, span)),
+        _ => None,
     }
 }
 
@@ -338,6 +375,10 @@ pub(crate) fn unknown_key(
             expected.join(", ")
         ),
         None if expected.is_empty() => "remove it".into(),
+        None if expected.contains(&"extensions") => format!(
+            "remove it, or declare it under `extensions:` with its schema URN (`extensions: {{ URN: {{ {key}: ... }} }}`). Keys accepted here: {}",
+            expected.join(", ")
+        ),
         None => format!("remove it, or use one of: {}", expected.join(", ")),
     };
     Diagnostic::new(format!("unknown key `{key}`"))
@@ -358,19 +399,31 @@ pub(crate) fn closest<'a>(
         .map(|(_, c)| c)
 }
 
+/// Edit distance counting a swap of two neighbouring characters as one edit (optimal string
+/// alignment): `titel` is one typo away from `title`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -383,5 +436,9 @@ mod tests {
         assert_eq!(closest("username", keys.iter().copied()), Some("userName"));
         assert_eq!(closest("emials", keys.iter().copied()), Some("emails"));
         assert_eq!(closest("colour", keys.iter().copied()), None);
+        assert_eq!(
+            closest("titel", ["title", "type"].into_iter()),
+            Some("title")
+        );
     }
 }

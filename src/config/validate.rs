@@ -126,6 +126,14 @@ impl Validator<'_> {
         let provider = name.value.as_str();
         let before = self.errors.0.len();
 
+        if !is_provider_name(provider) {
+            self.error(
+                Diagnostic::new(format!("`{provider}` is not a valid provider name"))
+                    .at(self.sources, name.span, "invalid name")
+                    .help("name providers with letters, digits, `-` and `_`, starting with a letter (they are typed on the command line)"),
+            );
+        }
+
         let Some(url) = raw.url else {
             self.error(
                 Diagnostic::new(format!("provider `{provider}` has no `url`"))
@@ -1082,6 +1090,13 @@ fn is_urn(value: &str) -> bool {
 
 /// RFC 7643 §2.1: `ATTRNAME = ALPHA *(nameChar)`, `nameChar = "-" / "_" / DIGIT / ALPHA`.
 fn is_attribute_name(value: &str) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Provider names are typed on the command line (`--provider NAME`) and shown in plans.
+fn is_provider_name(value: &str) -> bool {
     let mut chars = value.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
