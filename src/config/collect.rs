@@ -23,6 +23,8 @@ pub(crate) struct Declarations {
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
     /// Whether every file parsed: only then can "nothing declared" checks be trusted.
     pub(crate) complete: bool,
+    /// The start of the first file, for errors about the config as a whole.
+    pub(crate) start: Option<Span>,
     /// Names of declarations that were reported malformed. References to them are not
     /// reported again as naming nobody.
     pub(crate) broken: Broken,
@@ -46,6 +48,9 @@ pub(crate) fn collect(
         ..Declarations::default()
     };
     for document in documents {
+        declarations
+            .start
+            .get_or_insert(Span::new(document.source, 0, 0));
         let Some(root) = &document.root else {
             declarations.complete = false;
             continue;

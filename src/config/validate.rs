@@ -36,7 +36,11 @@ pub(crate) fn build(
         errors,
         broken: declarations.broken,
     };
-    let providers = v.providers(declarations.providers, declarations.complete);
+    let providers = v.providers(
+        declarations.providers,
+        declarations.complete,
+        declarations.start,
+    );
     let (mut users, user_index) = v.users(declarations.users, &providers);
     let (groups, group_index) = v.groups(declarations.groups, &providers, &users, &user_index);
     let roles = v.roles(
@@ -93,6 +97,7 @@ impl Validator<'_> {
         &mut self,
         raw: Vec<(Spanned<String>, Spanned<RawProvider>)>,
         complete: bool,
+        start: Option<Span>,
     ) -> Vec<Provider> {
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mut providers = Vec::new();
@@ -112,9 +117,10 @@ impl Validator<'_> {
                 }
             }
         }
-        if !any_declared && complete && self.errors.is_empty() {
+        if let Some(start) = start.filter(|_| !any_declared && complete && self.errors.is_empty()) {
             self.error(
                 Diagnostic::new("no provider is declared")
+                    .at(self.sources, start, "no `providers:` in the config")
                     .help("declare at least one SCIM endpoint under `providers:`, e.g. `local: { url: embedded:.scimform/local }`"),
             );
         }
