@@ -3,8 +3,8 @@
 //!
 //! Loading runs in four steps, each in its own module:
 //!
-//! 1. [`load`](self::load) reads a file or a folder of files within input budgets and parses
-//!    each into a tree of [`node`]s that remember their spans;
+//! 1. [`load`](self::load) reads a file or a folder of files within input budgets, and `yaml`
+//!    parses each into a tree of `node`s that remember their spans;
 //! 2. `collect` deserializes every provider, user, group and role into the [`raw`] types on
 //!    its own, so one malformed entry does not hide the others;
 //! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
@@ -27,6 +27,7 @@ mod redact;
 mod source;
 mod spanned;
 mod validate;
+mod yaml;
 
 use std::path::Path;
 
