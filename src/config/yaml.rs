@@ -104,7 +104,7 @@ impl Builder<'_> {
                 Event::Scalar(value, style, anchor, tag) => {
                     self.grow(1, at)?;
                     let node = scalar(&value, style, tag.as_deref(), at)?;
-                    self.finish(node, anchor, 1)?;
+                    self.finish(node, anchor, 1);
                 }
                 Event::SequenceStart(_, anchor, _) => {
                     self.open(at)?;
@@ -171,10 +171,11 @@ impl Builder<'_> {
                     },
                     anchor,
                     nodes,
-                )
+                );
             }
             None => unreachable!("the parser balances collections"),
         }
+        Ok(())
     }
 
     /// Replays an anchored node, within the alias bound.
@@ -197,7 +198,8 @@ impl Builder<'_> {
         self.grow(count, at)?;
         // The alias stands where it is written; what it holds keeps the spans of its
         // definition.
-        self.finish(Node { span: at, ..node }, 0, count)
+        self.finish(Node { span: at, ..node }, 0, count);
+        Ok(())
     }
 
     /// Enters a collection, within the depth bound.
@@ -227,7 +229,7 @@ impl Builder<'_> {
     }
 
     /// Places a complete node (holding `count` nodes) in its parent.
-    fn finish(&mut self, node: Node, anchor: usize, count: usize) -> Result<(), YamlError> {
+    fn finish(&mut self, node: Node, anchor: usize, count: usize) {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), count));
         }
@@ -250,7 +252,6 @@ impl Builder<'_> {
                 }
             }
         }
-        Ok(())
     }
 
     fn span(&self, span: &YamlSpan) -> Span {
