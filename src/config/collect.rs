@@ -227,17 +227,53 @@ fn seq_items<'a>(
     }
 }
 
-fn deserialize<'a, T: serde::Deserialize<'a>>(
-    node: &'a Node,
+/// Deserializes one entry. serde stops at its first error; to report every mistake in the
+/// entry, the key holding the error is set aside and the rest deserialized again, until the
+/// rest is well-formed.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    node: &Node,
     sources: &Sources,
     errors: &mut Errors,
 ) -> Option<T> {
-    match node.deserialize() {
-        Ok(value) => Some(value),
-        Err(e) => {
-            errors.push(node_error(&e, node.span, sources));
-            errors.0.extend(other_unknown_keys(node, &e, sources));
-            None
+    let mut error = match node.deserialize() {
+        Ok(value) => return Some(value),
+        Err(e) => e,
+    };
+    let mut rest = node.clone();
+    let mut set_aside: Vec<String> = Vec::new();
+    loop {
+        errors.push(node_error(&error, node.span, sources));
+        let unknown = other_unknown_keys(&rest, &error, sources);
+        let unknown_spans: Vec<Span> = unknown.iter().filter_map(Diagnostic::span).collect();
+        errors.0.extend(unknown);
+        let Value::Map(entries) = &mut rest.value else {
+            return None;
+        };
+        let before = entries.len();
+        let span = error.span?;
+        entries.retain(|(key, value)| {
+            let holds_error =
+                key.span == span || unknown_spans.contains(&key.span) || value.contains_span(span);
+            if holds_error {
+                set_aside.extend(key.as_str().map(str::to_owned));
+            }
+            !holds_error
+        });
+        if entries.len() == before {
+            return None;
+        }
+        match rest.deserialize::<T>() {
+            Ok(_) => return None,
+            // A required key that was set aside is reported already, as malformed.
+            Err(next)
+                if next
+                    .message
+                    .strip_prefix("missing field `")
+                    .is_some_and(|f| set_aside.iter().any(|k| f == format!("{k}`"))) =>
+            {
+                return None;
+            }
+            Err(next) => error = next,
         }
     }
 }
@@ -333,7 +369,8 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
 /// serde's names for number types, in words.
 fn plain_type(expected: &str) -> String {
     match expected {
-        "u8" => "a whole number from 0 to 255".into(),
+        // The format's one `u8` is `delete_percent`.
+        "u8" => "a percentage from 0 to 100".into(),
         "u64" | "i64" => "a whole number".into(),
         "a borrowed string" => "a string".into(),
         "option" => "a value".into(),

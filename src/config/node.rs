@@ -80,6 +80,19 @@ impl Node {
         }
     }
 
+    /// Whether this node, or one inside it, has exactly this span.
+    #[must_use]
+    pub fn contains_span(&self, span: Span) -> bool {
+        self.span == span
+            || match &self.value {
+                Value::Seq(items) => items.iter().any(|item| item.contains_span(span)),
+                Value::Map(entries) => entries
+                    .iter()
+                    .any(|(k, v)| k.span == span || v.contains_span(span)),
+                _ => false,
+            }
+    }
+
     /// Deserializes `T` from this node. The error carries the span of the node it is about.
     pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, NodeError> {
         T::deserialize(self)
