@@ -418,3 +418,12 @@ fn readme_example_is_valid() {
         panic!("{}", config::render(&errors.0, Style::Plain));
     }
 }
+
+/// The plan engine moves the config and its errors across tasks.
+#[test]
+fn config_and_errors_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Config>();
+    send_sync::<config::Diagnostic>();
+    send_sync::<config::Errors>();
+}
