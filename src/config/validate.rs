@@ -469,6 +469,7 @@ impl Validator<'_> {
         });
         if let Managed::Set(emails) = &emails {
             self.one_primary(emails, user_name, "emails");
+            self.no_repeats(emails, user_name, "emails");
         }
         let phone_numbers = managed_list(raw.phone_numbers).map(|phones| {
             phones
@@ -534,6 +535,27 @@ impl Validator<'_> {
                 kind: full.kind.map(|k| k.value),
                 primary: full.primary,
             },
+        }
+    }
+
+    /// Multi-valued attributes compare as sets (§3.3), emails case-insensitively: a value
+    /// written twice is a mistake.
+    fn no_repeats(&mut self, values: &[SpannedMultiValue], user_name: &str, attribute: &str) {
+        for (i, value) in values.iter().enumerate() {
+            let first = values[..i]
+                .iter()
+                .find(|earlier| earlier.value.value.eq_ignore_ascii_case(&value.value.value));
+            if let Some(first) = first {
+                self.error(
+                    Diagnostic::new(format!(
+                        "user `{user_name}`: `{}` is listed twice in its {attribute}",
+                        value.value.value
+                    ))
+                    .at(self.sources, value.value.span, "listed again")
+                    .also(self.sources, first.value.span, "first listed here")
+                    .help("remove the repetition"),
+                );
+            }
         }
     }
 
