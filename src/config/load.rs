@@ -1,5 +1,5 @@
 //! Reading config files: one file, or every `*.yaml`/`*.yml` file of a folder (§1.1), each
-//! parsed into a [`Node`] tree within fixed input budgets (§7).
+//! parsed into a tree of spanned nodes within fixed input budgets (§7).
 //!
 //! A config is often reviewed in pull requests from people outside the team, so the YAML it
 //! reads is treated as untrusted: a file larger than [`MAX_FILE_BYTES`], nesting deeper than

@@ -3,12 +3,12 @@
 //!
 //! Loading runs in four steps, each in its own module:
 //!
-//! 1. [`load`](self::load) reads a file or a folder of files within input budgets, and `yaml`
+//! 1. [`load`](mod@self::load) reads a file or a folder of files within input budgets, and `yaml`
 //!    parses each into a tree of `node`s that remember their spans;
 //! 2. `collect` deserializes every provider, user, group and role into the [`raw`] types on
 //!    its own, so one malformed entry does not hide the others;
 //! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
-//!    role values are allowed) and builds the [`model`];
+//!    role values are allowed) and builds the model ([`Config`]);
 //! 4. every problem found along the way is a [`Diagnostic`] pointing into the file; they are
 //!    returned together as [`Errors`] and rendered once, by the command line.
 //!

@@ -1,7 +1,7 @@
 //! The config file as written: serde types that mirror the YAML one to one.
 //!
 //! These types only say what is well-formed; what is meaningful (names that resolve, role
-//! values a provider allows, well-formed emails) is decided in [`super::validate`]. They are
+//! values a provider allows, well-formed emails) is decided in `validate`. They are
 //! also the source of the JSON Schema (`scimform schema`), so their doc comments are what
 //! editors show, and every struct denies unknown keys.
 
