@@ -770,6 +770,7 @@ impl Validator<'_> {
         (groups, index)
     }
 
+    /// A member that shares no provider with its group could be a member nowhere.
     fn member_providers(
         &mut self,
         user: &User,
@@ -777,17 +778,17 @@ impl Validator<'_> {
         group: &str,
         on: &BTreeSet<String>,
     ) {
-        if let Some(missing) = on.iter().find(|p| !user.is_on(p)) {
+        if on.iter().all(|p| !user.is_on(p)) {
+            let group_providers: Vec<&str> = on.iter().map(String::as_str).collect();
             self.error(
                 Diagnostic::new(format!(
-                    "user `{}` is a member of group `{group}` on provider `{missing}`, but is not declared for that provider",
-                    user.user_name
+                    "user `{}` is a member of group `{group}`, but is on none of the group's providers ({})",
+                    user.user_name,
+                    group_providers.join(", ")
                 ))
-                .at(self.sources, member.span, "not on every provider of the group")
+                .at(self.sources, member.span, "on no provider of the group")
                 .also(self.sources, user.span, "the user's declaration")
-                .help(format!(
-                    "add `{missing}` to the user's `providers`, or limit the group's `providers`"
-                )),
+                .help("add one of the group's providers to the user's `providers`, or remove the member"),
             );
         }
     }
