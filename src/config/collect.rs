@@ -348,6 +348,13 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
         if expected == "a string" && !found.starts_with("sequence") && !found.starts_with("map") {
             help.push_str(" (quote the value to make it a string)");
         }
+        if let Some(value) = found
+            .strip_prefix("string \"")
+            .and_then(|v| v.strip_suffix('"'))
+            .filter(|_| expected == "a list")
+        {
+            help = format!("write a list, e.g. `[{value}]`");
+        }
         return Diagnostic::new(format!("expected {expected}, found {found}"))
             .at(sources, span, format!("expected {expected}"))
             .help(help);

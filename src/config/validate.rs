@@ -82,7 +82,20 @@ impl Validator<'_> {
 
     /// Reports `name` declared a second time at `span`, first at `first`.
     fn duplicate(&mut self, what: &str, name: &str, span: Span, first: Span) {
-        let diagnostic = Diagnostic::new(format!("{what} `{name}` is declared twice"))
+        let first_text = self.sources.get(first.source()).display_text();
+        let first_name = first_text
+            .get(first.start()..first.start() + first.len())
+            .map(|t| t.trim_matches(['"', '\'']));
+        let message = match first_name {
+            // SCIM matches userNames and displayNames case-insensitively (RFC 7643 §4).
+            Some(first_name) if first_name != name && first_name.eq_ignore_ascii_case(name) => {
+                format!(
+                    "{what} `{name}` is declared twice (as `{first_name}` first; names match case-insensitively)"
+                )
+            }
+            _ => format!("{what} `{name}` is declared twice"),
+        };
+        let diagnostic = Diagnostic::new(message)
             .at(self.sources, span, "declared again here")
             .also(self.sources, first, "first declared here")
             .help(format!(
