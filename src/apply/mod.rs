@@ -13,6 +13,7 @@
 //! to ([`create`]): what it sends is what the plan says. Whether a saved plan is still valid is
 //! checked before, by [`check_preconditions`].
 
+mod bulk;
 mod create;
 mod precondition;
 mod retry;
@@ -43,6 +44,9 @@ pub struct ExecOptions {
     /// 412 and is left alone. For saved plans on servers that announce `ETag` support; later
     /// writes to the same object in the run go without, as the run itself moved it on.
     pub if_match: bool,
+    /// Send the independent writes of each phase in `/Bulk` requests, within the limits the
+    /// server announces, when it announces support; otherwise one request per op.
+    pub bulk: bool,
 }
 
 impl Default for ExecOptions {
@@ -51,6 +55,7 @@ impl Default for ExecOptions {
             parallelism: 4,
             retry: RetryPolicy::default(),
             if_match: false,
+            bulk: false,
         }
     }
 }
@@ -103,6 +108,12 @@ struct Ready {
     body: Option<Value>,
     /// The version the write must find, when it is sent with `If-Match`.
     if_match: Option<String>,
+}
+
+/// What one task sends: ops one after another, or together in one bulk request.
+enum Job {
+    Lane(Vec<Ready>),
+    Bulk(Vec<Ready>),
 }
 
 /// How one op ended.
@@ -160,19 +171,39 @@ pub async fn execute(
                 lanes.push(vec![ready]);
             }
         }
-        let mut lanes = lanes.into_iter();
+        let jobs = match (context.options.bulk, plan.capabilities.bulk) {
+            (true, Some(limits)) => {
+                // Single-op lanes go in bulk requests; an object written twice in a phase
+                // keeps its writes in order, one request at a time.
+                let (singles, ordered): (Vec<_>, Vec<_>) =
+                    lanes.into_iter().partition(|lane| lane.len() == 1);
+                let (batches, left) =
+                    bulk::batches(singles.into_iter().flatten().collect(), limits);
+                let mut jobs: Vec<Job> = batches.into_iter().map(Job::Bulk).collect();
+                jobs.extend(left.into_iter().map(|ready| Job::Lane(vec![ready])));
+                jobs.extend(ordered.into_iter().map(Job::Lane));
+                jobs
+            }
+            _ => lanes.into_iter().map(Job::Lane).collect(),
+        };
+        let mut jobs = jobs.into_iter();
         let mut tasks = JoinSet::new();
         loop {
             while tasks.len() < context.options.parallelism {
-                let Some(lane) = lanes.next() else { break };
+                let Some(job) = jobs.next() else { break };
                 let context = Arc::clone(&context);
                 tasks.spawn(async move {
-                    let mut results = Vec::with_capacity(lane.len());
-                    for ready in lane {
-                        let finished = run_op(&context, &ready).await;
-                        results.push((ready.index, ready.path, finished));
+                    match job {
+                        Job::Bulk(batch) => bulk::run(&context, batch).await,
+                        Job::Lane(lane) => {
+                            let mut results = Vec::with_capacity(lane.len());
+                            for ready in lane {
+                                let finished = run_op(&context, &ready).await;
+                                results.push((ready.index, ready.path, finished));
+                            }
+                            results
+                        }
                     }
-                    results
                 });
             }
             let Some(joined) = tasks.join_next().await else {

@@ -231,6 +231,7 @@ fn fast() -> ExecOptions {
             retry_after_cap: Duration::from_secs(2),
         },
         if_match: false,
+        bulk: false,
     }
 }
 

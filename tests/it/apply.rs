@@ -39,6 +39,7 @@ fn options() -> ExecOptions {
             retry_after_cap: Duration::from_secs(2),
         },
         if_match: false,
+        bulk: false,
     }
 }
 
@@ -134,6 +135,15 @@ fn entry<'a>(report: &'a scimform::report::Report, key: &str) -> &'a scimform::r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_through_faults_converges_without_duplicates() {
+    apply_through_faults(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_apply_through_faults_converges_without_duplicates() {
+    apply_through_faults(true).await;
+}
+
+async fn apply_through_faults(bulk: bool) {
     let peer = PeerServer::start();
     let direct = client(&peer.base_url);
     // What the server holds before: a user and a group to delete, a user to update, and a
@@ -193,18 +203,21 @@ async fn apply_through_faults_converges_without_duplicates() {
     )
     .await;
     let faulty = client(&proxy.base_url).with_timeout(Duration::from_secs(1));
-    let report = apply::execute(&faulty, &planned, &options(), &Quiet).await;
+    let options = ExecOptions { bulk, ..options() };
+    let report = apply::execute(&faulty, &planned, &options, &Quiet).await;
 
     assert!(report.is_success(), "{report}");
     assert_eq!(report.entries.len(), planned.ops.len());
     let stats = &proxy.stats;
     assert!(FaultStats::get(&stats.throttled) > 0);
-    assert!(FaultStats::get(&stats.reset) > 0);
     assert!(FaultStats::get(&stats.answers_dropped) > 0);
-    assert!(FaultStats::get(&stats.stalled) > 0);
     let counts = report.counts();
     assert!(counts.adopted > 0, "a lost create was adopted: {report:#?}");
-    assert!(counts.attempts > planned.ops.len(), "faults made retries");
+    if !bulk {
+        assert!(FaultStats::get(&stats.reset) > 0);
+        assert!(FaultStats::get(&stats.stalled) > 0);
+        assert!(counts.attempts > planned.ops.len(), "faults made retries");
+    }
 
     // No create was sent twice: scim2-server would have kept both groups of one name.
     let groups = direct
@@ -690,4 +703,69 @@ async fn on_a_server_without_patch_an_adopted_object_is_brought_in_line_with_put
     assert_eq!(ada["title"], "Analyst");
     assert_eq!(ada["nickName"], "ada");
     assert!(plan(&direct, &config).await.ops.is_empty());
+}
+
+#[tokio::test]
+async fn bulk_apply_sends_each_phase_in_one_request_and_converges() {
+    let peer = PeerServer::start();
+    let direct = client(&peer.base_url);
+    let old = post(&direct, "/Users", &user("old@example.com")).await;
+    post(&direct, "/Groups", &group("Ops", &[&old])).await;
+    let mut yaml = String::from("users:\n  - userName: old@example.com\n    absent: true\n");
+    for i in 0..20 {
+        yaml.push_str(&format!(
+            "  - userName: u{i}@example.com\n    title: T{i}\n"
+        ));
+    }
+    yaml.push_str("  - userName: taken@example.com\n    title: Taken\n");
+    yaml.push_str("groups:\n  - displayName: Ops\n    members: [u1@example.com, u2@example.com]\n");
+    yaml.push_str("  - displayName: Devs\n    members: [u3@example.com]\n");
+    yaml.push_str("  - displayName: QA\n    members: [u4@example.com]\n");
+    let config = load(&peer, &yaml);
+    let mut planned = plan(&direct, &config).await;
+    // One create the server will refuse inside the bulk request, and one it will find taken.
+    let bad = planned
+        .ops
+        .iter_mut()
+        .find(|op| op.key == "u9@example.com")
+        .unwrap();
+    bad.request.body.as_mut().unwrap()["name"] = json!("not an object");
+    post(&direct, "/Users", &user("taken@example.com")).await;
+    let before = peer.requests().len();
+
+    let options = ExecOptions {
+        bulk: true,
+        ..ExecOptions::default()
+    };
+    let report = apply::execute(&direct, &planned, &options, &Quiet).await;
+
+    let Outcome::Failed(failure) = &entry(&report, "u9@example.com").outcome else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(failure.status, Some(400), "{failure:?}");
+    assert!(failure.message.contains("(in /Bulk)"), "{failure:?}");
+    assert!(matches!(
+        entry(&report, "taken@example.com").outcome,
+        Outcome::Done {
+            note: Some(Note::Adopted {
+                cause: AdoptCause::Conflict,
+                updated: true
+            }),
+            ..
+        }
+    ));
+    let counts = report.counts();
+    assert_eq!((counts.failed, counts.skipped), (1, 0), "{report}");
+    let sent = peer.requests()[before..].to_vec();
+    let bulks = sent
+        .iter()
+        .filter(|r| r.starts_with("POST /scim/v2/Bulk"))
+        .count();
+    // Users, then groups; the deletion of old@example.com, alone in its phase, goes as a
+    // single request, and so do the lookup and the update of the adopted user.
+    assert_eq!(bulks, 2, "{sent:#?}");
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    let again = plan(&direct, &config).await;
+    let keys: Vec<&str> = again.ops.iter().map(|op| op.key.as_str()).collect();
+    assert_eq!(keys, ["u9@example.com"]);
 }
