@@ -68,7 +68,7 @@ fn operation(item: &Ready) -> Value {
     {
         operation["bulkId"] = json!(bulk_id);
     }
-    if let Some(body) = &item.body {
+    if let Some(body) = item.body() {
         operation["data"] = body.clone();
     }
     if let Some(version) = &item.if_match {
@@ -153,8 +153,8 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, Str
 async fn single(context: &Context, item: &Ready, lost: Option<String>) -> Finished {
     match (item.op.request.method, lost) {
         (Method::Post, lost) => {
-            let body = item.body.clone().unwrap_or(Value::Null);
-            create::create(context, &item.op, &item.path, &body, lost).await
+            let body = item.body().unwrap_or(&Value::Null);
+            create::create(context, &item.op, &item.path, body, lost).await
         }
         // PUT, PATCH and DELETE may be repeated; a repeated DELETE answers 404, which is done.
         (_, _) => run_op(context, item).await,
@@ -185,7 +185,7 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
             let id = if id.is_some() {
                 id
             } else {
-                let key = create::key_of(&item.op, item.body.as_ref());
+                let key = create::key_of(&item.op, item.body());
                 create::created_id(context, item.op.resource, &key).await
             };
             done(Outcome::Done { id, note: None })
@@ -206,9 +206,9 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
         }
         409 if method == Method::Post => {
             let error = answer_error(item, status, answer);
-            let body = item.body.clone().unwrap_or(Value::Null);
-            let key = create::key_of(&item.op, Some(&body));
-            done(create::conflict(context, &item.op, &body, &key, &error).await)
+            let body = item.body().unwrap_or(&Value::Null);
+            let key = create::key_of(&item.op, Some(body));
+            done(create::conflict(context, &item.op, body, &key, &error).await)
         }
         _ => done(Outcome::Failed(Failure::from_error(&answer_error(
             item, status, answer,
@@ -330,9 +330,9 @@ mod tests {
         };
         Ready {
             index,
-            op,
+            op: std::sync::Arc::new(op),
             path: "/Users".into(),
-            body: Some(body),
+            resolved_body: None,
             if_match: None,
         }
     }
@@ -375,7 +375,7 @@ mod tests {
         ];
         assert_eq!(find_answer(&answers, 0, &item), Some(&answers[1]));
         let mut patch = ready(0, 0);
-        patch.op.request.method = Method::Patch;
+        std::sync::Arc::make_mut(&mut patch.op).request.method = Method::Patch;
         patch.path = "/Users/7".into();
         let answers = vec![
             json!({"method": "DELETE", "location": "https://h/scim/v2/Users/9", "status": "204"}),

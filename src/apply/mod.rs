@@ -103,11 +103,21 @@ struct Context {
 /// An op ready to send: its references resolved.
 struct Ready {
     index: usize,
-    op: Op,
+    op: Arc<Op>,
     path: String,
-    body: Option<Value>,
+    /// The body with its references resolved, when it had any.
+    resolved_body: Option<Value>,
     /// The version the write must find, when it is sent with `If-Match`.
     if_match: Option<String>,
+}
+
+impl Ready {
+    /// The body to send.
+    fn body(&self) -> Option<&Value> {
+        self.resolved_body
+            .as_ref()
+            .or(self.op.request.body.as_ref())
+    }
 }
 
 /// What one task sends: ops one after another, or together in one bulk request.
@@ -148,10 +158,12 @@ pub async fn execute(
         unavailable: HashMap::new(),
         entries: vec![None; plan.ops.len()],
     };
+    // Shared with the tasks that send them.
+    let ops: Vec<Arc<Op>> = plan.ops.iter().cloned().map(Arc::new).collect();
     for phase in Phase::ALL {
         let mut lanes: Vec<Vec<Ready>> = Vec::new();
         let mut lane_of_path: HashMap<String, usize> = HashMap::new();
-        for (index, op) in plan.ops.iter().enumerate() {
+        for (index, op) in ops.iter().enumerate() {
             if op.phase != phase {
                 continue;
             }
@@ -246,7 +258,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// The op with its references resolved, or why it must be skipped.
-    fn resolve(&mut self, index: usize, op: &Op) -> Result<Ready, String> {
+    fn resolve(&mut self, index: usize, op: &Arc<Op>) -> Result<Ready, String> {
         let missing = |bulk_id: &str| match self.unavailable.get(bulk_id) {
             Some(why) => format!("it depends on {why}"),
             None => format!("it refers to bulkId {bulk_id}, which no earlier op created"),
@@ -259,13 +271,10 @@ impl Run<'_> {
             return Err(missing(bulk_id));
         }
         let path = substitute::path(&op.request.path, &self.created).map_err(|b| missing(&b))?;
-        let body = op
-            .request
-            .body
-            .as_ref()
-            .map(|body| substitute::body(body, &self.created))
-            .transpose()
-            .map_err(|b| missing(&b))?;
+        let resolved_body = match &op.request.body {
+            Some(body) => substitute::body(body, &self.created).map_err(|b| missing(&b))?,
+            None => None,
+        };
         let first_write = self.written.insert(path.clone());
         let if_match = match &op.observed {
             Observed::Present {
@@ -276,9 +285,9 @@ impl Run<'_> {
         };
         Ok(Ready {
             index,
-            op: op.clone(),
+            op: Arc::clone(op),
             path,
-            body,
+            resolved_body,
             if_match,
         })
     }
@@ -331,8 +340,8 @@ fn kind_name(kind: ResourceKind) -> &'static str {
 async fn run_op(context: &Context, ready: &Ready) -> Finished {
     let method = match ready.op.request.method {
         Method::Post => {
-            let body = ready.body.clone().unwrap_or(Value::Null);
-            return create::create(context, &ready.op, &ready.path, &body, None).await;
+            let body = ready.body().unwrap_or(&Value::Null);
+            return create::create(context, &ready.op, &ready.path, body, None).await;
         }
         Method::Put => HttpMethod::PUT,
         Method::Patch => HttpMethod::PATCH,
@@ -344,7 +353,7 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         &method,
         &ready.path,
         &[],
-        ready.body.as_ref(),
+        ready.body(),
         ready.if_match.as_deref(),
     )
     .await;
