@@ -1,17 +1,32 @@
 //! The executor: sends a plan's ops to a server, and nothing else (SPEC §4.2, §4.3).
 //!
 //! Ops run phase by phase ([`Phase::ALL`]); within a phase they are independent and run
-//! concurrently, at most [`ExecOptions::parallelism`] requests in flight. Ops of one phase
-//! that write the same object (a group's membership split over several PATCH requests) run one after
-//! another, so a server that reads, modifies and writes cannot lose one of them.
+//! concurrently, at most [`ExecOptions::parallelism`] requests in flight (lookups and retries
+//! included). Ops of one phase that write the same object (a group's membership split over
+//! several PATCH requests) run one after another, so a server that reads, modifies and writes
+//! cannot lose one of them. With [`ExecOptions::bulk`], the other ops of a phase go in `/Bulk`
+//! requests.
 //!
 //! Creates record the id the server assigned under the op's bulkId; later ops have every
 //! `"bulkId:X"` in their path and body replaced by it before they are sent. An op that refers
 //! to a create that failed or was skipped is skipped in turn. A failure never stops other ops.
 //!
 //! The executor does not diff and does not read the server except where fault handling needs
-//! to ([`create`]): what it sends is what the plan says. Whether a saved plan is still valid is
-//! checked before, by [`check_preconditions`].
+//! to (see `create`): what it sends is what the plan says. Whether a saved plan is still valid
+//! is checked before, by [`check_preconditions`]. `docs/apply.md` tells users the same.
+//!
+//! ```no_run
+//! # async fn example(client: &scimform::client::ScimClient, plan: &scimform::plan::ProviderPlan)
+//! # -> Result<(), scimform::apply::PreconditionError> {
+//! use scimform::apply::{self, ExecOptions, Quiet};
+//!
+//! // A saved plan: refuse it if what it touches moved since, then guard each first write.
+//! apply::check_preconditions(client, plan).await?;
+//! let options = ExecOptions { if_match: plan.capabilities.etag, ..ExecOptions::default() };
+//! let report = apply::execute(client, plan, &options, &Quiet).await;
+//! eprint!("{report}");
+//! # Ok(()) }
+//! ```
 
 mod bulk;
 mod create;
