@@ -206,6 +206,10 @@ fn apply(
             store.push(resource.clone());
             (StatusCode::CREATED, Some(resource))
         }
+        ("GET", Some(id)) => match store.iter().find(|r| r["id"] == id.as_str()) {
+            Some(resource) => (StatusCode::OK, Some(resource.clone())),
+            None => (StatusCode::NOT_FOUND, None),
+        },
         ("DELETE", Some(id)) => match store.iter().position(|r| r["id"] == id.as_str()) {
             Some(i) => {
                 store.remove(i);
@@ -542,4 +546,34 @@ async fn a_write_answered_with_a_body_that_is_not_json_is_done() {
     assert_eq!(id, "id1", "found by its key");
     assert_eq!(fake.count("POST"), 1);
     assert_eq!(fake.count("PATCH"), 1);
+}
+
+#[tokio::test]
+async fn without_versions_a_saved_plan_compares_the_resource_hash() {
+    let (client, fake) = start(Vec::new(), Duration::ZERO).await;
+    let resource = json!({"id": "x", "userName": "x@example.com", "title": "Analyst",
+                          "meta": {"lastModified": "2026-01-01T00:00:00Z"}});
+    fake.state.lock().unwrap().users.push(resource.clone());
+    let mut op = delete_user("x");
+    op.observed = Observed::Present {
+        id: "x".into(),
+        version: None,
+        hash: crate::diff::resource_hash(&resource),
+    };
+    let plan = plan(vec![op, create_user("u1", "new@example.com")]);
+    check_preconditions(&client, &plan).await.unwrap();
+
+    // `meta` alone changing does not count; an attribute does.
+    fake.state.lock().unwrap().users[0]["meta"]["lastModified"] = json!("2026-02-02T00:00:00Z");
+    check_preconditions(&client, &plan).await.unwrap();
+    fake.state.lock().unwrap().users[0]["title"] = json!("Boss");
+    let Err(PreconditionError::Moved(moved)) = check_preconditions(&client, &plan).await else {
+        panic!("the user changed")
+    };
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].movement, Movement::Changed);
+    assert_eq!(
+        moved[0].to_string(),
+        "user x@example.com: changed since the plan was made"
+    );
 }
