@@ -18,6 +18,9 @@ use crate::client::{Capabilities, Connection};
 use crate::plan::{Action, Request, Unmanaged};
 use crate::report::AdoptCause;
 
+/// The token the client sends the fake, to look for where it must not be.
+const FAKE_TOKEN: &str = "fake-token-Qx7v";
+
 /// What the fake does with the next request that matches.
 #[derive(Debug, Clone, Copy)]
 enum Script {
@@ -86,7 +89,7 @@ async fn start(
     let client = ScimClient::new(&Connection {
         base_url: format!("http://{address}/scim/v2"),
         auth_scheme: "Bearer".into(),
-        token: SecretString::from("t"),
+        token: SecretString::from(FAKE_TOKEN),
         allow_insecure_http: false,
     })
     .unwrap();
@@ -575,5 +578,54 @@ async fn without_versions_a_saved_plan_compares_the_resource_hash() {
     assert_eq!(
         moved[0].to_string(),
         "user x@example.com: changed since the plan was made"
+    );
+}
+
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_request_is_logged_with_its_status_and_latency_never_the_token() {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let script = vec![(HttpMethod::POST, "/Users", Script::Refuse(503, Some(0)))];
+    let (client, _fake) = start(script, Duration::ZERO).await;
+    let report = execute(
+        &client,
+        &plan(vec![create_user("u1", "ada@example.com")]),
+        &fast(),
+        &Quiet,
+    )
+    .await;
+    assert!(report.is_success(), "{report}");
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let requests: Vec<&str> = log.lines().filter(|l| l.contains("request")).collect();
+    assert_eq!(requests.len(), 2, "{log}");
+    assert!(
+        requests[0].contains("method=POST path=\"/Users\" status=503 latency_ms="),
+        "{log}"
+    );
+    assert!(requests[1].contains("status=201"), "{log}");
+    assert!(
+        !log.contains(FAKE_TOKEN) && !log.contains("Bearer"),
+        "{log}"
     );
 }
