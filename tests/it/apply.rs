@@ -1,6 +1,7 @@
 //! The executor against a server nobody here wrote (scim2-server), directly and through a
 //! proxy that injects faults: plans are computed by the engine, applied, and planned again.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -161,10 +162,11 @@ async fn apply_through_faults(bulk: bool) {
 
     let mut users = String::from("users:\n");
     for i in 0..12 {
-        users.push_str(&format!(
+        let _ = write!(
+            users,
             "  - userName: user{i:02}@example.com\n    displayName: User {i}\n    \
              title: Engineer\n    emails: [user{i:02}@example.com]\n"
-        ));
+        );
     }
     users.push_str("  - userName: gone@example.com\n    absent: true\n");
     let config = load(
@@ -483,7 +485,7 @@ async fn a_clean_apply_sends_exactly_the_planned_writes() {
     post(&direct, "/Groups", &group("Ops", &[&old])).await;
     let mut yaml = String::from("users:\n  - userName: old@example.com\n    absent: true\n");
     for i in 0..20 {
-        yaml.push_str(&format!("  - userName: u{i}@example.com\n"));
+        let _ = writeln!(yaml, "  - userName: u{i}@example.com");
     }
     yaml.push_str("groups:\n  - displayName: Ops\n    members: [u1@example.com, u2@example.com]\n");
     yaml.push_str("  - displayName: Devs\n    members: [u3@example.com]\n");
@@ -562,14 +564,15 @@ async fn random_scenario(random: &mut Random, direct: &ScimClient) -> String {
         }
         let user_name = format!("p{i}@example.com");
         if random.chance(15) {
-            yaml.push_str(&format!("  - userName: {user_name}\n    absent: true\n"));
+            let _ = write!(yaml, "  - userName: {user_name}\n    absent: true\n");
             continue;
         }
-        yaml.push_str(&format!(
+        let _ = write!(
+            yaml,
             "  - userName: {user_name}\n    title: {}\n    displayName: {}\n",
             random.pick(&["Analyst", "Engineer"]),
             random.pick(&["One", "Two"]),
-        ));
+        );
         declared.push(user_name);
     }
     yaml.push_str("groups:\n");
@@ -579,7 +582,7 @@ async fn random_scenario(random: &mut Random, direct: &ScimClient) -> String {
             continue;
         }
         if random.chance(15) {
-            yaml.push_str(&format!("  - displayName: Group {i}\n    absent: true\n"));
+            let _ = write!(yaml, "  - displayName: Group {i}\n    absent: true\n");
             continue;
         }
         let members: Vec<&str> = declared
@@ -587,10 +590,11 @@ async fn random_scenario(random: &mut Random, direct: &ScimClient) -> String {
             .filter(|_| random.chance(40))
             .map(String::as_str)
             .collect();
-        yaml.push_str(&format!(
+        let _ = write!(
+            yaml,
             "  - displayName: Group {i}\n    members: [{}]\n",
             members.join(", ")
-        ));
+        );
         groups.push(format!("Group {i}"));
     }
     let role_users: Vec<&str> = declared
@@ -603,11 +607,12 @@ async fn random_scenario(random: &mut Random, direct: &ScimClient) -> String {
         .filter(|_| random.chance(30))
         .map(String::as_str)
         .collect();
-    yaml.push_str(&format!(
+    let _ = write!(
+        yaml,
         "roles:\n  SYSTEM_USER:\n    users: [{}]\n    groups: [{}]\n",
         role_users.join(", "),
         role_groups.join(", ")
-    ));
+    );
     yaml
 }
 
@@ -724,9 +729,7 @@ async fn bulk_apply_sends_each_phase_in_one_request_and_converges() {
     post(&direct, "/Groups", &group("Ops", &[&old])).await;
     let mut yaml = String::from("users:\n  - userName: old@example.com\n    absent: true\n");
     for i in 0..20 {
-        yaml.push_str(&format!(
-            "  - userName: u{i}@example.com\n    title: T{i}\n"
-        ));
+        let _ = write!(yaml, "  - userName: u{i}@example.com\n    title: T{i}\n");
     }
     yaml.push_str("  - userName: taken@example.com\n    title: Taken\n");
     yaml.push_str("groups:\n  - displayName: Ops\n    members: [u1@example.com, u2@example.com]\n");
