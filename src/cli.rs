@@ -1,13 +1,15 @@
 //! Command-line arguments and dispatch. Arguments are parsed raw by clap and handed to the
-//! library modules; this is the one place that turns errors into output and exit codes.
+//! command modules in [`crate::cmd`]; each returns its exit code, so this is the one place
+//! that maps a run to the process's status.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, LoadOptions, Style};
+use crate::cmd;
+use crate::config::LoadOptions;
+use crate::render::Format;
 
 /// A Terraform-style reconciler for SCIM 2.0 directories.
 #[derive(Debug, Parser)]
@@ -21,6 +23,12 @@ pub struct Cli {
 pub enum Command {
     /// Check a config offline: syntax, types, names, roles. Needs no secrets and no network.
     Validate(ValidateArgs),
+    /// Read each provider's SCIM server and show the calls that would make it match the config.
+    Plan(PlanArgs),
+    /// Make each provider's server match the config, or execute a saved plan.
+    Apply(ApplyArgs),
+    /// Run the local SCIM 2.0 server and print its base URL.
+    Serve(ServeArgs),
     /// Print the JSON Schema of the config format.
     Schema,
 }
@@ -29,7 +37,15 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// A config file, or a folder whose *.yaml and *.yml files are merged.
-    #[arg(short = 'f', long = "file", value_name = "PATH", default_value = ".")]
+    ///
+    /// The default is a single file so that other YAML in the working directory (CI
+    /// workflows, compose files) is never mistaken for config; pass a folder explicitly.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        default_value = "scimform.yaml"
+    )]
     pub file: PathBuf,
     /// Accept plain http:// provider URLs to hosts other than loopback.
     #[arg(long)]
@@ -37,17 +53,86 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    fn load_options(&self) -> LoadOptions {
+    #[must_use]
+    pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
             allow_insecure_http: self.allow_insecure_http,
         }
     }
 }
 
+/// `scimform validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+/// `scimform plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also save the plan to this file, for `scimform apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan only this provider.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Allow a plan that deprovisions more users than `max_changes.delete_percent`.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+/// `scimform apply`.
+// Flags are independent switches of the command line, as clap parses them.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A plan saved by `plan --out`: apply exactly it, if nothing it touches has moved.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The most requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Apply only this provider.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Allow a plan that deprovisions more users than `max_changes.delete_percent`.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+    /// Log every request (method, path, status, latency) to stderr.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print only failures and the final counts.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `scimform serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The SQLite file holding the directory; created if missing.
+    #[arg(long, default_value = ".scimform/serve.db")]
+    pub store: PathBuf,
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// A file holding the token clients must send. Without it, a fresh token is written to
+    /// `<store>.token` (mode 0600) and that path is printed.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -55,56 +140,10 @@ pub struct ValidateArgs {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate(args) => validate(&args),
-        Command::Schema => print_stdout(&config::json_schema()),
-    }
-}
-
-fn validate(args: &ValidateArgs) -> ExitCode {
-    match config::load(&args.config.file, &args.config.load_options()) {
-        Ok(config) => {
-            let count =
-                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-            print_stdout(&format!(
-                "{} is valid: {}, {}, {}, {}\n",
-                args.config.file.display(),
-                count(config.providers().len(), "provider"),
-                count(config.users().len(), "user"),
-                count(config.groups().len(), "group"),
-                count(config.roles().len(), "role assignment"),
-            ))
-        }
-        Err(errors) => {
-            report(&errors.0);
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Writes diagnostics to stderr, coloured only on a terminal without `NO_COLOR`.
-fn report(diagnostics: &[config::Diagnostic]) {
-    let mut stderr = std::io::stderr().lock();
-    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let style = if color { Style::Color } else { Style::Plain };
-    let mut text = config::render(diagnostics, style);
-    let n = diagnostics.len();
-    let plural = if n == 1 { "" } else { "s" };
-    text = format!("{text}scimform: {n} error{plural} found\n");
-    let _ = stderr.write_all(text.as_bytes());
-}
-
-/// Writes to stdout; a closed pipe is not an error (§2).
-fn print_stdout(text: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "scimform: cannot write output: {e}");
-            ExitCode::FAILURE
-        }
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Plan(args) => cmd::plan::run(&args),
+        Command::Apply(args) => cmd::apply::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
+        Command::Schema => cmd::print_stdout(&crate::config::json_schema()),
     }
 }

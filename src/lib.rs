@@ -8,10 +8,15 @@
 pub mod apply;
 pub mod cli;
 pub mod client;
+pub mod cmd;
 pub mod config;
+pub mod connect;
 pub mod diff;
 pub mod plan;
+pub mod planner;
+pub mod render;
 pub mod report;
+pub mod server;
 pub mod state;
 
 pub use cli::run;

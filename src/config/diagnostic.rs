@@ -10,6 +10,9 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 
 use super::source::{SourceFile, Sources, Span};
 
+/// How many lines apart two places of one error may be and still share a snippet.
+const MAX_SNIPPET_GAP: usize = 6;
+
 /// One problem with a config, pointing into the file it is about.
 #[derive(Debug, Clone)]
 pub struct Diagnostic(Box<Inner>);
@@ -21,7 +24,6 @@ struct Inner {
     source: Option<NamedSource<std::sync::Arc<str>>>,
     location: Option<String>,
     labels: Vec<(Span, String)>,
-    related: Vec<Diagnostic>,
 }
 
 impl Diagnostic {
@@ -33,7 +35,6 @@ impl Diagnostic {
             source: None,
             location: None,
             labels: Vec::new(),
-            related: Vec::new(),
         }))
     }
 
@@ -55,18 +56,22 @@ impl Diagnostic {
     /// Adds a second place the error is about, such as the first declaration of a duplicate.
     #[must_use]
     pub fn also(mut self, sources: &Sources, span: Span, label: impl Into<String>) -> Self {
-        let same_file = self
-            .0
-            .labels
-            .first()
-            .is_some_and(|(primary, _)| primary.source() == span.source());
-        if same_file {
+        let near = self.0.labels.first().is_some_and(|(primary, _)| {
+            let file = sources.get(span.source());
+            primary.source() == span.source()
+                && file
+                    .line_col(primary.start())
+                    .0
+                    .abs_diff(file.line_col(span.start()).0)
+                    <= MAX_SNIPPET_GAP
+        });
+        if near {
             self.0.labels.push((span, label.into()));
         } else {
-            let label = label.into();
-            self.0
-                .related
-                .push(Diagnostic::new(label.clone()).at(sources, span, label));
+            // A place in another file, or far away, would make an unreadable snippet; the
+            // message names it instead.
+            let location = sources.location(span);
+            self.0.message = format!("{}\n{} at {location}", self.0.message, label.into());
         }
         self
     }
@@ -81,6 +86,12 @@ impl Diagnostic {
     #[must_use]
     pub fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// The span of the text the error is about, if any.
+    #[must_use]
+    pub fn span(&self) -> Option<Span> {
+        self.0.labels.first().map(|(span, _)| *span)
     }
 
     /// `file:line:column` of the text the error is about, if any.
@@ -125,15 +136,6 @@ impl miette::Diagnostic for Diagnostic {
                 }
             },
         )))
-    }
-
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        if self.0.related.is_empty() {
-            return None;
-        }
-        Some(Box::new(
-            self.0.related.iter().map(|d| d as &dyn miette::Diagnostic),
-        ))
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Which loaded file a [`Span`] points into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(u32);
 
 impl SourceId {
@@ -118,7 +118,8 @@ impl SourceFile {
         self.path.parent().unwrap_or_else(|| Path::new("."))
     }
 
-    /// The text errors quote: the file with any literal token masked (§7).
+    /// The text errors quote: the file with any literal token masked (§7). For a valid config,
+    /// which holds no literal token, this is the file's text, fit for a digest of the config.
     #[must_use]
     pub fn display_text(&self) -> Arc<str> {
         Arc::clone(&self.display)
@@ -154,9 +155,19 @@ impl Sources {
         id
     }
 
+    /// The files in the order they were read.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<SourceFile>> {
+        self.files.iter()
+    }
+
     #[must_use]
     pub fn get(&self, id: SourceId) -> &Arc<SourceFile> {
         &self.files[id.index()]
+    }
+
+    /// The files, in the order they were read.
+    pub fn files(&self) -> impl Iterator<Item = &Arc<SourceFile>> {
+        self.files.iter()
     }
 
     /// `file:line:column` of the start of a span, as error messages write it.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::client::{Capabilities, ResourceKind};
-use crate::config::{Config, Deprovision, Managed, Provider};
+use crate::config::{Config, Deprovision, Group, Managed, Provider};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
 use crate::state::{LiveGroup, LiveState, LiveUser, get_ci};
 use group::Member;
@@ -126,9 +126,6 @@ impl Differ<'_> {
             |u| u.external_id.clone(),
         );
         let mut claimed_users = vec![false; live.users.len()];
-        // Where each declared user is (or will be): id or bulkId.
-        let mut references: HashMap<String, String> = HashMap::new();
-        let mut next_bulk_id = 0;
         for (user, matched) in config.users_for(name).zip(&user_matches) {
             let user_roles = roles
                 .zip(user.roles(name))
@@ -188,7 +185,6 @@ impl Differ<'_> {
                 ));
             }
         }
-        let mut unmanaged = Unmanaged::default();
         let matched_users = claimed_users.iter().filter(|c| **c).count();
         if provider.prune() {
             if !live.users_complete {
@@ -218,8 +214,7 @@ impl Differ<'_> {
     }
 
     fn groups(&mut self) -> Result<(), Refusal> {
-        let (config, provider, live, capabilities) =
-            (self.config, self.provider, self.live, self.capabilities);
+        let (config, provider, live) = (self.config, self.provider, self.live);
         let name = provider.name();
         // Names to show for server member ids.
         let user_names: HashMap<&str, &str> = live
@@ -257,25 +252,7 @@ impl Differ<'_> {
                 if group.absent {
                     continue;
                 }
-                let members = desired.unwrap_or_default();
-                let (body, changes) = group::create(group, &members);
-                let bulk_id = self.bulk_id('g');
-                self.ops.push(Op {
-                    phase: Phase::Groups,
-                    action: Action::Create,
-                    resource: ResourceKind::Group,
-                    key: group.display_name.clone(),
-                    reason: None,
-                    bulk_id: Some(bulk_id),
-                    changes,
-                    request: Request {
-                        method: Method::Post,
-                        path: "/Groups".into(),
-                        body: Some(body),
-                    },
-                    observed: Observed::Absent,
-                    depends_on: bulk_references(&members),
-                });
+                self.create_group(group, &desired.unwrap_or_default());
                 continue;
             };
             claimed_groups[index] = true;
@@ -299,60 +276,8 @@ impl Differ<'_> {
                 })
                 .collect();
             let diff = group::diff(group, &current.resource, desired.as_ref(), &live_members);
-            if diff.is_empty() {
-                continue;
-            }
-            let phase = if diff.attributes.is_empty() && diff.added.is_empty() {
-                Phase::RemoveMembers
-            } else {
-                Phase::Groups
-            };
-            if capabilities.patch {
-                let chunks =
-                    patch::chunk(diff.operations(MEMBERS_PER_REQUEST), MEMBERS_PER_REQUEST);
-                let count = chunks.len();
-                for (i, chunk) in chunks.into_iter().enumerate() {
-                    // The changes are shown once, on the first request.
-                    let changes = if i == 0 {
-                        diff.changes.clone()
-                    } else {
-                        Vec::new()
-                    };
-                    let mut op = update(
-                        ResourceKind::Group,
-                        &group.display_name,
-                        &current.id,
-                        &current.resource,
-                        current.version.as_ref(),
-                        changes,
-                        &chunk,
-                        capabilities,
-                        phase,
-                    );
-                    op.depends_on = bulk_references_in(&chunk);
-                    if count > 1 {
-                        op.key = format!("{} ({}/{count})", group.display_name, i + 1);
-                    }
-                    self.ops.push(op);
-                }
-            } else {
-                let body = group::put_body(&current.resource, &diff, desired.as_ref());
-                self.ops.push(Op {
-                    phase,
-                    action: Action::Update,
-                    resource: ResourceKind::Group,
-                    key: group.display_name.clone(),
-                    reason: None,
-                    bulk_id: None,
-                    changes: diff.changes.clone(),
-                    request: Request {
-                        method: Method::Put,
-                        path: format!("/Groups/{}", current.id),
-                        body: Some(body),
-                    },
-                    observed: observed(&current.id, current.version.as_ref(), &current.resource),
-                    depends_on: desired.as_ref().map(bulk_references).unwrap_or_default(),
-                });
+            if !diff.is_empty() {
+                self.update_group(group, current, &diff, desired.as_ref());
             }
         }
         let matched_groups = claimed_groups.iter().filter(|c| **c).count();
@@ -376,6 +301,90 @@ impl Differ<'_> {
         }
 
         Ok(())
+    }
+
+    fn create_group(&mut self, group: &Group, members: &BTreeSet<Member>) {
+        let (body, changes) = group::create(group, members);
+        let bulk_id = self.bulk_id('g');
+        self.ops.push(Op {
+            phase: Phase::Groups,
+            action: Action::Create,
+            resource: ResourceKind::Group,
+            key: group.display_name.clone(),
+            reason: None,
+            bulk_id: Some(bulk_id),
+            changes,
+            request: Request {
+                method: Method::Post,
+                path: "/Groups".into(),
+                body: Some(body),
+            },
+            observed: Observed::Absent,
+            depends_on: bulk_references(members),
+        });
+    }
+
+    /// The requests that update one group: one PATCH, split when its membership change is
+    /// large, or one PUT on servers without PATCH.
+    fn update_group(
+        &mut self,
+        group: &Group,
+        current: &LiveGroup,
+        diff: &group::GroupDiff,
+        desired: Option<&BTreeSet<Member>>,
+    ) {
+        let capabilities = self.capabilities;
+        let phase = if diff.attributes.is_empty() && diff.added.is_empty() {
+            Phase::RemoveMembers
+        } else {
+            Phase::Groups
+        };
+        if capabilities.patch {
+            let chunks = patch::chunk(diff.operations(MEMBERS_PER_REQUEST), MEMBERS_PER_REQUEST);
+            let count = chunks.len();
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                // The changes are shown once, on the first request.
+                let changes = if i == 0 {
+                    diff.changes.clone()
+                } else {
+                    Vec::new()
+                };
+                let mut op = update(
+                    ResourceKind::Group,
+                    &group.display_name,
+                    &current.id,
+                    &current.resource,
+                    current.version.as_ref(),
+                    changes,
+                    &chunk,
+                    capabilities,
+                    phase,
+                );
+                op.depends_on = bulk_references_in(&chunk);
+                if count > 1 {
+                    op.key = format!("{} ({}/{count})", group.display_name, i + 1);
+                }
+                self.ops.push(op);
+            }
+        } else {
+            let body = group::put_body(&current.resource, diff, desired);
+            self.ops.push(Op {
+                phase,
+                action: Action::Update,
+                resource: ResourceKind::Group,
+                key: group.display_name.clone(),
+                reason: None,
+                bulk_id: None,
+                changes: diff.changes.clone(),
+                request: Request {
+                    method: Method::Put,
+                    path: format!("/Groups/{}", current.id),
+                    body: Some(body),
+                },
+                observed: observed(&current.id, current.version.as_ref(), &current.resource),
+                depends_on: desired.map(bulk_references).unwrap_or_default(),
+            });
+        }
     }
 }
 
@@ -596,7 +605,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
-    for byte in digest.iter() {
+    for byte in &digest {
         let _ = write!(out, "{byte:02x}");
     }
     out

@@ -1,6 +1,8 @@
 //! The diff rules, one test per rule, on configs written as YAML and server state written as
 //! SCIM JSON.
 
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -285,7 +287,7 @@ fn tombstones_deactivate_once_or_delete() {
         &json!([{"op": "replace", "path": "active", "value": false}])
     );
 
-    let deleting = load(&format!("{}    deprovision: delete\n{yaml}", HEAD));
+    let deleting = load(&format!("{HEAD}    deprovision: delete\n{yaml}"));
     let ops = run(&deleting, &live);
     assert_eq!(ops.len(), 2);
     assert!(
@@ -489,9 +491,10 @@ fn without_patch_support_an_update_is_a_put_of_the_whole_resource() {
 
 #[test]
 fn large_membership_changes_are_split_into_requests() {
-    let users: String = (0..2500)
-        .map(|i| format!("  - userName: m{i}@example.com\n"))
-        .collect();
+    let users: String = (0..2500).fold(String::new(), |mut out, i| {
+        let _ = writeln!(out, "  - userName: m{i}@example.com");
+        out
+    });
     let members: Vec<String> = (0..2500).map(|i| format!("m{i}@example.com")).collect();
     let config = with_head(&format!(
         "users:\n{users}groups:\n  - displayName: Big\n    members: [{}]\n",

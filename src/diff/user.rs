@@ -108,7 +108,7 @@ pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
     let mut diff = UserDiff::default();
     // userName is matched case-insensitively (RFC 7643 §4.1.1), so only a rename is a change.
     let live_name = get_path(live, "userName").and_then(Value::as_str);
-    if !live_name.is_some_and(|n| n.to_lowercase() == user.key.as_str()) {
+    if live_name.is_none_or(|n| n.to_lowercase() != user.key.as_str()) {
         diff.replace(
             "userName",
             get_path(live, "userName"),

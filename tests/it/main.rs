@@ -1,5 +1,12 @@
-//! Integration tests: one binary, linked once, with a module per area.
+//! The one integration-test binary: every module drives a real `scimform` — the built binary or
+//! the library's in-process server — over real HTTP, against the embedded server or an
+//! independent one (scim2-server).
 
 mod apply;
+mod apply_cmd;
 mod client;
+mod config;
+mod plan;
+mod schema;
+mod server;
 mod support;

@@ -1,5 +1,39 @@
-//! What the integration tests stand on: servers to talk to, and a proxy that breaks things.
+//! Helpers shared by the integration tests.
 
 pub mod faults;
 pub mod peer;
 pub mod python;
+pub mod rewrite;
+pub mod serve;
+
+use assert_cmd::Command;
+use std::path::Path;
+
+/// The repository root: tests run the binary from here so that paths in its output are
+/// relative and snapshots are stable.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `scimform` binary, run from the repository root, without colour.
+pub fn scimform() -> Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("scimform");
+    cmd.current_dir(root()).env("NO_COLOR", "1");
+    cmd
+}
+
+/// What a command printed and how it ended.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let output = cmd.output().expect("the scimform binary runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}

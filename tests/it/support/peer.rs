@@ -1,4 +1,4 @@
-//! An independent SCIM server to test against: `scim2-server` from PyPI, made Tonkean-shaped
+//! An independent SCIM server to test against: `scim2-server` from `PyPI`, made Tonkean-shaped
 //! by `tests/peers/` (the `urn:scim:tonkean` extension, the `token` auth scheme). It keeps its
 //! data in memory, so every test starts its own.
 
@@ -30,7 +30,7 @@ impl PeerServer {
         Self::start_with_config(None)
     }
 
-    /// The same, announcing the ServiceProviderConfig of `spc` instead (say, without PATCH).
+    /// The same, announcing the `ServiceProviderConfig` of `spc` instead (say, without PATCH).
     pub fn start_with_config(spc: Option<&Path>) -> Self {
         let venv = python::venv();
         let port = free_port();
@@ -83,7 +83,8 @@ impl PeerServer {
         }
     }
 
-    /// The requests the server has answered so far, as `METHOD /path?query` lines.
+    /// The requests the server has answered so far, as `METHOD /path?query` lines. The log
+    /// arrives through a pipe, so this waits until it has been quiet for a moment.
     pub fn requests(&self) -> Vec<String> {
         // The server logs a request after answering it, and a thread reads the log: wait until
         // it has been quiet for a moment so that every answered request is counted.
@@ -98,16 +99,27 @@ impl PeerServer {
             seen = now;
         }
         // Lines look like: 127.0.0.1 - - [date] "GET /scim/v2/Users?count=1 HTTP/1.1" 200 -
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|line| {
-                let start = line.find('"')? + 1;
-                let end = start + line[start..].find(" HTTP/")?;
-                Some(line[start..end].to_owned())
-            })
-            .collect()
+        // Threads of the server may write two entries on one line, so every entry is taken.
+        let mut requests = Vec::new();
+        for line in self.log.lock().unwrap().iter() {
+            let mut rest = line.as_str();
+            while let Some(start) = rest.find('"') {
+                let after = &rest[start + 1..];
+                let Some(end) = after.find(" HTTP/") else {
+                    break;
+                };
+                let entry = &after[..end];
+                if entry.split(' ').count() == 2 {
+                    requests.push(entry.to_owned());
+                }
+                rest = &after[end..];
+                match rest.find('"') {
+                    Some(close) => rest = &rest[close + 1..],
+                    None => break,
+                }
+            }
+        }
+        requests
     }
 }
 
@@ -124,4 +136,111 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind an ephemeral port")
+}
+
+impl PeerServer {
+    /// Sends one authorized request to the peer and returns the JSON answer (`Null` when
+    /// empty); panics on an error status, since seeding must not fail.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", self.base_url))
+            .header("Authorization", format!("token {PEER_TOKEN}"));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the peer answers");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: {status}: {text}");
+        if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).expect("the peer answers JSON")
+        }
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, resource: serde_json::Value) -> String {
+        let mut resource = resource;
+        resource["schemas"] = serde_json::json!(["urn:ietf:params:scim:schemas:core:2.0:User"]);
+        let created = self
+            .call(reqwest::Method::POST, "/Users", Some(resource))
+            .await;
+        created["id"]
+            .as_str()
+            .expect("a created user has an id")
+            .to_owned()
+    }
+
+    /// Creates a group with these member ids and returns its id.
+    pub async fn group(&self, display_name: &str, members: &[&str]) -> String {
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": display_name,
+            "members": members.iter().map(|m| serde_json::json!({"value": m})).collect::<Vec<_>>(),
+        });
+        let created = self
+            .call(reqwest::Method::POST, "/Groups", Some(body))
+            .await;
+        created["id"]
+            .as_str()
+            .expect("a created group has an id")
+            .to_owned()
+    }
+
+    /// Creates `count` users named `prefix{i}@example.com` through /Bulk, 1000 per request.
+    pub async fn bulk_users(&self, prefix: &str, count: usize) {
+        let names: Vec<String> = (0..count)
+            .map(|i| format!("{prefix}{i:05}@example.com"))
+            .collect();
+        for chunk in names.chunks(1000) {
+            let operations: Vec<serde_json::Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, name)| serde_json::json!({
+                    "method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                    "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}
+                }))
+                .collect();
+            let body = serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": operations,
+            });
+            let answer = self.call(reqwest::Method::POST, "/Bulk", Some(body)).await;
+            let failed: Vec<&serde_json::Value> = answer["Operations"]
+                .as_array()
+                .expect("a BulkResponse")
+                .iter()
+                .filter(|op| !op["status"].as_str().is_some_and(|s| s.starts_with('2')))
+                .collect();
+            assert!(failed.is_empty(), "bulk seeding failed: {failed:?}");
+        }
+    }
+
+    /// Writes a `ServiceProviderConfig` document, for [`PeerServer::start_with_config`].
+    pub fn service_provider_config(dir: &Path, patch: bool, max_results: usize) -> PathBuf {
+        let spc = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": {"supported": patch},
+            "bulk": {"supported": true, "maxOperations": 1000, "maxPayloadSize": 1_048_576},
+            "filter": {"supported": true, "maxResults": max_results},
+            "changePassword": {"supported": false},
+            "sort": {"supported": true},
+            "etag": {"supported": true},
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken", "name": "bearer_token",
+                "description": "HTTP Bearer Token"
+            }]
+        });
+        let file = dir.join("spc.json");
+        std::fs::write(&file, spc.to_string()).expect("write the ServiceProviderConfig");
+        file
+    }
 }

@@ -1,0 +1,298 @@
+//! `scimform apply`: plan, confirm, execute (SPEC §4.1); or execute a saved plan after checking
+//! that nothing it touches has moved (SPEC §3.8).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use super::plan::resolve_targets;
+use super::{fail, print_stdout, report_diagnostics};
+use crate::apply::{self, ExecOptions, PreconditionError, Progress, Quiet};
+use crate::cli::ApplyArgs;
+use crate::config::{self, Config, Provider};
+use crate::connect::{self, Session, Target};
+use crate::diff::Options;
+use crate::plan::{Plan, ProviderPlan};
+use crate::planner;
+use crate::render::{self, Format};
+use crate::report::Report;
+
+pub fn run(args: &ApplyArgs) -> ExitCode {
+    init_logging(args.verbose);
+    let config = match config::load(&args.config.file, &args.config.load_options()) {
+        Ok(config) => config,
+        Err(errors) => {
+            report_diagnostics(&errors.0);
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match &args.plan {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => return fail(format!("cannot read the plan {}: {e}", path.display())),
+            };
+            let plan = match render::parse_json(&text) {
+                Ok(plan) => plan,
+                Err(e) => return fail(format!("{} is not a scimform plan: {e}", path.display())),
+            };
+            runtime.block_on(apply_saved(args, &config, &plan))
+        }
+        None => runtime.block_on(plan_and_apply(args, &config)),
+    }
+}
+
+/// `apply -f CONFIG`: plan, print, confirm, execute.
+async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
+    let targets = match resolve_targets(
+        config,
+        args.provider.as_deref(),
+        args.config.allow_insecure_http,
+    ) {
+        Ok(targets) => targets,
+        Err(code) => return code,
+    };
+    let options = Options {
+        allow_mass_delete: args.allow_mass_delete,
+    };
+    let mut plans = Vec::new();
+    let mut sessions = Vec::new();
+    for (provider, target) in &targets {
+        match planner::plan_provider(
+            config,
+            provider,
+            target,
+            args.config.allow_insecure_http,
+            options,
+        )
+        .await
+        {
+            Ok(planned) => {
+                plans.push(planned.plan);
+                sessions.push(planned.session);
+            }
+            Err(error) => {
+                close(sessions).await;
+                return fail(error);
+            }
+        }
+    }
+    let plan = planner::assemble(config, plans);
+    if !args.quiet {
+        let code = print_stdout(&render::render(
+            &plan,
+            Format::Text,
+            render::color_for_stdout(),
+        ));
+        if code != ExitCode::SUCCESS {
+            close(sessions).await;
+            return code;
+        }
+    }
+    if plan.is_empty() {
+        close(sessions).await;
+        return ExitCode::SUCCESS;
+    }
+    if !args.auto_approve {
+        match confirm() {
+            Ok(true) => {}
+            Ok(false) => {
+                close(sessions).await;
+                return fail("apply cancelled: nothing was changed");
+            }
+            Err(message) => {
+                close(sessions).await;
+                return fail(message);
+            }
+        }
+    }
+    let exec = exec_options(args, false);
+    let mut success = true;
+    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
+        let report = execute(args, session, provider_plan, &exec).await;
+        success &= report.is_success();
+        print_report(args, &report);
+    }
+    close(sessions).await;
+    if success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `apply PLAN`: refuse a plan made from another config or whose objects moved; otherwise
+/// execute it as it is, without asking.
+async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode {
+    if plan.config_digest != planner::config_digest(config) {
+        return fail(format!(
+            "stale plan: {} changed since the plan was made; run `scimform plan` again",
+            args.config.file.display()
+        ));
+    }
+    let mut targets: Vec<(&Provider, Target)> = Vec::new();
+    for provider_plan in &plan.providers {
+        let Some(provider) = config.provider(&provider_plan.provider) else {
+            return fail(format!(
+                "stale plan: provider `{}` is not in the config",
+                provider_plan.provider
+            ));
+        };
+        match connect::resolve(provider, args.config.allow_insecure_http) {
+            Ok(target) => targets.push((provider, target)),
+            Err(diagnostics) => {
+                report_diagnostics(&diagnostics);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut sessions = Vec::new();
+    for (_, target) in &targets {
+        match connect::open(target, args.config.allow_insecure_http).await {
+            Ok(session) => sessions.push(session),
+            Err(error) => {
+                close(sessions).await;
+                return fail(error);
+            }
+        }
+    }
+    // Every provider is checked before anything is written anywhere.
+    let mut moved = Vec::new();
+    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
+        match apply::check_preconditions(&session.client, provider_plan).await {
+            Ok(()) => {}
+            Err(PreconditionError::Moved(list)) => {
+                moved.extend(
+                    list.into_iter()
+                        .map(|m| format!("{}: {m}", provider_plan.provider)),
+                );
+            }
+            Err(error @ PreconditionError::Read(_)) => {
+                close(sessions).await;
+                return fail(format!("provider `{}`: {error}", provider_plan.provider));
+            }
+        }
+    }
+    if !moved.is_empty() {
+        close(sessions).await;
+        let mut message = format!(
+            "stale plan: {} object{} changed since the plan was made; run `scimform plan` again:",
+            moved.len(),
+            if moved.len() == 1 { "" } else { "s" }
+        );
+        for line in moved {
+            message.push_str("\n  ");
+            message.push_str(&line);
+        }
+        return fail(message);
+    }
+    let mut success = true;
+    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
+        let exec = exec_options(args, provider_plan.capabilities.etag);
+        let report = execute(args, session, provider_plan, &exec).await;
+        success &= report.is_success();
+        print_report(args, &report);
+    }
+    close(sessions).await;
+    if success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn exec_options(args: &ApplyArgs, if_match: bool) -> ExecOptions {
+    ExecOptions {
+        parallelism: usize::from(args.parallelism),
+        if_match,
+        ..ExecOptions::default()
+    }
+}
+
+/// Executes one provider's plan with a progress bar on a terminal.
+async fn execute(
+    args: &ApplyArgs,
+    session: &Session,
+    plan: &ProviderPlan,
+    options: &ExecOptions,
+) -> Report {
+    let bar = (!args.quiet && !args.verbose && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(plan.ops.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(plan.provider.clone());
+        bar
+    });
+    let progress: &dyn Progress = match &bar {
+        Some(bar) => bar,
+        None => &Quiet,
+    };
+    apply::execute(&session.client, plan, options, progress).await
+}
+
+fn print_report(args: &ApplyArgs, report: &Report) {
+    let text = report.to_string();
+    if args.quiet && report.is_success() {
+        let last = text.lines().last().unwrap_or_default();
+        let _ = print_stdout(&format!("{last}\n"));
+    } else {
+        let _ = print_stdout(&text);
+    }
+}
+
+/// Asks for `yes` on the terminal; refuses to guess when there is none (SPEC §4.1).
+fn confirm() -> Result<bool, String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(
+            "refusing to apply without confirmation: stdin is not a terminal; review the plan \
+             and pass --auto-approve, or apply a saved plan"
+                .to_owned(),
+        );
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(
+        stdout,
+        "\nDo you want to perform these actions? Only 'yes' will be accepted: "
+    );
+    let _ = stdout.flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn close(sessions: Vec<Session>) {
+    for session in sessions {
+        session.close().await;
+    }
+}
+
+/// `-v` logs each request to stderr; otherwise only warnings of the retry layer.
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let level = if verbose {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::WARN
+    };
+    // Only scimform's own events: the HTTP stack's debug logs are noise, and not ours to vouch
+    // for as free of secrets.
+    let filter = tracing_subscriber::filter::Targets::new().with_target("scimform", level);
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .without_time()
+                .with_ansi(super::stderr_color()),
+        )
+        .with(filter)
+        .try_init();
+}

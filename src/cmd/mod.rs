@@ -1,0 +1,54 @@
+//! One module per command: each turns parsed arguments into library calls and its result into
+//! output and an exit code. Output rules (SPEC §2): plans on stdout, logs and errors on stderr,
+//! colour only on a terminal and never with `NO_COLOR`, a closed pipe exits quietly.
+
+pub mod apply;
+pub mod plan;
+pub mod serve;
+pub mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::config::{self, Style};
+
+/// Writes to stdout; a closed pipe is not an error (§2).
+pub fn print_stdout(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "scimform: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether stderr may be coloured.
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Writes config diagnostics to stderr, with a count.
+pub fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
+    let style = if stderr_color() {
+        Style::Color
+    } else {
+        Style::Plain
+    };
+    let mut text = config::render(diagnostics, style);
+    let n = diagnostics.len();
+    let plural = if n == 1 { "" } else { "s" };
+    text = format!("{text}scimform: {n} error{plural} found\n");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Writes one error line to stderr and returns the failure code.
+pub fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,108 @@
+//! `scimform plan`: read each provider's server, diff, print the plan (SPEC §3).
+
+use std::process::ExitCode;
+
+use super::{fail, print_stdout, report_diagnostics};
+use crate::cli::PlanArgs;
+use crate::config::{self, Config, Provider};
+use crate::connect::{self, Target};
+use crate::diff::Options;
+use crate::plan::Plan;
+use crate::planner::{self, PlanError};
+use crate::render;
+
+pub fn run(args: &PlanArgs) -> ExitCode {
+    let config = match config::load(&args.config.file, &args.config.load_options()) {
+        Ok(config) => config,
+        Err(errors) => {
+            report_diagnostics(&errors.0);
+            return ExitCode::FAILURE;
+        }
+    };
+    let targets = match resolve_targets(
+        &config,
+        args.provider.as_deref(),
+        args.config.allow_insecure_http,
+    ) {
+        Ok(targets) => targets,
+        Err(code) => return code,
+    };
+    let options = Options {
+        allow_mass_delete: args.allow_mass_delete,
+    };
+    let plan = match compute(&config, &targets, args.config.allow_insecure_http, options) {
+        Ok(plan) => plan,
+        Err(error) => return fail(error),
+    };
+    if let Some(out) = &args.out
+        && let Err(e) = std::fs::write(out, render::to_json(&plan))
+    {
+        return fail(format!("cannot write the plan to {}: {e}", out.display()));
+    }
+    let color = render::color_for_stdout();
+    let code = print_stdout(&render::render(&plan, args.format, color));
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    if args.detailed_exitcode && !plan.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The providers to plan, their URLs and tokens resolved; every problem reported at once.
+pub fn resolve_targets<'a>(
+    config: &'a Config,
+    only: Option<&str>,
+    allow_insecure_http: bool,
+) -> Result<Vec<(&'a Provider, Target)>, ExitCode> {
+    let providers: Vec<&Provider> = if let Some(name) = only {
+        let Some(provider) = config.provider(name) else {
+            let known: Vec<&str> = config.providers().iter().map(Provider::name).collect();
+            return Err(fail(format!(
+                "--provider {name}: no such provider; the config declares: {}",
+                known.join(", ")
+            )));
+        };
+        vec![provider]
+    } else {
+        config.providers().iter().collect()
+    };
+    let mut targets = Vec::new();
+    let mut errors = Vec::new();
+    for provider in providers {
+        match connect::resolve(provider, allow_insecure_http) {
+            Ok(target) => targets.push((provider, target)),
+            Err(mut diagnostics) => errors.append(&mut diagnostics),
+        }
+    }
+    if errors.is_empty() {
+        Ok(targets)
+    } else {
+        report_diagnostics(&errors);
+        Err(ExitCode::FAILURE)
+    }
+}
+
+/// Plans every target, one after the other, closing each session when done.
+pub fn compute(
+    config: &Config,
+    targets: &[(&Provider, Target)],
+    allow_insecure_http: bool,
+    options: Options,
+) -> Result<Plan, Box<PlanError>> {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    runtime.block_on(async {
+        let mut plans = Vec::new();
+        for (provider, target) in targets {
+            let planned =
+                planner::plan_provider(config, provider, target, allow_insecure_http, options)
+                    .await
+                    .map_err(Box::new)?;
+            planned.session.close().await;
+            plans.push(planned.plan);
+        }
+        Ok(planner::assemble(config, plans))
+    })
+}

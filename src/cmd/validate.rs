@@ -1,0 +1,28 @@
+//! `scimform validate`: every §1.4 check, offline.
+
+use std::process::ExitCode;
+
+use super::{print_stdout, report_diagnostics};
+use crate::cli::ValidateArgs;
+use crate::config;
+
+pub fn run(args: &ValidateArgs) -> ExitCode {
+    match config::load(&args.config.file, &args.config.load_options()) {
+        Ok(config) => {
+            let count =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            print_stdout(&format!(
+                "{} is valid: {}, {}, {}, {}\n",
+                args.config.file.display(),
+                count(config.providers().len(), "provider"),
+                count(config.users().len(), "user"),
+                count(config.groups().len(), "group"),
+                count(config.roles().len(), "role assignment"),
+            ))
+        }
+        Err(errors) => {
+            report_diagnostics(&errors.0);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! From a provider in the config to a [`ScimClient`] talking to its server.
+//!
+//! An `embedded:PATH` provider starts the embedded server in-process on an ephemeral loopback
+//! port over the store at PATH (SPEC §6.2) and is then reached over HTTP like any other: the
+//! engine has one code path for every server.
+
+use secrecy::SecretString;
+
+use crate::client::{ClientError, Connection, ScimClient};
+use crate::config::{Diagnostic, Endpoint, Provider};
+use crate::server::{self, EmbeddedServer, ServerError};
+
+/// A provider's resolved endpoint and token, checked before any request is sent.
+pub struct Target {
+    pub provider: String,
+    endpoint: Endpoint,
+    auth_scheme: String,
+    token: Option<SecretString>,
+}
+
+/// Resolves the URL and token of `provider` from the environment (`${VAR}`) or token file.
+pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target, Vec<Diagnostic>> {
+    let endpoint = provider.resolve_url(allow_insecure_http);
+    let token = provider.resolve_token();
+    let mut errors = Vec::new();
+    let endpoint = endpoint.map_err(|e| errors.push(e)).ok();
+    let token = token.map_err(|e| errors.push(e)).ok();
+    match (endpoint, token) {
+        (Some(endpoint), Some(token)) => {
+            if token.is_none() && matches!(endpoint, Endpoint::Http(_)) {
+                return Err(vec![
+                    Diagnostic::new(format!(
+                        "provider `{}` has no token: its server needs one",
+                        provider.name()
+                    ))
+                    .help("add `token: ${VAR}` or `token_file: PATH` to the provider"),
+                ]);
+            }
+            Ok(Target {
+                provider: provider.name().to_owned(),
+                endpoint,
+                auth_scheme: provider.auth_scheme().to_owned(),
+                token,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// A live connection to one provider's server; holds the embedded server, if any, for as
+/// long as it lives.
+pub struct Session {
+    pub client: ScimClient,
+    embedded: Option<EmbeddedServer>,
+}
+
+impl Session {
+    /// Stops the embedded server, if one was started, after requests in flight finish.
+    pub async fn close(mut self) {
+        if let Some(server) = self.embedded.take() {
+            let _ = server.shutdown().await;
+        }
+    }
+}
+
+/// Why a provider could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("provider `{provider}`: cannot start the embedded server: {source}")]
+    Embedded {
+        provider: String,
+        #[source]
+        source: ServerError,
+    },
+    #[error("provider `{provider}`: {source}")]
+    Client {
+        provider: String,
+        #[source]
+        source: ClientError,
+    },
+}
+
+/// Opens a session to the target's server, starting the embedded server if that is what it
+/// names.
+pub async fn open(target: &Target, allow_insecure_http: bool) -> Result<Session, ConnectError> {
+    let client_error = |source| ConnectError::Client {
+        provider: target.provider.clone(),
+        source,
+    };
+    match &target.endpoint {
+        Endpoint::Embedded(store) => {
+            let embedded =
+                server::spawn_embedded(store)
+                    .await
+                    .map_err(|source| ConnectError::Embedded {
+                        provider: target.provider.clone(),
+                        source,
+                    })?;
+            let client = ScimClient::new(&Connection {
+                base_url: embedded.base_url().to_owned(),
+                auth_scheme: "Bearer".to_owned(),
+                token: embedded.token().clone(),
+                allow_insecure_http: false,
+            })
+            .map_err(client_error)?;
+            Ok(Session {
+                client,
+                embedded: Some(embedded),
+            })
+        }
+        Endpoint::Http(url) => {
+            let client = ScimClient::new(&Connection {
+                base_url: url.to_string(),
+                auth_scheme: target.auth_scheme.clone(),
+                token: target
+                    .token
+                    .clone()
+                    .expect("resolve() refuses an http provider without a token"),
+                allow_insecure_http,
+            })
+            .map_err(client_error)?;
+            Ok(Session {
+                client,
+                embedded: None,
+            })
+        }
+    }
+}

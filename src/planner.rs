@@ -1,0 +1,113 @@
+//! Computing a [`Plan`]: for each provider, connect, read what the server holds, diff it
+//! against the config. The reads are the only I/O; the diff itself is pure ([`crate::diff`]).
+
+use crate::client::ClientError;
+use crate::config::{Config, Provider};
+use crate::connect::{self, ConnectError, Session, Target};
+use crate::diff::{self, Options, Refusal};
+use crate::plan::{FORMAT_VERSION, Plan, ProviderPlan};
+use crate::state::{self, Wanted};
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("provider `{provider}`: {source}")]
+    Read {
+        provider: String,
+        #[source]
+        source: ClientError,
+    },
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// What the plan needs to know about one provider.
+pub struct Planned {
+    pub plan: ProviderPlan,
+    /// The open connection, so `apply` can go on with the same session (and embedded server).
+    pub session: Session,
+}
+
+/// What one provider's server holds and what the config asks of it, read concurrently.
+pub async fn plan_provider(
+    config: &Config,
+    provider: &Provider,
+    target: &Target,
+    allow_insecure_http: bool,
+    options: Options,
+) -> Result<Planned, PlanError> {
+    let session = connect::open(target, allow_insecure_http).await?;
+    let read_error = |source| PlanError::Read {
+        provider: provider.name().to_owned(),
+        source,
+    };
+    let capabilities = session.client.capabilities().await.map_err(read_error)?;
+    let wanted = wanted(config, provider);
+    let live = state::read(&session.client, &capabilities, &wanted)
+        .await
+        .map_err(read_error)?;
+    let reads = session.client.requests_sent();
+    let (ops, unmanaged) = diff::diff(config, provider, &live, &capabilities, options)?;
+    Ok(Planned {
+        plan: ProviderPlan {
+            provider: provider.name().to_owned(),
+            url: provider.url_template().to_owned(),
+            capabilities,
+            reads,
+            existing_users: live.total_users,
+            unmanaged,
+            ops,
+        },
+        session,
+    })
+}
+
+/// What the reader must find on `provider`'s server.
+fn wanted(config: &Config, provider: &Provider) -> Wanted {
+    let name = provider.name();
+    Wanted {
+        user_names: config
+            .users_for(name)
+            .map(|u| u.user_name.clone())
+            .collect(),
+        user_external_ids: config
+            .users_for(name)
+            .filter_map(|u| u.external_id.as_set().cloned())
+            .collect(),
+        group_names: config
+            .groups_for(name)
+            .map(|g| g.display_name.clone())
+            .collect(),
+        group_external_ids: config
+            .groups_for(name)
+            .filter_map(|g| g.external_id.as_set().cloned())
+            .collect(),
+        everything: provider.prune(),
+    }
+}
+
+/// Assembles provider plans into one plan for `config`.
+#[must_use]
+pub fn assemble(config: &Config, providers: Vec<ProviderPlan>) -> Plan {
+    Plan {
+        format_version: FORMAT_VERSION,
+        config_digest: config_digest(config),
+        providers,
+    }
+}
+
+/// A digest of the config's files (names and contents, literal tokens masked), so a saved plan
+/// can tell that the config changed since it was made (SPEC §3.8).
+#[must_use]
+pub fn config_digest(config: &Config) -> String {
+    let mut text = String::new();
+    for file in config.sources().files() {
+        text.push_str(file.name());
+        text.push('\0');
+        text.push_str(&file.display_text());
+        text.push('\0');
+    }
+    diff::sha256_hex(text.as_bytes())
+}

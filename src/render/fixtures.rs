@@ -1,0 +1,398 @@
+//! Hand-built plans that exercise every shape the renderers must handle. They are written the
+//! way the diff engine emits changes: a create lists every attribute it sets; members and role
+//! sets are one change each, with the whole list before and after.
+
+use serde_json::{Value, json};
+
+use crate::client::{BulkLimits, Capabilities, ResourceKind};
+use crate::plan::{
+    Action, Change, FORMAT_VERSION, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason,
+    Request, Unmanaged,
+};
+
+const ROLES: &str = "urn:scim:tonkean:tonkeanRoles";
+
+fn change(attribute: &str, old: Option<Value>, new: Option<Value>) -> Change {
+    Change {
+        attribute: attribute.to_owned(),
+        old,
+        new,
+    }
+}
+
+fn present(id: &str, version: Option<&str>) -> Observed {
+    Observed::Present {
+        id: id.to_owned(),
+        version: version.map(str::to_owned),
+        hash: format!("sha256:{id}"),
+    }
+}
+
+fn patch(path: &str, operations: &Value) -> Request {
+    Request {
+        method: Method::Patch,
+        path: path.to_owned(),
+        body: Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": operations,
+        })),
+    }
+}
+
+fn op(phase: Phase, action: Action, resource: ResourceKind, key: &str, request: Request) -> Op {
+    Op {
+        phase,
+        action,
+        resource,
+        key: key.to_owned(),
+        reason: None,
+        bulk_id: None,
+        changes: Vec::new(),
+        request,
+        observed: Observed::Absent,
+        depends_on: Vec::new(),
+    }
+}
+
+/// Tonkean's user phase: a create with every kind of attribute, a scalar and role update, and
+/// an update of a long JSON value and of a multi-line string.
+fn tonkean_users() -> Vec<Op> {
+    let create_ada = Op {
+        bulk_id: Some("u1".to_owned()),
+        changes: vec![
+            change("userName", None, Some(json!("ada@example.com"))),
+            change(
+                "name",
+                None,
+                Some(json!({"givenName": "Ada", "familyName": "Lovelace"})),
+            ),
+            change("displayName", None, Some(json!("Ada Lovelace"))),
+            change("emails", None, Some(json!(["ada@example.com"]))),
+            change("active", None, Some(json!(true))),
+            change(ROLES, None, Some(json!(["SYSTEM_USER"]))),
+        ],
+        ..op(
+            Phase::Users,
+            Action::Create,
+            ResourceKind::User,
+            "ada@example.com",
+            Request {
+                method: Method::Post,
+                path: "/Users".to_owned(),
+                body: Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:scim:tonkean"],
+                    "userName": "ada@example.com",
+                    "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                    "displayName": "Ada Lovelace",
+                    "emails": [{"value": "ada@example.com"}],
+                    "active": true,
+                    "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]},
+                })),
+            },
+        )
+    };
+    let update_bob = Op {
+        changes: vec![
+            change("title", Some(json!("Analyst")), Some(json!("Lead Analyst"))),
+            change("nickName", Some(json!("Bobby")), None),
+            change(
+                ROLES,
+                Some(json!(["PROCESS_CONTRIBUTOR"])),
+                Some(json!(["SYSTEM_USER"])),
+            ),
+        ],
+        observed: present("2819c223", Some("W/\"3\"")),
+        ..op(
+            Phase::Users,
+            Action::Update,
+            ResourceKind::User,
+            "bob@example.com",
+            patch(
+                "/Users/2819c223",
+                &json!([
+                    {"op": "replace", "path": "title", "value": "Lead Analyst"},
+                    {"op": "remove", "path": "nickName"},
+                    {"op": "replace", "path": ROLES, "value": ["SYSTEM_USER"]},
+                ]),
+            ),
+        )
+    };
+    let update_grace = Op {
+        changes: vec![
+            change(
+                "phoneNumbers",
+                Some(json!([
+                    {"value": "+1 555 0100", "type": "work", "primary": true},
+                    {"value": "+1 555 0199", "type": "mobile"},
+                ])),
+                Some(json!([
+                    {"value": "+1 555 0100", "type": "work", "primary": true},
+                    {"value": "+1 555 0142", "type": "mobile"},
+                ])),
+            ),
+            change(
+                "urn:example:hr:2.0:User:notes",
+                Some(json!(
+                    "Joined 2021.\nOn call for payroll.\nPrefers email.\nBased in Lisbon."
+                )),
+                Some(json!(
+                    "Joined 2021.\nLeads the payroll rota.\nPrefers email.\nBased in Lisbon."
+                )),
+            ),
+        ],
+        observed: present("5d48a0a8", None),
+        ..op(
+            Phase::Users,
+            Action::Update,
+            ResourceKind::User,
+            "grace@example.com",
+            patch("/Users/5d48a0a8", &json!([])),
+        )
+    };
+    vec![create_ada, update_bob, update_grace]
+}
+
+/// Tonkean's membership phases: a group created with members, members added to one and
+/// removed from it in the later phase.
+fn tonkean_groups() -> Vec<Op> {
+    let create_owners = Op {
+        bulk_id: Some("g1".to_owned()),
+        depends_on: vec!["u1".to_owned()],
+        changes: vec![
+            change("displayName", None, Some(json!("Process Owners"))),
+            change(
+                "members",
+                None,
+                Some(json!(["ada@example.com", "bob@example.com"])),
+            ),
+        ],
+        ..op(
+            Phase::Groups,
+            Action::Create,
+            ResourceKind::Group,
+            "Process Owners",
+            Request {
+                method: Method::Post,
+                path: "/Groups".to_owned(),
+                body: Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Process Owners",
+                    "members": [{"value": "bulkId:u1"}, {"value": "2819c223"}],
+                })),
+            },
+        )
+    };
+    let add_analysts = Op {
+        depends_on: vec!["u1".to_owned()],
+        changes: vec![change(
+            "members",
+            Some(json!(["bob@example.com", "carol@example.com"])),
+            Some(json!([
+                "bob@example.com",
+                "carol@example.com",
+                "ada@example.com"
+            ])),
+        )],
+        observed: present("e9e30dba", Some("W/\"7\"")),
+        ..op(
+            Phase::Groups,
+            Action::Update,
+            ResourceKind::Group,
+            "Analysts",
+            patch(
+                "/Groups/e9e30dba",
+                &json!([{"op": "add", "path": "members", "value": [{"value": "bulkId:u1"}]}]),
+            ),
+        )
+    };
+    let remove_analysts = Op {
+        changes: vec![change(
+            "members",
+            Some(json!([
+                "bob@example.com",
+                "carol@example.com",
+                "ada@example.com"
+            ])),
+            Some(json!(["bob@example.com", "ada@example.com"])),
+        )],
+        observed: present("e9e30dba", Some("W/\"7\"")),
+        ..op(
+            Phase::RemoveMembers,
+            Action::Update,
+            ResourceKind::Group,
+            "Analysts",
+            patch(
+                "/Groups/e9e30dba",
+                &json!([{"op": "remove", "path": "members[value eq \"7d1f0c2e\"]"}]),
+            ),
+        )
+    };
+    vec![create_owners, add_analysts, remove_analysts]
+}
+
+/// Tonkean deactivates (`deprovision: deactivate`): a tombstoned user and a pruned one.
+fn tonkean_deprovisions() -> Vec<Op> {
+    let deactivate_carol = Op {
+        reason: Some(Reason::Tombstone),
+        changes: vec![change("active", Some(json!(true)), Some(json!(false)))],
+        observed: present("7d1f0c2e", Some("W/\"12\"")),
+        ..op(
+            Phase::DeprovisionUsers,
+            Action::Deactivate,
+            ResourceKind::User,
+            "carol@example.com",
+            patch(
+                "/Users/7d1f0c2e",
+                &json!([{"op": "replace", "path": "active", "value": false}]),
+            ),
+        )
+    };
+    let deactivate_mallory = Op {
+        reason: Some(Reason::Pruned),
+        observed: present("0b7e5f11", None),
+        ..op(
+            Phase::DeprovisionUsers,
+            Action::Deactivate,
+            ResourceKind::User,
+            "mallory@example.com",
+            patch(
+                "/Users/0b7e5f11",
+                &json!([{"op": "replace", "path": "active", "value": false}]),
+            ),
+        )
+    };
+    vec![deactivate_carol, deactivate_mallory]
+}
+
+fn tonkean() -> ProviderPlan {
+    ProviderPlan {
+        provider: "tonkean".to_owned(),
+        url: "https://tonkean.example.com/scim/v2".to_owned(),
+        capabilities: Capabilities {
+            patch: true,
+            bulk: None,
+            filter: true,
+            max_results: Some(100),
+            etag: false,
+            sort: false,
+        },
+        reads: 4,
+        existing_users: 12,
+        unmanaged: Unmanaged {
+            users: 5,
+            groups: 1,
+        },
+        ops: [tonkean_users(), tonkean_groups(), tonkean_deprovisions()].concat(),
+    }
+}
+
+fn sandbox() -> ProviderPlan {
+    let create_ada = Op {
+        bulk_id: Some("u1".to_owned()),
+        changes: vec![
+            change("userName", None, Some(json!("ada@example.com"))),
+            change("displayName", None, Some(json!("Ada Lovelace"))),
+        ],
+        ..op(
+            Phase::Users,
+            Action::Create,
+            ResourceKind::User,
+            "ada@example.com",
+            Request {
+                method: Method::Post,
+                path: "/Users".to_owned(),
+                body: Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "ada@example.com",
+                    "displayName": "Ada Lovelace",
+                })),
+            },
+        )
+    };
+    let delete_dave = Op {
+        reason: Some(Reason::Pruned),
+        observed: present("4", Some("W/\"1\"")),
+        ..op(
+            Phase::DeprovisionUsers,
+            Action::Delete,
+            ResourceKind::User,
+            "dave@example.com",
+            Request {
+                method: Method::Delete,
+                path: "/Users/4".to_owned(),
+                body: None,
+            },
+        )
+    };
+    let delete_old_team = Op {
+        reason: Some(Reason::Tombstone),
+        observed: present("9", Some("W/\"2\"")),
+        ..op(
+            Phase::DeleteGroups,
+            Action::Delete,
+            ResourceKind::Group,
+            "Old Team",
+            Request {
+                method: Method::Delete,
+                path: "/Groups/9".to_owned(),
+                body: None,
+            },
+        )
+    };
+    ProviderPlan {
+        provider: "sandbox".to_owned(),
+        url: "embedded:.scimform/sandbox".to_owned(),
+        capabilities: Capabilities {
+            patch: true,
+            bulk: Some(BulkLimits {
+                max_operations: 1000,
+                max_payload_size: 1_048_576,
+            }),
+            filter: true,
+            max_results: Some(1000),
+            etag: true,
+            sort: true,
+        },
+        reads: 3,
+        existing_users: 2,
+        unmanaged: Unmanaged::default(),
+        ops: vec![create_ada, delete_dave, delete_old_team],
+    }
+}
+
+/// Creates, updates (scalar, removed, role set, member set, long JSON, multi-line string),
+/// member removal, a tombstoned and a pruned deactivation, a pruned user deletion and a
+/// tombstoned group deletion, across two providers.
+pub fn two_providers() -> Plan {
+    Plan {
+        format_version: FORMAT_VERSION,
+        config_digest: "sha256:4f1c0d9a".to_owned(),
+        providers: vec![tonkean(), sandbox()],
+    }
+}
+
+/// One provider with one change, for the simplest shape of each format.
+pub fn single_update() -> Plan {
+    let mut provider = tonkean();
+    provider.ops.truncate(2);
+    provider.ops.remove(0);
+    provider.unmanaged = Unmanaged::default();
+    Plan {
+        format_version: FORMAT_VERSION,
+        config_digest: "sha256:4f1c0d9a".to_owned(),
+        providers: vec![provider],
+    }
+}
+
+/// Two providers that already match the config; one holds objects the config does not manage.
+pub fn empty() -> Plan {
+    let mut tonkean = tonkean();
+    tonkean.ops.clear();
+    let mut sandbox = sandbox();
+    sandbox.ops.clear();
+    Plan {
+        format_version: FORMAT_VERSION,
+        config_digest: "sha256:4f1c0d9a".to_owned(),
+        providers: vec![tonkean, sandbox],
+    }
+}

@@ -1,0 +1,245 @@
+//! Rendering a [`Plan`] for people and for tools (SPEC §3.7).
+//!
+//! The plan is a value; rendering is a pure function of it, so the same plan always reads the
+//! same way and every format can be snapshot-tested from a hand-built plan. Three formats:
+//!
+//! - [`Format::Text`]: Terraform-like, for a terminal. `+` creates, `~` updates with
+//!   `old -> new` per attribute, `-` deprovisions; member and role deltas listed one per line;
+//!   long and multi-line values as a line diff; a summary line with counts and the number of
+//!   write requests.
+//! - [`Format::Markdown`]: for a pull-request comment. A summary table, then the text
+//!   rendering of each provider in a collapsible ```` ```diff ```` block.
+//! - [`Format::Json`]: for tools. The plan document described in `docs/plan-json.md`, which is
+//!   also what `plan --out` saves, so one reader serves both.
+//!
+//! Nothing here prints a token or an `Authorization` header: a plan holds none, and the
+//! provider URL is shown with any `user:password@` part masked. Text that comes from a server
+//! (userNames, display names, attribute values) has its control characters escaped, so a
+//! hostile value cannot drive the terminal.
+
+mod json;
+mod markdown;
+mod text;
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::plan::Plan;
+
+pub use json::{JsonPlanError, parse_json, to_json};
+
+/// An output format for `plan --format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Format {
+    /// Terraform-like text for a terminal.
+    #[default]
+    Text,
+    /// A summary table and collapsible per-provider diffs, for pull-request comments.
+    Markdown,
+    /// The versioned JSON plan document (`docs/plan-json.md`).
+    Json,
+}
+
+/// Renders `plan` in `format`. The result ends with a newline.
+///
+/// `color` asks for ANSI colours in [`Format::Text`] (green `+`, yellow `~`, red `-`); the
+/// other formats never contain escape codes. The caller decides, usually with
+/// [`color_for_stdout`]: the output reads the same without them.
+#[must_use]
+pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text::render(plan, color),
+        Format::Markdown => markdown::render(plan),
+        Format::Json => {
+            let mut out = to_json(plan);
+            out.push('\n');
+            out
+        }
+    }
+}
+
+/// A plan displays as its text rendering, without colour: `println!("{plan}")`.
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&text::render(self, false))
+    }
+}
+
+/// Whether text written to stdout should be coloured: only on a terminal, and never when
+/// `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
+#[must_use]
+pub fn color_for_stdout() -> bool {
+    use std::io::IsTerminal as _;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stdout().is_terminal()
+}
+
+/// The first column of a plan line: what happens to the thing the line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sign {
+    Add,
+    Change,
+    Remove,
+    /// An unchanged line shown for context in a line diff.
+    Context,
+}
+
+/// One line of a rendered provider plan, before it is laid out for a terminal or for a
+/// ```` ```diff ```` block: the two differ only in where the sign goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line {
+    /// Spaces before the sign (or before the text, for a line without one).
+    indent: usize,
+    sign: Option<Sign>,
+    text: String,
+    /// A trailing note (the HTTP request an op sends), dimmed when coloured.
+    note: Option<String>,
+}
+
+impl Line {
+    fn plain(indent: usize, text: impl Into<String>) -> Self {
+        Line {
+            indent,
+            sign: None,
+            text: text.into(),
+            note: None,
+        }
+    }
+
+    fn signed(indent: usize, sign: Sign, text: impl Into<String>) -> Self {
+        Line {
+            indent,
+            sign: Some(sign),
+            text: text.into(),
+            note: None,
+        }
+    }
+}
+
+/// `n thing` or `n things`.
+fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// Control characters escaped (`\u{1b}`), everything else as it is. Tabs are kept.
+fn sanitize(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            let _ = write!(out, "{}", c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A provider URL fit to show: a `user:password@` part is masked, control characters escaped.
+/// The URL is shown as written in the config, so `${VAR}` references stay unresolved.
+fn display_url(url: &str) -> Cow<'_, str> {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => Cow::Owned(format!(
+            "{}***{}",
+            &url[..authority_start],
+            sanitize(&rest[at..])
+        )),
+        None => sanitize(url),
+    }
+}
+
+/// The summary sentence shared by the text and markdown formats, without a trailing newline.
+fn summary_sentence(plan: &Plan) -> String {
+    let summary = plan.summary();
+    let mut out = if plan.is_empty() {
+        "No changes. The directory matches the configuration.".to_owned()
+    } else {
+        format!(
+            "Plan: {} to create, {} to update, {} to deprovision; {}.",
+            summary.create,
+            summary.update,
+            summary.destroy,
+            count(summary.requests, "write request", "write requests"),
+        )
+    };
+    let unmanaged = match (summary.unmanaged_users, summary.unmanaged_groups) {
+        (0, 0) => None,
+        (users, 0) => Some(count(users, "unmanaged user", "unmanaged users")),
+        (0, groups) => Some(count(groups, "unmanaged group", "unmanaged groups")),
+        (users, groups) => Some(format!(
+            "{}, {}",
+            count(users, "unmanaged user", "unmanaged users"),
+            count(groups, "unmanaged group", "unmanaged groups")
+        )),
+    };
+    if let Some(unmanaged) = unmanaged {
+        let _ = write!(out, " {unmanaged} left alone.");
+    }
+    out
+}
+
+#[cfg(test)]
+mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_credentials_in_urls() {
+        assert_eq!(
+            display_url("https://scim:s3cret@example.com/scim/v2"),
+            "https://***@example.com/scim/v2"
+        );
+        assert_eq!(
+            display_url("https://example.com/scim/v2?x=a@b"),
+            "https://example.com/scim/v2?x=a@b"
+        );
+        assert_eq!(
+            display_url("${TONKEAN_URL}/scim/v2"),
+            "${TONKEAN_URL}/scim/v2"
+        );
+        assert_eq!(
+            display_url("embedded:.scimform/sandbox"),
+            "embedded:.scimform/sandbox"
+        );
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(sanitize("Ada\u{1b}[2J"), "Ada\\u{1b}[2J");
+        assert_eq!(sanitize("a\tb"), "a\tb");
+        assert!(matches!(sanitize("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn formats_are_named_for_the_command_line() {
+        use clap::ValueEnum as _;
+        let names: Vec<_> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect();
+        assert_eq!(names, ["text", "markdown", "json"]);
+        assert_eq!(Format::from_str("markdown", true), Ok(Format::Markdown));
+    }
+
+    #[test]
+    fn a_plan_displays_as_uncoloured_text() {
+        let plan = fixtures::two_providers();
+        assert_eq!(plan.to_string(), render(&plan, Format::Text, false));
+    }
+
+    #[test]
+    fn every_format_ends_with_a_newline() {
+        for plan in [fixtures::two_providers(), fixtures::empty()] {
+            for format in [Format::Text, Format::Markdown, Format::Json] {
+                assert!(render(&plan, format, false).ends_with('\n'), "{format:?}");
+            }
+        }
+    }
+}

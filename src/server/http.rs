@@ -1,0 +1,443 @@
+//! The HTTP surface (RFC 7644 §3): routes under `/scim/v2`, request bodies read with a size
+//! limit, every answer `application/scim+json`, every error a SCIM Error body. The store work of
+//! each request runs on the blocking pool so a slow disk never stalls the reactor.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use secrecy::SecretString;
+use serde_json::Value;
+
+use super::auth;
+use super::bulk;
+use super::error::ScimError;
+use super::query::{self, ListQuery};
+use super::schema::{self, BULK_MAX_PAYLOAD, MAX_BODY, ResourceKind, registry};
+use super::service::{self, Directory, Rendered};
+
+/// The content type of every SCIM message (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub dir: Arc<Directory>,
+    pub token: Arc<SecretString>,
+}
+
+type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = scim(status, &self.body());
+        if self.status == 401 {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(auth::CHALLENGE),
+            );
+        }
+        response
+    }
+}
+
+fn scim(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, SCIM_JSON)],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn with_etag(mut response: Response, etag: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+/// The router, mounted at `/scim/v2`, with authentication in front of every route.
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new();
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let collection = format!("/{}", kind.endpoint());
+        api = api
+            .route(
+                &collection,
+                scim_methods(
+                    get(move |s: State<AppState>, p: Params| list(s, kind, p)).post(
+                        move |s: State<AppState>, p: Params, h: HeaderMap, b: Body| {
+                            create(s, kind, p, h, b)
+                        },
+                    ),
+                ),
+            )
+            .route(
+                &format!("{collection}/.search"),
+                scim_methods(post(move |s: State<AppState>, h: HeaderMap, b: Body| {
+                    search(s, vec![kind], h, b)
+                })),
+            )
+            .route(
+                &format!("{collection}/{{id}}"),
+                scim_methods(
+                    get(
+                        move |s: State<AppState>, id: Path<String>, p: Params, h: HeaderMap| {
+                            get_one(s, kind, id, p, h)
+                        },
+                    )
+                    .put(
+                        move |s: State<AppState>,
+                              id: Path<String>,
+                              p: Params,
+                              h: HeaderMap,
+                              b: Body| { replace(s, kind, id, p, h, b) },
+                    )
+                    .patch(
+                        move |s: State<AppState>,
+                              id: Path<String>,
+                              p: Params,
+                              h: HeaderMap,
+                              b: Body| { patch(s, kind, id, p, h, b) },
+                    )
+                    .delete(
+                        move |s: State<AppState>, id: Path<String>, h: HeaderMap| {
+                            delete(s, kind, id, h)
+                        },
+                    ),
+                ),
+            );
+    }
+    api = api
+        .route(
+            "/.search",
+            scim_methods(post(|s: State<AppState>, h: HeaderMap, b: Body| {
+                search(s, vec![ResourceKind::User, ResourceKind::Group], h, b)
+            })),
+        )
+        .route("/Bulk", scim_methods(post(bulk_handler)))
+        .route(
+            "/ServiceProviderConfig",
+            scim_methods(get(service_provider_config)),
+        )
+        .route("/Schemas", scim_methods(get(schemas)))
+        .route("/Schemas/{id}", scim_methods(get(schema_by_id)))
+        .route("/ResourceTypes", scim_methods(get(resource_types)))
+        .route(
+            "/ResourceTypes/{id}",
+            scim_methods(get(resource_type_by_id)),
+        );
+    Router::new()
+        .nest("/scim/v2", api)
+        .fallback(|| async { ScimError::not_found("no such endpoint") })
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+fn scim_methods(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    methods.fallback(|| async { ScimError::new(405, None, "method not allowed on this endpoint") })
+}
+
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth::authorized(header, &state.token) {
+        next.run(request).await
+    } else {
+        ScimError::new(
+            401,
+            None,
+            "a valid token is required (Authorization: Bearer <token>)",
+        )
+        .into_response()
+    }
+}
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Directory) -> Result<T, ScimError> + Send + 'static,
+) -> Result<T, ScimError> {
+    let dir = Arc::clone(&state.dir);
+    tokio::task::spawn_blocking(move || work(&dir))
+        .await
+        .map_err(|e| ScimError::internal(&e))?
+}
+
+/// Reads a JSON body up to `limit` bytes: 413 beyond it, 415 for a non-JSON content type, 400
+/// for what does not parse.
+async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    what: &str,
+) -> Result<Value, ScimError> {
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let essence = essence.to_ascii_lowercase();
+        if !(essence.ends_with("/json") || essence.ends_with("+json")) {
+            return Err(ScimError::new(
+                415,
+                None,
+                format!("expected {SCIM_JSON} or application/json, not {essence}"),
+            ));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ScimError::new(
+            413,
+            None,
+            format!("the {what} exceeds the limit of {limit} bytes"),
+        )
+    })?;
+    if bytes.is_empty() {
+        return Err(ScimError::invalid_syntax("the request needs a JSON body"));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+fn list_query(params: Params) -> Result<ListQuery, ScimError> {
+    let Query(params) = params.map_err(|e| ScimError::invalid_syntax(e.body_text()))?;
+    ListQuery::from_params(&params)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn single(status: StatusCode, rendered: Rendered, kind: ResourceKind, q: &ListQuery) -> Response {
+    let mut resource = rendered.resource;
+    query::project(&mut resource, &q.projection(kind));
+    let mut response = with_etag(scim(status, &resource), &rendered.etag);
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&rendered.location)
+    {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+async fn list(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    params: Params,
+) -> Result<Response, ScimError> {
+    let q = list_query(params)?;
+    let body = blocking(&state, move |dir| dir.list(&[kind], &q)).await?;
+    Ok(scim(StatusCode::OK, &body))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    kinds: Vec<ResourceKind>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let request = read_json(&headers, body, MAX_BODY, "request").await?;
+    let q = ListQuery::from_search(&request)?;
+    let body = blocking(&state, move |dir| dir.list(&kinds, &q)).await?;
+    Ok(scim(StatusCode::OK, &body))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let q = list_query(params)?;
+    let input = read_json(&headers, body, MAX_BODY, "request").await?;
+    let rendered = blocking(&state, move |dir| dir.create(kind, &input)).await?;
+    Ok(single(StatusCode::CREATED, rendered, kind, &q))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let q = list_query(params)?;
+    let rendered = blocking(&state, move |dir| dir.get(kind, &id)).await?;
+    if let Some(tags) = header_str(&headers, &header::IF_NONE_MATCH)
+        && service::etag_matches(tags, &rendered.etag)
+    {
+        // RFC 7644 §3.14: the client's copy is current.
+        let response = StatusCode::NOT_MODIFIED.into_response();
+        return Ok(with_etag(response, &rendered.etag));
+    }
+    Ok(single(StatusCode::OK, rendered, kind, &q))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let q = list_query(params)?;
+    let if_match = header_str(&headers, &header::IF_MATCH).map(str::to_owned);
+    let input = read_json(&headers, body, MAX_BODY, "request").await?;
+    let rendered = blocking(&state, move |dir| {
+        dir.replace(kind, &id, &input, if_match.as_deref())
+    })
+    .await?;
+    Ok(single(StatusCode::OK, rendered, kind, &q))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let Query(raw) = params.map_err(|e| ScimError::invalid_syntax(e.body_text()))?;
+    // `attributes=` present but empty asks for nothing back: 204 (RFC 7644 §3.5.2).
+    let nothing = raw
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("attributes") && v.trim().is_empty());
+    let q = ListQuery::from_params(&raw)?;
+    let if_match = header_str(&headers, &header::IF_MATCH).map(str::to_owned);
+    let request = read_json(&headers, body, MAX_BODY, "request").await?;
+    let rendered = blocking(&state, move |dir| {
+        dir.patch(kind, &id, &request, if_match.as_deref())
+    })
+    .await?;
+    if nothing {
+        return Ok(with_etag(
+            StatusCode::NO_CONTENT.into_response(),
+            &rendered.etag,
+        ));
+    }
+    Ok(single(StatusCode::OK, rendered, kind, &q))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    kind: ResourceKind,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let if_match = header_str(&headers, &header::IF_MATCH).map(str::to_owned);
+    blocking(&state, move |dir| {
+        dir.delete(kind, &id, if_match.as_deref())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn bulk_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let request = read_json(
+        &headers,
+        body,
+        BULK_MAX_PAYLOAD,
+        "bulk request (maxPayloadSize)",
+    )
+    .await?;
+    let response = blocking(&state, move |dir| bulk::run(dir, &request)).await?;
+    Ok(scim(StatusCode::OK, &response))
+}
+
+/// RFC 7644 §4: these endpoints take no filter; one given is answered 403.
+fn reject_filter(params: Params) -> Result<(), ScimError> {
+    let q = list_query(params)?;
+    if q.filter.is_some() {
+        return Err(ScimError::new(
+            403,
+            None,
+            "filtering is not supported on this endpoint",
+        ));
+    }
+    Ok(())
+}
+
+async fn service_provider_config(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ScimError> {
+    reject_filter(params)?;
+    Ok(scim(
+        StatusCode::OK,
+        &schema::service_provider_config(state.dir.base_url()),
+    ))
+}
+
+async fn schemas(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
+    reject_filter(params)?;
+    let documents = registry().schema_documents(state.dir.base_url());
+    Ok(scim(
+        StatusCode::OK,
+        &query::list_response(documents.len(), 1, &documents),
+    ))
+}
+
+async fn schema_by_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    registry()
+        .schema_documents(state.dir.base_url())
+        .into_iter()
+        .find(|d| {
+            d["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
+        .map(|d| scim(StatusCode::OK, &d))
+        .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))
+}
+
+async fn resource_types(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ScimError> {
+    reject_filter(params)?;
+    let documents = registry().resource_type_documents(state.dir.base_url());
+    Ok(scim(
+        StatusCode::OK,
+        &query::list_response(documents.len(), 1, &documents),
+    ))
+}
+
+async fn resource_type_by_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    registry()
+        .resource_type_documents(state.dir.base_url())
+        .into_iter()
+        .find(|d| {
+            d["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
+        .map(|d| scim(StatusCode::OK, &d))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type {id:?}")))
+}

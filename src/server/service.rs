@@ -1,0 +1,313 @@
+//! The service provider's operations, independent of HTTP: create, read, replace, patch, delete
+//! and list, each in one SQLite transaction, with the integrity rules of RFC 7643 (unique
+//! userName, existing members, `User.groups` following group membership) and ETag
+//! preconditions (RFC 7644 §3.14). `/Bulk` and the HTTP routes both go through here.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, Transaction};
+use serde_json::{Value, json};
+
+use super::error::{ScimError, ServerError};
+use super::ids;
+use super::patch;
+use super::query::{self, ListQuery, Projection};
+use super::resource;
+use super::schema::ResourceKind;
+use super::store::{self, Row};
+
+/// A rendered resource and its ETag.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub resource: Value,
+    pub etag: String,
+    pub location: String,
+}
+
+/// The directory: one store and the base URL its resources are located under.
+pub struct Directory {
+    conn: Mutex<Connection>,
+    base_url: String,
+}
+
+impl Directory {
+    /// Opens the store at `path`.
+    pub fn open(path: &Path, base_url: String) -> Result<Self, ServerError> {
+        Ok(Self {
+            conn: Mutex::new(store::open(path)?),
+            base_url,
+        })
+    }
+
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied (it rolls
+        // back on drop), so the connection stays usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ScimError>,
+    ) -> Result<T, ScimError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn render(&self, conn: &Connection, row: &Row) -> Result<Rendered, ScimError> {
+        let groups = match row.kind {
+            ResourceKind::User => Some(store::groups_of(conn, &row.id)?),
+            ResourceKind::Group => None,
+        };
+        Ok(Rendered {
+            resource: resource::render(row, &self.base_url, groups.as_deref()),
+            etag: row.etag(),
+            location: format!("{}/{}/{}", self.base_url, row.kind.endpoint(), row.id),
+        })
+    }
+
+    /// `GET /{Users,Groups}/{id}`.
+    pub fn get(&self, kind: ResourceKind, id: &str) -> Result<Rendered, ScimError> {
+        let conn = self.lock();
+        let row = store::get(&conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+        self.render(&conn, &row)
+    }
+
+    /// `POST /{Users,Groups}`.
+    pub fn create(&self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
+        let mut body = resource::validate(kind, input)?;
+        let id = ids::resource_id().map_err(|e| ScimError::internal(&e))?;
+        self.write(|tx| {
+            check_members(tx, kind, &id, &mut body)?;
+            let now = ids::now();
+            let row = Row {
+                id: id.clone(),
+                kind,
+                created: now.clone(),
+                last_modified: now,
+                version: 1,
+                body,
+            };
+            store::insert(tx, &row)?;
+            if kind == ResourceKind::Group {
+                store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
+            }
+            self.render(tx, &row)
+        })
+    }
+
+    /// `PUT /{Users,Groups}/{id}` (RFC 7644 §3.5.1).
+    pub fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        input: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
+        let body = resource::validate(kind, input)?;
+        self.write(|tx| {
+            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+            check_if_match(if_match, &row)?;
+            self.store_new_body(tx, row, body)
+        })
+    }
+
+    /// `PATCH /{Users,Groups}/{id}` (RFC 7644 §3.5.2).
+    pub fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        request: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
+        let operations = patch::parse(request)?;
+        self.write(|tx| {
+            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+            check_if_match(if_match, &row)?;
+            let mut body = row.body.clone();
+            patch::apply(kind, &mut body, &operations)?;
+            let body = resource::validate(kind, &Value::Object(body))?;
+            self.store_new_body(tx, row, body)
+        })
+    }
+
+    fn store_new_body(
+        &self,
+        tx: &Transaction<'_>,
+        mut row: Row,
+        mut body: serde_json::Map<String, Value>,
+    ) -> Result<Rendered, ScimError> {
+        check_members(tx, row.kind, &row.id, &mut body)?;
+        if body != row.body {
+            // Only a real change moves the version, so a no-op write keeps ETags valid.
+            row.body = body;
+            row.version += 1;
+            row.last_modified = ids::now();
+            store::update(tx, &row)?;
+            if row.kind == ResourceKind::Group {
+                store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
+            }
+        }
+        self.render(tx, &row)
+    }
+
+    /// `DELETE /{Users,Groups}/{id}`: also removes the resource from every group listing it.
+    pub fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
+        self.write(|tx| {
+            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+            check_if_match(if_match, &row)?;
+            for (group_id, _) in store::groups_of(tx, id)? {
+                let Some(mut group) = store::get(tx, ResourceKind::Group, &group_id)? else {
+                    continue;
+                };
+                if let Some(Value::Array(members)) = group.body.get_mut("members") {
+                    members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                    if members.is_empty() {
+                        group.body.remove("members");
+                    }
+                }
+                group.version += 1;
+                group.last_modified = ids::now();
+                store::update(tx, &group)?;
+                store::set_members(tx, &group.id, &resource::member_ids(&group.body))?;
+            }
+            store::delete(tx, id)?;
+            Ok(())
+        })
+    }
+
+    /// A list or search over one or more resource types (`/.search` spans both).
+    pub fn list(&self, kinds: &[ResourceKind], q: &ListQuery) -> Result<Value, ScimError> {
+        let filter = q.filter.as_deref().map(query::parse_filter).transpose()?;
+        if let Some(sort_by) = &q.sort_by {
+            let known = kinds.iter().any(|k| {
+                let p = super::schema::registry().split_name(*k, sort_by);
+                super::schema::registry().resolve(*k, &p).is_some()
+            });
+            if !known {
+                return Err(ScimError::invalid_value(format!(
+                    "cannot sort by unknown attribute {sort_by}"
+                )));
+            }
+        }
+        let (start, count) = query::window(q);
+        let mut offset = start - 1;
+        let mut remaining = count;
+        let mut total = 0;
+        let mut resources = Vec::new();
+        let conn = self.lock();
+        for &kind in kinds {
+            let projection: Projection = q.projection(kind);
+            let page = query::list(
+                &conn,
+                kind,
+                filter.as_ref(),
+                q.sort_by.as_deref(),
+                q.descending,
+                offset,
+                remaining,
+                &projection,
+                &self.base_url,
+            )?;
+            offset = offset.saturating_sub(page.total);
+            remaining -= page.resources.len();
+            total += page.total;
+            resources.extend(page.resources);
+        }
+        Ok(query::list_response(total, start, &resources))
+    }
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> ScimError {
+    ScimError::not_found(format!("no {} with id {id:?}", kind.name()))
+}
+
+/// `If-Match` (RFC 7232 §3.1 with weak comparison, as SCIM ETags are weak): `*` or any listed tag
+/// equal to the current version passes; otherwise 412.
+pub fn check_if_match(if_match: Option<&str>, row: &Row) -> Result<(), ScimError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    if etag_matches(header, &row.etag()) {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(&row.etag()))
+    }
+}
+
+/// Whether an `If-Match`/`If-None-Match` header value names this ETag.
+#[must_use]
+pub fn etag_matches(header: &str, etag: &str) -> bool {
+    let opaque = |t: &str| {
+        t.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned()
+    };
+    let current = opaque(etag);
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == current)
+}
+
+/// Group members must exist (400 `invalidValue` otherwise); their `type` is filled in.
+fn check_members(
+    conn: &Connection,
+    kind: ResourceKind,
+    group_id: &str,
+    body: &mut serde_json::Map<String, Value>,
+) -> Result<(), ScimError> {
+    if kind != ResourceKind::Group {
+        return Ok(());
+    }
+    let Some(Value::Array(members)) = body.get_mut("members") else {
+        return Ok(());
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = Vec::with_capacity(members.len());
+    for member in members.drain(..) {
+        let Some(id) = member
+            .get("value")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Err(ScimError::invalid_value(
+                "every member needs a \"value\" (the member's id)",
+            ));
+        };
+        if id == group_id {
+            return Err(ScimError::invalid_value("a group cannot be its own member"));
+        }
+        let Some(member_kind) = store::kind_of(conn, &id)? else {
+            return Err(ScimError::invalid_value(format!(
+                "member {id:?} does not exist"
+            )));
+        };
+        if !seen.insert(id) {
+            continue;
+        }
+        let mut member = member;
+        member["type"] = json!(member_kind.name());
+        checked.push(member);
+    }
+    *members = checked;
+    if members.is_empty() {
+        body.remove("members");
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! The SQLite store. Each resource is one row: its JSON body (everything but `id`, `meta` and the
+//! computed `User.groups`) plus the columns that answer the common lookups through an index —
+//! `userName` (lower-cased, unique per user: RFC 7643 makes it caseExact false and server-unique),
+//! `externalId` and `displayName` (lower-cased, caseExact false). Group membership is mirrored in
+//! its own table so that `User.groups` and "delete a user from every group" are index lookups.
+//!
+//! WAL with `synchronous=FULL`: a commit is on disk before the response leaves, so an
+//! acknowledged write survives `kill -9` and power loss alike.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::error::{ScimError, ServerError};
+use super::schema::ResourceKind;
+
+/// One stored resource.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    pub kind: ResourceKind,
+    pub created: String,
+    pub last_modified: String,
+    pub version: i64,
+    pub body: Map<String, Value>,
+}
+
+impl Row {
+    /// The weak ETag of this version (RFC 7644 §3.14).
+    #[must_use]
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+}
+
+/// An equality lookup an index answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Id(String),
+    UserName(String),
+    ExternalId(String),
+    DisplayName(String),
+}
+
+impl Lookup {
+    fn clause(&self) -> (&'static str, String) {
+        match self {
+            Self::Id(v) => ("id = ?2", v.clone()),
+            Self::UserName(v) => ("user_name_key = ?2", v.to_lowercase()),
+            Self::ExternalId(v) => ("external_id = ?2", v.clone()),
+            Self::DisplayName(v) => ("display_name_key = ?2", v.to_lowercase()),
+        }
+    }
+}
+
+const SCHEMA_SQL: &str = "
+CREATE TABLE IF NOT EXISTS resources (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    user_name_key TEXT,
+    external_id TEXT,
+    display_name_key TEXT,
+    created TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS resources_user_name
+    ON resources(user_name_key) WHERE kind = 'User';
+CREATE INDEX IF NOT EXISTS resources_kind_seq ON resources(kind, seq);
+CREATE INDEX IF NOT EXISTS resources_external_id ON resources(kind, external_id);
+CREATE INDEX IF NOT EXISTS resources_display_name ON resources(kind, display_name_key);
+CREATE TABLE IF NOT EXISTS members (
+    group_id TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_member ON members(member_id);
+";
+
+/// Opens (creating if needed) the store at `path`.
+pub fn open(path: &Path) -> Result<Connection, ServerError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| ServerError::CreateDir {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    let fail = |source| ServerError::Store {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(fail)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(fail)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    conn.execute_batch(SCHEMA_SQL).map_err(fail)?;
+    Ok(conn)
+}
+
+const COLUMNS: &str = "id, kind, created, last_modified, version, body";
+
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let kind: String = row.get(1)?;
+    let body: String = row.get(5)?;
+    let body = match serde_json::from_str(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Ok(Row {
+        id: row.get(0)?,
+        kind: ResourceKind::from_name(&kind).unwrap_or(ResourceKind::User),
+        created: row.get(2)?,
+        last_modified: row.get(3)?,
+        version: row.get(4)?,
+        body,
+    })
+}
+
+/// A resource by id.
+pub fn get(conn: &Connection, kind: ResourceKind, id: &str) -> rusqlite::Result<Option<Row>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND kind = ?2"
+    ))?
+    .query_row(params![id, kind.name()], read_row)
+    .optional()
+}
+
+/// The type of the resource with this id, if any.
+pub fn kind_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<ResourceKind>> {
+    let kind: Option<String> = conn
+        .prepare_cached("SELECT kind FROM resources WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(kind.and_then(|k| ResourceKind::from_name(&k)))
+}
+
+fn index_columns(row: &Row) -> (Option<String>, Option<String>, Option<String>) {
+    let text = |name: &str| {
+        row.body
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    (
+        text("userName").map(|v| v.to_lowercase()),
+        text("externalId"),
+        text("displayName").map(|v| v.to_lowercase()),
+    )
+}
+
+fn unique_violation(error: rusqlite::Error, row: &Row) -> ScimError {
+    if let rusqlite::Error::SqliteFailure(e, _) = &error
+        && e.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        let user_name = row
+            .body
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return ScimError::uniqueness(format!("userName {user_name:?} is already taken"));
+    }
+    ScimError::from(error)
+}
+
+/// Inserts a new resource.
+pub fn insert(conn: &Connection, row: &Row) -> Result<(), ScimError> {
+    let (user_name, external_id, display_name) = index_columns(row);
+    conn.prepare_cached(
+        "INSERT INTO resources (id, kind, user_name_key, external_id, display_name_key, created,
+             last_modified, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        row.id,
+        row.kind.name(),
+        user_name,
+        external_id,
+        display_name,
+        row.created,
+        row.last_modified,
+        row.version,
+        Value::Object(row.body.clone()).to_string(),
+    ])
+    .map_err(|e| unique_violation(e, row))?;
+    Ok(())
+}
+
+/// Overwrites an existing resource (same id).
+pub fn update(conn: &Connection, row: &Row) -> Result<(), ScimError> {
+    let (user_name, external_id, display_name) = index_columns(row);
+    conn.prepare_cached(
+        "UPDATE resources SET user_name_key = ?2, external_id = ?3, display_name_key = ?4,
+             last_modified = ?5, version = ?6, body = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        row.id,
+        user_name,
+        external_id,
+        display_name,
+        row.last_modified,
+        row.version,
+        Value::Object(row.body.clone()).to_string(),
+    ])
+    .map_err(|e| unique_violation(e, row))?;
+    Ok(())
+}
+
+/// Deletes a resource and its own membership rows.
+pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM resources WHERE id = ?1")?
+        .execute([id])?;
+    conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Replaces the mirrored member list of a group.
+pub fn set_members(conn: &Connection, group_id: &str, members: &[String]) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?
+        .execute([group_id])?;
+    let mut insert =
+        conn.prepare_cached("INSERT OR IGNORE INTO members (group_id, member_id) VALUES (?1, ?2)")?;
+    for member in members {
+        insert.execute(params![group_id, member])?;
+    }
+    Ok(())
+}
+
+/// The groups that list `member_id` directly: `(id, displayName)`.
+pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT r.id, r.body FROM members m JOIN resources r ON r.id = m.group_id
+         WHERE m.member_id = ?1 ORDER BY r.seq",
+    )?;
+    let rows = statement.query_map([member_id], |r| {
+        let id: String = r.get(0)?;
+        let body: String = r.get(1)?;
+        Ok((id, body))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, body) = row?;
+        let display = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|b| {
+                b.get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        out.push((id, display));
+    }
+    Ok(out)
+}
+
+/// How many resources of a type match an optional indexed lookup.
+pub fn count(
+    conn: &Connection,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+) -> rusqlite::Result<usize> {
+    let (clause, value) = lookup.map_or(("1 = 1", String::new()), Lookup::clause);
+    let sql = format!("SELECT COUNT(*) FROM resources WHERE kind = ?1 AND {clause}");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let n: i64 = if lookup.is_some() {
+        statement.query_row(params![kind.name(), value], |r| r.get(0))?
+    } else {
+        statement.query_row(params![kind.name()], |r| r.get(0))?
+    };
+    Ok(n as usize)
+}
+
+/// Resources of a type in insertion order, optionally narrowed by an indexed lookup, skipping
+/// `offset` and stopping after `limit`; `visit` returns false to stop early.
+pub fn scan(
+    conn: &Connection,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+    offset: usize,
+    limit: Option<usize>,
+    mut visit: impl FnMut(Row) -> bool,
+) -> rusqlite::Result<()> {
+    let (clause, value) = lookup.map_or(("1 = 1", String::new()), Lookup::clause);
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND {clause} ORDER BY seq
+         LIMIT {limit} OFFSET {offset}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = if lookup.is_some() {
+        statement.query(params![kind.name(), value])?
+    } else {
+        statement.query(params![kind.name()])?
+    };
+    while let Some(row) = rows.next()? {
+        if !visit(read_row(row)?) {
+            break;
+        }
+    }
+    Ok(())
+}

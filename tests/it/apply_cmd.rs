@@ -1,0 +1,197 @@
+//! `scimform apply`, the real binary: confirmation, convergence, saved plans and stale-plan
+//! refusal, and the report of a partial failure.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::{Run, run, scimform};
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("scimform.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn embedded(dir: &Path, rest: &str) -> PathBuf {
+    write(
+        dir,
+        &format!(
+            "version: 1\nproviders:\n  local:\n    url: embedded:store.db\n    preset: tonkean\n{rest}"
+        ),
+    )
+}
+
+fn scim(config: &Path, args: &[&str]) -> Run {
+    run(scimform()
+        .env("PEER_TOKEN", PEER_TOKEN)
+        .args(args)
+        .arg("-f")
+        .arg(config))
+}
+
+const DIRECTORY: &str = "users:
+  - userName: ada@example.com
+    title: Analyst
+  - userName: bob@example.com
+groups:
+  - displayName: Owners
+    members: [ada@example.com, bob@example.com]
+roles:
+  SYSTEM_USER:
+    groups: [Owners]
+";
+
+#[test]
+fn apply_converges_and_the_next_plan_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = embedded(dir.path(), DIRECTORY);
+    let out = scim(&config, &["apply", "--auto-approve"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("provider local: 3 done, 0 failed, 0 skipped"),
+        "{}",
+        out.stdout
+    );
+    let again = scim(&config, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, Some(0), "{}", again.stdout);
+    assert!(again.stdout.contains("No changes."));
+}
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = embedded(dir.path(), DIRECTORY);
+    let out = scim(&config, &["apply"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
+    let plan = scim(&config, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "nothing was created: {}", plan.stdout);
+}
+
+#[test]
+fn a_saved_plan_is_applied_as_it_is_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = embedded(dir.path(), DIRECTORY);
+    let saved = dir.path().join("plan.json");
+    let plan = scim(&config, &["plan", "--out", saved.to_str().unwrap()]);
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+
+    let out = scim(&config, &["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("3 done"), "{}", out.stdout);
+
+    // Applying it again would create the same users twice: the creates' keys now exist.
+    let again = scim(&config, &["apply", saved.to_str().unwrap()]);
+    assert_eq!(again.code, Some(1));
+    assert!(
+        again.stderr.contains("stale plan") && again.stderr.contains("user ada@example.com"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn a_plan_from_another_config_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = embedded(dir.path(), DIRECTORY);
+    let saved = dir.path().join("plan.json");
+    assert_eq!(
+        scim(&config, &["plan", "--out", saved.to_str().unwrap()]).code,
+        Some(0)
+    );
+    embedded(dir.path(), &DIRECTORY.replace("Analyst", "Lead"));
+    let out = scim(&config, &["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("stale plan"), "{}", out.stderr);
+    assert!(out.stderr.contains("changed since the plan was made"));
+}
+
+#[tokio::test]
+async fn a_stale_saved_plan_lists_what_moved_and_writes_nothing() {
+    let peer = PeerServer::start();
+    let ada = peer
+        .user(json!({"userName": "ada@example.com", "title": "Analyst"}))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        &format!(
+            "version: 1\nproviders:\n  tonkean:\n    url: {}\n    token: ${{PEER_TOKEN}}\n    preset: tonkean\nusers:\n  - userName: ada@example.com\n    title: Lead\n",
+            peer.base_url
+        ),
+    );
+    let saved = dir.path().join("plan.json");
+    assert_eq!(
+        scim(&config, &["plan", "--out", saved.to_str().unwrap()]).code,
+        Some(0)
+    );
+    // Someone changes ada after the plan was made.
+    peer.call(
+        reqwest::Method::PATCH,
+        &format!("/Users/{ada}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": "Director"}]
+        })),
+    )
+    .await;
+    let before = peer.requests().len();
+
+    let out = scim(&config, &["apply", saved.to_str().unwrap()]);
+
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("stale plan") && out.stderr.contains("user ada@example.com: version"),
+        "{}",
+        out.stderr
+    );
+    let after = peer.requests();
+    assert!(
+        after[before..].iter().all(|r| r.starts_with("GET ")),
+        "only reads: {:?}",
+        &after[before..]
+    );
+    let ada_now = peer
+        .call(reqwest::Method::GET, &format!("/Users/{ada}"), None)
+        .await;
+    assert_eq!(ada_now["title"], "Director");
+}
+
+#[test]
+fn a_rejected_op_fails_its_dependants_are_skipped_and_the_rest_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    // The embedded server refuses an attribute the enterprise extension does not define.
+    let config = embedded(
+        dir.path(),
+        "users:
+  - userName: ada@example.com
+    extensions:
+      urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:
+        noSuchAttribute: x
+  - userName: bob@example.com
+groups:
+  - displayName: Owners
+    members: [ada@example.com]
+",
+    );
+    let out = scim(&config, &["apply", "--auto-approve"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("failed   create user ada@example.com:") && out.stdout.contains("400"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("skipped  create group Owners"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("1 done, 1 failed, 1 skipped"),
+        "{}",
+        out.stdout
+    );
+}

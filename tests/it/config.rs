@@ -1,0 +1,471 @@
+//! The config language: the bad-input corpus, the examples, the validated model, and secrets.
+
+use std::path::{Path, PathBuf};
+
+use scimform::config::{self, Config, Endpoint, LoadOptions, Managed, Style};
+use secrecy::ExposeSecret;
+
+use crate::support::{root, run, scimform};
+
+const INVALID: &str = "tests/fixtures/invalid";
+
+/// Every broken config in the corpus: a file, or a folder of files.
+fn corpus() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join(INVALID))
+        .expect("the corpus exists")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn corpus_covers_the_required_cases() {
+    let names = corpus();
+    assert!(names.len() >= 15, "only {} broken configs", names.len());
+    for required in [
+        "syntax-error.yaml",
+        "unknown-key-top.yaml",
+        "unknown-key-provider.yaml",
+        "unknown-key-user.yaml",
+        "unknown-key-name.yaml",
+        "unknown-key-email.yaml",
+        "unknown-key-group.yaml",
+        "unknown-key-role.yaml",
+        "wrong-types.yaml",
+        "duplicate-username-case.yaml",
+        "duplicate-group.yaml",
+        "unknown-target.yaml",
+        "role-not-allowed.yaml",
+        "malformed-email.yaml",
+        "unknown-provider.yaml",
+        "unsupported-version.yaml",
+        "missing-url.yaml",
+        "alias-bomb.yaml",
+        "empty.yaml",
+        "folder-duplicate",
+        "tombstoned-member.yaml",
+    ] {
+        assert!(names.iter().any(|n| n == required), "missing {required}");
+    }
+}
+
+/// Each broken config fails `validate` with exit code 1 and messages that name the file, the
+/// line and the column, and say what to do. The exact text is snapshotted.
+#[test]
+fn corpus_messages() {
+    for name in corpus() {
+        let path = format!("{INVALID}/{name}");
+        let out = run(scimform().args(["validate", "-f", &path]));
+        assert_eq!(out.code, Some(1), "{name}: exit code\n{}", out.stderr);
+        assert_eq!(out.stdout, "", "{name}: nothing on stdout");
+        let errors = out.stderr.matches("  × ").count();
+        assert!(errors >= 1, "{name}: no error\n{}", out.stderr);
+        assert_eq!(
+            out.stderr.matches("╭─[").count(),
+            errors,
+            "{name}: every error points into a file\n{}",
+            out.stderr
+        );
+        assert_eq!(
+            out.stderr.matches("  help: ").count(),
+            errors,
+            "{name}: every error says what to do\n{}",
+            out.stderr
+        );
+        for location in out.stderr.lines().filter_map(|l| l.split_once("╭─[")) {
+            let location = location.1.trim_end_matches(']');
+            let mut parts = location.rsplitn(3, ':');
+            let (column, line, file) = (parts.next(), parts.next(), parts.next());
+            assert!(
+                column.is_some_and(|c| c.parse::<u32>().is_ok())
+                    && line.is_some_and(|l| l.parse::<u32>().is_ok())
+                    && file.is_some_and(|f| f.starts_with(&path)),
+                "{name}: `{location}` is not {path}…:LINE:COLUMN"
+            );
+        }
+        insta::assert_snapshot!(name.as_str(), out.stderr);
+    }
+}
+
+/// Every example, file or folder, is valid, with no environment variables set: `validate`
+/// needs no secrets.
+#[test]
+fn examples_are_valid() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        // Hidden entries are local state, such as the quickstart's embedded store.
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let is_config = !hidden
+            && (path.is_dir() || path.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+        if !is_config {
+            continue;
+        }
+        let relative = path.strip_prefix(root()).unwrap();
+        let out = run(scimform()
+            .args(["validate", "-f"])
+            .arg(relative)
+            .env_remove("TONKEAN_SCIM_TOKEN")
+            .env_remove("STAGING_SCIM_URL"));
+        assert_eq!(out.code, Some(0), "{}:\n{}", relative.display(), out.stderr);
+        assert!(out.stdout.contains(" is valid: "), "{}", out.stdout);
+        checked += 1;
+    }
+    assert!(checked >= 3, "examples: quickstart, tonkean and a folder");
+}
+
+#[test]
+fn folder_files_are_merged() {
+    let config = load(&root().join("examples/folder")).unwrap();
+    assert_eq!(config.providers().len(), 2);
+    assert_eq!(config.users().len(), 3);
+    assert_eq!(config.groups().len(), 2);
+    let linus = config.user("linus@example.com").unwrap();
+    assert_eq!(linus.providers.iter().collect::<Vec<_>>(), ["local"]);
+    assert_eq!(
+        linus.roles("local").unwrap().iter().collect::<Vec<_>>(),
+        ["PROCESS_CONTRIBUTOR"]
+    );
+}
+
+#[test]
+fn insecure_http_is_allowed_by_the_flag() {
+    let path = format!("{INVALID}/insecure-http.yaml");
+    let out = run(scimform().args(["validate", "--allow-insecure-http", "-f", &path]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+fn load(path: &Path) -> Result<Config, config::Errors> {
+    config::load(path, &LoadOptions::default())
+}
+
+/// Writes `text` as `scimform.yaml` in a fresh folder and loads it.
+fn load_text(text: &str) -> (tempfile::TempDir, Config) {
+    let (dir, path) = write(text);
+    let config = load(&path).unwrap_or_else(|e| {
+        panic!("{}", config::render(&e.0, Style::Plain));
+    });
+    (dir, config)
+}
+
+fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimform.yaml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+const TWO_PROVIDERS: &str = "
+version: 1
+providers:
+  tonkean:
+    url: https://${TONKEAN_HOST}/scim/v2
+    token: ${TONKEAN_TOKEN}
+    preset: tonkean
+  plain:
+    url: embedded:store
+users:
+  - userName: Ada@Example.com
+    nickName: null
+    title: Analyst
+  - userName: grace@example.com
+  - userName: alan@example.com
+    providers: [tonkean]
+groups:
+  - displayName: Process Owners
+    members: [ADA@example.COM, grace@example.com]
+roles:
+  SYSTEM_USER:
+    users: [alan@EXAMPLE.com]
+  PROCESS_CONTRIBUTOR:
+    users: [ada@example.com]
+    groups: [process owners]
+";
+
+#[test]
+fn user_names_match_case_insensitively_and_keep_their_spelling() {
+    let (_dir, config) = load_text(TWO_PROVIDERS);
+    let ada = config.user("ADA@EXAMPLE.COM").unwrap();
+    assert_eq!(ada.user_name, "Ada@Example.com");
+    assert_eq!(ada.key.as_str(), "ada@example.com");
+    let group = config.group("PROCESS OWNERS").unwrap();
+    assert_eq!(group.display_name, "Process Owners");
+    let Managed::Set(members) = &group.members else {
+        panic!("members are declared");
+    };
+    let members: Vec<&str> = members
+        .iter()
+        .map(scimform::config::UserKey::as_str)
+        .collect();
+    assert_eq!(members, ["ada@example.com", "grace@example.com"]);
+}
+
+#[test]
+fn effective_roles_are_direct_and_via_groups_per_provider() {
+    let (_dir, config) = load_text(TWO_PROVIDERS);
+    let roles = |user: &str, provider: &str| {
+        config
+            .user(user)
+            .unwrap()
+            .roles(provider)
+            .map(|r| r.iter().cloned().collect::<Vec<_>>())
+    };
+    // Direct and via the group, counted once.
+    assert_eq!(
+        roles("ada@example.com", "tonkean"),
+        Some(vec!["PROCESS_CONTRIBUTOR".into()])
+    );
+    // Via the group only.
+    assert_eq!(
+        roles("grace@example.com", "tonkean"),
+        Some(vec!["PROCESS_CONTRIBUTOR".into()])
+    );
+    assert_eq!(
+        roles("alan@example.com", "tonkean"),
+        Some(vec!["SYSTEM_USER".into()])
+    );
+    // A provider without a role definition keeps no roles.
+    assert_eq!(roles("ada@example.com", "plain"), None);
+    // A provider the user is not on.
+    assert_eq!(roles("alan@example.com", "plain"), None);
+    assert_eq!(config.users_for("plain").count(), 2);
+    assert_eq!(
+        config
+            .provider("tonkean")
+            .unwrap()
+            .role_definition()
+            .unwrap()
+            .path(),
+        "urn:scim:tonkean:tonkeanRoles"
+    );
+}
+
+#[test]
+fn attributes_are_unmanaged_removed_or_set() {
+    let (_dir, config) = load_text(TWO_PROVIDERS);
+    let ada = config.user("ada@example.com").unwrap();
+    assert_eq!(ada.title, Managed::Set("Analyst".into()));
+    assert_eq!(ada.nick_name, Managed::Remove);
+    assert_eq!(ada.display_name, Managed::Unmanaged);
+    assert_eq!(ada.emails, Managed::Unmanaged);
+}
+
+#[test]
+fn provider_defaults_and_preset() {
+    let (_dir, config) = load_text(TWO_PROVIDERS);
+    let tonkean = config.provider("tonkean").unwrap();
+    assert_eq!(tonkean.auth_scheme(), "token");
+    assert!(!tonkean.prune());
+    assert_eq!(tonkean.deprovision(), config::Deprovision::Deactivate);
+    assert_eq!(tonkean.max_changes().delete_percent, 10);
+    let plain = config.provider("plain").unwrap();
+    assert_eq!(plain.auth_scheme(), "Bearer");
+    assert!(plain.is_embedded());
+}
+
+#[test]
+fn urls_resolve_lazily_with_located_errors() {
+    let (dir, config) = load_text(TWO_PROVIDERS);
+    let tonkean = config.provider("tonkean").unwrap();
+    let endpoint = tonkean
+        .resolve_url_with(
+            |name| (name == "TONKEAN_HOST").then(|| "t.example.com".into()),
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        endpoint,
+        Endpoint::Http("https://t.example.com/scim/v2".parse().unwrap())
+    );
+
+    let missing = tonkean.resolve_url_with(|_| None, false).unwrap_err();
+    assert_eq!(
+        missing.message(),
+        "provider `tonkean`: environment variable `TONKEAN_HOST` is not set"
+    );
+    assert!(missing.location().unwrap().ends_with("scimform.yaml:5:18"));
+    let rendered = config::render(&[missing], Style::Plain);
+    assert!(rendered.contains("${TONKEAN_HOST}"), "{rendered}");
+    assert!(rendered.contains("export TONKEAN_HOST="), "{rendered}");
+
+    // The embedded store is relative to the config file's folder.
+    let plain = config.provider("plain").unwrap();
+    match plain.resolve_url_with(|_| None, false).unwrap() {
+        Endpoint::Embedded(path) => {
+            assert_eq!(path, std::path::absolute(dir.path()).unwrap().join("store"));
+        }
+        other @ Endpoint::Http(_) => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn plain_http_after_interpolation_needs_the_flag() {
+    let (_dir, config) =
+        load_text("version: 1\nproviders:\n  p:\n    url: ${URL}\n    token: ${TOKEN}\n");
+    let p = config.provider("p").unwrap();
+    let http = |_: &str| Some("http://scim.example.com/scim/v2".to_owned());
+    let err = p.resolve_url_with(http, false).unwrap_err();
+    assert!(err.message().contains("plain http://"), "{}", err.message());
+    assert!(p.resolve_url_with(http, true).is_ok());
+    let loopback = |_: &str| Some("http://127.0.0.1:8080/scim/v2".to_owned());
+    assert!(p.resolve_url_with(loopback, false).is_ok());
+}
+
+const SECRET: &str = "tok-3f9a1c-very-secret";
+
+#[test]
+fn tokens_never_appear_in_debug_output() {
+    let (dir, config) = load_text(
+        "version: 1\nproviders:\n  env:\n    url: https://a.example.com/scim/v2\n    token: ${SCIMFORM_TEST_TOKEN}\n  file:\n    url: https://b.example.com/scim/v2\n    token_file: secret.token\n",
+    );
+    std::fs::write(dir.path().join("secret.token"), format!("{SECRET}\n")).unwrap();
+
+    let env = config.provider("env").unwrap();
+    let token = env
+        .resolve_token_with(|name| (name == "SCIMFORM_TEST_TOKEN").then(|| SECRET.into()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.expose_secret(), SECRET);
+    let from_file = config
+        .provider("file")
+        .unwrap()
+        .resolve_token()
+        .unwrap()
+        .unwrap();
+    assert_eq!(from_file.expose_secret(), SECRET);
+
+    for debug in [
+        format!("{config:?}"),
+        format!("{env:?}"),
+        format!("{token:?}"),
+        format!("{from_file:?}"),
+    ] {
+        assert!(!debug.contains(SECRET), "{debug}");
+    }
+}
+
+#[test]
+fn tokens_never_appear_in_validate_output() {
+    // A valid config with the token in the environment.
+    let (_dir, path) = write(
+        "version: 1\nproviders:\n  p:\n    url: https://a.example.com/scim/v2\n    token: ${SCIMFORM_TEST_TOKEN}\nusers:\n  - userName: ada@example.com\n    emails: [not-an-email]\n",
+    );
+    let out = run(scimform()
+        .args(["validate", "-f"])
+        .arg(&path)
+        .env("SCIMFORM_TEST_TOKEN", SECRET));
+    assert_eq!(out.code, Some(1));
+    assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
+
+    // A literal token is an error whose snippet masks it.
+    let (_dir, path) = write(&format!(
+        "version: 1\nproviders:\n  p:\n    url: https://a.example.com/scim/v2\n    token: {SECRET}\n    tokn: x\n"
+    ));
+    let out = run(scimform().args(["validate", "-f"]).arg(&path));
+    assert_eq!(out.code, Some(1));
+    assert!(!out.stderr.contains(SECRET), "{}", out.stderr);
+    assert!(out.stderr.contains("token: *****"), "{}", out.stderr);
+}
+
+#[test]
+fn validate_needs_no_secret_and_reports_success_on_stdout() {
+    let out = run(scimform()
+        .args(["validate", "-f", "examples/tonkean.yaml"])
+        .env_remove("TONKEAN_SCIM_TOKEN"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "examples/tonkean.yaml is valid: 1 provider, 2 users, 1 group, 1 role assignment\n"
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn a_missing_path_is_an_error() {
+    let out = run(scimform().args(["validate", "-f", "no/such/scimform.yaml"]));
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("cannot read no/such/scimform.yaml"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_huge_file_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(config::load::MAX_FILE_BYTES + 1).unwrap();
+    let err = load(&path).unwrap_err();
+    assert!(
+        err.0[0].message().contains("larger than 16 MiB"),
+        "{}",
+        err.0[0]
+    );
+}
+
+/// The annotated example of the README's config reference is a valid config.
+#[test]
+fn readme_example_is_valid() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### An annotated example")
+        .expect("the section exists")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + section[start..].find("```").expect("the block ends");
+    let (_dir, path) = write(&section[start..end]);
+    if let Err(errors) = load(&path) {
+        panic!("{}", config::render(&errors.0, Style::Plain));
+    }
+}
+
+/// The plan engine moves the config and its errors across tasks.
+#[test]
+fn config_and_errors_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Config>();
+    send_sync::<config::Diagnostic>();
+    send_sync::<config::Errors>();
+}
+
+/// A group's members on a provider are those of its members the provider holds, as in the
+/// example of SPEC §1 (a user on one provider in a group on every provider).
+#[test]
+fn group_members_per_provider() {
+    let (_dir, config) = load_text(
+        "version: 1
+providers:
+  tonkean: { url: 'https://t.example.com/scim/v2', token: '${T}', preset: tonkean }
+  sandbox: { url: 'embedded:.scimform/sandbox' }
+users:
+  - userName: ada@example.com
+    providers: [tonkean]
+  - userName: grace@example.com
+groups:
+  - displayName: Process Owners
+    members: [ada@example.com, grace@example.com]
+roles:
+  SYSTEM_USER:
+    groups: [Process Owners]
+",
+    );
+    let group = config.group("Process Owners").unwrap();
+    let names = |provider: &str| {
+        config
+            .members_on(group, provider)
+            .unwrap()
+            .map(|u| u.user_name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("tonkean"), ["ada@example.com", "grace@example.com"]);
+    assert_eq!(names("sandbox"), ["grace@example.com"]);
+    let ada = config.user("ada@example.com").unwrap();
+    assert_eq!(
+        ada.roles("tonkean").unwrap().iter().collect::<Vec<_>>(),
+        ["SYSTEM_USER"]
+    );
+}
