@@ -349,10 +349,18 @@ async fn ops_that_depend_on_a_failed_create_are_skipped_and_the_rest_done() {
 
 #[tokio::test]
 async fn a_conflicting_create_adopts_the_existing_object_and_brings_it_in_line() {
-    let peer = PeerServer::start();
-    let direct = client(&peer.base_url);
+    conflicting_create_adopts(Server::Peer(PeerServer::start())).await;
+}
+
+#[tokio::test]
+async fn on_the_embedded_server_a_conflicting_create_adopts_the_existing_object() {
+    conflicting_create_adopts(Server::Embedded(Serve::start())).await;
+}
+
+async fn conflicting_create_adopts(server: Server) {
+    let direct = server.client();
     let config = load(
-        &peer.base_url,
+        server.base_url(),
         "users:\n  - userName: ada@example.com\n    displayName: Ada Lovelace\n    title: Analyst\n\
          groups:\n  - displayName: Owners\n    members: [ada@example.com]\n",
     );
