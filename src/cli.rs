@@ -112,6 +112,9 @@ pub struct ApplyArgs {
     /// Allow a plan that deprovisions more users than `max_changes.delete_percent`.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// Batch each phase's independent writes into `/Bulk` requests where the server offers it.
+    #[arg(long)]
+    pub bulk: bool,
     /// Log every request (method, path, status, latency) to stderr.
     #[arg(short, long, conflicts_with = "quiet")]
     pub verbose: bool,

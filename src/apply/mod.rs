@@ -1,18 +1,34 @@
 //! The executor: sends a plan's ops to a server, and nothing else (SPEC §4.2, §4.3).
 //!
 //! Ops run phase by phase ([`Phase::ALL`]); within a phase they are independent and run
-//! concurrently, at most [`ExecOptions::parallelism`] requests in flight. Ops of one phase
-//! that write the same object (a group's membership split over several PATCH requests) run one after
-//! another, so a server that reads, modifies and writes cannot lose one of them.
+//! concurrently, at most [`ExecOptions::parallelism`] requests in flight (lookups and retries
+//! included). Ops of one phase that write the same object (a group's membership split over
+//! several PATCH requests) run one after another, so a server that reads, modifies and writes
+//! cannot lose one of them. With [`ExecOptions::bulk`], the other ops of a phase go in `/Bulk`
+//! requests.
 //!
 //! Creates record the id the server assigned under the op's bulkId; later ops have every
 //! `"bulkId:X"` in their path and body replaced by it before they are sent. An op that refers
 //! to a create that failed or was skipped is skipped in turn. A failure never stops other ops.
 //!
 //! The executor does not diff and does not read the server except where fault handling needs
-//! to ([`create`]): what it sends is what the plan says. Whether a saved plan is still valid is
-//! checked before, by [`check_preconditions`].
+//! to (see `create`): what it sends is what the plan says. Whether a saved plan is still valid
+//! is checked before, by [`check_preconditions`]. `docs/apply.md` tells users the same.
+//!
+//! ```no_run
+//! # async fn example(client: &scimform::client::ScimClient, plan: &scimform::plan::ProviderPlan)
+//! # -> Result<(), scimform::apply::PreconditionError> {
+//! use scimform::apply::{self, ExecOptions, Quiet};
+//!
+//! // A saved plan: refuse it if what it touches moved since, then guard each first write.
+//! apply::check_preconditions(client, plan).await?;
+//! let options = ExecOptions { if_match: plan.capabilities.etag, ..ExecOptions::default() };
+//! let report = apply::execute(client, plan, &options, &Quiet).await;
+//! eprint!("{report}");
+//! # Ok(()) }
+//! ```
 
+mod bulk;
 mod create;
 mod precondition;
 mod retry;
@@ -43,6 +59,9 @@ pub struct ExecOptions {
     /// 412 and is left alone. For saved plans on servers that announce `ETag` support; later
     /// writes to the same object in the run go without, as the run itself moved it on.
     pub if_match: bool,
+    /// Send the independent writes of each phase in `/Bulk` requests, within the limits the
+    /// server announces, when it announces support; otherwise one request per op.
+    pub bulk: bool,
 }
 
 impl Default for ExecOptions {
@@ -51,6 +70,7 @@ impl Default for ExecOptions {
             parallelism: 4,
             retry: RetryPolicy::default(),
             if_match: false,
+            bulk: false,
         }
     }
 }
@@ -98,11 +118,27 @@ struct Context {
 /// An op ready to send: its references resolved.
 struct Ready {
     index: usize,
-    op: Op,
+    op: Arc<Op>,
     path: String,
-    body: Option<Value>,
+    /// The body with its references resolved, when it had any.
+    resolved_body: Option<Value>,
     /// The version the write must find, when it is sent with `If-Match`.
     if_match: Option<String>,
+}
+
+impl Ready {
+    /// The body to send.
+    fn body(&self) -> Option<&Value> {
+        self.resolved_body
+            .as_ref()
+            .or(self.op.request.body.as_ref())
+    }
+}
+
+/// What one task sends: ops one after another, or together in one bulk request.
+enum Job {
+    Lane(Vec<Ready>),
+    Bulk(Vec<Ready>),
 }
 
 /// How one op ended.
@@ -137,10 +173,12 @@ pub async fn execute(
         unavailable: HashMap::new(),
         entries: vec![None; plan.ops.len()],
     };
+    // Shared with the tasks that send them.
+    let ops: Vec<Arc<Op>> = plan.ops.iter().cloned().map(Arc::new).collect();
     for phase in Phase::ALL {
         let mut lanes: Vec<Vec<Ready>> = Vec::new();
         let mut lane_of_path: HashMap<String, usize> = HashMap::new();
-        for (index, op) in plan.ops.iter().enumerate() {
+        for (index, op) in ops.iter().enumerate() {
             if op.phase != phase {
                 continue;
             }
@@ -160,19 +198,39 @@ pub async fn execute(
                 lanes.push(vec![ready]);
             }
         }
-        let mut lanes = lanes.into_iter();
+        let jobs = match (context.options.bulk, plan.capabilities.bulk) {
+            (true, Some(limits)) => {
+                // Single-op lanes go in bulk requests; an object written twice in a phase
+                // keeps its writes in order, one request at a time.
+                let (singles, ordered): (Vec<_>, Vec<_>) =
+                    lanes.into_iter().partition(|lane| lane.len() == 1);
+                let (batches, left) =
+                    bulk::batches(singles.into_iter().flatten().collect(), limits);
+                let mut jobs: Vec<Job> = batches.into_iter().map(Job::Bulk).collect();
+                jobs.extend(left.into_iter().map(|ready| Job::Lane(vec![ready])));
+                jobs.extend(ordered.into_iter().map(Job::Lane));
+                jobs
+            }
+            _ => lanes.into_iter().map(Job::Lane).collect(),
+        };
+        let mut jobs = jobs.into_iter();
         let mut tasks = JoinSet::new();
         loop {
             while tasks.len() < context.options.parallelism {
-                let Some(lane) = lanes.next() else { break };
+                let Some(job) = jobs.next() else { break };
                 let context = Arc::clone(&context);
                 tasks.spawn(async move {
-                    let mut results = Vec::with_capacity(lane.len());
-                    for ready in lane {
-                        let finished = run_op(&context, &ready).await;
-                        results.push((ready.index, ready.path, finished));
+                    match job {
+                        Job::Bulk(batch) => bulk::run(&context, batch).await,
+                        Job::Lane(lane) => {
+                            let mut results = Vec::with_capacity(lane.len());
+                            for ready in lane {
+                                let finished = run_op(&context, &ready).await;
+                                results.push((ready.index, ready.path, finished));
+                            }
+                            results
+                        }
                     }
-                    results
                 });
             }
             let Some(joined) = tasks.join_next().await else {
@@ -215,7 +273,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// The op with its references resolved, or why it must be skipped.
-    fn resolve(&mut self, index: usize, op: &Op) -> Result<Ready, String> {
+    fn resolve(&mut self, index: usize, op: &Arc<Op>) -> Result<Ready, String> {
         let missing = |bulk_id: &str| match self.unavailable.get(bulk_id) {
             Some(why) => format!("it depends on {why}"),
             None => format!("it refers to bulkId {bulk_id}, which no earlier op created"),
@@ -228,13 +286,10 @@ impl Run<'_> {
             return Err(missing(bulk_id));
         }
         let path = substitute::path(&op.request.path, &self.created).map_err(|b| missing(&b))?;
-        let body = op
-            .request
-            .body
-            .as_ref()
-            .map(|body| substitute::body(body, &self.created))
-            .transpose()
-            .map_err(|b| missing(&b))?;
+        let resolved_body = match &op.request.body {
+            Some(body) => substitute::body(body, &self.created).map_err(|b| missing(&b))?,
+            None => None,
+        };
         let first_write = self.written.insert(path.clone());
         let if_match = match &op.observed {
             Observed::Present {
@@ -245,9 +300,9 @@ impl Run<'_> {
         };
         Ok(Ready {
             index,
-            op: op.clone(),
+            op: Arc::clone(op),
             path,
-            body,
+            resolved_body,
             if_match,
         })
     }
@@ -300,8 +355,8 @@ fn kind_name(kind: ResourceKind) -> &'static str {
 async fn run_op(context: &Context, ready: &Ready) -> Finished {
     let method = match ready.op.request.method {
         Method::Post => {
-            let body = ready.body.clone().unwrap_or(Value::Null);
-            return create::create(context, &ready.op, &ready.path, &body, None).await;
+            let body = ready.body().unwrap_or(&Value::Null);
+            return create::create(context, &ready.op, &ready.path, body, None).await;
         }
         Method::Put => HttpMethod::PUT,
         Method::Patch => HttpMethod::PATCH,
@@ -313,7 +368,7 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         &method,
         &ready.path,
         &[],
-        ready.body.as_ref(),
+        ready.body(),
         ready.if_match.as_deref(),
     )
     .await;

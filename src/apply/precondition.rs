@@ -5,7 +5,7 @@
 //! `meta.version` (or, when the server keeps no versions, the hash of the resource) compared
 //! with what the plan recorded; an object the plan would create is looked up by its key and
 //! must still be missing. Everything that moved is reported at once, so the user sees why the
-//! plan is stale.
+//! plan is stale. The reads go through the same retries as the writes of an apply.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -13,7 +13,10 @@ use std::fmt;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use reqwest::Method;
+
 use super::create::{key_attribute, key_of};
+use super::retry::{RetryPolicy, find_by, send_idempotent};
 use crate::client::{ClientError, ResourceKind, ScimClient};
 use crate::diff::resource_hash;
 use crate::plan::{Observed, ProviderPlan};
@@ -155,7 +158,23 @@ async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientE
             version,
             hash,
         } => {
-            let movement = match client.get(resource, &id).await? {
+            let path = format!("{}/{id}", resource.endpoint());
+            let (result, _) = send_idempotent(
+                client,
+                &RetryPolicy::default(),
+                &Method::GET,
+                &path,
+                &[],
+                None,
+                None,
+            )
+            .await;
+            let found = match result {
+                Ok(response) => Some(response),
+                Err(ClientError::Status { status: 404, .. }) => None,
+                Err(error) => return Err(error),
+            };
+            let movement = match found {
                 None => Some(Movement::Gone),
                 Some(response) => {
                     let body = response.body.unwrap_or(Value::Null);
@@ -180,9 +199,14 @@ async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientE
             }))
         }
         Check::Absent { resource, key } => {
-            let found = client
-                .find_by(resource, key_attribute(resource), &key)
-                .await?;
+            let found = find_by(
+                client,
+                &RetryPolicy::default(),
+                resource,
+                key_attribute(resource),
+                &key,
+            )
+            .await?;
             Ok(found.first().map(|object| Moved {
                 resource,
                 key,

@@ -50,7 +50,8 @@ pub(super) enum Fault {
     /// 429 or 503: the server did not do it and says when to come back (RFC 6585 §4,
     /// RFC 9110 §15.6.4).
     Throttled(Option<Duration>),
-    /// The connection could not be made: the request was never sent.
+    /// The connection could not be made, or the server says it did not get the whole
+    /// request: it was not applied.
     NotSent,
     /// The request may have been applied: another 5xx, a reset connection, a timeout, an
     /// answer cut short.
@@ -69,6 +70,8 @@ impl Fault {
                 retry_after,
                 ..
             } => Fault::Throttled(retry_after.map(Duration::from_secs)),
+            // 408: the server did not receive the whole request (RFC 9110 §15.5.9).
+            ClientError::Status { status: 408, .. } => Fault::NotSent,
             ClientError::Status { status, .. } if *status >= 500 => Fault::Lost,
             ClientError::Transport { source, .. } if source.is_connect() => Fault::NotSent,
             ClientError::Transport { .. } => Fault::Lost,
@@ -256,6 +259,7 @@ mod tests {
         assert_eq!(Fault::of(&status(503, None)), Fault::Throttled(None));
         assert_eq!(Fault::of(&status(500, None)), Fault::Lost);
         assert_eq!(Fault::of(&status(502, None)), Fault::Lost);
+        assert_eq!(Fault::of(&status(408, None)), Fault::NotSent);
         assert_eq!(Fault::of(&status(400, None)), Fault::Final);
         assert_eq!(Fault::of(&status(409, None)), Fault::Final);
         assert_eq!(Fault::of(&status(404, None)), Fault::Final);

@@ -7,9 +7,27 @@ use serde_json::Value;
 
 use crate::plan::BULK_ID_PREFIX;
 
-/// `value` with every `"bulkId:X"` string, at any depth, replaced by the id created for `X`.
-/// Fails with the first bulkId that has no id.
-pub(super) fn body(value: &Value, ids: &HashMap<String, String>) -> Result<Value, String> {
+/// `value` with every `"bulkId:X"` string, at any depth, replaced by the id created for `X`,
+/// or `None` when it holds no reference (most do, and need no copy). Fails with the first
+/// bulkId that has no id.
+pub(super) fn body(value: &Value, ids: &HashMap<String, String>) -> Result<Option<Value>, String> {
+    if has_reference(value) {
+        replace(value, ids).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn has_reference(value: &Value) -> bool {
+    match value {
+        Value::String(text) => reference(text).is_some(),
+        Value::Array(items) => items.iter().any(has_reference),
+        Value::Object(object) => object.values().any(has_reference),
+        _ => false,
+    }
+}
+
+fn replace(value: &Value, ids: &HashMap<String, String>) -> Result<Value, String> {
     Ok(match value {
         Value::String(text) => match reference(text) {
             Some(bulk_id) => Value::String(resolve(bulk_id, ids)?),
@@ -18,13 +36,13 @@ pub(super) fn body(value: &Value, ids: &HashMap<String, String>) -> Result<Value
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| body(item, ids))
+                .map(|item| replace(item, ids))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(object) => Value::Object(
             object
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), body(v, ids)?)))
+                .map(|(k, v)| Ok((k.clone(), replace(v, ids)?)))
                 .collect::<Result<_, String>>()?,
         ),
         _ => value.clone(),
@@ -69,11 +87,16 @@ mod tests {
             "note": "bulkId: u1 is text, not a reference",
             "text": "see bulkId:u1"
         });
-        let sent = body(&patch, &ids()).unwrap();
+        let sent = body(&patch, &ids()).unwrap().unwrap();
         assert_eq!(sent["Operations"][0]["value"][0]["value"], "id-1");
         assert_eq!(sent["Operations"][0]["value"][1]["value"], "42");
         assert_eq!(sent["note"], patch["note"]);
         assert_eq!(sent["text"], patch["text"]);
+    }
+
+    #[test]
+    fn a_body_without_references_is_not_copied() {
+        assert_eq!(body(&json!({"userName": "ada"}), &ids()), Ok(None));
     }
 
     #[test]

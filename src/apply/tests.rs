@@ -18,6 +18,9 @@ use crate::client::{Capabilities, Connection};
 use crate::plan::{Action, Request, Unmanaged};
 use crate::report::AdoptCause;
 
+/// The token the client sends the fake, to look for where it must not be.
+const FAKE_TOKEN: &str = "fake-token-Qx7v";
+
 /// What the fake does with the next request that matches.
 #[derive(Debug, Clone, Copy)]
 enum Script {
@@ -86,7 +89,7 @@ async fn start(
     let client = ScimClient::new(&Connection {
         base_url: format!("http://{address}/scim/v2"),
         auth_scheme: "Bearer".into(),
-        token: SecretString::from("t"),
+        token: SecretString::from(FAKE_TOKEN),
         allow_insecure_http: false,
     })
     .unwrap();
@@ -206,6 +209,10 @@ fn apply(
             store.push(resource.clone());
             (StatusCode::CREATED, Some(resource))
         }
+        ("GET", Some(id)) => match store.iter().find(|r| r["id"] == id.as_str()) {
+            Some(resource) => (StatusCode::OK, Some(resource.clone())),
+            None => (StatusCode::NOT_FOUND, None),
+        },
         ("DELETE", Some(id)) => match store.iter().position(|r| r["id"] == id.as_str()) {
             Some(i) => {
                 store.remove(i);
@@ -231,6 +238,7 @@ fn fast() -> ExecOptions {
             retry_after_cap: Duration::from_secs(2),
         },
         if_match: false,
+        bulk: false,
     }
 }
 
@@ -541,4 +549,91 @@ async fn a_write_answered_with_a_body_that_is_not_json_is_done() {
     assert_eq!(id, "id1", "found by its key");
     assert_eq!(fake.count("POST"), 1);
     assert_eq!(fake.count("PATCH"), 1);
+}
+
+#[tokio::test]
+async fn without_versions_a_saved_plan_compares_the_resource_hash() {
+    let (client, fake) = start(Vec::new(), Duration::ZERO).await;
+    let resource = json!({"id": "x", "userName": "x@example.com", "title": "Analyst",
+                          "meta": {"lastModified": "2026-01-01T00:00:00Z"}});
+    fake.state.lock().unwrap().users.push(resource.clone());
+    let mut op = delete_user("x");
+    op.observed = Observed::Present {
+        id: "x".into(),
+        version: None,
+        hash: crate::diff::resource_hash(&resource),
+    };
+    let plan = plan(vec![op, create_user("u1", "new@example.com")]);
+    check_preconditions(&client, &plan).await.unwrap();
+
+    // `meta` alone changing does not count; an attribute does.
+    fake.state.lock().unwrap().users[0]["meta"]["lastModified"] = json!("2026-02-02T00:00:00Z");
+    check_preconditions(&client, &plan).await.unwrap();
+    fake.state.lock().unwrap().users[0]["title"] = json!("Boss");
+    let Err(PreconditionError::Moved(moved)) = check_preconditions(&client, &plan).await else {
+        panic!("the user changed")
+    };
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].movement, Movement::Changed);
+    assert_eq!(
+        moved[0].to_string(),
+        "user x@example.com: changed since the plan was made"
+    );
+}
+
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_request_is_logged_with_its_status_and_latency_never_the_token() {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    let script = vec![(HttpMethod::POST, "/Users", Script::Refuse(503, Some(0)))];
+    let (client, _fake) = start(script, Duration::ZERO).await;
+    let report = execute(
+        &client,
+        &plan(vec![create_user("u1", "ada@example.com")]),
+        &fast(),
+        &Quiet,
+    )
+    .await;
+    assert!(report.is_success(), "{report}");
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    // Other tests run at the same time on other threads without this subscriber, and tracing
+    // caches per call site whether anyone listens: an event may be missed, never misworded.
+    let requests: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request method="))
+        .collect();
+    assert!(!requests.is_empty(), "{log}");
+    for line in &requests {
+        assert!(
+            line.contains("method=POST path=\"/Users\" status="),
+            "{log}"
+        );
+        assert!(line.contains(" latency_ms="), "{log}");
+    }
+    assert!(
+        !log.contains(FAKE_TOKEN) && !log.contains("Bearer"),
+        "{log}"
+    );
 }

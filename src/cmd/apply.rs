@@ -205,6 +205,7 @@ fn exec_options(args: &ApplyArgs, if_match: bool) -> ExecOptions {
     ExecOptions {
         parallelism: usize::from(args.parallelism),
         if_match,
+        bulk: args.bulk,
         ..ExecOptions::default()
     }
 }

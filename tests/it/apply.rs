@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::support::faults::{FaultProxy, FaultRates, FaultStats};
 use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::serve::Serve;
 
 fn client(base_url: &str) -> ScimClient {
     ScimClient::new(&Connection {
@@ -26,6 +27,40 @@ fn client(base_url: &str) -> ScimClient {
         allow_insecure_http: false,
     })
     .expect("a loopback http URL is allowed")
+}
+
+/// A server to apply to: the independent scim2-server, or scimform's own embedded server.
+enum Server {
+    Peer(PeerServer),
+    Embedded(Serve),
+}
+
+impl Server {
+    fn base_url(&self) -> &str {
+        match self {
+            Server::Peer(peer) => &peer.base_url,
+            Server::Embedded(serve) => &serve.base,
+        }
+    }
+
+    /// A client of the server, or of a proxy in front of it, with the server's token.
+    fn client_at(&self, base_url: &str) -> ScimClient {
+        let token = match self {
+            Server::Peer(_) => PEER_TOKEN,
+            Server::Embedded(serve) => &serve.token,
+        };
+        ScimClient::new(&Connection {
+            base_url: base_url.to_owned(),
+            auth_scheme: "Bearer".to_owned(),
+            token: SecretString::from(token.to_owned()),
+            allow_insecure_http: false,
+        })
+        .expect("a loopback http URL is allowed")
+    }
+
+    fn client(&self) -> ScimClient {
+        self.client_at(self.base_url())
+    }
 }
 
 /// Retries quick enough for tests, generous enough for the fault proxy.
@@ -40,14 +75,14 @@ fn options() -> ExecOptions {
             retry_after_cap: Duration::from_secs(2),
         },
         if_match: false,
+        bulk: false,
     }
 }
 
-fn load(peer: &PeerServer, rest: &str) -> Config {
+fn load(base_url: &str, rest: &str) -> Config {
     let yaml = format!(
-        "version: 1\nproviders:\n  peer:\n    url: {}\n    token: ${{SCIMFORM_IT_TOKEN}}\n    \
-         preset: tonkean\n    deprovision: delete\n{rest}",
-        peer.base_url
+        "version: 1\nproviders:\n  peer:\n    url: {base_url}\n    token: ${{SCIMFORM_IT_TOKEN}}\n    \
+         preset: tonkean\n    deprovision: delete\n{rest}"
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scimform.yaml");
@@ -135,8 +170,26 @@ fn entry<'a>(report: &'a scimform::report::Report, key: &str) -> &'a scimform::r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_through_faults_converges_without_duplicates() {
-    let peer = PeerServer::start();
-    let direct = client(&peer.base_url);
+    apply_through_faults(Server::Peer(PeerServer::start()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_apply_through_faults_converges_without_duplicates() {
+    apply_through_faults(Server::Peer(PeerServer::start()), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_to_the_embedded_server_through_faults_converges() {
+    apply_through_faults(Server::Embedded(Serve::start()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_apply_to_the_embedded_server_through_faults_converges() {
+    apply_through_faults(Server::Embedded(Serve::start()), true).await;
+}
+
+async fn apply_through_faults(server: Server, bulk: bool) {
+    let direct = server.client();
     // What the server holds before: a user and a group to delete, a user to update, and a
     // group whose members change.
     let gone = post(&direct, "/Users", &user("gone@example.com")).await;
@@ -160,7 +213,7 @@ async fn apply_through_faults_converges_without_duplicates() {
     }
     users.push_str("  - userName: gone@example.com\n    absent: true\n");
     let config = load(
-        &peer,
+        server.base_url(),
         &format!(
             "{users}groups:\n\
              \x20 - displayName: Team A\n    members: [user00@example.com, user01@example.com, user02@example.com, user03@example.com]\n\
@@ -180,7 +233,7 @@ async fn apply_through_faults_converges_without_duplicates() {
     );
 
     let proxy = FaultProxy::start(
-        &peer.base_url,
+        server.base_url(),
         FaultRates {
             // `SCIMFORM_FAULT_SEED` replays another run.
             seed: std::env::var("SCIMFORM_FAULT_SEED")
@@ -194,19 +247,24 @@ async fn apply_through_faults_converges_without_duplicates() {
         },
     )
     .await;
-    let faulty = client(&proxy.base_url).with_timeout(Duration::from_secs(1));
-    let report = apply::execute(&faulty, &planned, &options(), &Quiet).await;
+    let faulty = server
+        .client_at(&proxy.base_url)
+        .with_timeout(Duration::from_secs(1));
+    let options = ExecOptions { bulk, ..options() };
+    let report = apply::execute(&faulty, &planned, &options, &Quiet).await;
 
     assert!(report.is_success(), "{report}");
     assert_eq!(report.entries.len(), planned.ops.len());
     let stats = &proxy.stats;
     assert!(FaultStats::get(&stats.throttled) > 0);
-    assert!(FaultStats::get(&stats.reset) > 0);
     assert!(FaultStats::get(&stats.answers_dropped) > 0);
-    assert!(FaultStats::get(&stats.stalled) > 0);
     let counts = report.counts();
     assert!(counts.adopted > 0, "a lost create was adopted: {report:#?}");
-    assert!(counts.attempts > planned.ops.len(), "faults made retries");
+    if !bulk {
+        assert!(FaultStats::get(&stats.reset) > 0);
+        assert!(FaultStats::get(&stats.stalled) > 0);
+        assert!(counts.attempts > planned.ops.len(), "faults made retries");
+    }
 
     // No create was sent twice: scim2-server would have kept both groups of one name.
     let groups = direct
@@ -235,7 +293,7 @@ async fn ops_that_depend_on_a_failed_create_are_skipped_and_the_rest_done() {
     let peer = PeerServer::start();
     let direct = client(&peer.base_url);
     let config = load(
-        &peer,
+        &peer.base_url,
         "users:\n  - userName: ada@example.com\n  - userName: bob@example.com\n\
          groups:\n  - displayName: Both\n    members: [ada@example.com, bob@example.com]\n\
          \x20 - displayName: Bobs\n    members: [bob@example.com]\n",
@@ -291,10 +349,18 @@ async fn ops_that_depend_on_a_failed_create_are_skipped_and_the_rest_done() {
 
 #[tokio::test]
 async fn a_conflicting_create_adopts_the_existing_object_and_brings_it_in_line() {
-    let peer = PeerServer::start();
-    let direct = client(&peer.base_url);
+    conflicting_create_adopts(Server::Peer(PeerServer::start())).await;
+}
+
+#[tokio::test]
+async fn on_the_embedded_server_a_conflicting_create_adopts_the_existing_object() {
+    conflicting_create_adopts(Server::Embedded(Serve::start())).await;
+}
+
+async fn conflicting_create_adopts(server: Server) {
+    let direct = server.client();
     let config = load(
-        &peer,
+        server.base_url(),
         "users:\n  - userName: ada@example.com\n    displayName: Ada Lovelace\n    title: Analyst\n\
          groups:\n  - displayName: Owners\n    members: [ada@example.com]\n",
     );
@@ -348,7 +414,7 @@ async fn a_saved_plan_is_checked_against_what_moved_since() {
     let ada = post(&direct, "/Users", &user("ada@example.com")).await;
     let old = post(&direct, "/Users", &user("old@example.com")).await;
     let config = load(
-        &peer,
+        &peer.base_url,
         "users:\n  - userName: ada@example.com\n    title: Analyst\n\
          \x20 - userName: bob@example.com\n  - userName: old@example.com\n    absent: true\n",
     );
@@ -404,7 +470,7 @@ async fn deleting_what_is_already_gone_is_done() {
     let direct = client(&peer.base_url);
     let old = post(&direct, "/Users", &user("old@example.com")).await;
     let config = load(
-        &peer,
+        &peer.base_url,
         "users:\n  - userName: old@example.com\n    absent: true\n",
     );
     let planned = plan(&direct, &config).await;
@@ -430,7 +496,7 @@ async fn with_if_match_an_object_changed_since_the_plan_is_left_alone() {
     let ada = post(&direct, "/Users", &user("ada@example.com")).await;
     post(&direct, "/Users", &user("bob@example.com")).await;
     let config = load(
-        &peer,
+        &peer.base_url,
         "users:\n  - userName: ada@example.com\n    title: Analyst\n\
          \x20 - userName: bob@example.com\n    title: Engineer\n",
     );
@@ -476,7 +542,7 @@ async fn a_clean_apply_sends_exactly_the_planned_writes() {
     }
     yaml.push_str("groups:\n  - displayName: Ops\n    members: [u1@example.com, u2@example.com]\n");
     yaml.push_str("  - displayName: Devs\n    members: [u3@example.com]\n");
-    let config = load(&peer, &yaml);
+    let config = load(&peer.base_url, &yaml);
     let planned = plan(&direct, &config).await;
     let before = peer.requests().len();
 
@@ -605,24 +671,45 @@ async fn random_scenario(random: &mut Random, direct: &ScimClient) -> String {
 
 #[tokio::test]
 async fn random_plans_apply_with_exactly_their_writes_and_converge() {
+    random_plans(|| Server::Peer(PeerServer::start())).await;
+}
+
+#[tokio::test]
+async fn random_plans_apply_to_the_embedded_server_and_converge() {
+    random_plans(|| Server::Embedded(Serve::start())).await;
+}
+
+async fn random_plans(start: impl Fn() -> Server) {
+    // `SCIMFORM_SCENARIOS` runs more of them.
     let scenarios: u64 = std::env::var("SCIMFORM_SCENARIOS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4);
     for seed in 0..scenarios {
-        let peer = PeerServer::start();
-        let direct = client(&peer.base_url);
+        let server = start();
+        let direct = server.client();
         let mut random = Random(seed);
         let yaml = random_scenario(&mut random, &direct).await;
-        let config = load(&peer, &yaml);
+        let config = load(server.base_url(), &yaml);
         let planned = plan(&direct, &config).await;
-        let before = peer.requests().len();
+        let before = direct.requests_sent();
 
-        let report = apply::execute(&direct, &planned, &ExecOptions::default(), &Quiet).await;
+        // Odd seeds send each phase in /Bulk requests.
+        let bulk = seed % 2 == 1;
+        let options = ExecOptions {
+            bulk,
+            ..ExecOptions::default()
+        };
+        let report = apply::execute(&direct, &planned, &options, &Quiet).await;
 
         assert!(report.is_success(), "seed {seed}:\n{yaml}\n{report}");
-        let sent = peer.requests()[before..].to_vec();
-        assert_eq!(sent.len(), planned.ops.len(), "seed {seed}: {sent:#?}");
+        // Counted by the client; the peer's own log says the same in the tests above.
+        let sent = direct.requests_sent() - before;
+        if bulk {
+            assert!(sent <= planned.ops.len(), "seed {seed}: {sent}");
+        } else {
+            assert_eq!(sent, planned.ops.len(), "seed {seed}");
+        }
         let again = plan(&direct, &config).await;
         assert!(
             again.ops.is_empty(),
@@ -652,7 +739,7 @@ async fn on_a_server_without_patch_an_adopted_object_is_brought_in_line_with_put
     let direct = client(&peer.base_url);
 
     let config = load(
-        &peer,
+        &peer.base_url,
         "users:\n  - userName: ada@example.com\n    title: Analyst\n\
          groups:\n  - displayName: Owners\n    members: [ada@example.com]\n",
     );
@@ -695,4 +782,67 @@ async fn on_a_server_without_patch_an_adopted_object_is_brought_in_line_with_put
     assert_eq!(ada["title"], "Analyst");
     assert_eq!(ada["nickName"], "ada");
     assert!(plan(&direct, &config).await.ops.is_empty());
+}
+
+#[tokio::test]
+async fn bulk_apply_sends_each_phase_in_one_request_and_converges() {
+    let peer = PeerServer::start();
+    let direct = client(&peer.base_url);
+    let old = post(&direct, "/Users", &user("old@example.com")).await;
+    post(&direct, "/Groups", &group("Ops", &[&old])).await;
+    let mut yaml = String::from("users:\n  - userName: old@example.com\n    absent: true\n");
+    for i in 0..20 {
+        let _ = write!(yaml, "  - userName: u{i}@example.com\n    title: T{i}\n");
+    }
+    yaml.push_str("  - userName: taken@example.com\n    title: Taken\n");
+    yaml.push_str("groups:\n  - displayName: Ops\n    members: [u1@example.com, u2@example.com]\n");
+    yaml.push_str("  - displayName: Devs\n    members: [u3@example.com]\n");
+    yaml.push_str("  - displayName: QA\n    members: [u4@example.com]\n");
+    let config = load(&peer.base_url, &yaml);
+    let mut planned = plan(&direct, &config).await;
+    // One create the server will refuse inside the bulk request, and one it will find taken.
+    let bad = planned
+        .ops
+        .iter_mut()
+        .find(|op| op.key == "u9@example.com")
+        .unwrap();
+    bad.request.body.as_mut().unwrap()["name"] = json!("not an object");
+    post(&direct, "/Users", &user("taken@example.com")).await;
+    let before = peer.requests().len();
+
+    let options = ExecOptions {
+        bulk: true,
+        ..ExecOptions::default()
+    };
+    let report = apply::execute(&direct, &planned, &options, &Quiet).await;
+
+    let Outcome::Failed(failure) = &entry(&report, "u9@example.com").outcome else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(failure.status, Some(400), "{failure:?}");
+    assert!(failure.message.contains("(in /Bulk)"), "{failure:?}");
+    assert!(matches!(
+        entry(&report, "taken@example.com").outcome,
+        Outcome::Done {
+            note: Some(Note::Adopted {
+                cause: AdoptCause::Conflict,
+                updated: true
+            }),
+            ..
+        }
+    ));
+    let counts = report.counts();
+    assert_eq!((counts.failed, counts.skipped), (1, 0), "{report}");
+    let sent = peer.requests()[before..].to_vec();
+    let bulks = sent
+        .iter()
+        .filter(|r| r.starts_with("POST /scim/v2/Bulk"))
+        .count();
+    // Users, then groups; the deletion of old@example.com, alone in its phase, goes as a
+    // single request, and so do the lookup and the update of the adopted user.
+    assert_eq!(bulks, 2, "{sent:#?}");
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    let again = plan(&direct, &config).await;
+    let keys: Vec<&str> = again.ops.iter().map(|op| op.key.as_str()).collect();
+    assert_eq!(keys, ["u9@example.com"]);
 }

@@ -195,3 +195,33 @@ groups:
         out.stdout
     );
 }
+
+#[tokio::test]
+async fn with_bulk_the_writes_of_a_phase_share_requests() {
+    let peer = PeerServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        &format!(
+            "version: 1\nproviders:\n  tonkean:\n    url: {}\n    token: ${{PEER_TOKEN}}\n    preset: tonkean\n{DIRECTORY}",
+            peer.base_url
+        ),
+    );
+    let before = peer.requests().len();
+    let out = tokio::task::spawn_blocking(move || {
+        let out = scim(&config, &["apply", "--auto-approve", "--bulk"]);
+        let again = scim(&config, &["plan", "--detailed-exitcode"]);
+        (out, again)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0.code, Some(0), "{}{}", out.0.stdout, out.0.stderr);
+    assert_eq!(out.1.code, Some(0), "converged: {}", out.1.stdout);
+    let writes: Vec<String> = peer.requests()[before..]
+        .iter()
+        .filter(|r| !r.starts_with("GET "))
+        .cloned()
+        .collect();
+    // Two users in one request; the group, alone in its phase, needs no batch.
+    assert_eq!(writes, vec!["POST /scim/v2/Bulk", "POST /scim/v2/Groups"]);
+}

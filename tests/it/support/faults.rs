@@ -83,6 +83,7 @@ const SCRIPT: &[(&str, &str, Fault)] = &[
         },
     ),
     ("DELETE", "", Fault::DropAnswer),
+    ("POST", "/Bulk", Fault::DropAnswer),
 ];
 
 struct Decider {

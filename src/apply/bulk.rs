@@ -1,0 +1,395 @@
+//! Sending a phase's independent writes in `/Bulk` requests (RFC 7644 §3.7), where the server
+//! supports it and the caller asks for it (SPEC §3.5).
+//!
+//! A bulk request holds ops of one phase only, which never refer to each other, so every
+//! bulkId reference in it is already resolved; a create still carries its bulkId so its
+//! answer can be told apart. The answer is checked op by op: each op is done, failed with its
+//! own status and SCIM error, or handed to the single-request path when a retry is due. When
+//! the bulk request as a whole fails, its ops fall back to single requests: all of them when
+//! the server refused it (4xx), and with a lookup before any create when its answer was lost,
+//! since the server may have applied any part of it.
+
+use reqwest::Method as HttpMethod;
+use serde_json::{Value, json};
+
+use super::retry::{Attempts, Fault, send_once};
+use super::{Context, Finished, Ready, create, run_op};
+use crate::client::{BulkLimits, ClientError, RequestLabel};
+use crate::plan::Method;
+use crate::report::{Failure, Note, Outcome};
+use crate::state::get_ci;
+
+/// The schema of a bulk request (RFC 7644 §3.7).
+pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+
+/// The share of `maxPayloadSize` a request is filled to, leaving room for the envelope.
+const PAYLOAD_SHARE: f64 = 0.9;
+
+/// Groups `ready` into bulk requests within the server's limits. An op too large for any
+/// request on its own, and a batch of one, are returned as single ops.
+pub(super) fn batches(ready: Vec<Ready>, limits: BulkLimits) -> (Vec<Vec<Ready>>, Vec<Ready>) {
+    let max_operations = limits.max_operations.max(1);
+    let max_payload = (limits.max_payload_size as f64 * PAYLOAD_SHARE) as usize;
+    let mut batches: Vec<Vec<Ready>> = Vec::new();
+    let mut singles = Vec::new();
+    let mut current: Vec<Ready> = Vec::new();
+    let mut size = 0;
+    for item in ready {
+        let item_size = operation(&item).to_string().len() + 1;
+        if item_size > max_payload {
+            singles.push(item);
+            continue;
+        }
+        if current.len() == max_operations || size + item_size > max_payload {
+            batches.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += item_size;
+        current.push(item);
+    }
+    batches.push(current);
+    let mut requests = Vec::new();
+    for batch in batches {
+        if batch.len() == 1 {
+            singles.extend(batch);
+        } else if !batch.is_empty() {
+            requests.push(batch);
+        }
+    }
+    (requests, singles)
+}
+
+/// One bulk operation (RFC 7644 §3.7.1).
+fn operation(item: &Ready) -> Value {
+    let method = item.op.request.method;
+    let mut operation = json!({"method": method.as_str(), "path": item.path});
+    if method == Method::Post
+        && let Some(bulk_id) = &item.op.bulk_id
+    {
+        operation["bulkId"] = json!(bulk_id);
+    }
+    if let Some(body) = item.body() {
+        operation["data"] = body.clone();
+    }
+    if let Some(version) = &item.if_match {
+        operation["version"] = json!(version);
+    }
+    operation
+}
+
+/// How the bulk request as a whole ended.
+enum Sent {
+    /// Answered: the `Operations` of the bulk response.
+    Answered(Vec<Value>),
+    /// Refused as a whole, so none of it was applied.
+    Refused,
+    /// Maybe applied, in any part: the reason.
+    Lost(String),
+    /// Throttled or unreachable past the retry budget.
+    GaveUp(ClientError),
+}
+
+/// Sends `batch` as one bulk request and reports on each of its ops.
+pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, String, Finished)> {
+    let request = json!({
+        "schemas": [BULK_REQUEST_SCHEMA],
+        "Operations": batch.iter().map(operation).collect::<Vec<_>>(),
+    });
+    let mut attempts = Attempts::new(&context.options.retry);
+    let sent = loop {
+        attempts.made += 1;
+        match send_once(
+            &context.client,
+            &HttpMethod::POST,
+            "/Bulk",
+            &[],
+            Some(&request),
+            None,
+        )
+        .await
+        {
+            Ok(response) => break Sent::Answered(bulk_operations(response.body.as_ref())),
+            Err(error) => match Fault::of(&error) {
+                fault @ (Fault::Throttled(_) | Fault::NotSent) => {
+                    if !attempts.wait(fault).await {
+                        break Sent::GaveUp(error);
+                    }
+                }
+                Fault::Lost | Fault::Unreadable => {
+                    break Sent::Lost(format!("the answer to /Bulk was lost: {error}"));
+                }
+                Fault::Final => {
+                    tracing::info!(%error, "the server refused a bulk request; sending its ops one by one");
+                    break Sent::Refused;
+                }
+            },
+        }
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for (position, item) in batch.iter().enumerate() {
+        let mut finished = match &sent {
+            Sent::Answered(answers) => {
+                if let Some(answer) = find_answer(answers, position, item) {
+                    answered(context, item, answer).await
+                } else {
+                    let why = "the bulk response has no answer for this op".to_owned();
+                    single(context, item, Some(why)).await
+                }
+            }
+            Sent::Refused => single(context, item, None).await,
+            Sent::Lost(why) => single(context, item, Some(why.clone())).await,
+            Sent::GaveUp(error) => Finished {
+                outcome: Outcome::Failed(Failure::from_error(error)),
+                attempts: 0,
+            },
+        };
+        finished.attempts += attempts.made;
+        results.push((item.index, item.path.clone(), finished));
+    }
+    results
+}
+
+/// Sends one op of the batch on its own; `lost` says why the bulk may have applied it.
+async fn single(context: &Context, item: &Ready, lost: Option<String>) -> Finished {
+    match (item.op.request.method, lost) {
+        (Method::Post, lost) => {
+            let body = item.body().unwrap_or(&Value::Null);
+            create::create(context, &item.op, &item.path, body, lost).await
+        }
+        // PUT, PATCH and DELETE may be repeated; a repeated DELETE answers 404, which is done.
+        (_, _) => run_op(context, item).await,
+    }
+}
+
+/// What one op's answer inside the bulk response means.
+async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
+    let status = status_of(answer).unwrap_or(0);
+    let method = item.op.request.method;
+    let done = |outcome| Finished {
+        outcome,
+        attempts: 0,
+    };
+    match status {
+        200..=299 if method == Method::Post => {
+            let id = get_ci(answer, "response")
+                .and_then(|r| get_ci(r, "id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| {
+                    get_ci(answer, "location")
+                        .and_then(Value::as_str)
+                        .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_owned)
+                });
+            let id = if id.is_some() {
+                id
+            } else {
+                let key = create::key_of(&item.op, item.body());
+                create::created_id(context, item.op.resource, &key).await
+            };
+            done(Outcome::Done { id, note: None })
+        }
+        200..=299 => done(Outcome::Done {
+            id: observed_id(item),
+            note: None,
+        }),
+        404 if method == Method::Delete => done(Outcome::Done {
+            id: observed_id(item),
+            note: Some(Note::AlreadyGone),
+        }),
+        // Not applied: sent again on its own, with the usual retries.
+        429 | 503 => single(context, item, None).await,
+        500..=599 | 0 => {
+            let why = format!("its answer inside /Bulk was {status}");
+            single(context, item, Some(why)).await
+        }
+        409 if method == Method::Post => {
+            let error = answer_error(item, status, answer);
+            let body = item.body().unwrap_or(&Value::Null);
+            let key = create::key_of(&item.op, Some(body));
+            done(create::conflict(context, &item.op, body, &key, &error).await)
+        }
+        _ => done(Outcome::Failed(Failure::from_error(&answer_error(
+            item, status, answer,
+        )))),
+    }
+}
+
+fn observed_id(item: &Ready) -> Option<String> {
+    match &item.op.observed {
+        crate::plan::Observed::Present { id, .. } => Some(id.clone()),
+        crate::plan::Observed::Absent => None,
+    }
+}
+
+/// One op's error answer, as the client reports errors.
+fn answer_error(item: &Ready, status: u16, answer: &Value) -> ClientError {
+    let response = get_ci(answer, "response");
+    let text = |key: &str| {
+        response
+            .and_then(|r| get_ci(r, key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    ClientError::Status {
+        request: RequestLabel {
+            method: HttpMethod::from_bytes(item.op.request.method.as_str().as_bytes())
+                .expect("a SCIM method is an HTTP method"),
+            path: format!("{} (in /Bulk)", item.path),
+        },
+        status,
+        scim_type: text("scimType"),
+        detail: text("detail"),
+        retry_after: None,
+    }
+}
+
+/// The `Operations` of a bulk response.
+fn bulk_operations(body: Option<&Value>) -> Vec<Value> {
+    body.and_then(|b| get_ci(b, "Operations"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The answer to the op at `position` of the request: by bulkId for a create; otherwise the
+/// answer at the same position if it is for the same method and path, else the first that is.
+fn find_answer<'a>(answers: &'a [Value], position: usize, item: &Ready) -> Option<&'a Value> {
+    let method = item.op.request.method.as_str();
+    let same_method = |answer: &Value| {
+        get_ci(answer, "method")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.eq_ignore_ascii_case(method))
+    };
+    if item.op.request.method == Method::Post
+        && let Some(bulk_id) = &item.op.bulk_id
+    {
+        return answers.iter().find(|answer| {
+            get_ci(answer, "bulkId").and_then(Value::as_str) == Some(bulk_id.as_str())
+        });
+    }
+    let same_location = |answer: &Value| {
+        get_ci(answer, "location")
+            .and_then(Value::as_str)
+            .is_none_or(|location| location.ends_with(&item.path))
+    };
+    answers
+        .get(position)
+        .filter(|a| same_method(a) && same_location(a))
+        .or_else(|| {
+            answers.iter().find(|a| {
+                same_method(a)
+                    && get_ci(a, "location")
+                        .and_then(Value::as_str)
+                        .is_some_and(|l| l.ends_with(&item.path))
+            })
+        })
+}
+
+/// An op's `status`: RFC 7644 writes it as a string; some servers send a number.
+fn status_of(answer: &Value) -> Option<u16> {
+    match get_ci(answer, "status")? {
+        Value::String(text) => text.trim().parse().ok(),
+        Value::Number(number) => number.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::Object(object) => object
+            .get("code")
+            .and_then(|c| {
+                c.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| c.as_u64().map(|n| n.to_string()))
+            })
+            .and_then(|c| c.parse().ok()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ResourceKind;
+    use crate::plan::{Action, Observed, Op, Phase, Request};
+
+    fn ready(index: usize, size: usize) -> Ready {
+        let body = json!({"userName": format!("u{index}"), "title": "x".repeat(size)});
+        let op = Op {
+            phase: Phase::Users,
+            action: Action::Create,
+            resource: ResourceKind::User,
+            key: format!("u{index}"),
+            reason: None,
+            bulk_id: Some(format!("u{index}")),
+            changes: Vec::new(),
+            request: Request {
+                method: Method::Post,
+                path: "/Users".into(),
+                body: Some(body.clone()),
+            },
+            observed: Observed::Absent,
+            depends_on: Vec::new(),
+        };
+        Ready {
+            index,
+            op: std::sync::Arc::new(op),
+            path: "/Users".into(),
+            resolved_body: None,
+            if_match: None,
+        }
+    }
+
+    fn indexes(batches: &[Vec<Ready>]) -> Vec<Vec<usize>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|r| r.index).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batches_keep_within_the_operation_and_payload_limits() {
+        let limits = BulkLimits {
+            max_operations: 2,
+            max_payload_size: 10_000,
+        };
+        let (requests, singles) = batches((0..5).map(|i| ready(i, 10)).collect(), limits);
+        assert_eq!(indexes(&requests), [vec![0, 1], vec![2, 3]]);
+        assert_eq!(singles.iter().map(|r| r.index).collect::<Vec<_>>(), [4]);
+
+        let limits = BulkLimits {
+            max_operations: 100,
+            max_payload_size: 1_000,
+        };
+        let items = vec![ready(0, 300), ready(1, 300), ready(2, 300), ready(3, 2_000)];
+        let (requests, singles) = batches(items, limits);
+        assert_eq!(indexes(&requests), [vec![0, 1]]);
+        let mut singles: Vec<usize> = singles.iter().map(|r| r.index).collect();
+        singles.sort_unstable();
+        assert_eq!(singles, [2, 3], "too large for any request, or alone");
+    }
+
+    #[test]
+    fn answers_are_found_by_bulk_id_or_by_position_and_location() {
+        let item = ready(3, 0);
+        let answers = vec![
+            json!({"method": "POST", "bulkId": "u1", "status": "201"}),
+            json!({"method": "POST", "bulkId": "u3", "status": "409"}),
+        ];
+        assert_eq!(find_answer(&answers, 0, &item), Some(&answers[1]));
+        let mut patch = ready(0, 0);
+        std::sync::Arc::make_mut(&mut patch.op).request.method = Method::Patch;
+        patch.path = "/Users/7".into();
+        let answers = vec![
+            json!({"method": "DELETE", "location": "https://h/scim/v2/Users/9", "status": "204"}),
+            json!({"method": "PATCH", "location": "https://h/scim/v2/Users/7", "status": "200"}),
+        ];
+        assert_eq!(find_answer(&answers, 0, &patch), Some(&answers[1]));
+        assert_eq!(find_answer(&answers[..1], 0, &patch), None);
+    }
+
+    #[test]
+    fn statuses_are_read_as_strings_or_numbers() {
+        assert_eq!(status_of(&json!({"status": "201"})), Some(201));
+        assert_eq!(status_of(&json!({"status": 409})), Some(409));
+        assert_eq!(status_of(&json!({"status": {"code": "400"}})), Some(400));
+        assert_eq!(status_of(&json!({})), None);
+    }
+}
