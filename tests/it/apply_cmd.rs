@@ -225,3 +225,105 @@ async fn with_bulk_the_writes_of_a_phase_share_requests() {
     // Two users in one request; the group, alone in its phase, needs no batch.
     assert_eq!(writes, vec!["POST /scim/v2/Bulk", "POST /scim/v2/Groups"]);
 }
+
+/// `apply` killed with SIGKILL in the middle of a large run leaves nothing a re-run cannot
+/// finish: the re-run converges, the next plan is empty, and nothing the file keeps is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_killed_midway_is_finished_by_the_next_one() {
+    use crate::support::serve::Serve;
+
+    let serve = Serve::start();
+    let dir = tempfile::tempdir().unwrap();
+    let users: String = (0..1500).fold(String::new(), |mut out, i| {
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("  - userName: k{i:04}@example.com\n    title: Engineer\n"),
+        );
+        out
+    });
+    let members: Vec<String> = (0..1500).map(|i| format!("k{i:04}@example.com")).collect();
+    let config = write(
+        dir.path(),
+        &format!(
+            "version: 1\nproviders:\n  local:\n    url: {}\n    token: ${{SERVE_TOKEN}}\n    preset: tonkean\nusers:\n{users}groups:\n  - displayName: Everyone\n    members: [{}]\n",
+            serve.base,
+            members.join(", ")
+        ),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+        .args(["apply", "--auto-approve", "--quiet", "-f"])
+        .arg(&config)
+        .env("SERVE_TOKEN", &serve.token)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the run is well under way, then kill it without warning.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let total = serve.get("/Users?count=0").await.body["totalResults"]
+            .as_u64()
+            .unwrap_or(0);
+        if total >= 300 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "apply finished before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply made no progress"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let created = serve.get("/Users?count=0").await.body["totalResults"]
+        .as_u64()
+        .unwrap();
+    assert!(created < 1500, "killed before the end: {created} users");
+
+    let token = serve.token.clone();
+    let rerun = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let rerun = run(scimform()
+                .env("SERVE_TOKEN", &token)
+                .args(["apply", "--auto-approve", "--quiet", "-f"])
+                .arg(&config));
+            let plan = run(scimform()
+                .env("SERVE_TOKEN", &token)
+                .args(["plan", "--detailed-exitcode", "-f"])
+                .arg(&config));
+            (rerun, plan)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        rerun.0.code,
+        Some(0),
+        "{}{}",
+        rerun.0.stdout,
+        rerun.0.stderr
+    );
+    assert_eq!(rerun.1.code, Some(0), "{}", rerun.1.stdout);
+    assert_eq!(
+        serve.get("/Users?count=0").await.body["totalResults"],
+        1500,
+        "no user lost or duplicated"
+    );
+    let groups = serve
+        .get("/Groups?filter=displayName%20eq%20%22Everyone%22")
+        .await;
+    assert_eq!(groups.body["totalResults"], 1);
+    assert_eq!(
+        groups.body["Resources"][0]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1500
+    );
+}
