@@ -37,10 +37,30 @@ impl Lcg {
 }
 
 const GIVEN: &[&str] = &[
-    "Ada", "Łukasz", "Zoë", "名前", "Ωμέγα", "José", "yes", "0042", "Null", "O'Brien", "a: b",
-    "#tag", "*star", "Renée",
+    "Ada",
+    "Łukasz",
+    "Zoë",
+    "名前",
+    "Ωμέγα",
+    "José",
+    "yes",
+    "0042",
+    "Null",
+    "O'Brien",
+    "a: b",
+    "#tag",
+    "*star",
+    "Renée",
 ];
-const FAMILY: &[&str] = &["Lovelace", "Żółć", "Müller", "Ng", "true", "- dash", "van der Berg"];
+const FAMILY: &[&str] = &[
+    "Lovelace",
+    "Żółć",
+    "Müller",
+    "Ng",
+    "true",
+    "- dash",
+    "van der Berg",
+];
 const LOCALES: &[&str] = &["en-US", "fr-FR", "ja-JP", "de-CH", "pt-BR"];
 const TIMEZONES: &[&str] = &["Europe/Paris", "America/New_York", "Asia/Tokyo"];
 const ROLES: &[&str] = &["PROCESS_CONTRIBUTOR", "SYSTEM_USER"];
@@ -85,8 +105,7 @@ fn live_state(seed: u64) -> LiveState {
         let roles: Vec<&str> = ROLES.iter().copied().filter(|_| rng.chance(40)).collect();
         resource["urn:scim:tonkean"] = json!({"tonkeanRoles": roles});
         if rng.chance(30) {
-            resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
-                json!({"employeeNumber": format!("{}", rng.below(10_000)), "department": "R&D: core"});
+            resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({"employeeNumber": format!("{}", rng.below(10_000)), "department": "R&D: core"});
         }
         users.push(LiveUser {
             id: format!("id-{seed}-{i}"),
@@ -158,8 +177,10 @@ fn assert_round_trip(live: &LiveState, text: &str, path: &std::path::Path) {
         Options::default(),
     )
     .unwrap();
-    let keys: Vec<(&str, &Vec<crate::plan::Change>)> =
-        ops.iter().map(|op| (op.key.as_str(), &op.changes)).collect();
+    let keys: Vec<(&str, &Vec<crate::plan::Change>)> = ops
+        .iter()
+        .map(|op| (op.key.as_str(), &op.changes))
+        .collect();
     assert!(ops.is_empty(), "{keys:#?}\n{text}");
 }
 
@@ -238,7 +259,11 @@ fn roles_go_through_groups_whose_members_all_hold_them() {
       - ada@example.com
 "
     );
-    assert!(imported.groups.contains("  - displayName: Empty\n    members: []\n"));
+    assert!(
+        imported
+            .groups
+            .contains("  - displayName: Empty\n    members: []\n")
+    );
 }
 
 #[test]
@@ -260,7 +285,13 @@ fn a_role_the_provider_does_not_allow_is_reported() {
 
 #[test]
 fn paths_are_made_relative_to_the_written_config() {
-    assert_eq!(rebase(Path::new("/a/b/store"), Path::new("/a/c")), "../b/store");
-    assert_eq!(rebase(Path::new("/a/b/./store"), Path::new("/a/b")), "store");
+    assert_eq!(
+        rebase(Path::new("/a/b/store"), Path::new("/a/c")),
+        "../b/store"
+    );
+    assert_eq!(
+        rebase(Path::new("/a/b/./store"), Path::new("/a/b")),
+        "store"
+    );
     assert_eq!(rebase(Path::new("/a/b"), Path::new("/a/b")), ".");
 }
