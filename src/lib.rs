@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod config;
 pub mod connect;
 pub mod diff;
+pub mod doctor;
 pub mod import;
 pub mod plan;
 pub mod planner;
