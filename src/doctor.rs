@@ -194,9 +194,9 @@ fn plan_notes(caps: &Capabilities) -> Vec<(&'static str, String)> {
 /// A byte count as people read it.
 fn bytes(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
-    } else if n >= 1024 && n % 1024 == 0 {
+    } else if n >= 1024 && n.is_multiple_of(1024) {
         format!("{} KiB", n / 1024)
     } else {
         format!("{n} bytes")
@@ -696,7 +696,17 @@ fn transport(base_url: &str, error: &reqwest::Error) -> (String, String) {
     }
     let text = chain.join(": ").to_lowercase();
     let last = chain.last().cloned().unwrap_or_default();
-    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+    // rustls speaks of certificates, alerts and, when the port does not speak TLS at all, of
+    // a corrupt message.
+    let tls = [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "alert",
+        "unknownissuer",
+    ];
+    if tls.iter().any(|word| text.contains(word)) {
         (
             format!("the TLS handshake with {host}{port} failed: {last}"),
             "the certificate is not trusted or not for this host, or the port does not speak https; check the host and scheme of `url`".to_owned(),

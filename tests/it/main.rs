@@ -6,6 +6,7 @@ mod apply;
 mod apply_cmd;
 mod client;
 mod config;
+mod doctor;
 mod import;
 mod plan;
 mod schema;
