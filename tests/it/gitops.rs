@@ -116,6 +116,10 @@ fn workflows_are_valid_yaml_and_call_only_commands_that_exist() {
     assert!(count(|c| matches!(c, Command::Validate(_))) >= 1);
     assert!(count(|c| matches!(c, Command::Doctor(_))) >= 1);
     assert!(
+        count(|c| matches!(c, Command::Import(i) if i.out.is_some())) >= 1,
+        "the nightly job takes a backup"
+    );
+    assert!(
         count(|c| matches!(c, Command::Plan(p) if p.detailed_exitcode)) >= 2,
         "the PR plan and the drift check use --detailed-exitcode"
     );
