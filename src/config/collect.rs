@@ -23,6 +23,8 @@ pub(crate) struct Declarations {
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
     /// Whether every file parsed: only then can "nothing declared" checks be trusted.
     pub(crate) complete: bool,
+    /// The start of the first file, for errors about the config as a whole.
+    pub(crate) start: Option<Span>,
     /// Names of declarations that were reported malformed. References to them are not
     /// reported again as naming nobody.
     pub(crate) broken: Broken,
@@ -46,6 +48,9 @@ pub(crate) fn collect(
         ..Declarations::default()
     };
     for document in documents {
+        declarations
+            .start
+            .get_or_insert(Span::new(document.source, 0, 0));
         let Some(root) = &document.root else {
             declarations.complete = false;
             continue;
@@ -222,17 +227,90 @@ fn seq_items<'a>(
     }
 }
 
-fn deserialize<'a, T: serde::Deserialize<'a>>(
-    node: &'a Node,
+/// Deserializes one entry. serde stops at its first error; to report every mistake in the
+/// entry, the key holding the error is set aside and the rest deserialized again, until the
+/// rest is well-formed.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    node: &Node,
     sources: &Sources,
     errors: &mut Errors,
 ) -> Option<T> {
-    match node.deserialize() {
-        Ok(value) => Some(value),
-        Err(e) => {
-            errors.push(node_error(&e, node.span, sources));
-            None
+    let mut error = match node.deserialize() {
+        Ok(value) => return Some(value),
+        Err(e) => e,
+    };
+    let mut rest = node.clone();
+    let mut set_aside: Vec<String> = Vec::new();
+    loop {
+        errors.push(node_error(&error, node.span, sources));
+        let unknown = other_unknown_keys(&rest, &error, sources);
+        let unknown_spans: Vec<Span> = unknown.iter().filter_map(Diagnostic::span).collect();
+        errors.0.extend(unknown);
+        let Value::Map(entries) = &mut rest.value else {
+            return None;
+        };
+        let before = entries.len();
+        let span = error.span?;
+        entries.retain(|(key, value)| {
+            let holds_error =
+                key.span == span || unknown_spans.contains(&key.span) || value.contains_span(span);
+            if holds_error {
+                set_aside.extend(key.as_str().map(str::to_owned));
+            }
+            !holds_error
+        });
+        if entries.len() == before {
+            return None;
         }
+        match rest.deserialize::<T>() {
+            Ok(_) => return None,
+            // A required key that was set aside is reported already, as malformed.
+            Err(next)
+                if next
+                    .message
+                    .strip_prefix("missing field `")
+                    .is_some_and(|f| set_aside.iter().any(|k| f == format!("{k}`"))) =>
+            {
+                return None;
+            }
+            Err(next) => error = next,
+        }
+    }
+}
+
+/// serde stops at the first unknown key; a mapping with several typos gets one error each.
+fn other_unknown_keys(root: &Node, error: &NodeError, sources: &Sources) -> Vec<Diagnostic> {
+    let (Some(span), Some(rest)) = (error.span, error.message.strip_prefix("unknown field `"))
+    else {
+        return Vec::new();
+    };
+    let expected = backticked(rest.split_once('`').map_or("", |(_, e)| e));
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    let Some(entries) = mapping_with_key(root, span) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|(key, _)| key.span != span)
+        .filter_map(|(key, _)| Some((key.as_str()?, key.span)))
+        .filter(|(key, _)| !expected.contains(key))
+        .map(|(key, key_span)| unknown_key(key, &expected, key_span, sources))
+        .collect()
+}
+
+/// The mapping, somewhere under `node`, that holds a key at `span`.
+fn mapping_with_key(node: &Node, span: Span) -> Option<&[(Node, Node)]> {
+    match &node.value {
+        Value::Map(entries) => {
+            if entries.iter().any(|(key, _)| key.span == span) {
+                return Some(entries);
+            }
+            entries
+                .iter()
+                .find_map(|(_, value)| mapping_with_key(value, span))
+        }
+        Value::Seq(items) => items.iter().find_map(|item| mapping_with_key(item, span)),
+        _ => None,
     }
 }
 
@@ -270,6 +348,13 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
         if expected == "a string" && !found.starts_with("sequence") && !found.starts_with("map") {
             help.push_str(" (quote the value to make it a string)");
         }
+        if let Some(value) = found
+            .strip_prefix("string \"")
+            .and_then(|v| v.strip_suffix('"'))
+            .filter(|_| expected == "a list")
+        {
+            help = format!("write a list, e.g. `[{value}]`");
+        }
         return Diagnostic::new(format!("expected {expected}, found {found}"))
             .at(sources, span, format!("expected {expected}"))
             .help(help);
@@ -291,7 +376,8 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
 /// serde's names for number types, in words.
 fn plain_type(expected: &str) -> String {
     match expected {
-        "u8" => "a whole number from 0 to 255".into(),
+        // The format's one `u8` is `delete_percent`.
+        "u8" => "a percentage from 0 to 100".into(),
         "u64" | "i64" => "a whole number".into(),
         "a borrowed string" => "a string".into(),
         "option" => "a value".into(),
@@ -338,6 +424,10 @@ pub(crate) fn unknown_key(
             expected.join(", ")
         ),
         None if expected.is_empty() => "remove it".into(),
+        None if expected.contains(&"extensions") => format!(
+            "remove it, or declare it under `extensions:` with its schema URN (`extensions: {{ URN: {{ {key}: ... }} }}`). Keys accepted here: {}",
+            expected.join(", ")
+        ),
         None => format!("remove it, or use one of: {}", expected.join(", ")),
     };
     Diagnostic::new(format!("unknown key `{key}`"))
@@ -358,19 +448,31 @@ pub(crate) fn closest<'a>(
         .map(|(_, c)| c)
 }
 
+/// Edit distance counting a swap of two neighbouring characters as one edit (optimal string
+/// alignment): `titel` is one typo away from `title`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -383,5 +485,9 @@ mod tests {
         assert_eq!(closest("username", keys.iter().copied()), Some("userName"));
         assert_eq!(closest("emials", keys.iter().copied()), Some("emails"));
         assert_eq!(closest("colour", keys.iter().copied()), None);
+        assert_eq!(
+            closest("titel", ["title", "type"].into_iter()),
+            Some("title")
+        );
     }
 }

@@ -88,6 +88,12 @@ impl Diagnostic {
         &self.0.message
     }
 
+    /// The span of the text the error is about, if any.
+    #[must_use]
+    pub fn span(&self) -> Option<Span> {
+        self.0.labels.first().map(|(span, _)| *span)
+    }
+
     /// `file:line:column` of the text the error is about, if any.
     #[must_use]
     pub fn location(&self) -> Option<&str> {

@@ -1,17 +1,18 @@
 //! Reading config files: one file, or every `*.yaml`/`*.yml` file of a folder (§1.1), each
-//! parsed into a [`Node`] tree within fixed input budgets (§7).
+//! parsed into a tree of spanned nodes within fixed input budgets (§7).
 //!
 //! A config is often reviewed in pull requests from people outside the team, so the YAML it
 //! reads is treated as untrusted: a file larger than [`MAX_FILE_BYTES`], nesting deeper than
-//! [`MAX_DEPTH`], or aliases that expand beyond [`MAX_ALIAS_EVENTS`] (the "billion laughs"
+//! [`MAX_DEPTH`], or aliases that expand beyond [`MAX_ALIAS_NODES`] (the "billion laughs"
 //! alias bomb) fail fast with an error, before any of it is held in memory.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, Errors};
-use super::node::{Node, Parsed};
+use super::node::{Node, Value};
 use super::source::{SourceFile, SourceId, Sources, Span};
+use super::yaml::{self, YamlError, YamlErrorKind};
 
 /// The largest config file read.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -22,7 +23,9 @@ pub const MAX_FILES: usize = 1024;
 /// The deepest nesting of mappings and sequences accepted. A config needs about 6.
 pub const MAX_DEPTH: usize = 32;
 /// The most YAML nodes that aliases (`*name`) may replay across one file.
-pub const MAX_ALIAS_EVENTS: usize = 10_000;
+pub const MAX_ALIAS_NODES: usize = 10_000;
+/// The most YAML nodes in one file: room for §8's 100,000 users and 5,000 groups.
+pub const MAX_NODES: usize = 4_000_000;
 
 /// One parsed file. `root` is `None` when the file could not be parsed.
 pub(crate) struct Document {
@@ -155,136 +158,59 @@ fn read_bounded(path: &Path, remaining: u64) -> Result<String, Diagnostic> {
     })
 }
 
-fn options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_depth: MAX_DEPTH,
-            max_aliases: MAX_ALIAS_EVENTS,
-            max_documents: 1,
-        },
-    };
-    options.alias_limits.max_total_replayed_events = MAX_ALIAS_EVENTS;
-    options
-}
-
 /// Parses one file into a node tree; on failure records the error and returns `None`.
 fn parse(text: &str, source: SourceId, sources: &Sources, errors: &mut Errors) -> Option<Node> {
-    if is_blank(text) {
-        errors.push(
-            Diagnostic::new("the config file is empty")
-                .at(sources, Span::new(source, 0, 0), "nothing here")
-                .help("start the file with `version: 1`, then declare providers, users, groups and roles (see README.md)"),
-        );
-        return None;
-    }
-    match serde_saphyr::from_str_with_options::<Parsed>(text, options()) {
-        Ok(parsed) => Some(Node::from_parsed(parsed, source)),
+    let empty = || {
+        Diagnostic::new("the config file is empty")
+            .at(sources, Span::new(source, 0, 0), "nothing here")
+            .help("start the file with `version: 1`, then declare providers, users, groups and roles (see README.md)")
+    };
+    match yaml::parse(text, source) {
+        Ok(Some(root)) if root.value == Value::Null => {
+            errors.push(empty());
+            None
+        }
+        Ok(Some(root)) => Some(root),
+        Ok(None) => {
+            errors.push(empty());
+            None
+        }
         Err(e) => {
-            errors.push(yaml_error(&e, text, source, sources));
+            errors.push(yaml_error(e, source, sources));
             None
         }
     }
 }
 
-/// Whether `text` holds only blank lines and comments.
-fn is_blank(text: &str) -> bool {
-    text.lines().all(|line| {
-        let line = line.trim();
-        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
-    })
-}
-
-fn yaml_error(
-    error: &serde_saphyr::Error,
-    text: &str,
-    source: SourceId,
-    sources: &Sources,
-) -> Diagnostic {
-    let message = bare_message(&error.without_snippet().to_string());
-    let is_budget = message.contains("budget") || message.contains("alias");
-    let diagnostic = if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest
-            .split(", set DuplicateKeyPolicy")
-            .next()
-            .unwrap_or(rest);
-        Some(
-            Diagnostic::new(format!("the key `{key}` appears twice in the same mapping"))
-                .help("keep one of the two; the second would silently override the first"),
-        )
-    } else if message.contains("Documents") {
-        Some(
-            Diagnostic::new("a config file holds a single YAML document").help(
-                "remove the `---` separator, or put each document in its own file of a folder",
-            ),
-        )
-    } else {
-        None
-    };
-    let diagnostic = if let Some(diagnostic) = diagnostic {
-        diagnostic
-    } else if is_budget {
-        let limit = if message.contains("Depth") {
-            format!("the YAML nests deeper than {MAX_DEPTH} levels")
-        } else if message.contains("alias") {
-            format!("YAML aliases expand to more than {MAX_ALIAS_EVENTS} nodes")
-        } else {
-            format!("the YAML exceeds scimform's input limits ({message})")
-        };
-        Diagnostic::new(limit).help(
+fn yaml_error(error: YamlError, source: SourceId, sources: &Sources) -> Diagnostic {
+    let span = Span::new(source, error.start, error.len);
+    let (message, label, help) = match error.kind {
+        YamlErrorKind::Syntax => (
+            format!("invalid YAML: {}", error.message),
+            "here",
+            "fix the YAML syntax at the marked place (check indentation, quotes and brackets)",
+        ),
+        YamlErrorKind::Limit => (
+            error.message,
+            "here",
             "scimform bounds YAML nesting depth and alias expansion to stay safe on untrusted \
              input; write the values out instead of nesting or expanding aliases",
-        )
-    } else {
-        Diagnostic::new(format!("invalid YAML: {message}")).help(
-            "fix the YAML syntax at the marked place (check indentation, quotes and brackets)",
-        )
+        ),
+        YamlErrorKind::DuplicateKey => (
+            error.message,
+            "second occurrence",
+            "keep one of the two; the second would silently override the first",
+        ),
+        YamlErrorKind::MultipleDocuments => (
+            error.message,
+            "a second document",
+            "remove the `---` separator, or put each document in its own file of a folder",
+        ),
+        YamlErrorKind::Tag => (
+            error.message,
+            "a tag",
+            "remove the tag; quote a value to make it a string",
+        ),
     };
-    match error.location() {
-        Some(location) if location.line() > 0 => {
-            let span = location.span();
-            let start = span
-                .byte_offset()
-                .and_then(|o| usize::try_from(o).ok())
-                .unwrap_or_else(|| offset_of(text, location.line(), location.column()));
-            let len = span
-                .byte_len()
-                .and_then(|l| usize::try_from(l).ok())
-                .unwrap_or(0);
-            diagnostic.at(
-                sources,
-                Span::new(source, start.min(text.len()), len),
-                "here",
-            )
-        }
-        _ => diagnostic.at(sources, Span::new(source, 0, 0), "in this file"),
-    }
-}
-
-/// The byte offset of a 1-based line and column.
-fn offset_of(text: &str, line: u64, column: u64) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
-        .map(str::len)
-        .sum();
-    let column = usize::try_from(column.saturating_sub(1)).unwrap_or(0);
-    line_start
-        + text[line_start..]
-            .char_indices()
-            .nth(column)
-            .map_or(0, |(i, _)| i)
-}
-
-/// serde-saphyr's message without its "error: line L column C: " prefix, which the rendered
-/// diagnostic shows in its own way.
-fn bare_message(message: &str) -> String {
-    let message = message.lines().next().unwrap_or_default();
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = match message.strip_prefix("line ") {
-        Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
-        None => message,
-    };
-    // The location is drawn under the message; saying it again in words is noise.
-    let message = message.split(" at line ").next().unwrap_or(message);
-    message.to_owned()
+    Diagnostic::new(message).at(sources, span, label).help(help)
 }

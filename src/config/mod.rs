@@ -3,12 +3,12 @@
 //!
 //! Loading runs in four steps, each in its own module:
 //!
-//! 1. [`load`](self::load) reads a file or a folder of files within input budgets and parses
-//!    each into a tree of [`node`]s that remember their spans;
+//! 1. [`load`](mod@self::load) reads a file or a folder of files within input budgets, and `yaml`
+//!    parses each into a tree of `node`s that remember their spans;
 //! 2. `collect` deserializes every provider, user, group and role into the [`raw`] types on
 //!    its own, so one malformed entry does not hide the others;
 //! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
-//!    role values are allowed) and builds the [`model`];
+//!    role values are allowed) and builds the model ([`Config`]);
 //! 4. every problem found along the way is a [`Diagnostic`] pointing into the file; they are
 //!    returned together as [`Errors`] and rendered once, by the command line.
 //!
@@ -27,6 +27,7 @@ mod redact;
 mod source;
 mod spanned;
 mod validate;
+mod yaml;
 
 use std::path::Path;
 
@@ -71,4 +72,28 @@ pub fn json_schema() -> String {
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::raw::RawFile;
+    use super::{Errors, Sources, load};
+
+    /// The loader reads the top level key by key; `RawFile`, which the schema is generated
+    /// from, must read the same files.
+    #[test]
+    fn raw_file_reads_what_the_loader_reads() {
+        for example in ["examples/quickstart.yaml", "examples/tonkean.yaml"] {
+            let mut sources = Sources::default();
+            let mut errors = Errors::default();
+            let documents = load::read(Path::new(example), &mut sources, &mut errors);
+            assert!(errors.is_empty(), "{example}: {errors}");
+            let root = documents[0].root.as_ref().unwrap();
+            let raw: RawFile = root.deserialize().unwrap();
+            assert_eq!(*raw.version, 1);
+            assert!(!raw.users.is_empty());
+        }
+    }
 }

@@ -81,6 +81,25 @@ impl Config {
         self.groups.iter().filter(move |g| g.is_on(provider))
     }
 
+    /// The members of `group` on `provider`: those of its declared members that the provider
+    /// holds. `None` when the group does not declare its members.
+    #[must_use]
+    pub fn members_on<'a>(
+        &'a self,
+        group: &'a Group,
+        provider: &'a str,
+    ) -> Option<impl Iterator<Item = &'a User> + 'a> {
+        let Managed::Set(members) = &group.members else {
+            return None;
+        };
+        Some(
+            members
+                .iter()
+                .filter_map(|key| self.user_index.get(key).map(|&i| &self.users[i]))
+                .filter(move |user| user.is_on(provider)),
+        )
+    }
+
     /// Role assignments as declared under `roles:`, with their targets resolved.
     #[must_use]
     pub fn roles(&self) -> &[RoleAssignment] {
@@ -548,6 +567,7 @@ pub struct Group {
     pub span: Span,
     pub external_id: Managed<String>,
     /// Members by user. `Set` is authoritative; `Remove` (`members: null`) means no members.
+    /// On each provider, the members are those the provider holds ([`Config::members_on`]).
     pub members: Managed<Vec<UserKey>>,
     pub providers: BTreeSet<String>,
     pub absent: bool,

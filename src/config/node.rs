@@ -15,7 +15,7 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
-use super::source::{SourceId, Span};
+use super::source::Span;
 use super::spanned::SPANNED_MARKER;
 
 /// One YAML node and the place in its file it was written.
@@ -53,32 +53,6 @@ impl Value {
 }
 
 impl Node {
-    /// Converts the tree that serde-saphyr produced, with its character and byte locations,
-    /// into a tree whose spans point into the source registered as `source`.
-    pub(crate) fn from_parsed(parsed: Parsed, source: SourceId) -> Node {
-        let span = span_of(&parsed.referenced, source);
-        let value = match parsed.value {
-            ParsedValue::Null => Value::Null,
-            ParsedValue::Bool(b) => Value::Bool(b),
-            ParsedValue::Int(i) => Value::Int(i),
-            ParsedValue::Float(f) => Value::Float(f),
-            ParsedValue::String(s) => Value::String(s),
-            ParsedValue::Seq(items) => Value::Seq(
-                items
-                    .into_iter()
-                    .map(|item| Node::from_parsed(item, source))
-                    .collect(),
-            ),
-            ParsedValue::Map(entries) => Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (Node::from_parsed(k, source), Node::from_parsed(v, source)))
-                    .collect(),
-            ),
-        };
-        Node { span, value }
-    }
-
     /// The entries of a mapping node, or `None` for any other node.
     #[must_use]
     pub fn as_map(&self) -> Option<&[(Node, Node)]> {
@@ -106,92 +80,22 @@ impl Node {
         }
     }
 
+    /// Whether this node, or one inside it, has exactly this span.
+    #[must_use]
+    pub fn contains_span(&self, span: Span) -> bool {
+        self.span == span
+            || match &self.value {
+                Value::Seq(items) => items.iter().any(|item| item.contains_span(span)),
+                Value::Map(entries) => entries
+                    .iter()
+                    .any(|(k, v)| k.span == span || v.contains_span(span)),
+                _ => false,
+            }
+    }
+
     /// Deserializes `T` from this node. The error carries the span of the node it is about.
     pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, NodeError> {
         T::deserialize(self)
-    }
-}
-
-fn span_of(location: &serde_saphyr::Location, source: SourceId) -> Span {
-    let span = location.span();
-    let start = span.byte_offset().unwrap_or(0);
-    let len = span.byte_len().unwrap_or(0);
-    Span::new(
-        source,
-        usize::try_from(start).unwrap_or(usize::MAX),
-        usize::try_from(len).unwrap_or(0),
-    )
-}
-
-/// The tree as serde-saphyr hands it over: each node wrapped in its `Spanned`.
-pub(crate) type Parsed = serde_saphyr::Spanned<ParsedValue>;
-
-pub(crate) enum ParsedValue {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
-    Seq(Vec<Parsed>),
-    Map(Vec<(Parsed, Parsed)>),
-}
-
-impl<'de> Deserialize<'de> for ParsedValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ParsedVisitor;
-
-        impl<'de> Visitor<'de> for ParsedVisitor {
-            type Value = ParsedValue;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_unit<E>(self) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::Null)
-            }
-            fn visit_none<E>(self) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<ParsedValue, D::Error> {
-                ParsedValue::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::Int(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ParsedValue, E> {
-                // Integers beyond i64 are no valid value anywhere in the format; keep them as
-                // floats so the type error names a number rather than failing here.
-                Ok(i64::try_from(v).map_or(ParsedValue::Float(v as f64), ParsedValue::Int))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::String(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<ParsedValue, E> {
-                Ok(ParsedValue::String(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ParsedValue, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Parsed>()? {
-                    items.push(item);
-                }
-                Ok(ParsedValue::Seq(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ParsedValue, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<Parsed, Parsed>()? {
-                    entries.push(entry);
-                }
-                Ok(ParsedValue::Map(entries))
-            }
-        }
-
-        deserializer.deserialize_any(ParsedVisitor)
     }
 }
 
@@ -275,7 +179,7 @@ impl<'de> Deserializer<'de> for &'de Node {
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
-        fields: &'static [&'static str],
+        _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, NodeError> {
         if name == SPANNED_MARKER {
@@ -284,7 +188,6 @@ impl<'de> Deserializer<'de> for &'de Node {
                 step: 0,
             });
         }
-        let _ = fields;
         match &self.value {
             Value::Map(_) => self.deserialize_any(visitor),
             other => Err(

@@ -1,7 +1,7 @@
 //! The config file as written: serde types that mirror the YAML one to one.
 //!
 //! These types only say what is well-formed; what is meaningful (names that resolve, role
-//! values a provider allows, well-formed emails) is decided in [`super::validate`]. They are
+//! values a provider allows, well-formed emails) is decided in `validate`. They are
 //! also the source of the JSON Schema (`scimform schema`), so their doc comments are what
 //! editors show, and every struct denies unknown keys.
 
@@ -50,8 +50,10 @@ pub struct RawProvider {
     /// environment.
     #[schemars(required)]
     pub url: Option<Spanned<String>>,
-    /// API token, normally `${VAR}`. Mutually exclusive with `token_file`.
+    /// API token as a `${VAR}` reference to the environment (a literal token is refused, so
+    /// that none is ever committed). Mutually exclusive with `token_file`.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^\$\{"))]
     pub token: Option<Spanned<String>>,
     /// File holding the API token, relative to this file. Mutually exclusive with `token`.
     #[serde(default)]
@@ -118,6 +120,7 @@ pub struct RawMaxChanges {
     /// Refuse a plan that deprovisions more than this percentage of a provider's users
     /// (when it holds at least 10). Default 10.
     #[serde(default)]
+    #[schemars(range(max = 100))]
     pub delete_percent: Option<Spanned<u8>>,
 }
 
@@ -160,6 +163,7 @@ pub struct RawUser {
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User: { employeeNumber: "42" }`.
     /// Roles are assigned under `roles:`, not here.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^[uU][rR][nN]:" }))]
     pub extensions: Option<Spanned<SpannedMap<SpannedMap<Spanned<serde_json::Value>>>>>,
     /// Providers that hold this user. Default: every provider.
     #[serde(default)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Which loaded file a [`Span`] points into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(u32);
 
 impl SourceId {
@@ -118,7 +118,8 @@ impl SourceFile {
         self.path.parent().unwrap_or_else(|| Path::new("."))
     }
 
-    /// The text errors quote: the file with any literal token masked (§7).
+    /// The text errors quote: the file with any literal token masked (§7). For a valid config,
+    /// which holds no literal token, this is the file's text, fit for a digest of the config.
     #[must_use]
     pub fn display_text(&self) -> Arc<str> {
         Arc::clone(&self.display)
@@ -152,6 +153,11 @@ impl Sources {
         let id = SourceId(u32::try_from(self.files.len()).expect("fewer than 2^32 files"));
         self.files.push(Arc::new(file));
         id
+    }
+
+    /// The files in the order they were read.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<SourceFile>> {
+        self.files.iter()
     }
 
     #[must_use]

@@ -36,7 +36,11 @@ pub(crate) fn build(
         errors,
         broken: declarations.broken,
     };
-    let providers = v.providers(declarations.providers, declarations.complete);
+    let providers = v.providers(
+        declarations.providers,
+        declarations.complete,
+        declarations.start,
+    );
     let (mut users, user_index) = v.users(declarations.users, &providers);
     let (groups, group_index) = v.groups(declarations.groups, &providers, &users, &user_index);
     let roles = v.roles(
@@ -78,7 +82,20 @@ impl Validator<'_> {
 
     /// Reports `name` declared a second time at `span`, first at `first`.
     fn duplicate(&mut self, what: &str, name: &str, span: Span, first: Span) {
-        let diagnostic = Diagnostic::new(format!("{what} `{name}` is declared twice"))
+        let first_text = self.sources.get(first.source()).display_text();
+        let first_name = first_text
+            .get(first.start()..first.start() + first.len())
+            .map(|t| t.trim_matches(['"', '\'']));
+        let message = match first_name {
+            // SCIM matches userNames and displayNames case-insensitively (RFC 7643 §4).
+            Some(first_name) if first_name != name && first_name.eq_ignore_ascii_case(name) => {
+                format!(
+                    "{what} `{name}` is declared twice (as `{first_name}` first; names match case-insensitively)"
+                )
+            }
+            _ => format!("{what} `{name}` is declared twice"),
+        };
+        let diagnostic = Diagnostic::new(message)
             .at(self.sources, span, "declared again here")
             .also(self.sources, first, "first declared here")
             .help(format!(
@@ -93,6 +110,7 @@ impl Validator<'_> {
         &mut self,
         raw: Vec<(Spanned<String>, Spanned<RawProvider>)>,
         complete: bool,
+        start: Option<Span>,
     ) -> Vec<Provider> {
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mut providers = Vec::new();
@@ -112,9 +130,10 @@ impl Validator<'_> {
                 }
             }
         }
-        if !any_declared && complete && self.errors.is_empty() {
+        if let Some(start) = start.filter(|_| !any_declared && complete && self.errors.is_empty()) {
             self.error(
                 Diagnostic::new("no provider is declared")
+                    .at(self.sources, start, "no `providers:` in the config")
                     .help("declare at least one SCIM endpoint under `providers:`, e.g. `local: { url: embedded:.scimform/local }`"),
             );
         }
@@ -125,6 +144,14 @@ impl Validator<'_> {
         let file = self.file(name.span);
         let provider = name.value.as_str();
         let before = self.errors.0.len();
+
+        if !is_provider_name(provider) {
+            self.error(
+                Diagnostic::new(format!("`{provider}` is not a valid provider name"))
+                    .at(self.sources, name.span, "invalid name")
+                    .help("name providers with letters, digits, `-` and `_`, starting with a letter (they are typed on the command line)"),
+            );
+        }
 
         let Some(url) = raw.url else {
             self.error(
@@ -455,6 +482,7 @@ impl Validator<'_> {
         });
         if let Managed::Set(emails) = &emails {
             self.one_primary(emails, user_name, "emails");
+            self.no_repeats(emails, user_name, "emails");
         }
         let phone_numbers = managed_list(raw.phone_numbers).map(|phones| {
             phones
@@ -520,6 +548,27 @@ impl Validator<'_> {
                 kind: full.kind.map(|k| k.value),
                 primary: full.primary,
             },
+        }
+    }
+
+    /// Multi-valued attributes compare as sets (§3.3), emails case-insensitively: a value
+    /// written twice is a mistake.
+    fn no_repeats(&mut self, values: &[SpannedMultiValue], user_name: &str, attribute: &str) {
+        for (i, value) in values.iter().enumerate() {
+            let first = values[..i]
+                .iter()
+                .find(|earlier| earlier.value.value.eq_ignore_ascii_case(&value.value.value));
+            if let Some(first) = first {
+                self.error(
+                    Diagnostic::new(format!(
+                        "user `{user_name}`: `{}` is listed twice in its {attribute}",
+                        value.value.value
+                    ))
+                    .at(self.sources, value.value.span, "listed again")
+                    .also(self.sources, first.value.span, "first listed here")
+                    .help("remove the repetition"),
+                );
+            }
         }
     }
 
@@ -734,6 +783,7 @@ impl Validator<'_> {
         (groups, index)
     }
 
+    /// A member that shares no provider with its group could be a member nowhere.
     fn member_providers(
         &mut self,
         user: &User,
@@ -741,17 +791,17 @@ impl Validator<'_> {
         group: &str,
         on: &BTreeSet<String>,
     ) {
-        if let Some(missing) = on.iter().find(|p| !user.is_on(p)) {
+        if on.iter().all(|p| !user.is_on(p)) {
+            let group_providers: Vec<&str> = on.iter().map(String::as_str).collect();
             self.error(
                 Diagnostic::new(format!(
-                    "user `{}` is a member of group `{group}` on provider `{missing}`, but is not declared for that provider",
-                    user.user_name
+                    "user `{}` is a member of group `{group}`, but is on none of the group's providers ({})",
+                    user.user_name,
+                    group_providers.join(", ")
                 ))
-                .at(self.sources, member.span, "not on every provider of the group")
+                .at(self.sources, member.span, "on no provider of the group")
                 .also(self.sources, user.span, "the user's declaration")
-                .help(format!(
-                    "add `{missing}` to the user's `providers`, or limit the group's `providers`"
-                )),
+                .help("add one of the group's providers to the user's `providers`, or remove the member"),
             );
         }
     }
@@ -1082,6 +1132,13 @@ fn is_urn(value: &str) -> bool {
 
 /// RFC 7643 §2.1: `ATTRNAME = ALPHA *(nameChar)`, `nameChar = "-" / "_" / DIGIT / ALPHA`.
 fn is_attribute_name(value: &str) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Provider names are typed on the command line (`--provider NAME`) and shown in plans.
+fn is_provider_name(value: &str) -> bool {
     let mut chars = value.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

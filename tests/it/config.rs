@@ -425,3 +425,50 @@ fn readme_example_is_valid() {
         panic!("{}", config::render(&errors.0, Style::Plain));
     }
 }
+
+/// The plan engine moves the config and its errors across tasks.
+#[test]
+fn config_and_errors_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Config>();
+    send_sync::<config::Diagnostic>();
+    send_sync::<config::Errors>();
+}
+
+/// A group's members on a provider are those of its members the provider holds, as in the
+/// example of SPEC §1 (a user on one provider in a group on every provider).
+#[test]
+fn group_members_per_provider() {
+    let (_dir, config) = load_text(
+        "version: 1
+providers:
+  tonkean: { url: 'https://t.example.com/scim/v2', token: '${T}', preset: tonkean }
+  sandbox: { url: 'embedded:.scimform/sandbox' }
+users:
+  - userName: ada@example.com
+    providers: [tonkean]
+  - userName: grace@example.com
+groups:
+  - displayName: Process Owners
+    members: [ada@example.com, grace@example.com]
+roles:
+  SYSTEM_USER:
+    groups: [Process Owners]
+",
+    );
+    let group = config.group("Process Owners").unwrap();
+    let names = |provider: &str| {
+        config
+            .members_on(group, provider)
+            .unwrap()
+            .map(|u| u.user_name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("tonkean"), ["ada@example.com", "grace@example.com"]);
+    assert_eq!(names("sandbox"), ["grace@example.com"]);
+    let ada = config.user("ada@example.com").unwrap();
+    assert_eq!(
+        ada.roles("tonkean").unwrap().iter().collect::<Vec<_>>(),
+        ["SYSTEM_USER"]
+    );
+}

@@ -49,6 +49,22 @@ fn schema_rejects_unknown_keys() {
 }
 
 #[test]
+fn schema_and_loader_agree_on_top_level_keys() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&scimform::config::json_schema()).expect("the schema is JSON");
+    let mut in_schema: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut in_loader = scimform::config::raw::TOP_LEVEL_KEYS.to_vec();
+    in_schema.sort_unstable();
+    in_loader.sort_unstable();
+    assert_eq!(in_schema, in_loader);
+}
+
+#[test]
 fn examples_point_at_the_committed_schema() {
     for entry in walk(&root().join("examples")) {
         let text = std::fs::read_to_string(&entry).unwrap();
