@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
 use crate::support::{Run, run, scimform};
 
@@ -106,6 +107,30 @@ fn a_wrong_token_is_rejected_with_both_schemes() {
     );
     assert!(out.stdout.contains("1 check failed"), "{}", out.stdout);
     assert!(!out.stdout.contains("not-the-token"));
+}
+
+// The proxy runs on the test's runtime while the binary runs: it needs a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_sent_with_the_wrong_scheme_names_the_one_that_works() {
+    let serve = Serve::start();
+    let bearer_only = Rewriter::only_scheme(&serve.base, "Bearer").await;
+    let dir = tempfile::tempdir().unwrap();
+    // `preset: tonkean` sends `Authorization: token …`; this server knows only Bearer.
+    let out = doctor(&config(dir.path(), &bearer_only.base_url), &serve.token);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "✗ token            rejected with `Authorization: token …` (401), but accepted with `Authorization: Bearer …`"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("hint: set `auth_scheme: Bearer` on the provider"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
