@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
 use crate::support::{Run, run, scimform};
 
@@ -479,4 +480,91 @@ fn an_embedded_store_is_imported_with_its_path_relative_to_the_output() {
         "{text}"
     );
     assert_no_changes("x", &out);
+}
+
+/// Runs `import` on a blocking thread, so that a proxy on the test's runtime keeps serving.
+async fn import_off_runtime(token: &str, config: &Path, out: &Path) -> Run {
+    let (token, config, out) = (token.to_owned(), config.to_owned(), out.to_owned());
+    tokio::task::spawn_blocking(move || {
+        scim(
+            &token,
+            &[
+                "import",
+                "-f",
+                config.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_listed_without_members_are_read_one_by_one() {
+    let peer = PeerServer::start();
+    let server = Server::peer(&peer);
+    seed(&server, 5).await;
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET && path.ends_with("/Groups") {
+            for group in body["Resources"].as_array_mut().into_iter().flatten() {
+                group.as_object_mut().unwrap().remove("members");
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let through_proxy = dir.path().join("proxy");
+    std::fs::create_dir(&through_proxy).unwrap();
+    let direct = dir.path().join("direct");
+    std::fs::create_dir(&direct).unwrap();
+
+    let config = source_config(&through_proxy, &proxy.base_url);
+    let out = import_off_runtime(PEER_TOKEN, &config, &through_proxy.join("d.yaml")).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let config = source_config(&direct, &peer.base_url);
+    import(PEER_TOKEN, &config, &direct.join("d.yaml"));
+
+    let read = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("d.yaml")).unwrap();
+        text.split_once("\nusers:").unwrap().1.to_owned()
+    };
+    assert!(
+        read(&direct).contains("    members:\n      - "),
+        "the directory has members"
+    );
+    assert_eq!(
+        read(&through_proxy),
+        read(&direct),
+        "members were read group by group, not taken as empty"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incomplete_listing_is_not_imported() {
+    let peer = PeerServer::start();
+    peer.bulk_users("m", 3).await;
+    // The server claims one user more than it can list.
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET
+            && path.ends_with("/Users")
+            && let Some(total) = body["totalResults"].as_u64()
+        {
+            body["totalResults"] = Value::from(total + 1);
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &proxy.base_url);
+    let target = dir.path().join("d.yaml");
+    let out = import_off_runtime(PEER_TOKEN, &config, &target).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the server reported 4 users but listed 3 distinct ones"),
+        "{}",
+        out.stderr
+    );
+    assert!(!target.exists(), "nothing is written");
 }
