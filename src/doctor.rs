@@ -273,12 +273,16 @@ impl Doctor<'_> {
         match self.get("/ServiceProviderConfig", &[]).await {
             Ok(body) if body.is_object() => {
                 let ms = started.elapsed().as_millis();
+                let capabilities = Capabilities::from_json(Some(&body));
                 report.push(
                     "server",
                     Status::Pass,
-                    format!("GET /ServiceProviderConfig answered in {ms} ms"),
+                    format!(
+                        "GET /ServiceProviderConfig answered in {ms} ms: {}",
+                        announced(&capabilities, &body)
+                    ),
                 );
-                Some(Capabilities::from_json(Some(&body)))
+                Some(capabilities)
             }
             Ok(_) => {
                 report.fail(
@@ -636,6 +640,37 @@ fn role_extension(
             ),
             "the server may refuse those roles; check the provider's role values",
         );
+    }
+}
+
+/// What a `ServiceProviderConfig` announces, in a line: the features it supports and its
+/// authentication schemes.
+fn announced(caps: &Capabilities, body: &Value) -> String {
+    let features: Vec<&str> = [
+        ("patch", caps.patch),
+        ("bulk", caps.bulk.is_some()),
+        ("filter", caps.filter),
+        ("etag", caps.etag),
+        ("sort", caps.sort),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let schemes: Vec<&str> = get_ci(body, "authenticationSchemes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| get_ci(s, "type").and_then(Value::as_str))
+        .collect();
+    let features = if features.is_empty() {
+        "no optional feature".to_owned()
+    } else {
+        features.join(", ")
+    };
+    if schemes.is_empty() {
+        features
+    } else {
+        format!("{features}; auth {}", schemes.join(", "))
     }
 }
 
