@@ -28,6 +28,8 @@ use yaml::{Writer, scalar};
 
 /// The core User schema URN: its attributes are not extensions.
 const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The enterprise User extension (RFC 7643 §4.3).
+const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// The provider block of an imported config, taken from the config imported with: the URL as
 /// written and the token by reference, never the token itself.
@@ -494,7 +496,8 @@ fn multi_valued(w: &mut Writer, resource: &Value, attribute: &str) {
 }
 
 /// Extension attributes: every non-blank attribute of every extension object the user
-/// carries, except the provider's role attribute (written under `roles:`).
+/// carries, except the provider's role attribute (written under `roles:`) and the enterprise
+/// `manager` (a server id).
 fn write_extensions(
     w: &mut Writer,
     user: &LiveUser,
@@ -517,7 +520,11 @@ fn write_extensions(
             let is_role = roles.is_some_and(|r| {
                 r.schema.eq_ignore_ascii_case(key) && r.attribute.eq_ignore_ascii_case(name)
             });
-            if is_role || is_blank(value) {
+            // The enterprise `manager` holds another user's server id: it means nothing on
+            // another server, so a reseed could not reproduce it. It is left unmanaged.
+            let is_reference =
+                key.eq_ignore_ascii_case(ENTERPRISE_USER) && name.eq_ignore_ascii_case("manager");
+            if is_role || is_reference || is_blank(value) {
                 continue;
             }
             if !is_attribute_name(name) || key.contains(char::is_whitespace) {

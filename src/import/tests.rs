@@ -295,3 +295,58 @@ fn paths_are_made_relative_to_the_written_config() {
     );
     assert_eq!(rebase(Path::new("/a/b"), Path::new("/a/b")), ".");
 }
+
+/// The shape of an imported config, for review: every kind of attribute, quoting, roles
+/// through a group and directly, an empty group.
+#[test]
+fn the_written_config_reads_like_a_hand_written_one() {
+    let ada = json!({
+        "id": "1", "userName": "ada@example.com",
+        "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": ""},
+        "displayName": "Ada Lovelace", "nickName": "yes", "title": "Lead: data",
+        "userType": "Employee", "preferredLanguage": "en-GB", "locale": "en-GB",
+        "timezone": "Europe/London", "active": true,
+        "emails": [
+            {"value": "ada@home.example", "type": "home"},
+            {"value": "ada@example.com", "type": "work", "primary": true}
+        ],
+        "phoneNumbers": [{"value": "+44 20 7946 0000"}],
+        "externalId": "00u1",
+        "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER", "PROCESS_CONTRIBUTOR"]},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "employeeNumber": "0042", "costCenter": "", "manager": {"value": "2"}
+        },
+        "meta": {"resourceType": "User", "version": "W/\"1\""}
+    });
+    let zoe = json!({
+        "id": "2", "userName": "zoë@example.com", "active": false,
+        "name": {"givenName": "Zoë", "familyName": "#1"},
+        "urn:scim:tonkean": {"tonkeanRoles": ["PROCESS_CONTRIBUTOR"]}
+    });
+    let user = |resource: &Value| LiveUser {
+        id: resource["id"].as_str().unwrap().into(),
+        user_name: resource["userName"].as_str().unwrap().into(),
+        external_id: resource["externalId"].as_str().map(str::to_owned),
+        version: None,
+        resource: resource.clone(),
+    };
+    let group = |name: &str, members: &[&str]| LiveGroup {
+        id: name.into(),
+        display_name: name.into(),
+        external_id: None,
+        version: None,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+        resource: json!({}),
+    };
+    let live = LiveState {
+        users: vec![user(&zoe), user(&ada)],
+        groups: vec![group("Process Owners", &["1", "2"]), group("no", &[])],
+        ..LiveState::default()
+    };
+    let mut provider = block();
+    provider.url = "https://tonkean.example.com/scim/v2".into();
+    provider.token = TokenRef::Template("${TONKEAN_SCIM_TOKEN}".into());
+    provider.prune = false;
+    let imported = import(&provider, &live);
+    insta::assert_snapshot!(imported.single_file("../schema/scimform.schema.json"));
+}
