@@ -568,3 +568,41 @@ async fn an_incomplete_listing_is_not_imported() {
     );
     assert!(!target.exists(), "nothing is written");
 }
+
+#[tokio::test]
+async fn what_cannot_be_written_exactly_is_a_warning() {
+    let peer = PeerServer::start();
+    let ada = peer
+        .user(json!({"userName": "ada@example.com", "active": true}))
+        .await;
+    let inner = peer.group("Inner", &[&ada]).await;
+    // A group as a member: a config lists members by userName, so it cannot say this.
+    peer.group("Outer", &[&ada, &inner]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &peer.base_url);
+    let target = dir.path().join("d.yaml");
+    let out = scim(
+        PEER_TOKEN,
+        &[
+            "import",
+            "-f",
+            config.to_str().unwrap(),
+            "-o",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "warning: group `Outer` has member `{inner}`, which is not a user of this server; it is left out"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("Imported 1 user and 2 groups from provider `live` into"),
+        "{}",
+        out.stderr
+    );
+}
