@@ -154,35 +154,17 @@ pub fn import(provider: &ProviderBlock, live: &LiveState) -> Imported {
     }
     let users_text = std::mem::take(&mut w.out);
 
-    let mut groups: Vec<(&str, Option<&str>, Vec<&str>)> = live
-        .groups
-        .iter()
-        .map(|g| {
-            let mut members: Vec<&str> = Vec::new();
-            for id in &g.members {
-                match names_by_id.get(id.as_str()) {
-                    Some(name) => members.push(name),
-                    None => warnings.push(format!(
-                        "group `{}` has member `{id}`, which is not a user of this server; it is left out",
-                        g.display_name
-                    )),
-                }
-            }
-            members.sort_by_key(|m| sort_key(m));
-            (g.display_name.as_str(), g.external_id.as_deref(), members)
-        })
-        .collect();
-    groups.sort_by(|a, b| sort_key(a.0).cmp(&sort_key(b.0)));
+    let groups = groups_out(live, &names_by_id, &mut warnings);
     if groups.is_empty() {
         w.line(0, "groups: []");
     } else {
         w.line(0, "groups:");
-        for (display_name, external_id, members) in &groups {
-            w.line(2, &format!("- displayName: {}", scalar(display_name)));
-            if let Some(external_id) = external_id.filter(|e| !e.is_empty()) {
+        for group in &groups {
+            w.line(2, &format!("- displayName: {}", scalar(group.display_name)));
+            if let Some(external_id) = group.external_id {
                 w.string(4, "externalId", external_id);
             }
-            w.list(4, "members", members);
+            w.list(4, "members", &group.members);
         }
     }
     let groups_text = std::mem::take(&mut w.out);
@@ -192,13 +174,13 @@ pub fn import(provider: &ProviderBlock, live: &LiveState) -> Imported {
         w.line(0, "roles: {}");
     } else {
         w.line(0, "roles:");
-        for (role, (via_groups, direct)) in &assignments {
+        for (role, assignment) in &assignments {
             w.open(2, role);
-            if !via_groups.is_empty() {
-                w.list(4, "groups", via_groups);
+            if !assignment.groups.is_empty() {
+                w.list(4, "groups", &assignment.groups);
             }
-            if !direct.is_empty() {
-                w.list(4, "users", direct);
+            if !assignment.users.is_empty() {
+                w.list(4, "users", &assignment.users);
             }
         }
     }
@@ -215,40 +197,83 @@ pub fn import(provider: &ProviderBlock, live: &LiveState) -> Imported {
     }
 }
 
+/// The server's groups as written: members by userName, sorted; members that are not users
+/// of the server are left out, with a warning.
+fn groups_out<'a>(
+    live: &'a LiveState,
+    names_by_id: &HashMap<&str, &'a str>,
+    warnings: &mut Vec<String>,
+) -> Vec<GroupOut<'a>> {
+    let mut groups: Vec<GroupOut<'a>> = live
+        .groups
+        .iter()
+        .map(|g| {
+            let mut members: Vec<&str> = Vec::new();
+            for id in &g.members {
+                match names_by_id.get(id.as_str()) {
+                    Some(name) => members.push(name),
+                    None => warnings.push(format!(
+                        "group `{}` has member `{id}`, which is not a user of this server; it is left out",
+                        g.display_name
+                    )),
+                }
+            }
+            members.sort_by_key(|m| sort_key(m));
+            GroupOut {
+                display_name: &g.display_name,
+                external_id: g.external_id.as_deref().filter(|e| !e.is_empty()),
+                members,
+            }
+        })
+        .collect();
+    groups.sort_by(|a, b| sort_key(a.display_name).cmp(&sort_key(b.display_name)));
+    groups
+}
+
 /// How names sort: case-insensitively, ties broken by the exact spelling, so the order never
 /// depends on the server's.
 fn sort_key(s: &str) -> (String, &str) {
     (s.to_lowercase(), s)
 }
 
-type Assignment<'a> = (Vec<&'a str>, Vec<&'a str>);
+/// A group as written: members by userName, sorted.
+struct GroupOut<'a> {
+    display_name: &'a str,
+    external_id: Option<&'a str>,
+    members: Vec<&'a str>,
+}
+
+/// Who holds one role, as written under `roles:`.
+struct Assignment<'a> {
+    groups: Vec<&'a str>,
+    users: Vec<&'a str>,
+}
 
 /// Who gets each role: groups whose every member holds it (largest first, each only when it
 /// covers a holder no earlier one did), then the remaining holders directly. Every user's
 /// effective roles are then exactly what the server holds.
 fn assign_roles<'a>(
     holders: &'a BTreeMap<String, BTreeSet<String>>,
-    groups: &'a [(&'a str, Option<&'a str>, Vec<&'a str>)],
+    groups: &'a [GroupOut<'a>],
 ) -> BTreeMap<&'a str, Assignment<'a>> {
     let mut out = BTreeMap::new();
     for (role, users) in holders {
-        let mut candidates: Vec<&(&str, Option<&str>, Vec<&str>)> = groups
+        let mut candidates: Vec<&GroupOut<'_>> = groups
             .iter()
-            .filter(|(_, _, members)| {
-                !members.is_empty() && members.iter().all(|m| users.contains(*m))
-            })
+            .filter(|g| !g.members.is_empty() && g.members.iter().all(|m| users.contains(*m)))
             .collect();
         candidates.sort_by(|a, b| {
-            b.2.len()
-                .cmp(&a.2.len())
-                .then_with(|| sort_key(a.0).cmp(&sort_key(b.0)))
+            b.members
+                .len()
+                .cmp(&a.members.len())
+                .then_with(|| sort_key(a.display_name).cmp(&sort_key(b.display_name)))
         });
         let mut covered: BTreeSet<&str> = BTreeSet::new();
         let mut via_groups = Vec::new();
-        for (name, _, members) in candidates {
-            if members.iter().any(|m| !covered.contains(m)) {
-                covered.extend(members.iter().copied());
-                via_groups.push(*name);
+        for group in candidates {
+            if group.members.iter().any(|m| !covered.contains(m)) {
+                covered.extend(group.members.iter().copied());
+                via_groups.push(group.display_name);
             }
         }
         via_groups.sort_by_key(|g| sort_key(g));
@@ -258,7 +283,13 @@ fn assign_roles<'a>(
             .filter(|u| !covered.contains(u))
             .collect();
         direct.sort_by_key(|u| sort_key(u));
-        out.insert(role.as_str(), (via_groups, direct));
+        out.insert(
+            role.as_str(),
+            Assignment {
+                groups: via_groups,
+                users: direct,
+            },
+        );
     }
     out
 }
