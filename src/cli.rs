@@ -27,6 +27,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make each provider's server match the config, or execute a saved plan.
     Apply(ApplyArgs),
+    /// Read a provider's server and write it as config, such that `plan` on it shows no changes.
+    Import(ImportArgs),
+    /// Check that a provider's server answers, accepts the token and supports what plan needs.
+    Doctor(DoctorArgs),
     /// Run the local SCIM 2.0 server and print its base URL.
     Serve(ServeArgs),
     /// Print the JSON Schema of the config format.
@@ -123,6 +127,33 @@ pub struct ApplyArgs {
     pub quiet: bool,
 }
 
+/// `scimform import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The provider to import; may be left out when the config declares only one.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Where to write: a file, or a folder (an existing one, or a path ending in `/`) that
+    /// gets providers.yaml, users.yaml, groups.yaml and roles.yaml. Default: stdout.
+    #[arg(short = 'o', long = "out", value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// What the `# yaml-language-server: $schema=` comment of the written files points at.
+    #[arg(long, value_name = "REF", default_value = "scimform.schema.json")]
+    pub schema_ref: String,
+}
+
+/// `scimform doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The provider to check; may be left out when the config declares only one.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+}
+
 /// `scimform serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -146,6 +177,8 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
+        Command::Import(args) => cmd::import::run(&args),
+        Command::Doctor(args) => cmd::doctor::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Schema => cmd::print_stdout(&crate::config::json_schema()),
     }

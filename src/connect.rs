@@ -47,6 +47,40 @@ pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target,
     }
 }
 
+impl Target {
+    /// The `Authorization` scheme the token is sent with.
+    #[must_use]
+    pub fn auth_scheme(&self) -> &str {
+        &self.auth_scheme
+    }
+
+    /// Whether the target is the embedded server (§6.2).
+    #[must_use]
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.endpoint, Endpoint::Embedded(_))
+    }
+
+    /// A client for a remote target with another base URL or `Authorization` scheme, for
+    /// diagnosing a URL or a token that does not work. `None` for the embedded server.
+    pub fn client_with(
+        &self,
+        base_url: &str,
+        auth_scheme: &str,
+        allow_insecure_http: bool,
+    ) -> Option<Result<ScimClient, ClientError>> {
+        let token = self.token.clone()?;
+        if self.is_embedded() {
+            return None;
+        }
+        Some(ScimClient::new(&Connection {
+            base_url: base_url.to_owned(),
+            auth_scheme: auth_scheme.to_owned(),
+            token,
+            allow_insecure_http,
+        }))
+    }
+}
+
 /// A live connection to one provider's server; holds the embedded server, if any, for as
 /// long as it lives.
 pub struct Session {

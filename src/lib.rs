@@ -4,6 +4,10 @@
 //! model) → `state` (what a server holds) → `diff` (pure) → `plan` (ordered ops) → `render`
 //! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` and the embedded
 //! `server` stand on their own: the server never imports the engine, nor the engine the server.
+//!
+//! Two modules read a server for another purpose: `import` writes what `state` read back as
+//! config text (the flow reversed, exact because it follows the diff's own rules), and
+//! `doctor` probes a provider with the client before anything is planned.
 
 pub mod apply;
 pub mod cli;
@@ -12,6 +16,8 @@ pub mod cmd;
 pub mod config;
 pub mod connect;
 pub mod diff;
+pub mod doctor;
+pub mod import;
 pub mod plan;
 pub mod planner;
 pub mod render;

@@ -255,7 +255,9 @@ fn live_user(resource: Value) -> Option<LiveUser> {
     })
 }
 
-fn live_group(resource: &Value) -> Option<LiveGroup> {
+/// A group resource as the engine reads it; `None` without an id or displayName.
+#[must_use]
+pub fn live_group(resource: &Value) -> Option<LiveGroup> {
     let members = get_ci(resource, "members")
         .and_then(Value::as_array)
         .map(|items| {

@@ -3,6 +3,8 @@
 //! colour only on a terminal and never with `NO_COLOR`, a closed pipe exits quietly.
 
 pub mod apply;
+pub mod doctor;
+pub mod import;
 pub mod plan;
 pub mod serve;
 pub mod validate;
@@ -51,4 +53,36 @@ pub fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     ExitCode::FAILURE
+}
+
+/// The provider a single-provider command (`import`, `doctor`) works on: the one named, or the
+/// only one the config declares.
+pub fn pick_provider<'a>(
+    config: &'a config::Config,
+    name: Option<&str>,
+    command: &str,
+) -> Result<&'a config::Provider, ExitCode> {
+    let known = || {
+        config
+            .providers()
+            .iter()
+            .map(config::Provider::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(name) => config.provider(name).ok_or_else(|| {
+            fail(format!(
+                "--provider {name}: no such provider; the config declares: {}",
+                known()
+            ))
+        }),
+        None => match config.providers() {
+            [only] => Ok(only),
+            _ => Err(fail(format!(
+                "{command} works on one provider: pass --provider NAME (the config declares: {})",
+                known()
+            ))),
+        },
+    }
 }

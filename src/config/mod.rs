@@ -20,7 +20,7 @@ mod diagnostic;
 mod interpolate;
 pub mod load;
 mod managed;
-mod model;
+pub(crate) mod model;
 mod node;
 pub mod raw;
 mod redact;

@@ -19,6 +19,7 @@ use group::Member;
 use patch::Operation;
 
 pub use patch::{PATCH_OP_SCHEMA, split_urn};
+pub use user::live_roles;
 
 /// The most members one PATCH request adds or removes: large membership changes are split
 /// into several requests so no server's payload limit is met (SPEC §3.5).

@@ -99,7 +99,10 @@ fn examples_are_valid() {
         let hidden = path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        // examples/github-actions holds CI workflows, not config: tests/it/gitops.rs checks them.
+        let workflows = path.file_name().is_some_and(|n| n == "github-actions");
         let is_config = !hidden
+            && !workflows
             && (path.is_dir() || path.extension().is_some_and(|e| e == "yaml" || e == "yml"));
         if !is_config {
             continue;

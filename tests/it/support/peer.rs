@@ -32,6 +32,16 @@ impl PeerServer {
 
     /// The same, announcing the `ServiceProviderConfig` of `spc` instead (say, without PATCH).
     pub fn start_with_config(spc: Option<&Path>) -> Self {
+        Self::launch(spc, true)
+    }
+
+    /// scim2-server with its default schemas and resource types: no `urn:scim:tonkean`
+    /// extension, as a SCIM server that does not keep Tonkean's roles.
+    pub fn start_without_extension() -> Self {
+        Self::launch(None, false)
+    }
+
+    fn launch(spc: Option<&Path>, tonkean: bool) -> Self {
         let venv = python::venv();
         let port = free_port();
         let peers = peers_dir();
@@ -39,11 +49,14 @@ impl PeerServer {
         command
             .arg(peers.join("tonkean_like_server.py"))
             .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--tenant", "scim", "--bearer-token", PEER_TOKEN])
-            .arg("--schema")
-            .arg(peers.join("tonkean-schemas.json"))
-            .arg("--resource-type")
-            .arg(peers.join("tonkean-resource-types.json"));
+            .args(["--tenant", "scim", "--bearer-token", PEER_TOKEN]);
+        if tonkean {
+            command
+                .arg("--schema")
+                .arg(peers.join("tonkean-schemas.json"))
+                .arg("--resource-type")
+                .arg(peers.join("tonkean-resource-types.json"));
+        }
         if let Some(spc) = spc {
             command.arg("--service-provider-config").arg(spc);
         }

@@ -20,6 +20,9 @@ struct Proxy {
     client: reqwest::Client,
     on_request: Box<OnRequest>,
     on_response: Box<OnResponse>,
+    /// When set, an `Authorization` header with another scheme is not forwarded, as a server
+    /// that knows only this scheme would refuse it.
+    only_scheme: Option<&'static str>,
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -36,6 +39,27 @@ impl Rewriter {
         on_request: impl Fn(&str) -> String + Send + Sync + 'static,
         on_response: impl Fn(&Method, &str, &mut Value) + Send + Sync + 'static,
     ) -> Self {
+        Self::launch(upstream, Box::new(on_request), Box::new(on_response), None).await
+    }
+
+    /// Proxies `upstream` unchanged, except that only `scheme` is accepted in the
+    /// `Authorization` header (the upstream answers 401 to anything else).
+    pub async fn only_scheme(upstream: &str, scheme: &'static str) -> Self {
+        Self::launch(
+            upstream,
+            Box::new(str::to_owned),
+            Box::new(|_: &Method, _: &str, _: &mut Value| {}),
+            Some(scheme),
+        )
+        .await
+    }
+
+    async fn launch(
+        upstream: &str,
+        on_request: Box<OnRequest>,
+        on_response: Box<OnResponse>,
+        only_scheme: Option<&'static str>,
+    ) -> Self {
         let upstream_url = reqwest::Url::parse(upstream).expect("an upstream URL");
         let origin = format!(
             "{}://{}:{}",
@@ -46,8 +70,9 @@ impl Rewriter {
         let proxy = Arc::new(Proxy {
             upstream: origin,
             client: reqwest::Client::new(),
-            on_request: Box::new(on_request),
-            on_response: Box::new(on_response),
+            on_request,
+            on_response,
+            only_scheme,
         });
         let app = Router::new().fallback(forward).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -86,7 +111,17 @@ async fn forward(
         "if-none-match",
     ] {
         if let Some(value) = headers.get(name) {
-            request = request.header(name, value.as_bytes());
+            let refused = name == "authorization"
+                && proxy.only_scheme.is_some_and(|scheme| {
+                    !value
+                        .to_str()
+                        .unwrap_or_default()
+                        .to_lowercase()
+                        .starts_with(&format!("{} ", scheme.to_lowercase()))
+                });
+            if !refused {
+                request = request.header(name, value.as_bytes());
+            }
         }
     }
     let Ok(answer) = request.send().await else {

@@ -1,0 +1,208 @@
+//! `scimform import`: read one provider's server completely and write it as config (SPEC §5).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{fail, pick_provider, print_stdout, report_diagnostics};
+use crate::cli::ImportArgs;
+use crate::client::{ClientError, ResourceKind};
+use crate::config::{self, Provider};
+use crate::connect::{self, ConnectError};
+use crate::import::{self, Imported, ProviderBlock};
+use crate::state::{self, LiveState, Wanted};
+
+/// Why a server could not be read for import.
+#[derive(Debug, thiserror::Error)]
+enum ImportError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("provider `{provider}`: {source}")]
+    Read {
+        provider: String,
+        #[source]
+        source: ClientError,
+    },
+    #[error(
+        "provider `{provider}`: the server reported {total} {kind}s but listed {read} distinct \
+         ones; an import must hold everything, so none is written (run it again; if it \
+         persists, the server's pagination is unreliable)"
+    )]
+    Incomplete {
+        provider: String,
+        kind: &'static str,
+        total: usize,
+        read: usize,
+    },
+}
+
+pub fn run(args: &ImportArgs) -> ExitCode {
+    let options = args.config.load_options();
+    let config = match config::load(&args.config.file, &options) {
+        Ok(config) => config,
+        Err(errors) => {
+            report_diagnostics(&errors.0);
+            return ExitCode::FAILURE;
+        }
+    };
+    let provider = match pick_provider(&config, args.provider.as_deref(), "import") {
+        Ok(provider) => provider,
+        Err(code) => return code,
+    };
+    let target = match connect::resolve(provider, args.config.allow_insecure_http) {
+        Ok(target) => target,
+        Err(errors) => {
+            report_diagnostics(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let live = match runtime.block_on(read_all(provider, &target, args.config.allow_insecure_http))
+    {
+        Ok(live) => live,
+        Err(error) => return fail(error),
+    };
+
+    let folder = args.out.as_deref().filter(|out| is_folder(out));
+    let out_dir = match (&args.out, folder) {
+        (_, Some(folder)) => folder.to_owned(),
+        (Some(file), None) => parent(file),
+        (None, None) => PathBuf::from("."),
+    };
+    let block = ProviderBlock::from_config(provider, &out_dir);
+    let imported = import::import(&block, &live);
+    let mut stderr = std::io::stderr().lock();
+    for warning in &imported.warnings {
+        let _ = writeln!(stderr, "warning: {warning}");
+    }
+    drop(stderr);
+
+    let Some(out) = &args.out else {
+        return print_stdout(&imported.single_file(&args.schema_ref));
+    };
+    if let Err(e) = write(&imported, out, folder.is_some(), &args.schema_ref) {
+        return fail(format!("cannot write {}: {e}", out.display()));
+    }
+    // The written config must load: a server can hold what the config format rejects (an
+    // email without `@`, two primary emails).
+    if let Err(errors) = config::load(out, &options) {
+        report_diagnostics(&errors.0);
+        return fail(format!(
+            "{} was written but does not load: the server holds values the config format \
+             rejects; fix them on the server or in the file",
+            out.display()
+        ));
+    }
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "Imported {} and {} from provider `{}` into {}.",
+        count(imported.user_count, "user"),
+        count(imported.group_count, "group"),
+        provider.name(),
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// An existing folder, or a path written with a trailing `/`.
+fn is_folder(out: &Path) -> bool {
+    out.is_dir()
+        || out
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+}
+
+fn parent(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes the config, each file through a temporary file renamed into place, so that an
+/// interrupted import never leaves half a backup.
+fn write(imported: &Imported, out: &Path, folder: bool, schema_ref: &str) -> std::io::Result<()> {
+    let files: Vec<(PathBuf, String)> = if folder {
+        std::fs::create_dir_all(out)?;
+        imported
+            .folder(schema_ref)
+            .into_iter()
+            .map(|(name, text)| (out.join(name), text))
+            .collect()
+    } else {
+        vec![(out.to_owned(), imported.single_file(schema_ref))]
+    };
+    for (path, text) in files {
+        let mut temporary = path.clone().into_os_string();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        std::fs::write(&temporary, text)?;
+        std::fs::rename(&temporary, &path)?;
+    }
+    Ok(())
+}
+
+/// Reads every user and group of the provider's server, members included.
+async fn read_all(
+    provider: &Provider,
+    target: &connect::Target,
+    allow_insecure_http: bool,
+) -> Result<LiveState, ImportError> {
+    let session = connect::open(target, allow_insecure_http).await?;
+    let result = read_session(provider, &session.client).await;
+    session.close().await;
+    result
+}
+
+async fn read_session(
+    provider: &Provider,
+    client: &crate::client::ScimClient,
+) -> Result<LiveState, ImportError> {
+    let read_error = |source| ImportError::Read {
+        provider: provider.name().to_owned(),
+        source,
+    };
+    let capabilities = client.capabilities().await.map_err(read_error)?;
+    let wanted = Wanted {
+        everything: true,
+        ..Wanted::default()
+    };
+    let mut live = state::read(client, &capabilities, &wanted)
+        .await
+        .map_err(read_error)?;
+    let incomplete = |kind, total, read| ImportError::Incomplete {
+        provider: provider.name().to_owned(),
+        kind,
+        total,
+        read,
+    };
+    if !live.users_complete {
+        return Err(incomplete("user", live.total_users, live.users.len()));
+    }
+    if !live.groups_complete {
+        return Err(incomplete("group", live.total_groups, live.groups.len()));
+    }
+    // Some servers leave `members` out of group lists: then read each group on its own.
+    if live
+        .groups
+        .iter()
+        .all(|g| g.resource.get("members").is_none())
+    {
+        for group in &mut live.groups {
+            if let Some(response) = client
+                .get(ResourceKind::Group, &group.id)
+                .await
+                .map_err(read_error)?
+                && let Some(full) = response.body.as_ref().and_then(state::live_group)
+            {
+                *group = full;
+            }
+        }
+    }
+    Ok(live)
+}

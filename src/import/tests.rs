@@ -1,0 +1,352 @@
+//! Import round trips without a server: a generated live state is imported, the text loaded as
+//! config, and diffed against the same state. The diff must be empty.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::client::Capabilities;
+use crate::config::{self, LoadOptions};
+use crate::diff::{self, Options};
+use crate::state::{LiveGroup, LiveState, LiveUser};
+
+/// A tiny deterministic generator (Knuth's MMIX LCG).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const GIVEN: &[&str] = &[
+    "Ada",
+    "Łukasz",
+    "Zoë",
+    "名前",
+    "Ωμέγα",
+    "José",
+    "yes",
+    "0042",
+    "Null",
+    "O'Brien",
+    "a: b",
+    "#tag",
+    "*star",
+    "Renée",
+];
+const FAMILY: &[&str] = &[
+    "Lovelace",
+    "Żółć",
+    "Müller",
+    "Ng",
+    "true",
+    "- dash",
+    "van der Berg",
+];
+const LOCALES: &[&str] = &["en-US", "fr-FR", "ja-JP", "de-CH", "pt-BR"];
+const TIMEZONES: &[&str] = &["Europe/Paris", "America/New_York", "Asia/Tokyo"];
+const ROLES: &[&str] = &["PROCESS_CONTRIBUTOR", "SYSTEM_USER"];
+
+fn live_state(seed: u64) -> LiveState {
+    let mut rng = Lcg(seed);
+    let mut users = Vec::new();
+    let count = 1 + rng.below(25);
+    for i in 0..count {
+        let given = rng.pick(GIVEN);
+        let family = rng.pick(FAMILY);
+        let user_name = format!("user{i}.{}@example.com", rng.below(1000));
+        let mut resource = json!({
+            "id": format!("id-{seed}-{i}"),
+            "userName": user_name,
+            "name": {"givenName": given, "familyName": family},
+            "displayName": format!("{given} {family}"),
+            "active": !rng.chance(25),
+        });
+        if rng.chance(60) {
+            resource["emails"] = json!([
+                {"value": user_name.to_uppercase(), "type": "work", "primary": true},
+                {"value": format!("home{i}@example.org")},
+            ]);
+        }
+        if rng.chance(50) {
+            resource["phoneNumbers"] =
+                json!([{"value": format!("+1 555 01{:02}", rng.below(100)), "type": "mobile"}]);
+        }
+        if rng.chance(50) {
+            resource["locale"] = json!(rng.pick(LOCALES));
+            resource["preferredLanguage"] = json!(rng.pick(LOCALES));
+            resource["timezone"] = json!(rng.pick(TIMEZONES));
+        }
+        if rng.chance(30) {
+            resource["externalId"] = json!(format!("00u{}", rng.below(100_000)));
+        }
+        if rng.chance(30) {
+            resource["title"] = json!("");
+            resource["nickName"] = json!("yes");
+        }
+        let roles: Vec<&str> = ROLES.iter().copied().filter(|_| rng.chance(40)).collect();
+        resource["urn:scim:tonkean"] = json!({"tonkeanRoles": roles});
+        if rng.chance(30) {
+            resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({"employeeNumber": format!("{}", rng.below(10_000)), "department": "R&D: core"});
+        }
+        users.push(LiveUser {
+            id: format!("id-{seed}-{i}"),
+            user_name,
+            external_id: resource["externalId"].as_str().map(str::to_owned),
+            version: None,
+            resource,
+        });
+    }
+    let mut groups = Vec::new();
+    for g in 0..rng.below(6) {
+        let members: BTreeSet<String> = users
+            .iter()
+            .filter(|_| rng.chance(35))
+            .map(|u| u.id.clone())
+            .collect();
+        let display_name = format!("{} {g}", rng.pick(&["Owners", "Équipe", "no", "x: y"]));
+        let resource = json!({
+            "id": format!("g-{g}"),
+            "displayName": display_name,
+            "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>(),
+        });
+        groups.push(LiveGroup {
+            id: format!("g-{g}"),
+            display_name,
+            external_id: None,
+            version: None,
+            members,
+            resource,
+        });
+    }
+    LiveState {
+        total_users: users.len(),
+        total_groups: groups.len(),
+        users,
+        groups,
+        users_complete: true,
+        groups_complete: true,
+    }
+}
+
+fn block() -> ProviderBlock {
+    ProviderBlock {
+        name: "local".into(),
+        url: "embedded:store".into(),
+        token: TokenRef::None,
+        auth_scheme: None,
+        preset: Some(Preset::Tonkean),
+        roles: None,
+        prune: true,
+        deprovision: Deprovision::Deactivate,
+        max_changes: MaxChanges::default(),
+    }
+}
+
+fn assert_round_trip(live: &LiveState, text: &str, path: &std::path::Path) {
+    let config = config::load(path, &LoadOptions::default()).unwrap_or_else(|errors| {
+        panic!(
+            "{}\n{text}",
+            config::render(&errors.0, config::Style::Plain)
+        )
+    });
+    let provider = config.provider("local").unwrap();
+    let (ops, _) = diff::diff(
+        &config,
+        provider,
+        live,
+        &Capabilities::default(),
+        Options::default(),
+    )
+    .unwrap();
+    let keys: Vec<(&str, &Vec<crate::plan::Change>)> = ops
+        .iter()
+        .map(|op| (op.key.as_str(), &op.changes))
+        .collect();
+    assert!(ops.is_empty(), "{keys:#?}\n{text}");
+}
+
+#[test]
+fn generated_directories_round_trip_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 0..40 {
+        let live = live_state(seed);
+        let imported = import(&block(), &live);
+        assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
+        let text = imported.single_file("scimform.schema.json");
+        let path = dir.path().join(format!("seed{seed}.yaml"));
+        std::fs::write(&path, &text).unwrap();
+        assert_round_trip(&live, &text, &path);
+
+        let folder = dir.path().join(format!("folder{seed}"));
+        std::fs::create_dir(&folder).unwrap();
+        for (name, text) in imported.folder("scimform.schema.json") {
+            std::fs::write(folder.join(name), text).unwrap();
+        }
+        assert_round_trip(&live, &text, &folder);
+    }
+}
+
+#[test]
+fn the_output_does_not_depend_on_the_servers_order() {
+    let live = live_state(7);
+    let mut shuffled = live.clone();
+    shuffled.users.reverse();
+    shuffled.groups.reverse();
+    assert_eq!(import(&block(), &live), import(&block(), &shuffled));
+}
+
+#[test]
+fn roles_go_through_groups_whose_members_all_hold_them() {
+    let user = |id: &str, roles: &[&str]| LiveUser {
+        id: id.into(),
+        user_name: format!("{id}@example.com"),
+        external_id: None,
+        version: None,
+        resource: json!({"id": id, "userName": format!("{id}@example.com"), "urn:scim:tonkean": {"tonkeanRoles": roles}}),
+    };
+    let group = |name: &str, members: &[&str]| LiveGroup {
+        id: name.into(),
+        display_name: name.into(),
+        external_id: None,
+        version: None,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+        resource: json!({"displayName": name, "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<Value>>()}),
+    };
+    let live = LiveState {
+        users: vec![
+            user("ada", &["SYSTEM_USER", "PROCESS_CONTRIBUTOR"]),
+            user("bob", &["PROCESS_CONTRIBUTOR"]),
+            user("cy", &["PROCESS_CONTRIBUTOR"]),
+            user("dee", &[]),
+        ],
+        groups: vec![
+            group("Owners", &["ada", "bob"]),
+            group("Mixed", &["cy", "dee"]),
+            group("Empty", &[]),
+        ],
+        ..LiveState::default()
+    };
+    let imported = import(&block(), &live);
+    assert_eq!(
+        imported.roles,
+        "roles:
+  PROCESS_CONTRIBUTOR:
+    groups:
+      - Owners
+    users:
+      - cy@example.com
+  SYSTEM_USER:
+    users:
+      - ada@example.com
+"
+    );
+    assert!(
+        imported
+            .groups
+            .contains("  - displayName: Empty\n    members: []\n")
+    );
+}
+
+#[test]
+fn a_role_the_provider_does_not_allow_is_reported() {
+    let live = LiveState {
+        users: vec![LiveUser {
+            id: "1".into(),
+            user_name: "ada@example.com".into(),
+            external_id: None,
+            version: None,
+            resource: json!({"userName": "ada@example.com", "urn:scim:tonkean": {"tonkeanRoles": ["ADMIN"]}}),
+        }],
+        ..LiveState::default()
+    };
+    let imported = import(&block(), &live);
+    assert_eq!(imported.warnings.len(), 1);
+    assert!(imported.warnings[0].contains("ADMIN"));
+}
+
+#[test]
+fn paths_are_made_relative_to_the_written_config() {
+    assert_eq!(
+        rebase(Path::new("/a/b/store"), Path::new("/a/c")),
+        "../b/store"
+    );
+    assert_eq!(
+        rebase(Path::new("/a/b/./store"), Path::new("/a/b")),
+        "store"
+    );
+    assert_eq!(rebase(Path::new("/a/b"), Path::new("/a/b")), ".");
+}
+
+/// The shape of an imported config, for review: every kind of attribute, quoting, roles
+/// through a group and directly, an empty group.
+#[test]
+fn the_written_config_reads_like_a_hand_written_one() {
+    let ada = json!({
+        "id": "1", "userName": "ada@example.com",
+        "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": ""},
+        "displayName": "Ada Lovelace", "nickName": "yes", "title": "Lead: data",
+        "userType": "Employee", "preferredLanguage": "en-GB", "locale": "en-GB",
+        "timezone": "Europe/London", "active": true,
+        "emails": [
+            {"value": "ada@home.example", "type": "home"},
+            {"value": "ada@example.com", "type": "work", "primary": true}
+        ],
+        "phoneNumbers": [{"value": "+44 20 7946 0000"}],
+        "externalId": "00u1",
+        "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER", "PROCESS_CONTRIBUTOR"]},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "employeeNumber": "0042", "costCenter": "", "manager": {"value": "2"}
+        },
+        "meta": {"resourceType": "User", "version": "W/\"1\""}
+    });
+    let zoe = json!({
+        "id": "2", "userName": "zoë@example.com", "active": false,
+        "name": {"givenName": "Zoë", "familyName": "#1"},
+        "urn:scim:tonkean": {"tonkeanRoles": ["PROCESS_CONTRIBUTOR"]}
+    });
+    let user = |resource: &Value| LiveUser {
+        id: resource["id"].as_str().unwrap().into(),
+        user_name: resource["userName"].as_str().unwrap().into(),
+        external_id: resource["externalId"].as_str().map(str::to_owned),
+        version: None,
+        resource: resource.clone(),
+    };
+    let group = |name: &str, members: &[&str]| LiveGroup {
+        id: name.into(),
+        display_name: name.into(),
+        external_id: None,
+        version: None,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+        resource: json!({}),
+    };
+    let live = LiveState {
+        users: vec![user(&zoe), user(&ada)],
+        groups: vec![group("Process Owners", &["1", "2"]), group("no", &[])],
+        ..LiveState::default()
+    };
+    let mut provider = block();
+    provider.url = "https://tonkean.example.com/scim/v2".into();
+    provider.token = TokenRef::Template("${TONKEAN_SCIM_TOKEN}".into());
+    provider.prune = false;
+    let imported = import(&provider, &live);
+    insta::assert_snapshot!(imported.single_file("../schema/scimform.schema.json"));
+}

@@ -1,0 +1,608 @@
+//! `scimform import`, the real binary against real servers (`scimform serve` and scim2-server):
+//! randomly generated directories round-trip exactly (`plan --detailed-exitcode` exits 0 on the
+//! import, and importing again gives the same bytes), and a directory rebuilt from an import on
+//! an empty server is the same directory (SPEC §5).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::rewrite::Rewriter;
+use crate::support::serve::Serve;
+use crate::support::{Run, run, scimform};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const TONKEAN: &str = "urn:scim:tonkean";
+
+/// A SCIM server to seed and read directly: base URL and token.
+struct Server {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    fn serve(serve: &Serve) -> Self {
+        Server {
+            base: serve.base.clone(),
+            token: serve.token.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn peer(peer: &PeerServer) -> Self {
+        Server {
+            base: peer.base_url.clone(),
+            token: PEER_TOKEN.to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("Authorization", format!("token {}", self.token));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Every resource at `/Users` or `/Groups`, page by page.
+    async fn all(&self, endpoint: &str) -> Vec<Value> {
+        let mut resources = Vec::new();
+        loop {
+            let page = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("{endpoint}?startIndex={}&count=100", resources.len() + 1),
+                    None,
+                )
+                .await;
+            let items = page["Resources"].as_array().cloned().unwrap_or_default();
+            let total = page["totalResults"].as_u64().unwrap() as usize;
+            if items.is_empty() {
+                assert_eq!(resources.len(), total, "{endpoint}: listing ended early");
+                return resources;
+            }
+            resources.extend(items);
+            if resources.len() >= total {
+                return resources;
+            }
+        }
+    }
+
+    /// The directory, server ids aside: users by userName (without id, meta and the
+    /// server-computed `groups`; multi-valued attributes sorted), groups by displayName with
+    /// members by userName.
+    async fn snapshot(&self) -> (BTreeMap<String, Value>, BTreeMap<String, Vec<String>>) {
+        let users = self.all("/Users").await;
+        let names: BTreeMap<String, String> = users
+            .iter()
+            .map(|u| {
+                (
+                    u["id"].as_str().unwrap().to_owned(),
+                    u["userName"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let users = users
+            .into_iter()
+            .map(|mut u| {
+                let object = u.as_object_mut().unwrap();
+                for key in ["id", "meta", "groups", "schemas"] {
+                    object.remove(key);
+                }
+                for key in ["emails", "phoneNumbers"] {
+                    if let Some(Value::Array(items)) = object.get_mut(key) {
+                        items.sort_by_key(Value::to_string);
+                    }
+                }
+                if let Some(Value::Object(ext)) = object.get_mut(TONKEAN)
+                    && let Some(Value::Array(roles)) = ext.get_mut("tonkeanRoles")
+                {
+                    roles.sort_by_key(Value::to_string);
+                }
+                (object["userName"].as_str().unwrap().to_owned(), u)
+            })
+            .collect();
+        let groups = self
+            .all("/Groups")
+            .await
+            .into_iter()
+            .map(|g| {
+                let mut members: Vec<String> = g["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| names[m["value"].as_str().unwrap()].clone())
+                    .collect();
+                members.sort();
+                (g["displayName"].as_str().unwrap().to_owned(), members)
+            })
+            .collect();
+        (users, groups)
+    }
+}
+
+/// A tiny deterministic generator (Knuth's MMIX LCG): the same seed, the same directory.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const GIVEN: &[&str] = &[
+    "Ada",
+    "Łukasz",
+    "Zoë",
+    "名前",
+    "Ωμέγα",
+    "José",
+    "yes",
+    "0042",
+    "Null",
+    "O'Brien",
+    "a: b",
+    "#tag",
+    "*star",
+    "&amp",
+    "Renée",
+    "Ægir",
+];
+const FAMILY: &[&str] = &[
+    "Lovelace",
+    "Żółć",
+    "Müller",
+    "Ng",
+    "true",
+    "- dash",
+    "van der Berg",
+];
+const LOCALES: &[&str] = &["en-US", "fr-FR", "ja-JP", "de-CH", "pt-BR"];
+const TIMEZONES: &[&str] = &["Europe/Paris", "America/New_York", "Asia/Tokyo"];
+const ROLES: &[&str] = &["PROCESS_CONTRIBUTOR", "SYSTEM_USER"];
+const GROUPS: &[&str] = &["Owners", "Équipe Ω", "no", "x: y", "#ops", "Reviewers"];
+
+/// Seeds a random directory: unicode and YAML-hostile names, inactive users, users in no group,
+/// empty groups, users with every role or none, phone numbers, locales.
+async fn seed(server: &Server, seed: u64) {
+    let mut rng = Lcg(seed);
+    let mut ids = Vec::new();
+    let count = 5 + rng.below(20);
+    for i in 0..count {
+        let given = rng.pick(GIVEN);
+        let family = rng.pick(FAMILY);
+        let user_name = format!("u{seed}-{i}.{}@example.com", rng.below(1000));
+        let mut user = json!({
+            "schemas": [USER, TONKEAN],
+            "userName": user_name,
+            "name": {"givenName": given, "familyName": family},
+            "displayName": format!("{given} {family}"),
+            "active": !rng.chance(25),
+        });
+        if rng.chance(60) {
+            user["emails"] = json!([
+                {"value": user_name, "type": "work", "primary": true},
+                {"value": format!("home{i}@example.org"), "type": "home"},
+            ]);
+        }
+        if rng.chance(50) {
+            user["phoneNumbers"] =
+                json!([{"value": format!("+1 555 01{:02}", rng.below(100)), "type": "mobile"}]);
+        }
+        if rng.chance(50) {
+            user["locale"] = json!(rng.pick(LOCALES));
+            user["preferredLanguage"] = json!(rng.pick(LOCALES));
+            user["timezone"] = json!(rng.pick(TIMEZONES));
+        }
+        if rng.chance(30) {
+            user["externalId"] = json!(format!("00u{}", rng.below(100_000)));
+        }
+        if rng.chance(20) {
+            user["title"] = json!("Lead: data");
+            user["nickName"] = json!("on");
+        }
+        let roles: Vec<&str> = if i == 0 {
+            ROLES.to_vec()
+        } else {
+            ROLES.iter().copied().filter(|_| rng.chance(35)).collect()
+        };
+        if !roles.is_empty() {
+            user[TONKEAN] = json!({"tonkeanRoles": roles});
+        }
+        let created = server
+            .call(reqwest::Method::POST, "/Users", Some(user))
+            .await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let groups = 1 + rng.below(GROUPS.len());
+    for (g, name) in GROUPS.iter().take(groups).enumerate() {
+        // The first group stays empty; user 0 joins no group.
+        let members: Vec<Value> = ids
+            .iter()
+            .skip(1)
+            .filter(|_| g > 0 && rng.chance(40))
+            .map(|id| json!({"value": id}))
+            .collect();
+        server
+            .call(
+                reqwest::Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": name, "members": members})),
+            )
+            .await;
+    }
+}
+
+/// A config naming the server at `base` as provider `live`, its token from `$IMPORT_TOKEN`.
+fn source_config(dir: &Path, base: &str) -> PathBuf {
+    let path = dir.join("source.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nproviders:\n  live:\n    url: {base}\n    token: ${{IMPORT_TOKEN}}\n    preset: tonkean\n    prune: true\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn scim(token: &str, args: &[&str]) -> Run {
+    run(scimform().env("IMPORT_TOKEN", token).args(args))
+}
+
+fn import(token: &str, config: &Path, out: &Path) -> Run {
+    let out = scim(
+        token,
+        &[
+            "import",
+            "--provider",
+            "live",
+            "-f",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.code,
+        Some(0),
+        "import failed: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("warning"),
+        "an exact import warns of nothing: {}",
+        out.stderr
+    );
+    out
+}
+
+fn assert_no_changes(token: &str, config: &Path) {
+    let plan = scim(
+        token,
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "-f",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "the import plans to no changes:\n{}{}\n{}",
+        plan.stdout,
+        plan.stderr,
+        std::fs::read_to_string(config).unwrap_or_default()
+    );
+}
+
+/// Import, plan (no changes), import again (same bytes), and the same as a folder.
+async fn round_trip(server: &Server, n: u64) {
+    seed(server, n).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &server.base);
+    let out = dir.path().join("directory.yaml");
+    import(&server.token, &config, &out);
+    let first = std::fs::read_to_string(&out).unwrap();
+    assert!(first.starts_with("# yaml-language-server: $schema="));
+    assert!(!first.contains(&server.token), "the token is never written");
+    assert!(first.contains("token: ${IMPORT_TOKEN}"), "{first}");
+    assert_no_changes(&server.token, &out);
+
+    import(&server.token, &config, &out);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        first,
+        "re-import is byte-identical"
+    );
+
+    let folder = dir.path().join("folder/");
+    import(&server.token, &config, &folder);
+    for name in ["providers.yaml", "users.yaml", "groups.yaml", "roles.yaml"] {
+        assert!(folder.join(name).is_file(), "{name} written");
+    }
+    assert_no_changes(&server.token, &folder);
+}
+
+#[tokio::test]
+async fn random_directories_round_trip_on_the_embedded_server() {
+    for n in 1..4 {
+        let serve = Serve::start();
+        round_trip(&Server::serve(&serve), n).await;
+    }
+}
+
+#[tokio::test]
+async fn random_directories_round_trip_on_scim2_server() {
+    for n in 11..14 {
+        let peer = PeerServer::start();
+        round_trip(&Server::peer(&peer), n).await;
+    }
+}
+
+/// Backup → reseed: populate, import, apply the import to a fresh empty server, and compare
+/// the two directories field by field.
+async fn reseed(source: &Server, fresh: &Server) {
+    seed(source, 42).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &source.base);
+    let backup = dir.path().join("backup.yaml");
+    import(&source.token, &config, &backup);
+
+    // The disaster: the directory is gone. Point the backup at the new server and apply it.
+    let text = std::fs::read_to_string(&backup).unwrap();
+    let text = text.replace(&source.base, &fresh.base);
+    std::fs::write(&backup, text).unwrap();
+    let apply = scim(
+        &fresh.token,
+        &["apply", "--auto-approve", "-f", backup.to_str().unwrap()],
+    );
+    assert_eq!(apply.code, Some(0), "{}{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains(" 0 failed, 0 skipped"),
+        "{}",
+        apply.stdout
+    );
+    assert_no_changes(&fresh.token, &backup);
+
+    let (source_users, source_groups) = source.snapshot().await;
+    let (fresh_users, fresh_groups) = fresh.snapshot().await;
+    assert_eq!(
+        source_users.keys().collect::<Vec<_>>(),
+        fresh_users.keys().collect::<Vec<_>>()
+    );
+    for (name, user) in &source_users {
+        assert_eq!(user, &fresh_users[name], "user {name}");
+    }
+    assert_eq!(source_groups, fresh_groups);
+}
+
+#[tokio::test]
+async fn a_backup_reseeds_an_empty_embedded_server() {
+    let source = Serve::start();
+    let fresh = Serve::start();
+    reseed(&Server::serve(&source), &Server::serve(&fresh)).await;
+}
+
+#[tokio::test]
+async fn a_backup_reseeds_an_empty_scim2_server() {
+    let source = PeerServer::start();
+    let fresh = PeerServer::start();
+    reseed(&Server::peer(&source), &Server::peer(&fresh)).await;
+}
+
+#[test]
+fn an_unknown_provider_is_an_error_that_names_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), "https://scim.example.com/scim/v2");
+    let out = scim(
+        "x",
+        &[
+            "import",
+            "--provider",
+            "nope",
+            "-f",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("--provider nope: no such provider") && out.stderr.contains("live"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_embedded_store_is_imported_with_its_path_relative_to_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("scimform.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nproviders:\n  local:\n    url: embedded:store.db\n    preset: tonkean\nusers:\n  - userName: ada@example.com\n    active: false\ngroups:\n  - displayName: Empty\n    members: []\n",
+    )
+    .unwrap();
+    let apply = scim(
+        "x",
+        &["apply", "--auto-approve", "-f", config.to_str().unwrap()],
+    );
+    assert_eq!(apply.code, Some(0), "{}", apply.stderr);
+    std::fs::create_dir(dir.path().join("backup")).unwrap();
+    let out = dir.path().join("backup/local.yaml");
+    let run = scim(
+        "x",
+        &[
+            "import",
+            "-f",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("url: embedded:../store.db"), "{text}");
+    assert!(text.contains("active: false"), "{text}");
+    assert!(
+        text.contains("- displayName: Empty\n    members: []"),
+        "{text}"
+    );
+    assert_no_changes("x", &out);
+}
+
+/// Runs `import` on a blocking thread, so that a proxy on the test's runtime keeps serving.
+async fn import_off_runtime(token: &str, config: &Path, out: &Path) -> Run {
+    let (token, config, out) = (token.to_owned(), config.to_owned(), out.to_owned());
+    tokio::task::spawn_blocking(move || {
+        scim(
+            &token,
+            &[
+                "import",
+                "-f",
+                config.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_listed_without_members_are_read_one_by_one() {
+    let peer = PeerServer::start();
+    let server = Server::peer(&peer);
+    seed(&server, 5).await;
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET && path.ends_with("/Groups") {
+            for group in body["Resources"].as_array_mut().into_iter().flatten() {
+                group.as_object_mut().unwrap().remove("members");
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let through_proxy = dir.path().join("proxy");
+    std::fs::create_dir(&through_proxy).unwrap();
+    let direct = dir.path().join("direct");
+    std::fs::create_dir(&direct).unwrap();
+
+    let config = source_config(&through_proxy, &proxy.base_url);
+    let out = import_off_runtime(PEER_TOKEN, &config, &through_proxy.join("d.yaml")).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let config = source_config(&direct, &peer.base_url);
+    import(PEER_TOKEN, &config, &direct.join("d.yaml"));
+
+    let read = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("d.yaml")).unwrap();
+        text.split_once("\nusers:").unwrap().1.to_owned()
+    };
+    assert!(
+        read(&direct).contains("    members:\n      - "),
+        "the directory has members"
+    );
+    assert_eq!(
+        read(&through_proxy),
+        read(&direct),
+        "members were read group by group, not taken as empty"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incomplete_listing_is_not_imported() {
+    let peer = PeerServer::start();
+    peer.bulk_users("m", 3).await;
+    // The server claims one user more than it can list.
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET
+            && path.ends_with("/Users")
+            && let Some(total) = body["totalResults"].as_u64()
+        {
+            body["totalResults"] = Value::from(total + 1);
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &proxy.base_url);
+    let target = dir.path().join("d.yaml");
+    let out = import_off_runtime(PEER_TOKEN, &config, &target).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the server reported 4 users but listed 3 distinct ones"),
+        "{}",
+        out.stderr
+    );
+    assert!(!target.exists(), "nothing is written");
+}
+
+#[tokio::test]
+async fn what_cannot_be_written_exactly_is_a_warning() {
+    let peer = PeerServer::start();
+    let ada = peer
+        .user(json!({"userName": "ada@example.com", "active": true}))
+        .await;
+    let inner = peer.group("Inner", &[&ada]).await;
+    // A group as a member: a config lists members by userName, so it cannot say this.
+    peer.group("Outer", &[&ada, &inner]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &peer.base_url);
+    let target = dir.path().join("d.yaml");
+    let out = scim(
+        PEER_TOKEN,
+        &[
+            "import",
+            "-f",
+            config.to_str().unwrap(),
+            "-o",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "warning: group `Outer` has member `{inner}`, which is not a user of this server; it is left out"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("Imported 1 user and 2 groups from provider `live` into"),
+        "{}",
+        out.stderr
+    );
+}
