@@ -199,18 +199,49 @@ async fn read_json(
             ));
         }
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ScimError::new(
-            413,
-            None,
-            format!("the {what} exceeds the limit of {limit} bytes"),
-        )
+    let bytes = read_limited(body, limit).await.map_err(|too_large| {
+        if too_large {
+            ScimError::new(
+                413,
+                None,
+                format!("the {what} exceeds the limit of {limit} bytes"),
+            )
+        } else {
+            ScimError::invalid_syntax("the request body could not be read")
+        }
     })?;
     if bytes.is_empty() {
         return Err(ScimError::invalid_syntax("the request needs a JSON body"));
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+/// How much of an oversized body is still read, and thrown away, before the 413 is sent: a
+/// client that is still sending when the answer comes and the connection closes sees a reset,
+/// not the 413. Beyond this the connection is given up.
+const DRAIN_FACTOR: usize = 8;
+
+/// Reads a body of at most `limit` bytes. `Err(true)` when it is larger (after draining up to
+/// [`DRAIN_FACTOR`] times the limit), `Err(false)` when it cannot be read.
+async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, bool> {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| false)?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit.saturating_mul(DRAIN_FACTOR) {
+            return Err(true);
+        }
+        if seen <= limit {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    if seen > limit { Err(true) } else { Ok(bytes) }
 }
 
 fn list_query(params: Params) -> Result<ListQuery, ScimError> {
