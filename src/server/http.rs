@@ -361,7 +361,10 @@ async fn bulk_handler(
         "bulk request (maxPayloadSize)",
     )
     .await?;
-    let response = blocking(&state, move |dir| bulk::run(dir, &request)).await?;
+    let response = blocking(&state, move |dir| {
+        dir.batch(|batch| bulk::run(batch, &request))?
+    })
+    .await?;
     Ok(scim(StatusCode::OK, &response))
 }
 

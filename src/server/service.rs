@@ -85,25 +85,32 @@ impl Directory {
 
     /// `POST /{Users,Groups}`.
     pub fn create(&self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
+        self.write(|tx| self.create_in(tx, kind, input))
+    }
+
+    fn create_in(
+        &self,
+        tx: &Connection,
+        kind: ResourceKind,
+        input: &Value,
+    ) -> Result<Rendered, ScimError> {
         let mut body = resource::validate(kind, input)?;
         let id = ids::resource_id().map_err(|e| ScimError::internal(&e))?;
-        self.write(|tx| {
-            check_members(tx, kind, &id, &mut body)?;
-            let now = ids::now();
-            let row = Row {
-                id: id.clone(),
-                kind,
-                created: now.clone(),
-                last_modified: now,
-                version: 1,
-                body,
-            };
-            store::insert(tx, &row)?;
-            if kind == ResourceKind::Group {
-                store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
-            }
-            self.render(tx, &row)
-        })
+        check_members(tx, kind, &id, &mut body)?;
+        let now = ids::now();
+        let row = Row {
+            id: id.clone(),
+            kind,
+            created: now.clone(),
+            last_modified: now,
+            version: 1,
+            body,
+        };
+        store::insert(tx, &row)?;
+        if kind == ResourceKind::Group {
+            store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
+        }
+        self.render(tx, &row)
     }
 
     /// `PUT /{Users,Groups}/{id}` (RFC 7644 §3.5.1).
@@ -114,12 +121,21 @@ impl Directory {
         input: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
+        self.write(|tx| self.replace_in(tx, kind, id, input, if_match))
+    }
+
+    fn replace_in(
+        &self,
+        tx: &Connection,
+        kind: ResourceKind,
+        id: &str,
+        input: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
         let body = resource::validate(kind, input)?;
-        self.write(|tx| {
-            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(if_match, &row)?;
-            self.store_new_body(tx, row, body)
-        })
+        let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+        check_if_match(if_match, &row)?;
+        self.store_new_body(tx, row, body)
     }
 
     /// `PATCH /{Users,Groups}/{id}` (RFC 7644 §3.5.2).
@@ -130,20 +146,29 @@ impl Directory {
         request: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
+        self.write(|tx| self.patch_in(tx, kind, id, request, if_match))
+    }
+
+    fn patch_in(
+        &self,
+        tx: &Connection,
+        kind: ResourceKind,
+        id: &str,
+        request: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
         let operations = patch::parse(request)?;
-        self.write(|tx| {
-            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(if_match, &row)?;
-            let mut body = row.body.clone();
-            patch::apply(kind, &mut body, &operations)?;
-            let body = resource::validate(kind, &Value::Object(body))?;
-            self.store_new_body(tx, row, body)
-        })
+        let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+        check_if_match(if_match, &row)?;
+        let mut body = row.body.clone();
+        patch::apply(kind, &mut body, &operations)?;
+        let body = resource::validate(kind, &Value::Object(body))?;
+        self.store_new_body(tx, row, body)
     }
 
     fn store_new_body(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         mut row: Row,
         mut body: serde_json::Map<String, Value>,
     ) -> Result<Rendered, ScimError> {
@@ -168,29 +193,107 @@ impl Directory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), ScimError> {
-        self.write(|tx| {
-            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(if_match, &row)?;
-            for (group_id, _) in store::groups_of(tx, id)? {
-                let Some(mut group) = store::get(tx, ResourceKind::Group, &group_id)? else {
-                    continue;
-                };
-                if let Some(Value::Array(members)) = group.body.get_mut("members") {
-                    members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
-                    if members.is_empty() {
-                        group.body.remove("members");
-                    }
-                }
-                group.version += 1;
-                group.last_modified = ids::now();
-                store::update(tx, &group)?;
-                store::set_members(tx, &group.id, &resource::member_ids(&group.body))?;
-            }
-            store::delete(tx, id)?;
-            Ok(())
-        })
+        self.write(|tx| delete_in(tx, kind, id, if_match))
     }
 
+    /// Runs several operations in one transaction, each in its own savepoint: an operation that
+    /// fails leaves no trace, the others stand, and the whole batch costs one commit (one
+    /// fsync), which is what makes `/Bulk` fast.
+    pub fn batch<T>(&self, f: impl FnOnce(&mut Batch<'_, '_>) -> T) -> Result<T, ScimError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut batch = Batch { dir: self, tx };
+        let out = f(&mut batch);
+        batch.tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn delete_in(
+    tx: &Connection,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+    check_if_match(if_match, &row)?;
+    for (group_id, _) in store::groups_of(tx, id)? {
+        let Some(mut group) = store::get(tx, ResourceKind::Group, &group_id)? else {
+            continue;
+        };
+        if let Some(Value::Array(members)) = group.body.get_mut("members") {
+            members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+            if members.is_empty() {
+                group.body.remove("members");
+            }
+        }
+        group.version += 1;
+        group.last_modified = ids::now();
+        store::update(tx, &group)?;
+        store::set_members(tx, &group.id, &resource::member_ids(&group.body))?;
+    }
+    store::delete(tx, id)?;
+    Ok(())
+}
+
+/// Operations inside one [`Directory::batch`].
+pub struct Batch<'d, 'c> {
+    dir: &'d Directory,
+    tx: Transaction<'c>,
+}
+
+impl Batch<'_, '_> {
+    fn step<T>(
+        &mut self,
+        f: impl FnOnce(&Directory, &Connection) -> Result<T, ScimError>,
+    ) -> Result<T, ScimError> {
+        let savepoint = self.tx.savepoint()?;
+        // On error the savepoint is dropped, which rolls back to it.
+        let out = f(self.dir, &savepoint)?;
+        savepoint.commit()?;
+        Ok(out)
+    }
+
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.dir.base_url
+    }
+
+    pub fn create(&mut self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.create_in(c, kind, input))
+    }
+
+    pub fn replace(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        input: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.replace_in(c, kind, id, input, if_match))
+    }
+
+    pub fn patch(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        request: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.patch_in(c, kind, id, request, if_match))
+    }
+
+    pub fn delete(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
+        self.step(|_, c| delete_in(c, kind, id, if_match))
+    }
+}
+
+impl Directory {
     /// A list or search over one or more resource types (`/.search` spans both).
     pub fn list(&self, kinds: &[ResourceKind], q: &ListQuery) -> Result<Value, ScimError> {
         let filter = q.filter.as_deref().map(query::parse_filter).transpose()?;
