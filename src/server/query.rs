@@ -207,21 +207,15 @@ pub fn list(
     let types = schema::ResourceTypes(kind);
 
     if exact && sort_by.is_none() {
-        let total = store::count(conn, kind, lookup.as_ref())?;
-        let mut rows = Vec::new();
-        if count > 0 {
-            store::scan(conn, kind, lookup.as_ref(), offset, Some(count), |row| {
-                rows.push(row);
-                true
-            })?;
-        }
-        let mut resources = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut r = render(row, groups_for_output)?;
-            projection.apply(&mut r);
-            resources.push(r);
-        }
-        return Ok(Page { total, resources });
+        return page_in_order(
+            conn,
+            kind,
+            lookup.as_ref(),
+            (offset, count),
+            projection,
+            base_url,
+            groups_for_output,
+        );
     }
 
     let groups_for_filter = with_groups
@@ -288,6 +282,39 @@ pub fn list(
     }
     for r in &mut resources {
         projection.apply(r);
+    }
+    Ok(Page { total, resources })
+}
+
+/// A page in insertion order, straight from the store: no filter, or one an index answers.
+fn page_in_order(
+    conn: &Connection,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+    (offset, count): (usize, usize),
+    projection: &Projection,
+    base_url: &str,
+    groups_for_output: bool,
+) -> Result<Page, ScimError> {
+    let total = store::count(conn, kind, lookup)?;
+    let mut rows = Vec::new();
+    if count > 0 {
+        store::scan(conn, kind, lookup, offset, Some(count), |row| {
+            rows.push(row);
+            true
+        })?;
+    }
+    let groups = if groups_for_output {
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        store::groups_of_many(conn, &ids)?
+    } else {
+        std::collections::HashMap::new()
+    };
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut r = resource::render(row, base_url, groups.get(&row.id).map(Vec::as_slice));
+        projection.apply(&mut r);
+        resources.push(r);
     }
     Ok(Page { total, resources })
 }

@@ -4,7 +4,8 @@
 //! preconditions (RFC 7644 §3.14). `/Bulk` and the HTTP routes both go through here.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, Transaction};
 use serde_json::{Value, json};
@@ -25,19 +26,45 @@ pub struct Rendered {
     pub location: String,
 }
 
+/// Read connections beside the one writer: WAL lets readers proceed while a write commits, so
+/// a long listing never holds up a write, nor a write a listing.
+const READERS: usize = 4;
+
 /// The directory: one store and the base URL its resources are located under.
 pub struct Directory {
     conn: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     base_url: String,
 }
 
 impl Directory {
     /// Opens the store at `path`.
     pub fn open(path: &Path, base_url: String) -> Result<Self, ServerError> {
+        let conn = Mutex::new(store::open(path)?);
+        let readers = (0..READERS)
+            .map(|_| store::open_reader(path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            conn: Mutex::new(store::open(path)?),
+            conn,
+            readers,
+            next_reader: AtomicUsize::new(0),
             base_url,
         })
+    }
+
+    /// A free read connection, or the next one in turn if all are busy. A read transaction
+    /// started after a commit sees it, so reads follow writes as on a single connection.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..READERS {
+            if let Ok(guard) = self.readers[(start + i) % READERS].try_lock() {
+                return guard;
+            }
+        }
+        self.readers[start % READERS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     #[must_use]
@@ -48,9 +75,7 @@ impl Directory {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-applied (it rolls
         // back on drop), so the connection stays usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write<T>(
@@ -78,7 +103,7 @@ impl Directory {
 
     /// `GET /{Users,Groups}/{id}`.
     pub fn get(&self, kind: ResourceKind, id: &str) -> Result<Rendered, ScimError> {
-        let conn = self.lock();
+        let conn = self.reader();
         let row = store::get(&conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
         self.render(&conn, &row)
     }
@@ -313,7 +338,9 @@ impl Directory {
         let mut remaining = count;
         let mut total = 0;
         let mut resources = Vec::new();
-        let conn = self.lock();
+        let reader = self.reader();
+        // One read transaction, so the total and the page come from the same snapshot.
+        let conn = reader.unchecked_transaction()?;
         for &kind in kinds {
             let projection: Projection = q.projection(kind);
             let page = query::list(

@@ -103,6 +103,19 @@ pub fn open(path: &Path) -> Result<Connection, ServerError> {
     Ok(conn)
 }
 
+/// Opens a read connection to a store [`open`] has prepared.
+pub fn open_reader(path: &Path) -> Result<Connection, ServerError> {
+    let fail = |source| ServerError::Store {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(fail)?;
+    conn.pragma_update(None, "query_only", true).map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    Ok(conn)
+}
+
 const COLUMNS: &str = "id, kind, created, last_modified, version, body";
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -258,6 +271,36 @@ pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<(St
     Ok(out)
 }
 
+/// The groups listing each of `member_ids` directly, in one query: member id → `(id,
+/// displayName)`s.
+pub fn groups_of_many(
+    conn: &Connection,
+    member_ids: &[&str],
+) -> rusqlite::Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+    let mut out: std::collections::HashMap<String, Vec<(String, String)>> =
+        std::collections::HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut statement = conn.prepare(&format!(
+            "SELECT m.member_id, r.id, json_extract(r.body, '$.displayName')
+             FROM members m JOIN resources r ON r.id = m.group_id
+             WHERE m.member_id IN ({marks}) ORDER BY r.seq"
+        ))?;
+        let rows = statement.query_map(rusqlite::params_from_iter(chunk), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            ))
+        })?;
+        for row in rows {
+            let (member, id, display) = row?;
+            out.entry(member).or_default().push((id, display));
+        }
+    }
+    Ok(out)
+}
+
 /// How many resources of a type match an optional indexed lookup.
 pub fn count(
     conn: &Connection,
@@ -285,17 +328,35 @@ pub fn scan(
     limit: Option<usize>,
     mut visit: impl FnMut(Row) -> bool,
 ) -> rusqlite::Result<()> {
-    let (clause, value) = lookup.map_or(("1 = 1", String::new()), Lookup::clause);
     let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND {clause} ORDER BY seq
-         LIMIT {limit} OFFSET {offset}"
-    );
+    let (sql, value) = if let Some(lookup) = lookup {
+        let (clause, value) = lookup.clause();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND {clause} ORDER BY seq
+             LIMIT {limit} OFFSET {offset}"
+        );
+        (sql, value)
+    } else {
+        // OFFSET would materialise every skipped row; find where the page starts in the
+        // covering (kind, seq) index instead, then read only the page.
+        let first: Option<i64> = conn
+            .prepare_cached(&format!(
+                "SELECT seq FROM resources WHERE kind = ?1 ORDER BY seq LIMIT 1 OFFSET {offset}"
+            ))?
+            .query_row([kind.name()], |r| r.get(0))
+            .optional()?;
+        let Some(first) = first else { return Ok(()) };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND seq >= ?2 ORDER BY seq
+             LIMIT {limit}"
+        );
+        (sql, first.to_string())
+    };
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = if lookup.is_some() {
         statement.query(params![kind.name(), value])?
     } else {
-        statement.query(params![kind.name()])?
+        statement.query(params![kind.name(), value.parse::<i64>().unwrap_or(0)])?
     };
     while let Some(row) = rows.next()? {
         if !visit(read_row(row)?) {
