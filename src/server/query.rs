@@ -281,7 +281,7 @@ pub fn list(
             .collect();
     }
     for r in &mut resources {
-        projection.apply(r);
+        project(r, projection);
     }
     Ok(Page { total, resources })
 }
@@ -313,7 +313,7 @@ fn page_in_order(
     let mut resources = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut r = resource::render(row, base_url, groups.get(&row.id).map(Vec::as_slice));
-        projection.apply(&mut r);
+        project(&mut r, projection);
         resources.push(r);
     }
     Ok(Page { total, resources })
