@@ -328,6 +328,12 @@ fn apply_attr(
                     .entry(name)
                     .or_insert_with(|| Value::Array(Vec::new()));
                 if let (Value::Array(items), Value::Array(new)) = (existing, new) {
+                    // Position of each value by identity, so adding to a large group is linear.
+                    let mut index: std::collections::HashMap<String, usize> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (identity(v), i))
+                        .collect();
                     for item in new {
                         if item.get("primary") == Some(&Value::Bool(true)) {
                             // RFC 7644 §3.5.2: a new primary value demotes the old one.
@@ -337,9 +343,10 @@ fn apply_attr(
                                 }
                             }
                         }
-                        if let Some(pos) = items.iter().position(|i| same_value(i, &item)) {
+                        if let Some(&pos) = index.get(&identity(&item)) {
                             items[pos] = item;
                         } else {
+                            index.insert(identity(&item), items.len());
                             items.push(item);
                         }
                     }
@@ -394,6 +401,11 @@ fn set_or_remove(map: &mut Map<String, Value>, key: &str, value: Option<Value>) 
             map.remove(key);
         }
     }
+}
+
+/// The key [`same_value`] compares by.
+fn identity(v: &Value) -> String {
+    v.get("value").unwrap_or(v).to_string()
 }
 
 /// Two values of a multi-valued attribute are the same when their `value`s are (or, without one,

@@ -202,9 +202,11 @@ pub fn check_value(attribute: &Attribute, value: &Value) -> Result<Option<Value>
         single => vec![single],
     };
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    // Duplicates are dropped; hashing the text keeps a large group's members linear.
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         if let Some(v) = check_single(attribute, item)?
-            && !out.contains(&v)
+            && seen.insert(v.to_string())
         {
             out.push(v);
         }
