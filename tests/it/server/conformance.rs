@@ -783,3 +783,71 @@ async fn sigterm_stops_the_server_cleanly() {
     let exit = serve.child().wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+#[tokio::test]
+async fn deleting_a_group_updates_its_members_and_parents() {
+    let serve = Serve::start();
+    let ada = serve.user("ada").await;
+    let inner = serve.group("Inner", &[&ada]).await;
+    let outer = serve.group("Outer", &[&inner]).await;
+    assert_eq!(
+        serve.delete(&format!("/Groups/{inner}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        serve
+            .get(&format!("/Users/{ada}"))
+            .await
+            .body
+            .get("groups")
+            .is_none()
+    );
+    assert!(
+        serve
+            .get(&format!("/Groups/{outer}"))
+            .await
+            .body
+            .get("members")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn put_on_a_group_replaces_its_members() {
+    let serve = Serve::start();
+    let ada = serve.user("ada").await;
+    let bob = serve.user("bob").await;
+    let g = serve.group("G", &[&ada]).await;
+    let a = serve
+        .put(
+            &format!("/Groups/{g}"),
+            json!({"schemas": [GROUP], "displayName": "G2", "members": [{"value": bob}]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        serve
+            .get(&format!("/Users/{ada}"))
+            .await
+            .body
+            .get("groups")
+            .is_none()
+    );
+    assert_eq!(
+        serve.get(&format!("/Users/{bob}")).await.body["groups"][0]["display"],
+        "G2"
+    );
+}
+
+#[tokio::test]
+async fn a_group_cannot_contain_itself() {
+    let serve = Serve::start();
+    let g = serve.group("G", &[]).await;
+    serve
+        .patch(
+            &format!("/Groups/{g}"),
+            Serve::ops(json!([{"op": "add", "path": "members", "value": [{"value": g}]}])),
+        )
+        .await
+        .assert_error(400, Some("invalidValue"));
+}
