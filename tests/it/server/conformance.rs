@@ -851,3 +851,9 @@ async fn a_group_cannot_contain_itself() {
         .await
         .assert_error(400, Some("invalidValue"));
 }
+
+#[tokio::test]
+async fn me_is_not_implemented() {
+    let serve = Serve::start();
+    serve.get("/Me").await.assert_error(501, None);
+}
