@@ -33,6 +33,7 @@ const READERS: usize = 4;
 /// The directory: one store and the base URL its resources are located under.
 pub struct Directory {
     conn: Mutex<Connection>,
+    queue: Mutex<Vec<Job>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     base_url: String,
@@ -47,6 +48,7 @@ impl Directory {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             conn,
+            queue: Mutex::new(Vec::new()),
             readers,
             next_reader: AtomicUsize::new(0),
             base_url,
@@ -78,15 +80,47 @@ impl Directory {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write<T>(
+    /// Runs one write and returns once it is committed. Writes that arrive while another
+    /// commit is on its way to disk queue up, and the next thread to take the connection
+    /// commits them all at once, each in its own savepoint: concurrent clients share fsyncs
+    /// while every write still succeeds or fails alone.
+    fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, ScimError>,
+        f: impl FnOnce(&Directory, &Connection) -> Result<T, ScimError> + Send + 'static,
     ) -> Result<T, ScimError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let (send, recv) = std::sync::mpsc::channel();
+        let job: Job = Box::new(move |dir, conn| {
+            let out = f(dir, conn);
+            let ok = out.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let _ = send.send(committed.and(out));
+            });
+            (ok, deliver)
+        });
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(job);
+        {
+            let mut conn = self.lock();
+            // A previous holder of the connection may have committed this write already.
+            if let Ok(out) = recv.try_recv() {
+                return out;
+            }
+            let jobs =
+                std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+            self.commit_group(&mut conn, jobs);
+        }
+        recv.recv()
+            .unwrap_or_else(|_| Err(ScimError::internal(&"a queued write was dropped")))
+    }
+
+    fn commit_group(&self, conn: &mut Connection, jobs: Vec<Job>) {
+        let mut delivers = Vec::with_capacity(jobs.len());
+        let committed = run_group(self, conn, jobs, &mut delivers);
+        for deliver in delivers {
+            deliver(committed.clone());
+        }
     }
 
     fn render(&self, conn: &Connection, row: &Row) -> Result<Rendered, ScimError> {
@@ -110,7 +144,8 @@ impl Directory {
 
     /// `POST /{Users,Groups}`.
     pub fn create(&self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
-        self.write(|tx| self.create_in(tx, kind, input))
+        let input = input.clone();
+        self.write(move |dir, tx| dir.create_in(tx, kind, &input))
     }
 
     fn create_in(
@@ -146,7 +181,8 @@ impl Directory {
         input: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        self.write(|tx| self.replace_in(tx, kind, id, input, if_match))
+        let (id, input, if_match) = (id.to_owned(), input.clone(), if_match.map(str::to_owned));
+        self.write(move |dir, tx| dir.replace_in(tx, kind, &id, &input, if_match.as_deref()))
     }
 
     fn replace_in(
@@ -171,7 +207,8 @@ impl Directory {
         request: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        self.write(|tx| self.patch_in(tx, kind, id, request, if_match))
+        let (id, request, if_match) = (id.to_owned(), request.clone(), if_match.map(str::to_owned));
+        self.write(move |dir, tx| dir.patch_in(tx, kind, &id, &request, if_match.as_deref()))
     }
 
     fn patch_in(
@@ -218,7 +255,8 @@ impl Directory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), ScimError> {
-        self.write(|tx| delete_in(tx, kind, id, if_match))
+        let (id, if_match) = (id.to_owned(), if_match.map(str::to_owned));
+        self.write(move |_, tx| delete_in(tx, kind, &id, if_match.as_deref()))
     }
 
     /// Runs several operations in one transaction, each in its own savepoint: an operation that
@@ -258,6 +296,31 @@ fn delete_in(
         store::set_members(tx, &group.id, &resource::member_ids(&group.body))?;
     }
     store::delete(tx, id)?;
+    Ok(())
+}
+
+/// A queued write: runs in a savepoint, says whether it succeeded, and hands back how to tell
+/// its caller once the outcome of the commit is known.
+type Job = Box<dyn FnOnce(&Directory, &Connection) -> (bool, Deliver) + Send>;
+type Deliver = Box<dyn FnOnce(Result<(), ScimError>) + Send>;
+
+fn run_group(
+    dir: &Directory,
+    conn: &mut Connection,
+    jobs: Vec<Job>,
+    delivers: &mut Vec<Deliver>,
+) -> Result<(), ScimError> {
+    let mut tx = conn.transaction()?;
+    for job in jobs {
+        let savepoint = tx.savepoint()?;
+        let (ok, deliver) = job(dir, &savepoint);
+        delivers.push(deliver);
+        if ok {
+            savepoint.commit()?;
+        }
+        // A failed write's savepoint is dropped, which rolls it back.
+    }
+    tx.commit()?;
     Ok(())
 }
 

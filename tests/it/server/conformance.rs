@@ -857,3 +857,30 @@ async fn me_is_not_implemented() {
     let serve = Serve::start();
     serve.get("/Me").await.assert_error(501, None);
 }
+
+#[tokio::test]
+async fn concurrent_writes_fail_alone() {
+    // Writes that commit together still succeed or fail one by one.
+    let serve = Serve::start();
+    let mut tasks = Vec::new();
+    for i in 0..36 {
+        let request = serve
+            .request(Method::POST, "/Users")
+            .header("Content-Type", "application/scim+json")
+            .body(json!({"schemas": [USER], "userName": format!("user{}", i % 12)}).to_string());
+        tasks.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => conflicts += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, conflicts), (12, 24));
+    assert_eq!(serve.get("/Users?count=0").await.body["totalResults"], 12);
+}
