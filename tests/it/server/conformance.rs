@@ -884,3 +884,41 @@ async fn concurrent_writes_fail_alone() {
     assert_eq!((created, conflicts), (12, 24));
     assert_eq!(serve.get("/Users?count=0").await.body["totalResults"], 12);
 }
+
+#[test]
+fn serve_refuses_an_empty_token_file_and_a_busy_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        .arg(dir.path().join("s.db"))
+        .arg("--token-file")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is empty"));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "t").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+        .args([
+            "serve",
+            "--listen",
+            &taken.local_addr().unwrap().to_string(),
+            "--store",
+        ])
+        .arg(dir.path().join("s.db"))
+        .arg("--token-file")
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+    assert!(
+        output.stdout.is_empty(),
+        "no base URL is printed when not listening"
+    );
+}
