@@ -311,8 +311,9 @@ fn page_in_order(
         std::collections::HashMap::new()
     };
     let mut resources = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut r = resource::render(row, base_url, groups.get(&row.id).map(Vec::as_slice));
+    for row in rows {
+        let member_of = groups.get(row.id.as_str()).map(Vec::as_slice);
+        let mut r = resource::render_owned(row, base_url, member_of);
         project(&mut r, projection);
         resources.push(r);
     }

@@ -317,16 +317,23 @@ pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
 /// the `groups` they are in.
 #[must_use]
 pub fn render(row: &Row, base_url: &str, groups: Option<&[(String, String)]>) -> Value {
-    let mut out = Map::with_capacity(row.body.len() + 3);
-    if let Some(schemas) = row.body.get("schemas") {
-        out.insert("schemas".to_owned(), schemas.clone());
-    }
-    out.insert("id".to_owned(), json!(row.id));
-    for (key, value) in &row.body {
-        if key != "schemas" {
-            out.insert(key.clone(), value.clone());
-        }
-    }
+    render_owned(row.clone(), base_url, groups)
+}
+
+/// [`render`], consuming the row: listing moves each body instead of copying it.
+#[must_use]
+pub fn render_owned(row: Row, base_url: &str, groups: Option<&[(String, String)]>) -> Value {
+    let Row {
+        id,
+        kind,
+        created,
+        last_modified,
+        version,
+        body,
+    } = row;
+    let etag = format!("W/\"{version}\"");
+    let mut out = body;
+    out.insert("id".to_owned(), json!(id));
     if let Some(Value::Array(members)) = out.get_mut("members") {
         for member in members {
             if let Value::Object(m) = member
@@ -358,11 +365,11 @@ pub fn render(row: &Row, base_url: &str, groups: Option<&[(String, String)]>) ->
     out.insert(
         "meta".to_owned(),
         json!({
-            "resourceType": row.kind.name(),
-            "created": row.created,
-            "lastModified": row.last_modified,
-            "location": format!("{base_url}/{}/{}", row.kind.endpoint(), row.id),
-            "version": row.etag(),
+            "resourceType": kind.name(),
+            "created": created,
+            "lastModified": last_modified,
+            "location": format!("{base_url}/{}/{id}", kind.endpoint()),
+            "version": etag,
         }),
     );
     Value::Object(out)
