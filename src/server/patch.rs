@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{self, AttrPath, Filter, PatchPath};
+use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use super::query::FILTER_LIMITS;
 use super::resource::check_value;
 use super::schema::{self, Attribute, Mutability, ResourceKind, registry};
@@ -417,6 +417,32 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// `add` to `emails[type eq "work"].value` when no work email exists creates one, `{type:
+/// "work", value: …}`: the filter, a single equality, says what the new value is. Entra ID
+/// provisions users this way.
+fn new_element(
+    attribute: &Attribute,
+    filter: &Filter,
+    sub: Option<&Attribute>,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
+    let (Some(sub), Filter::Compare(path, CompareOp::Eq, CompValue::String(key))) = (sub, filter)
+    else {
+        return Ok(None);
+    };
+    if path.urn.is_some() || path.sub_attr.is_some() || !attribute.is_complex() {
+        return Ok(None);
+    }
+    let mut element = Map::new();
+    element.insert(path.attr.clone(), Value::String(key.clone()));
+    element.insert(sub.name.clone(), value.clone());
+    let single = Attribute {
+        multi_valued: false,
+        ..attribute.clone()
+    };
+    check_value(&single, &Value::Object(element))
+}
+
 /// Tests one value of a multi-valued attribute against a value-path filter. Each value is tested
 /// on its own, as the only value of its attribute in an otherwise empty resource, so the
 /// whole-resource evaluator decides with the schema's caseExact and types.
@@ -510,6 +536,12 @@ fn apply_filtered(
             Op::Add | Op::Replace => {
                 let hits: Vec<usize> = (0..items.len()).filter(|&i| matches(&items[i])).collect();
                 if hits.is_empty() {
+                    if op == Op::Add
+                        && let Some(item) = new_element(attribute, filter, sub, value)?
+                    {
+                        items.push(item);
+                        return Ok(());
+                    }
                     return Err(ScimError::no_target(format!(
                         "no value of {name} matches {filter}"
                     )));
