@@ -195,7 +195,11 @@ pub fn list(
     let groups_for_output = with_groups && projection.wants("groups");
     let render = |row: &Row, groups: bool| -> Result<Value, ScimError> {
         let groups = if groups {
-            Some(store::groups_of(conn, &row.id)?)
+            Some(
+                store::memberships(conn, &[row.id.as_str()])?
+                    .remove(&row.id)
+                    .unwrap_or_default(),
+            )
         } else {
             None
         };
@@ -306,7 +310,7 @@ fn page_in_order(
     }
     let groups = if groups_for_output {
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        store::groups_of_many(conn, &ids)?
+        store::memberships(conn, &ids)?
     } else {
         std::collections::HashMap::new()
     };

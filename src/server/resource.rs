@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
 use super::schema::{Attribute, Mutability, ResourceKind, registry};
-use super::store::Row;
+use super::store::{Membership, Row};
 
 /// Validates a full resource representation (POST, PUT, or the result of a PATCH) and returns
 /// the body to store: canonical attribute names, `schemas` listing the core schema and every
@@ -316,13 +316,13 @@ pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
 /// A stored row as a full SCIM resource: body, `id`, `meta`, computed `$ref`s and, for users,
 /// the `groups` they are in.
 #[must_use]
-pub fn render(row: &Row, base_url: &str, groups: Option<&[(String, String)]>) -> Value {
+pub fn render(row: &Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
     render_owned(row.clone(), base_url, groups)
 }
 
 /// [`render`], consuming the row: listing moves each body instead of copying it.
 #[must_use]
-pub fn render_owned(row: Row, base_url: &str, groups: Option<&[(String, String)]>) -> Value {
+pub fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
     let Row {
         id,
         kind,
@@ -351,12 +351,12 @@ pub fn render_owned(row: Row, base_url: &str, groups: Option<&[(String, String)]
     if let Some(groups) = groups.filter(|g| !g.is_empty()) {
         let groups: Vec<Value> = groups
             .iter()
-            .map(|(id, display)| {
+            .map(|m| {
                 json!({
-                    "value": id,
-                    "$ref": format!("{base_url}/Groups/{id}"),
-                    "display": display,
-                    "type": "direct",
+                    "value": m.id,
+                    "$ref": format!("{base_url}/Groups/{}", m.id),
+                    "display": m.display,
+                    "type": if m.direct { "direct" } else { "indirect" },
                 })
             })
             .collect();

@@ -125,7 +125,11 @@ impl Directory {
 
     fn render(&self, conn: &Connection, row: &Row) -> Result<Rendered, ScimError> {
         let groups = match row.kind {
-            ResourceKind::User => Some(store::groups_of(conn, &row.id)?),
+            ResourceKind::User => Some(
+                store::memberships(conn, &[row.id.as_str()])?
+                    .remove(&row.id)
+                    .unwrap_or_default(),
+            ),
             ResourceKind::Group => None,
         };
         Ok(Rendered {
@@ -280,7 +284,7 @@ fn delete_in(
 ) -> Result<(), ScimError> {
     let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, &row)?;
-    for (group_id, _) in store::groups_of(tx, id)? {
+    for group_id in store::groups_of(tx, id)? {
         let Some(mut group) = store::get(tx, ResourceKind::Group, &group_id)? else {
             continue;
         };

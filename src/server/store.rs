@@ -244,58 +244,59 @@ pub fn set_members(conn: &Connection, group_id: &str, members: &[String]) -> rus
     Ok(())
 }
 
-/// The groups that list `member_id` directly: `(id, displayName)`.
-pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
+/// The ids of the groups that list `member_id` directly.
+pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare_cached(
-        "SELECT r.id, r.body FROM members m JOIN resources r ON r.id = m.group_id
+        "SELECT m.group_id FROM members m JOIN resources r ON r.id = m.group_id
          WHERE m.member_id = ?1 ORDER BY r.seq",
     )?;
-    let rows = statement.query_map([member_id], |r| {
-        let id: String = r.get(0)?;
-        let body: String = r.get(1)?;
-        Ok((id, body))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, body) = row?;
-        let display = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|b| {
-                b.get("displayName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        out.push((id, display));
-    }
-    Ok(out)
+    let ids = statement.query_map([member_id], |r| r.get(0))?;
+    ids.collect()
 }
 
-/// The groups listing each of `member_ids` directly, in one query: member id → `(id,
-/// displayName)`s.
-pub fn groups_of_many(
+/// A group a resource belongs to, directly or through nested groups (RFC 7643 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: String,
+    pub display: String,
+    pub direct: bool,
+}
+
+/// The groups each of `member_ids` belongs to, directly or through groups in groups, in one
+/// recursive query per 500 ids. `UNION` (not `UNION ALL`) keeps a membership cycle finite.
+pub fn memberships(
     conn: &Connection,
     member_ids: &[&str],
-) -> rusqlite::Result<std::collections::HashMap<String, Vec<(String, String)>>> {
-    let mut out: std::collections::HashMap<String, Vec<(String, String)>> =
+) -> rusqlite::Result<std::collections::HashMap<String, Vec<Membership>>> {
+    let mut out: std::collections::HashMap<String, Vec<Membership>> =
         std::collections::HashMap::new();
     for chunk in member_ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let mut statement = conn.prepare(&format!(
-            "SELECT m.member_id, r.id, json_extract(r.body, '$.displayName')
-             FROM members m JOIN resources r ON r.id = m.group_id
-             WHERE m.member_id IN ({marks}) ORDER BY r.seq"
+            "WITH RECURSIVE ancestors(member_id, group_id, direct) AS (
+                 SELECT member_id, group_id, 1 FROM members WHERE member_id IN ({marks})
+                 UNION
+                 SELECT a.member_id, m.group_id, 0
+                 FROM members m JOIN ancestors a ON m.member_id = a.group_id
+             )
+             SELECT a.member_id, r.id, json_extract(r.body, '$.displayName'), MAX(a.direct)
+             FROM ancestors a JOIN resources r ON r.id = a.group_id
+             WHERE a.group_id != a.member_id
+             GROUP BY a.member_id, r.id ORDER BY MIN(r.seq)"
         ))?;
         let rows = statement.query_map(rusqlite::params_from_iter(chunk), |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                Membership {
+                    id: r.get(1)?,
+                    display: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    direct: r.get::<_, i64>(3)? == 1,
+                },
             ))
         })?;
         for row in rows {
-            let (member, id, display) = row?;
-            out.entry(member).or_default().push((id, display));
+            let (member, membership) = row?;
+            out.entry(member).or_default().push(membership);
         }
     }
     Ok(out)

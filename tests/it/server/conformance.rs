@@ -922,3 +922,27 @@ fn serve_refuses_an_empty_token_file_and_a_busy_address() {
         "no base URL is printed when not listening"
     );
 }
+
+#[tokio::test]
+async fn user_groups_include_nested_groups_as_indirect() {
+    let serve = Serve::start();
+    let ada = serve.user("ada").await;
+    let inner = serve.group("Inner", &[&ada]).await;
+    let outer = serve.group("Outer", &[&inner]).await;
+    // A cycle must not hang the lookup.
+    let p = serve
+        .patch(
+            &format!("/Groups/{inner}"),
+            Serve::ops(json!([{"op": "add", "path": "members", "value": [{"value": outer}]}])),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let groups = serve.get(&format!("/Users/{ada}")).await.body["groups"].clone();
+    assert_eq!(groups.as_array().unwrap().len(), 2, "{groups}");
+    assert_eq!(groups[0]["value"], inner);
+    assert_eq!(groups[0]["type"], "direct");
+    assert_eq!(groups[1]["value"], outer);
+    assert_eq!(groups[1]["type"], "indirect");
+    let listed = serve.get("/Users").await;
+    assert_eq!(listed.body["Resources"][0]["groups"], groups);
+}
