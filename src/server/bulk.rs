@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
 use super::schema::{self, BULK_MAX_OPERATIONS, ResourceKind};
-use super::service::Directory;
+use super::service::Batch;
 
 struct BulkOp {
     method: String,
@@ -29,7 +29,7 @@ fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 /// Runs a `BulkRequest` and returns the `BulkResponse` body.
 // One loop with the RFC 7644 §3.7 rules side by side reads better than scattered helpers.
 #[allow(clippy::too_many_lines)]
-pub fn run(dir: &Directory, request: &Value) -> Result<Value, ScimError> {
+pub fn run(dir: &mut Batch<'_, '_>, request: &Value) -> Result<Value, ScimError> {
     let Value::Object(map) = request else {
         return Err(ScimError::invalid_syntax(
             "a BulkRequest must be a JSON object",
@@ -228,7 +228,7 @@ fn substitute(value: &Value, resolved: &HashMap<String, String>) -> Value {
 type Done = (u16, Option<String>, Option<String>, Option<String>);
 
 fn execute(
-    dir: &Directory,
+    dir: &mut Batch<'_, '_>,
     op: &BulkOp,
     resolved: &HashMap<String, String>,
 ) -> Result<Done, ScimError> {

@@ -124,6 +124,17 @@ pub fn router(state: AppState) -> Router {
             })),
         )
         .route("/Bulk", scim_methods(post(bulk_handler)))
+        // RFC 7644 §3.11: a token here names no user, so /Me is not implemented.
+        .route(
+            "/Me",
+            axum::routing::any(|| async {
+                ScimError::new(
+                    501,
+                    None,
+                    "/Me is not supported: tokens are not tied to a user",
+                )
+            }),
+        )
         .route(
             "/ServiceProviderConfig",
             scim_methods(get(service_provider_config)),
@@ -392,7 +403,10 @@ async fn bulk_handler(
         "bulk request (maxPayloadSize)",
     )
     .await?;
-    let response = blocking(&state, move |dir| bulk::run(dir, &request)).await?;
+    let response = blocking(&state, move |dir| {
+        dir.batch(|batch| bulk::run(batch, &request))?
+    })
+    .await?;
     Ok(scim(StatusCode::OK, &response))
 }
 

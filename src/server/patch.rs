@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{self, AttrPath, Filter, PatchPath};
+use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use super::query::FILTER_LIMITS;
 use super::resource::check_value;
 use super::schema::{self, Attribute, Mutability, ResourceKind, registry};
@@ -328,6 +328,12 @@ fn apply_attr(
                     .entry(name)
                     .or_insert_with(|| Value::Array(Vec::new()));
                 if let (Value::Array(items), Value::Array(new)) = (existing, new) {
+                    // Position of each value by identity, so adding to a large group is linear.
+                    let mut index: std::collections::HashMap<String, usize> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (identity(v), i))
+                        .collect();
                     for item in new {
                         if item.get("primary") == Some(&Value::Bool(true)) {
                             // RFC 7644 §3.5.2: a new primary value demotes the old one.
@@ -337,9 +343,10 @@ fn apply_attr(
                                 }
                             }
                         }
-                        if let Some(pos) = items.iter().position(|i| same_value(i, &item)) {
+                        if let Some(&pos) = index.get(&identity(&item)) {
                             items[pos] = item;
                         } else {
+                            index.insert(identity(&item), items.len());
                             items.push(item);
                         }
                     }
@@ -396,6 +403,11 @@ fn set_or_remove(map: &mut Map<String, Value>, key: &str, value: Option<Value>) 
     }
 }
 
+/// The key [`same_value`] compares by.
+fn identity(v: &Value) -> String {
+    v.get("value").unwrap_or(v).to_string()
+}
+
 /// Two values of a multi-valued attribute are the same when their `value`s are (or, without one,
 /// when they are equal).
 fn same_value(a: &Value, b: &Value) -> bool {
@@ -403,6 +415,32 @@ fn same_value(a: &Value, b: &Value) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     }
+}
+
+/// `add` to `emails[type eq "work"].value` when no work email exists creates one, `{type:
+/// "work", value: …}`: the filter, a single equality, says what the new value is. Entra ID
+/// provisions users this way.
+fn new_element(
+    attribute: &Attribute,
+    filter: &Filter,
+    sub: Option<&Attribute>,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
+    let (Some(sub), Filter::Compare(path, CompareOp::Eq, CompValue::String(key))) = (sub, filter)
+    else {
+        return Ok(None);
+    };
+    if path.urn.is_some() || path.sub_attr.is_some() || !attribute.is_complex() {
+        return Ok(None);
+    }
+    let mut element = Map::new();
+    element.insert(path.attr.clone(), Value::String(key.clone()));
+    element.insert(sub.name.clone(), value.clone());
+    let single = Attribute {
+        multi_valued: false,
+        ..attribute.clone()
+    };
+    check_value(&single, &Value::Object(element))
 }
 
 /// Tests one value of a multi-valued attribute against a value-path filter. Each value is tested
@@ -498,6 +536,12 @@ fn apply_filtered(
             Op::Add | Op::Replace => {
                 let hits: Vec<usize> = (0..items.len()).filter(|&i| matches(&items[i])).collect();
                 if hits.is_empty() {
+                    if op == Op::Add
+                        && let Some(item) = new_element(attribute, filter, sub, value)?
+                    {
+                        items.push(item);
+                        return Ok(());
+                    }
                     return Err(ScimError::no_target(format!(
                         "no value of {name} matches {filter}"
                     )));

@@ -195,7 +195,11 @@ pub fn list(
     let groups_for_output = with_groups && projection.wants("groups");
     let render = |row: &Row, groups: bool| -> Result<Value, ScimError> {
         let groups = if groups {
-            Some(store::groups_of(conn, &row.id)?)
+            Some(
+                store::memberships(conn, &[row.id.as_str()])?
+                    .remove(&row.id)
+                    .unwrap_or_default(),
+            )
         } else {
             None
         };
@@ -207,21 +211,15 @@ pub fn list(
     let types = schema::ResourceTypes(kind);
 
     if exact && sort_by.is_none() {
-        let total = store::count(conn, kind, lookup.as_ref())?;
-        let mut rows = Vec::new();
-        if count > 0 {
-            store::scan(conn, kind, lookup.as_ref(), offset, Some(count), |row| {
-                rows.push(row);
-                true
-            })?;
-        }
-        let mut resources = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut r = render(row, groups_for_output)?;
-            projection.apply(&mut r);
-            resources.push(r);
-        }
-        return Ok(Page { total, resources });
+        return page_in_order(
+            conn,
+            kind,
+            lookup.as_ref(),
+            (offset, count),
+            projection,
+            base_url,
+            groups_for_output,
+        );
     }
 
     let groups_for_filter = with_groups
@@ -287,7 +285,41 @@ pub fn list(
             .collect();
     }
     for r in &mut resources {
-        projection.apply(r);
+        project(r, projection);
+    }
+    Ok(Page { total, resources })
+}
+
+/// A page in insertion order, straight from the store: no filter, or one an index answers.
+fn page_in_order(
+    conn: &Connection,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+    (offset, count): (usize, usize),
+    projection: &Projection,
+    base_url: &str,
+    groups_for_output: bool,
+) -> Result<Page, ScimError> {
+    let total = store::count(conn, kind, lookup)?;
+    let mut rows = Vec::new();
+    if count > 0 {
+        store::scan(conn, kind, lookup, offset, Some(count), |row| {
+            rows.push(row);
+            true
+        })?;
+    }
+    let groups = if groups_for_output {
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        store::memberships(conn, &ids)?
+    } else {
+        std::collections::HashMap::new()
+    };
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in rows {
+        let member_of = groups.get(row.id.as_str()).map(Vec::as_slice);
+        let mut r = resource::render_owned(row, base_url, member_of);
+        project(&mut r, projection);
+        resources.push(r);
     }
     Ok(Page { total, resources })
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
 use super::schema::{Attribute, Mutability, ResourceKind, registry};
-use super::store::Row;
+use super::store::{Membership, Row};
 
 /// Validates a full resource representation (POST, PUT, or the result of a PATCH) and returns
 /// the body to store: canonical attribute names, `schemas` listing the core schema and every
@@ -202,9 +202,11 @@ pub fn check_value(attribute: &Attribute, value: &Value) -> Result<Option<Value>
         single => vec![single],
     };
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    // Duplicates are dropped; hashing the text keeps a large group's members linear.
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         if let Some(v) = check_single(attribute, item)?
-            && !out.contains(&v)
+            && seen.insert(v.to_string())
         {
             out.push(v);
         }
@@ -314,17 +316,24 @@ pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
 /// A stored row as a full SCIM resource: body, `id`, `meta`, computed `$ref`s and, for users,
 /// the `groups` they are in.
 #[must_use]
-pub fn render(row: &Row, base_url: &str, groups: Option<&[(String, String)]>) -> Value {
-    let mut out = Map::with_capacity(row.body.len() + 3);
-    if let Some(schemas) = row.body.get("schemas") {
-        out.insert("schemas".to_owned(), schemas.clone());
-    }
-    out.insert("id".to_owned(), json!(row.id));
-    for (key, value) in &row.body {
-        if key != "schemas" {
-            out.insert(key.clone(), value.clone());
-        }
-    }
+pub fn render(row: &Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
+    render_owned(row.clone(), base_url, groups)
+}
+
+/// [`render`], consuming the row: listing moves each body instead of copying it.
+#[must_use]
+pub fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
+    let Row {
+        id,
+        kind,
+        created,
+        last_modified,
+        version,
+        body,
+    } = row;
+    let etag = format!("W/\"{version}\"");
+    let mut out = body;
+    out.insert("id".to_owned(), json!(id));
     if let Some(Value::Array(members)) = out.get_mut("members") {
         for member in members {
             if let Value::Object(m) = member
@@ -342,12 +351,12 @@ pub fn render(row: &Row, base_url: &str, groups: Option<&[(String, String)]>) ->
     if let Some(groups) = groups.filter(|g| !g.is_empty()) {
         let groups: Vec<Value> = groups
             .iter()
-            .map(|(id, display)| {
+            .map(|m| {
                 json!({
-                    "value": id,
-                    "$ref": format!("{base_url}/Groups/{id}"),
-                    "display": display,
-                    "type": "direct",
+                    "value": m.id,
+                    "$ref": format!("{base_url}/Groups/{}", m.id),
+                    "display": m.display,
+                    "type": if m.direct { "direct" } else { "indirect" },
                 })
             })
             .collect();
@@ -356,11 +365,11 @@ pub fn render(row: &Row, base_url: &str, groups: Option<&[(String, String)]>) ->
     out.insert(
         "meta".to_owned(),
         json!({
-            "resourceType": row.kind.name(),
-            "created": row.created,
-            "lastModified": row.last_modified,
-            "location": format!("{base_url}/{}/{}", row.kind.endpoint(), row.id),
-            "version": row.etag(),
+            "resourceType": kind.name(),
+            "created": created,
+            "lastModified": last_modified,
+            "location": format!("{base_url}/{}/{id}", kind.endpoint()),
+            "version": etag,
         }),
     );
     Value::Object(out)

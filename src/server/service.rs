@@ -4,7 +4,8 @@
 //! preconditions (RFC 7644 §3.14). `/Bulk` and the HTTP routes both go through here.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, Transaction};
 use serde_json::{Value, json};
@@ -25,19 +26,47 @@ pub struct Rendered {
     pub location: String,
 }
 
+/// Read connections beside the one writer: WAL lets readers proceed while a write commits, so
+/// a long listing never holds up a write, nor a write a listing.
+const READERS: usize = 4;
+
 /// The directory: one store and the base URL its resources are located under.
 pub struct Directory {
     conn: Mutex<Connection>,
+    queue: Mutex<Vec<Job>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     base_url: String,
 }
 
 impl Directory {
     /// Opens the store at `path`.
     pub fn open(path: &Path, base_url: String) -> Result<Self, ServerError> {
+        let conn = Mutex::new(store::open(path)?);
+        let readers = (0..READERS)
+            .map(|_| store::open_reader(path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            conn: Mutex::new(store::open(path)?),
+            conn,
+            queue: Mutex::new(Vec::new()),
+            readers,
+            next_reader: AtomicUsize::new(0),
             base_url,
         })
+    }
+
+    /// A free read connection, or the next one in turn if all are busy. A read transaction
+    /// started after a commit sees it, so reads follow writes as on a single connection.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..READERS {
+            if let Ok(guard) = self.readers[(start + i) % READERS].try_lock() {
+                return guard;
+            }
+        }
+        self.readers[start % READERS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     #[must_use]
@@ -48,25 +77,59 @@ impl Directory {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-applied (it rolls
         // back on drop), so the connection stays usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write<T>(
+    /// Runs one write and returns once it is committed. Writes that arrive while another
+    /// commit is on its way to disk queue up, and the next thread to take the connection
+    /// commits them all at once, each in its own savepoint: concurrent clients share fsyncs
+    /// while every write still succeeds or fails alone.
+    fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, ScimError>,
+        f: impl FnOnce(&Directory, &Connection) -> Result<T, ScimError> + Send + 'static,
     ) -> Result<T, ScimError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let (send, recv) = std::sync::mpsc::channel();
+        let job: Job = Box::new(move |dir, conn| {
+            let out = f(dir, conn);
+            let ok = out.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let _ = send.send(committed.and(out));
+            });
+            (ok, deliver)
+        });
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(job);
+        {
+            let mut conn = self.lock();
+            // A previous holder of the connection may have committed this write already.
+            if let Ok(out) = recv.try_recv() {
+                return out;
+            }
+            let jobs =
+                std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+            self.commit_group(&mut conn, jobs);
+        }
+        recv.recv()
+            .unwrap_or_else(|_| Err(ScimError::internal(&"a queued write was dropped")))
+    }
+
+    fn commit_group(&self, conn: &mut Connection, jobs: Vec<Job>) {
+        let mut delivers = Vec::with_capacity(jobs.len());
+        let committed = run_group(self, conn, jobs, &mut delivers);
+        for deliver in delivers {
+            deliver(committed.clone());
+        }
     }
 
     fn render(&self, conn: &Connection, row: &Row) -> Result<Rendered, ScimError> {
         let groups = match row.kind {
-            ResourceKind::User => Some(store::groups_of(conn, &row.id)?),
+            ResourceKind::User => Some(
+                store::memberships(conn, &[row.id.as_str()])?
+                    .remove(&row.id)
+                    .unwrap_or_default(),
+            ),
             ResourceKind::Group => None,
         };
         Ok(Rendered {
@@ -78,32 +141,40 @@ impl Directory {
 
     /// `GET /{Users,Groups}/{id}`.
     pub fn get(&self, kind: ResourceKind, id: &str) -> Result<Rendered, ScimError> {
-        let conn = self.lock();
+        let conn = self.reader();
         let row = store::get(&conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
         self.render(&conn, &row)
     }
 
     /// `POST /{Users,Groups}`.
     pub fn create(&self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
+        let input = input.clone();
+        self.write(move |dir, tx| dir.create_in(tx, kind, &input))
+    }
+
+    fn create_in(
+        &self,
+        tx: &Connection,
+        kind: ResourceKind,
+        input: &Value,
+    ) -> Result<Rendered, ScimError> {
         let mut body = resource::validate(kind, input)?;
         let id = ids::resource_id().map_err(|e| ScimError::internal(&e))?;
-        self.write(|tx| {
-            check_members(tx, kind, &id, &mut body)?;
-            let now = ids::now();
-            let row = Row {
-                id: id.clone(),
-                kind,
-                created: now.clone(),
-                last_modified: now,
-                version: 1,
-                body,
-            };
-            store::insert(tx, &row)?;
-            if kind == ResourceKind::Group {
-                store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
-            }
-            self.render(tx, &row)
-        })
+        check_members(tx, kind, &id, &mut body)?;
+        let now = ids::now();
+        let row = Row {
+            id: id.clone(),
+            kind,
+            created: now.clone(),
+            last_modified: now,
+            version: 1,
+            body,
+        };
+        store::insert(tx, &row)?;
+        if kind == ResourceKind::Group {
+            store::set_members(tx, &row.id, &resource::member_ids(&row.body))?;
+        }
+        self.render(tx, &row)
     }
 
     /// `PUT /{Users,Groups}/{id}` (RFC 7644 §3.5.1).
@@ -114,12 +185,22 @@ impl Directory {
         input: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
+        let (id, input, if_match) = (id.to_owned(), input.clone(), if_match.map(str::to_owned));
+        self.write(move |dir, tx| dir.replace_in(tx, kind, &id, &input, if_match.as_deref()))
+    }
+
+    fn replace_in(
+        &self,
+        tx: &Connection,
+        kind: ResourceKind,
+        id: &str,
+        input: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
         let body = resource::validate(kind, input)?;
-        self.write(|tx| {
-            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(if_match, &row)?;
-            self.store_new_body(tx, row, body)
-        })
+        let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+        check_if_match(if_match, &row)?;
+        self.store_new_body(tx, row, body)
     }
 
     /// `PATCH /{Users,Groups}/{id}` (RFC 7644 §3.5.2).
@@ -130,20 +211,30 @@ impl Directory {
         request: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
+        let (id, request, if_match) = (id.to_owned(), request.clone(), if_match.map(str::to_owned));
+        self.write(move |dir, tx| dir.patch_in(tx, kind, &id, &request, if_match.as_deref()))
+    }
+
+    fn patch_in(
+        &self,
+        tx: &Connection,
+        kind: ResourceKind,
+        id: &str,
+        request: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
         let operations = patch::parse(request)?;
-        self.write(|tx| {
-            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(if_match, &row)?;
-            let mut body = row.body.clone();
-            patch::apply(kind, &mut body, &operations)?;
-            let body = resource::validate(kind, &Value::Object(body))?;
-            self.store_new_body(tx, row, body)
-        })
+        let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+        check_if_match(if_match, &row)?;
+        let mut body = row.body.clone();
+        patch::apply(kind, &mut body, &operations)?;
+        let body = resource::validate(kind, &Value::Object(body))?;
+        self.store_new_body(tx, row, body)
     }
 
     fn store_new_body(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         mut row: Row,
         mut body: serde_json::Map<String, Value>,
     ) -> Result<Rendered, ScimError> {
@@ -168,29 +259,133 @@ impl Directory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), ScimError> {
-        self.write(|tx| {
-            let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(if_match, &row)?;
-            for (group_id, _) in store::groups_of(tx, id)? {
-                let Some(mut group) = store::get(tx, ResourceKind::Group, &group_id)? else {
-                    continue;
-                };
-                if let Some(Value::Array(members)) = group.body.get_mut("members") {
-                    members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
-                    if members.is_empty() {
-                        group.body.remove("members");
-                    }
-                }
-                group.version += 1;
-                group.last_modified = ids::now();
-                store::update(tx, &group)?;
-                store::set_members(tx, &group.id, &resource::member_ids(&group.body))?;
-            }
-            store::delete(tx, id)?;
-            Ok(())
-        })
+        let (id, if_match) = (id.to_owned(), if_match.map(str::to_owned));
+        self.write(move |_, tx| delete_in(tx, kind, &id, if_match.as_deref()))
     }
 
+    /// Runs several operations in one transaction, each in its own savepoint: an operation that
+    /// fails leaves no trace, the others stand, and the whole batch costs one commit (one
+    /// fsync), which is what makes `/Bulk` fast.
+    pub fn batch<T>(&self, f: impl FnOnce(&mut Batch<'_, '_>) -> T) -> Result<T, ScimError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut batch = Batch { dir: self, tx };
+        let out = f(&mut batch);
+        batch.tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn delete_in(
+    tx: &Connection,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+    check_if_match(if_match, &row)?;
+    for group_id in store::groups_of(tx, id)? {
+        let Some(mut group) = store::get(tx, ResourceKind::Group, &group_id)? else {
+            continue;
+        };
+        if let Some(Value::Array(members)) = group.body.get_mut("members") {
+            members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+            if members.is_empty() {
+                group.body.remove("members");
+            }
+        }
+        group.version += 1;
+        group.last_modified = ids::now();
+        store::update(tx, &group)?;
+        store::set_members(tx, &group.id, &resource::member_ids(&group.body))?;
+    }
+    store::delete(tx, id)?;
+    Ok(())
+}
+
+/// A queued write: runs in a savepoint, says whether it succeeded, and hands back how to tell
+/// its caller once the outcome of the commit is known.
+type Job = Box<dyn FnOnce(&Directory, &Connection) -> (bool, Deliver) + Send>;
+type Deliver = Box<dyn FnOnce(Result<(), ScimError>) + Send>;
+
+fn run_group(
+    dir: &Directory,
+    conn: &mut Connection,
+    jobs: Vec<Job>,
+    delivers: &mut Vec<Deliver>,
+) -> Result<(), ScimError> {
+    let mut tx = conn.transaction()?;
+    for job in jobs {
+        let savepoint = tx.savepoint()?;
+        let (ok, deliver) = job(dir, &savepoint);
+        delivers.push(deliver);
+        if ok {
+            savepoint.commit()?;
+        }
+        // A failed write's savepoint is dropped, which rolls it back.
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Operations inside one [`Directory::batch`].
+pub struct Batch<'d, 'c> {
+    dir: &'d Directory,
+    tx: Transaction<'c>,
+}
+
+impl Batch<'_, '_> {
+    fn step<T>(
+        &mut self,
+        f: impl FnOnce(&Directory, &Connection) -> Result<T, ScimError>,
+    ) -> Result<T, ScimError> {
+        let savepoint = self.tx.savepoint()?;
+        // On error the savepoint is dropped, which rolls back to it.
+        let out = f(self.dir, &savepoint)?;
+        savepoint.commit()?;
+        Ok(out)
+    }
+
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.dir.base_url
+    }
+
+    pub fn create(&mut self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.create_in(c, kind, input))
+    }
+
+    pub fn replace(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        input: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.replace_in(c, kind, id, input, if_match))
+    }
+
+    pub fn patch(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        request: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.patch_in(c, kind, id, request, if_match))
+    }
+
+    pub fn delete(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
+        self.step(|_, c| delete_in(c, kind, id, if_match))
+    }
+}
+
+impl Directory {
     /// A list or search over one or more resource types (`/.search` spans both).
     pub fn list(&self, kinds: &[ResourceKind], q: &ListQuery) -> Result<Value, ScimError> {
         let filter = q.filter.as_deref().map(query::parse_filter).transpose()?;
@@ -210,7 +405,9 @@ impl Directory {
         let mut remaining = count;
         let mut total = 0;
         let mut resources = Vec::new();
-        let conn = self.lock();
+        let reader = self.reader();
+        // One read transaction, so the total and the page come from the same snapshot.
+        let conn = reader.unchecked_transaction()?;
         for &kind in kinds {
             let projection: Projection = q.projection(kind);
             let page = query::list(

@@ -103,6 +103,19 @@ pub fn open(path: &Path) -> Result<Connection, ServerError> {
     Ok(conn)
 }
 
+/// Opens a read connection to a store [`open`] has prepared.
+pub fn open_reader(path: &Path) -> Result<Connection, ServerError> {
+    let fail = |source| ServerError::Store {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(fail)?;
+    conn.pragma_update(None, "query_only", true).map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    Ok(conn)
+}
+
 const COLUMNS: &str = "id, kind, created, last_modified, version, body";
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -231,29 +244,60 @@ pub fn set_members(conn: &Connection, group_id: &str, members: &[String]) -> rus
     Ok(())
 }
 
-/// The groups that list `member_id` directly: `(id, displayName)`.
-pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
+/// The ids of the groups that list `member_id` directly.
+pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare_cached(
-        "SELECT r.id, r.body FROM members m JOIN resources r ON r.id = m.group_id
+        "SELECT m.group_id FROM members m JOIN resources r ON r.id = m.group_id
          WHERE m.member_id = ?1 ORDER BY r.seq",
     )?;
-    let rows = statement.query_map([member_id], |r| {
-        let id: String = r.get(0)?;
-        let body: String = r.get(1)?;
-        Ok((id, body))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, body) = row?;
-        let display = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|b| {
-                b.get("displayName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        out.push((id, display));
+    let ids = statement.query_map([member_id], |r| r.get(0))?;
+    ids.collect()
+}
+
+/// A group a resource belongs to, directly or through nested groups (RFC 7643 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: String,
+    pub display: String,
+    pub direct: bool,
+}
+
+/// The groups each of `member_ids` belongs to, directly or through groups in groups, in one
+/// recursive query per 500 ids. `UNION` (not `UNION ALL`) keeps a membership cycle finite.
+pub fn memberships(
+    conn: &Connection,
+    member_ids: &[&str],
+) -> rusqlite::Result<std::collections::HashMap<String, Vec<Membership>>> {
+    let mut out: std::collections::HashMap<String, Vec<Membership>> =
+        std::collections::HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut statement = conn.prepare(&format!(
+            "WITH RECURSIVE ancestors(member_id, group_id, direct) AS (
+                 SELECT member_id, group_id, 1 FROM members WHERE member_id IN ({marks})
+                 UNION
+                 SELECT a.member_id, m.group_id, 0
+                 FROM members m JOIN ancestors a ON m.member_id = a.group_id
+             )
+             SELECT a.member_id, r.id, json_extract(r.body, '$.displayName'), MAX(a.direct)
+             FROM ancestors a JOIN resources r ON r.id = a.group_id
+             WHERE a.group_id != a.member_id
+             GROUP BY a.member_id, r.id ORDER BY MIN(r.seq)"
+        ))?;
+        let rows = statement.query_map(rusqlite::params_from_iter(chunk), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Membership {
+                    id: r.get(1)?,
+                    display: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    direct: r.get::<_, i64>(3)? == 1,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (member, membership) = row?;
+            out.entry(member).or_default().push(membership);
+        }
     }
     Ok(out)
 }
@@ -285,17 +329,35 @@ pub fn scan(
     limit: Option<usize>,
     mut visit: impl FnMut(Row) -> bool,
 ) -> rusqlite::Result<()> {
-    let (clause, value) = lookup.map_or(("1 = 1", String::new()), Lookup::clause);
     let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND {clause} ORDER BY seq
-         LIMIT {limit} OFFSET {offset}"
-    );
+    let (sql, value) = if let Some(lookup) = lookup {
+        let (clause, value) = lookup.clause();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND {clause} ORDER BY seq
+             LIMIT {limit} OFFSET {offset}"
+        );
+        (sql, value)
+    } else {
+        // OFFSET would materialise every skipped row; find where the page starts in the
+        // covering (kind, seq) index instead, then read only the page.
+        let first: Option<i64> = conn
+            .prepare_cached(&format!(
+                "SELECT seq FROM resources WHERE kind = ?1 ORDER BY seq LIMIT 1 OFFSET {offset}"
+            ))?
+            .query_row([kind.name()], |r| r.get(0))
+            .optional()?;
+        let Some(first) = first else { return Ok(()) };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources WHERE kind = ?1 AND seq >= ?2 ORDER BY seq
+             LIMIT {limit}"
+        );
+        (sql, first.to_string())
+    };
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = if lookup.is_some() {
         statement.query(params![kind.name(), value])?
     } else {
-        statement.query(params![kind.name()])?
+        statement.query(params![kind.name(), value.parse::<i64>().unwrap_or(0)])?
     };
     while let Some(row) = rows.next()? {
         if !visit(read_row(row)?) {

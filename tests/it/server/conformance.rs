@@ -783,3 +783,166 @@ async fn sigterm_stops_the_server_cleanly() {
     let exit = serve.child().wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+#[tokio::test]
+async fn deleting_a_group_updates_its_members_and_parents() {
+    let serve = Serve::start();
+    let ada = serve.user("ada").await;
+    let inner = serve.group("Inner", &[&ada]).await;
+    let outer = serve.group("Outer", &[&inner]).await;
+    assert_eq!(
+        serve.delete(&format!("/Groups/{inner}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        serve
+            .get(&format!("/Users/{ada}"))
+            .await
+            .body
+            .get("groups")
+            .is_none()
+    );
+    assert!(
+        serve
+            .get(&format!("/Groups/{outer}"))
+            .await
+            .body
+            .get("members")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn put_on_a_group_replaces_its_members() {
+    let serve = Serve::start();
+    let ada = serve.user("ada").await;
+    let bob = serve.user("bob").await;
+    let g = serve.group("G", &[&ada]).await;
+    let a = serve
+        .put(
+            &format!("/Groups/{g}"),
+            json!({"schemas": [GROUP], "displayName": "G2", "members": [{"value": bob}]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        serve
+            .get(&format!("/Users/{ada}"))
+            .await
+            .body
+            .get("groups")
+            .is_none()
+    );
+    assert_eq!(
+        serve.get(&format!("/Users/{bob}")).await.body["groups"][0]["display"],
+        "G2"
+    );
+}
+
+#[tokio::test]
+async fn a_group_cannot_contain_itself() {
+    let serve = Serve::start();
+    let g = serve.group("G", &[]).await;
+    serve
+        .patch(
+            &format!("/Groups/{g}"),
+            Serve::ops(json!([{"op": "add", "path": "members", "value": [{"value": g}]}])),
+        )
+        .await
+        .assert_error(400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn me_is_not_implemented() {
+    let serve = Serve::start();
+    serve.get("/Me").await.assert_error(501, None);
+}
+
+#[tokio::test]
+async fn concurrent_writes_fail_alone() {
+    // Writes that commit together still succeed or fail one by one.
+    let serve = Serve::start();
+    let mut tasks = Vec::new();
+    for i in 0..36 {
+        let request = serve
+            .request(Method::POST, "/Users")
+            .header("Content-Type", "application/scim+json")
+            .body(json!({"schemas": [USER], "userName": format!("user{}", i % 12)}).to_string());
+        tasks.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => conflicts += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, conflicts), (12, 24));
+    assert_eq!(serve.get("/Users?count=0").await.body["totalResults"], 12);
+}
+
+#[test]
+fn serve_refuses_an_empty_token_file_and_a_busy_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        .arg(dir.path().join("s.db"))
+        .arg("--token-file")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is empty"));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "t").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+        .args([
+            "serve",
+            "--listen",
+            &taken.local_addr().unwrap().to_string(),
+            "--store",
+        ])
+        .arg(dir.path().join("s.db"))
+        .arg("--token-file")
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+    assert!(
+        output.stdout.is_empty(),
+        "no base URL is printed when not listening"
+    );
+}
+
+#[tokio::test]
+async fn user_groups_include_nested_groups_as_indirect() {
+    let serve = Serve::start();
+    let ada = serve.user("ada").await;
+    let inner = serve.group("Inner", &[&ada]).await;
+    let outer = serve.group("Outer", &[&inner]).await;
+    // A cycle must not hang the lookup.
+    let p = serve
+        .patch(
+            &format!("/Groups/{inner}"),
+            Serve::ops(json!([{"op": "add", "path": "members", "value": [{"value": outer}]}])),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let groups = serve.get(&format!("/Users/{ada}")).await.body["groups"].clone();
+    assert_eq!(groups.as_array().unwrap().len(), 2, "{groups}");
+    assert_eq!(groups[0]["value"], inner);
+    assert_eq!(groups[0]["type"], "direct");
+    assert_eq!(groups[1]["value"], outer);
+    assert_eq!(groups[1]["type"], "indirect");
+    let listed = serve.get("/Users").await;
+    assert_eq!(listed.body["Resources"][0]["groups"], groups);
+}

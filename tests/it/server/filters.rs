@@ -439,3 +439,49 @@ async fn root_search_spans_users_and_groups() {
     let b = serve.post("/.search", json!({"startIndex": 4})).await;
     assert_eq!(names(&b.body), ["Owners"]);
 }
+
+#[tokio::test]
+async fn count_is_capped_at_max_results() {
+    let serve = Serve::start();
+    for chunk in 0..2 {
+        let ops: Vec<Value> = (0..550)
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("{chunk}-{i}"),
+                       "data": {"schemas": [USER], "userName": format!("u{chunk}-{i}")}})
+            })
+            .collect();
+        let a = serve
+            .post("/Bulk", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}))
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    let a = serve.get("/Users?count=5000").await;
+    assert_eq!(a.body["totalResults"], 1100);
+    assert_eq!(a.body["itemsPerPage"], 1000);
+    let rest = serve.get("/Users?startIndex=1001").await;
+    assert_eq!(rest.body["itemsPerPage"], 100);
+    assert_eq!(rest.body["Resources"][0]["userName"], "u1-450");
+}
+
+#[tokio::test]
+async fn pages_of_one_type_skip_the_other() {
+    let serve = Serve::start();
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(serve.user(&format!("u{i}")).await);
+        serve.group(&format!("g{i}"), &[&users[i]]).await;
+    }
+    let mut seen = Vec::new();
+    for start in [1, 3] {
+        let a = serve
+            .get(&format!("/Users?startIndex={start}&count=2"))
+            .await;
+        assert_eq!(a.body["totalResults"], 4);
+        seen.extend(names(&a.body));
+    }
+    assert_eq!(seen, ["u0", "u1", "u2", "u3"]);
+    let g = serve.get("/Groups?startIndex=4&count=2").await;
+    assert_eq!(names(&g.body), ["g3"]);
+    let u = serve.get("/Users?startIndex=2&count=1").await;
+    assert_eq!(u.body["Resources"][0]["groups"][0]["display"], "g1");
+}

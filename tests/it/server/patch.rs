@@ -448,3 +448,20 @@ async fn empty_attributes_parameter_answers_204() {
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     assert_eq!(a.header("etag"), Some("W/\"2\""));
 }
+
+#[tokio::test]
+async fn add_through_an_unmatched_equality_filter_creates_the_value() {
+    let serve = Serve::start();
+    let id = serve.user("ada").await;
+    let body = patch_ok(
+        &serve,
+        &format!("/Users/{id}"),
+        json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "ada@work.com"},
+               {"op": "Add", "path": "emails[type eq \"work\"].primary", "value": true}]),
+    )
+    .await;
+    assert_eq!(
+        body["emails"],
+        json!([{"type": "work", "value": "ada@work.com", "primary": true}])
+    );
+}
