@@ -26,6 +26,9 @@ use serde_json::{Value, json};
 /// Set in the probe's environment: where to write the plan child's measurements.
 const PROBE_ENV: &str = "SCIMFORM_BENCH_PROBE";
 const SIZES_ENV: &str = "SCIMFORM_BENCH_SIZES";
+/// When set, each size's store, token and config are kept (their folder is printed), for
+/// profiling the plan by hand.
+const KEEP_ENV: &str = "SCIMFORM_BENCH_KEEP";
 const DEFAULT_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
 /// Users per group; 100,000 users make 5,000 groups.
@@ -354,6 +357,9 @@ fn measure(scenario: &Scenario) -> Measured {
         .output()
         .expect("the probe runs");
     server.stop();
+    if std::env::var_os(KEEP_ENV).is_some() {
+        eprintln!("kept {}", dir.keep().display());
+    }
     assert!(
         matches!(output.status.code(), Some(0 | 2)),
         "plan failed ({:?}): {}",

@@ -113,7 +113,7 @@ pub async fn read(
         .collect();
     let mut seen = HashSet::new();
     let mut groups: Vec<LiveGroup> = groups
-        .iter()
+        .into_iter()
         .filter_map(live_group)
         .filter(|g| seen.insert(g.id.clone()))
         .collect();
@@ -131,7 +131,7 @@ pub async fn read(
         for group in &mut groups {
             if declared.contains(&group.display_name.to_lowercase())
                 && let Some(response) = client.get(ResourceKind::Group, &group.id).await?
-                && let Some(full) = response.body.as_ref().and_then(live_group)
+                && let Some(full) = response.body.and_then(live_group)
             {
                 *group = full;
             }
@@ -245,18 +245,21 @@ fn version_of(resource: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn live_user(resource: Value) -> Option<LiveUser> {
-    Some(LiveUser {
+fn live_user(mut resource: Value) -> Option<LiveUser> {
+    let version = version_of(&resource);
+    let user = LiveUser {
         id: get_str(&resource, "id")?.to_owned(),
         user_name: get_str(&resource, "userName")?.to_owned(),
         external_id: get_str(&resource, "externalId").map(str::to_owned),
-        version: version_of(&resource),
-        resource,
-    })
+        version,
+        resource: Value::Null,
+    };
+    drop_server_maintained(&mut resource);
+    Some(LiveUser { resource, ..user })
 }
 
-fn live_group(resource: &Value) -> Option<LiveGroup> {
-    let members = get_ci(resource, "members")
+fn live_group(mut resource: Value) -> Option<LiveGroup> {
+    let members = get_ci(&resource, "members")
         .and_then(Value::as_array)
         .map(|items| {
             items
@@ -265,12 +268,23 @@ fn live_group(resource: &Value) -> Option<LiveGroup> {
                 .collect()
         })
         .unwrap_or_default();
-    Some(LiveGroup {
-        id: get_str(resource, "id")?.to_owned(),
-        display_name: get_str(resource, "displayName")?.to_owned(),
-        external_id: get_str(resource, "externalId").map(str::to_owned),
-        version: version_of(resource),
+    let group = LiveGroup {
+        id: get_str(&resource, "id")?.to_owned(),
+        display_name: get_str(&resource, "displayName")?.to_owned(),
+        external_id: get_str(&resource, "externalId").map(str::to_owned),
+        version: version_of(&resource),
         members,
-        resource: resource.clone(),
-    })
+        resource: Value::Null,
+    };
+    drop_server_maintained(&mut resource);
+    Some(LiveGroup { resource, ..group })
+}
+
+/// Drops `meta` (its version is kept apart) and a user's computed `groups`: nothing is diffed,
+/// written or hashed from them (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000
+/// users they are a good part of what a listing holds in memory.
+fn drop_server_maintained(resource: &mut Value) {
+    if let Some(object) = resource.as_object_mut() {
+        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    }
 }
