@@ -176,7 +176,7 @@ fn read_rest<'a>(
     let targeted = !everything && first.remaining_pages() > 0 && lookups < first.remaining_pages();
     let future = async move {
         if !targeted {
-            return Ok(client.list_rest(first).await?.resources);
+            return Ok(client.list_rest_with(first, slim).await?.resources);
         }
         let kind = first.kind;
         let mut resources = first.resources;
@@ -280,11 +280,62 @@ fn live_group(mut resource: Value) -> Option<LiveGroup> {
     Some(LiveGroup { resource, ..group })
 }
 
+/// Keeps of a listed resource what the engine reads: everything but the computed `groups` of a
+/// user and `meta` beyond its `version`. Applied page by page while a listing is read.
+fn slim(resource: &mut Value) {
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    let meta_key = object
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("meta"))
+        .cloned();
+    let version = meta_key.as_ref().and_then(|key| {
+        let meta = object.get_mut(key)?;
+        let key = meta
+            .as_object()?
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case("version"))?
+            .clone();
+        meta.as_object_mut()?.remove(&key)
+    });
+    object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    if let (Some(key), Some(version)) = (meta_key, version) {
+        object.insert(key, serde_json::json!({ "version": version }));
+    }
+}
+
 /// Drops `meta` (its version is kept apart) and a user's computed `groups`: nothing is diffed,
 /// written or hashed from them (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000
 /// users they are a good part of what a listing holds in memory.
 fn drop_server_maintained(resource: &mut Value) {
     if let Some(object) = resource.as_object_mut() {
         object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_slimmed_user_keeps_its_attributes_and_version_only() {
+        let mut resource = json!({
+            "id": "1", "userName": "ada", "title": "Analyst",
+            "Meta": {"resourceType": "User", "Version": "W/\"3\"", "location": "x"},
+            "groups": [{"value": "g", "display": "Owners"}],
+        });
+        slim(&mut resource);
+        assert_eq!(
+            resource,
+            json!({"id": "1", "userName": "ada", "title": "Analyst", "Meta": {"version": "W/\"3\""}})
+        );
+        let user = live_user(resource).unwrap();
+        assert_eq!(user.version.as_deref(), Some("W/\"3\""));
+        assert_eq!(
+            user.resource,
+            json!({"id": "1", "userName": "ada", "title": "Analyst"})
+        );
     }
 }

@@ -142,12 +142,24 @@ impl ScimClient {
 
     /// Reads the pages after `first`, concurrently, and returns the whole listing.
     pub async fn list_rest(&self, first: FirstPage) -> Result<Listing, ClientError> {
+        self.list_rest_with(first, |_| {}).await
+    }
+
+    /// [`ScimClient::list_rest`], calling `prepare` on every resource as soon as its page is
+    /// parsed: a caller that keeps only part of each resource then never holds every page whole
+    /// (at 100,000 users, hundreds of MB).
+    pub async fn list_rest_with(
+        &self,
+        first: FirstPage,
+        prepare: fn(&mut Value),
+    ) -> Result<Listing, ClientError> {
         let FirstPage {
             kind,
-            resources,
+            mut resources,
             total_results: total,
             excluded,
         } = first;
+        resources.iter_mut().for_each(prepare);
         let mut pages = 1;
         let mut seen = Collected::default();
         let returned = resources.len();
@@ -166,6 +178,10 @@ impl ScimClient {
                     let excluded = excluded.clone();
                     tasks.spawn(async move {
                         let page = client.list_page(kind, start, step, &excluded).await;
+                        let page = page.map(|mut page| {
+                            page.resources.iter_mut().for_each(prepare);
+                            page
+                        });
                         (start, page)
                     });
                 }
@@ -184,7 +200,8 @@ impl ScimClient {
             // end until a page comes back empty or everything is accounted for.
             let mut start = total + 1;
             while seen.len() < total && pages < total + 2 {
-                let page = self.list_page(kind, start, step, &excluded).await?;
+                let mut page = self.list_page(kind, start, step, &excluded).await?;
+                page.resources.iter_mut().for_each(prepare);
                 pages += 1;
                 if page.resources.is_empty() {
                     break;
