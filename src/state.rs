@@ -113,7 +113,7 @@ pub async fn read(
         .collect();
     let mut seen = HashSet::new();
     let mut groups: Vec<LiveGroup> = groups
-        .iter()
+        .into_iter()
         .filter_map(live_group)
         .filter(|g| seen.insert(g.id.clone()))
         .collect();
@@ -131,7 +131,7 @@ pub async fn read(
         for group in &mut groups {
             if declared.contains(&group.display_name.to_lowercase())
                 && let Some(response) = client.get(ResourceKind::Group, &group.id).await?
-                && let Some(full) = response.body.as_ref().and_then(live_group)
+                && let Some(full) = response.body.and_then(live_group)
             {
                 *group = full;
             }
@@ -176,7 +176,7 @@ fn read_rest<'a>(
     let targeted = !everything && first.remaining_pages() > 0 && lookups < first.remaining_pages();
     let future = async move {
         if !targeted {
-            return Ok(client.list_rest(first).await?.resources);
+            return Ok(client.list_rest_with(first, slim).await?.resources);
         }
         let kind = first.kind;
         let mut resources = first.resources;
@@ -245,20 +245,23 @@ fn version_of(resource: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn live_user(resource: Value) -> Option<LiveUser> {
-    Some(LiveUser {
+fn live_user(mut resource: Value) -> Option<LiveUser> {
+    let version = version_of(&resource);
+    let user = LiveUser {
         id: get_str(&resource, "id")?.to_owned(),
         user_name: get_str(&resource, "userName")?.to_owned(),
         external_id: get_str(&resource, "externalId").map(str::to_owned),
-        version: version_of(&resource),
-        resource,
-    })
+        version,
+        resource: Value::Null,
+    };
+    drop_server_maintained(&mut resource);
+    Some(LiveUser { resource, ..user })
 }
 
 /// A group resource as the engine reads it; `None` without an id or displayName.
 #[must_use]
-pub fn live_group(resource: &Value) -> Option<LiveGroup> {
-    let members = get_ci(resource, "members")
+pub fn live_group(mut resource: Value) -> Option<LiveGroup> {
+    let members = get_ci(&resource, "members")
         .and_then(Value::as_array)
         .map(|items| {
             items
@@ -267,12 +270,74 @@ pub fn live_group(resource: &Value) -> Option<LiveGroup> {
                 .collect()
         })
         .unwrap_or_default();
-    Some(LiveGroup {
-        id: get_str(resource, "id")?.to_owned(),
-        display_name: get_str(resource, "displayName")?.to_owned(),
-        external_id: get_str(resource, "externalId").map(str::to_owned),
-        version: version_of(resource),
+    let group = LiveGroup {
+        id: get_str(&resource, "id")?.to_owned(),
+        display_name: get_str(&resource, "displayName")?.to_owned(),
+        external_id: get_str(&resource, "externalId").map(str::to_owned),
+        version: version_of(&resource),
         members,
-        resource: resource.clone(),
-    })
+        resource: Value::Null,
+    };
+    drop_server_maintained(&mut resource);
+    Some(LiveGroup { resource, ..group })
+}
+
+/// Keeps of a listed resource what the engine reads: everything but the computed `groups` of a
+/// user and `meta` beyond its `version`. Applied page by page while a listing is read.
+fn slim(resource: &mut Value) {
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    let meta_key = object
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("meta"))
+        .cloned();
+    let version = meta_key.as_ref().and_then(|key| {
+        let meta = object.get_mut(key)?;
+        let key = meta
+            .as_object()?
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case("version"))?
+            .clone();
+        meta.as_object_mut()?.remove(&key)
+    });
+    object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    if let (Some(key), Some(version)) = (meta_key, version) {
+        object.insert(key, serde_json::json!({ "version": version }));
+    }
+}
+
+/// Drops `meta` (its version is kept apart) and a user's computed `groups`: nothing is diffed,
+/// written or hashed from them (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000
+/// users they are a good part of what a listing holds in memory.
+fn drop_server_maintained(resource: &mut Value) {
+    if let Some(object) = resource.as_object_mut() {
+        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_slimmed_user_keeps_its_attributes_and_version_only() {
+        let mut resource = json!({
+            "id": "1", "userName": "ada", "title": "Analyst",
+            "Meta": {"resourceType": "User", "Version": "W/\"3\"", "location": "x"},
+            "groups": [{"value": "g", "display": "Owners"}],
+        });
+        slim(&mut resource);
+        assert_eq!(
+            resource,
+            json!({"id": "1", "userName": "ada", "title": "Analyst", "Meta": {"version": "W/\"3\""}})
+        );
+        let user = live_user(resource).unwrap();
+        assert_eq!(user.version.as_deref(), Some("W/\"3\""));
+        assert_eq!(
+            user.resource,
+            json!({"id": "1", "userName": "ada", "title": "Analyst"})
+        );
+    }
 }

@@ -284,7 +284,7 @@ impl ScimClient {
             )
             .await
         {
-            Ok(response) => Ok(list::ListPage::from_json(response.body.as_ref())
+            Ok(response) => Ok(list::ListPage::from_json(response.body)
                 .map(|page| page.resources)
                 .unwrap_or_default()),
             Err(ClientError::Status { status: 404, .. }) => Ok(Vec::new()),

@@ -198,7 +198,7 @@ async fn read_session(
                 .get(ResourceKind::Group, &group.id)
                 .await
                 .map_err(read_error)?
-                && let Some(full) = response.body.as_ref().and_then(state::live_group)
+                && let Some(full) = response.body.and_then(state::live_group)
             {
                 *group = full;
             }

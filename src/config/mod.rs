@@ -56,6 +56,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
     let mut errors = Errors::default();
     let documents = load::read(path, &mut sources, &mut errors);
     let declarations = collect::collect(&documents, &sources, &mut errors);
+    // The node trees are not needed past this point; for a large directory they are most of
+    // the memory loading takes, so they go before the validated model is built.
+    drop(documents);
     let config = validate::build(declarations, sources, *options, &mut errors);
     if errors.is_empty() {
         Ok(config)
