@@ -65,7 +65,7 @@ pub async fn plan_provider(
 }
 
 /// What the reader must find on `provider`'s server.
-fn wanted(config: &Config, provider: &Provider) -> Wanted {
+pub fn wanted(config: &Config, provider: &Provider) -> Wanted {
     let name = provider.name();
     Wanted {
         user_names: config
@@ -85,6 +85,7 @@ fn wanted(config: &Config, provider: &Provider) -> Wanted {
             .filter_map(|g| g.external_id.as_set().cloned())
             .collect(),
         everything: provider.prune(),
+        all_members: false,
     }
 }
 

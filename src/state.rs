@@ -68,6 +68,8 @@ pub struct Wanted {
     pub group_external_ids: Vec<String>,
     /// Whether every object must be read (pruning is on).
     pub everything: bool,
+    /// Whether every group's members are needed, not only the declared groups' (import).
+    pub all_members: bool,
 }
 
 /// Reads the users and groups the plan needs from a server.
@@ -121,7 +123,8 @@ pub async fn read(
     let groups_complete = groups_complete && groups.len() == total_groups;
 
     // Some servers leave `members` out of group lists. When no listed group has any, read the
-    // declared groups one by one: an empty group and an omitted attribute look the same.
+    // groups whose members matter one by one: an empty group and an omitted attribute look the
+    // same.
     if !groups.is_empty() && groups.iter().all(|g| g.resource.get("members").is_none()) {
         let declared: HashSet<String> = wanted
             .group_names
@@ -129,7 +132,7 @@ pub async fn read(
             .map(|n| n.to_lowercase())
             .collect();
         for group in &mut groups {
-            if declared.contains(&group.display_name.to_lowercase())
+            if (wanted.all_members || declared.contains(&group.display_name.to_lowercase()))
                 && let Some(response) = client.get(ResourceKind::Group, &group.id).await?
                 && let Some(full) = response.body.and_then(live_group)
             {

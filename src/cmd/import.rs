@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use super::{fail, pick_provider, print_stdout, report_diagnostics};
 use crate::cli::ImportArgs;
-use crate::client::{ClientError, ResourceKind};
+use crate::client::ClientError;
 use crate::config::{self, Provider};
 use crate::connect::{self, ConnectError};
 use crate::import::{self, Imported, ProviderBlock};
@@ -170,9 +170,10 @@ async fn read_session(
     let capabilities = client.capabilities().await.map_err(read_error)?;
     let wanted = Wanted {
         everything: true,
+        all_members: true,
         ..Wanted::default()
     };
-    let mut live = state::read(client, &capabilities, &wanted)
+    let live = state::read(client, &capabilities, &wanted)
         .await
         .map_err(read_error)?;
     let incomplete = |kind, total, read| ImportError::Incomplete {
@@ -186,23 +187,6 @@ async fn read_session(
     }
     if !live.groups_complete {
         return Err(incomplete("group", live.total_groups, live.groups.len()));
-    }
-    // Some servers leave `members` out of group lists: then read each group on its own.
-    if live
-        .groups
-        .iter()
-        .all(|g| g.resource.get("members").is_none())
-    {
-        for group in &mut live.groups {
-            if let Some(response) = client
-                .get(ResourceKind::Group, &group.id)
-                .await
-                .map_err(read_error)?
-                && let Some(full) = response.body.and_then(state::live_group)
-            {
-                *group = full;
-            }
-        }
     }
     Ok(live)
 }

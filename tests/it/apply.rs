@@ -11,7 +11,7 @@ use scimform::client::{Connection, ResourceKind, ScimClient};
 use scimform::config::{self, Config, LoadOptions};
 use scimform::plan::{Action, ProviderPlan};
 use scimform::report::{AdoptCause, Note, Outcome};
-use scimform::state::{self, Wanted};
+use scimform::state;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -96,27 +96,8 @@ fn load(base_url: &str, rest: &str) -> Config {
 /// The plan for the config's only provider, read from `client`'s server.
 async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
     let provider = &config.providers()[0];
-    let name = provider.name();
     let capabilities = client.capabilities().await.unwrap();
-    let wanted = Wanted {
-        user_names: config
-            .users_for(name)
-            .map(|u| u.user_name.clone())
-            .collect(),
-        user_external_ids: config
-            .users_for(name)
-            .filter_map(|u| u.external_id.as_set().cloned())
-            .collect(),
-        group_names: config
-            .groups_for(name)
-            .map(|g| g.display_name.clone())
-            .collect(),
-        group_external_ids: config
-            .groups_for(name)
-            .filter_map(|g| g.external_id.as_set().cloned())
-            .collect(),
-        everything: provider.prune(),
-    };
+    let wanted = scimform::planner::wanted(config, provider);
     let live = state::read(client, &capabilities, &wanted).await.unwrap();
     let (ops, unmanaged) = scimform::diff::diff(
         config,
@@ -127,7 +108,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
     )
     .unwrap();
     ProviderPlan {
-        provider: name.to_owned(),
+        provider: provider.name().to_owned(),
         url: provider.url_template().to_owned(),
         capabilities,
         reads: 0,
