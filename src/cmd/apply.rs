@@ -5,10 +5,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use super::plan::resolve_targets;
-use super::{fail, print_stdout, report_diagnostics};
+use super::{fail, load_config, print_stdout, report_diagnostics};
 use crate::apply::{self, ExecOptions, PreconditionError, Progress, Quiet};
 use crate::cli::ApplyArgs;
-use crate::config::{self, Config, Provider};
+use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
 use crate::diff::Options;
 use crate::plan::{Plan, ProviderPlan};
@@ -18,12 +18,9 @@ use crate::report::Report;
 
 pub fn run(args: &ApplyArgs) -> ExitCode {
     init_logging(args.verbose);
-    let config = match config::load(&args.config.file, &args.config.load_options()) {
+    let config = match load_config(&args.config) {
         Ok(config) => config,
-        Err(errors) => {
-            report_diagnostics(&errors.0);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match &args.plan {
@@ -106,19 +103,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
             }
         }
     }
-    let exec = exec_options(args, false);
-    let mut success = true;
-    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
-        let report = execute(args, session, provider_plan, &exec).await;
-        success &= report.is_success();
-        print_report(args, &report);
-    }
-    close(sessions).await;
-    if success {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    execute_all(args, &plan, sessions, false).await
 }
 
 /// `apply PLAN`: refuse a plan made from another config or whose objects moved; otherwise
@@ -186,9 +171,21 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
         }
         return fail(message);
     }
+    execute_all(args, plan, sessions, true).await
+}
+
+/// Executes each provider's plan over its session, prints each report, closes the sessions;
+/// exit 1 if anything was not done. A saved plan's writes carry `If-Match` where the server
+/// keeps versions.
+async fn execute_all(
+    args: &ApplyArgs,
+    plan: &Plan,
+    sessions: Vec<Session>,
+    saved: bool,
+) -> ExitCode {
     let mut success = true;
     for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
-        let exec = exec_options(args, provider_plan.capabilities.etag);
+        let exec = exec_options(args, saved && provider_plan.capabilities.etag);
         let report = execute(args, session, provider_plan, &exec).await;
         success &= report.is_success();
         print_report(args, &report);

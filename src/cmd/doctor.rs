@@ -3,20 +3,16 @@
 
 use std::process::ExitCode;
 
-use super::{pick_provider, print_stdout, report_diagnostics};
+use super::{load_config, pick_provider, print_stdout, report_diagnostics};
 use crate::cli::DoctorArgs;
-use crate::config;
 use crate::connect;
 use crate::doctor;
 use crate::render;
 
 pub fn run(args: &DoctorArgs) -> ExitCode {
-    let config = match config::load(&args.config.file, &args.config.load_options()) {
+    let config = match load_config(&args.config) {
         Ok(config) => config,
-        Err(errors) => {
-            report_diagnostics(&errors.0);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let provider = match pick_provider(&config, args.provider.as_deref(), "doctor") {
         Ok(provider) => provider,

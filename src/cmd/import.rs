@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{fail, pick_provider, print_stdout, report_diagnostics};
+use super::{fail, load_config, pick_provider, print_stdout, report_diagnostics};
 use crate::cli::ImportArgs;
 use crate::client::ClientError;
 use crate::config::{self, Provider};
@@ -38,12 +38,9 @@ enum ImportError {
 
 pub fn run(args: &ImportArgs) -> ExitCode {
     let options = args.config.load_options();
-    let config = match config::load(&args.config.file, &options) {
+    let config = match load_config(&args.config) {
         Ok(config) => config,
-        Err(errors) => {
-            report_diagnostics(&errors.0);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let provider = match pick_provider(&config, args.provider.as_deref(), "import") {
         Ok(provider) => provider,

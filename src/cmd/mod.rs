@@ -14,6 +14,15 @@ use std::process::ExitCode;
 
 use crate::config::{self, Style};
 
+/// Loads the config the arguments name; on failure, reports every error and returns the exit
+/// code.
+pub fn load_config(args: &crate::cli::ConfigArgs) -> Result<config::Config, ExitCode> {
+    config::load(&args.file, &args.load_options()).map_err(|errors| {
+        report_diagnostics(&errors.0);
+        ExitCode::FAILURE
+    })
+}
+
 /// Writes to stdout; a closed pipe is not an error (§2).
 pub fn print_stdout(text: &str) -> ExitCode {
     let mut stdout = std::io::stdout().lock();

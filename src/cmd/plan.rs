@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use super::{fail, print_stdout, report_diagnostics};
+use super::{fail, load_config, print_stdout, report_diagnostics};
 use crate::cli::PlanArgs;
-use crate::config::{self, Config, Provider};
+use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
 use crate::diff::Options;
 use crate::plan::Plan;
@@ -12,12 +12,9 @@ use crate::planner::{self, PlanError};
 use crate::render;
 
 pub fn run(args: &PlanArgs) -> ExitCode {
-    let config = match config::load(&args.config.file, &args.config.load_options()) {
+    let config = match load_config(&args.config) {
         Ok(config) => config,
-        Err(errors) => {
-            report_diagnostics(&errors.0);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let targets = match resolve_targets(
         &config,
