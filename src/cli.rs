@@ -92,6 +92,10 @@ pub struct PlanArgs {
     /// Allow a plan that deprovisions more users than `max_changes.delete_percent`.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// Plan to batch each phase's independent writes into `/Bulk` requests where the server
+    /// offers it; `apply PLAN` then sends them so.
+    #[arg(long)]
+    pub bulk: bool,
 }
 
 /// `scimform apply`.
@@ -116,7 +120,8 @@ pub struct ApplyArgs {
     /// Allow a plan that deprovisions more users than `max_changes.delete_percent`.
     #[arg(long)]
     pub allow_mass_delete: bool,
-    /// Batch each phase's independent writes into `/Bulk` requests where the server offers it.
+    /// Batch each phase's independent writes into `/Bulk` requests where the server offers it
+    /// (a saved plan says for itself).
     #[arg(long)]
     pub bulk: bool,
     /// Log every request (method, path, status, latency) to stderr.

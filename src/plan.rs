@@ -59,6 +59,10 @@ pub struct ProviderPlan {
     pub existing_users: usize,
     /// Server objects the config does not manage, left alone (§3.4).
     pub unmanaged: Unmanaged,
+    /// Whether apply sends each phase's independent writes together in `/Bulk` requests
+    /// (asked for with `--bulk`, and only where the server offers it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bulk: bool,
     /// The ops, in execution order: by phase, then by key.
     pub ops: Vec<Op>,
 }
@@ -77,9 +81,114 @@ impl ProviderPlan {
                 Action::Update => summary.update += 1,
                 Action::Deactivate | Action::Delete => summary.destroy += 1,
             }
-            summary.requests += 1;
         }
+        summary.requests = self.write_requests();
         summary
+    }
+
+    /// How many write requests apply sends: one per op, or, with [`ProviderPlan::bulk`], one
+    /// per `/Bulk` batch of the independent ops of each phase plus one per op left alone.
+    #[must_use]
+    pub fn write_requests(&self) -> usize {
+        let (true, Some(limits)) = (self.bulk, self.capabilities.bulk) else {
+            return self.ops.len();
+        };
+        let mut requests = 0;
+        for phase in Phase::ALL {
+            let ops: Vec<&Op> = self.ops.iter().filter(|op| op.phase == phase).collect();
+            let (independent, ordered) = independent_writes(&ops);
+            requests += ordered;
+            let (batches, singles) = bulk_batches(independent, limits, |op| op.bulk_size());
+            requests += batches.len() + singles.len();
+        }
+        requests
+    }
+}
+
+/// Splits one phase's ops into those that may share a `/Bulk` request and the count of those
+/// that may not: an object written more than once in a phase keeps its writes in order, one
+/// request at a time. Creates always stand alone as objects.
+pub fn independent_writes<T: AsRef<Op>>(ops: &[T]) -> (Vec<&T>, usize) {
+    let mut writes_per_path: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::new();
+    for op in ops {
+        let op = op.as_ref();
+        if op.request.method != Method::Post {
+            *writes_per_path.entry(op.request.path.as_str()).or_default() += 1;
+        }
+    }
+    let mut independent = Vec::new();
+    let mut ordered = 0;
+    for item in ops {
+        let op = item.as_ref();
+        if op.request.method == Method::Post || writes_per_path[op.request.path.as_str()] == 1 {
+            independent.push(item);
+        } else {
+            ordered += 1;
+        }
+    }
+    (independent, ordered)
+}
+
+/// The share of `maxPayloadSize` a bulk request is filled to, leaving room for the envelope.
+const BULK_PAYLOAD_SHARE: f64 = 0.9;
+
+/// Groups items into `/Bulk` requests within the server's limits (RFC 7644 §3.7). An item too
+/// large for any request on its own, and a batch of one, come back as singles.
+pub fn bulk_batches<T>(
+    items: Vec<T>,
+    limits: crate::client::BulkLimits,
+    size_of: impl Fn(&T) -> usize,
+) -> (Vec<Vec<T>>, Vec<T>) {
+    let max_operations = limits.max_operations.max(1);
+    let max_payload = (limits.max_payload_size as f64 * BULK_PAYLOAD_SHARE) as usize;
+    let mut batches: Vec<Vec<T>> = Vec::new();
+    let mut singles = Vec::new();
+    let mut current: Vec<T> = Vec::new();
+    let mut size = 0;
+    for item in items {
+        let item_size = size_of(&item);
+        if item_size > max_payload {
+            singles.push(item);
+            continue;
+        }
+        if current.len() == max_operations || size + item_size > max_payload {
+            batches.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += item_size;
+        current.push(item);
+    }
+    batches.push(current);
+    let mut requests = Vec::new();
+    for batch in batches {
+        if batch.len() == 1 {
+            singles.extend(batch);
+        } else if !batch.is_empty() {
+            requests.push(batch);
+        }
+    }
+    (requests, singles)
+}
+
+impl AsRef<Op> for Op {
+    fn as_ref(&self) -> &Op {
+        self
+    }
+}
+
+impl Op {
+    /// The size of this op as one operation of a `/Bulk` request, in bytes: near enough to the
+    /// size sent, where ids replace bulkId references.
+    #[must_use]
+    pub fn bulk_size(&self) -> usize {
+        let operation = serde_json::json!({
+            "method": self.request.method.as_str(),
+            "path": self.request.path,
+            "bulkId": self.bulk_id,
+            "data": self.request.body,
+        });
+        operation.to_string().len() + 1
     }
 }
 
@@ -246,3 +355,82 @@ pub enum Observed {
 
 /// The prefix of a bulkId reference (RFC 7644 §3.7.2).
 pub const BULK_ID_PREFIX: &str = "bulkId:";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::BulkLimits;
+
+    fn op(phase: Phase, method: Method, path: &str) -> Op {
+        Op {
+            phase,
+            action: Action::Update,
+            resource: ResourceKind::User,
+            key: path.to_owned(),
+            reason: None,
+            bulk_id: None,
+            changes: Vec::new(),
+            request: Request {
+                method,
+                path: path.to_owned(),
+                body: Some(serde_json::json!({"userName": "x"})),
+            },
+            observed: Observed::Absent,
+            depends_on: Vec::new(),
+        }
+    }
+
+    fn plan(bulk: bool, max_operations: usize) -> ProviderPlan {
+        ProviderPlan {
+            provider: "p".into(),
+            url: "https://scim.example.com/scim/v2".into(),
+            capabilities: Capabilities {
+                bulk: Some(BulkLimits {
+                    max_operations,
+                    max_payload_size: 1_048_576,
+                }),
+                ..Capabilities::default()
+            },
+            reads: 3,
+            existing_users: 0,
+            unmanaged: Unmanaged::default(),
+            bulk,
+            ops: vec![
+                op(Phase::Users, Method::Post, "/Users"),
+                op(Phase::Users, Method::Post, "/Users"),
+                op(Phase::Users, Method::Post, "/Users"),
+                op(Phase::Users, Method::Patch, "/Users/1"),
+                // A group whose membership change is split: its two writes stay in order.
+                op(Phase::Groups, Method::Patch, "/Groups/g"),
+                op(Phase::Groups, Method::Patch, "/Groups/g"),
+                op(Phase::Groups, Method::Patch, "/Groups/h"),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_plan_counts_one_request_per_op_without_bulk() {
+        assert_eq!(plan(false, 1000).write_requests(), 7);
+        assert_eq!(plan(false, 1000).summary().requests, 7);
+    }
+
+    #[test]
+    fn with_bulk_independent_writes_of_a_phase_share_requests() {
+        // Users: one batch of four. Groups: g's two writes alone, h alone (a batch of one).
+        assert_eq!(plan(true, 1000).write_requests(), 4);
+        // At most two operations per bulk request: users take two batches.
+        assert_eq!(plan(true, 2).write_requests(), 5);
+    }
+
+    #[test]
+    fn batches_respect_the_payload_limit_and_leave_oversized_items_alone() {
+        let limits = BulkLimits {
+            max_operations: 10,
+            max_payload_size: 100,
+        };
+        // Requests are filled to 90% of the payload limit: 90 bytes here.
+        let (batches, singles) = bulk_batches(vec![40, 40, 40, 500, 10], limits, |n| *n);
+        assert_eq!(batches, vec![vec![40, 40], vec![40, 10]]);
+        assert_eq!(singles, vec![500]);
+    }
+}

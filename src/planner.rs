@@ -58,6 +58,7 @@ pub async fn plan_provider(
             reads,
             existing_users: live.total_users,
             unmanaged,
+            bulk: false,
             ops,
         },
         session,
@@ -86,6 +87,15 @@ pub fn wanted(config: &Config, provider: &Provider) -> Wanted {
             .collect(),
         everything: provider.prune(),
         all_members: false,
+    }
+}
+
+impl Planned {
+    /// Plans `/Bulk` batching (`--bulk`) where the server offers it.
+    #[must_use]
+    pub fn with_bulk(mut self, bulk: bool) -> Self {
+        self.plan.bulk = bulk && self.plan.capabilities.bulk.is_some();
+        self
     }
 }
 

@@ -22,41 +22,10 @@ use crate::state::get_ci;
 /// The schema of a bulk request (RFC 7644 §3.7).
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
-/// The share of `maxPayloadSize` a request is filled to, leaving room for the envelope.
-const PAYLOAD_SHARE: f64 = 0.9;
-
 /// Groups `ready` into bulk requests within the server's limits. An op too large for any
 /// request on its own, and a batch of one, are returned as single ops.
 pub(super) fn batches(ready: Vec<Ready>, limits: BulkLimits) -> (Vec<Vec<Ready>>, Vec<Ready>) {
-    let max_operations = limits.max_operations.max(1);
-    let max_payload = (limits.max_payload_size as f64 * PAYLOAD_SHARE) as usize;
-    let mut batches: Vec<Vec<Ready>> = Vec::new();
-    let mut singles = Vec::new();
-    let mut current: Vec<Ready> = Vec::new();
-    let mut size = 0;
-    for item in ready {
-        let item_size = operation(&item).to_string().len() + 1;
-        if item_size > max_payload {
-            singles.push(item);
-            continue;
-        }
-        if current.len() == max_operations || size + item_size > max_payload {
-            batches.push(std::mem::take(&mut current));
-            size = 0;
-        }
-        size += item_size;
-        current.push(item);
-    }
-    batches.push(current);
-    let mut requests = Vec::new();
-    for batch in batches {
-        if batch.len() == 1 {
-            singles.extend(batch);
-        } else if !batch.is_empty() {
-            requests.push(batch);
-        }
-    }
-    (requests, singles)
+    crate::plan::bulk_batches(ready, limits, |item| operation(item).to_string().len() + 1)
 }
 
 /// One bulk operation (RFC 7644 §3.7.1).

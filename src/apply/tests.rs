@@ -317,6 +317,7 @@ fn plan(ops: Vec<Op>) -> ProviderPlan {
         reads: 0,
         existing_users: 0,
         unmanaged: Unmanaged::default(),
+        bulk: false,
         ops,
     }
 }

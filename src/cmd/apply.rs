@@ -65,6 +65,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
         .await
         {
             Ok(planned) => {
+                let planned = planned.with_bulk(args.bulk);
                 plans.push(planned.plan);
                 sessions.push(planned.session);
             }
@@ -185,7 +186,10 @@ async fn execute_all(
 ) -> ExitCode {
     let mut success = true;
     for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
-        let exec = exec_options(args, saved && provider_plan.capabilities.etag);
+        let exec = ExecOptions {
+            bulk: provider_plan.bulk,
+            ..exec_options(args, saved && provider_plan.capabilities.etag)
+        };
         let report = execute(args, session, provider_plan, &exec).await;
         success &= report.is_success();
         print_report(args, &report);
@@ -202,7 +206,6 @@ fn exec_options(args: &ApplyArgs, if_match: bool) -> ExecOptions {
     ExecOptions {
         parallelism: usize::from(args.parallelism),
         if_match,
-        bulk: args.bulk,
         ..ExecOptions::default()
     }
 }

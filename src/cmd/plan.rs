@@ -27,7 +27,13 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     let options = Options {
         allow_mass_delete: args.allow_mass_delete,
     };
-    let plan = match compute(&config, &targets, args.config.allow_insecure_http, options) {
+    let plan = match compute(
+        &config,
+        &targets,
+        args.config.allow_insecure_http,
+        options,
+        args.bulk,
+    ) {
         Ok(plan) => plan,
         Err(error) => return fail(error),
     };
@@ -88,6 +94,7 @@ pub fn compute(
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
+    bulk: bool,
 ) -> Result<Plan, Box<PlanError>> {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     runtime.block_on(async {
@@ -96,7 +103,8 @@ pub fn compute(
             let planned =
                 planner::plan_provider(config, provider, target, allow_insecure_http, options)
                     .await
-                    .map_err(Box::new)?;
+                    .map_err(Box::new)?
+                    .with_bulk(bulk);
             planned.session.close().await;
             plans.push(planned.plan);
         }

@@ -282,6 +282,7 @@ fn tonkean() -> ProviderPlan {
             users: 5,
             groups: 1,
         },
+        bulk: false,
         ops: [tonkean_users(), tonkean_groups(), tonkean_deprovisions()].concat(),
     }
 }
@@ -356,6 +357,7 @@ fn sandbox() -> ProviderPlan {
         reads: 3,
         existing_users: 2,
         unmanaged: Unmanaged::default(),
+        bulk: false,
         ops: vec![create_ada, delete_dave, delete_old_team],
     }
 }

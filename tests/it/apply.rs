@@ -114,6 +114,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
         reads: 0,
         existing_users: live.total_users,
         unmanaged,
+        bulk: false,
         ops,
     }
 }

@@ -327,3 +327,58 @@ async fn an_apply_killed_midway_is_finished_by_the_next_one() {
         1500
     );
 }
+
+#[tokio::test]
+async fn a_plan_made_with_bulk_states_its_requests_and_is_applied_so() {
+    let peer = PeerServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        &format!(
+            "version: 1\nproviders:\n  tonkean:\n    url: {}\n    token: ${{PEER_TOKEN}}\n    preset: tonkean\n{DIRECTORY}",
+            peer.base_url
+        ),
+    );
+    let saved = dir.path().join("plan.json");
+    let before = peer.requests().len();
+    let (plan, applied) = {
+        let (config, saved) = (config.clone(), saved.clone());
+        tokio::task::spawn_blocking(move || {
+            let plan = scim(
+                &config,
+                &[
+                    "plan",
+                    "--bulk",
+                    "--format",
+                    "json",
+                    "--out",
+                    saved.to_str().unwrap(),
+                ],
+            );
+            let applied = scim(&config, &["apply", saved.to_str().unwrap()]);
+            (plan, applied)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["providers"][0]["bulk"], true);
+    assert_eq!(
+        json["summary"]["requests"], 2,
+        "two users in one /Bulk, the group alone"
+    );
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let writes: Vec<String> = peer.requests()[before..]
+        .iter()
+        .filter(|r| !r.starts_with("GET "))
+        .cloned()
+        .collect();
+    assert_eq!(writes, vec!["POST /scim/v2/Bulk", "POST /scim/v2/Groups"]);
+}
