@@ -447,16 +447,11 @@ async fn schema_by_id(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    registry()
-        .schema_documents(state.dir.base_url())
-        .into_iter()
-        .find(|d| {
-            d["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
-        .map(|d| scim(StatusCode::OK, &d))
-        .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))
+    document_by_id(
+        registry().schema_documents(state.dir.base_url()),
+        &id,
+        "schema",
+    )
 }
 
 async fn resource_types(
@@ -475,14 +470,18 @@ async fn resource_type_by_id(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    registry()
-        .resource_type_documents(state.dir.base_url())
+    document_by_id(
+        registry().resource_type_documents(state.dir.base_url()),
+        &id,
+        "resource type",
+    )
+}
+
+/// The discovery document whose `id` is `id` (case-insensitively), or 404.
+fn document_by_id(documents: Vec<Value>, id: &str, what: &str) -> Result<Response, ScimError> {
+    documents
         .into_iter()
-        .find(|d| {
-            d["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
+        .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
         .map(|d| scim(StatusCode::OK, &d))
-        .ok_or_else(|| ScimError::not_found(format!("no resource type {id:?}")))
+        .ok_or_else(|| ScimError::not_found(format!("no {what} {id:?}")))
 }
