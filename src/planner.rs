@@ -6,7 +6,7 @@ use crate::config::{Config, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
 use crate::plan::{FORMAT_VERSION, Plan, ProviderPlan};
-use crate::state::{self, Wanted};
+use crate::state::{self, Key, Wanted};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -69,21 +69,19 @@ pub async fn plan_provider(
 pub fn wanted(config: &Config, provider: &Provider) -> Wanted {
     let name = provider.name();
     Wanted {
-        user_names: config
+        users: config
             .users_for(name)
-            .map(|u| u.user_name.clone())
+            .map(|u| Key {
+                name: u.user_name.clone(),
+                external_id: u.external_id.as_set().cloned(),
+            })
             .collect(),
-        user_external_ids: config
-            .users_for(name)
-            .filter_map(|u| u.external_id.as_set().cloned())
-            .collect(),
-        group_names: config
+        groups: config
             .groups_for(name)
-            .map(|g| g.display_name.clone())
-            .collect(),
-        group_external_ids: config
-            .groups_for(name)
-            .filter_map(|g| g.external_id.as_set().cloned())
+            .map(|g| Key {
+                name: g.display_name.clone(),
+                external_id: g.external_id.as_set().cloned(),
+            })
             .collect(),
         everything: provider.prune(),
         all_members: false,

@@ -56,16 +56,21 @@ pub struct LiveState {
     pub groups_complete: bool,
 }
 
+/// One declared object, as the reader looks for it: by its key (userName or displayName) and,
+/// failing that, by its declared externalId (a rename).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub name: String,
+    pub external_id: Option<String>,
+}
+
 /// What the config asks of a server, so the reader knows what it must find.
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
-    /// Declared userNames (tombstones included).
-    pub user_names: Vec<String>,
-    /// Declared externalIds of users, for renames.
-    pub user_external_ids: Vec<String>,
-    /// Declared group displayNames (tombstones included).
-    pub group_names: Vec<String>,
-    pub group_external_ids: Vec<String>,
+    /// Declared users (tombstones included).
+    pub users: Vec<Key>,
+    /// Declared groups (tombstones included).
+    pub groups: Vec<Key>,
     /// Whether every object must be read (pruning is on).
     pub everything: bool,
     /// Whether every group's members are needed, not only the declared groups' (import).
@@ -90,16 +95,14 @@ pub async fn read(
         client,
         users_first,
         "userName",
-        &wanted.user_names,
-        &wanted.user_external_ids,
+        &wanted.users,
         wanted.everything || !can_filter,
     );
     let (groups, groups_complete) = read_rest(
         client,
         groups_first,
         "displayName",
-        &wanted.group_names,
-        &wanted.group_external_ids,
+        &wanted.groups,
         wanted.everything || !can_filter,
     );
     let ((users, users_complete), (groups, groups_complete)) = tokio::try_join!(
@@ -127,9 +130,9 @@ pub async fn read(
     // same.
     if !groups.is_empty() && groups.iter().all(|g| g.resource.get("members").is_none()) {
         let declared: HashSet<String> = wanted
-            .group_names
+            .groups
             .iter()
-            .map(|n| n.to_lowercase())
+            .map(|g| g.name.to_lowercase())
             .collect();
         for group in &mut groups {
             if (wanted.all_members || declared.contains(&group.display_name.to_lowercase()))
@@ -157,25 +160,32 @@ fn read_rest<'a>(
     client: &'a ScimClient,
     first: FirstPage,
     key_attribute: &'static str,
-    names: &'a [String],
-    external_ids: &'a [String],
+    wanted: &'a [Key],
     everything: bool,
 ) -> (
     impl Future<Output = Result<Vec<Value>, ClientError>> + 'a,
     bool,
 ) {
-    let on_first: HashSet<String> = first
-        .resources
+    let on_first = |attribute: &str| -> HashSet<String> {
+        first
+            .resources
+            .iter()
+            .filter_map(|r| get_str(r, attribute))
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let (names_on_first, ids_on_first) = (on_first(key_attribute), on_first("externalId"));
+    let missing: Vec<&Key> = wanted
         .iter()
-        .filter_map(|r| get_str(r, key_attribute))
-        .map(str::to_lowercase)
+        .filter(|k| {
+            !names_on_first.contains(&k.name.to_lowercase())
+                && k.external_id
+                    .as_ref()
+                    .is_none_or(|id| !ids_on_first.contains(&id.to_lowercase()))
+        })
         .collect();
-    let missing: Vec<&String> = names
-        .iter()
-        .filter(|n| !on_first.contains(&n.to_lowercase()))
-        .collect();
-    // A missing name may also be a rename, found by externalId: count that lookup too.
-    let lookups = missing.len() + external_ids.len().min(missing.len());
+    // A missing name may be a rename, found by its externalId: count that lookup too.
+    let lookups = missing.len() + missing.iter().filter(|k| k.external_id.is_some()).count();
     let targeted = !everything && first.remaining_pages() > 0 && lookups < first.remaining_pages();
     let future = async move {
         if !targeted {
@@ -183,20 +193,20 @@ fn read_rest<'a>(
         }
         let kind = first.kind;
         let mut resources = first.resources;
-        let found = lookup_all(client, kind, key_attribute, &missing).await?;
+        let names: Vec<&String> = missing.iter().map(|k| &k.name).collect();
+        let found = lookup_all(client, kind, key_attribute, &names).await?;
         let found_names: HashSet<String> = found
             .iter()
             .filter_map(|r| get_str(r, key_attribute))
             .map(str::to_lowercase)
             .collect();
         resources.extend(found);
-        if missing
+        let renamed: Vec<&String> = missing
             .iter()
-            .any(|n| !found_names.contains(&n.to_lowercase()))
-        {
-            let ids: Vec<&String> = external_ids.iter().collect();
-            resources.extend(lookup_all(client, kind, "externalId", &ids).await?);
-        }
+            .filter(|k| !found_names.contains(&k.name.to_lowercase()))
+            .filter_map(|k| k.external_id.as_ref())
+            .collect();
+        resources.extend(lookup_all(client, kind, "externalId", &renamed).await?);
         Ok(resources)
     };
     (future, !targeted)

@@ -556,3 +556,43 @@ async fn pruning_is_refused_when_the_listing_cannot_be_proven_complete() {
         "nothing is written"
     );
 }
+
+#[tokio::test]
+async fn a_rename_in_a_large_directory_costs_two_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let spc = PeerServer::service_provider_config(dir.path(), true, 10);
+    let peer = PeerServer::start_with_config(Some(&spc));
+    peer.bulk_users("m", 40).await;
+    peer.user(json!({"userName": "old.name@example.com", "externalId": "00u9"}))
+        .await;
+    // The renamed user must not be on the first page for the lookups to be needed.
+    let first = peer
+        .call(reqwest::Method::GET, "/Users?startIndex=1&count=10", None)
+        .await;
+    let on_first = first["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["userName"] == "old.name@example.com");
+    let config = peer_config(
+        dir.path(),
+        &peer,
+        "",
+        "users:\n  - userName: new.name@example.com\n    externalId: 00u9\n",
+    );
+    let before = peer.requests().len();
+
+    let plan = plan_json(&config, &[]);
+
+    assert_eq!(
+        ops(&plan),
+        vec![op("update", "new.name@example.com", "PATCH")]
+    );
+    let users: Vec<String> = peer.requests()[before..]
+        .iter()
+        .filter(|r| r.starts_with("GET /scim/v2/Users"))
+        .cloned()
+        .collect();
+    let expected = if on_first { 1 } else { 3 };
+    assert_eq!(users.len(), expected, "{users:?}");
+}
