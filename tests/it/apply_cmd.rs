@@ -382,3 +382,45 @@ async fn a_plan_made_with_bulk_states_its_requests_and_is_applied_so() {
         .collect();
     assert_eq!(writes, vec!["POST /scim/v2/Bulk", "POST /scim/v2/Groups"]);
 }
+
+/// The README's main job: apply the quickstart to the embedded server, then plan it again and
+/// find nothing to do. Run on a copy, so the repository's `examples/` gains no store; the folder
+/// example's embedded provider is applied the same way.
+#[test]
+fn the_examples_apply_to_the_embedded_server_and_converge() {
+    let root = crate::support::root().join("examples");
+    let dir = tempfile::tempdir().unwrap();
+    let quickstart = dir.path().join("quickstart.yaml");
+    std::fs::copy(root.join("quickstart.yaml"), &quickstart).unwrap();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for entry in std::fs::read_dir(root.join("folder")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+    }
+    for (config, provider) in [(&quickstart, None), (&folder, Some("local"))] {
+        let only: Vec<&str> = provider.map(|p| vec!["--provider", p]).unwrap_or_default();
+        let mut apply = vec!["apply", "--auto-approve"];
+        apply.extend(&only);
+        let out = scim(config, &apply);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{}: {}{}",
+            config.display(),
+            out.stdout,
+            out.stderr
+        );
+        assert!(out.stdout.contains("0 failed, 0 skipped"), "{}", out.stdout);
+        let mut plan = vec!["plan", "--detailed-exitcode"];
+        plan.extend(&only);
+        let again = scim(config, &plan);
+        assert_eq!(
+            again.code,
+            Some(0),
+            "{}: {}",
+            config.display(),
+            again.stdout
+        );
+    }
+}
