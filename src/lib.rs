@@ -25,4 +25,9 @@ pub mod report;
 pub mod server;
 pub mod state;
 
+/// The seeded generator the randomised tests share with the integration tests.
+#[cfg(test)]
+#[path = "../tests/it/support/random.rs"]
+mod random;
+
 pub use cli::run;

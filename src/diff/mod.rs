@@ -188,14 +188,13 @@ impl Differ<'_> {
         }
         let matched_users = claimed_users.iter().filter(|c| **c).count();
         if provider.prune() {
-            if !live.users_complete {
-                return Err(Refusal::IncompleteListing {
-                    provider: name.to_owned(),
-                    kind: "user",
-                    total: live.total_users,
-                    read: live.users.len(),
-                });
-            }
+            require_complete(
+                name,
+                "user",
+                live.users_complete,
+                live.total_users,
+                live.users.len(),
+            )?;
             for (current, claimed) in live.users.iter().zip(&claimed_users) {
                 if !claimed {
                     self.ops.extend(deprovision(
@@ -283,14 +282,13 @@ impl Differ<'_> {
         }
         let matched_groups = claimed_groups.iter().filter(|c| **c).count();
         if provider.prune() {
-            if !live.groups_complete {
-                return Err(Refusal::IncompleteListing {
-                    provider: name.to_owned(),
-                    kind: "group",
-                    total: live.total_groups,
-                    read: live.groups.len(),
-                });
-            }
+            require_complete(
+                name,
+                "group",
+                live.groups_complete,
+                live.total_groups,
+                live.groups.len(),
+            )?;
             for (current, claimed) in live.groups.iter().zip(&claimed_groups) {
                 if !claimed {
                     self.ops
@@ -386,6 +384,26 @@ impl Differ<'_> {
                 depends_on: desired.map(bulk_references).unwrap_or_default(),
             });
         }
+    }
+}
+
+/// §3.1: nothing is pruned from a listing that is not proven complete.
+fn require_complete(
+    provider: &str,
+    kind: &'static str,
+    complete: bool,
+    total: usize,
+    read: usize,
+) -> Result<(), Refusal> {
+    if complete {
+        Ok(())
+    } else {
+        Err(Refusal::IncompleteListing {
+            provider: provider.to_owned(),
+            kind,
+            total,
+            read,
+        })
     }
 }
 

@@ -11,59 +11,7 @@ use crate::config::{self, LoadOptions};
 use crate::diff::{self, Options};
 use crate::state::{LiveGroup, LiveState, LiveUser};
 
-/// A tiny deterministic generator (Knuth's MMIX LCG).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
-const GIVEN: &[&str] = &[
-    "Ada",
-    "Łukasz",
-    "Zoë",
-    "名前",
-    "Ωμέγα",
-    "José",
-    "yes",
-    "0042",
-    "Null",
-    "O'Brien",
-    "a: b",
-    "#tag",
-    "*star",
-    "Renée",
-];
-const FAMILY: &[&str] = &[
-    "Lovelace",
-    "Żółć",
-    "Müller",
-    "Ng",
-    "true",
-    "- dash",
-    "van der Berg",
-];
-const LOCALES: &[&str] = &["en-US", "fr-FR", "ja-JP", "de-CH", "pt-BR"];
-const TIMEZONES: &[&str] = &["Europe/Paris", "America/New_York", "Asia/Tokyo"];
-const ROLES: &[&str] = &["PROCESS_CONTRIBUTOR", "SYSTEM_USER"];
+use crate::random::{FAMILY, GIVEN, LOCALES, Lcg, ROLES, TIMEZONES};
 
 fn live_state(seed: u64) -> LiveState {
     let mut rng = Lcg(seed);

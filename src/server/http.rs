@@ -436,10 +436,8 @@ async fn service_provider_config(
 
 async fn schemas(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
     reject_filter(params)?;
-    let documents = registry().schema_documents(state.dir.base_url());
-    Ok(scim(
-        StatusCode::OK,
-        &query::list_response(documents.len(), 1, &documents),
+    Ok(document_list(
+        &registry().schema_documents(state.dir.base_url()),
     ))
 }
 
@@ -459,10 +457,8 @@ async fn resource_types(
     params: Params,
 ) -> Result<Response, ScimError> {
     reject_filter(params)?;
-    let documents = registry().resource_type_documents(state.dir.base_url());
-    Ok(scim(
-        StatusCode::OK,
-        &query::list_response(documents.len(), 1, &documents),
+    Ok(document_list(
+        &registry().resource_type_documents(state.dir.base_url()),
     ))
 }
 
@@ -474,6 +470,14 @@ async fn resource_type_by_id(
         registry().resource_type_documents(state.dir.base_url()),
         &id,
         "resource type",
+    )
+}
+
+/// Discovery documents as one `ListResponse` (RFC 7644 §4).
+fn document_list(documents: &[Value]) -> Response {
+    scim(
+        StatusCode::OK,
+        &query::list_response(documents.len(), 1, documents),
     )
 }
 

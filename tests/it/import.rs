@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::random::{FAMILY, GIVEN, LOCALES, Lcg, ROLES, TIMEZONES};
 use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
 use crate::support::{Run, run, scimform};
@@ -135,61 +136,6 @@ impl Server {
     }
 }
 
-/// A tiny deterministic generator (Knuth's MMIX LCG): the same seed, the same directory.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
-const GIVEN: &[&str] = &[
-    "Ada",
-    "Łukasz",
-    "Zoë",
-    "名前",
-    "Ωμέγα",
-    "José",
-    "yes",
-    "0042",
-    "Null",
-    "O'Brien",
-    "a: b",
-    "#tag",
-    "*star",
-    "&amp",
-    "Renée",
-    "Ægir",
-];
-const FAMILY: &[&str] = &[
-    "Lovelace",
-    "Żółć",
-    "Müller",
-    "Ng",
-    "true",
-    "- dash",
-    "van der Berg",
-];
-const LOCALES: &[&str] = &["en-US", "fr-FR", "ja-JP", "de-CH", "pt-BR"];
-const TIMEZONES: &[&str] = &["Europe/Paris", "America/New_York", "Asia/Tokyo"];
-const ROLES: &[&str] = &["PROCESS_CONTRIBUTOR", "SYSTEM_USER"];
 const GROUPS: &[&str] = &["Owners", "Équipe Ω", "no", "x: y", "#ops", "Reviewers"];
 
 /// Seeds a random directory: unicode and YAML-hostile names, inactive users, users in no group,

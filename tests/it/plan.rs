@@ -232,7 +232,6 @@ async fn detailed_exitcode_is_two_with_changes_and_the_token_appears_nowhere() {
         assert!(!out.stdout.contains(PEER_TOKEN) && !out.stderr.contains(PEER_TOKEN));
         let file = std::fs::read_to_string(&saved).unwrap();
         assert!(!file.contains(PEER_TOKEN), "the saved plan holds no token");
-        assert!(file.contains("${PEER_TOKEN}") || !file.contains("token"));
     }
 }
 

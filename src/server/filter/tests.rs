@@ -1222,26 +1222,7 @@ fn displays_patch_paths() {
 // ---------------------------------------------------------------------------------------------
 // Robustness: no input panics, overflows the stack or takes long.
 
-/// A tiny linear congruential generator: deterministic, dependency-free.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use crate::random::Lcg;
 
 #[test]
 fn random_soup_never_panics() {

@@ -3,6 +3,7 @@
 pub mod faults;
 pub mod peer;
 pub mod python;
+pub mod random;
 pub mod rewrite;
 pub mod serve;
 
