@@ -10,8 +10,10 @@ use std::collections::HashMap;
 
 use reqwest::Method;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
+use super::raw::{self, Members};
 use super::{ClientError, ResourceKind, ScimClient};
 
 /// How many pages are fetched at once after the first.
@@ -20,43 +22,70 @@ const CONCURRENT_PAGES: usize = 4;
 /// The page size asked for when the server announces no `maxResults`.
 const DEFAULT_PAGE_SIZE: usize = 1000;
 
-/// One `ListResponse` (RFC 7644 §3.4.2), read tolerantly.
-#[derive(Debug, Default)]
-pub(super) struct ListPage {
-    pub total_results: Option<usize>,
-    pub resources: Vec<Value>,
+/// A resource as a listing keeps it, made from the resource's JSON text as the page holds it.
+///
+/// Each caller keeps what it needs: the engine's live state keeps a compact form of each
+/// resource (SPEC §8), others the whole [`Value`].
+pub trait Listed: Sized + Send + 'static {
+    /// The resource read from `json`; `None` when it is not one (not an object, say).
+    fn from_json(json: &RawValue) -> Option<Self>;
+    /// The server's id, `None` when the resource has none.
+    fn id(&self) -> Option<&str>;
 }
 
-impl ListPage {
-    /// `None` when the body is not a `ListResponse` at all. Takes the body by value so that the
-    /// resources move out of it: a page of a large directory is not copied.
-    pub fn from_json(body: Option<Value>) -> Option<Self> {
-        let Some(body) = body else {
+impl Listed for Value {
+    fn from_json(json: &RawValue) -> Option<Self> {
+        serde_json::from_str(json.get()).ok()
+    }
+
+    fn id(&self) -> Option<&str> {
+        self.get("id").and_then(Value::as_str)
+    }
+}
+
+/// One `ListResponse` (RFC 7644 §3.4.2), read tolerantly.
+#[derive(Debug)]
+pub(super) struct ListPage<T> {
+    pub total_results: Option<usize>,
+    pub resources: Vec<T>,
+}
+
+impl<T> Default for ListPage<T> {
+    fn default() -> Self {
+        ListPage {
+            total_results: None,
+            resources: Vec::new(),
+        }
+    }
+}
+
+impl<T: Listed> ListPage<T> {
+    /// `None` when the body is not a `ListResponse` at all; an empty body is an empty list.
+    /// Each resource is made from its own text, so a page is never held as a tree.
+    pub fn parse(body: &[u8]) -> Option<Self> {
+        if body.iter().all(u8::is_ascii_whitespace) {
             return Some(ListPage::default());
-        };
-        let Value::Object(mut object) = body else {
-            return None;
-        };
-        let key = |object: &serde_json::Map<String, Value>, name: &str| {
-            object
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case(name))
-                .cloned()
-        };
-        let total_results = key(&object, "totalResults")
-            .and_then(|k| object.get(&k))
-            .and_then(|v| match v {
-                Value::Number(n) => n.as_u64().map(|n| n as usize),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
+        }
+        let text = std::str::from_utf8(body).ok()?;
+        let members = Members::parse(text)?;
+        let total_results =
+            members.get("totalResults").and_then(|raw| {
+                match serde_json::from_str::<Value>(raw.get()).ok()? {
+                    Value::Number(n) => n.as_u64().map(|n| n as usize),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                }
             });
-        let resources_key = key(&object, "Resources");
-        let resources = match resources_key.as_ref().and_then(|k| object.remove(k)) {
-            Some(Value::Array(items)) => items,
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => return None,
+        let resources_member = members.get("Resources");
+        let resources = match resources_member {
+            None => Vec::new(),
+            Some(raw) if raw.get() == "null" => Vec::new(),
+            Some(raw) => raw::items(raw.get())?
+                .into_iter()
+                .filter_map(T::from_json)
+                .collect(),
         };
-        if total_results.is_none() && resources_key.is_none() {
+        if total_results.is_none() && resources_member.is_none() {
             return None;
         }
         Some(ListPage {
@@ -68,16 +97,16 @@ impl ListPage {
 
 /// Everything a server listed for one resource type.
 #[derive(Debug, Clone)]
-pub struct Listing {
+pub struct Listing<T = Value> {
     /// The resources, one per id, in the order first seen.
-    pub resources: Vec<Value>,
+    pub resources: Vec<T>,
     /// The server's `totalResults`.
     pub total_results: usize,
     /// How many list requests were sent.
     pub pages: usize,
 }
 
-impl Listing {
+impl<T> Listing<T> {
     /// Whether the listing provably holds every resource: as many unique ids as the server
     /// says it has. Pruning and deletion are refused when it does not (SPEC §3.1).
     #[must_use]
@@ -89,14 +118,14 @@ impl Listing {
 /// The first page of a listing: enough to know the total, and to decide whether reading the
 /// rest is worth it (SPEC §3.1).
 #[derive(Debug)]
-pub struct FirstPage {
+pub struct FirstPage<T = Value> {
     pub kind: ResourceKind,
-    pub resources: Vec<Value>,
+    pub resources: Vec<T>,
     pub total_results: usize,
     excluded: String,
 }
 
-impl FirstPage {
+impl<T> FirstPage<T> {
     /// How many more list requests reading everything would take.
     #[must_use]
     pub fn remaining_pages(&self) -> usize {
@@ -112,23 +141,23 @@ impl FirstPage {
 impl ScimClient {
     /// Lists every resource of `kind`. `page_size` is what to ask for (normally the server's
     /// `maxResults`); `excluded` names attributes to leave out (`excludedAttributes`).
-    pub async fn list_all(
+    pub async fn list_all<T: Listed>(
         &self,
         kind: ResourceKind,
         page_size: Option<usize>,
         excluded: &[&str],
-    ) -> Result<Listing, ClientError> {
+    ) -> Result<Listing<T>, ClientError> {
         let first = self.list_first(kind, page_size, excluded).await?;
         self.list_rest(first).await
     }
 
     /// Reads the first page of a listing.
-    pub async fn list_first(
+    pub async fn list_first<T: Listed>(
         &self,
         kind: ResourceKind,
         page_size: Option<usize>,
         excluded: &[&str],
-    ) -> Result<FirstPage, ClientError> {
+    ) -> Result<FirstPage<T>, ClientError> {
         let asked = page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
         let excluded = excluded.join(",");
         let first = self.list_page(kind, 1, asked, &excluded).await?;
@@ -141,25 +170,16 @@ impl ScimClient {
     }
 
     /// Reads the pages after `first`, concurrently, and returns the whole listing.
-    pub async fn list_rest(&self, first: FirstPage) -> Result<Listing, ClientError> {
-        self.list_rest_with(first, |_| {}).await
-    }
-
-    /// [`ScimClient::list_rest`], calling `prepare` on every resource as soon as its page is
-    /// parsed: a caller that keeps only part of each resource then never holds every page whole
-    /// (at 100,000 users, hundreds of MB).
-    pub async fn list_rest_with(
+    pub async fn list_rest<T: Listed>(
         &self,
-        first: FirstPage,
-        prepare: fn(&mut Value),
-    ) -> Result<Listing, ClientError> {
+        first: FirstPage<T>,
+    ) -> Result<Listing<T>, ClientError> {
         let FirstPage {
             kind,
-            mut resources,
+            resources,
             total_results: total,
             excluded,
         } = first;
-        resources.iter_mut().for_each(prepare);
         let mut pages = 1;
         let mut seen = Collected::default();
         let returned = resources.len();
@@ -170,7 +190,7 @@ impl ScimClient {
             let mut tasks = JoinSet::new();
             let starts: Vec<usize> = (1 + step..=total).step_by(step).collect();
             let mut next = starts.into_iter();
-            let mut results: Vec<(usize, ListPage)> = Vec::new();
+            let mut results: Vec<(usize, ListPage<T>)> = Vec::new();
             loop {
                 while tasks.len() < CONCURRENT_PAGES {
                     let Some(start) = next.next() else { break };
@@ -178,10 +198,6 @@ impl ScimClient {
                     let excluded = excluded.clone();
                     tasks.spawn(async move {
                         let page = client.list_page(kind, start, step, &excluded).await;
-                        let page = page.map(|mut page| {
-                            page.resources.iter_mut().for_each(prepare);
-                            page
-                        });
                         (start, page)
                     });
                 }
@@ -200,8 +216,7 @@ impl ScimClient {
             // end until a page comes back empty or everything is accounted for.
             let mut start = total + 1;
             while seen.len() < total && pages < total + 2 {
-                let mut page = self.list_page(kind, start, step, &excluded).await?;
-                page.resources.iter_mut().for_each(prepare);
+                let page = self.list_page(kind, start, step, &excluded).await?;
                 pages += 1;
                 if page.resources.is_empty() {
                     break;
@@ -217,13 +232,13 @@ impl ScimClient {
         })
     }
 
-    async fn list_page(
+    async fn list_page<T: Listed>(
         &self,
         kind: ResourceKind,
         start_index: usize,
         count: usize,
         excluded: &str,
-    ) -> Result<ListPage, ClientError> {
+    ) -> Result<ListPage<T>, ClientError> {
         let mut query = vec![
             ("startIndex", start_index.to_string()),
             ("count", count.to_string()),
@@ -232,37 +247,38 @@ impl ScimClient {
             query.push(("excludedAttributes", excluded.to_owned()));
         }
         let path = kind.endpoint();
-        let response = self.send(Method::GET, path, &query, None, None).await?;
-        ListPage::from_json(response.body).ok_or_else(|| ClientError::Decode {
-            request: super::RequestLabel {
-                method: Method::GET,
-                path: path.to_owned(),
-            },
-            reason: "expected a ListResponse with totalResults and Resources".to_owned(),
+        let response = self.send_raw(Method::GET, path, &query, None, None).await?;
+        ListPage::parse(&response.bytes).ok_or_else(|| {
+            response
+                .decode_error("expected a ListResponse with totalResults and Resources".to_owned())
         })
     }
 }
 
 /// Resources keyed by id, first-seen order kept; resources without an id are kept apart so
 /// they count against completeness instead of silently merging.
-#[derive(Default)]
-struct Collected {
+struct Collected<T> {
     index: HashMap<String, usize>,
-    resources: Vec<Value>,
+    resources: Vec<T>,
 }
 
-impl Collected {
+impl<T> Default for Collected<T> {
+    fn default() -> Self {
+        Collected {
+            index: HashMap::new(),
+            resources: Vec::new(),
+        }
+    }
+}
+
+impl<T: Listed> Collected<T> {
     fn len(&self) -> usize {
         self.index.len()
     }
 
-    fn extend(&mut self, resources: Vec<Value>) {
+    fn extend(&mut self, resources: Vec<T>) {
         for resource in resources {
-            let Some(id) = resource
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-            else {
+            let Some(id) = resource.id().map(str::to_owned) else {
                 continue;
             };
             if let Some(&at) = self.index.get(&id) {
@@ -274,7 +290,7 @@ impl Collected {
         }
     }
 
-    fn into_resources(self) -> Vec<Value> {
+    fn into_resources(self) -> Vec<T> {
         self.resources
     }
 }
@@ -284,18 +300,43 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn parse(body: &Value) -> Option<ListPage<Value>> {
+        ListPage::parse(body.to_string().as_bytes())
+    }
+
     #[test]
     fn an_empty_list_may_omit_resources() {
-        let page = ListPage::from_json(Some(json!({"totalResults": 0}))).unwrap();
+        let page = parse(&json!({"totalResults": 0})).unwrap();
         assert_eq!(page.total_results, Some(0));
         assert!(page.resources.is_empty());
-        assert!(ListPage::from_json(Some(json!({"detail": "nope"}))).is_none());
-        assert!(ListPage::from_json(Some(json!({"Resources": 3}))).is_none());
+        assert!(parse(&json!({"detail": "nope"})).is_none());
+        assert!(parse(&json!({"Resources": 3})).is_none());
+        assert!(
+            ListPage::<Value>::parse(b"  ")
+                .unwrap()
+                .resources
+                .is_empty()
+        );
+        assert!(ListPage::<Value>::parse(b"<html>").is_none());
+    }
+
+    #[test]
+    fn a_page_is_read_whatever_the_case_of_its_member_names() {
+        let page = parse(&json!({
+            "totalresults": "3",
+            "resources": [{"id": "a"}, 7, {"id": "b"}],
+        }))
+        .unwrap();
+        assert_eq!(page.total_results, Some(3));
+        assert_eq!(
+            page.resources,
+            [json!({"id": "a"}), json!(7), json!({"id": "b"})]
+        );
     }
 
     #[test]
     fn duplicates_across_pages_count_once_and_resources_without_id_are_dropped() {
-        let mut seen = Collected::default();
+        let mut seen = Collected::<Value>::default();
         seen.extend(vec![json!({"id": "a", "v": 1}), json!({"id": "b"})]);
         seen.extend(vec![
             json!({"id": "a", "v": 2}),

@@ -9,6 +9,7 @@
 mod capabilities;
 mod error;
 mod list;
+mod raw;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -22,7 +23,8 @@ use serde_json::Value;
 
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
-pub use list::{FirstPage, Listing};
+pub use list::{FirstPage, Listed, Listing};
+pub use raw::{Members, items as json_items};
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -85,6 +87,29 @@ impl std::fmt::Debug for ScimClient {
         f.debug_struct("ScimClient")
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
+    }
+}
+
+/// A successful answer whose body is left as received.
+pub(crate) struct RawResponse {
+    pub status: StatusCode,
+    pub etag: Option<String>,
+    pub bytes: bytes::Bytes,
+    request: RequestLabel,
+}
+
+impl RawResponse {
+    /// Whether the body is empty (a 204, say) or only whitespace.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The error for a body that is not what was expected.
+    pub fn decode_error(&self, reason: String) -> ClientError {
+        ClientError::Decode {
+            request: self.request.clone(),
+            reason,
+        }
     }
 }
 
@@ -180,6 +205,31 @@ impl ScimClient {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Response, ClientError> {
+        let raw = self.send_raw(method, path, query, body, if_match).await?;
+        let body = if raw.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(&raw.bytes) {
+                Ok(value) => Some(value),
+                Err(e) => return Err(raw.decode_error(e.to_string())),
+            }
+        };
+        Ok(Response {
+            status: raw.status,
+            etag: raw.etag,
+            body,
+        })
+    }
+
+    /// [`ScimClient::send`], leaving a successful answer's body as the bytes received.
+    pub(crate) async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{path}", self.base_url);
         let mut request = self.http.request(method.clone(), &url);
         if !query.is_empty() {
@@ -196,17 +246,19 @@ impl ScimClient {
             request = request.timeout(timeout);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let what = || RequestLabel {
-            method: method.clone(),
+        let what = RequestLabel {
+            method,
             path: path.to_owned(),
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                request: what(),
-                source,
-            })?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(source) => {
+                return Err(ClientError::Transport {
+                    request: what,
+                    source,
+                });
+            }
+        };
         let status = response.status();
         let etag = response
             .headers()
@@ -218,33 +270,26 @@ impl ScimClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Transport {
-                request: what(),
-                source,
-            })?;
-        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(value) => Some(value),
-                Err(e) if status.is_success() => {
-                    return Err(ClientError::Decode {
-                        request: what(),
-                        reason: e.to_string(),
-                    });
-                }
-                // An error page that is not JSON (a proxy's HTML, say) still reports the status.
-                Err(_) => None,
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(source) => {
+                return Err(ClientError::Transport {
+                    request: what,
+                    source,
+                });
             }
         };
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
-            Ok(Response { status, etag, body })
-        } else {
-            Err(ClientError::status(what(), status, body.as_ref()).with_retry_after(retry_after))
+            return Ok(RawResponse {
+                status,
+                etag,
+                bytes,
+                request: what,
+            });
         }
+        // An error page that is not JSON (a proxy's HTML, say) still reports the status.
+        let body = serde_json::from_slice::<Value>(&bytes).ok();
+        Err(ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after))
     }
 
     /// `GET /ServiceProviderConfig` (RFC 7643 §5): what the server supports.
@@ -267,15 +312,15 @@ impl ScimClient {
 
     /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`). A 404 or a
     /// list without `Resources` both mean none, as servers answer either.
-    pub async fn find_by(
+    pub async fn find_by<T: Listed>(
         &self,
         kind: ResourceKind,
         attribute: &str,
         value: &str,
-    ) -> Result<Vec<Value>, ClientError> {
+    ) -> Result<Vec<T>, ClientError> {
         let filter = format!("{attribute} eq {}", Value::String(value.to_owned()));
         match self
-            .send(
+            .send_raw(
                 Method::GET,
                 kind.endpoint(),
                 &[("filter", filter)],
@@ -284,9 +329,15 @@ impl ScimClient {
             )
             .await
         {
-            Ok(response) => Ok(list::ListPage::from_json(response.body)
-                .map(|page| page.resources)
-                .unwrap_or_default()),
+            Ok(response) => match list::ListPage::parse(&response.bytes) {
+                Some(page) => Ok(page.resources),
+                // JSON that is not a list means no match, as before; a body that is not JSON
+                // is an answer that cannot be trusted either way.
+                None => match serde_json::from_slice::<serde::de::IgnoredAny>(&response.bytes) {
+                    Ok(_) => Ok(Vec::new()),
+                    Err(e) => Err(response.decode_error(e.to_string())),
+                },
+            },
             Err(ClientError::Status { status: 404, .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
         }

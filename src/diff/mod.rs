@@ -171,13 +171,14 @@ impl Differ<'_> {
             }
             self.references
                 .insert(user.key.as_str().to_owned(), current.id.clone());
-            let diff = user::diff(user, &current.resource, user_roles);
+            let resource = current.resource.value();
+            let diff = user::diff(user, &resource, user_roles);
             if !diff.is_empty() {
                 self.ops.push(update(
                     ResourceKind::User,
                     &user.user_name,
                     &current.id,
-                    &current.resource,
+                    &resource,
                     current.version.as_ref(),
                     diff.changes,
                     &diff.operations,
@@ -275,9 +276,10 @@ impl Differ<'_> {
                         .map_or_else(|| id.clone(), |n| (*n).to_owned()),
                 })
                 .collect();
-            let diff = group::diff(group, &current.resource, desired.as_ref(), &live_members);
+            let resource = current.resource.value();
+            let diff = group::diff(group, &resource, desired.as_ref(), &live_members);
             if !diff.is_empty() {
-                self.update_group(group, current, &diff, desired.as_ref());
+                self.update_group(group, current, &resource, &diff, desired.as_ref());
             }
         }
         let matched_groups = claimed_groups.iter().filter(|c| **c).count();
@@ -329,6 +331,7 @@ impl Differ<'_> {
         &mut self,
         group: &Group,
         current: &LiveGroup,
+        resource: &Value,
         diff: &group::GroupDiff,
         desired: Option<&BTreeSet<Member>>,
     ) {
@@ -352,7 +355,7 @@ impl Differ<'_> {
                     ResourceKind::Group,
                     &group.display_name,
                     &current.id,
-                    &current.resource,
+                    resource,
                     current.version.as_ref(),
                     changes,
                     &chunk,
@@ -366,7 +369,7 @@ impl Differ<'_> {
                 self.ops.push(op);
             }
         } else {
-            let body = group::put_body(&current.resource, diff, desired);
+            let body = group::put_body(resource, diff, desired);
             self.ops.push(Op {
                 phase,
                 action: Action::Update,
@@ -380,7 +383,7 @@ impl Differ<'_> {
                     path: format!("/Groups/{}", current.id),
                     body: Some(body),
                 },
-                observed: observed(&current.id, current.version.as_ref(), &current.resource),
+                observed: observed(&current.id, current.version.as_ref(), resource),
                 depends_on: desired.map(bulk_references).unwrap_or_default(),
             });
         }
@@ -510,11 +513,16 @@ fn deprovision(
                 path: format!("/Users/{}", current.id),
                 body: None,
             },
-            observed: observed(&current.id, current.version.as_ref(), &current.resource),
+            observed: observed(
+                &current.id,
+                current.version.as_ref(),
+                &current.resource.value(),
+            ),
             depends_on: Vec::new(),
         }),
         Deprovision::Deactivate => {
-            let active = get_ci(&current.resource, "active").and_then(Value::as_bool);
+            let resource = current.resource.value();
+            let active = get_ci(&resource, "active").and_then(Value::as_bool);
             if active == Some(false) {
                 return None;
             }
@@ -531,7 +539,7 @@ fn deprovision(
                 ResourceKind::User,
                 key,
                 &current.id,
-                &current.resource,
+                &resource,
                 current.version.as_ref(),
                 vec![change],
                 &[operation],
@@ -559,7 +567,11 @@ fn delete_group(current: &LiveGroup, key: &str, reason: Reason) -> Op {
             path: format!("/Groups/{}", current.id),
             body: None,
         },
-        observed: observed(&current.id, current.version.as_ref(), &current.resource),
+        observed: observed(
+            &current.id,
+            current.version.as_ref(),
+            &current.resource.value(),
+        ),
         depends_on: Vec::new(),
     }
 }

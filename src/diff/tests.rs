@@ -33,7 +33,7 @@ fn user(id: &str, resource: Value) -> LiveUser {
         user_name: resource["userName"].as_str().unwrap().into(),
         external_id: resource["externalId"].as_str().map(Into::into),
         version: Some("W/\"1\"".into()),
-        resource,
+        resource: resource.into(),
     }
 }
 
@@ -44,10 +44,12 @@ fn group(id: &str, name: &str, members: &[&str]) -> LiveGroup {
         external_id: None,
         version: None,
         members: members.iter().map(|m| (*m).to_owned()).collect(),
+        members_listed: true,
         resource: json!({
             "id": id, "displayName": name,
             "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()
-        }),
+        })
+        .into(),
     }
 }
 

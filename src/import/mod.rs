@@ -127,7 +127,7 @@ pub fn import(provider: &ProviderBlock, live: &LiveState) -> Imported {
     let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if let Some(definition) = &role_definition {
         for user in &users {
-            for role in live_roles(&user.resource, &definition.path()) {
+            for role in live_roles(&user.resource.value(), &definition.path()) {
                 if definition.values.contains(&role) {
                     holders
                         .entry(role)
@@ -457,7 +457,8 @@ fn write_user(
     roles: Option<&RoleDefinition>,
     warnings: &mut Vec<String>,
 ) {
-    let r = &user.resource;
+    let resource = user.resource.value();
+    let r = &resource;
     w.line(2, &format!("- userName: {}", scalar(&user.user_name)));
     if let Some(name) = get_ci(r, "name") {
         let parts: Vec<(&str, &str)> = NAME_PARTS
@@ -535,7 +536,8 @@ fn write_extensions(
     roles: Option<&RoleDefinition>,
     warnings: &mut Vec<String>,
 ) {
-    let Some(object) = user.resource.as_object() else {
+    let resource = user.resource.value();
+    let Some(object) = resource.as_object() else {
         return;
     };
     let mut schemas: Vec<(&String, Vec<(&String, &Value)>)> = Vec::new();

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use scimform::client::{BulkLimits, ClientError, Connection, ResourceKind, ScimClient};
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::peer::{PEER_TOKEN, PeerServer};
 
@@ -54,7 +54,7 @@ async fn lists_every_page_once_and_proves_the_listing_complete() {
     let before = peer.requests().len();
 
     let listing = client
-        .list_all(ResourceKind::User, Some(10), &[])
+        .list_all::<Value>(ResourceKind::User, Some(10), &[])
         .await
         .unwrap();
 
@@ -77,7 +77,7 @@ async fn an_empty_directory_is_one_request_and_complete() {
     let peer = PeerServer::start();
     let client = client(&peer, PEER_TOKEN);
     let listing = client
-        .list_all(ResourceKind::Group, None, &["members"])
+        .list_all::<Value>(ResourceKind::Group, None, &["members"])
         .await
         .unwrap();
     assert!(listing.resources.is_empty());
@@ -91,13 +91,13 @@ async fn finds_by_filter_and_treats_no_match_as_empty() {
     let client = client(&peer, PEER_TOKEN);
     create_users(&client, 2).await;
     let found = client
-        .find_by(ResourceKind::User, "userName", "USER001@example.com")
+        .find_by::<Value>(ResourceKind::User, "userName", "USER001@example.com")
         .await
         .unwrap();
     assert_eq!(found.len(), 1, "userName matches case-insensitively");
     assert_eq!(found[0]["userName"], "user001@example.com");
     let none = client
-        .find_by(ResourceKind::User, "userName", "nobody@example.com")
+        .find_by::<Value>(ResourceKind::User, "userName", "nobody@example.com")
         .await
         .unwrap();
     assert!(none.is_empty());
@@ -116,7 +116,7 @@ async fn a_rejected_token_is_an_error_that_does_not_show_it() {
     let wrong = "wrong-token-8842";
     // ServiceProviderConfig may be public (RFC 7644 §4); a list never is.
     let err = client(&peer, wrong)
-        .list_all(ResourceKind::User, None, &[])
+        .list_all::<Value>(ResourceKind::User, None, &[])
         .await
         .unwrap_err();
     assert!(

@@ -7,12 +7,19 @@
 //! the objects are looked up instead; otherwise the remaining pages are read concurrently and
 //! the listing is proven complete (unique ids == `totalResults`) so that pruning can trust it.
 
+mod resource;
+
 use std::collections::{BTreeSet, HashSet};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
-use crate::client::{Capabilities, ClientError, FirstPage, ResourceKind, ScimClient};
+use crate::client::{
+    Capabilities, ClientError, FirstPage, Listed, Members, ResourceKind, ScimClient,
+};
+
+pub use resource::Resource;
 
 /// How many lookups run at once in a targeted read.
 const CONCURRENT_LOOKUPS: usize = 8;
@@ -25,8 +32,8 @@ pub struct LiveUser {
     pub external_id: Option<String>,
     /// `meta.version`: the version the server gives the resource.
     pub version: Option<String>,
-    /// The whole resource as the server sent it.
-    pub resource: Value,
+    /// The resource as the server sent it, without `meta` and `groups`.
+    pub resource: Resource,
 }
 
 /// A group as the server holds it.
@@ -38,7 +45,10 @@ pub struct LiveGroup {
     pub version: Option<String>,
     /// Member ids.
     pub members: BTreeSet<String>,
-    pub resource: Value,
+    /// Whether the server listed the group with its `members` attribute.
+    pub members_listed: bool,
+    /// The resource as the server sent it, without `meta`.
+    pub resource: Resource,
 }
 
 /// Everything read from one server.
@@ -85,8 +95,8 @@ pub async fn read(
 ) -> Result<LiveState, ClientError> {
     let page = capabilities.max_results;
     let (users_first, groups_first) = tokio::try_join!(
-        client.list_first(ResourceKind::User, page, &[]),
-        client.list_first(ResourceKind::Group, page, &[]),
+        client.list_first::<LiveUser>(ResourceKind::User, page, &[]),
+        client.list_first::<LiveGroup>(ResourceKind::Group, page, &[]),
     )?;
     let total_users = users_first.total_results;
     let total_groups = groups_first.total_results;
@@ -94,14 +104,12 @@ pub async fn read(
     let (users, users_complete) = read_rest(
         client,
         users_first,
-        "userName",
         &wanted.users,
         wanted.everything || !can_filter,
     );
     let (groups, groups_complete) = read_rest(
         client,
         groups_first,
-        "displayName",
         &wanted.groups,
         wanted.everything || !can_filter,
     );
@@ -113,13 +121,11 @@ pub async fn read(
     let mut seen = HashSet::new();
     let users: Vec<LiveUser> = users
         .into_iter()
-        .filter_map(live_user)
         .filter(|u| seen.insert(u.id.clone()))
         .collect();
     let mut seen = HashSet::new();
     let mut groups: Vec<LiveGroup> = groups
         .into_iter()
-        .filter_map(live_group)
         .filter(|g| seen.insert(g.id.clone()))
         .collect();
     let users_complete = users_complete && users.len() == total_users;
@@ -128,7 +134,7 @@ pub async fn read(
     // Some servers leave `members` out of group lists. When no listed group has any, read the
     // groups whose members matter one by one: an empty group and an omitted attribute look the
     // same.
-    if !groups.is_empty() && groups.iter().all(|g| g.resource.get("members").is_none()) {
+    if !groups.is_empty() && groups.iter().all(|g| !g.members_listed) {
         let declared: HashSet<String> = wanted
             .groups
             .iter()
@@ -137,7 +143,7 @@ pub async fn read(
         for group in &mut groups {
             if (wanted.all_members || declared.contains(&group.display_name.to_lowercase()))
                 && let Some(response) = client.get(ResourceKind::Group, &group.id).await?
-                && let Some(full) = response.body.and_then(live_group)
+                && let Some(full) = response.body.as_ref().and_then(LiveGroup::from_value)
             {
                 *group = full;
             }
@@ -156,25 +162,23 @@ pub async fn read(
 /// Finishes reading one resource type: the rest of the listing, or lookups of the wanted keys
 /// not on the first page, whichever sends fewer requests. Returns the read future and whether
 /// it reads everything.
-fn read_rest<'a>(
+fn read_rest<'a, T: Live>(
     client: &'a ScimClient,
-    first: FirstPage,
-    key_attribute: &'static str,
+    first: FirstPage<T>,
     wanted: &'a [Key],
     everything: bool,
-) -> (
-    impl Future<Output = Result<Vec<Value>, ClientError>> + 'a,
-    bool,
-) {
-    let on_first = |attribute: &str| -> HashSet<String> {
-        first
-            .resources
-            .iter()
-            .filter_map(|r| get_str(r, attribute))
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let (names_on_first, ids_on_first) = (on_first(key_attribute), on_first("externalId"));
+) -> (impl Future<Output = Result<Vec<T>, ClientError>> + 'a, bool) {
+    let names_on_first: HashSet<String> = first
+        .resources
+        .iter()
+        .map(|r| r.key().to_lowercase())
+        .collect();
+    let ids_on_first: HashSet<String> = first
+        .resources
+        .iter()
+        .filter_map(|r| r.external_id())
+        .map(str::to_lowercase)
+        .collect();
     let missing: Vec<&Key> = wanted
         .iter()
         .filter(|k| {
@@ -189,17 +193,13 @@ fn read_rest<'a>(
     let targeted = !everything && first.remaining_pages() > 0 && lookups < first.remaining_pages();
     let future = async move {
         if !targeted {
-            return Ok(client.list_rest_with(first, slim).await?.resources);
+            return Ok(client.list_rest(first).await?.resources);
         }
         let kind = first.kind;
         let mut resources = first.resources;
         let names: Vec<&String> = missing.iter().map(|k| &k.name).collect();
-        let found = lookup_all(client, kind, key_attribute, &names).await?;
-        let found_names: HashSet<String> = found
-            .iter()
-            .filter_map(|r| get_str(r, key_attribute))
-            .map(str::to_lowercase)
-            .collect();
+        let found: Vec<T> = lookup_all(client, kind, T::KEY_ATTRIBUTE, &names).await?;
+        let found_names: HashSet<String> = found.iter().map(|r| r.key().to_lowercase()).collect();
         resources.extend(found);
         let renamed: Vec<&String> = missing
             .iter()
@@ -212,12 +212,12 @@ fn read_rest<'a>(
     (future, !targeted)
 }
 
-async fn lookup_all(
+async fn lookup_all<T: Listed>(
     client: &ScimClient,
     kind: ResourceKind,
     attribute: &'static str,
     values: &[&String],
-) -> Result<Vec<Value>, ClientError> {
+) -> Result<Vec<T>, ClientError> {
     let mut found = Vec::new();
     let mut tasks = JoinSet::new();
     let mut pending = values.iter().map(|v| (*v).clone());
@@ -225,7 +225,7 @@ async fn lookup_all(
         while tasks.len() < CONCURRENT_LOOKUPS {
             let Some(value) = pending.next() else { break };
             let client = client.clone();
-            tasks.spawn(async move { client.find_by(kind, attribute, &value).await });
+            tasks.spawn(async move { client.find_by::<T>(kind, attribute, &value).await });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
@@ -233,6 +233,35 @@ async fn lookup_all(
         found.extend(joined.expect("a lookup task does not panic")?);
     }
     Ok(found)
+}
+
+/// A live user or group, as [`read_rest`] matches it to the declared keys.
+trait Live: Listed {
+    /// The attribute a declared object is found by.
+    const KEY_ATTRIBUTE: &'static str;
+    /// Its value: the userName or displayName.
+    fn key(&self) -> &str;
+    fn external_id(&self) -> Option<&str>;
+}
+
+impl Live for LiveUser {
+    const KEY_ATTRIBUTE: &'static str = "userName";
+    fn key(&self) -> &str {
+        &self.user_name
+    }
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
+impl Live for LiveGroup {
+    const KEY_ATTRIBUTE: &'static str = "displayName";
+    fn key(&self) -> &str {
+        &self.display_name
+    }
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
 }
 
 /// A string attribute, its name matched case-insensitively (RFC 7643 §2.1).
@@ -247,85 +276,74 @@ pub fn get_ci<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
     })
 }
 
-fn get_str<'a>(resource: &'a Value, name: &str) -> Option<&'a str> {
-    get_ci(resource, name).and_then(Value::as_str)
+/// The `version` inside a resource's `meta`.
+fn version_of(members: &Members<'_>) -> Option<String> {
+    let meta = Members::parse(members.get("meta")?.get())?;
+    meta.get_str("version")
 }
 
-fn version_of(resource: &Value) -> Option<String> {
-    get_ci(resource, "meta")
-        .and_then(|m| get_ci(m, "version"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
-fn live_user(mut resource: Value) -> Option<LiveUser> {
-    let version = version_of(&resource);
-    let user = LiveUser {
-        id: get_str(&resource, "id")?.to_owned(),
-        user_name: get_str(&resource, "userName")?.to_owned(),
-        external_id: get_str(&resource, "externalId").map(str::to_owned),
-        version,
-        resource: Value::Null,
-    };
-    drop_server_maintained(&mut resource);
-    Some(LiveUser { resource, ..user })
-}
-
-/// A group resource as the engine reads it; `None` without an id or displayName.
-#[must_use]
-pub fn live_group(mut resource: Value) -> Option<LiveGroup> {
-    let members = get_ci(&resource, "members")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|m| get_str(m, "value").map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let group = LiveGroup {
-        id: get_str(&resource, "id")?.to_owned(),
-        display_name: get_str(&resource, "displayName")?.to_owned(),
-        external_id: get_str(&resource, "externalId").map(str::to_owned),
-        version: version_of(&resource),
-        members,
-        resource: Value::Null,
-    };
-    drop_server_maintained(&mut resource);
-    Some(LiveGroup { resource, ..group })
-}
-
-/// Keeps of a listed resource what the engine reads: everything but the computed `groups` of a
-/// user and `meta` beyond its `version`. Applied page by page while a listing is read.
-fn slim(resource: &mut Value) {
-    let Some(object) = resource.as_object_mut() else {
-        return;
-    };
-    let meta_key = object
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case("meta"))
-        .cloned();
-    let version = meta_key.as_ref().and_then(|key| {
-        let meta = object.get_mut(key)?;
-        let key = meta
-            .as_object()?
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case("version"))?
-            .clone();
-        meta.as_object_mut()?.remove(&key)
-    });
-    object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
-    if let (Some(key), Some(version)) = (meta_key, version) {
-        object.insert(key, serde_json::json!({ "version": version }));
+impl LiveUser {
+    /// A user from its JSON; `None` without an id or userName.
+    #[must_use]
+    pub fn from_value(resource: &Value) -> Option<Self> {
+        Self::from_json(&RawValue::from_string(resource.to_string()).ok()?)
     }
 }
 
-/// Drops `meta` (its version is kept apart) and a user's computed `groups`: nothing is diffed,
-/// written or hashed from them (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000
-/// users they are a good part of what a listing holds in memory.
-fn drop_server_maintained(resource: &mut Value) {
-    if let Some(object) = resource.as_object_mut() {
-        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+impl Listed for LiveUser {
+    fn from_json(json: &RawValue) -> Option<Self> {
+        let members = Members::parse(json.get())?;
+        Some(LiveUser {
+            id: members.get_str("id")?,
+            user_name: members.get_str("userName")?,
+            external_id: members.get_str("externalId"),
+            version: version_of(&members),
+            // Nothing is diffed, written or hashed from `meta` or a user's computed `groups`
+            // (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000 users they are most
+            // of what a listing holds.
+            resource: Resource::from_text(members.to_json_without(&["meta", "groups"])),
+        })
+    }
+
+    fn id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+}
+
+impl LiveGroup {
+    /// A group from its JSON; `None` without an id or displayName.
+    #[must_use]
+    pub fn from_value(resource: &Value) -> Option<Self> {
+        Self::from_json(&RawValue::from_string(resource.to_string()).ok()?)
+    }
+}
+
+impl Listed for LiveGroup {
+    fn from_json(json: &RawValue) -> Option<Self> {
+        let members = Members::parse(json.get())?;
+        let listed = members.get("members").filter(|raw| raw.get() != "null");
+        let ids = listed
+            .and_then(|raw| crate::client::json_items(raw.get()))
+            .map(|items| {
+                items
+                    .into_iter()
+                    .filter_map(|item| Members::parse(item.get())?.get_str("value"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(LiveGroup {
+            id: members.get_str("id")?,
+            display_name: members.get_str("displayName")?,
+            external_id: members.get_str("externalId"),
+            version: version_of(&members),
+            members: ids,
+            members_listed: listed.is_some(),
+            resource: Resource::from_text(members.to_json_without(&["meta"])),
+        })
+    }
+
+    fn id(&self) -> Option<&str> {
+        Some(&self.id)
     }
 }
 
@@ -335,22 +353,39 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_slimmed_user_keeps_its_attributes_and_version_only() {
-        let mut resource = json!({
+    fn a_listed_user_keeps_its_attributes_and_version_only() {
+        let user = LiveUser::from_value(&json!({
             "id": "1", "userName": "ada", "title": "Analyst",
             "Meta": {"resourceType": "User", "Version": "W/\"3\"", "location": "x"},
             "groups": [{"value": "g", "display": "Owners"}],
-        });
-        slim(&mut resource);
-        assert_eq!(
-            resource,
-            json!({"id": "1", "userName": "ada", "title": "Analyst", "Meta": {"version": "W/\"3\""}})
-        );
-        let user = live_user(resource).unwrap();
+        }))
+        .unwrap();
         assert_eq!(user.version.as_deref(), Some("W/\"3\""));
         assert_eq!(
-            user.resource,
+            user.resource.value(),
             json!({"id": "1", "userName": "ada", "title": "Analyst"})
         );
+        assert!(LiveUser::from_value(&json!({"userName": "no id"})).is_none());
+    }
+
+    #[test]
+    fn a_listed_group_keeps_its_members_and_says_whether_it_had_them() {
+        let group = LiveGroup::from_value(&json!({
+            "id": "g", "displayName": "Owners", "externalId": "x",
+            "members": [{"value": "1"}, {"value": "2", "display": "bob"}],
+            "meta": {"version": "W/\"9\""},
+        }))
+        .unwrap();
+        assert!(group.members_listed);
+        assert_eq!(
+            group.members,
+            BTreeSet::from(["1".to_owned(), "2".to_owned()])
+        );
+        assert_eq!(group.external_id.as_deref(), Some("x"));
+        assert_eq!(group.version.as_deref(), Some("W/\"9\""));
+        assert_eq!(group.resource.value()["members"][1]["display"], "bob");
+        let bare = LiveGroup::from_value(&json!({"id": "h", "displayName": "Empty"})).unwrap();
+        assert!(!bare.members_listed);
+        assert!(bare.members.is_empty());
     }
 }
