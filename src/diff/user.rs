@@ -56,7 +56,10 @@ impl UserDiff {
     }
 
     /// Diffs one single-valued attribute at `path`.
-    fn single(&mut self, live: &Value, path: &str, desired: Managed<Value>) {
+    fn single(&mut self, live: &Value, path: &str, desired: &Managed<Value>) {
+        if matches!(desired, Managed::Unmanaged) {
+            return;
+        }
         let current = get_path(live, path).filter(|v| !is_blank(v));
         match desired {
             Managed::Unmanaged => {}
@@ -66,8 +69,22 @@ impl UserDiff {
                 }
             }
             Managed::Set(new) => {
-                if current != Some(&new) {
-                    self.replace(path, current, new);
+                if current != Some(new) {
+                    self.replace(path, current, new.clone());
+                }
+            }
+        }
+    }
+
+    /// [`UserDiff::single`] for a string attribute, compared without copying it.
+    fn string(&mut self, live: &Value, path: &str, desired: &Managed<String>) {
+        match desired {
+            Managed::Unmanaged => {}
+            Managed::Remove => self.single(live, path, &Managed::Remove),
+            Managed::Set(new) => {
+                let current = get_path(live, path).filter(|v| !is_blank(v));
+                if current.and_then(Value::as_str) != Some(new.as_str()) {
+                    self.replace(path, current, Value::String(new.clone()));
                 }
             }
         }
@@ -88,19 +105,16 @@ fn strings(user: &User) -> [(&'static str, &Managed<String>); 8] {
     ]
 }
 
+/// The parts of a name, by their paths from the User.
 fn name_parts(name: &Name) -> [(&'static str, &Managed<String>); 6] {
     [
-        ("formatted", &name.formatted),
-        ("familyName", &name.family_name),
-        ("givenName", &name.given_name),
-        ("middleName", &name.middle_name),
-        ("honorificPrefix", &name.honorific_prefix),
-        ("honorificSuffix", &name.honorific_suffix),
+        ("name.formatted", &name.formatted),
+        ("name.familyName", &name.family_name),
+        ("name.givenName", &name.given_name),
+        ("name.middleName", &name.middle_name),
+        ("name.honorificPrefix", &name.honorific_prefix),
+        ("name.honorificSuffix", &name.honorific_suffix),
     ]
-}
-
-fn string_value(value: &Managed<String>) -> Managed<Value> {
-    value.clone().map(Value::String)
 }
 
 /// Diffs a declared user against the server's copy. Only declared attributes are compared.
@@ -117,17 +131,17 @@ pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
     }
     match &user.name {
         Managed::Unmanaged => {}
-        Managed::Remove => diff.single(live, "name", Managed::Remove),
+        Managed::Remove => diff.single(live, "name", &Managed::Remove),
         Managed::Set(name) => {
-            for (part, value) in name_parts(name) {
-                diff.single(live, &format!("name.{part}"), string_value(value));
+            for (path, value) in name_parts(name) {
+                diff.string(live, path, value);
             }
         }
     }
     for (attribute, value) in strings(user) {
-        diff.single(live, attribute, string_value(value));
+        diff.string(live, attribute, value);
     }
-    diff.single(live, "active", user.active.clone().map(Value::Bool));
+    diff.single(live, "active", &user.active.clone().map(Value::Bool));
     multi_valued(&mut diff, live, "emails", &user.emails, |v| {
         v.to_lowercase()
     });
@@ -135,7 +149,7 @@ pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
         v.trim().to_owned()
     });
     for extension in &user.extensions {
-        diff.single(live, &extension.path(), extension.value.clone());
+        diff.single(live, &extension.path(), &extension.value);
     }
     if let Some(roles) = roles {
         let path = roles.definition.path();
@@ -187,13 +201,16 @@ fn same_values(
     live: &[Value],
     normalize: &impl Fn(&str) -> String,
 ) -> bool {
+    if live.len() != desired.len() {
+        return false;
+    }
     let live_values: BTreeSet<String> = live
         .iter()
         .filter_map(|item| get_ci(item, "value").and_then(Value::as_str))
         .map(normalize)
         .collect();
     let desired_values: BTreeSet<String> = desired.iter().map(|v| normalize(&v.value)).collect();
-    if live_values != desired_values || live.len() != desired.len() {
+    if live_values != desired_values {
         return false;
     }
     desired.iter().all(|wanted| {
