@@ -6,6 +6,7 @@ mod group;
 mod patch;
 mod user;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
@@ -100,7 +101,7 @@ struct Differ<'a> {
     capabilities: &'a Capabilities,
     ops: Vec<Op>,
     /// Where each declared user is (or will be), by key: a server id or `bulkId:…`.
-    references: HashMap<String, String>,
+    references: HashMap<&'a str, Cow<'a, str>>,
     next_bulk_id: usize,
     unmanaged: Unmanaged,
 }
@@ -121,10 +122,10 @@ impl Differ<'_> {
         let user_matches = match_objects(
             config
                 .users_for(name)
-                .map(|u| (u.key.as_str().to_owned(), u.external_id.as_set().cloned())),
+                .map(|u| (u.key.as_str(), u.external_id.as_set().map(String::as_str))),
             &live.users,
-            |u| u.user_name.to_lowercase(),
-            |u| u.external_id.clone(),
+            |u| &u.user_name,
+            |u| u.external_id.as_deref(),
         );
         let mut claimed_users = vec![false; live.users.len()];
         for (user, matched) in config.users_for(name).zip(&user_matches) {
@@ -137,7 +138,7 @@ impl Differ<'_> {
                 }
                 let bulk_id = self.bulk_id('u');
                 self.references
-                    .insert(user.key.as_str().to_owned(), format!("bulkId:{bulk_id}"));
+                    .insert(user.key.as_str(), Cow::Owned(format!("bulkId:{bulk_id}")));
                 let (body, changes) = user::create(user, user_roles);
                 self.ops.push(Op {
                     phase: Phase::Users,
@@ -170,7 +171,7 @@ impl Differ<'_> {
                 continue;
             }
             self.references
-                .insert(user.key.as_str().to_owned(), current.id.clone());
+                .insert(user.key.as_str(), Cow::Borrowed(&current.id));
             let resource = current.resource.value();
             let diff = user::diff(user, &resource, user_roles);
             if !diff.is_empty() {
@@ -226,10 +227,10 @@ impl Differ<'_> {
         let group_matches = match_objects(
             config
                 .groups_for(name)
-                .map(|g| (g.key.as_str().to_owned(), g.external_id.as_set().cloned())),
+                .map(|g| (g.key.as_str(), g.external_id.as_set().map(String::as_str))),
             &live.groups,
-            |g| g.display_name.to_lowercase(),
-            |g| g.external_id.clone(),
+            |g| &g.display_name,
+            |g| g.external_id.as_deref(),
         );
         let mut claimed_groups = vec![false; live.groups.len()];
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
@@ -242,7 +243,7 @@ impl Differ<'_> {
                             let reference = self.references.get(key.as_str())?;
                             let user_name = config.user(key.as_str())?.user_name.clone();
                             Some(Member {
-                                reference: reference.clone(),
+                                reference: reference.clone().into_owned(),
                                 user_name,
                             })
                         })
@@ -411,18 +412,19 @@ fn require_complete(
 }
 
 /// Matches declared objects (key, externalId) to server objects: first by key, then, for the
-/// ones left, by externalId (a rename). Each server object is matched at most once.
-fn match_objects<T>(
-    declared: impl Iterator<Item = (String, Option<String>)>,
-    live: &[T],
-    key: impl Fn(&T) -> String,
-    external_id: impl Fn(&T) -> Option<String>,
+/// ones left, by externalId (a rename). Each server object is matched at most once. Declared
+/// keys are lowercase already; `key` gives a server object's.
+fn match_objects<'a, T>(
+    declared: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    live: &'a [T],
+    key: impl Fn(&'a T) -> &'a str,
+    external_id: impl Fn(&'a T) -> Option<&'a str>,
 ) -> Vec<Option<usize>> {
-    let declared: Vec<(String, Option<String>)> = declared.collect();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    let mut by_external: HashMap<String, usize> = HashMap::new();
+    let declared: Vec<(&str, Option<&str>)> = declared.collect();
+    let mut by_key: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(live.len());
+    let mut by_external: HashMap<&'a str, usize> = HashMap::new();
     for (i, object) in live.iter().enumerate() {
-        by_key.entry(key(object)).or_insert(i);
+        by_key.entry(lowercase(key(object))).or_insert(i);
         if let Some(id) = external_id(object) {
             by_external.entry(id).or_insert(i);
         }
@@ -431,7 +433,7 @@ fn match_objects<T>(
     let mut matches: Vec<Option<usize>> = declared
         .iter()
         .map(|(k, _)| {
-            let i = *by_key.get(k)?;
+            let i = *by_key.get(*k)?;
             (!taken[i]).then(|| {
                 taken[i] = true;
                 i
@@ -440,7 +442,7 @@ fn match_objects<T>(
         .collect();
     for ((_, external), matched) in declared.iter().zip(&mut matches) {
         if matched.is_none()
-            && let Some(i) = external.as_ref().and_then(|e| by_external.get(e)).copied()
+            && let Some(i) = external.and_then(|e| by_external.get(e)).copied()
             && !taken[i]
         {
             taken[i] = true;
@@ -448,6 +450,15 @@ fn match_objects<T>(
         }
     }
     matches
+}
+
+/// `text` in lowercase, copied only when it is not lowercase already.
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
