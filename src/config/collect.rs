@@ -18,7 +18,9 @@ pub const SUPPORTED_VERSION: i64 = 1;
 #[derive(Default)]
 pub(crate) struct Declarations {
     pub(crate) providers: Vec<(Spanned<String>, Spanned<RawProvider>)>,
-    pub(crate) users: Vec<Spanned<RawUser>>,
+    /// One list per `users:` section: validation frees each list as it goes, so the raw and
+    /// the validated users are not all held at once.
+    pub(crate) users: Vec<Vec<Spanned<RawUser>>>,
     pub(crate) groups: Vec<Spanned<RawGroup>>,
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
     /// Whether every file parsed: only then can "nothing declared" checks be trusted.
@@ -97,9 +99,11 @@ pub(crate) fn collect(
                 }
             }
             "users" => {
-                for item in seq_items(key, value, sources, errors) {
+                let items = seq_items(key, value, sources, errors);
+                let mut users = Vec::with_capacity(items.len());
+                for item in items {
                     match deserialize(item, sources, errors) {
-                        Some(u) => declarations.users.push(u),
+                        Some(u) => users.push(u),
                         None => {
                             if let Some(name) = string_at(item, "userName") {
                                 declarations.broken.users.insert(UserKey::new(name));
@@ -107,6 +111,7 @@ pub(crate) fn collect(
                         }
                     }
                 }
+                declarations.users.push(users);
             }
             "groups" => {
                 for item in seq_items(key, value, sources, errors) {

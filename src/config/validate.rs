@@ -429,14 +429,15 @@ impl Validator<'_> {
 
     fn users(
         &mut self,
-        raw: Vec<Spanned<RawUser>>,
+        raw: Vec<Vec<Spanned<RawUser>>>,
         providers: &[Provider],
     ) -> (Vec<User>, HashMap<UserKey, usize>) {
-        let mut users: Vec<User> = Vec::with_capacity(raw.len());
-        let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(raw.len());
+        let count = raw.iter().map(Vec::len).sum();
+        let mut users: Vec<User> = Vec::with_capacity(count);
+        let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(count);
         // Where the users that failed validation are declared; the valid ones say it.
         let mut broken_spans: HashMap<UserKey, Span> = HashMap::new();
-        for user in raw {
+        for user in raw.into_iter().flatten() {
             let user_name = &user.value.user_name;
             if user_name.value.trim().is_empty() {
                 self.error(
