@@ -147,7 +147,7 @@ impl GroupKey {
     }
 }
 
-/// `text` in lower case, copied once when it is already (the common case).
+/// `text` in lower case, with a single copy when it is lower case already (the common case).
 fn lowercase(text: &str) -> Arc<str> {
     if text
         .bytes()
