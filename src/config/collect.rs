@@ -18,7 +18,9 @@ pub const SUPPORTED_VERSION: i64 = 1;
 #[derive(Default)]
 pub(crate) struct Declarations {
     pub(crate) providers: Vec<(Spanned<String>, Spanned<RawProvider>)>,
-    pub(crate) users: Vec<Spanned<RawUser>>,
+    /// One list per `users:` section: validation frees each list as it goes, so the raw and
+    /// the validated users are not all held at once.
+    pub(crate) users: Vec<Vec<Spanned<RawUser>>>,
     pub(crate) groups: Vec<Spanned<RawGroup>>,
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
     /// Whether every file parsed: only then can "nothing declared" checks be trusted.
@@ -38,106 +40,114 @@ pub(crate) struct Broken {
     pub(crate) groups: HashSet<GroupKey>,
 }
 
-pub(crate) fn collect(
-    documents: &[Document],
-    sources: &Sources,
-    errors: &mut Errors,
-) -> Declarations {
-    let mut declarations = Declarations {
-        complete: true,
-        ..Declarations::default()
-    };
-    for document in documents {
-        declarations
-            .start
-            .get_or_insert(Span::new(document.source, 0, 0));
-        let Some(root) = &document.root else {
-            declarations.complete = false;
-            continue;
-        };
-        let Some(entries) = root.as_map() else {
-            errors.push(
-                Diagnostic::new("a config file must be a mapping of `version`, `providers`, `users`, `groups` and `roles`")
-                    .at(sources, root.span, "expected `key: value` lines here")
-                    .help("start the file with `version: 1`; see the config reference in README.md"),
-            );
-            declarations.complete = false;
-            continue;
-        };
-        let mut version_seen = false;
-        for (key, value) in entries {
-            let Some(name) = key.as_str() else {
-                errors.push(
-                    Diagnostic::new("a top-level key must be a string")
-                        .at(sources, key.span, "not a key")
-                        .help(format!("use one of {}", list(TOP_LEVEL_KEYS))),
-                );
-                continue;
-            };
-            match name {
-                "version" => {
-                    version_seen = true;
-                    check_version(value, sources, errors);
-                }
-                "providers" => {
-                    for (name, provider) in map_entries(key, value, sources, errors) {
-                        match deserialize(provider, sources, errors) {
-                            Some(p) => declarations.providers.push((name, p)),
-                            None => {
-                                declarations.broken.providers.insert(name.value);
-                            }
-                        }
-                    }
-                }
-                "users" => {
-                    for item in seq_items(key, value, sources, errors) {
-                        match deserialize(item, sources, errors) {
-                            Some(u) => declarations.users.push(u),
-                            None => {
-                                if let Some(name) = string_at(item, "userName") {
-                                    declarations.broken.users.insert(UserKey::new(name));
-                                }
-                            }
-                        }
-                    }
-                }
-                "groups" => {
-                    for item in seq_items(key, value, sources, errors) {
-                        match deserialize(item, sources, errors) {
-                            Some(g) => declarations.groups.push(g),
-                            None => {
-                                if let Some(name) = string_at(item, "displayName") {
-                                    declarations.broken.groups.insert(GroupKey::new(name));
-                                }
-                            }
-                        }
-                    }
-                }
-                "roles" => {
-                    for (name, assignment) in map_entries(key, value, sources, errors) {
-                        if let Some(r) = deserialize(assignment, sources, errors) {
-                            declarations.roles.push((name, r));
-                        }
-                    }
-                }
-                other => errors.push(unknown_key(other, TOP_LEVEL_KEYS, key.span, sources)),
-            }
-        }
-        if !version_seen {
-            errors.push(
-                Diagnostic::new("the file does not say which config version it is written in")
-                    .at(
-                        sources,
-                        Span::new(document.source, 0, 0),
-                        "no `version` in this file",
-                    )
-                    .help(format!(
-                        "add `version: {SUPPORTED_VERSION}` as the first line"
-                    )),
-            );
+impl Declarations {
+    /// No declarations yet, from no file.
+    pub(crate) fn new() -> Self {
+        Declarations {
+            complete: true,
+            ..Declarations::default()
         }
     }
+}
+
+/// Adds the declarations of one parsed file to `declarations`.
+pub(crate) fn collect(
+    declarations: &mut Declarations,
+    document: &Document,
+    sources: &Sources,
+    errors: &mut Errors,
+) {
     declarations
+        .start
+        .get_or_insert(Span::new(document.source, 0, 0));
+    let Some(root) = &document.root else {
+        declarations.complete = false;
+        return;
+    };
+    let Some(entries) = root.as_map() else {
+        errors.push(
+            Diagnostic::new("a config file must be a mapping of `version`, `providers`, `users`, `groups` and `roles`")
+                .at(sources, root.span, "expected `key: value` lines here")
+                .help("start the file with `version: 1`; see the config reference in README.md"),
+        );
+        declarations.complete = false;
+        return;
+    };
+    let mut version_seen = false;
+    for (key, value) in entries {
+        let Some(name) = key.as_str() else {
+            errors.push(
+                Diagnostic::new("a top-level key must be a string")
+                    .at(sources, key.span, "not a key")
+                    .help(format!("use one of {}", list(TOP_LEVEL_KEYS))),
+            );
+            continue;
+        };
+        match name {
+            "version" => {
+                version_seen = true;
+                check_version(value, sources, errors);
+            }
+            "providers" => {
+                for (name, provider) in map_entries(key, value, sources, errors) {
+                    match deserialize(provider, sources, errors) {
+                        Some(p) => declarations.providers.push((name, p)),
+                        None => {
+                            declarations.broken.providers.insert(name.value);
+                        }
+                    }
+                }
+            }
+            "users" => {
+                let items = seq_items(key, value, sources, errors);
+                let mut users = Vec::with_capacity(items.len());
+                for item in items {
+                    match deserialize(item, sources, errors) {
+                        Some(u) => users.push(u),
+                        None => {
+                            if let Some(name) = string_at(item, "userName") {
+                                declarations.broken.users.insert(UserKey::new(name));
+                            }
+                        }
+                    }
+                }
+                declarations.users.push(users);
+            }
+            "groups" => {
+                for item in seq_items(key, value, sources, errors) {
+                    match deserialize(item, sources, errors) {
+                        Some(g) => declarations.groups.push(g),
+                        None => {
+                            if let Some(name) = string_at(item, "displayName") {
+                                declarations.broken.groups.insert(GroupKey::new(name));
+                            }
+                        }
+                    }
+                }
+            }
+            "roles" => {
+                for (name, assignment) in map_entries(key, value, sources, errors) {
+                    if let Some(r) = deserialize(assignment, sources, errors) {
+                        declarations.roles.push((name, r));
+                    }
+                }
+            }
+            other => errors.push(unknown_key(other, TOP_LEVEL_KEYS, key.span, sources)),
+        }
+    }
+    if !version_seen {
+        errors.push(
+            Diagnostic::new("the file does not say which config version it is written in")
+                .at(
+                    sources,
+                    Span::new(document.source, 0, 0),
+                    "no `version` in this file",
+                )
+                .help(format!(
+                    "add `version: {SUPPORTED_VERSION}` as the first line"
+                )),
+        );
+    }
 }
 
 /// The string under `key` in a mapping node.

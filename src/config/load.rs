@@ -33,10 +33,9 @@ pub(crate) struct Document {
     pub(crate) root: Option<Node>,
 }
 
-/// Reads the file or folder at `path`, registering every file in `sources`. Errors are
-/// collected into `errors`; a file that fails to parse still yields a `Document` with no root,
-/// so that the others are checked.
-pub(crate) fn read(path: &Path, sources: &mut Sources, errors: &mut Errors) -> Vec<Document> {
+/// The config files at `path`: the file itself, or the `*.yaml` and `*.yml` files of a folder.
+/// A path that cannot be read, or a folder with no or too many config files, is an error.
+pub(crate) fn files(path: &Path, errors: &mut Errors) -> Vec<PathBuf> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(e) => {
@@ -47,59 +46,72 @@ pub(crate) fn read(path: &Path, sources: &mut Sources, errors: &mut Errors) -> V
             return Vec::new();
         }
     };
-    let files = if metadata.is_dir() {
-        match folder_files(path) {
-            Ok(files) if files.is_empty() => {
-                errors.push(
-                    Diagnostic::new(format!(
-                        "the folder {} holds no *.yaml or *.yml file",
-                        path.display()
-                    ))
-                    .help("pass a config file, or a folder that holds config files, with -f PATH"),
-                );
-                return Vec::new();
-            }
-            Ok(files) if files.len() > MAX_FILES => {
-                errors.push(
-                    Diagnostic::new(format!(
-                        "the folder {} holds {} config files, more than the {MAX_FILES} scimform reads",
-                        path.display(),
-                        files.len()
-                    ))
-                    .help("merge small files; a file may hold up to 16 MiB"),
-                );
-                return Vec::new();
-            }
-            Ok(files) => files,
-            Err(e) => {
-                errors.push(Diagnostic::new(format!(
-                    "cannot list the folder {}: {e}",
+    if !metadata.is_dir() {
+        return vec![path.to_owned()];
+    }
+    match folder_files(path) {
+        Ok(files) if files.is_empty() => {
+            errors.push(
+                Diagnostic::new(format!(
+                    "the folder {} holds no *.yaml or *.yml file",
                     path.display()
-                )));
-                return Vec::new();
-            }
+                ))
+                .help("pass a config file, or a folder that holds config files, with -f PATH"),
+            );
+            Vec::new()
         }
-    } else {
-        vec![path.to_owned()]
-    };
+        Ok(files) if files.len() > MAX_FILES => {
+            errors.push(
+                Diagnostic::new(format!(
+                    "the folder {} holds {} config files, more than the {MAX_FILES} scimform reads",
+                    path.display(),
+                    files.len()
+                ))
+                .help("merge small files; a file may hold up to 16 MiB"),
+            );
+            Vec::new()
+        }
+        Ok(files) => files,
+        Err(e) => {
+            errors.push(Diagnostic::new(format!(
+                "cannot list the folder {}: {e}",
+                path.display()
+            )));
+            Vec::new()
+        }
+    }
+}
 
-    let mut total = 0;
-    let mut documents = Vec::new();
-    for file in files {
-        let name = file.display().to_string();
-        let text = match read_bounded(&file, MAX_TOTAL_BYTES - total) {
+/// Reads the files of one config one at a time, so that only one file's node tree need be
+/// held at once, within the budget of [`MAX_TOTAL_BYTES`] across them.
+#[derive(Default)]
+pub(crate) struct Reader {
+    total: u64,
+}
+
+impl Reader {
+    /// Reads and parses `file`, registering it in `sources`. Errors are collected into
+    /// `errors`; a file that fails to parse still yields a `Document` with no root, so that the
+    /// others are checked. `None` when the file cannot be read at all.
+    pub(crate) fn read(
+        &mut self,
+        file: &Path,
+        sources: &mut Sources,
+        errors: &mut Errors,
+    ) -> Option<Document> {
+        let text = match read_bounded(file, MAX_TOTAL_BYTES - self.total) {
             Ok(text) => text,
             Err(diagnostic) => {
                 errors.push(diagnostic);
-                continue;
+                return None;
             }
         };
-        total += text.len() as u64;
-        let source = sources.add(SourceFile::new(name, absolute(&file), &text));
+        self.total += text.len() as u64;
+        let name = file.display().to_string();
+        let source = sources.add(SourceFile::new(name, absolute(file), &text));
         let root = parse(&text, source, sources, errors);
-        documents.push(Document { source, root });
+        Some(Document { source, root })
     }
-    documents
 }
 
 /// The `*.yaml` and `*.yml` files directly in `dir`, sorted by name.

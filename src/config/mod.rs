@@ -6,7 +6,8 @@
 //! 1. [`load`](mod@self::load) reads a file or a folder of files within input budgets, and `yaml`
 //!    parses each into a tree of `node`s that remember their spans;
 //! 2. `collect` deserializes every provider, user, group and role into the [`raw`] types on
-//!    its own, so one malformed entry does not hide the others;
+//!    its own, so one malformed entry does not hide the others; each file's tree is dropped
+//!    once its declarations are collected, before the next file is read;
 //! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
 //!    role values are allowed) and builds the model ([`Config`]);
 //! 4. every problem found along the way is a [`Diagnostic`] pointing into the file; they are
@@ -54,11 +55,15 @@ pub struct LoadOptions {
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
     let mut sources = Sources::default();
     let mut errors = Errors::default();
-    let documents = load::read(path, &mut sources, &mut errors);
-    let declarations = collect::collect(&documents, &sources, &mut errors);
-    // The node trees are not needed past this point; for a large directory they are most of
-    // the memory loading takes, so they go before the validated model is built.
-    drop(documents);
+    let mut declarations = collect::Declarations::new();
+    let mut reader = load::Reader::default();
+    // One file at a time: a file's node tree takes several times the memory of its
+    // declarations, so each goes as soon as they are collected.
+    for file in load::files(path, &mut errors) {
+        if let Some(document) = reader.read(&file, &mut sources, &mut errors) {
+            collect::collect(&mut declarations, &document, &sources, &mut errors);
+        }
+    }
     let config = validate::build(declarations, sources, *options, &mut errors);
     if errors.is_empty() {
         Ok(config)
@@ -91,9 +96,11 @@ mod tests {
         for example in ["examples/quickstart.yaml", "examples/tonkean.yaml"] {
             let mut sources = Sources::default();
             let mut errors = Errors::default();
-            let documents = load::read(Path::new(example), &mut sources, &mut errors);
+            let document = load::Reader::default()
+                .read(Path::new(example), &mut sources, &mut errors)
+                .unwrap();
             assert!(errors.is_empty(), "{example}: {errors}");
-            let root = documents[0].root.as_ref().unwrap();
+            let root = document.root.as_ref().unwrap();
             let raw: RawFile = root.deserialize().unwrap();
             assert_eq!(*raw.version, 1);
             assert!(!raw.users.is_empty());

@@ -6,7 +6,7 @@
 //! them ([`Provider::resolve_url`], [`Provider::resolve_token`]), so that `validate` needs no
 //! secrets.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,13 +115,14 @@ impl Config {
 
 /// A userName normalised for matching: SCIM compares userNames case-insensitively
 /// (RFC 7643 §4.1.1, `caseExact: false`).
+/// Shared, not copied, by the group memberships and role assignments that name the user.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserKey(String);
+pub struct UserKey(Arc<str>);
 
 impl UserKey {
     #[must_use]
     pub fn new(user_name: &str) -> Self {
-        UserKey(user_name.to_lowercase())
+        UserKey(lowercase(user_name))
     }
 
     #[must_use]
@@ -132,17 +133,29 @@ impl UserKey {
 
 /// A group displayName normalised for matching (RFC 7643 §4.2, `caseExact: false`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GroupKey(String);
+pub struct GroupKey(Arc<str>);
 
 impl GroupKey {
     #[must_use]
     pub fn new(display_name: &str) -> Self {
-        GroupKey(display_name.to_lowercase())
+        GroupKey(lowercase(display_name))
     }
 
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// `text` in lower case, with a single copy when it is lower case already (the common case).
+fn lowercase(text: &str) -> Arc<str> {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Arc::from(text)
+    } else {
+        Arc::from(text.to_lowercase())
     }
 }
 
@@ -497,13 +510,14 @@ pub struct User {
     pub external_id: Managed<String>,
     /// Extension attributes, not including roles.
     pub extensions: Vec<ExtensionAttribute>,
-    /// The providers that hold this user.
-    pub providers: BTreeSet<String>,
+    /// The providers that hold this user, shared by the users and groups that name the same.
+    pub providers: Arc<BTreeSet<String>>,
     /// A tombstone: the user must be gone.
     pub absent: bool,
     /// Effective roles per provider that has a role definition: direct assignments and those
-    /// of the user's groups on that provider. Authoritative (§3.3).
-    pub(crate) roles: BTreeMap<String, BTreeSet<String>>,
+    /// of the user's groups on that provider. Authoritative (§3.3). Users with the same roles
+    /// share one set.
+    pub(crate) roles: Vec<(Arc<str>, Arc<BTreeSet<String>>)>,
 }
 
 impl User {
@@ -517,7 +531,10 @@ impl User {
     /// hold the user, otherwise the complete set the server must hold (possibly empty).
     #[must_use]
     pub fn roles(&self, provider: &str) -> Option<&BTreeSet<String>> {
-        self.roles.get(provider)
+        self.roles
+            .iter()
+            .find(|(name, _)| **name == *provider)
+            .map(|(_, roles)| &**roles)
     }
 }
 
@@ -569,7 +586,7 @@ pub struct Group {
     /// Members by user. `Set` is authoritative; `Remove` (`members: null`) means no members.
     /// On each provider, the members are those the provider holds ([`Config::members_on`]).
     pub members: Managed<Vec<UserKey>>,
-    pub providers: BTreeSet<String>,
+    pub providers: Arc<BTreeSet<String>>,
     pub absent: bool,
 }
 

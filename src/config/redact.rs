@@ -9,15 +9,22 @@
 /// with asterisks of the same byte length, so that offsets into the text stay valid.
 #[must_use]
 pub fn mask_tokens(text: &str) -> String {
+    if !text.contains("token:") {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
-        out.push_str(&mask_line(line));
+        let start = out.len();
+        out.push_str(line);
+        if line.contains("token:") {
+            mask_line(line, &mut out, start);
+        }
     }
     out
 }
 
-fn mask_line(line: &str) -> String {
-    let mut out = line.to_owned();
+/// Masks the literal tokens of `line`, copied into `out` at `start`.
+fn mask_line(line: &str, out: &mut String, start: usize) {
     let mut search_from = 0;
     while let Some(found) = line[search_from..].find("token:") {
         let key_start = search_from + found;
@@ -41,12 +48,9 @@ fn mask_line(line: &str) -> String {
         if value.is_empty() {
             continue;
         }
-        out.replace_range(
-            value_start..value_start + value.len(),
-            &"*".repeat(value.len()),
-        );
+        let at = start + value_start;
+        out.replace_range(at..at + value.len(), &"*".repeat(value.len()));
     }
-    out
 }
 
 /// A value that starts with a `${VAR}` reference is not a literal token. (One that goes on

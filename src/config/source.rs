@@ -19,12 +19,14 @@ impl SourceId {
     }
 }
 
-/// A byte range in one source file.
+/// A byte range in one source file. Offsets are 32-bit: a file is at most
+/// [`MAX_FILE_BYTES`](super::load::MAX_FILE_BYTES), and every value of a config carries a span,
+/// so their size counts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 pub struct Span {
     source: u32,
-    start: usize,
-    len: usize,
+    start: u32,
+    len: u32,
 }
 
 impl Span {
@@ -32,8 +34,8 @@ impl Span {
     pub fn new(source: SourceId, start: usize, len: usize) -> Self {
         Span {
             source: source.0,
-            start,
-            len,
+            start: offset(start),
+            len: offset(len),
         }
     }
 
@@ -44,12 +46,12 @@ impl Span {
 
     #[must_use]
     pub fn start(self) -> usize {
-        self.start
+        self.start as usize
     }
 
     #[must_use]
     pub fn len(self) -> usize {
-        self.len
+        self.len as usize
     }
 
     #[must_use]
@@ -61,11 +63,15 @@ impl Span {
     #[must_use]
     pub fn sub(self, offset: usize, len: usize) -> Span {
         Span {
-            start: self.start + offset,
-            len,
+            start: self.start + self::offset(offset),
+            len: self::offset(len),
             ..self
         }
     }
+}
+
+fn offset(bytes: usize) -> u32 {
+    u32::try_from(bytes).expect("a config file is at most MAX_FILE_BYTES")
 }
 
 impl fmt::Debug for Span {

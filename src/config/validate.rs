@@ -1,7 +1,7 @@
 //! From raw declarations to the validated [`Config`]: every check of §1.4 that is about
 //! meaning rather than form, all problems collected, none fatal until the end.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::LoadOptions;
@@ -35,12 +35,16 @@ pub(crate) fn build(
         options,
         errors,
         broken: declarations.broken,
+        provider_sets: HashMap::new(),
+        every_provider: Arc::default(),
     };
     let providers = v.providers(
         declarations.providers,
         declarations.complete,
         declarations.start,
     );
+    let every_provider: BTreeSet<String> = providers.iter().map(|p| p.name.clone()).collect();
+    v.every_provider = v.provider_set(every_provider);
     let (mut users, user_index) = v.users(declarations.users, &providers);
     let (groups, group_index) = v.groups(declarations.groups, &providers, &users, &user_index);
     let roles = v.roles(
@@ -69,6 +73,11 @@ struct Validator<'a> {
     /// Declarations already reported malformed: references to them are not errors of their
     /// own, so one mistake is reported once.
     broken: Broken,
+    /// The sets of providers that users and groups are on, each held once: most users name
+    /// none and so are on every provider.
+    provider_sets: HashMap<BTreeSet<String>, Arc<BTreeSet<String>>>,
+    /// The names of all valid providers: where a user or group with no `providers` is.
+    every_provider: Arc<BTreeSet<String>>,
 }
 
 impl Validator<'_> {
@@ -420,14 +429,16 @@ impl Validator<'_> {
 
     fn users(
         &mut self,
-        raw: Vec<Spanned<RawUser>>,
+        raw: Vec<Vec<Spanned<RawUser>>>,
         providers: &[Provider],
     ) -> (Vec<User>, HashMap<UserKey, usize>) {
-        let mut users = Vec::new();
-        let mut index: HashMap<UserKey, usize> = HashMap::new();
-        let mut spans: HashMap<UserKey, Span> = HashMap::new();
-        for user in raw {
-            let user_name = user.value.user_name.clone();
+        let count = raw.iter().map(Vec::len).sum();
+        let mut users: Vec<User> = Vec::with_capacity(count);
+        let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(count);
+        // Where the users that failed validation are declared; the valid ones say it.
+        let mut broken_spans: HashMap<UserKey, Span> = HashMap::new();
+        for user in raw.into_iter().flatten() {
+            let user_name = &user.value.user_name;
             if user_name.value.trim().is_empty() {
                 self.error(
                     Diagnostic::new("a user has an empty `userName`")
@@ -437,20 +448,21 @@ impl Validator<'_> {
                 continue;
             }
             let key = UserKey::new(&user_name.value);
-            if let Some(&first) = spans.get(&key) {
-                let what = "user";
-                self.duplicate(what, &user_name.value, user_name.span, first);
+            let first = match index.get(&key) {
+                Some(&i) => Some(users[i].span),
+                None => broken_spans.get(&key).copied(),
+            };
+            if let Some(first) = first {
+                self.duplicate("user", &user_name.value, user_name.span, first);
                 continue;
             }
-            spans.insert(key.clone(), user_name.span);
-            match self.user(user.value, key.clone(), providers) {
-                Some(u) => {
-                    index.insert(key, users.len());
-                    users.push(u);
-                }
-                None => {
-                    self.broken.users.insert(key);
-                }
+            let span = user_name.span;
+            if let Some(u) = self.user(user.value, key.clone(), providers) {
+                index.insert(key, users.len());
+                users.push(u);
+            } else {
+                broken_spans.insert(key.clone(), span);
+                self.broken.users.insert(key);
             }
         }
         (users, index)
@@ -532,7 +544,7 @@ impl Validator<'_> {
             extensions,
             providers: on,
             absent: raw.absent.is_some_and(|a| a.value),
-            roles: BTreeMap::new(),
+            roles: Vec::new(),
         })
     }
 
@@ -671,9 +683,9 @@ impl Validator<'_> {
         providers: &[Provider],
         what: &str,
         name: &str,
-    ) -> BTreeSet<String> {
+    ) -> Arc<BTreeSet<String>> {
         let Some(list) = raw else {
-            return providers.iter().map(|p| p.name.clone()).collect();
+            return Arc::clone(&self.every_provider);
         };
         if list.value.is_empty() {
             self.error(
@@ -708,7 +720,16 @@ impl Validator<'_> {
                 );
             }
         }
-        on
+        self.provider_set(on)
+    }
+
+    /// The shared copy of a set of providers.
+    fn provider_set(&mut self, on: BTreeSet<String>) -> Arc<BTreeSet<String>> {
+        Arc::clone(
+            self.provider_sets
+                .entry(on)
+                .or_insert_with_key(|on| Arc::new(on.clone())),
+        )
     }
 
     // ---- groups ----------------------------------------------------------------------------
@@ -723,6 +744,8 @@ impl Validator<'_> {
         let mut groups = Vec::new();
         let mut index = HashMap::new();
         let mut spans: HashMap<GroupKey, Span> = HashMap::new();
+        // The users already listed as members of the group at hand.
+        let mut member_indices: HashSet<usize> = HashSet::new();
         for group in raw {
             let RawGroup {
                 display_name,
@@ -750,6 +773,7 @@ impl Validator<'_> {
             let absent = absent.is_some_and(|a| a.value);
             let members = managed_list(members).map(|list| {
                 let mut keys = Vec::new();
+                member_indices.clear();
                 for member in list {
                     if let Some(i) = self.user_ref(&member, users, user_index, || {
                         format!("member of group `{}`", display_name.value)
@@ -758,7 +782,7 @@ impl Validator<'_> {
                         if !absent {
                             self.member_providers(user, &member, &display_name.value, &on);
                         }
-                        if !keys.contains(&user.key) {
+                        if member_indices.insert(i) {
                             keys.push(user.key.clone());
                         }
                     }
@@ -864,18 +888,10 @@ impl Validator<'_> {
         groups: &[Group],
         group_index: &HashMap<GroupKey, usize>,
     ) -> Vec<RoleAssignment> {
-        // Every non-tombstoned user on a provider that keeps roles has an authoritative role
-        // set there, empty unless assigned (§3.3).
-        for user in users.iter_mut().filter(|u| !u.absent) {
-            for provider in providers.iter().filter(|p| p.roles.is_some()) {
-                if user.is_on(&provider.name) {
-                    user.roles.insert(provider.name.clone(), BTreeSet::new());
-                }
-            }
-        }
-
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mut assignments = Vec::new();
+        // Every role given: (user index, provider index, index into `assignments`).
+        let mut granted: Vec<(usize, usize, usize)> = Vec::new();
         for (role, assignment) in raw {
             if let Some(&first) = seen.get(&role.value) {
                 self.duplicate("role", &role.value, role.span, first);
@@ -895,14 +911,14 @@ impl Validator<'_> {
                 groups: group_targets,
             } = assignment.value;
 
-            // (user index, providers the role applies on for that user, where it was named)
-            let mut grants: Vec<(usize, BTreeSet<String>, Span)> = Vec::new();
+            // (user index, the group through which the role is given, where it was named)
+            let mut grants: Vec<(usize, Option<&Group>, Span)> = Vec::new();
             let mut user_keys = Vec::new();
             for target in &user_targets {
                 if let Some(i) = self.user_ref(target, users, user_index, || {
                     format!("a target of role `{}`", role.value)
                 }) {
-                    grants.push((i, users[i].providers.clone(), target.span));
+                    grants.push((i, None, target.span));
                     user_keys.push(users[i].key.clone());
                 }
             }
@@ -915,18 +931,15 @@ impl Validator<'_> {
                 group_keys.push(group.key.clone());
                 if let Managed::Set(members) = &group.members {
                     for member in members {
-                        let i = user_index[member];
-                        let on = users[i]
-                            .providers
-                            .intersection(&group.providers)
-                            .cloned()
-                            .collect();
-                        grants.push((i, on, target.span));
+                        grants.push((user_index[member], Some(group), target.span));
                     }
                 }
             }
 
-            self.grant(&role, grants, providers, users);
+            let assignment = assignments.len();
+            self.grant(&role, grants, providers, users, |i, p| {
+                granted.push((i, p, assignment));
+            });
             assignments.push(RoleAssignment {
                 value: role.value,
                 span: role.span,
@@ -934,43 +947,48 @@ impl Validator<'_> {
                 groups: group_keys,
             });
         }
+        set_roles(granted, &assignments, providers, users);
         assignments
     }
 
-    /// Adds `role` to the effective roles of each granted user on the providers that keep
-    /// roles, reporting a value such a provider does not allow once per provider.
+    /// Gives `role` to each granted user on the providers that keep roles (by calling `give`
+    /// with the user's and the provider's index), reporting a value such a provider does not
+    /// allow once per provider.
     fn grant(
         &mut self,
         role: &Spanned<String>,
-        grants: Vec<(usize, BTreeSet<String>, Span)>,
+        grants: Vec<(usize, Option<&Group>, Span)>,
         providers: &[Provider],
-        users: &mut [User],
+        users: &[User],
+        mut give: impl FnMut(usize, usize),
     ) {
         let mut reported: BTreeSet<&str> = BTreeSet::new();
-        for (i, on, span) in grants {
-            let role_providers: Vec<&Provider> = providers
+        for (i, group, span) in grants {
+            let user = &users[i];
+            let mut role_providers = providers
                 .iter()
-                .filter(|p| p.roles.is_some() && on.contains(&p.name))
-                .collect();
-            if role_providers.is_empty() {
+                .enumerate()
+                .filter(|(_, p)| {
+                    p.roles.is_some()
+                        && user.is_on(&p.name)
+                        && group.is_none_or(|g| g.is_on(&p.name))
+                })
+                .peekable();
+            if role_providers.peek().is_none() {
                 self.error(
                     Diagnostic::new(format!(
                         "role `{}` is assigned to user `{}`, but none of the user's providers keeps roles",
-                        role.value, users[i].user_name
+                        role.value, user.user_name
                     ))
                     .at(self.sources, span, "no provider of this user keeps roles")
                     .help("give the provider `preset: tonkean` or a `roles: {schema, attribute, values}` definition"),
                 );
                 continue;
             }
-            for provider in role_providers {
+            for (p, provider) in role_providers {
                 let definition = provider.roles.as_ref().expect("filtered above");
                 if definition.values.contains(&role.value) {
-                    users[i]
-                        .roles
-                        .entry(provider.name.clone())
-                        .or_default()
-                        .insert(role.value.clone());
+                    give(i, p);
                 } else if reported.insert(provider.name.as_str()) {
                     let origin = match provider.preset {
                         Some(_) => "its preset".to_owned(),
@@ -1056,6 +1074,56 @@ impl Validator<'_> {
             return None;
         }
         Some(g)
+    }
+}
+
+/// Sets every user's effective roles from the roles `granted` ((user, provider, assignment)
+/// indices). A non-tombstoned user on a provider that keeps roles has an authoritative role set
+/// there, empty unless assigned (§3.3). Users with the same roles on a provider share one set.
+fn set_roles(
+    mut granted: Vec<(usize, usize, usize)>,
+    assignments: &[RoleAssignment],
+    providers: &[Provider],
+    users: &mut [User],
+) {
+    granted.sort_unstable();
+    granted.dedup();
+    let names: Vec<Arc<str>> = providers
+        .iter()
+        .map(|p| Arc::from(p.name.as_str()))
+        .collect();
+    let mut shared: HashMap<Vec<usize>, Arc<BTreeSet<String>>> = HashMap::new();
+    let mut values: Vec<usize> = Vec::new();
+    let mut rest = granted.as_slice();
+    for (i, user) in users.iter_mut().enumerate().filter(|(_, u)| !u.absent) {
+        for (p, provider) in providers.iter().enumerate() {
+            if provider.roles.is_none() || !user.is_on(&provider.name) {
+                continue;
+            }
+            values.clear();
+            while let [(user_index, provider_index, assignment), tail @ ..] = rest {
+                if (*user_index, *provider_index) > (i, p) {
+                    break;
+                }
+                if (*user_index, *provider_index) == (i, p) {
+                    values.push(*assignment);
+                }
+                rest = tail;
+            }
+            let roles = if let Some(roles) = shared.get(&values) {
+                Arc::clone(roles)
+            } else {
+                let roles: Arc<BTreeSet<String>> = Arc::new(
+                    values
+                        .iter()
+                        .map(|&a| assignments[a].value.clone())
+                        .collect(),
+                );
+                shared.insert(values.clone(), Arc::clone(&roles));
+                roles
+            };
+            user.roles.push((Arc::clone(&names[p]), roles));
+        }
     }
 }
 
