@@ -5,6 +5,11 @@
 //! anyway, and on a 100,000-user file the events alone take a quarter of the time the
 //! deserializer needs (0.9 s against 3.7 s, release build), which matters for §8.
 //!
+//! The events still cost about 1.5 s on a 100,000-user config, so text in the subset configs are
+//! written in (block collections, one-line scalars and flow collections, comments) is read by
+//! [`fast`] instead, which builds the same tree or declines; anything it declines, every error
+//! included, goes through the events.
+//!
 //! Scalars are typed by the YAML 1.2 core schema: `yes`, `no`, `on` and `off` are strings,
 //! not booleans. The bounds of §7 are enforced here: nesting depth, nodes replayed by aliases
 //! (the "billion laughs" bomb), node count, and one document per file.
@@ -16,6 +21,8 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span as
 use super::load::{MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES};
 use super::node::{Node, Value};
 use super::source::{SourceId, Span};
+
+mod fast;
 
 /// Why a file could not be read as YAML, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +49,18 @@ pub(crate) enum YamlErrorKind {
 
 /// Parses `text` into a tree whose spans point into `source`. `Ok(None)` for a file without
 /// a document.
+///
+/// Text in the subset configs are written in is read by [`fast::parse`]; anything else, and
+/// every error, by the event parser.
 pub(crate) fn parse(text: &str, source: SourceId) -> Result<Option<Node>, YamlError> {
+    if let Some(root) = fast::parse(text, source) {
+        return Ok(Some(root));
+    }
+    parse_events(text, source)
+}
+
+/// Parses `text` from the event parser's events: all of YAML, with its errors.
+fn parse_events(text: &str, source: SourceId) -> Result<Option<Node>, YamlError> {
     Builder {
         source,
         text,
