@@ -3,6 +3,7 @@
 //! computed twice with the same result.
 
 mod group;
+mod live;
 mod patch;
 mod user;
 
@@ -13,10 +14,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::client::{Capabilities, ResourceKind};
-use crate::config::{Config, Deprovision, Group, Managed, Provider};
+use crate::config::{Config, Deprovision, Group, Managed, Provider, User};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
 use crate::state::{LiveGroup, LiveState, LiveUser, get_ci};
 use group::Member;
+use live::LiveView;
 use patch::Operation;
 
 pub use patch::{PATCH_OP_SCHEMA, split_urn};
@@ -172,21 +174,8 @@ impl Differ<'_> {
             }
             self.references
                 .insert(user.key.as_str(), Cow::Borrowed(&current.id));
-            let resource = current.resource.value();
-            let diff = user::diff(user, &resource, user_roles);
-            if !diff.is_empty() {
-                self.ops.push(update(
-                    ResourceKind::User,
-                    &user.user_name,
-                    &current.id,
-                    &resource,
-                    current.version.as_ref(),
-                    diff.changes,
-                    &diff.operations,
-                    capabilities,
-                    Phase::Users,
-                ));
-            }
+            self.ops
+                .extend(update_user(user, current, user_roles, capabilities));
         }
         let matched_users = claimed_users.iter().filter(|c| **c).count();
         if provider.prune() {
@@ -499,6 +488,30 @@ fn update(
         observed: observed(id, version, live),
         depends_on: Vec::new(),
     }
+}
+
+/// The op that makes a matched user's attributes and roles what the file declares, if any.
+fn update_user(
+    user: &User,
+    current: &LiveUser,
+    roles: Option<user::Roles<'_>>,
+    capabilities: &Capabilities,
+) -> Option<Op> {
+    let diff = user::diff(user, &LiveView::parse(current.resource.as_str()), roles);
+    if diff.is_empty() {
+        return None;
+    }
+    Some(update(
+        ResourceKind::User,
+        &user.user_name,
+        &current.id,
+        &current.resource.value(),
+        current.version.as_ref(),
+        diff.changes,
+        &diff.operations,
+        capabilities,
+        Phase::Users,
+    ))
 }
 
 /// Deactivates or deletes a user, per the provider's `deprovision` (SPEC §3.4). A user who is

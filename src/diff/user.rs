@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::patch::{Operation, get_path};
+use super::live::LiveView;
+use super::patch::Operation;
 use crate::config::{Managed, MultiValue, Name, RoleDefinition, User};
 use crate::plan::Change;
 use crate::state::get_ci;
@@ -56,35 +57,39 @@ impl UserDiff {
     }
 
     /// Diffs one single-valued attribute at `path`.
-    fn single(&mut self, live: &Value, path: &str, desired: &Managed<Value>) {
+    fn single(&mut self, live: &LiveView<'_>, path: &str, desired: &Managed<Value>) {
         if matches!(desired, Managed::Unmanaged) {
             return;
         }
-        let current = get_path(live, path).filter(|v| !is_blank(v));
+        let current = live.get(path).filter(|v| !is_blank(v));
         match desired {
             Managed::Unmanaged => {}
             Managed::Remove => {
                 if let Some(old) = current {
-                    self.remove(path, old);
+                    self.remove(path, &old);
                 }
             }
             Managed::Set(new) => {
-                if current != Some(new) {
-                    self.replace(path, current, new.clone());
+                if current.as_ref() != Some(new) {
+                    self.replace(path, current.as_ref(), new.clone());
                 }
             }
         }
     }
 
-    /// [`UserDiff::single`] for a string attribute, compared without copying it.
-    fn string(&mut self, live: &Value, path: &str, desired: &Managed<String>) {
+    /// [`UserDiff::single`] for a string attribute: an equal string is found without decoding
+    /// anything else.
+    fn string(&mut self, live: &LiveView<'_>, path: &str, desired: &Managed<String>) {
         match desired {
             Managed::Unmanaged => {}
             Managed::Remove => self.single(live, path, &Managed::Remove),
             Managed::Set(new) => {
-                let current = get_path(live, path).filter(|v| !is_blank(v));
-                if current.and_then(Value::as_str) != Some(new.as_str()) {
-                    self.replace(path, current, Value::String(new.clone()));
+                if !new.is_empty() && live.get_str(path).is_some_and(|s| s == new.as_str()) {
+                    return;
+                }
+                let current = live.get(path).filter(|v| !is_blank(v));
+                if current.as_ref().and_then(Value::as_str) != Some(new.as_str()) {
+                    self.replace(path, current.as_ref(), Value::String(new.clone()));
                 }
             }
         }
@@ -118,14 +123,14 @@ fn name_parts(name: &Name) -> [(&'static str, &Managed<String>); 6] {
 }
 
 /// Diffs a declared user against the server's copy. Only declared attributes are compared.
-pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
+pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserDiff {
     let mut diff = UserDiff::default();
     // userName is matched case-insensitively (RFC 7643 §4.1.1), so only a rename is a change.
-    let live_name = get_path(live, "userName").and_then(Value::as_str);
+    let live_name = live.get_str("userName");
     if live_name.is_none_or(|n| n.to_lowercase() != user.key.as_str()) {
         diff.replace(
             "userName",
-            get_path(live, "userName"),
+            live.get("userName").as_ref(),
             Value::String(user.user_name.clone()),
         );
     }
@@ -153,7 +158,7 @@ pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
     }
     if let Some(roles) = roles {
         let path = roles.definition.path();
-        let current = live_roles(live, &path);
+        let current = roles_in(live.get(&path).as_ref());
         if &current != roles.values {
             let old = Value::from(current.into_iter().collect::<Vec<_>>());
             let new = Value::from(roles.values.iter().cloned().collect::<Vec<_>>());
@@ -171,12 +176,17 @@ pub fn diff(user: &User, live: &Value, roles: Option<Roles<'_>>) -> UserDiff {
 /// when the file declares them.
 fn multi_valued(
     diff: &mut UserDiff,
-    live: &Value,
+    live: &LiveView<'_>,
     path: &str,
     desired: &Managed<Vec<MultiValue>>,
     normalize: impl Fn(&str) -> String,
 ) {
-    let current = get_path(live, path)
+    if matches!(desired, Managed::Unmanaged) {
+        return;
+    }
+    let current = live.get(path);
+    let current = current
+        .as_ref()
         .and_then(Value::as_array)
         .filter(|items| !items.is_empty());
     match desired {
@@ -248,7 +258,12 @@ fn multi_values_json(values: &[MultiValue]) -> Value {
 
 /// The role values a server user holds: strings, or objects with a `value`.
 pub fn live_roles(live: &Value, path: &str) -> BTreeSet<String> {
-    get_path(live, path)
+    roles_in(super::patch::get_path(live, path))
+}
+
+/// The role values in the attribute that keeps them.
+fn roles_in(attribute: Option<&Value>) -> BTreeSet<String> {
+    attribute
         .and_then(Value::as_array)
         .map(|items| {
             items
@@ -275,8 +290,8 @@ fn is_blank(value: &Value) -> bool {
 
 /// The POST body that creates `user` (RFC 7644 §3.3), with the changes it makes, for display.
 pub fn create(user: &User, roles: Option<Roles<'_>>) -> (Value, Vec<Change>) {
-    let empty = json!({"userName": user.user_name});
-    let mut diff = diff(user, &empty, roles);
+    let empty = json!({"userName": user.user_name}).to_string();
+    let mut diff = diff(user, &LiveView::parse(&empty), roles);
     // A new user's userName is not a change to show; it is the op's key.
     diff.changes.retain(|c| c.attribute != "userName");
     let mut schemas = vec![Value::String(USER_SCHEMA.to_owned())];
