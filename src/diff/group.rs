@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::patch::{Operation, get_path};
+use super::live::LiveView;
+use super::patch::Operation;
 use crate::config::{Group, Managed};
 use crate::plan::Change;
 
@@ -63,17 +64,19 @@ impl GroupDiff {
 /// members alone; `live_members` pairs each server member id with a name to show.
 pub fn diff(
     group: &Group,
-    live: &Value,
+    live: &LiveView<'_>,
     desired: Option<&BTreeSet<Member>>,
     live_members: &BTreeSet<Member>,
 ) -> GroupDiff {
     let mut diff = GroupDiff::default();
-    let live_name = get_path(live, "displayName");
-    if live_name.and_then(Value::as_str) != Some(group.display_name.as_str()) {
+    if live
+        .get_str("displayName")
+        .is_none_or(|name| name != group.display_name.as_str())
+    {
         let new = Value::String(group.display_name.clone());
         diff.changes.push(Change {
             attribute: "displayName".into(),
-            old: live_name.cloned(),
+            old: live.get("displayName"),
             new: Some(new.clone()),
         });
         diff.attributes.push(Operation::Replace {
@@ -81,7 +84,8 @@ pub fn diff(
             value: new,
         });
     }
-    let live_external = get_path(live, "externalId").filter(|v| v.as_str() != Some(""));
+    let live_external = live.get("externalId").filter(|v| v.as_str() != Some(""));
+    let live_external = live_external.as_ref();
     match &group.external_id {
         Managed::Unmanaged => {}
         Managed::Remove => {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::patch::split_urn;
-use crate::client::Members;
+use crate::client::{Members, json_items};
 
 /// The members of one live resource, read lazily.
 pub struct LiveView<'a> {
@@ -49,15 +49,43 @@ impl<'a> LiveView<'a> {
     /// The string at `path`; `None` when absent or not a string.
     #[must_use]
     pub fn get_str(&self, path: &str) -> Option<Cow<'a, str>> {
-        let raw = self.raw(path)?.get();
-        if !raw.starts_with('"') {
-            return None;
-        }
-        match serde_json::from_str::<&'a str>(raw) {
-            Ok(text) => Some(Cow::Borrowed(text)),
-            // A string with escapes cannot be borrowed.
-            Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
-        }
+        string(self.raw(path)?)
+    }
+}
+
+impl<'a> LiveView<'a> {
+    /// The strings of the multi-valued attribute at `path`: items that are strings, or objects
+    /// with a string `value`; other items are skipped, and an absent attribute or one that is
+    /// not an array holds none. Reads as `user::live_roles` does.
+    #[must_use]
+    pub fn strings(&self, path: &str) -> Vec<Cow<'a, str>> {
+        let Some(items) = self.raw(path).and_then(|raw| json_items(raw.get())) else {
+            return Vec::new();
+        };
+        items
+            .into_iter()
+            .filter_map(|item| {
+                let text = item.get();
+                if text.starts_with('{') {
+                    string(Members::parse(text)?.get("value")?)
+                } else {
+                    string(item)
+                }
+            })
+            .collect()
+    }
+}
+
+/// The string `raw` holds, borrowed unless it has escapes; `None` for anything else.
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(text) {
+        Ok(text) => Some(Cow::Borrowed(text)),
+        // A string with escapes cannot be borrowed.
+        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
     }
 }
 
@@ -105,5 +133,32 @@ mod tests {
         assert_eq!(view.get_str("active"), None);
         assert_eq!(view.get_str("nickName"), None);
         assert_eq!(LiveView::parse("[]").get("userName"), None);
+    }
+
+    #[test]
+    fn role_strings_are_read_as_the_tree_reads_them() {
+        for roles in [
+            json!(["A", {"value": "B"}, {"value": 3}, 4, null, "A", "C\"D"]),
+            json!([]),
+            json!("A"),
+            json!({"value": "A"}),
+            json!(null),
+        ] {
+            let resource = json!({"urn:scim:tonkean": {"tonkeanRoles": roles}});
+            let text = resource.to_string();
+            let view = LiveView::parse(&text);
+            let mut strings = view.strings("urn:scim:tonkean:tonkeanRoles");
+            strings.sort();
+            strings.dedup();
+            let from_tree = crate::diff::live_roles(&resource, "urn:scim:tonkean:tonkeanRoles");
+            assert!(
+                strings
+                    .iter()
+                    .map(AsRef::as_ref)
+                    .eq(from_tree.iter().map(String::as_str)),
+                "{roles}"
+            );
+        }
+        assert!(LiveView::parse("{}").strings("roles").is_empty());
     }
 }

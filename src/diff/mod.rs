@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::client::{Capabilities, ResourceKind};
-use crate::config::{Config, Deprovision, Group, Managed, Provider, User};
+use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User, UserKey};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
 use crate::state::{LiveGroup, LiveState, LiveUser, get_ci};
 use group::Member;
@@ -130,10 +130,12 @@ impl Differ<'_> {
             |u| u.external_id.as_deref(),
         );
         let mut claimed_users = vec![false; live.users.len()];
+        let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for (user, matched) in config.users_for(name).zip(&user_matches) {
-            let user_roles = roles
-                .zip(user.roles(name))
-                .map(|(definition, values)| user::Roles { definition, values });
+            let user_roles = roles.and(user.roles(name)).map(|values| user::Roles {
+                path: &role_path,
+                values,
+            });
             let Some(index) = *matched else {
                 if user.absent {
                     continue;
@@ -207,12 +209,8 @@ impl Differ<'_> {
     fn groups(&mut self) -> Result<(), Refusal> {
         let (config, provider, live) = (self.config, self.provider, self.live);
         let name = provider.name();
-        // Names to show for server member ids.
-        let user_names: HashMap<&str, &str> = live
-            .users
-            .iter()
-            .map(|u| (u.id.as_str(), u.user_name.as_str()))
-            .collect();
+        // Names to show for server member ids, made when a group's members change.
+        let mut user_names: Option<HashMap<&str, &str>> = None;
         let group_matches = match_objects(
             config
                 .groups_for(name)
@@ -223,7 +221,15 @@ impl Differ<'_> {
         );
         let mut claimed_groups = vec![false; live.groups.len()];
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
+            // A group that holds exactly its declared members needs no member sets at all.
+            let members_unchanged = match (&group.members, *matched) {
+                (Managed::Set(keys), Some(index)) if !group.absent => {
+                    self.same_members(keys, &live.groups[index].members)
+                }
+                _ => false,
+            };
             let desired = match &group.members {
+                _ if members_unchanged => None,
                 Managed::Unmanaged => None,
                 Managed::Remove => Some(BTreeSet::new()),
                 Managed::Set(keys) => Some(
@@ -256,19 +262,30 @@ impl Differ<'_> {
                 ));
                 continue;
             }
-            let live_members: BTreeSet<Member> = current
-                .members
-                .iter()
-                .map(|id| Member {
-                    reference: id.clone(),
-                    user_name: user_names
-                        .get(id.as_str())
-                        .map_or_else(|| id.clone(), |n| (*n).to_owned()),
-                })
-                .collect();
-            let resource = current.resource.value();
-            let diff = group::diff(group, &resource, desired.as_ref(), &live_members);
+            let live_members: BTreeSet<Member> = if desired.is_some() {
+                let user_names = user_names.get_or_insert_with(|| {
+                    live.users
+                        .iter()
+                        .map(|u| (u.id.as_str(), u.user_name.as_str()))
+                        .collect()
+                });
+                current
+                    .members
+                    .iter()
+                    .map(|id| Member {
+                        reference: id.clone(),
+                        user_name: user_names
+                            .get(id.as_str())
+                            .map_or_else(|| id.clone(), |n| (*n).to_owned()),
+                    })
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+            let view = LiveView::parse(current.resource.as_str());
+            let diff = group::diff(group, &view, desired.as_ref(), &live_members);
             if !diff.is_empty() {
+                let resource = current.resource.value();
                 self.update_group(group, current, &resource, &diff, desired.as_ref());
             }
         }
@@ -292,6 +309,21 @@ impl Differ<'_> {
         }
 
         Ok(())
+    }
+
+    /// Whether the members `keys` declares, as the provider holds or will hold them, are
+    /// exactly the server's `live` member ids.
+    fn same_members(&self, keys: &[UserKey], live: &BTreeSet<String>) -> bool {
+        let mut references: Vec<&str> = keys
+            .iter()
+            .filter_map(|key| self.references.get(key.as_str()).map(AsRef::as_ref))
+            .collect();
+        if references.len() < live.len() {
+            return false;
+        }
+        references.sort_unstable();
+        references.dedup();
+        references.len() == live.len() && references.iter().zip(live).all(|(a, b)| *a == b)
     }
 
     fn create_group(&mut self, group: &Group, members: &BTreeSet<Member>) {

@@ -1,13 +1,14 @@
 //! Users: the attribute-by-attribute diff of a declared user against the server's, and the
 //! body that creates one (SPEC §3.3).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
 use super::live::LiveView;
 use super::patch::Operation;
-use crate::config::{Managed, MultiValue, Name, RoleDefinition, User};
+use crate::config::{Managed, MultiValue, Name, User};
 use crate::plan::Change;
 use crate::state::get_ci;
 
@@ -17,7 +18,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// The roles a user must hold on a provider, and where they are kept.
 #[derive(Clone, Copy)]
 pub struct Roles<'a> {
-    pub definition: &'a RoleDefinition,
+    /// Where the provider keeps them: `RoleDefinition::path`, made once per provider.
+    pub path: &'a str,
     pub values: &'a BTreeSet<String>,
 }
 
@@ -156,16 +158,18 @@ pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserD
     for extension in &user.extensions {
         diff.single(live, &extension.path(), &extension.value);
     }
-    if let Some(roles) = roles {
-        let path = roles.definition.path();
-        let current = roles_in(live.get(&path).as_ref());
+    if let Some(roles) = roles
+        && !same_roles(live.strings(roles.path), roles.values)
+    {
+        let path = roles.path;
+        let current = roles_in(live.get(path).as_ref());
         if &current != roles.values {
             let old = Value::from(current.into_iter().collect::<Vec<_>>());
             let new = Value::from(roles.values.iter().cloned().collect::<Vec<_>>());
             if roles.values.is_empty() {
-                diff.remove(&path, &old);
+                diff.remove(path, &old);
             } else {
-                diff.replace(&path, Some(&old), new);
+                diff.replace(path, Some(&old), new);
             }
         }
     }
@@ -259,6 +263,13 @@ fn multi_values_json(values: &[MultiValue]) -> Value {
 /// The role values a server user holds: strings, or objects with a `value`.
 pub fn live_roles(live: &Value, path: &str) -> BTreeSet<String> {
     roles_in(super::patch::get_path(live, path))
+}
+
+/// Whether the role values read from the text are exactly `values`.
+fn same_roles(mut live: Vec<Cow<'_, str>>, values: &BTreeSet<String>) -> bool {
+    live.sort_unstable();
+    live.dedup();
+    live.len() == values.len() && live.iter().zip(values).all(|(a, b)| a == b)
 }
 
 /// The role values in the attribute that keeps them.
