@@ -111,12 +111,14 @@ pub fn assemble(config: &Config, providers: Vec<ProviderPlan>) -> Plan {
 /// can tell that the config changed since it was made (SPEC §3.8).
 #[must_use]
 pub fn config_digest(config: &Config) -> String {
-    let mut text = String::new();
-    for file in config.sources().files() {
-        text.push_str(file.name());
-        text.push('\0');
-        text.push_str(&file.display_text());
-        text.push('\0');
-    }
-    diff::sha256_hex(text.as_bytes())
+    let files: Vec<_> = config
+        .sources()
+        .files()
+        .map(|file| (file.name(), file.display_text()))
+        .collect();
+    diff::sha256_hex_of_parts(
+        files
+            .iter()
+            .flat_map(|(name, text)| [name.as_bytes(), b"\0", text.as_bytes(), b"\0"]),
+    )
 }

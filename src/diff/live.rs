@@ -12,6 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::patch::split_urn;
+use super::user::Item;
 use crate::client::{Members, json_items};
 
 /// The members of one live resource, read lazily.
@@ -76,6 +77,32 @@ impl<'a> LiveView<'a> {
     }
 }
 
+impl<'a> LiveView<'a> {
+    /// The items of the multi-valued attribute at `path`; none when it is absent or not an
+    /// array. Reads as `user::Item::of` reads a decoded item.
+    #[must_use]
+    pub(super) fn items(&self, path: &str) -> Vec<Item<'a>> {
+        let Some(items) = self.raw(path).and_then(|raw| json_items(raw.get())) else {
+            return Vec::new();
+        };
+        items
+            .into_iter()
+            .map(|item| match Members::parse(item.get()) {
+                Some(members) => Item {
+                    value: members.get("value").and_then(string),
+                    kind: members.get("type").and_then(string),
+                    primary: members.get("primary").is_some_and(|p| p.get() == "true"),
+                },
+                None => Item {
+                    value: None,
+                    kind: None,
+                    primary: false,
+                },
+            })
+            .collect()
+    }
+}
+
 /// The string `raw` holds, borrowed unless it has escapes; `None` for anything else.
 fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
     let text = raw.get();
@@ -133,6 +160,33 @@ mod tests {
         assert_eq!(view.get_str("active"), None);
         assert_eq!(view.get_str("nickName"), None);
         assert_eq!(LiveView::parse("[]").get("userName"), None);
+    }
+
+    #[test]
+    fn items_are_read_as_the_tree_reads_them() {
+        let emails = json!([
+            {"value": "A@x", "type": "work", "primary": true},
+            {"Value": "b@x", "primary": "true"},
+            {"value": 3, "type": null},
+            "c@x",
+            {"value": "d\"@x", "primary": false},
+        ]);
+        let resource = json!({"emails": emails});
+        let text = resource.to_string();
+        let from_text = LiveView::parse(&text).items("emails");
+        let from_tree: Vec<Item<'_>> = emails.as_array().unwrap().iter().map(Item::of).collect();
+        assert_eq!(from_text.len(), from_tree.len());
+        for (a, b) in from_text.iter().zip(&from_tree) {
+            assert_eq!(a.value, b.value);
+            assert_eq!(a.kind, b.kind);
+            assert_eq!(a.primary, b.primary);
+        }
+        assert!(
+            LiveView::parse(r#"{"emails": {"value": "a"}}"#)
+                .items("emails")
+                .is_empty()
+        );
+        assert!(LiveView::parse("{}").items("emails").is_empty());
     }
 
     #[test]

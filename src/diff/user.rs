@@ -185,8 +185,11 @@ fn multi_valued(
     desired: &Managed<Vec<MultiValue>>,
     normalize: impl Fn(&str) -> String,
 ) {
-    if matches!(desired, Managed::Unmanaged) {
-        return;
+    match desired {
+        Managed::Unmanaged => return,
+        // Most users hold what they declare: compare straight from the text first.
+        Managed::Set(values) if same_values(values, &live.items(path), &normalize) => return,
+        _ => {}
     }
     let current = live.get(path);
     let current = current
@@ -201,8 +204,10 @@ fn multi_valued(
             }
         }
         Managed::Set(values) => {
-            let items = current.map(Vec::as_slice).unwrap_or_default();
-            if !same_values(values, items, &normalize) {
+            let items: Vec<Item<'_>> = current
+                .map(|items| items.iter().map(Item::of).collect())
+                .unwrap_or_default();
+            if !same_values(values, &items, &normalize) {
                 let old = current.map(|items| Value::Array(items.clone()));
                 diff.replace(path, old.as_ref(), multi_values_json(values));
             }
@@ -210,33 +215,60 @@ fn multi_valued(
     }
 }
 
+/// One item of a live multi-valued attribute, as the comparison reads it.
+pub(super) struct Item<'a> {
+    pub value: Option<Cow<'a, str>>,
+    pub kind: Option<Cow<'a, str>>,
+    pub primary: bool,
+}
+
+impl<'a> Item<'a> {
+    pub(super) fn of(item: &'a Value) -> Self {
+        let text = |name| {
+            get_ci(item, name)
+                .and_then(Value::as_str)
+                .map(Cow::Borrowed)
+        };
+        Item {
+            value: text("value"),
+            kind: text("type"),
+            primary: get_ci(item, "primary")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
+}
+
 fn same_values(
     desired: &[MultiValue],
-    live: &[Value],
+    live: &[Item<'_>],
     normalize: &impl Fn(&str) -> String,
 ) -> bool {
     if live.len() != desired.len() {
         return false;
     }
-    let live_values: BTreeSet<String> = live
+    let mut live_values: Vec<String> = live
         .iter()
-        .filter_map(|item| get_ci(item, "value").and_then(Value::as_str))
+        .filter_map(|item| item.value.as_deref())
         .map(normalize)
         .collect();
-    let desired_values: BTreeSet<String> = desired.iter().map(|v| normalize(&v.value)).collect();
+    let mut desired_values: Vec<String> = desired.iter().map(|v| normalize(&v.value)).collect();
+    for values in [&mut live_values, &mut desired_values] {
+        values.sort_unstable();
+        values.dedup();
+    }
     if live_values != desired_values {
         return false;
     }
     desired.iter().all(|wanted| {
+        let wanted_value = normalize(&wanted.value);
         live.iter().any(|item| {
-            let value = get_ci(item, "value").and_then(Value::as_str).map(normalize);
-            let kind = get_ci(item, "type").and_then(Value::as_str);
-            let primary = get_ci(item, "primary")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            value.as_deref() == Some(normalize(&wanted.value).as_str())
-                && wanted.kind.as_deref().is_none_or(|k| kind == Some(k))
-                && wanted.primary.is_none_or(|p| p == primary)
+            item.value.as_deref().map(normalize).as_deref() == Some(wanted_value.as_str())
+                && wanted
+                    .kind
+                    .as_deref()
+                    .is_none_or(|k| item.kind.as_deref() == Some(k))
+                && wanted.primary.is_none_or(|p| p == item.primary)
         })
     })
 }
