@@ -340,13 +340,7 @@ impl<'de> MapAccess<'de> for SpannedAccess<'de, '_> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, NodeError> {
         self.step += 1;
         if self.step == 1 {
-            let span = self.node.span;
-            let parts = [
-                span.source().index() as u64,
-                span.start() as u64,
-                span.len() as u64,
-            ];
-            seed.deserialize(de::value::SeqDeserializer::new(parts.into_iter()))
+            seed.deserialize(de::value::U128Deserializer::new(self.node.span.pack()))
         } else {
             seed.deserialize(self.node)
         }

@@ -264,19 +264,29 @@ impl<'a> Reader<'a> {
         if !self.plain_start() {
             return Err(Decline);
         }
-        let mut end = start;
         let stop = loop {
+            // Only these bytes can end a plain scalar; skip to the next one.
+            match self.bytes[self.pos..]
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b':' | b'#'))
+            {
+                None => {
+                    self.pos = self.bytes.len();
+                    break Stop::Line;
+                }
+                Some(i) => self.pos += i,
+            }
             match self.byte() {
-                b'\n' | 0 => break Stop::Line,
+                b'\n' => break Stop::Line,
                 b':' if matches!(self.byte_at(self.pos + 1), b' ' | b'\n' | 0) => {
                     break Stop::Colon;
                 }
                 b'#' if self.bytes[self.pos - 1] == b' ' => break Stop::Comment,
-                b' ' => {}
-                _ => end = self.pos + 1,
+                _ => {}
             }
             self.pos += 1;
         };
+        let end = self.trimmed_end(start);
         let text = &self.text[start..end];
         if stop == Stop::Colon
             && (self.pos - start > MAX_KEY_BYTES
@@ -292,6 +302,15 @@ impl<'a> Reader<'a> {
             value: resolve_plain(text),
         };
         Ok((node, stop == Stop::Colon))
+    }
+
+    /// The read position, moved back over the spaces before it, but not before `start`.
+    fn trimmed_end(&self, start: usize) -> usize {
+        let mut end = self.pos;
+        while end > start && self.bytes[end - 1] == b' ' {
+            end -= 1;
+        }
+        end
     }
 
     /// Whether a plain scalar may start at the read position.
@@ -416,7 +435,7 @@ impl<'a> Reader<'a> {
     /// Leaves a mapping whose entries are those from `base` up.
     fn close_map(&mut self, span: Span, base: usize) -> Read<Node<'a>> {
         self.depth -= 1;
-        let entries: Vec<(Node<'a>, Node<'a>)> = self.entries.drain(base..).collect();
+        let entries = self.entries.split_off(base);
         check_keys(&entries)?;
         Ok(Node {
             span,
@@ -429,7 +448,7 @@ impl<'a> Reader<'a> {
         self.depth -= 1;
         Node {
             span,
-            value: Value::Seq(self.items.drain(base..).collect()),
+            value: Value::Seq(self.items.split_off(base)),
         }
     }
 
@@ -526,25 +545,32 @@ impl<'a> Reader<'a> {
             return Err(Decline);
         }
         let start = self.pos;
-        let mut end = start;
         loop {
-            match self.byte() {
-                b'\n' | 0 | b',' | b']' | b'}' => break,
-                b'[' | b'{' => return Err(Decline),
-                b':' => {
-                    let next = self.byte_at(self.pos + 1);
-                    match next {
-                        b' ' | b',' | b']' | b'}' | b'\n' | 0 => break,
-                        b'[' | b'{' => return Err(Decline),
-                        _ => end = self.pos + 1,
-                    }
+            // Only these bytes can end a plain scalar in flow context; skip to the next one.
+            match self.bytes[self.pos..]
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b',' | b']' | b'}' | b'[' | b'{' | b':' | b'#'))
+            {
+                None => {
+                    self.pos = self.bytes.len();
+                    break;
                 }
+                Some(i) => self.pos += i,
+            }
+            match self.byte() {
+                b'\n' | b',' | b']' | b'}' => break,
+                b'[' | b'{' => return Err(Decline),
+                b':' => match self.byte_at(self.pos + 1) {
+                    b' ' | b',' | b']' | b'}' | b'\n' | 0 => break,
+                    b'[' | b'{' => return Err(Decline),
+                    _ => {}
+                },
                 b'#' if self.bytes[self.pos - 1] == b' ' => break,
-                b' ' => {}
-                _ => end = self.pos + 1,
+                _ => {}
             }
             self.pos += 1;
         }
+        let end = self.trimmed_end(start);
         self.count()?;
         Ok(Node {
             span: self.span(start, end - start),
