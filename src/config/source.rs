@@ -121,7 +121,7 @@ impl SourceFile {
         SourceFile {
             name,
             path,
-            display: Arc::from(super::redact::mask_tokens(text)),
+            display: Arc::from(&*super::redact::mask_tokens(text)),
         }
     }
 
