@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{fail, load_config, print_stdout, report_diagnostics};
+use super::{fail, keep_until_exit, load_config, print_stdout, report_diagnostics};
 use crate::cli::PlanArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
@@ -13,11 +13,11 @@ use crate::render;
 
 pub fn run(args: &PlanArgs) -> ExitCode {
     let config = match load_config(&args.config) {
-        Ok(config) => config,
+        Ok(config) => keep_until_exit(config),
         Err(code) => return code,
     };
     let targets = match resolve_targets(
-        &config,
+        config,
         args.provider.as_deref(),
         args.config.allow_insecure_http,
     ) {
@@ -28,7 +28,7 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         allow_mass_delete: args.allow_mass_delete,
     };
     let plan = match compute(
-        &config,
+        config,
         &targets,
         args.config.allow_insecure_http,
         options,

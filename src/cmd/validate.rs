@@ -2,13 +2,14 @@
 
 use std::process::ExitCode;
 
-use super::{print_stdout, report_diagnostics};
+use super::{keep_until_exit, print_stdout, report_diagnostics};
 use crate::cli::ValidateArgs;
 use crate::config;
 
 pub fn run(args: &ValidateArgs) -> ExitCode {
     match config::load(&args.config.file, &args.config.load_options()) {
         Ok(config) => {
+            let config = keep_until_exit(config);
             let count =
                 |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
             print_stdout(&format!(

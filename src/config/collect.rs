@@ -53,7 +53,7 @@ impl Declarations {
 /// Adds the declarations of one parsed file to `declarations`.
 pub(crate) fn collect(
     declarations: &mut Declarations,
-    document: &Document,
+    document: &Document<'_>,
     sources: &Sources,
     errors: &mut Errors,
 ) {
@@ -151,14 +151,14 @@ pub(crate) fn collect(
 }
 
 /// The string under `key` in a mapping node.
-fn string_at<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+fn string_at<'a>(node: &'a Node<'_>, key: &str) -> Option<&'a str> {
     node.as_map()?
         .iter()
         .find(|(k, _)| k.as_str() == Some(key))
         .and_then(|(_, v)| v.as_str())
 }
 
-fn check_version(value: &Node, sources: &Sources, errors: &mut Errors) {
+fn check_version(value: &Node<'_>, sources: &Sources, errors: &mut Errors) {
     match value.value {
         Value::Int(SUPPORTED_VERSION) => {}
         Value::Int(other) => errors.push(
@@ -180,12 +180,12 @@ fn check_version(value: &Node, sources: &Sources, errors: &mut Errors) {
 
 /// The entries of a section that is a mapping of names (`providers`, `roles`). `null` (a
 /// key with nothing under it) is an empty section.
-fn map_entries<'a>(
-    key: &Node,
-    value: &'a Node,
+fn map_entries<'a, 't>(
+    key: &Node<'_>,
+    value: &'a Node<'t>,
     sources: &Sources,
     errors: &mut Errors,
-) -> Vec<(Spanned<String>, &'a Node)> {
+) -> Vec<(Spanned<String>, &'a Node<'t>)> {
     let entries = match &value.value {
         Value::Null => return Vec::new(),
         Value::Map(entries) => entries,
@@ -204,7 +204,7 @@ fn map_entries<'a>(
     let mut out = Vec::new();
     for (name, value) in entries {
         match &name.value {
-            Value::String(s) => out.push((Spanned::new(s.clone(), name.span), value)),
+            Value::String(s) => out.push((Spanned::new(s.clone().into_owned(), name.span), value)),
             _ => errors.push(
                 Diagnostic::new("a name must be a string")
                     .at(sources, name.span, "not a string")
@@ -216,12 +216,12 @@ fn map_entries<'a>(
 }
 
 /// The items of a section that is a list (`users`, `groups`).
-fn seq_items<'a>(
-    key: &Node,
-    value: &'a Node,
+fn seq_items<'a, 't>(
+    key: &Node<'_>,
+    value: &'a Node<'t>,
     sources: &Sources,
     errors: &mut Errors,
-) -> &'a [Node] {
+) -> &'a [Node<'t>] {
     match &value.value {
         Value::Null => &[],
         Value::Seq(items) => items,
@@ -241,7 +241,7 @@ fn seq_items<'a>(
 /// entry, the key holding the error is set aside and the rest deserialized again, until the
 /// rest is well-formed.
 fn deserialize<T: serde::de::DeserializeOwned>(
-    node: &Node,
+    node: &Node<'_>,
     sources: &Sources,
     errors: &mut Errors,
 ) -> Option<T> {
@@ -289,7 +289,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
 }
 
 /// serde stops at the first unknown key; a mapping with several typos gets one error each.
-fn other_unknown_keys(root: &Node, error: &NodeError, sources: &Sources) -> Vec<Diagnostic> {
+fn other_unknown_keys(root: &Node<'_>, error: &NodeError, sources: &Sources) -> Vec<Diagnostic> {
     let (Some(span), Some(rest)) = (error.span, error.message.strip_prefix("unknown field `"))
     else {
         return Vec::new();
@@ -309,7 +309,7 @@ fn other_unknown_keys(root: &Node, error: &NodeError, sources: &Sources) -> Vec<
 }
 
 /// The mapping, somewhere under `node`, that holds a key at `span`.
-fn mapping_with_key(node: &Node, span: Span) -> Option<&[(Node, Node)]> {
+fn mapping_with_key<'a, 't>(node: &'a Node<'t>, span: Span) -> Option<&'a [(Node<'t>, Node<'t>)]> {
     match &node.value {
         Value::Map(entries) => {
             if entries.iter().any(|(key, _)| key.span == span) {

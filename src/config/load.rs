@@ -27,10 +27,28 @@ pub const MAX_ALIAS_NODES: usize = 10_000;
 /// The most YAML nodes in one file: room for §8's 100,000 users and 5,000 groups.
 pub const MAX_NODES: usize = 4_000_000;
 
+/// The text of one config file, read and registered in [`Sources`], not yet parsed.
+pub(crate) struct Text {
+    source: SourceId,
+    text: String,
+}
+
+impl Text {
+    /// Parses the file into a node tree that borrows its text. Errors are collected into
+    /// `errors`; a file that fails to parse yields a `Document` with no root, so that the
+    /// others are checked.
+    pub(crate) fn parse(&self, sources: &Sources, errors: &mut Errors) -> Document<'_> {
+        Document {
+            source: self.source,
+            root: parse(&self.text, self.source, sources, errors),
+        }
+    }
+}
+
 /// One parsed file. `root` is `None` when the file could not be parsed.
-pub(crate) struct Document {
+pub(crate) struct Document<'a> {
     pub(crate) source: SourceId,
-    pub(crate) root: Option<Node>,
+    pub(crate) root: Option<Node<'a>>,
 }
 
 /// The config files at `path`: the file itself, or the `*.yaml` and `*.yml` files of a folder.
@@ -90,15 +108,14 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// Reads and parses `file`, registering it in `sources`. Errors are collected into
-    /// `errors`; a file that fails to parse still yields a `Document` with no root, so that the
-    /// others are checked. `None` when the file cannot be read at all.
+    /// Reads `file` and registers it in `sources`; [`Text::parse`] then parses it. `None`
+    /// (and the error in `errors`) when the file cannot be read.
     pub(crate) fn read(
         &mut self,
         file: &Path,
         sources: &mut Sources,
         errors: &mut Errors,
-    ) -> Option<Document> {
+    ) -> Option<Text> {
         let text = match read_bounded(file, MAX_TOTAL_BYTES - self.total) {
             Ok(text) => text,
             Err(diagnostic) => {
@@ -109,8 +126,7 @@ impl Reader {
         self.total += text.len() as u64;
         let name = file.display().to_string();
         let source = sources.add(SourceFile::new(name, absolute(file), &text));
-        let root = parse(&text, source, sources, errors);
-        Some(Document { source, root })
+        Some(Text { source, text })
     }
 }
 
@@ -171,7 +187,12 @@ fn read_bounded(path: &Path, remaining: u64) -> Result<String, Diagnostic> {
 }
 
 /// Parses one file into a node tree; on failure records the error and returns `None`.
-fn parse(text: &str, source: SourceId, sources: &Sources, errors: &mut Errors) -> Option<Node> {
+fn parse<'a>(
+    text: &'a str,
+    source: SourceId,
+    sources: &Sources,
+    errors: &mut Errors,
+) -> Option<Node<'a>> {
     let empty = || {
         Diagnostic::new("the config file is empty")
             .at(sources, Span::new(source, 0, 0), "nothing here")

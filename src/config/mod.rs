@@ -60,7 +60,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
     // One file at a time: a file's node tree takes several times the memory of its
     // declarations, so each goes as soon as they are collected.
     for file in load::files(path, &mut errors) {
-        if let Some(document) = reader.read(&file, &mut sources, &mut errors) {
+        if let Some(text) = reader.read(&file, &mut sources, &mut errors) {
+            let document = text.parse(&sources, &mut errors);
             collect::collect(&mut declarations, &document, &sources, &mut errors);
         }
     }
@@ -96,9 +97,10 @@ mod tests {
         for example in ["examples/quickstart.yaml", "examples/tonkean.yaml"] {
             let mut sources = Sources::default();
             let mut errors = Errors::default();
-            let document = load::Reader::default()
+            let text = load::Reader::default()
                 .read(Path::new(example), &mut sources, &mut errors)
                 .unwrap();
+            let document = text.parse(&sources, &mut errors);
             assert!(errors.is_empty(), "{example}: {errors}");
             let root = document.root.as_ref().unwrap();
             let raw: RawFile = root.deserialize().unwrap();

@@ -6,6 +6,7 @@
 //! them ([`Provider::resolve_url`], [`Provider::resolve_token`]), so that `validate` needs no
 //! secrets.
 
+use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
@@ -53,7 +54,7 @@ impl Config {
     #[must_use]
     pub fn user(&self, user_name: &str) -> Option<&User> {
         self.user_index
-            .get(&UserKey::new(user_name))
+            .get(&*key_text(user_name))
             .map(|&i| &self.users[i])
     }
 
@@ -67,7 +68,7 @@ impl Config {
     #[must_use]
     pub fn group(&self, display_name: &str) -> Option<&Group> {
         self.group_index
-            .get(&GroupKey::new(display_name))
+            .get(&*key_text(display_name))
             .map(|&i| &self.groups[i])
     }
 
@@ -147,15 +148,38 @@ impl GroupKey {
     }
 }
 
-/// `text` in lower case, with a single copy when it is lower case already (the common case).
-fn lowercase(text: &str) -> Arc<str> {
-    if text
+/// A key's text is its name in lower case: keys hash and compare as their text, so a map
+/// keyed by them is searched with [`key_text`] without building a key.
+impl Borrow<str> for UserKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for GroupKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The text of the key a userName or displayName matches by: `name` in lower case, borrowed
+/// when it is lower case already (the common case).
+pub(crate) fn key_text(name: &str) -> Cow<'_, str> {
+    if name
         .bytes()
         .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
     {
-        Arc::from(text)
+        Cow::Borrowed(name)
     } else {
-        Arc::from(text.to_lowercase())
+        Cow::Owned(name.to_lowercase())
+    }
+}
+
+/// `text` in lower case, with a single copy when it is lower case already (the common case).
+fn lowercase(text: &str) -> Arc<str> {
+    match key_text(text) {
+        Cow::Borrowed(text) => Arc::from(text),
+        Cow::Owned(lower) => Arc::from(lower),
     }
 }
 

@@ -7,6 +7,7 @@
 //! role on its own, so one typo in one user does not hide the mistakes in the others. Every
 //! error raised while deserializing from a node carries that node's [`Span`].
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -18,26 +19,46 @@ use serde::de::{
 use super::source::Span;
 use super::spanned::SPANNED_MARKER;
 
-/// One YAML node and the place in its file it was written.
+/// One YAML node and the place in its file it was written. Strings written as they read
+/// (plain, or quoted without escapes) borrow the file's text `'a`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub struct Node<'a> {
     pub span: Span,
-    pub value: Value,
+    pub value: Value<'a>,
 }
 
 /// The value of a [`Node`]. Mappings keep their entries in source order.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
-    String(String),
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
+    String(Cow<'a, str>),
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Node<'a>, Node<'a>)>),
 }
 
-impl Value {
+impl Value<'_> {
+    /// The value with every string owned, borrowing nothing.
+    #[must_use]
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Int(i) => Value::Int(i),
+            Value::Float(f) => Value::Float(f),
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Seq(items) => Value::Seq(items.into_iter().map(Node::into_owned).collect()),
+            Value::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// How the value is described in a type error, in serde's words.
     fn unexpected(&self) -> de::Unexpected<'_> {
         match self {
@@ -52,10 +73,19 @@ impl Value {
     }
 }
 
-impl Node {
+impl<'a> Node<'a> {
+    /// The node with every string owned, borrowing nothing.
+    #[must_use]
+    pub fn into_owned(self) -> Node<'static> {
+        Node {
+            span: self.span,
+            value: self.value.into_owned(),
+        }
+    }
+
     /// The entries of a mapping node, or `None` for any other node.
     #[must_use]
-    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+    pub fn as_map(&self) -> Option<&[(Node<'a>, Node<'a>)]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
             _ => None,
@@ -64,7 +94,7 @@ impl Node {
 
     /// The items of a sequence node, or `None` for any other node.
     #[must_use]
-    pub fn as_seq(&self) -> Option<&[Node]> {
+    pub fn as_seq(&self) -> Option<&[Node<'a>]> {
         match &self.value {
             Value::Seq(items) => Some(items),
             _ => None,
@@ -94,7 +124,7 @@ impl Node {
     }
 
     /// Deserializes `T` from this node. The error carries the span of the node it is about.
-    pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, NodeError> {
+    pub fn deserialize<'de, T: Deserialize<'de>>(&'de self) -> Result<T, NodeError> {
         T::deserialize(self)
     }
 }
@@ -131,7 +161,7 @@ impl de::Error for NodeError {
     }
 }
 
-impl<'de> Deserializer<'de> for &'de Node {
+impl<'de> Deserializer<'de> for &'de Node<'_> {
     type Error = NodeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, NodeError> {
@@ -218,11 +248,11 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 }
 
-struct NodeSeq<'de> {
-    items: std::slice::Iter<'de, Node>,
+struct NodeSeq<'de, 'a> {
+    items: std::slice::Iter<'de, Node<'a>>,
 }
 
-impl<'de> SeqAccess<'de> for NodeSeq<'de> {
+impl<'de> SeqAccess<'de> for NodeSeq<'de, '_> {
     type Error = NodeError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -243,12 +273,12 @@ impl<'de> SeqAccess<'de> for NodeSeq<'de> {
     }
 }
 
-struct NodeMap<'de> {
-    entries: std::slice::Iter<'de, (Node, Node)>,
-    value: Option<(&'de Node, &'de Node)>,
+struct NodeMap<'de, 'a> {
+    entries: std::slice::Iter<'de, (Node<'a>, Node<'a>)>,
+    value: Option<(&'de Node<'a>, &'de Node<'a>)>,
 }
 
-impl<'de> MapAccess<'de> for NodeMap<'de> {
+impl<'de> MapAccess<'de> for NodeMap<'de, '_> {
     type Error = NodeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -287,12 +317,12 @@ impl<'de> MapAccess<'de> for NodeMap<'de> {
 }
 
 /// Feeds a node's span and then the node itself to `Spanned<T>`'s visitor.
-struct SpannedAccess<'de> {
-    node: &'de Node,
+struct SpannedAccess<'de, 'a> {
+    node: &'de Node<'a>,
     step: u8,
 }
 
-impl<'de> MapAccess<'de> for SpannedAccess<'de> {
+impl<'de> MapAccess<'de> for SpannedAccess<'de, '_> {
     type Error = NodeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -310,13 +340,7 @@ impl<'de> MapAccess<'de> for SpannedAccess<'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, NodeError> {
         self.step += 1;
         if self.step == 1 {
-            let span = self.node.span;
-            let parts = [
-                span.source().index() as u64,
-                span.start() as u64,
-                span.len() as u64,
-            ];
-            seed.deserialize(de::value::SeqDeserializer::new(parts.into_iter()))
+            seed.deserialize(de::value::U128Deserializer::new(self.node.span.pack()))
         } else {
             seed.deserialize(self.node)
         }

@@ -5,12 +5,15 @@
 //! so the masking is textual and runs before parsing: it works even when the file does not
 //! parse.
 
+use std::borrow::Cow;
+
 /// Replaces the value of every `token: VALUE` pair whose value is not a `${VAR}` reference
-/// with asterisks of the same byte length, so that offsets into the text stay valid.
+/// with asterisks of the same byte length, so that offsets into the text stay valid. A text
+/// without a `token:` key is returned as it is.
 #[must_use]
-pub fn mask_tokens(text: &str) -> String {
+pub fn mask_tokens(text: &str) -> Cow<'_, str> {
     if !text.contains("token:") {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -20,7 +23,7 @@ pub fn mask_tokens(text: &str) -> String {
             mask_line(line, &mut out, start);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Masks the literal tokens of `line`, copied into `out` at `start`.

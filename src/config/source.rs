@@ -22,7 +22,7 @@ impl SourceId {
 /// A byte range in one source file. Offsets are 32-bit: a file is at most
 /// [`MAX_FILE_BYTES`](super::load::MAX_FILE_BYTES), and every value of a config carries a span,
 /// so their size counts.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Span {
     source: u32,
     start: u32,
@@ -57,6 +57,23 @@ impl Span {
     #[must_use]
     pub fn is_empty(self) -> bool {
         self.len == 0
+    }
+
+    /// The span as one integer, for handing it through serde; [`Span::unpack`] reverses it.
+    #[must_use]
+    pub(crate) fn pack(self) -> u128 {
+        (u128::from(self.source) << 64) | (u128::from(self.start) << 32) | u128::from(self.len)
+    }
+
+    /// The span that [`Span::pack`] gave `packed`.
+    #[must_use]
+    pub(crate) fn unpack(packed: u128) -> Span {
+        let part = |shift: u32| u32::try_from((packed >> shift) & u128::from(u32::MAX));
+        Span {
+            source: part(64).expect("masked to 32 bits"),
+            start: part(32).expect("masked to 32 bits"),
+            len: part(0).expect("masked to 32 bits"),
+        }
     }
 
     /// A span covering `len` bytes starting `offset` bytes into this one.
@@ -104,7 +121,7 @@ impl SourceFile {
         SourceFile {
             name,
             path,
-            display: Arc::from(super::redact::mask_tokens(text)),
+            display: Arc::from(&*super::redact::mask_tokens(text)),
         }
     }
 

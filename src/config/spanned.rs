@@ -58,9 +58,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Spanned<T>, A::Error> {
-                let (Some(_), span) =
-                    (map.next_key::<de::IgnoredAny>()?, map.next_value::<Span>()?)
-                else {
+                let (Some(_), PackedSpan(span)) = (
+                    map.next_key::<de::IgnoredAny>()?,
+                    map.next_value::<PackedSpan>()?,
+                ) else {
                     return Err(de::Error::custom("span expected"));
                 };
                 let (Some(_), value) = (map.next_key::<de::IgnoredAny>()?, map.next_value::<T>()?)
@@ -76,6 +77,30 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
             &["span", "value"],
             SpannedVisitor(PhantomData),
         )
+    }
+}
+
+/// A span as the node deserializer hands it to `Spanned<T>`: packed into one integer
+/// ([`Span::pack`]).
+struct PackedSpan(Span);
+
+impl<'de> Deserialize<'de> for PackedSpan {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PackedVisitor;
+
+        impl Visitor<'_> for PackedVisitor {
+            type Value = PackedSpan;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a packed span")
+            }
+
+            fn visit_u128<E: de::Error>(self, packed: u128) -> Result<PackedSpan, E> {
+                Ok(PackedSpan(Span::unpack(packed)))
+            }
+        }
+
+        deserializer.deserialize_u128(PackedVisitor)
     }
 }
 

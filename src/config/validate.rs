@@ -12,7 +12,7 @@ use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
     Name, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource, User, UserKey,
-    insecure_http, parse_endpoint,
+    insecure_http, key_text, parse_endpoint,
 };
 use super::raw::{
     Preset, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment, RawRoleDefinition,
@@ -838,9 +838,9 @@ impl Validator<'_> {
         index: &HashMap<UserKey, usize>,
         role: impl Fn() -> String,
     ) -> Option<usize> {
-        let key = UserKey::new(&name.value);
-        let Some(&i) = index.get(&key) else {
-            if self.broken.users.contains(&key) {
+        let key = key_text(&name.value);
+        let Some(&i) = index.get(&*key) else {
+            if self.broken.users.contains(&*key) {
                 return None;
             }
             let help = match closest(&name.value, users.iter().map(|u| u.user_name.as_str())) {
@@ -1027,9 +1027,9 @@ impl Validator<'_> {
         groups: &[Group],
         index: &HashMap<GroupKey, usize>,
     ) -> Option<usize> {
-        let key = GroupKey::new(&name.value);
-        let Some(&g) = index.get(&key) else {
-            if self.broken.groups.contains(&key) {
+        let key = key_text(&name.value);
+        let Some(&g) = index.get(&*key) else {
+            if self.broken.groups.contains(&*key) {
                 return None;
             }
             let help = match closest(&name.value, groups.iter().map(|g| g.display_name.as_str())) {

@@ -14,6 +14,7 @@
 //! not booleans. The bounds of §7 are enforced here: nesting depth, nodes replayed by aliases
 //! (the "billion laughs" bomb), node count, and one document per file.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span as YamlSpan, Tag};
@@ -52,7 +53,7 @@ pub(crate) enum YamlErrorKind {
 ///
 /// Text in the subset configs are written in is read by [`fast::parse`]; anything else, and
 /// every error, by the event parser.
-pub(crate) fn parse(text: &str, source: SourceId) -> Result<Option<Node>, YamlError> {
+pub(crate) fn parse(text: &str, source: SourceId) -> Result<Option<Node<'_>>, YamlError> {
     if let Some(root) = fast::parse(text, source) {
         return Ok(Some(root));
     }
@@ -60,7 +61,7 @@ pub(crate) fn parse(text: &str, source: SourceId) -> Result<Option<Node>, YamlEr
 }
 
 /// Parses `text` from the event parser's events: all of YAML, with its errors.
-fn parse_events(text: &str, source: SourceId) -> Result<Option<Node>, YamlError> {
+fn parse_events(text: &str, source: SourceId) -> Result<Option<Node<'_>>, YamlError> {
     Builder {
         source,
         text,
@@ -77,33 +78,33 @@ fn parse_events(text: &str, source: SourceId) -> Result<Option<Node>, YamlError>
 struct Builder<'a> {
     source: SourceId,
     text: &'a str,
-    stack: Vec<Frame>,
+    stack: Vec<Frame<'a>>,
     /// Anchored nodes by anchor id, with the number of nodes each holds.
-    anchors: HashMap<usize, (Node, usize)>,
-    root: Option<Node>,
+    anchors: HashMap<usize, (Node<'a>, usize)>,
+    root: Option<Node<'a>>,
     documents: usize,
     nodes: usize,
     replayed: usize,
 }
 
-enum Frame {
+enum Frame<'a> {
     Seq {
         span: Span,
         anchor: usize,
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
         nodes: usize,
     },
     Map {
         span: Span,
         anchor: usize,
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
+        entries: Vec<(Node<'a>, Node<'a>)>,
+        key: Option<Node<'a>>,
         nodes: usize,
     },
 }
 
-impl Builder<'_> {
-    fn run(mut self) -> Result<Option<Node>, YamlError> {
+impl<'a> Builder<'a> {
+    fn run(mut self) -> Result<Option<Node<'a>>, YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         while let Some(event) = parser.next_event() {
             let (event, span) = event.map_err(|e| self.scan_error(&e))?;
@@ -247,7 +248,7 @@ impl Builder<'_> {
     }
 
     /// Places a complete node (holding `count` nodes) in its parent.
-    fn finish(&mut self, node: Node, anchor: usize, count: usize) {
+    fn finish(&mut self, node: Node<'a>, anchor: usize, count: usize) {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), count));
         }
@@ -297,7 +298,12 @@ impl Builder<'_> {
 }
 
 /// A scalar node: plain scalars typed by the core schema, others (and `!!str`) strings.
-fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, at: Span) -> Result<Node, YamlError> {
+fn scalar(
+    value: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    at: Span,
+) -> Result<Node<'static>, YamlError> {
     let forced_string = match tag {
         None => false,
         Some(tag) if tag.is_yaml_core_schema_tag("str") => true,
@@ -310,9 +316,9 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, at: Span) -> Resul
         }
     };
     let value = if style == ScalarStyle::Plain && !forced_string {
-        resolve_plain(value)
+        resolve_plain(value).into_owned()
     } else {
-        Value::String(value.to_owned())
+        Value::String(Cow::Owned(value.to_owned()))
     };
     Ok(Node { span: at, value })
 }
@@ -328,7 +334,9 @@ fn error(kind: YamlErrorKind, message: impl Into<String>, at: Span) -> YamlError
 
 /// Applies merge keys (`<<: *defaults`: keys written in the mapping win, then earlier merged
 /// mappings) and rejects a key written twice.
-fn merge_and_check(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+fn merge_and_check<'a>(
+    entries: Vec<(Node<'a>, Node<'a>)>,
+) -> Result<Vec<(Node<'a>, Node<'a>)>, YamlError> {
     let is_merge = |key: &Node| matches!(&key.value, Value::String(s) if s == "<<");
     if entries.len() <= 16 && !entries.iter().any(|(k, _)| is_merge(k)) {
         // Small mappings, the common case: compare pairwise, no allocation.
@@ -342,12 +350,12 @@ fn merge_and_check(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, Yaml
         }
         return Ok(entries);
     }
-    let mut explicit: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
-    let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut explicit = Vec::with_capacity(entries.len());
+    let mut merged = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for (key, value) in entries {
         if is_merge(&key) {
-            let sources: Vec<Node> = match value.value {
+            let sources = match value.value {
                 Value::Map(_) => vec![value],
                 Value::Seq(items) => items,
                 _ => {
@@ -384,13 +392,13 @@ fn merge_and_check(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, Yaml
 }
 
 /// A comparable rendering of a key.
-fn key_text(key: &Node) -> String {
+fn key_text(key: &Node<'_>) -> String {
     format!("{:?}", key.value)
 }
 
-fn duplicate(key: &Node) -> YamlError {
+fn duplicate(key: &Node<'_>) -> YamlError {
     let name = match &key.value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => format!("{other:?}"),
     };
     error(
@@ -400,8 +408,8 @@ fn duplicate(key: &Node) -> YamlError {
     )
 }
 
-/// Types a plain scalar by the YAML 1.2 core schema.
-fn resolve_plain(text: &str) -> Value {
+/// Types a plain scalar by the YAML 1.2 core schema. A string borrows `text`.
+fn resolve_plain(text: &str) -> Value<'_> {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -415,7 +423,7 @@ fn resolve_plain(text: &str) -> Value {
     }
     let first = text.as_bytes()[0];
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-        return Value::String(text.to_owned());
+        return Value::String(Cow::Borrowed(text));
     }
     if let Some(hex) = text.strip_prefix("0x") {
         if let Ok(i) = i64::from_str_radix(hex, 16) {
@@ -435,7 +443,7 @@ fn resolve_plain(text: &str) -> Value {
     {
         return Value::Float(f);
     }
-    Value::String(text.to_owned())
+    Value::String(Cow::Borrowed(text))
 }
 
 /// `[-+]?[0-9]+`
@@ -485,7 +493,7 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn value(text: &str) -> Value {
+    fn value(text: &str) -> Value<'_> {
         parse(text, SourceId::default()).unwrap().unwrap().value
     }
 

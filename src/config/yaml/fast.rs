@@ -20,6 +20,7 @@
 //! mapping value is an empty span at its `:`; an empty sequence entry an empty span at the end
 //! of its line.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::resolve_plain;
@@ -40,7 +41,7 @@ const PAIRWISE_KEYS: usize = 16;
 
 /// Reads a document of the common subset into the tree [`super::parse`] would build, or `None`
 /// when the text is outside the subset (an empty document included).
-pub(super) fn parse(text: &str, source: SourceId) -> Option<Node> {
+pub(super) fn parse(text: &str, source: SourceId) -> Option<Node<'_>> {
     if !ordinary_characters(text) {
         return None;
     }
@@ -110,13 +111,13 @@ struct Reader<'a> {
     depth: usize,
     /// The entries of the open mappings, innermost last: each mapping takes its own off the
     /// top when it closes, in one allocation of the right size.
-    entries: Vec<(Node, Node)>,
+    entries: Vec<(Node<'a>, Node<'a>)>,
     /// The items of the open sequences, likewise.
-    items: Vec<Node>,
+    items: Vec<Node<'a>>,
 }
 
-impl Reader<'_> {
-    fn document(&mut self) -> Read<Node> {
+impl<'a> Reader<'a> {
+    fn document(&mut self) -> Read<Node<'a>> {
         if self.next_indent() == Some(0) && self.bytes[self.pos..].starts_with(b"---") {
             self.pos += 3;
             if !matches!(self.byte(), b' ' | b'\n' | 0) {
@@ -230,7 +231,7 @@ impl Reader<'_> {
     }
 
     /// A node that starts at the read position, in column `column`, in block context.
-    fn block_node(&mut self, column: usize) -> Read<Node> {
+    fn block_node(&mut self, column: usize) -> Read<Node<'a>> {
         match self.byte() {
             b'-' if self.at_entry() => self.block_seq(column, false),
             b'[' | b'{' => {
@@ -252,7 +253,7 @@ impl Reader<'_> {
 
     /// A scalar in block context, and whether it is a key (a `:` follows). A key leaves the
     /// read position at its `:`.
-    fn scalar_or_key(&mut self) -> Read<(Node, bool)> {
+    fn scalar_or_key(&mut self) -> Read<(Node<'a>, bool)> {
         let start = self.pos;
         if matches!(self.byte(), b'\'' | b'"') {
             let node = self.quoted()?;
@@ -263,19 +264,29 @@ impl Reader<'_> {
         if !self.plain_start() {
             return Err(Decline);
         }
-        let mut end = start;
         let stop = loop {
+            // Only these bytes can end a plain scalar; skip to the next one.
+            match self.bytes[self.pos..]
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b':' | b'#'))
+            {
+                None => {
+                    self.pos = self.bytes.len();
+                    break Stop::Line;
+                }
+                Some(i) => self.pos += i,
+            }
             match self.byte() {
-                b'\n' | 0 => break Stop::Line,
+                b'\n' => break Stop::Line,
                 b':' if matches!(self.byte_at(self.pos + 1), b' ' | b'\n' | 0) => {
                     break Stop::Colon;
                 }
                 b'#' if self.bytes[self.pos - 1] == b' ' => break Stop::Comment,
-                b' ' => {}
-                _ => end = self.pos + 1,
+                _ => {}
             }
             self.pos += 1;
         };
+        let end = self.trimmed_end(start);
         let text = &self.text[start..end];
         if stop == Stop::Colon
             && (self.pos - start > MAX_KEY_BYTES
@@ -291,6 +302,15 @@ impl Reader<'_> {
             value: resolve_plain(text),
         };
         Ok((node, stop == Stop::Colon))
+    }
+
+    /// The read position, moved back over the spaces before it, but not before `start`.
+    fn trimmed_end(&self, start: usize) -> usize {
+        let mut end = self.pos;
+        while end > start && self.bytes[end - 1] == b' ' {
+            end -= 1;
+        }
+        end
     }
 
     /// Whether a plain scalar may start at the read position.
@@ -309,7 +329,7 @@ impl Reader<'_> {
 
     /// A block mapping in column `column` whose first key has been read; the read position is
     /// at that key's `:`.
-    fn block_map(&mut self, column: usize, first: Node) -> Read<Node> {
+    fn block_map(&mut self, column: usize, first: Node<'a>) -> Read<Node<'a>> {
         let span = self.span(first.span.start(), 0);
         self.open()?;
         let base = self.entries.len();
@@ -339,7 +359,7 @@ impl Reader<'_> {
 
     /// The value of a block mapping entry in column `column` whose `:` is at `colon`; the read
     /// position is just after the `:`.
-    fn block_value(&mut self, column: usize, colon: usize) -> Read<Node> {
+    fn block_value(&mut self, column: usize, colon: usize) -> Read<Node<'a>> {
         self.skip_spaces();
         if self.at_comment() || matches!(self.byte(), b'\n' | 0) {
             self.end_line()?;
@@ -372,7 +392,7 @@ impl Reader<'_> {
 
     /// A block sequence in column `column`; the read position is at its first `-`.
     /// `indentless` for a sequence in the column of the key it is the value of.
-    fn block_seq(&mut self, column: usize, indentless: bool) -> Read<Node> {
+    fn block_seq(&mut self, column: usize, indentless: bool) -> Read<Node<'a>> {
         let mut start = self.pos;
         self.open()?;
         let base = self.items.len();
@@ -413,9 +433,9 @@ impl Reader<'_> {
     }
 
     /// Leaves a mapping whose entries are those from `base` up.
-    fn close_map(&mut self, span: Span, base: usize) -> Read<Node> {
+    fn close_map(&mut self, span: Span, base: usize) -> Read<Node<'a>> {
         self.depth -= 1;
-        let entries: Vec<(Node, Node)> = self.entries.drain(base..).collect();
+        let entries = self.entries.split_off(base);
         check_keys(&entries)?;
         Ok(Node {
             span,
@@ -424,16 +444,16 @@ impl Reader<'_> {
     }
 
     /// Leaves a sequence whose items are those from `base` up.
-    fn close_seq(&mut self, span: Span, base: usize) -> Node {
+    fn close_seq(&mut self, span: Span, base: usize) -> Node<'a> {
         self.depth -= 1;
         Node {
             span,
-            value: Value::Seq(self.items.drain(base..).collect()),
+            value: Value::Seq(self.items.split_off(base)),
         }
     }
 
     /// A node in flow context, on the current line.
-    fn flow_node(&mut self) -> Read<Node> {
+    fn flow_node(&mut self) -> Read<Node<'a>> {
         match self.byte() {
             b'[' => self.flow_seq(),
             b'{' => self.flow_map(),
@@ -442,7 +462,7 @@ impl Reader<'_> {
         }
     }
 
-    fn flow_seq(&mut self) -> Read<Node> {
+    fn flow_seq(&mut self) -> Read<Node<'a>> {
         let span = self.span(self.pos, 1);
         self.open()?;
         self.pos += 1;
@@ -462,7 +482,7 @@ impl Reader<'_> {
         Ok(self.close_seq(span, base))
     }
 
-    fn flow_map(&mut self) -> Read<Node> {
+    fn flow_map(&mut self) -> Read<Node<'a>> {
         let span = self.span(self.pos, 1);
         self.open()?;
         self.pos += 1;
@@ -520,30 +540,37 @@ impl Reader<'_> {
     }
 
     /// A plain scalar in flow context; the read position stops at the character that ended it.
-    fn flow_plain(&mut self) -> Read<Node> {
+    fn flow_plain(&mut self) -> Read<Node<'a>> {
         if !self.plain_start() {
             return Err(Decline);
         }
         let start = self.pos;
-        let mut end = start;
         loop {
-            match self.byte() {
-                b'\n' | 0 | b',' | b']' | b'}' => break,
-                b'[' | b'{' => return Err(Decline),
-                b':' => {
-                    let next = self.byte_at(self.pos + 1);
-                    match next {
-                        b' ' | b',' | b']' | b'}' | b'\n' | 0 => break,
-                        b'[' | b'{' => return Err(Decline),
-                        _ => end = self.pos + 1,
-                    }
+            // Only these bytes can end a plain scalar in flow context; skip to the next one.
+            match self.bytes[self.pos..]
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b',' | b']' | b'}' | b'[' | b'{' | b':' | b'#'))
+            {
+                None => {
+                    self.pos = self.bytes.len();
+                    break;
                 }
+                Some(i) => self.pos += i,
+            }
+            match self.byte() {
+                b'\n' | b',' | b']' | b'}' => break,
+                b'[' | b'{' => return Err(Decline),
+                b':' => match self.byte_at(self.pos + 1) {
+                    b' ' | b',' | b']' | b'}' | b'\n' | 0 => break,
+                    b'[' | b'{' => return Err(Decline),
+                    _ => {}
+                },
                 b'#' if self.bytes[self.pos - 1] == b' ' => break,
-                b' ' => {}
-                _ => end = self.pos + 1,
+                _ => {}
             }
             self.pos += 1;
         }
+        let end = self.trimmed_end(start);
         self.count()?;
         Ok(Node {
             span: self.span(start, end - start),
@@ -553,33 +580,33 @@ impl Reader<'_> {
 
     /// A single- or double-quoted scalar on one line; the read position moves past the
     /// closing quote.
-    fn quoted(&mut self) -> Read<Node> {
+    fn quoted(&mut self) -> Read<Node<'a>> {
+        let text = self.text;
         let start = self.pos;
         let quote = self.byte();
         self.pos += 1;
-        let mut value = String::new();
+        // The value borrows the text between the quotes until an escape makes it differ.
+        let mut unescaped: Option<String> = None;
         let mut from = self.pos;
-        loop {
+        let end = loop {
             match self.byte() {
                 b'\n' | 0 => return Err(Decline),
                 b'\'' if quote == b'\'' => {
-                    value.push_str(&self.text[from..self.pos]);
-                    if self.byte_at(self.pos + 1) == b'\'' {
-                        value.push('\'');
-                        self.pos += 2;
-                        from = self.pos;
-                        continue;
+                    if self.byte_at(self.pos + 1) != b'\'' {
+                        break self.pos;
                     }
-                    self.pos += 1;
-                    break;
+                    // `''` stands for one quote: keep the first.
+                    unescaped
+                        .get_or_insert_with(String::new)
+                        .push_str(&text[from..=self.pos]);
+                    self.pos += 2;
+                    from = self.pos;
+                    continue;
                 }
-                b'"' if quote == b'"' => {
-                    value.push_str(&self.text[from..self.pos]);
-                    self.pos += 1;
-                    break;
-                }
+                b'"' if quote == b'"' => break self.pos,
                 b'\\' if quote == b'"' => {
-                    value.push_str(&self.text[from..self.pos]);
+                    let value = unescaped.get_or_insert_with(String::new);
+                    value.push_str(&text[from..self.pos]);
                     self.pos += 1;
                     value.push(self.escape()?);
                     from = self.pos;
@@ -588,8 +615,16 @@ impl Reader<'_> {
                 _ => {}
             }
             self.pos += 1;
-        }
+        };
+        self.pos = end + 1;
         self.count()?;
+        let value = match unescaped {
+            None => Cow::Borrowed(&text[from..end]),
+            Some(mut value) => {
+                value.push_str(&text[from..end]);
+                Cow::Owned(value)
+            }
+        };
         Ok(Node {
             span: self.span(start, self.pos - start),
             value: Value::String(value),
@@ -641,8 +676,8 @@ impl Reader<'_> {
 
 /// Declines a mapping whose keys the event parser would treat differently: a key that is not a
 /// string, a merge key (`<<`), or a key written twice.
-fn check_keys(entries: &[(Node, Node)]) -> Read<()> {
-    fn key(node: &Node) -> Read<&str> {
+fn check_keys(entries: &[(Node<'_>, Node<'_>)]) -> Read<()> {
+    fn key<'n>(node: &'n Node<'_>) -> Read<&'n str> {
         match &node.value {
             Value::String(s) if s != "<<" => Ok(s),
             _ => Err(Decline),
