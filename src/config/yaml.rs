@@ -5,7 +5,7 @@
 //! anyway, and on a 100,000-user file the events alone take a quarter of the time the
 //! deserializer needs (0.9 s against 3.7 s, release build), which matters for §8.
 //!
-//! The events still cost about 1.5 s on a 100,000-user config, so text in the subset configs are
+//! The events still cost about 0.9 s on a 100,000-user config, so text in the subset configs are
 //! written in (block collections, one-line scalars and flow collections, comments) is read by
 //! [`fast`] instead, which builds the same tree or declines; anything it declines, every error
 //! included, goes through the events.
