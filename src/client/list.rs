@@ -6,10 +6,10 @@
 //! directory that changes while it is read can shift items between pages, so the result is
 //! checked: the listing is complete only when the unique ids read equal `totalResults`.
 
-use std::collections::HashMap;
-
+use std::hash::BuildHasher;
 use std::marker::PhantomData;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use reqwest::Method;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -469,15 +469,20 @@ impl ScimClient {
 
 /// Resources keyed by id, first-seen order kept; resources without an id are kept apart so
 /// they count against completeness instead of silently merging.
+///
+/// The index holds positions in `resources`, hashed by the id each resource holds, so no id is
+/// copied.
 struct Collected<T> {
-    index: HashMap<String, usize>,
+    index: HashTable<usize>,
+    hasher: DefaultHashBuilder,
     resources: Vec<T>,
 }
 
 impl<T> Default for Collected<T> {
     fn default() -> Self {
         Collected {
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             resources: Vec::new(),
         }
     }
@@ -485,19 +490,31 @@ impl<T> Default for Collected<T> {
 
 impl<T: Listed> Collected<T> {
     fn len(&self) -> usize {
-        self.index.len()
+        self.resources.len()
     }
 
     fn extend(&mut self, resources: Vec<T>) {
+        let Collected {
+            index,
+            hasher,
+            resources: collected,
+        } = self;
+        collected.reserve(resources.len());
         for resource in resources {
-            let Some(id) = resource.id().map(str::to_owned) else {
+            let Some(id) = resource.id() else {
                 continue;
             };
-            if let Some(&at) = self.index.get(&id) {
-                self.resources[at] = resource;
+            let hash = hasher.hash_one(id);
+            let found = index
+                .find(hash, |&at| collected[at].id() == Some(id))
+                .copied();
+            if let Some(at) = found {
+                collected[at] = resource;
             } else {
-                self.index.insert(id, self.resources.len());
-                self.resources.push(resource);
+                index.insert_unique(hash, collected.len(), |&at| {
+                    hasher.hash_one(collected[at].id().unwrap_or_default())
+                });
+                collected.push(resource);
             }
         }
     }
@@ -618,15 +635,45 @@ mod tests {
         seen.extend(vec![
             json!({"id": "a", "v": 2}),
             json!({"userName": "no id"}),
+            json!({"id": "c"}),
+            json!({"id": "b", "v": 3}),
         ]);
-        assert_eq!(seen.len(), 2);
+        assert_eq!(seen.len(), 3);
+        seen.extend(vec![json!({"id": "a", "v": 4}), json!({"id": 5})]);
+        assert_eq!(seen.len(), 3);
         let resources = seen.into_resources();
-        assert_eq!(resources[0]["v"], 2, "the later copy wins");
+        assert_eq!(
+            resources,
+            [
+                json!({"id": "a", "v": 4}),
+                json!({"id": "b", "v": 3}),
+                json!({"id": "c"})
+            ],
+            "a later copy replaces an earlier one where that was"
+        );
         let listing = Listing {
             resources,
-            total_results: 3,
+            total_results: 4,
             pages: 2,
         };
         assert!(!listing.is_complete());
+    }
+
+    #[test]
+    fn ids_are_found_again_as_the_index_grows() {
+        let page = |from: usize, v: usize| -> Vec<Value> {
+            (from..from + 500)
+                .map(|i| json!({"id": format!("u{i}"), "v": v}))
+                .collect()
+        };
+        let mut seen = Collected::<Value>::default();
+        seen.extend(page(0, 1));
+        seen.extend(page(500, 1));
+        seen.extend(page(250, 2));
+        assert_eq!(seen.len(), 1000);
+        let resources = seen.into_resources();
+        assert_eq!(resources[0], json!({"id": "u0", "v": 1}));
+        assert_eq!(resources[250], json!({"id": "u250", "v": 2}));
+        assert_eq!(resources[999], json!({"id": "u999", "v": 1}));
     }
 }

@@ -115,21 +115,10 @@ pub async fn read(
         &wanted.groups,
         wanted.everything || !can_filter,
     );
-    let ((users, users_complete), (groups, groups_complete)) = tokio::try_join!(
+    let ((users, users_complete), (mut groups, groups_complete)) = tokio::try_join!(
         async { Ok::<_, ClientError>((users.await?, users_complete)) },
         async { Ok::<_, ClientError>((groups.await?, groups_complete)) },
     )?;
-    // A targeted read can find one object twice (by userName and by externalId).
-    let mut seen = HashSet::new();
-    let users: Vec<LiveUser> = users
-        .into_iter()
-        .filter(|u| seen.insert(u.id.clone()))
-        .collect();
-    let mut seen = HashSet::new();
-    let mut groups: Vec<LiveGroup> = groups
-        .into_iter()
-        .filter(|g| seen.insert(g.id.clone()))
-        .collect();
     let users_complete = users_complete && users.len() == total_users;
     let groups_complete = groups_complete && groups.len() == total_groups;
 
@@ -209,9 +198,22 @@ fn read_rest<'a, T: Live>(
             .filter_map(|k| k.external_id.as_ref())
             .collect();
         resources.extend(lookup_all(client, kind, "externalId", &renamed).await?);
-        Ok(resources)
+        // One object can be found twice (by its key and by its externalId, or on the first
+        // page too); a listing holds each id once already.
+        Ok(first_of_each_id(resources))
     };
     (future, !targeted)
+}
+
+/// `resources` with each id once, where it was first.
+fn first_of_each_id<T: Listed>(resources: Vec<T>) -> Vec<T> {
+    let mut seen = HashSet::with_capacity(resources.len());
+    let first: Vec<bool> = resources.iter().map(|r| seen.insert(r.id())).collect();
+    resources
+        .into_iter()
+        .zip(first)
+        .filter_map(|(resource, first)| first.then_some(resource))
+        .collect()
 }
 
 async fn lookup_all<T: Listed>(
@@ -571,6 +573,25 @@ fn member_ids(members: &RawValue) -> Result<BTreeSet<String>, serde_json::Error>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_targeted_read_keeps_each_id_where_it_was_first_found() {
+        let found = first_of_each_id(vec![
+            json!({"id": "a", "v": 1}),
+            json!({"id": "b"}),
+            json!({"id": "a", "v": 2}),
+            json!({"id": "c"}),
+            json!({"id": "b", "v": 3}),
+        ]);
+        assert_eq!(
+            found,
+            [
+                json!({"id": "a", "v": 1}),
+                json!({"id": "b"}),
+                json!({"id": "c"})
+            ]
+        );
+    }
 
     #[test]
     fn a_listed_user_keeps_its_attributes_and_version_only() {
