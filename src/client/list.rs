@@ -395,8 +395,9 @@ impl ScimClient {
         let mut pages = 1;
         let mut seen = Collected::default();
         let returned = resources.len();
-        seen.extend(resources);
-        if returned > 0 && returned < total {
+        if returned == 0 || returned >= total {
+            seen.extend(resources);
+        } else {
             // The server's real page size is what it returned, whatever was asked for.
             let step = returned;
             let mut tasks = JoinSet::new();
@@ -421,6 +422,11 @@ impl ScimClient {
                 results.push((start, page?));
             }
             results.sort_by_key(|(start, _)| *start);
+            // Room for everything read, so that neither the index nor the list grows (and
+            // rehashes every id) on the way.
+            let read: usize = results.iter().map(|(_, p)| p.resources.len()).sum();
+            seen.reserve(returned + read);
+            seen.extend(resources);
             for (_, page) in results {
                 seen.extend(page.resources);
             }
@@ -493,6 +499,16 @@ impl<T: Listed> Collected<T> {
         self.resources.len()
     }
 
+    fn reserve(&mut self, additional: usize) {
+        let Collected {
+            index,
+            hasher,
+            resources,
+        } = self;
+        resources.reserve_exact(additional);
+        index.reserve(additional, |&at| id_hash(hasher, &resources[at]));
+    }
+
     fn extend(&mut self, resources: Vec<T>) {
         let Collected {
             index,
@@ -504,16 +520,14 @@ impl<T: Listed> Collected<T> {
             let Some(id) = resource.id() else {
                 continue;
             };
-            let hash = hasher.hash_one(id);
+            let hash = hasher.hash_one(Some(id));
             let found = index
                 .find(hash, |&at| collected[at].id() == Some(id))
                 .copied();
             if let Some(at) = found {
                 collected[at] = resource;
             } else {
-                index.insert_unique(hash, collected.len(), |&at| {
-                    hasher.hash_one(collected[at].id().unwrap_or_default())
-                });
+                index.insert_unique(hash, collected.len(), |&at| id_hash(hasher, &collected[at]));
                 collected.push(resource);
             }
         }
@@ -522,6 +536,11 @@ impl<T: Listed> Collected<T> {
     fn into_resources(self) -> Vec<T> {
         self.resources
     }
+}
+
+/// The hash a collected resource is indexed by: its id's.
+fn id_hash<T: Listed>(hasher: &DefaultHashBuilder, resource: &T) -> u64 {
+    hasher.hash_one(resource.id())
 }
 
 #[cfg(test)]
@@ -668,6 +687,7 @@ mod tests {
         };
         let mut seen = Collected::<Value>::default();
         seen.extend(page(0, 1));
+        seen.reserve(5000);
         seen.extend(page(500, 1));
         seen.extend(page(250, 2));
         assert_eq!(seen.len(), 1000);
