@@ -159,29 +159,15 @@ fn read_rest<'a, T: Live>(
     wanted: &'a [Key],
     everything: bool,
 ) -> (impl Future<Output = Result<Vec<T>, ClientError>> + 'a, bool) {
-    let names_on_first: HashSet<String> = first
-        .resources
-        .iter()
-        .map(|r| r.key().to_lowercase())
-        .collect();
-    let ids_on_first: HashSet<String> = first
-        .resources
-        .iter()
-        .filter_map(|r| r.external_id())
-        .map(str::to_lowercase)
-        .collect();
-    let missing: Vec<&Key> = wanted
-        .iter()
-        .filter(|k| {
-            !names_on_first.contains(&k.name.to_lowercase())
-                && k.external_id
-                    .as_ref()
-                    .is_none_or(|id| !ids_on_first.contains(&id.to_lowercase()))
-        })
-        .collect();
+    let remaining = first.remaining_pages();
+    let missing = if everything || remaining == 0 {
+        Vec::new()
+    } else {
+        missing_keys(&first.resources, wanted, remaining)
+    };
     // A missing name may be a rename, found by its externalId: count that lookup too.
     let lookups = missing.len() + missing.iter().filter(|k| k.external_id.is_some()).count();
-    let targeted = !everything && first.remaining_pages() > 0 && lookups < first.remaining_pages();
+    let targeted = !everything && remaining > 0 && lookups < remaining;
     let future = async move {
         if !targeted {
             return Ok(client.list_rest(first).await?.resources);
@@ -203,6 +189,35 @@ fn read_rest<'a, T: Live>(
         Ok(first_of_each_id(resources))
     };
     (future, !targeted)
+}
+
+/// The wanted keys not on the first page, in order; only as many as it takes to need `enough`
+/// lookups (a name and, for a possible rename, an externalId each), since reading the rest of
+/// the listing is then no dearer.
+fn missing_keys<'a, T: Live>(first: &[T], wanted: &'a [Key], enough: usize) -> Vec<&'a Key> {
+    let names_on_first: HashSet<String> = first.iter().map(|r| r.key().to_lowercase()).collect();
+    let ids_on_first: HashSet<String> = first
+        .iter()
+        .filter_map(|r| r.external_id())
+        .map(str::to_lowercase)
+        .collect();
+    let mut missing = Vec::new();
+    let mut lookups = 0;
+    for key in wanted {
+        if lookups >= enough {
+            break;
+        }
+        let on_first = names_on_first.contains(&key.name.to_lowercase())
+            || key
+                .external_id
+                .as_ref()
+                .is_some_and(|id| ids_on_first.contains(&id.to_lowercase()));
+        if !on_first {
+            lookups += 1 + usize::from(key.external_id.is_some());
+            missing.push(key);
+        }
+    }
+    missing
 }
 
 /// `resources` with each id once, where it was first.
@@ -573,6 +588,36 @@ fn member_ids(members: &RawValue) -> Result<BTreeSet<String>, serde_json::Error>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn missing_keys_are_counted_until_reading_everything_is_no_dearer() {
+        let first: Vec<LiveUser> = [("1", "Ada", None), ("2", "bob", Some("E2"))]
+            .into_iter()
+            .map(|(id, name, external_id)| {
+                LiveUser::from_value(
+                    &json!({"id": id, "userName": name, "externalId": external_id}),
+                )
+                .unwrap()
+            })
+            .collect();
+        let key = |name: &str, external_id: Option<&str>| Key {
+            name: name.to_owned(),
+            external_id: external_id.map(str::to_owned),
+        };
+        let wanted = [
+            key("ada", None),
+            key("renamed-bob", Some("e2")),
+            key("cy", Some("e3")),
+            key("di", None),
+            key("ed", None),
+        ];
+        let names = |missing: Vec<&Key>| -> Vec<String> {
+            missing.into_iter().map(|k| k.name.clone()).collect()
+        };
+        assert_eq!(names(missing_keys(&first, &wanted, 10)), ["cy", "di", "ed"]);
+        assert_eq!(names(missing_keys(&first, &wanted, 3)), ["cy", "di"]);
+        assert_eq!(names(missing_keys(&first, &wanted, 2)), ["cy"]);
+    }
 
     #[test]
     fn a_targeted_read_keeps_each_id_where_it_was_first_found() {
