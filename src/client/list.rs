@@ -40,9 +40,8 @@ pub trait Listed: Sized + Send + 'static {
     /// fails is read again item by item with `from_json`. By default it is `from_json`.
     fn deserialize_item<'de, D: Deserializer<'de>>(
         deserializer: D,
-        scratch: &mut String,
+        _scratch: &mut String,
     ) -> Result<Option<Self>, D::Error> {
-        let _ = scratch;
         let json = <&RawValue>::deserialize(deserializer)?;
         Ok(Self::from_json(json))
     }
