@@ -24,7 +24,10 @@ use serde_json::Value;
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
 pub use list::{FirstPage, Listed, Listing};
-pub use raw::{Members, items as json_items};
+#[cfg(test)]
+pub(crate) use list::{ListPage, parse_both_ways};
+pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, push_json_string};
+pub use raw::{Members, items as json_items, string_of};
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";

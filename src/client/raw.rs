@@ -5,12 +5,17 @@
 //! (SPEC §8). Reading a page as a list of members, each left as its JSON text borrowed from the
 //! page (`RawValue`), costs one scan and no allocation per value; the caller then decodes only
 //! the members it needs and keeps the rest as compact text.
+//!
+//! A listing page is read in one pass instead ([`ObjectReader`], [`IfObject`]): each resource is
+//! built while the page is parsed, so its text is scanned once, not once for the page, once for
+//! the array and once for the resource. [`Pick`] keeps, among members of the same name, the one
+//! [`Members::get`] would return.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// The members of one JSON object, in the order written, each value as its JSON text.
@@ -43,8 +48,7 @@ impl<'a> Members<'a> {
     /// The string value of the member called `name`; `None` when absent or not a string.
     #[must_use]
     pub fn get_str(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+        self.get(name).and_then(string_of)
     }
 
     /// Whether a member called `name` is present (and not `null`).
@@ -81,7 +85,7 @@ impl<'a> Members<'a> {
 }
 
 /// Appends `value` as a JSON string literal.
-fn push_json_string(text: &mut String, value: &str) {
+pub(crate) fn push_json_string(text: &mut String, value: &str) {
     if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         text.push('"');
         text.push_str(value);
@@ -101,7 +105,7 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(Key(key)) = map.next_key()? {
+                while let Some(MemberName(key)) = map.next_key()? {
                     members.push((key, map.next_value::<&RawValue>()?));
                 }
                 Ok(Members(members))
@@ -112,28 +116,133 @@ impl<'de> Deserialize<'de> for Members<'de> {
 }
 
 /// A member name, borrowed from the text unless it holds escapes.
-struct Key<'a>(Cow<'a, str>);
+pub(crate) struct MemberName<'a>(pub Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Key<'de> {
+impl<'de> Deserialize<'de> for MemberName<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+        struct MemberNameVisitor;
+        impl<'de> Visitor<'de> for MemberNameVisitor {
+            type Value = MemberName<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a member name")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
+                Ok(MemberName(Cow::Borrowed(v)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+                Ok(MemberName(Cow::Owned(v.to_owned())))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
+                Ok(MemberName(Cow::Owned(v)))
             }
         }
-        deserializer.deserialize_str(KeyVisitor)
+        deserializer.deserialize_str(MemberNameVisitor)
     }
+}
+
+/// The value of one of several members whose names match case-insensitively, chosen as
+/// [`Members::get`] chooses: an exact match wins, then the last member written.
+pub(crate) struct Pick<V> {
+    value: Option<V>,
+    exact: bool,
+}
+
+impl<V> Default for Pick<V> {
+    fn default() -> Self {
+        Pick {
+            value: None,
+            exact: false,
+        }
+    }
+}
+
+impl<V> Pick<V> {
+    /// Offers the value of a member called `key` when `key` is `name` in any case; returns
+    /// whether it matched. The value is only made when it does.
+    pub fn offer(&mut self, key: &str, name: &str, value: impl FnOnce() -> V) -> bool {
+        if !key.eq_ignore_ascii_case(name) {
+            return false;
+        }
+        let exact = key == name;
+        if exact || !self.exact {
+            self.value = Some(value());
+            self.exact = exact;
+        }
+        true
+    }
+
+    /// The chosen value; `None` when no member matched.
+    pub fn into_inner(self) -> Option<V> {
+        self.value
+    }
+}
+
+/// Reads a JSON object member by member while it is parsed (see [`IfObject`]).
+pub(crate) trait ObjectReader<'de> {
+    type Value;
+    fn read<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error>;
+}
+
+/// Reads a value with an [`ObjectReader`] when it is an object; any other value is skipped and
+/// reads as `None`.
+///
+/// Unlike a borrowed [`RawValue`], a value read this way has its type decoded, and a number
+/// too large for a float is refused; callers fall back to [`Members`] when it is.
+pub(crate) struct IfObject<R>(pub R);
+
+impl<'de, R: ObjectReader<'de>> DeserializeSeed<'de> for IfObject<R> {
+    type Value = Option<R::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, R: ObjectReader<'de>> Visitor<'de> for IfObject<R> {
+    type Value = Option<R::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.read(map).map(Some)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// The string a member's JSON text holds; `None` when it is not a string.
+#[must_use]
+pub fn string_of(json: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(json.get()).ok()
 }
 
 /// The items of a JSON array, each as its JSON text; `None` when `json` is not an array.

@@ -11,12 +11,14 @@ mod resource;
 
 use std::collections::{BTreeSet, HashSet};
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
 use crate::client::{
-    Capabilities, ClientError, FirstPage, Listed, Members, ResourceKind, ScimClient,
+    Capabilities, ClientError, FirstPage, IfObject, Listed, MemberName, Members, ObjectReader,
+    Pick, ResourceKind, ScimClient, push_json_string, string_of,
 };
 
 pub use resource::Resource;
@@ -113,21 +115,10 @@ pub async fn read(
         &wanted.groups,
         wanted.everything || !can_filter,
     );
-    let ((users, users_complete), (groups, groups_complete)) = tokio::try_join!(
+    let ((users, users_complete), (mut groups, groups_complete)) = tokio::try_join!(
         async { Ok::<_, ClientError>((users.await?, users_complete)) },
         async { Ok::<_, ClientError>((groups.await?, groups_complete)) },
     )?;
-    // A targeted read can find one object twice (by userName and by externalId).
-    let mut seen = HashSet::new();
-    let users: Vec<LiveUser> = users
-        .into_iter()
-        .filter(|u| seen.insert(u.id.clone()))
-        .collect();
-    let mut seen = HashSet::new();
-    let mut groups: Vec<LiveGroup> = groups
-        .into_iter()
-        .filter(|g| seen.insert(g.id.clone()))
-        .collect();
     let users_complete = users_complete && users.len() == total_users;
     let groups_complete = groups_complete && groups.len() == total_groups;
 
@@ -168,29 +159,15 @@ fn read_rest<'a, T: Live>(
     wanted: &'a [Key],
     everything: bool,
 ) -> (impl Future<Output = Result<Vec<T>, ClientError>> + 'a, bool) {
-    let names_on_first: HashSet<String> = first
-        .resources
-        .iter()
-        .map(|r| r.key().to_lowercase())
-        .collect();
-    let ids_on_first: HashSet<String> = first
-        .resources
-        .iter()
-        .filter_map(|r| r.external_id())
-        .map(str::to_lowercase)
-        .collect();
-    let missing: Vec<&Key> = wanted
-        .iter()
-        .filter(|k| {
-            !names_on_first.contains(&k.name.to_lowercase())
-                && k.external_id
-                    .as_ref()
-                    .is_none_or(|id| !ids_on_first.contains(&id.to_lowercase()))
-        })
-        .collect();
+    let remaining = first.remaining_pages();
+    let missing = if everything || remaining == 0 {
+        Vec::new()
+    } else {
+        missing_keys(&first.resources, wanted, remaining)
+    };
     // A missing name may be a rename, found by its externalId: count that lookup too.
     let lookups = missing.len() + missing.iter().filter(|k| k.external_id.is_some()).count();
-    let targeted = !everything && first.remaining_pages() > 0 && lookups < first.remaining_pages();
+    let targeted = !everything && remaining > 0 && lookups < remaining;
     let future = async move {
         if !targeted {
             return Ok(client.list_rest(first).await?.resources);
@@ -207,9 +184,51 @@ fn read_rest<'a, T: Live>(
             .filter_map(|k| k.external_id.as_ref())
             .collect();
         resources.extend(lookup_all(client, kind, "externalId", &renamed).await?);
-        Ok(resources)
+        // One object can be found twice (by its key and by its externalId, or on the first
+        // page too); a listing holds each id once already.
+        Ok(first_of_each_id(resources))
     };
     (future, !targeted)
+}
+
+/// The wanted keys not on the first page, in order; only as many as it takes to need `enough`
+/// lookups (a name and, for a possible rename, an externalId each), since reading the rest of
+/// the listing is then no dearer.
+fn missing_keys<'a, T: Live>(first: &[T], wanted: &'a [Key], enough: usize) -> Vec<&'a Key> {
+    let names_on_first: HashSet<String> = first.iter().map(|r| r.key().to_lowercase()).collect();
+    let ids_on_first: HashSet<String> = first
+        .iter()
+        .filter_map(|r| r.external_id())
+        .map(str::to_lowercase)
+        .collect();
+    let mut missing = Vec::new();
+    let mut lookups = 0;
+    for key in wanted {
+        if lookups >= enough {
+            break;
+        }
+        let on_first = names_on_first.contains(&key.name.to_lowercase())
+            || key
+                .external_id
+                .as_ref()
+                .is_some_and(|id| ids_on_first.contains(&id.to_lowercase()));
+        if !on_first {
+            lookups += 1 + usize::from(key.external_id.is_some());
+            missing.push(key);
+        }
+    }
+    missing
+}
+
+/// `resources` with each id once, where it was first.
+fn first_of_each_id<T: Listed>(resources: Vec<T>) -> Vec<T> {
+    let mut seen = HashSet::with_capacity(resources.len());
+    let first: Vec<bool> = resources.iter().map(|r| seen.insert(r.id())).collect();
+    resources
+        .into_iter()
+        .zip(first)
+        .filter_map(|(resource, first)| first.then_some(resource))
+        .collect()
 }
 
 async fn lookup_all<T: Listed>(
@@ -305,6 +324,31 @@ impl Listed for LiveUser {
         })
     }
 
+    fn deserialize_item<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        scratch: &mut String,
+    ) -> Result<Option<Self>, D::Error> {
+        let read = IfObject(ResourceReader {
+            text: scratch,
+            left_out: Some("groups"),
+            members: false,
+        })
+        .deserialize(deserializer)?;
+        let Some(read) = read else {
+            return Ok(None);
+        };
+        let (Some(id), Some(user_name)) = (read.id, read.name) else {
+            return Ok(None);
+        };
+        Ok(Some(LiveUser {
+            id,
+            user_name,
+            external_id: read.external_id,
+            version: read.version,
+            resource: Resource::from_text(read.text),
+        }))
+    }
+
     fn id(&self) -> Option<&str> {
         Some(&self.id)
     }
@@ -342,15 +386,257 @@ impl Listed for LiveGroup {
         })
     }
 
+    fn deserialize_item<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        scratch: &mut String,
+    ) -> Result<Option<Self>, D::Error> {
+        let read = IfObject(ResourceReader {
+            text: scratch,
+            left_out: None,
+            members: true,
+        })
+        .deserialize(deserializer)?;
+        let Some(read) = read else {
+            return Ok(None);
+        };
+        let (Some(id), Some(display_name)) = (read.id, read.name) else {
+            return Ok(None);
+        };
+        let listed = read.members.filter(|raw| raw.get() != "null");
+        let members = match listed {
+            Some(raw) => member_ids(raw).map_err(serde::de::Error::custom)?,
+            None => BTreeSet::new(),
+        };
+        Ok(Some(LiveGroup {
+            id,
+            display_name,
+            external_id: read.external_id,
+            version: read.version,
+            members,
+            members_listed: listed.is_some(),
+            resource: Resource::from_text(read.text),
+        }))
+    }
+
     fn id(&self) -> Option<&str> {
         Some(&self.id)
     }
+}
+
+/// What [`ResourceReader`] takes from a user or group.
+struct ReadResource<'de> {
+    id: Option<String>,
+    /// userName or displayName.
+    name: Option<String>,
+    external_id: Option<String>,
+    version: Option<String>,
+    /// A group's `members` as its JSON text.
+    members: Option<&'de RawValue>,
+    /// The resource's compact text, as [`Members::to_json_without`] writes it.
+    text: Box<str>,
+}
+
+/// Reads a listed user or group in one pass, as [`LiveUser::from_json`] and
+/// [`LiveGroup::from_json`] read it from its members: the text leaves out `meta` and the member
+/// `left_out` names, if any.
+struct ResourceReader<'s> {
+    text: &'s mut String,
+    /// `groups` for a user (computed, read-only).
+    left_out: Option<&'static str>,
+    /// Whether to keep `members` (a group's).
+    members: bool,
+}
+
+impl<'de> ObjectReader<'de> for ResourceReader<'_> {
+    type Value = ReadResource<'de>;
+
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let text = self.text;
+        text.clear();
+        text.push('{');
+        let mut id = Pick::default();
+        let mut user_name = Pick::default();
+        let mut display_name = Pick::default();
+        let mut external_id = Pick::default();
+        let mut members = Pick::default();
+        let mut version = Pick::default();
+        while let Some(MemberName(key)) = map.next_key()? {
+            if key.eq_ignore_ascii_case("meta") {
+                let meta = map.next_value_seed(IfObject(VersionReader))?;
+                version.offer(&key, "meta", || meta.flatten());
+                continue;
+            }
+            if self
+                .left_out
+                .is_some_and(|name| key.eq_ignore_ascii_case(name))
+            {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let value: &'de RawValue = map.next_value()?;
+            let _ = id.offer(&key, "id", || value)
+                || user_name.offer(&key, "userName", || value)
+                || display_name.offer(&key, "displayName", || value)
+                || external_id.offer(&key, "externalId", || value)
+                || (self.members && members.offer(&key, "members", || value));
+            if text.len() > 1 {
+                text.push(',');
+            }
+            push_json_string(text, &key);
+            text.push(':');
+            text.push_str(value.get());
+        }
+        text.push('}');
+        let name = if self.members {
+            display_name
+        } else {
+            user_name
+        };
+        Ok(ReadResource {
+            id: id.into_inner().and_then(string_of),
+            name: name.into_inner().and_then(string_of),
+            external_id: external_id.into_inner().and_then(string_of),
+            version: version.into_inner().flatten(),
+            members: members.into_inner(),
+            text: text.as_str().into(),
+        })
+    }
+}
+
+/// Reads `meta.version` from a resource's `meta` (see [`version_of`]).
+struct VersionReader;
+
+impl<'de> ObjectReader<'de> for VersionReader {
+    type Value = Option<String>;
+
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut version = Pick::default();
+        while let Some(MemberName(key)) = map.next_key()? {
+            if key.eq_ignore_ascii_case("version") {
+                let value: &'de RawValue = map.next_value()?;
+                version.offer(&key, "version", || value);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(version.into_inner().and_then(string_of))
+    }
+}
+
+/// The `value` of each item of a group's `members`, as [`LiveGroup::from_json`] reads them;
+/// an error where that would have to fall back to reading them member by member.
+fn member_ids(members: &RawValue) -> Result<BTreeSet<String>, serde_json::Error> {
+    struct Ids;
+    impl<'de> Visitor<'de> for Ids {
+        type Value = BTreeSet<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of members")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut ids = BTreeSet::new();
+            while let Some(item) = seq.next_element_seed(IfObject(ValueReader))? {
+                ids.extend(item.flatten());
+            }
+            Ok(ids)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(BTreeSet::new())
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(BTreeSet::new())
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(BTreeSet::new())
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(BTreeSet::new())
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(BTreeSet::new())
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(BTreeSet::new())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeSet::new())
+        }
+    }
+    struct ValueReader;
+    impl<'de> ObjectReader<'de> for ValueReader {
+        type Value = Option<String>;
+        fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut value = Pick::default();
+            while let Some(MemberName(key)) = map.next_key()? {
+                if key.eq_ignore_ascii_case("value") {
+                    let raw: &'de RawValue = map.next_value()?;
+                    value.offer(&key, "value", || raw);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(value.into_inner().and_then(string_of))
+        }
+    }
+    let mut parser = serde_json::Deserializer::from_str(members.get());
+    let ids = parser.deserialize_any(Ids)?;
+    parser.end()?;
+    Ok(ids)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn missing_keys_are_counted_until_reading_everything_is_no_dearer() {
+        let first: Vec<LiveUser> = [("1", "Ada", None), ("2", "bob", Some("E2"))]
+            .into_iter()
+            .map(|(id, name, external_id)| {
+                LiveUser::from_value(
+                    &json!({"id": id, "userName": name, "externalId": external_id}),
+                )
+                .unwrap()
+            })
+            .collect();
+        let key = |name: &str, external_id: Option<&str>| Key {
+            name: name.to_owned(),
+            external_id: external_id.map(str::to_owned),
+        };
+        let wanted = [
+            key("ada", None),
+            key("renamed-bob", Some("e2")),
+            key("cy", Some("e3")),
+            key("di", None),
+            key("ed", None),
+        ];
+        let names = |missing: Vec<&Key>| -> Vec<String> {
+            missing.into_iter().map(|k| k.name.clone()).collect()
+        };
+        assert_eq!(names(missing_keys(&first, &wanted, 10)), ["cy", "di", "ed"]);
+        assert_eq!(names(missing_keys(&first, &wanted, 3)), ["cy", "di"]);
+        assert_eq!(names(missing_keys(&first, &wanted, 2)), ["cy"]);
+    }
+
+    #[test]
+    fn a_targeted_read_keeps_each_id_where_it_was_first_found() {
+        let found = first_of_each_id(vec![
+            json!({"id": "a", "v": 1}),
+            json!({"id": "b"}),
+            json!({"id": "a", "v": 2}),
+            json!({"id": "c"}),
+            json!({"id": "b", "v": 3}),
+        ]);
+        assert_eq!(
+            found,
+            [
+                json!({"id": "a", "v": 1}),
+                json!({"id": "b"}),
+                json!({"id": "c"})
+            ]
+        );
+    }
 
     #[test]
     fn a_listed_user_keeps_its_attributes_and_version_only() {
@@ -366,6 +652,95 @@ mod tests {
             json!({"id": "1", "userName": "ada", "title": "Analyst"})
         );
         assert!(LiveUser::from_value(&json!({"userName": "no id"})).is_none());
+    }
+
+    /// Reads a page holding `items` both ways, checks that the one-pass reading did not fail
+    /// unless `fails_one_pass` and that both agree, and returns what was read.
+    fn read_both_ways<T: Listed + std::fmt::Debug>(items: &str, fails_one_pass: bool) -> Vec<T> {
+        let text = format!(r#"{{"totalResults": 9, "Resources": [{items}]}}"#);
+        let (one_pass, members) = crate::client::parse_both_ways::<T>(&text);
+        assert_eq!(one_pass.is_err(), fails_one_pass, "{text}: {one_pass:?}");
+        let members = members.unwrap().resources;
+        if let Ok(one_pass) = one_pass {
+            assert_eq!(
+                format!("{:?}", one_pass.unwrap().resources),
+                format!("{members:?}"),
+                "{text}"
+            );
+        }
+        let parsed = crate::client::ListPage::<T>::parse(text.as_bytes()).unwrap();
+        assert_eq!(format!("{:?}", parsed.resources), format!("{members:?}"));
+        members
+    }
+
+    #[test]
+    fn a_listed_user_is_read_in_one_pass_as_from_its_members() {
+        let users = read_both_ways::<LiveUser>(
+            r#"{"id": "1", "userName": "ada", "externalId": "e1", "name": {"givenName": "Zoë"},
+                "meta": {"version": "W/\"1\"", "location": "x"}, "groups": [{"value": "g"}]},
+               {"ID": "upper", "id": "2", "Id": "mixed", "USERNAME": "bob", "Groups": null,
+                "Meta": {"Version": "W/\"2\"", "version": "W/\"3\"", "VERSION": "W/\"4\""},
+                "meta": "not an object", "n\u0061me": "esc\"aped", "big": 1.5e300, "x": [-0]},
+               {"id": "3", "userName": "cy", "meta": {"version": 7}, "externalId": null},
+               {"id": "4", "userName": "di", "meta": {"version": "W/\"5\""}, "META": [1]},
+               {"id": "5", "userName": "ed", "meta": {"version": "\ud800"}},
+               {"userName": "no id"}, {"id": 6, "userName": "numeric id"}, {"id": "7"},
+               7, "x", null, [{"id": "8", "userName": "in an array"}], {}"#,
+            false,
+        );
+        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+        // The exact `meta` wins, and is not an object.
+        assert_eq!(users[1].version, None);
+        assert_eq!(users[2].version, None);
+        assert_eq!(users[3].version.as_deref(), Some("W/\"5\""));
+        assert_eq!(
+            users[1].resource.as_str(),
+            r#"{"ID":"upper","id":"2","Id":"mixed","USERNAME":"bob","name":"esc\"aped","big":1.5e300,"x":[-0]}"#
+        );
+        // Values the one-pass reading decodes and cannot represent: the page is read member
+        // by member instead.
+        let users = read_both_ways::<LiveUser>(
+            r#"{"id": "1", "userName": "ada", "meta": {"version": 1e400}}, 1e400"#,
+            true,
+        );
+        assert_eq!(users.len(), 1);
+    }
+
+    #[test]
+    fn a_listed_group_is_read_in_one_pass_as_from_its_members() {
+        let groups = read_both_ways::<LiveGroup>(
+            r#"{"id": "g1", "displayName": "Owners", "members": [{"value": "1"},
+                {"Value": "2", "value": "3"}, {"VALUE": "4"}, {"value": 5}, 6, "7", null,
+                [{"value": "8"}], {"display": "no value"}], "meta": {"version": "W/\"1\""}},
+               {"id": "g2", "DisplayName": "Empty", "members": null, "groups": []},
+               {"id": "g3", "displayName": "Odd", "Members": {"value": "9"}},
+               {"id": "g4", "displayName": "Twice", "members": [{"value": "a"}],
+                "Members": [{"value": "b"}]},
+               {"id": "g5", "displayName": "None"},
+               {"id": "g6", "displayName": "Scalar", "members": 3},
+               {"displayName": "no id", "members": []}"#,
+            false,
+        );
+        let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["g1", "g2", "g3", "g4", "g5", "g6"]);
+        assert_eq!(
+            groups[0].members,
+            BTreeSet::from(["1", "3", "4"].map(str::to_owned))
+        );
+        assert!(!groups[1].members_listed);
+        assert!(groups[2].members_listed && groups[2].members.is_empty());
+        assert_eq!(groups[3].members, BTreeSet::from(["a".to_owned()]));
+        assert!(groups[5].members_listed);
+        assert_eq!(
+            groups[1].resource.as_str(),
+            r#"{"id":"g2","DisplayName":"Empty","members":null,"groups":[]}"#
+        );
+        let groups = read_both_ways::<LiveGroup>(
+            r#"{"id": "g", "displayName": "G", "members": [], "meta": 1e400}"#,
+            true,
+        );
+        assert_eq!(groups[0].version, None);
     }
 
     #[test]

@@ -16,9 +16,10 @@ pub struct Resource(Box<str>);
 
 impl Resource {
     /// Wraps JSON object text; it must be valid JSON (it comes from a parser).
-    pub(super) fn from_text(text: String) -> Self {
+    pub(super) fn from_text(text: impl Into<Box<str>>) -> Self {
+        let text = text.into();
         debug_assert!(serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object()));
-        Resource(text.into_boxed_str())
+        Resource(text)
     }
 
     /// The resource as a JSON tree.
