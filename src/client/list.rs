@@ -114,10 +114,18 @@ impl<T: Listed> ListPage<T> {
         let resources = match resources_member {
             None => Vec::new(),
             Some(raw) if raw.get() == "null" => Vec::new(),
-            Some(raw) => raw::items(raw.get())?
-                .into_iter()
-                .filter_map(T::from_json)
-                .collect(),
+            Some(raw) => {
+                let mut resources = Vec::new();
+                for item in raw::items(raw.get())? {
+                    match T::from_json(item) {
+                        Some(resource) => resources.push(resource),
+                        // Not a resource is skipped; a value no tree can hold refuses the page.
+                        None if serde_json::from_str::<Value>(item.get()).is_err() => return None,
+                        None => {}
+                    }
+                }
+                resources
+            }
         };
         if total_results.is_none() && resources_member.is_none() {
             return None;
@@ -466,6 +474,9 @@ impl ScimClient {
         let path = kind.endpoint();
         let response = self.send_raw(Method::GET, path, &query, None, None).await?;
         ListPage::parse(&response.bytes).ok_or_else(|| {
+            if let Err(e) = serde_json::from_slice::<Value>(&response.bytes) {
+                return response.decode_error(e.to_string());
+            }
             response
                 .decode_error("expected a ListResponse with totalResults and Resources".to_owned())
         })

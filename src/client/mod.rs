@@ -336,7 +336,7 @@ impl ScimClient {
                 Some(page) => Ok(page.resources),
                 // JSON that is not a list means no match, as before; a body that is not JSON
                 // is an answer that cannot be trusted either way.
-                None => match serde_json::from_slice::<serde::de::IgnoredAny>(&response.bytes) {
+                None => match serde_json::from_slice::<Value>(&response.bytes) {
                     Ok(_) => Ok(Vec::new()),
                     Err(e) => Err(response.decode_error(e.to_string())),
                 },

@@ -320,7 +320,7 @@ impl Listed for LiveUser {
             // Nothing is diffed, written or hashed from `meta` or a user's computed `groups`
             // (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000 users they are most
             // of what a listing holds.
-            resource: Resource::from_text(members.to_json_without(&["meta", "groups"])),
+            resource: Resource::from_text(members.to_json_without(&["meta", "groups"]))?,
         })
     }
 
@@ -345,7 +345,7 @@ impl Listed for LiveUser {
             user_name,
             external_id: read.external_id,
             version: read.version,
-            resource: Resource::from_text(read.text),
+            resource: Resource::from_text(read.text).ok_or_else(unreadable)?,
         }))
     }
 
@@ -382,7 +382,7 @@ impl Listed for LiveGroup {
             version: version_of(&members),
             members: ids,
             members_listed: listed.is_some(),
-            resource: Resource::from_text(members.to_json_without(&["meta"])),
+            resource: Resource::from_text(members.to_json_without(&["meta"]))?,
         })
     }
 
@@ -414,13 +414,19 @@ impl Listed for LiveGroup {
             version: read.version,
             members,
             members_listed: listed.is_some(),
-            resource: Resource::from_text(read.text),
+            resource: Resource::from_text(read.text).ok_or_else(unreadable)?,
         }))
     }
 
     fn id(&self) -> Option<&str> {
         Some(&self.id)
     }
+}
+
+/// The error that sends a page to be read member by member, where an unreadable resource
+/// refuses the whole page.
+fn unreadable<E: serde::de::Error>() -> E {
+    E::custom("a number no JSON tree can hold")
 }
 
 /// What [`ResourceReader`] takes from a user or group.
@@ -698,13 +704,25 @@ mod tests {
             users[1].resource.as_str(),
             r#"{"ID":"upper","id":"2","Id":"mixed","USERNAME":"bob","name":"esc\"aped","big":1.5e300,"x":[-0]}"#
         );
-        // Values the one-pass reading decodes and cannot represent: the page is read member
-        // by member instead.
+        // A number no JSON tree can hold, in what is not kept of a resource: no harm done.
         let users = read_both_ways::<LiveUser>(
-            r#"{"id": "1", "userName": "ada", "meta": {"version": 1e400}}, 1e400"#,
-            true,
+            r#"{"id": "1", "userName": "ada", "meta": {"version": 1e400}}"#,
+            false,
         );
         assert_eq!(users.len(), 1);
+        // Such a number in what is kept of a resource, or as an item, refuses the page: the
+        // resource could be neither diffed nor written back.
+        for items in [
+            r#"{"id": "1", "userName": "ada", "title": 1e400}"#,
+            r#"{"id": "1", "userName": "ada", "x": [{"y": -2E+999}]}"#,
+            r#"{"id": "1", "userName": "ada"}, 1e400"#,
+        ] {
+            let text = format!(r#"{{"totalResults": 9, "Resources": [{items}]}}"#);
+            assert!(
+                crate::client::ListPage::<LiveUser>::parse(text.as_bytes()).is_none(),
+                "{items}"
+            );
+        }
     }
 
     #[test]

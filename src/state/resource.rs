@@ -15,11 +15,16 @@ use serde_json::Value;
 pub struct Resource(Box<str>);
 
 impl Resource {
-    /// Wraps JSON object text; it must be valid JSON (it comes from a parser).
-    pub(super) fn from_text(text: impl Into<Box<str>>) -> Self {
+    /// Wraps JSON object text that a parser has read. `None` when the text holds a number no
+    /// JSON tree can hold (one that overflows a float, such as `1e400`): such a resource could
+    /// not be diffed or written back, and its page is refused as a whole.
+    pub(super) fn from_text(text: impl Into<Box<str>>) -> Option<Self> {
         let text = text.into();
+        if may_overflow(&text) && serde_json::from_str::<Value>(&text).is_err() {
+            return None;
+        }
         debug_assert!(serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object()));
-        Resource(text)
+        Some(Resource(text))
     }
 
     /// The resource as a JSON tree.
@@ -35,6 +40,39 @@ impl Resource {
     }
 }
 
+/// Whether the JSON `text` may hold a number that overflows a float: only one written with an
+/// exponent, or with hundreds of digits, can. A quick scan that skips strings, so that the full
+/// check runs only on the rare resource that needs it.
+fn may_overflow(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let number = &bytes[start..i];
+                if number.len() > 300 || number.iter().any(|b| matches!(b, b'e' | b'E')) {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 impl From<Value> for Resource {
     /// A resource from a tree, as tests and single reads build them.
     fn from(value: Value) -> Self {
@@ -45,5 +83,30 @@ impl From<Value> for Resource {
 impl fmt::Debug for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_no_tree_can_hold_is_refused_and_others_kept() {
+        let huge = format!("{{\"n\":1{}}}", "0".repeat(400));
+        for bad in [r#"{"a":1e400}"#, r#"{"a":[{"b":-2E+999}]}"#, huge.as_str()] {
+            assert!(may_overflow(bad), "{bad}");
+            assert!(Resource::from_text(bad).is_none(), "{bad}");
+        }
+        for good in [
+            r#"{"id":"9d0660fe-3e5","n":1.5e3,"s":"1e400 \" 2e999"}"#,
+            r#"{"a":[1,-2,3.25],"b":true,"c":null}"#,
+        ] {
+            let resource = Resource::from_text(good).expect(good);
+            assert_eq!(
+                resource.value(),
+                serde_json::from_str::<Value>(good).unwrap()
+            );
+        }
+        assert!(!may_overflow(r#"{"s":"1e400","t":"\\","u":7}"#));
     }
 }
