@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::live::LiveView;
 use super::patch::Operation;
 use crate::config::{Group, Managed};
 use crate::plan::Change;
+use crate::state::LiveGroup;
 
 /// The core Group schema (RFC 7643 §4.2).
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -64,19 +64,16 @@ impl GroupDiff {
 /// members alone; `live_members` pairs each server member id with a name to show.
 pub fn diff(
     group: &Group,
-    live: &LiveView<'_>,
+    live: &LiveGroup,
     desired: Option<&BTreeSet<Member>>,
     live_members: &BTreeSet<Member>,
 ) -> GroupDiff {
     let mut diff = GroupDiff::default();
-    if live
-        .get_str("displayName")
-        .is_none_or(|name| name != group.display_name.as_str())
-    {
+    if live.display_name != group.display_name {
         let new = Value::String(group.display_name.clone());
         diff.changes.push(Change {
             attribute: "displayName".into(),
-            old: live.get("displayName"),
+            old: Some(Value::String(live.display_name.clone())),
             new: Some(new.clone()),
         });
         diff.attributes.push(Operation::Replace {
@@ -84,7 +81,11 @@ pub fn diff(
             value: new,
         });
     }
-    let live_external = live.get("externalId").filter(|v| v.as_str() != Some(""));
+    let live_external = live
+        .external_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .map(|id| Value::String(id.to_owned()));
     let live_external = live_external.as_ref();
     match &group.external_id {
         Managed::Unmanaged => {}

@@ -282,8 +282,7 @@ impl Differ<'_> {
             } else {
                 BTreeSet::new()
             };
-            let view = LiveView::parse(current.resource.as_str());
-            let diff = group::diff(group, &view, desired.as_ref(), &live_members);
+            let diff = group::diff(group, current, desired.as_ref(), &live_members);
             if !diff.is_empty() {
                 let resource = current.resource.value();
                 self.update_group(group, current, &resource, &diff, desired.as_ref());
