@@ -8,8 +8,11 @@ mod patch;
 mod user;
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+// A faster hash than std's for the maps keyed by every user's name and id, still seeded per
+// process.
+use hashbrown::HashMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
