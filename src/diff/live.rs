@@ -7,6 +7,7 @@
 //! straight from the text, without a copy unless they hold escapes.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -18,6 +19,8 @@ use crate::client::{Members, json_items};
 /// The members of one live resource, read lazily.
 pub struct LiveView<'a> {
     members: Option<Members<'a>>,
+    /// The sub-object read last (`name`, say), kept for its next attribute.
+    child: RefCell<Option<(&'a RawValue, Option<Members<'a>>)>>,
 }
 
 impl<'a> LiveView<'a> {
@@ -26,6 +29,7 @@ impl<'a> LiveView<'a> {
     pub fn parse(text: &'a str) -> Self {
         LiveView {
             members: Members::parse(text),
+            child: RefCell::new(None),
         }
     }
 
@@ -34,7 +38,17 @@ impl<'a> LiveView<'a> {
     fn raw(&self, path: &str) -> Option<&'a RawValue> {
         let members = self.members.as_ref()?;
         let found = match split_urn(path).or_else(|| path.split_once('.')) {
-            Some((parent, attribute)) => Members::parse(members.get(parent)?.get())?.get(attribute),
+            Some((parent, attribute)) => {
+                let parent = members.get(parent)?;
+                let mut child = self.child.borrow_mut();
+                if !child
+                    .as_ref()
+                    .is_some_and(|(raw, _)| std::ptr::eq(*raw, parent))
+                {
+                    *child = Some((parent, Members::parse(parent.get())));
+                }
+                child.as_ref()?.1.as_ref()?.get(attribute)
+            }
             None => members.get(path),
         };
         found.filter(|raw| raw.get() != "null")
