@@ -1,8 +1,10 @@
 //! From raw declarations to the validated [`Config`]: every check of §1.4 that is about
 //! meaning rather than form, all problems collected, none fatal until the end.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::LoadOptions;
 use super::collect::{Broken, Declarations, closest};
