@@ -774,7 +774,7 @@ impl Validator<'_> {
             let on = self.provider_list(on, providers, "group", &display_name.value);
             let absent = absent.is_some_and(|a| a.value);
             let members = managed_list(members).map(|list| {
-                let mut keys = Vec::new();
+                let mut keys = Vec::with_capacity(list.len());
                 member_indices.clear();
                 for member in list {
                     if let Some(i) = self.user_ref(&member, users, user_index, || {
@@ -1095,6 +1095,8 @@ fn set_roles(
         .map(|p| Arc::from(p.name.as_str()))
         .collect();
     let mut shared: HashMap<Vec<usize>, Arc<BTreeSet<String>>> = HashMap::new();
+    // The most entries a user's `roles` can have: one Vec allocation each, never regrown.
+    let role_providers = providers.iter().filter(|p| p.roles.is_some()).count();
     let mut values: Vec<usize> = Vec::new();
     let mut rest = granted.as_slice();
     for (i, user) in users.iter_mut().enumerate().filter(|(_, u)| !u.absent) {
@@ -1124,6 +1126,7 @@ fn set_roles(
                 shared.insert(values.clone(), Arc::clone(&roles));
                 roles
             };
+            user.roles.reserve_exact(role_providers - user.roles.len());
             user.roles.push((Arc::clone(&names[p]), roles));
         }
     }
