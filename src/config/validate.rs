@@ -1183,16 +1183,32 @@ fn text_offset(file: &SourceFile, span: Span, text: &str) -> Option<usize> {
 /// A plausible email address: one `@`, something on each side, a dot in the domain, no
 /// spaces. Deliberately loose: the server is the judge of deliverability.
 fn is_email(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else {
+    // `@` and `.` are ASCII: in UTF-8 no other character contains their bytes, so the
+    // search is by bytes.
+    let bytes = value.as_bytes();
+    let Some(at) = bytes.iter().position(|&b| b == b'@') else {
         return false;
     };
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
     !local.is_empty()
         && !domain.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !value.contains(char::is_whitespace)
+        && !domain.contains(&b'@')
+        && domain.contains(&b'.')
+        && domain.first() != Some(&b'.')
+        && domain.last() != Some(&b'.')
+        && !has_whitespace(value)
+}
+
+/// Whether `text` holds a character that is `char::is_whitespace`, by bytes when it is ASCII
+/// (the common case), where those are tab, line feed, vertical tab, form feed, carriage return
+/// and space.
+fn has_whitespace(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes()
+            .any(|b| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '))
+    } else {
+        text.contains(char::is_whitespace)
+    }
 }
 
 fn is_urn(value: &str) -> bool {
@@ -1234,7 +1250,7 @@ fn token_var(provider: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_attribute_name, is_email, is_urn, token_var};
+    use super::{has_whitespace, is_attribute_name, is_email, is_urn, token_var};
 
     #[test]
     fn emails() {
@@ -1246,6 +1262,21 @@ mod tests {
         assert!(!is_email("ada@example"));
         assert!(!is_email("ada lovelace@example.com"));
         assert!(!is_email("a@b@example.com"));
+        assert!(!is_email("ada@example.com\u{a0}"));
+        assert!(!is_email("ada@.example.com"));
+        assert!(!is_email("ada@example.com."));
+        assert!(is_email("adà@exämple.com"));
+    }
+
+    #[test]
+    fn whitespace_by_bytes_is_whitespace_by_chars() {
+        for c in (0..=0x7f_u8)
+            .map(char::from)
+            .chain(['\u{85}', '\u{a0}', '\u{2003}', 'é'])
+        {
+            let text = format!("a{c}b");
+            assert_eq!(has_whitespace(&text), c.is_whitespace(), "{c:?}");
+        }
     }
 
     #[test]
