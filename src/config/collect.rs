@@ -1,7 +1,7 @@
 //! From parsed files to raw declarations: each provider, user, group and role is deserialized
 //! on its own, so that every malformed one is reported, not only the first.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use super::diagnostic::{Diagnostic, Errors};
 use super::load::Document;

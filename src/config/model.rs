@@ -7,11 +7,12 @@
 //! secrets.
 
 use std::borrow::{Borrow, Cow};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use secrecy::SecretString;
 
 use super::diagnostic::Diagnostic;

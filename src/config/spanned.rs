@@ -57,6 +57,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
                 f.write_str("a value with its location")
             }
 
+            // Inlined, so that a large `T` (a user) is built where its caller keeps it rather
+            // than copied out of this frame.
+            #[inline]
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Spanned<T>, A::Error> {
                 let (Some(_), PackedSpan(span)) = (
                     map.next_key::<de::IgnoredAny>()?,

@@ -1,8 +1,10 @@
 //! From raw declarations to the validated [`Config`]: every check of §1.4 that is about
 //! meaning rather than form, all problems collected, none fatal until the end.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::LoadOptions;
 use super::collect::{Broken, Declarations, closest};
@@ -772,7 +774,7 @@ impl Validator<'_> {
             let on = self.provider_list(on, providers, "group", &display_name.value);
             let absent = absent.is_some_and(|a| a.value);
             let members = managed_list(members).map(|list| {
-                let mut keys = Vec::new();
+                let mut keys = Vec::with_capacity(list.len());
                 member_indices.clear();
                 for member in list {
                     if let Some(i) = self.user_ref(&member, users, user_index, || {
@@ -1093,6 +1095,8 @@ fn set_roles(
         .map(|p| Arc::from(p.name.as_str()))
         .collect();
     let mut shared: HashMap<Vec<usize>, Arc<BTreeSet<String>>> = HashMap::new();
+    // The most entries a user's `roles` can have: one Vec allocation each, never regrown.
+    let role_providers = providers.iter().filter(|p| p.roles.is_some()).count();
     let mut values: Vec<usize> = Vec::new();
     let mut rest = granted.as_slice();
     for (i, user) in users.iter_mut().enumerate().filter(|(_, u)| !u.absent) {
@@ -1122,6 +1126,7 @@ fn set_roles(
                 shared.insert(values.clone(), Arc::clone(&roles));
                 roles
             };
+            user.roles.reserve_exact(role_providers - user.roles.len());
             user.roles.push((Arc::clone(&names[p]), roles));
         }
     }
@@ -1178,16 +1183,32 @@ fn text_offset(file: &SourceFile, span: Span, text: &str) -> Option<usize> {
 /// A plausible email address: one `@`, something on each side, a dot in the domain, no
 /// spaces. Deliberately loose: the server is the judge of deliverability.
 fn is_email(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else {
+    // `@` and `.` are ASCII: in UTF-8 no other character contains their bytes, so the
+    // search is by bytes.
+    let bytes = value.as_bytes();
+    let Some(at) = bytes.iter().position(|&b| b == b'@') else {
         return false;
     };
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
     !local.is_empty()
         && !domain.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !value.contains(char::is_whitespace)
+        && !domain.contains(&b'@')
+        && domain.contains(&b'.')
+        && domain.first() != Some(&b'.')
+        && domain.last() != Some(&b'.')
+        && !has_whitespace(value)
+}
+
+/// Whether `text` holds a character that is `char::is_whitespace`, by bytes when it is ASCII
+/// (the common case), where those are tab, line feed, vertical tab, form feed, carriage return
+/// and space.
+fn has_whitespace(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes()
+            .any(|b| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '))
+    } else {
+        text.contains(char::is_whitespace)
+    }
 }
 
 fn is_urn(value: &str) -> bool {
@@ -1229,7 +1250,7 @@ fn token_var(provider: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_attribute_name, is_email, is_urn, token_var};
+    use super::{has_whitespace, is_attribute_name, is_email, is_urn, token_var};
 
     #[test]
     fn emails() {
@@ -1241,6 +1262,21 @@ mod tests {
         assert!(!is_email("ada@example"));
         assert!(!is_email("ada lovelace@example.com"));
         assert!(!is_email("a@b@example.com"));
+        assert!(!is_email("ada@example.com\u{a0}"));
+        assert!(!is_email("ada@.example.com"));
+        assert!(!is_email("ada@example.com."));
+        assert!(is_email("adà@exämple.com"));
+    }
+
+    #[test]
+    fn whitespace_by_bytes_is_whitespace_by_chars() {
+        for c in (0..=0x7f_u8)
+            .map(char::from)
+            .chain(['\u{85}', '\u{a0}', '\u{2003}', 'é'])
+        {
+            let text = format!("a{c}b");
+            assert_eq!(has_whitespace(&text), c.is_whitespace(), "{c:?}");
+        }
     }
 
     #[test]

@@ -266,10 +266,7 @@ impl<'a> Reader<'a> {
         }
         let stop = loop {
             // Only these bytes can end a plain scalar; skip to the next one.
-            match self.bytes[self.pos..]
-                .iter()
-                .position(|&b| matches!(b, b'\n' | b':' | b'#'))
-            {
+            match find_any(&self.bytes[self.pos..], [b'\n', b':', b'#']) {
                 None => {
                     self.pos = self.bytes.len();
                     break Stop::Line;
@@ -547,10 +544,10 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         loop {
             // Only these bytes can end a plain scalar in flow context; skip to the next one.
-            match self.bytes[self.pos..]
-                .iter()
-                .position(|&b| matches!(b, b'\n' | b',' | b']' | b'}' | b'[' | b'{' | b':' | b'#'))
-            {
+            match find_any(
+                &self.bytes[self.pos..],
+                [b'\n', b',', b']', b'}', b'[', b'{', b':', b'#'],
+            ) {
                 None => {
                     self.pos = self.bytes.len();
                     break;
@@ -701,6 +698,33 @@ fn check_keys(entries: &[(Node<'_>, Node<'_>)]) -> Read<()> {
         }
     }
     Ok(())
+}
+
+/// The index of the first byte of `bytes` that is one of `needles`. Eight bytes are tested at
+/// a time: in `word ^ splat(needle)` a matching byte is zero, and `(x - 0x01..) & !x & 0x80..`
+/// sets the high bit of the first zero byte (bits above it may be set spuriously, never below).
+fn find_any<const N: usize>(bytes: &[u8], needles: [u8; N]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of eight bytes"));
+        let mut found = 0;
+        for needle in needles {
+            let x = word ^ (ONES * u64::from(needle));
+            found |= x.wrapping_sub(ONES) & !x & HIGHS;
+        }
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| needles.contains(b))
+        .map(|i| offset + i)
 }
 
 #[cfg(test)]
