@@ -272,7 +272,7 @@ impl ScimClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| retry_after_seconds(v, std::time::SystemTime::now()));
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
             Err(source) => {
@@ -360,6 +360,17 @@ impl std::fmt::Display for RequestLabel {
     }
 }
 
+/// The seconds a `Retry-After` value asks to wait at `now`: a number of seconds, or an
+/// HTTP-date (RFC 9110 §10.2.3), a date already past meaning none. `None` for anything else.
+fn retry_after_seconds(value: &str, now: std::time::SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).map_or(0, |wait| wait.as_secs()))
+}
+
 fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
@@ -415,6 +426,22 @@ mod tests {
         assert!(!format!("{conn:?}").contains("s3cret-value"));
         assert!(!format!("{client:?}").contains("s3cret-value"));
         assert_eq!(client.base_url(), "https://scim.example.com/scim/v2");
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = httpdate::parse_http_date("Sun, 29 Nov 2026 12:00:00 GMT").unwrap();
+        assert_eq!(retry_after_seconds(" 120 ", now), Some(120));
+        assert_eq!(
+            retry_after_seconds("Sun, 29 Nov 2026 12:00:45 GMT", now),
+            Some(45)
+        );
+        assert_eq!(
+            retry_after_seconds("Sun, 29 Nov 2026 11:59:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_seconds("soon", now), None);
+        assert_eq!(retry_after_seconds("-5", now), None);
     }
 
     #[test]
