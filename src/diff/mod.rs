@@ -123,10 +123,12 @@ impl Differ<'_> {
         let name = provider.name();
         let roles = provider.role_definition();
 
+        let declared: Vec<&User> = config.users_for(name).collect();
+        self.references.reserve(declared.len());
         // §3.2: users by userName, case-insensitively; then by externalId for a rename.
         let user_matches = match_objects(
-            config
-                .users_for(name)
+            declared
+                .iter()
                 .map(|u| (u.key.as_str(), u.external_id.as_set().map(String::as_str))),
             &live.users,
             |u| &u.user_name,
@@ -134,7 +136,7 @@ impl Differ<'_> {
         );
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
-        for (user, matched) in config.users_for(name).zip(&user_matches) {
+        for (user, matched) in declared.into_iter().zip(&user_matches) {
             let user_roles = roles.and(user.roles(name)).map(|values| user::Roles {
                 path: &role_path,
                 values,
@@ -445,7 +447,7 @@ fn match_objects<'a, T>(
 ) -> Vec<Option<usize>> {
     let declared: Vec<(&str, Option<&str>)> = declared.collect();
     let mut by_key: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(live.len());
-    let mut by_external: HashMap<&'a str, usize> = HashMap::new();
+    let mut by_external: HashMap<&'a str, usize> = HashMap::with_capacity(live.len());
     for (i, object) in live.iter().enumerate() {
         by_key.entry(lowercase(key(object))).or_insert(i);
         if let Some(id) = external_id(object) {
