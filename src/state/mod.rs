@@ -468,7 +468,7 @@ impl<'de> ObjectReader<'de> for ResourceReader<'_> {
         let mut version = Pick::default();
         while let Some(MemberName(key)) = map.next_key()? {
             if key.eq_ignore_ascii_case("meta") {
-                let meta = map.next_value_seed(IfObject(VersionReader))?;
+                let meta = map.next_value_seed(IfObject(StringMember("version")))?;
                 version.offer(&key, "meta", || meta.flatten());
                 continue;
             }
@@ -509,23 +509,24 @@ impl<'de> ObjectReader<'de> for ResourceReader<'_> {
     }
 }
 
-/// Reads `meta.version` from a resource's `meta` (see [`version_of`]).
-struct VersionReader;
+/// Reads the string member `0` of an object, its name matched as [`Members::get`] matches it:
+/// `meta.version` (see [`version_of`]), or a group member's `value`.
+struct StringMember(&'static str);
 
-impl<'de> ObjectReader<'de> for VersionReader {
+impl<'de> ObjectReader<'de> for StringMember {
     type Value = Option<String>;
 
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut version = Pick::default();
+        let mut found = Pick::default();
         while let Some(MemberName(key)) = map.next_key()? {
-            if key.eq_ignore_ascii_case("version") {
+            if key.eq_ignore_ascii_case(self.0) {
                 let value: &'de RawValue = map.next_value()?;
-                version.offer(&key, "version", || value);
+                found.offer(&key, self.0, || value);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(version.into_inner().and_then(string_of))
+        Ok(found.into_inner().and_then(string_of))
     }
 }
 
@@ -540,49 +541,15 @@ fn member_ids(members: &RawValue) -> Result<BTreeSet<String>, serde_json::Error>
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut ids = BTreeSet::new();
-            while let Some(item) = seq.next_element_seed(IfObject(ValueReader))? {
+            while let Some(item) = seq.next_element_seed(IfObject(StringMember("value")))? {
                 ids.extend(item.flatten());
             }
             Ok(ids)
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(BTreeSet::new())
-        }
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(BTreeSet::new())
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(BTreeSet::new())
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(BTreeSet::new())
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(BTreeSet::new())
-        }
-        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(BTreeSet::new())
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(BTreeSet::new())
-        }
     }
-    struct ValueReader;
-    impl<'de> ObjectReader<'de> for ValueReader {
-        type Value = Option<String>;
-        fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut value = Pick::default();
-            while let Some(MemberName(key)) = map.next_key()? {
-                if key.eq_ignore_ascii_case("value") {
-                    let raw: &'de RawValue = map.next_value()?;
-                    value.offer(&key, "value", || raw);
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(value.into_inner().and_then(string_of))
-        }
+    // `members` that is not a list holds no member.
+    if !members.get().starts_with('[') {
+        return Ok(BTreeSet::new());
     }
     let mut parser = serde_json::Deserializer::from_str(members.get());
     let ids = parser.deserialize_any(Ids)?;
