@@ -51,12 +51,6 @@ impl<'a> Members<'a> {
         self.get(name).and_then(string_of)
     }
 
-    /// Whether a member called `name` is present (and not `null`).
-    #[must_use]
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|raw| raw.get() != "null")
-    }
-
     /// The object again as compact JSON text, without the members `leave_out` names
     /// (case-insensitively).
     #[must_use]
@@ -263,8 +257,8 @@ mod tests {
         let members = Members::parse(text).unwrap();
         assert_eq!(members.get_str("id").as_deref(), Some("exact"));
         assert_eq!(members.get_str("USERNAME").as_deref(), Some("ada"));
-        assert!(members.has("Meta"));
-        assert!(!members.has("groups"));
+        assert!(members.get("Meta").is_some());
+        assert!(members.get("groups").is_none());
         assert!(Members::parse("[1]").is_none());
         assert!(Members::parse("{").is_none());
     }
