@@ -346,6 +346,7 @@ mod tests {
             }
         }
         let mut rng = Lcg(20_261_129);
+        let (mut objects, mut arrays) = (0, 0);
         for _ in 0..2_000 {
             let value = random_value(&mut rng, 4);
             if !value.is_object() && !value.is_array() {
@@ -369,6 +370,7 @@ mod tests {
                     all
                 });
                 if let (Some(scanned), Some(parsed)) = (&scanned, &parsed) {
+                    objects += 1;
                     assert_eq!(scanned.len(), parsed.len(), "{text}");
                     for (key, text) in parsed {
                         assert_eq!(
@@ -384,9 +386,15 @@ mod tests {
                     .map(|items| items.iter().map(|i| (*i).to_owned()).collect::<Vec<_>>());
                 let parsed_items = json_items(&text)
                     .map(|items| items.iter().map(|i| i.get().to_owned()).collect::<Vec<_>>());
+                arrays += usize::from(items.is_some());
                 assert_eq!(items, parsed_items, "{text}");
             }
         }
+        // The comparisons above ran on many objects and arrays, not only on scalars.
+        assert!(
+            objects > 500 && arrays > 500,
+            "{objects} objects, {arrays} arrays"
+        );
     }
 
     fn scan_members_owned(members: &[(String, String)]) -> Members<'_> {

@@ -17,9 +17,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::client::{Capabilities, ResourceKind};
+use crate::config::model::key_text;
 use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User, UserKey};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
-use crate::state::{LiveGroup, LiveState, LiveUser, get_ci};
+use crate::state::{LiveGroup, LiveState, LiveUser, Resource, get_ci};
 use group::Member;
 use live::LiveView;
 use patch::Operation;
@@ -449,7 +450,7 @@ fn match_objects<'a, T>(
     let mut by_key: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(live.len());
     let mut by_external: HashMap<&'a str, usize> = HashMap::with_capacity(live.len());
     for (i, object) in live.iter().enumerate() {
-        by_key.entry(lowercase(key(object))).or_insert(i);
+        by_key.entry(key_text(key(object))).or_insert(i);
         if let Some(id) = external_id(object) {
             by_external.entry(id).or_insert(i);
         }
@@ -475,15 +476,6 @@ fn match_objects<'a, T>(
         }
     }
     matches
-}
-
-/// `text` in lowercase, copied only when it is not lowercase already.
-fn lowercase(text: &str) -> Cow<'_, str> {
-    if text.chars().any(char::is_uppercase) {
-        Cow::Owned(text.to_lowercase())
-    } else {
-        Cow::Borrowed(text)
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -560,26 +552,15 @@ fn deprovision(
     capabilities: &Capabilities,
 ) -> Option<Op> {
     match provider.deprovision() {
-        Deprovision::Delete => Some(Op {
-            phase: Phase::DeprovisionUsers,
-            action: Action::Delete,
-            resource: ResourceKind::User,
-            key: key.to_owned(),
-            reason: Some(reason),
-            bulk_id: None,
-            changes: Vec::new(),
-            request: Request {
-                method: Method::Delete,
-                path: format!("/Users/{}", current.id),
-                body: None,
-            },
-            observed: observed(
-                &current.id,
-                current.version.as_ref(),
-                &current.resource.value(),
-            ),
-            depends_on: Vec::new(),
-        }),
+        Deprovision::Delete => Some(delete(
+            ResourceKind::User,
+            Phase::DeprovisionUsers,
+            &current.id,
+            current.version.as_ref(),
+            &current.resource,
+            key,
+            reason,
+        )),
         Deprovision::Deactivate => {
             let resource = current.resource.value();
             let active = get_ci(&resource, "active").and_then(Value::as_bool);
@@ -614,24 +595,41 @@ fn deprovision(
 }
 
 fn delete_group(current: &LiveGroup, key: &str, reason: Reason) -> Op {
+    delete(
+        ResourceKind::Group,
+        Phase::DeleteGroups,
+        &current.id,
+        current.version.as_ref(),
+        &current.resource,
+        key,
+        reason,
+    )
+}
+
+/// The op that deletes a live object.
+fn delete(
+    kind: ResourceKind,
+    phase: Phase,
+    id: &str,
+    version: Option<&String>,
+    resource: &Resource,
+    key: &str,
+    reason: Reason,
+) -> Op {
     Op {
-        phase: Phase::DeleteGroups,
+        phase,
         action: Action::Delete,
-        resource: ResourceKind::Group,
+        resource: kind,
         key: key.to_owned(),
         reason: Some(reason),
         bulk_id: None,
         changes: Vec::new(),
         request: Request {
             method: Method::Delete,
-            path: format!("/Groups/{}", current.id),
+            path: format!("{}/{id}", kind.endpoint()),
             body: None,
         },
-        observed: observed(
-            &current.id,
-            current.version.as_ref(),
-            &current.resource.value(),
-        ),
+        observed: observed(id, version, &resource.value()),
         depends_on: Vec::new(),
     }
 }
