@@ -216,10 +216,7 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
     at += 1;
     loop {
-        at += bytes
-            .get(at..)?
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
+        at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
         if bytes[at] == b'"' {
             return Some(at + 1);
         }

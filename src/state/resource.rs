@@ -45,29 +45,44 @@ impl Resource {
 /// check runs only on the rare resource that needs it.
 fn may_overflow(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
+    let mut at = 0;
+    loop {
+        // Between strings: structure, literals and numbers.
+        let quote = memchr::memchr(b'"', &bytes[at..]).map_or(bytes.len(), |n| at + n);
+        if numbers_may_overflow(&bytes[at..quote]) {
+            return true;
+        }
+        // The string, skipped: its end is the next quote no backslash escapes.
+        at = quote + 1;
+        loop {
+            let Some(n) = bytes
+                .get(at..)
+                .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+            else {
+                return false;
+            };
+            at += n;
+            if bytes[at] == b'"' {
+                at += 1;
+                break;
             }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while i < bytes.len()
-                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    i += 1;
-                }
-                let number = &bytes[start..i];
-                if number.len() > 300 || number.iter().any(|b| matches!(b, b'e' | b'E')) {
-                    return true;
-                }
+            at += 2;
+        }
+    }
+}
+
+/// Whether JSON text outside strings holds a number with an exponent (a digit followed by
+/// `e`; `true` and `false` have none) or a run of hundreds of digits.
+fn numbers_may_overflow(outside: &[u8]) -> bool {
+    let mut digits = 0;
+    for pair in outside.windows(2) {
+        if pair[0].is_ascii_digit() {
+            digits += 1;
+            if digits > 300 || matches!(pair[1], b'e' | b'E') {
+                return true;
             }
-            _ => i += 1,
+        } else {
+            digits = 0;
         }
     }
     false
@@ -108,5 +123,10 @@ mod tests {
             );
         }
         assert!(!may_overflow(r#"{"s":"1e400","t":"\\","u":7}"#));
+        assert!(!may_overflow(
+            r#"{"a":true,"b":false,"c":[12,"5e5"],"d":"x\\\"1e9"}"#
+        ));
+        assert!(may_overflow(r#"{"s":"\\","n":7e1}"#));
+        assert!(may_overflow("[1E5]"));
     }
 }
