@@ -378,8 +378,18 @@ impl ScimClient {
         excluded: &[&str],
     ) -> Result<FirstPage<T>, ClientError> {
         let asked = page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
-        let excluded = excluded.join(",");
-        let first = self.list_page(kind, 1, asked, &excluded).await?;
+        let mut excluded = excluded.join(",");
+        let first = match self.list_page(kind, 1, asked, &excluded).await {
+            // `excludedAttributes` is part of the protocol (RFC 7644 §3.4.2.5), but a server
+            // may refuse it as a parameter it does not know: list everything instead.
+            Err(ClientError::Status {
+                status: 400 | 501, ..
+            }) if !excluded.is_empty() => {
+                excluded.clear();
+                self.list_page(kind, 1, asked, &excluded).await?
+            }
+            page => page?,
+        };
         Ok(FirstPage {
             kind,
             total_results: first.total_results.unwrap_or(first.resources.len()),

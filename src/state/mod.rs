@@ -96,8 +96,10 @@ pub async fn read(
     wanted: &Wanted,
 ) -> Result<LiveState, ClientError> {
     let page = capabilities.max_results;
+    // A user's `groups` is computed from the groups, which are read too; leaving it out of the
+    // user listing saves about a fifth of its bytes.
     let (users_first, groups_first) = tokio::try_join!(
-        client.list_first::<LiveUser>(ResourceKind::User, page, &[]),
+        client.list_first::<LiveUser>(ResourceKind::User, page, &["groups"]),
         client.list_first::<LiveGroup>(ResourceKind::Group, page, &[]),
     )?;
     let total_users = users_first.total_results;

@@ -121,7 +121,7 @@ async fn a_converged_directory_costs_three_reads_and_no_write() {
         vec![
             "GET /scim/v2/Groups?startIndex=1&count=1000",
             "GET /scim/v2/ServiceProviderConfig",
-            "GET /scim/v2/Users?startIndex=1&count=1000",
+            "GET /scim/v2/Users?startIndex=1&count=1000&excludedAttributes=groups",
         ]
     );
 }
@@ -323,9 +323,9 @@ async fn every_page_is_read_once_before_pruning() {
     assert_eq!(
         lists,
         vec![
-            "GET /scim/v2/Users?startIndex=1&count=1000",
-            "GET /scim/v2/Users?startIndex=1001&count=1000",
-            "GET /scim/v2/Users?startIndex=2001&count=1000",
+            "GET /scim/v2/Users?startIndex=1&count=1000&excludedAttributes=groups",
+            "GET /scim/v2/Users?startIndex=1001&count=1000&excludedAttributes=groups",
+            "GET /scim/v2/Users?startIndex=2001&count=1000&excludedAttributes=groups",
         ]
     );
     assert_eq!(plan["providers"][0]["reads"], 5);
@@ -475,9 +475,47 @@ async fn a_server_that_clamps_count_is_paged_at_the_size_it_returns() {
     assert_eq!(
         user_lists(&peer.requests()[before..]),
         vec![
-            "GET /scim/v2/Users?startIndex=1&count=7",
-            "GET /scim/v2/Users?startIndex=15&count=7",
-            "GET /scim/v2/Users?startIndex=8&count=7",
+            "GET /scim/v2/Users?startIndex=1&count=7&excludedAttributes=groups",
+            "GET /scim/v2/Users?startIndex=15&count=7&excludedAttributes=groups",
+            "GET /scim/v2/Users?startIndex=8&count=7&excludedAttributes=groups",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_refuses_excluded_attributes_is_listed_whole() {
+    let peer = PeerServer::start();
+    peer.bulk_users("x", 20).await;
+    // The server answers 400 to a listing that names attributes to leave out.
+    let proxy = Rewriter::start(
+        &peer.base_url,
+        |path| path.replace("excludedAttributes=groups", "filter=%28%28"),
+        |_, _, _| {},
+    )
+    .await;
+    let users: String = (0..20).fold(String::new(), |mut out, i| {
+        let _ = writeln!(out, "  - userName: x{i:05}@example.com");
+        out
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_at(
+        dir.path(),
+        &proxy.base_url,
+        "    prune: true\n",
+        &format!("users:\n{users}"),
+    );
+    let before = peer.requests().len();
+
+    let out = plan_off_runtime(&config, &["--format", "json"]).await;
+
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(ops(&plan).is_empty(), "{:?}", ops(&plan));
+    assert_eq!(
+        user_lists(&peer.requests()[before..]),
+        vec![
+            "GET /scim/v2/Users?startIndex=1&count=1000",
+            "GET /scim/v2/Users?startIndex=1&count=1000&filter=%28%28",
         ]
     );
 }
