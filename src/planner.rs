@@ -6,7 +6,7 @@ use crate::config::{Config, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
 use crate::plan::{FORMAT_VERSION, Plan, ProviderPlan};
-use crate::state::{self, Key, Wanted};
+use crate::state::{self, Key, LiveState, Wanted};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,9 @@ pub struct Planned {
     pub plan: ProviderPlan,
     /// The open connection, so `apply` can go on with the same session (and embedded server).
     pub session: Session,
+    /// What the server held. `apply` drops it before writing; `plan` may keep it until the
+    /// process exits instead of freeing 100,000 resources one by one.
+    pub live: LiveState,
 }
 
 /// What one provider's server holds and what the config asks of it, read concurrently.
@@ -62,25 +65,26 @@ pub async fn plan_provider(
             ops,
         },
         session,
+        live,
     })
 }
 
 /// What the reader must find on `provider`'s server.
-pub fn wanted(config: &Config, provider: &Provider) -> Wanted {
+pub fn wanted<'a>(config: &'a Config, provider: &'a Provider) -> Wanted<'a> {
     let name = provider.name();
     Wanted {
         users: config
             .users_for(name)
             .map(|u| Key {
-                name: u.user_name.clone(),
-                external_id: u.external_id.as_set().cloned(),
+                name: &u.user_name,
+                external_id: u.external_id.as_set().map(String::as_str),
             })
             .collect(),
         groups: config
             .groups_for(name)
             .map(|g| Key {
-                name: g.display_name.clone(),
-                external_id: g.external_id.as_set().cloned(),
+                name: &g.display_name,
+                external_id: g.external_id.as_set().map(String::as_str),
             })
             .collect(),
         everything: provider.prune(),

@@ -23,11 +23,12 @@ pub fn load_config(args: &crate::cli::ConfigArgs) -> Result<config::Config, Exit
     })
 }
 
-/// Keeps `config` until the process exits, never freeing it. A command runs once per process,
-/// and freeing a config of 100,000 users item by item takes tens of milliseconds that the exit
-/// does at once; a command that holds the config to its end has no use for the drop.
-fn keep_until_exit(config: config::Config) -> &'static config::Config {
-    Box::leak(Box::new(config))
+/// Keeps `value` until the process exits, never freeing it. A command runs once per process,
+/// and freeing a config or a server's state of 100,000 users item by item takes tens of
+/// milliseconds that the exit does at once; a command that holds such a value to its end (or
+/// has only output left to write) has no use for the drop.
+fn keep_until_exit<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
 }
 
 /// Writes to stdout; a closed pipe is not an error (§2).

@@ -34,16 +34,16 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         options,
         args.bulk,
     ) {
-        Ok(plan) => plan,
+        Ok(plan) => keep_until_exit(plan),
         Err(error) => return fail(error),
     };
     if let Some(out) = &args.out
-        && let Err(e) = std::fs::write(out, render::to_json(&plan))
+        && let Err(e) = std::fs::write(out, render::to_json(plan))
     {
         return fail(format!("cannot write the plan to {}: {e}", out.display()));
     }
     let color = render::color_for_stdout();
-    let code = print_stdout(&render::render(&plan, args.format, color));
+    let code = print_stdout(&render::render(plan, args.format, color));
     if code != ExitCode::SUCCESS {
         return code;
     }
@@ -99,7 +99,7 @@ pub fn compute(
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     runtime.block_on(async {
         let mut plans = Vec::new();
-        for (provider, target) in targets {
+        for (n, (provider, target)) in targets.iter().enumerate() {
             let planned =
                 planner::plan_provider(config, provider, target, allow_insecure_http, options)
                     .await
@@ -107,6 +107,10 @@ pub fn compute(
                     .with_bulk(bulk);
             planned.session.close().await;
             plans.push(planned.plan);
+            // Only rendering follows the last provider: its server state is freed by the exit.
+            if n + 1 == targets.len() {
+                keep_until_exit(planned.live);
+            }
         }
         Ok(planner::assemble(config, plans))
     })

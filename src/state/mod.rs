@@ -70,19 +70,19 @@ pub struct LiveState {
 
 /// One declared object, as the reader looks for it: by its key (userName or displayName) and,
 /// failing that, by its declared externalId (a rename).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
-    pub name: String,
-    pub external_id: Option<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key<'a> {
+    pub name: &'a str,
+    pub external_id: Option<&'a str>,
 }
 
 /// What the config asks of a server, so the reader knows what it must find.
 #[derive(Debug, Clone, Default)]
-pub struct Wanted {
+pub struct Wanted<'a> {
     /// Declared users (tombstones included).
-    pub users: Vec<Key>,
+    pub users: Vec<Key<'a>>,
     /// Declared groups (tombstones included).
-    pub groups: Vec<Key>,
+    pub groups: Vec<Key<'a>>,
     /// Whether every object must be read (pruning is on).
     pub everything: bool,
     /// Whether every group's members are needed, not only the declared groups' (import).
@@ -93,7 +93,7 @@ pub struct Wanted {
 pub async fn read(
     client: &ScimClient,
     capabilities: &Capabilities,
-    wanted: &Wanted,
+    wanted: &Wanted<'_>,
 ) -> Result<LiveState, ClientError> {
     let page = capabilities.max_results;
     // A user's `groups` is computed from the groups, which are read too; leaving it out of the
@@ -158,7 +158,7 @@ pub async fn read(
 fn read_rest<'a, T: Live>(
     client: &'a ScimClient,
     first: FirstPage<T>,
-    wanted: &'a [Key],
+    wanted: &'a [Key<'a>],
     everything: bool,
 ) -> (impl Future<Output = Result<Vec<T>, ClientError>> + 'a, bool) {
     let remaining = first.remaining_pages();
@@ -176,14 +176,14 @@ fn read_rest<'a, T: Live>(
         }
         let kind = first.kind;
         let mut resources = first.resources;
-        let names: Vec<&String> = missing.iter().map(|k| &k.name).collect();
+        let names: Vec<&str> = missing.iter().map(|k| k.name).collect();
         let found: Vec<T> = lookup_all(client, kind, T::KEY_ATTRIBUTE, &names).await?;
         let found_names: HashSet<String> = found.iter().map(|r| r.key().to_lowercase()).collect();
         resources.extend(found);
-        let renamed: Vec<&String> = missing
+        let renamed: Vec<&str> = missing
             .iter()
             .filter(|k| !found_names.contains(&k.name.to_lowercase()))
-            .filter_map(|k| k.external_id.as_ref())
+            .filter_map(|k| k.external_id)
             .collect();
         resources.extend(lookup_all(client, kind, "externalId", &renamed).await?);
         // One object can be found twice (by its key and by its externalId, or on the first
@@ -196,7 +196,11 @@ fn read_rest<'a, T: Live>(
 /// The wanted keys not on the first page, in order; only as many as it takes to need `enough`
 /// lookups (a name and, for a possible rename, an externalId each), since reading the rest of
 /// the listing is then no dearer.
-fn missing_keys<'a, T: Live>(first: &[T], wanted: &'a [Key], enough: usize) -> Vec<&'a Key> {
+fn missing_keys<'a, 'k, T: Live>(
+    first: &[T],
+    wanted: &'a [Key<'k>],
+    enough: usize,
+) -> Vec<&'a Key<'k>> {
     let names_on_first: HashSet<String> = first.iter().map(|r| r.key().to_lowercase()).collect();
     let ids_on_first: HashSet<String> = first
         .iter()
@@ -212,7 +216,6 @@ fn missing_keys<'a, T: Live>(first: &[T], wanted: &'a [Key], enough: usize) -> V
         let on_first = names_on_first.contains(&key.name.to_lowercase())
             || key
                 .external_id
-                .as_ref()
                 .is_some_and(|id| ids_on_first.contains(&id.to_lowercase()));
         if !on_first {
             lookups += 1 + usize::from(key.external_id.is_some());
@@ -237,11 +240,11 @@ async fn lookup_all<T: Listed>(
     client: &ScimClient,
     kind: ResourceKind,
     attribute: &'static str,
-    values: &[&String],
+    values: &[&str],
 ) -> Result<Vec<T>, ClientError> {
     let mut found = Vec::new();
     let mut tasks = JoinSet::new();
-    let mut pending = values.iter().map(|v| (*v).clone());
+    let mut pending = values.iter().map(|v| (*v).to_owned());
     loop {
         while tasks.len() < CONCURRENT_LOOKUPS {
             let Some(value) = pending.next() else { break };
@@ -575,10 +578,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let key = |name: &str, external_id: Option<&str>| Key {
-            name: name.to_owned(),
-            external_id: external_id.map(str::to_owned),
-        };
+        let key = |name, external_id| Key { name, external_id };
         let wanted = [
             key("ada", None),
             key("renamed-bob", Some("e2")),
@@ -587,7 +587,7 @@ mod tests {
             key("ed", None),
         ];
         let names = |missing: Vec<&Key>| -> Vec<String> {
-            missing.into_iter().map(|k| k.name.clone()).collect()
+            missing.into_iter().map(|k| k.name.to_owned()).collect()
         };
         assert_eq!(names(missing_keys(&first, &wanted, 10)), ["cy", "di", "ed"]);
         assert_eq!(names(missing_keys(&first, &wanted, 3)), ["cy", "di"]);
