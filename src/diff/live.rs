@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::patch::split_urn;
 use super::user::Item;
+use crate::state::Resource;
 
 /// The members of a JSON object, each value as its text.
 type Members<'a> = Vec<(Cow<'a, str>, &'a str)>;
@@ -29,6 +30,24 @@ pub struct LiveView<'a> {
 }
 
 impl<'a> LiveView<'a> {
+    /// A view of a live resource, its members found where the reader wrote them when known.
+    #[must_use]
+    pub fn of(resource: &'a Resource) -> Self {
+        let members = match resource.members() {
+            Some(mut found) => {
+                let mut members = Vec::with_capacity(16);
+                found
+                    .all(|(key, value)| string(key).map(|key| members.push((key, value))).is_some())
+                    .then_some(members)
+            }
+            None => scan_members(resource.as_str()),
+        };
+        LiveView {
+            members,
+            child: RefCell::new(None),
+        }
+    }
+
     /// A view of the JSON object `text` (valid JSON); anything else reads as an empty resource.
     #[must_use]
     pub fn parse(text: &'a str) -> Self {
@@ -313,6 +332,7 @@ mod tests {
     fn the_scan_finds_what_a_parser_finds() {
         use crate::client::{Members as Parsed, json_items};
         use crate::random::Lcg;
+        use crate::state::ResourceWriter;
         fn random_value(rng: &mut Lcg, depth: usize) -> Value {
             let leaf = [
                 json!(null),
@@ -368,6 +388,16 @@ mod tests {
                 });
                 if let (Some(scanned), Some(parsed)) = (&scanned, &parsed) {
                     objects += 1;
+                    // A resource written member by member is viewed as its text is scanned.
+                    let mut buffer = String::new();
+                    let mut writer = ResourceWriter::new(&mut buffer);
+                    for (key, member) in value.as_object().unwrap() {
+                        writer.member(key, &member.to_string());
+                    }
+                    let resource = writer.finish().unwrap();
+                    assert!(resource.members().is_some());
+                    let of = LiveView::of(&resource).members;
+                    assert_eq!(of, scan_members(resource.as_str()), "{text}");
                     assert_eq!(scanned.len(), parsed.len(), "{text}");
                     for (key, text) in parsed {
                         assert_eq!(

@@ -525,7 +525,7 @@ fn update_user(
     roles: Option<user::Roles<'_>>,
     capabilities: &Capabilities,
 ) -> Option<Op> {
-    let diff = user::diff(user, &LiveView::parse(current.resource.as_str()), roles);
+    let diff = user::diff(user, &LiveView::of(&current.resource), roles);
     if diff.is_empty() {
         return None;
     }

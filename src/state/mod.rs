@@ -18,10 +18,11 @@ use tokio::task::JoinSet;
 
 use crate::client::{
     Capabilities, ClientError, FirstPage, IfObject, Listed, MemberName, Members, ObjectReader,
-    Pick, ResourceKind, ScimClient, push_json_string, string_of,
+    Pick, ResourceKind, ScimClient, string_of,
 };
 
 pub use resource::Resource;
+pub(crate) use resource::ResourceWriter;
 
 /// How many lookups run at once in a targeted read.
 const CONCURRENT_LOOKUPS: usize = 8;
@@ -350,7 +351,7 @@ impl Listed for LiveUser {
             user_name,
             external_id: read.external_id,
             version: read.version,
-            resource: Resource::from_text(read.text).ok_or_else(unreadable)?,
+            resource: read.resource.ok_or_else(unreadable)?,
         }))
     }
 
@@ -419,7 +420,7 @@ impl Listed for LiveGroup {
             version: read.version,
             members,
             members_listed: listed.is_some(),
-            resource: Resource::from_text(read.text).ok_or_else(unreadable)?,
+            resource: read.resource.ok_or_else(unreadable)?,
         }))
     }
 
@@ -443,8 +444,9 @@ struct ReadResource<'de> {
     version: Option<String>,
     /// A group's `members` as its JSON text.
     members: Option<&'de RawValue>,
-    /// The resource's compact text, as [`Members::to_json_without`] writes it.
-    text: Box<str>,
+    /// The resource's compact text, as [`Members::to_json_without`] writes it; `None` when it
+    /// holds a number no JSON tree can hold.
+    resource: Option<Resource>,
 }
 
 /// Reads a listed user or group in one pass, as [`LiveUser::from_json`] and
@@ -462,9 +464,7 @@ impl<'de> ObjectReader<'de> for ResourceReader<'_> {
     type Value = ReadResource<'de>;
 
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let text = self.text;
-        text.clear();
-        text.push('{');
+        let mut text = ResourceWriter::new(self.text);
         let mut id = Pick::default();
         let mut user_name = Pick::default();
         let mut display_name = Pick::default();
@@ -490,14 +490,8 @@ impl<'de> ObjectReader<'de> for ResourceReader<'_> {
                 || display_name.offer(&key, "displayName", || value)
                 || external_id.offer(&key, "externalId", || value)
                 || (self.members && members.offer(&key, "members", || value));
-            if text.len() > 1 {
-                text.push(',');
-            }
-            push_json_string(text, &key);
-            text.push(':');
-            text.push_str(value.get());
+            text.member(&key, value.get());
         }
-        text.push('}');
         let name = if self.members {
             display_name
         } else {
@@ -509,7 +503,7 @@ impl<'de> ObjectReader<'de> for ResourceReader<'_> {
             external_id: external_id.into_inner().and_then(string_of),
             version: version.into_inner().flatten(),
             members: members.into_inner(),
-            text: text.as_str().into(),
+            resource: text.finish(),
         })
     }
 }

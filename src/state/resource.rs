@@ -11,8 +11,19 @@ use serde_json::Value;
 
 /// The attributes of a resource as the server sent them, minus the read-only `meta` and a
 /// user's computed `groups`, kept as one JSON object's text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Resource(Box<str>);
+///
+/// A resource read from a listing also keeps where each of its members' values begins and
+/// ends, as the reader wrote them, so that the diff finds its attributes without scanning the
+/// text again.
+#[derive(Clone)]
+pub struct Resource {
+    text: Box<str>,
+    /// The start and end of each member's value in `text`, in order; empty when not known.
+    values: Box<[u16]>,
+}
+
+/// The most members whose places a resource keeps; a resource with more is scanned instead.
+const MAX_MEMBERS: usize = 32;
 
 impl Resource {
     /// Wraps JSON object text that a parser has read. `None` when the text holds a number no
@@ -24,19 +35,104 @@ impl Resource {
             return None;
         }
         debug_assert!(serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object()));
-        Some(Resource(text))
+        Some(Resource {
+            text,
+            values: Box::default(),
+        })
+    }
+
+    /// The resource's attributes as JSON text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// The resource as a JSON tree.
     #[must_use]
     pub fn value(&self) -> Value {
-        serde_json::from_str(&self.0).expect("a resource is JSON text it was made from")
+        serde_json::from_str(&self.text).expect("a resource is JSON text it was made from")
     }
 
-    /// The compact JSON text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// Each member as the text of its key (a JSON string, quotes included) and of its value,
+    /// in order; `None` when the places of the members are not known.
+    pub(crate) fn members(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
+        if self.values.is_empty() && self.text.len() > 2 {
+            return None;
+        }
+        let text = &*self.text;
+        Some(
+            self.values
+                .chunks_exact(2)
+                .scan(0, move |previous_end, span| {
+                    let (start, end) = (usize::from(span[0]), usize::from(span[1]));
+                    // `{"key":value,"key":value}`: a key runs from past the `{` or `,` to the `:`.
+                    let key = &text[*previous_end + 1..start - 1];
+                    *previous_end = end;
+                    Some((key, &text[start..end]))
+                }),
+        )
+    }
+}
+
+/// Writes a resource's compact text member by member, keeping where each value is.
+pub(crate) struct ResourceWriter<'s> {
+    text: &'s mut String,
+    values: [u16; 2 * MAX_MEMBERS],
+    members: usize,
+    may_overflow: bool,
+}
+
+impl<'s> ResourceWriter<'s> {
+    /// Starts an object in `text` (cleared first: it is a buffer reused for each resource).
+    pub(crate) fn new(text: &'s mut String) -> Self {
+        text.clear();
+        text.push('{');
+        ResourceWriter {
+            text,
+            values: [0; 2 * MAX_MEMBERS],
+            members: 0,
+            may_overflow: false,
+        }
+    }
+
+    /// Appends the member `key` with `value`, the JSON text a parser has read.
+    pub(crate) fn member(&mut self, key: &str, value: &str) {
+        if self.text.len() > 1 {
+            self.text.push(',');
+        }
+        crate::client::push_json_string(self.text, key);
+        self.text.push(':');
+        let start = self.text.len();
+        self.text.push_str(value);
+        // Strings and literals hold no number.
+        if !matches!(value.as_bytes().first(), Some(b'"' | b't' | b'f' | b'n')) {
+            self.may_overflow |= may_overflow(value);
+        }
+        if let (Some(slot), Ok(start), Ok(end)) = (
+            self.values.get_mut(2 * self.members..2 * self.members + 2),
+            u16::try_from(start),
+            u16::try_from(self.text.len()),
+        ) {
+            slot.copy_from_slice(&[start, end]);
+        }
+        self.members += 1;
+    }
+
+    /// The resource written; `None` as [`Resource::from_text`] refuses one.
+    pub(crate) fn finish(self) -> Option<Resource> {
+        self.text.push('}');
+        if self.may_overflow && serde_json::from_str::<Value>(self.text).is_err() {
+            return None;
+        }
+        let known = self.members <= MAX_MEMBERS && u16::try_from(self.text.len()).is_ok();
+        Some(Resource {
+            text: self.text.as_str().into(),
+            values: if known {
+                self.values[..2 * self.members].into()
+            } else {
+                Box::default()
+            },
+        })
     }
 }
 
@@ -91,13 +187,25 @@ fn numbers_may_overflow(outside: &[u8]) -> bool {
 impl From<Value> for Resource {
     /// A resource from a tree, as tests and single reads build them.
     fn from(value: Value) -> Self {
-        Resource(value.to_string().into_boxed_str())
+        Resource {
+            text: value.to_string().into_boxed_str(),
+            values: Box::default(),
+        }
     }
 }
 
+/// Resources are equal when their texts are, whether or not the places of members are known.
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Resource {}
+
 impl fmt::Debug for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -123,6 +231,77 @@ mod tests {
             );
         }
         assert!(!may_overflow(r#"{"s":"1e400","t":"\\","u":7}"#));
+    }
+
+    fn written(members: &[(&str, &str)]) -> Option<Resource> {
+        let mut text = String::from("left from the last resource");
+        let mut writer = ResourceWriter::new(&mut text);
+        for (key, value) in members {
+            writer.member(key, value);
+        }
+        writer.finish()
+    }
+
+    #[test]
+    fn a_written_resource_knows_where_each_member_is() {
+        let members = [
+            ("userName", r#""ada@example.com""#),
+            ("name", r#"{"givenName":"Ada","familyName":"Lovelace"}"#),
+            ("emails", r#"[{"value":"a@x","primary":true}]"#),
+            ("we\"ird", "null"),
+            ("n", "-12.5"),
+            ("active", "false"),
+        ];
+        let resource = written(&members).unwrap();
+        assert_eq!(
+            resource.value(),
+            Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), serde_json::from_str(v).unwrap()))
+                    .collect()
+            )
+        );
+        let found: Vec<(String, &str)> = resource
+            .members()
+            .expect("places known")
+            .map(|(key, value)| (serde_json::from_str(key).unwrap(), value))
+            .collect();
+        let expected: Vec<(String, &str)> =
+            members.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        assert_eq!(found, expected);
+        assert_eq!(written(&[]).unwrap().members().unwrap().count(), 0);
+        // A member holding an overflowing number refuses the resource; one in a string does not.
+        assert!(written(&[("a", "[1e400]")]).is_none());
+        assert!(written(&[("a", r#""1e400""#)]).is_some());
+    }
+
+    #[test]
+    fn places_are_not_kept_past_their_limits() {
+        let long = format!("\"{}\"", "x".repeat(70_000));
+        let resource = written(&[("a", "1"), ("b", &long)]).unwrap();
+        assert!(resource.members().is_none());
+        assert_eq!(resource.value()["a"], 1);
+
+        let keys: Vec<String> = (0..=MAX_MEMBERS).map(|i| format!("k{i}")).collect();
+        let many: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "true")).collect();
+        assert!(written(&many).unwrap().members().is_none());
+        assert!(written(&many[..MAX_MEMBERS]).unwrap().members().is_some());
+        // Texts without places read as having none, or as unknown.
+        assert_eq!(
+            Resource::from_text("{}")
+                .unwrap()
+                .members()
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(
+            Resource::from_text(r#"{"a":1}"#)
+                .unwrap()
+                .members()
+                .is_none()
+        );
         assert!(!may_overflow(
             r#"{"a":true,"b":false,"c":[12,"5e5"],"d":"x\\\"1e9"}"#
         ));
