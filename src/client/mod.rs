@@ -12,8 +12,8 @@ mod list;
 mod raw;
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -83,6 +83,8 @@ pub struct ScimClient {
     requests: Arc<AtomicUsize>,
     /// A per-request time limit tighter than the client-wide one, when set.
     timeout: Option<Duration>,
+    /// Buffers that answers were read into, kept for the next answers.
+    buffers: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl std::fmt::Debug for ScimClient {
@@ -97,8 +99,42 @@ impl std::fmt::Debug for ScimClient {
 pub(crate) struct RawResponse {
     pub status: StatusCode,
     pub etag: Option<String>,
-    pub bytes: bytes::Bytes,
+    pub bytes: Body,
     request: RequestLabel,
+}
+
+/// The most answer buffers a client keeps for reuse: as many as answers read at once.
+const KEPT_BUFFERS: usize = 8;
+/// The largest buffer kept for reuse.
+const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+
+/// The body of an answer, in one buffer. Its buffer goes back to the client when dropped: a
+/// listing reads a hundred pages of about a megabyte each, and a reused buffer is memory the
+/// system has already handed over, where a new one would be handed over page by page again.
+pub(crate) struct Body {
+    bytes: Vec<u8>,
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        if bytes.capacity() == 0 || bytes.capacity() > KEPT_BUFFER_BYTES {
+            return;
+        }
+        bytes.clear();
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < KEPT_BUFFERS {
+            pool.push(bytes);
+        }
+    }
 }
 
 impl RawResponse {
@@ -173,6 +209,7 @@ impl ScimClient {
             base_url: base_url.into(),
             requests: Arc::new(AtomicUsize::new(0)),
             timeout: None,
+            buffers: Arc::default(),
         })
     }
 
@@ -273,7 +310,7 @@ impl ScimClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry_after_seconds(v, std::time::SystemTime::now()));
-        let bytes = match response.bytes().await {
+        let bytes = match self.read_body(response).await {
             Ok(bytes) => bytes,
             Err(source) => {
                 return Err(ClientError::Transport {
@@ -293,6 +330,28 @@ impl ScimClient {
         // An error page that is not JSON (a proxy's HTML, say) still reports the status.
         let body = serde_json::from_slice::<Value>(&bytes).ok();
         Err(ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after))
+    }
+
+    /// Reads the body of `response` into a buffer this client read an earlier answer into,
+    /// when one is free.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, reqwest::Error> {
+        let reused = self
+            .buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut body = Body {
+            bytes: reused.unwrap_or_default(),
+            pool: Arc::clone(&self.buffers),
+        };
+        if let Some(length) = response.content_length() {
+            body.bytes
+                .reserve(usize::try_from(length).unwrap_or(0).min(KEPT_BUFFER_BYTES));
+        }
+        while let Some(chunk) = response.chunk().await? {
+            body.bytes.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// `GET /ServiceProviderConfig` (RFC 7643 §5): what the server supports.
@@ -404,6 +463,38 @@ mod tests {
             token: SecretString::from("s3cret-value"),
             allow_insecure_http: insecure,
         }
+    }
+
+    #[tokio::test]
+    async fn an_answer_read_into_a_reused_buffer_holds_only_itself() {
+        use axum::routing::get;
+        let app = axum::Router::new()
+            .route("/scim/v2/long", get(|| async { "x".repeat(100_000) }))
+            .route("/scim/v2/short", get(|| async { "{}" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client =
+            ScimClient::new(&connection(&format!("http://{address}/scim/v2"), false)).unwrap();
+        let kept = || client.buffers.lock().unwrap().len();
+
+        let long = client.send_raw(Method::GET, "/long", &[], None, None).await;
+        let long = long.unwrap();
+        assert_eq!(long.bytes.len(), 100_000);
+        assert_eq!(kept(), 0);
+        drop(long);
+        assert_eq!(kept(), 1, "the buffer goes back to the client");
+
+        let short = client
+            .send_raw(Method::GET, "/short", &[], None, None)
+            .await;
+        let short = short.unwrap();
+        assert_eq!(&*short.bytes, b"{}");
+        assert!(
+            short.bytes.bytes.capacity() >= 100_000,
+            "the buffer was reused"
+        );
+        assert_eq!(kept(), 0);
     }
 
     #[test]
