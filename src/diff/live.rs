@@ -59,7 +59,7 @@ impl<'a> LiveView<'a> {
 
     /// The JSON text at `path` (`attribute`, `attribute.sub` or `urn:…:attribute`), names
     /// matched case-insensitively; `null` reads as absent. Reads as `patch::get_path` does.
-    fn raw(&self, path: &str) -> Option<&'a str> {
+    pub(super) fn raw(&self, path: &str) -> Option<&'a str> {
         let members = self.members.as_ref()?;
         let found = match split_urn(path).or_else(|| path.split_once('.')) {
             Some((parent, attribute)) => {

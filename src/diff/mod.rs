@@ -95,7 +95,7 @@ pub fn diff(
         mut ops, unmanaged, ..
     } = differ;
     guard_mass_delete(provider, live, &ops, options)?;
-    ops.sort_by_key(|op| (op.phase, op.key.to_lowercase()));
+    ops.sort_by_cached_key(|op| (op.phase, op.key.to_lowercase()));
     Ok((ops, unmanaged))
 }
 

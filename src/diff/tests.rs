@@ -520,3 +520,45 @@ fn large_membership_changes_are_split_into_requests() {
     assert_eq!(sizes, vec![1000, 1000, 500]);
     assert_eq!(ops[0].key, "Big (1/3)");
 }
+
+#[test]
+fn flags_and_multi_valued_attributes_compare_by_value_not_by_text() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\n    active: true\n    emails: [ada@example.com, Ada.L@Example.com]\n    phoneNumbers: ['+1 555 0100']\n  - userName: bob@example.com\n    active: false\n    emails: [{ value: bob@example.com, primary: true }]\n",
+    );
+    let same = |ada_active: bool, bob_primary: bool| {
+        state(
+            vec![
+                user(
+                    "1",
+                    json!({"userName": "ADA@example.com", "active": ada_active,
+                           "emails": [{"value": "ada.l@example.com"}, {"value": "Ada@Example.com"}],
+                           "phoneNumbers": [{"value": " +1 555 0100 "}]}),
+                ),
+                user(
+                    "2",
+                    json!({"userName": "bob@example.com", "active": false,
+                           "emails": [{"value": "BOB@example.com", "primary": bob_primary}]}),
+                ),
+            ],
+            vec![],
+        )
+    };
+    assert!(run(&config, &same(true, true)).is_empty());
+
+    let ops = run(&config, &same(false, false));
+    let changed: Vec<(&str, Vec<&str>)> = ops
+        .iter()
+        .map(|op| {
+            let attributes = op.changes.iter().map(|c| c.attribute.as_str()).collect();
+            (op.key.as_str(), attributes)
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("ada@example.com", vec!["active"]),
+            ("bob@example.com", vec!["emails"])
+        ]
+    );
+}

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::live::LiveView;
 use super::patch::Operation;
+use crate::config::model::key_text;
 use crate::config::{Managed, MultiValue, Name, User};
 use crate::plan::Change;
 use crate::state::get_ci;
@@ -60,8 +61,11 @@ impl UserDiff {
 
     /// Diffs one single-valued attribute at `path`.
     fn single(&mut self, live: &LiveView<'_>, path: &str, desired: &Managed<Value>) {
-        if matches!(desired, Managed::Unmanaged) {
-            return;
+        match desired {
+            Managed::Unmanaged => return,
+            // A flag that holds its value is found without decoding it.
+            Managed::Set(Value::Bool(flag)) if live.raw(path) == Some(bool_text(*flag)) => return,
+            _ => {}
         }
         let current = live.get(path).filter(|v| !is_blank(v));
         match desired {
@@ -98,6 +102,11 @@ impl UserDiff {
     }
 }
 
+/// `true` or `false` as JSON writes it.
+fn bool_text(flag: bool) -> &'static str {
+    if flag { "true" } else { "false" }
+}
+
 /// The string attributes of a User, by SCIM name.
 fn strings(user: &User) -> [(&'static str, &Managed<String>); 8] {
     [
@@ -129,7 +138,7 @@ pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserD
     let mut diff = UserDiff::default();
     // userName is matched case-insensitively (RFC 7643 §4.1.1), so only a rename is a change.
     let live_name = live.get_str("userName");
-    if live_name.is_none_or(|n| n.to_lowercase() != user.key.as_str()) {
+    if live_name.is_none_or(|n| key_text(&n) != user.key.as_str()) {
         diff.replace(
             "userName",
             live.get("userName").as_ref(),
@@ -149,11 +158,9 @@ pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserD
         diff.string(live, attribute, value);
     }
     diff.single(live, "active", &user.active.clone().map(Value::Bool));
-    multi_valued(&mut diff, live, "emails", &user.emails, |v| {
-        v.to_lowercase()
-    });
+    multi_valued(&mut diff, live, "emails", &user.emails, key_text);
     multi_valued(&mut diff, live, "phoneNumbers", &user.phone_numbers, |v| {
-        v.trim().to_owned()
+        Cow::Borrowed(v.trim())
     });
     for extension in &user.extensions {
         diff.single(live, &extension.path(), &extension.value);
@@ -183,7 +190,7 @@ fn multi_valued(
     live: &LiveView<'_>,
     path: &str,
     desired: &Managed<Vec<MultiValue>>,
-    normalize: impl Fn(&str) -> String,
+    normalize: impl Fn(&str) -> Cow<'_, str>,
 ) {
     match desired {
         Managed::Unmanaged => return,
@@ -242,17 +249,22 @@ impl<'a> Item<'a> {
 fn same_values(
     desired: &[MultiValue],
     live: &[Item<'_>],
-    normalize: &impl Fn(&str) -> String,
+    normalize: &impl Fn(&str) -> Cow<'_, str>,
 ) -> bool {
     if live.len() != desired.len() {
         return false;
     }
-    let mut live_values: Vec<String> = live
+    // One value on each side, as most users have: no sets to build.
+    if let ([wanted], [item]) = (desired, live) {
+        return holds(item, wanted, normalize);
+    }
+    let mut live_values: Vec<Cow<'_, str>> = live
         .iter()
         .filter_map(|item| item.value.as_deref())
         .map(normalize)
         .collect();
-    let mut desired_values: Vec<String> = desired.iter().map(|v| normalize(&v.value)).collect();
+    let mut desired_values: Vec<Cow<'_, str>> =
+        desired.iter().map(|v| normalize(&v.value)).collect();
     for values in [&mut live_values, &mut desired_values] {
         values.sort_unstable();
         values.dedup();
@@ -260,17 +272,22 @@ fn same_values(
     if live_values != desired_values {
         return false;
     }
-    desired.iter().all(|wanted| {
-        let wanted_value = normalize(&wanted.value);
-        live.iter().any(|item| {
-            item.value.as_deref().map(normalize).as_deref() == Some(wanted_value.as_str())
-                && wanted
-                    .kind
-                    .as_deref()
-                    .is_none_or(|k| item.kind.as_deref() == Some(k))
-                && wanted.primary.is_none_or(|p| p == item.primary)
-        })
-    })
+    desired
+        .iter()
+        .all(|wanted| live.iter().any(|item| holds(item, wanted, normalize)))
+}
+
+/// Whether the live `item` is the declared value `wanted`: the same value once normalized,
+/// and the declared `type` and `primary`, if any.
+fn holds(item: &Item<'_>, wanted: &MultiValue, normalize: &impl Fn(&str) -> Cow<'_, str>) -> bool {
+    item.value
+        .as_deref()
+        .is_some_and(|value| normalize(value) == normalize(&wanted.value))
+        && wanted
+            .kind
+            .as_deref()
+            .is_none_or(|k| item.kind.as_deref() == Some(k))
+        && wanted.primary.is_none_or(|p| p == item.primary)
 }
 
 fn multi_values_json(values: &[MultiValue]) -> Value {

@@ -185,8 +185,19 @@ fn numbers_may_overflow(outside: &[u8]) -> bool {
 }
 
 impl From<Value> for Resource {
-    /// A resource from a tree, as tests and single reads build them.
+    /// A resource from a tree, as tests and single reads build them: an object is written
+    /// member by member, as a listing's reader writes it.
     fn from(value: Value) -> Self {
+        if let Value::Object(members) = &value {
+            let mut text = String::new();
+            let mut writer = ResourceWriter::new(&mut text);
+            for (key, member) in members {
+                writer.member(key, &member.to_string());
+            }
+            if let Some(resource) = writer.finish() {
+                return resource;
+            }
+        }
         Resource {
             text: value.to_string().into_boxed_str(),
             values: Box::default(),
