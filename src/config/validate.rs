@@ -498,7 +498,7 @@ impl Validator<'_> {
             self.one_primary(emails, user_name, "emails");
             self.no_repeats(emails, user_name, "emails");
         }
-        let phone_numbers = managed_list(raw.phone_numbers).map(|phones| {
+        let phone_numbers = raw.phone_numbers.map(|v| v.value).map(|phones| {
             phones
                 .into_iter()
                 .map(|phone| {
@@ -532,12 +532,12 @@ impl Validator<'_> {
             span: raw.user_name.span,
             name: raw.name.map(|name| name_of(name.value)),
             display_name: plain(raw.display_name),
-            nick_name: plain(raw.nick_name),
+            nick_name: plain_boxed(raw.nick_name),
             title: plain(raw.title),
-            user_type: plain(raw.user_type),
-            preferred_language: plain(raw.preferred_language),
-            locale: plain(raw.locale),
-            timezone: plain(raw.timezone),
+            user_type: plain_boxed(raw.user_type),
+            preferred_language: plain_boxed(raw.preferred_language),
+            locale: plain_boxed(raw.locale),
+            timezone: plain_boxed(raw.timezone),
             active: plain(raw.active),
             emails: emails.map(|list| list.into_iter().map(finish_multi_value).collect()),
             phone_numbers: phone_numbers
@@ -1151,18 +1151,22 @@ fn plain<T>(managed: Managed<Spanned<T>>) -> Managed<T> {
     managed.map(|v| v.value)
 }
 
+fn plain_boxed<T>(managed: Managed<Box<Spanned<T>>>) -> Managed<T> {
+    managed.map(|v| v.value)
+}
+
 fn managed_list<T>(managed: Managed<Spanned<Vec<T>>>) -> Managed<Vec<T>> {
     managed.map(|v| v.value)
 }
 
 fn name_of(raw: RawName) -> Name {
     Name {
-        formatted: plain(raw.formatted),
+        formatted: plain_boxed(raw.formatted),
         family_name: plain(raw.family_name),
         given_name: plain(raw.given_name),
-        middle_name: plain(raw.middle_name),
-        honorific_prefix: plain(raw.honorific_prefix),
-        honorific_suffix: plain(raw.honorific_suffix),
+        middle_name: plain_boxed(raw.middle_name),
+        honorific_prefix: plain_boxed(raw.honorific_prefix),
+        honorific_suffix: plain_boxed(raw.honorific_suffix),
     }
 }
 
