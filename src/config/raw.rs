@@ -166,7 +166,7 @@ pub struct RawUser {
     /// Roles are assigned under `roles:`, not here.
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": "^[uU][rR][nN]:" }))]
-    pub extensions: Option<Box<Spanned<SpannedMap<SpannedMap<Spanned<serde_json::Value>>>>>>,
+    pub extensions: Option<Box<Spanned<RawExtensions>>>,
     /// Providers that hold this user. Default: every provider.
     #[serde(default)]
     pub providers: Option<Spanned<Vec<Spanned<String>>>>,
@@ -174,6 +174,9 @@ pub struct RawUser {
     #[serde(default)]
     pub absent: Option<Spanned<bool>>,
 }
+
+/// A user's extension attributes: attribute values by name, by schema URN.
+pub type RawExtensions = SpannedMap<SpannedMap<Spanned<serde_json::Value>>>;
 
 /// The components of a user's name (RFC 7643 §4.1.1).
 // The parts other than the given and family names are rare, and boxed like the rare

@@ -13,12 +13,12 @@ use super::interpolate::Template;
 use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
-    Name, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource, User, UserKey,
-    insecure_http, key_text, parse_endpoint,
+    Name, OtherAttributes, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource,
+    User, UserKey, insecure_http, key_text, parse_endpoint,
 };
 use super::raw::{
-    Preset, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment, RawRoleDefinition,
-    RawUser,
+    Preset, RawExtensions, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment,
+    RawRoleDefinition, RawUser,
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
@@ -532,18 +532,21 @@ impl Validator<'_> {
             span: raw.user_name.span,
             name: raw.name.map(|name| name_of(name.value)),
             display_name: plain(raw.display_name),
-            nick_name: plain_boxed(raw.nick_name),
             title: plain(raw.title),
-            user_type: plain_boxed(raw.user_type),
-            preferred_language: plain_boxed(raw.preferred_language),
-            locale: plain_boxed(raw.locale),
-            timezone: plain_boxed(raw.timezone),
             active: plain(raw.active),
             emails: emails.map(|list| list.into_iter().map(finish_multi_value).collect()),
-            phone_numbers: phone_numbers
-                .map(|list| list.into_iter().map(finish_multi_value).collect()),
             external_id: plain(raw.external_id),
-            extensions,
+            other: OtherAttributes {
+                nick_name: plain_boxed(raw.nick_name),
+                user_type: plain_boxed(raw.user_type),
+                preferred_language: plain_boxed(raw.preferred_language),
+                locale: plain_boxed(raw.locale),
+                timezone: plain_boxed(raw.timezone),
+                phone_numbers: phone_numbers
+                    .map(|list| list.into_iter().map(finish_multi_value).collect()),
+                extensions,
+            }
+            .boxed(),
             providers: on,
             absent: raw.absent.is_some_and(|a| a.value),
             roles: Vec::new(),
@@ -605,7 +608,7 @@ impl Validator<'_> {
 
     fn extensions(
         &mut self,
-        raw: super::spanned::SpannedMap<super::spanned::SpannedMap<Spanned<serde_json::Value>>>,
+        raw: RawExtensions,
         user_name: &str,
         on: &BTreeSet<String>,
         providers: &[Provider],

@@ -102,12 +102,12 @@ impl UserDiff {
 fn strings(user: &User) -> [(&'static str, &Managed<String>); 8] {
     [
         ("displayName", &user.display_name),
-        ("nickName", &user.nick_name),
+        ("nickName", user.nick_name()),
         ("title", &user.title),
-        ("userType", &user.user_type),
-        ("preferredLanguage", &user.preferred_language),
-        ("locale", &user.locale),
-        ("timezone", &user.timezone),
+        ("userType", user.user_type()),
+        ("preferredLanguage", user.preferred_language()),
+        ("locale", user.locale()),
+        ("timezone", user.timezone()),
         ("externalId", &user.external_id),
     ]
 }
@@ -152,10 +152,10 @@ pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserD
     multi_valued(&mut diff, live, "emails", &user.emails, |v| {
         v.to_lowercase()
     });
-    multi_valued(&mut diff, live, "phoneNumbers", &user.phone_numbers, |v| {
+    multi_valued(&mut diff, live, "phoneNumbers", user.phone_numbers(), |v| {
         v.trim().to_owned()
     });
-    for extension in &user.extensions {
+    for extension in user.extensions() {
         diff.single(live, &extension.path(), &extension.value);
     }
     if let Some(roles) = roles
