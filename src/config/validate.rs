@@ -2,6 +2,7 @@
 //! meaning rather than form, all problems collected, none fatal until the end.
 
 use std::collections::BTreeSet;
+use std::mem::take;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
@@ -439,15 +440,40 @@ impl Validator<'_> {
         let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(count);
         // Where the users that failed validation are declared; the valid ones say it.
         let mut broken_spans: HashMap<UserKey, Span> = HashMap::new();
-        for user in raw.into_iter().flatten() {
-            let user_name = &user.value.user_name;
+        // Each user is read in place and its values taken out of it, rather than the whole
+        // declaration moved out of its list: a `RawUser` is several hundred bytes.
+        for mut section in raw {
+            for user in &mut section {
+                self.user_entry(
+                    &mut user.value,
+                    providers,
+                    &mut users,
+                    &mut index,
+                    &mut broken_spans,
+                );
+            }
+        }
+        (users, index)
+    }
+
+    /// Validates one declared user into `users`, unless its userName is empty or taken.
+    fn user_entry(
+        &mut self,
+        raw: &mut RawUser,
+        providers: &[Provider],
+        users: &mut Vec<User>,
+        index: &mut HashMap<UserKey, usize>,
+        broken_spans: &mut HashMap<UserKey, Span>,
+    ) {
+        {
+            let user_name = &raw.user_name;
             if user_name.value.trim().is_empty() {
                 self.error(
                     Diagnostic::new("a user has an empty `userName`")
                         .at(self.sources, user_name.span, "empty userName")
                         .help("write the user's unique sign-in name, usually an email address"),
                 );
-                continue;
+                return;
             }
             let key = UserKey::new(&user_name.value);
             let first = match index.get(&key) {
@@ -456,10 +482,10 @@ impl Validator<'_> {
             };
             if let Some(first) = first {
                 self.duplicate("user", &user_name.value, user_name.span, first);
-                continue;
+                return;
             }
             let span = user_name.span;
-            if let Some(u) = self.user(user.value, key.clone(), providers) {
+            if let Some(u) = self.user(raw, key.clone(), providers) {
                 index.insert(key, users.len());
                 users.push(u);
             } else {
@@ -467,15 +493,15 @@ impl Validator<'_> {
                 self.broken.users.insert(key);
             }
         }
-        (users, index)
     }
 
-    fn user(&mut self, raw: RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
+    /// The user `raw` declares, its values taken out of `raw`; `None` when it is invalid.
+    fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
         let before = self.errors.0.len();
         let user_name = raw.user_name.value.as_str();
-        let on = self.provider_list(raw.providers, providers, "user", user_name);
+        let on = self.provider_list(raw.providers.take(), providers, "user", user_name);
 
-        let emails = managed_list(raw.emails).map(|emails| {
+        let emails = managed_list(take(&mut raw.emails)).map(|emails| {
             emails
                 .into_iter()
                 .map(|email| {
@@ -498,7 +524,7 @@ impl Validator<'_> {
             self.one_primary(emails, user_name, "emails");
             self.no_repeats(emails, user_name, "emails");
         }
-        let phone_numbers = raw.phone_numbers.map(|v| v.value).map(|phones| {
+        let phone_numbers = take(&mut raw.phone_numbers).map(|v| v.value).map(|phones| {
             phones
                 .into_iter()
                 .map(|phone| {
@@ -518,7 +544,7 @@ impl Validator<'_> {
             self.one_primary(phones, user_name, "phoneNumbers");
         }
 
-        let extensions = match raw.extensions {
+        let extensions = match raw.extensions.take() {
             Some(extensions) => self.extensions(extensions.value, user_name, &on, providers),
             None => Vec::new(),
         };
@@ -527,28 +553,28 @@ impl Validator<'_> {
             return None;
         }
         Some(User {
-            user_name: raw.user_name.value,
+            user_name: take(&mut raw.user_name.value),
             key,
             span: raw.user_name.span,
-            name: raw.name.map(|name| name_of(name.value)),
-            display_name: plain(raw.display_name),
-            title: plain(raw.title),
-            active: plain(raw.active),
+            name: take(&mut raw.name).map(|name| name_of(name.value)),
+            display_name: plain(take(&mut raw.display_name)),
+            title: plain(take(&mut raw.title)),
+            active: plain(take(&mut raw.active)),
             emails: emails.map(|list| list.into_iter().map(finish_multi_value).collect()),
-            external_id: plain(raw.external_id),
+            external_id: plain(take(&mut raw.external_id)),
             other: OtherAttributes {
-                nick_name: plain_boxed(raw.nick_name),
-                user_type: plain_boxed(raw.user_type),
-                preferred_language: plain_boxed(raw.preferred_language),
-                locale: plain_boxed(raw.locale),
-                timezone: plain_boxed(raw.timezone),
+                nick_name: plain_boxed(take(&mut raw.nick_name)),
+                user_type: plain_boxed(take(&mut raw.user_type)),
+                preferred_language: plain_boxed(take(&mut raw.preferred_language)),
+                locale: plain_boxed(take(&mut raw.locale)),
+                timezone: plain_boxed(take(&mut raw.timezone)),
                 phone_numbers: phone_numbers
                     .map(|list| list.into_iter().map(finish_multi_value).collect()),
                 extensions,
             }
             .boxed(),
             providers: on,
-            absent: raw.absent.is_some_and(|a| a.value),
+            absent: raw.absent.as_ref().is_some_and(|a| a.value),
             roles: Vec::new(),
         })
     }
