@@ -4,6 +4,7 @@
 //! provider's URL), so every span names its file through a small [`SourceId`] and the loaded
 //! [`Sources`] travel with the validated config.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,17 +112,23 @@ pub struct SourceFile {
     name: String,
     /// Where the file is, for resolving `token_file` and `embedded:` paths relative to it.
     path: PathBuf,
-    /// The text shown in error snippets: the file's text with literal tokens masked.
-    display: Arc<str>,
+    /// The text shown in error snippets: the file's text with literal tokens masked. A
+    /// `String` rather than a `str` so that a file with nothing to mask shares the text it was
+    /// read into instead of copying it.
+    display: Arc<String>,
 }
 
 impl SourceFile {
     #[must_use]
-    pub fn new(name: String, path: PathBuf, text: &str) -> Self {
+    pub fn new(name: String, path: PathBuf, text: &Arc<String>) -> Self {
+        let display = match super::redact::mask_tokens(text) {
+            Cow::Borrowed(_) => Arc::clone(text),
+            Cow::Owned(masked) => Arc::new(masked),
+        };
         SourceFile {
             name,
             path,
-            display: Arc::from(&*super::redact::mask_tokens(text)),
+            display,
         }
     }
 
@@ -144,7 +151,7 @@ impl SourceFile {
     /// The text errors quote: the file with any literal token masked (§7). For a valid config,
     /// which holds no literal token, this is the file's text, fit for a digest of the config.
     #[must_use]
-    pub fn display_text(&self) -> Arc<str> {
+    pub fn display_text(&self) -> Arc<String> {
         Arc::clone(&self.display)
     }
 
