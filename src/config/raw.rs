@@ -126,7 +126,8 @@ pub struct RawMaxChanges {
 
 /// A user (RFC 7643 §4.1). An attribute left out is not managed; `null` removes it.
 // Every user is held in this form until all files are read, so the attributes most users
-// leave out are boxed: a missing one then takes a word or two instead of a whole value.
+// leave out (and `providers`, which most leave to the default) are boxed: a missing one then
+// takes a word or two instead of a whole value.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "User")]
@@ -169,7 +170,7 @@ pub struct RawUser {
     pub extensions: Option<Box<Spanned<RawExtensions>>>,
     /// Providers that hold this user. Default: every provider.
     #[serde(default)]
-    pub providers: Option<Spanned<Vec<Spanned<String>>>>,
+    pub providers: Option<Box<Spanned<Vec<Spanned<String>>>>>,
     /// Tombstone: make sure this user is gone.
     #[serde(default)]
     pub absent: Option<Spanned<bool>>,

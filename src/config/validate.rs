@@ -499,7 +499,12 @@ impl Validator<'_> {
     fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
         let before = self.errors.0.len();
         let user_name = raw.user_name.value.as_str();
-        let on = self.provider_list(raw.providers.take(), providers, "user", user_name);
+        let on = self.provider_list(
+            raw.providers.take().map(|list| *list),
+            providers,
+            "user",
+            user_name,
+        );
 
         let emails = managed_list(take(&mut raw.emails)).map(|emails| {
             emails
