@@ -2,6 +2,7 @@
 //! meaning rather than form, all problems collected, none fatal until the end.
 
 use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
 use std::mem::take;
 use std::sync::Arc;
 
@@ -465,33 +466,37 @@ impl Validator<'_> {
         index: &mut HashMap<UserKey, usize>,
         broken_spans: &mut HashMap<UserKey, Span>,
     ) {
-        {
-            let user_name = &raw.user_name;
-            if user_name.value.trim().is_empty() {
-                self.error(
-                    Diagnostic::new("a user has an empty `userName`")
-                        .at(self.sources, user_name.span, "empty userName")
-                        .help("write the user's unique sign-in name, usually an email address"),
-                );
-                return;
-            }
-            let key = UserKey::new(&user_name.value);
-            let first = match index.get(&key) {
-                Some(&i) => Some(users[i].span),
-                None => broken_spans.get(&key).copied(),
-            };
-            if let Some(first) = first {
+        let user_name = &raw.user_name;
+        if user_name.value.trim().is_empty() {
+            self.error(
+                Diagnostic::new("a user has an empty `userName`")
+                    .at(self.sources, user_name.span, "empty userName")
+                    .help("write the user's unique sign-in name, usually an email address"),
+            );
+            return;
+        }
+        // One lookup of the key serves both the check for a duplicate and the insertion.
+        let slot = match index.entry(UserKey::new(&user_name.value)) {
+            Entry::Occupied(taken) => {
+                let first = users[*taken.get()].span;
                 self.duplicate("user", &user_name.value, user_name.span, first);
                 return;
             }
-            let span = user_name.span;
-            if let Some(u) = self.user(raw, key.clone(), providers) {
-                index.insert(key, users.len());
-                users.push(u);
-            } else {
-                broken_spans.insert(key.clone(), span);
-                self.broken.users.insert(key);
-            }
+            Entry::Vacant(slot) => slot,
+        };
+        if let Some(&first) = broken_spans.get(slot.key()) {
+            self.duplicate("user", &user_name.value, user_name.span, first);
+            return;
+        }
+        let span = user_name.span;
+        let key = slot.key().clone();
+        if let Some(u) = self.user(raw, key, providers) {
+            slot.insert(users.len());
+            users.push(u);
+        } else {
+            let key = slot.into_key();
+            broken_spans.insert(key.clone(), span);
+            self.broken.users.insert(key);
         }
     }
 
