@@ -953,8 +953,9 @@ impl Validator<'_> {
             } = assignment.value;
 
             // (user index, the group through which the role is given, where it was named)
-            let mut grants: Vec<(usize, Option<&Group>, Span)> = Vec::new();
-            let mut user_keys = Vec::new();
+            let mut grants: Vec<(usize, Option<&Group>, Span)> =
+                Vec::with_capacity(user_targets.len());
+            let mut user_keys = Vec::with_capacity(user_targets.len());
             for target in &user_targets {
                 if let Some(i) = self.user_ref(target, users, user_index, || {
                     format!("a target of role `{}`", role.value)
@@ -1004,6 +1005,15 @@ impl Validator<'_> {
         mut give: impl FnMut(usize, usize),
     ) {
         let mut reported: BTreeSet<&str> = BTreeSet::new();
+        // Whether each provider that keeps roles allows this one, looked up once per role.
+        let allowed: Vec<bool> = providers
+            .iter()
+            .map(|p| {
+                p.roles
+                    .as_ref()
+                    .is_some_and(|d| d.values.contains(&role.value))
+            })
+            .collect();
         for (i, group, span) in grants {
             let user = &users[i];
             let mut role_providers = providers
@@ -1028,7 +1038,7 @@ impl Validator<'_> {
             }
             for (p, provider) in role_providers {
                 let definition = provider.roles.as_ref().expect("filtered above");
-                if definition.values.contains(&role.value) {
+                if allowed[p] {
                     give(i, p);
                 } else if reported.insert(provider.name.as_str()) {
                     let origin = match provider.preset {
