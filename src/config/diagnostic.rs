@@ -21,7 +21,7 @@ pub struct Diagnostic(Box<Inner>);
 struct Inner {
     message: String,
     help: Option<String>,
-    source: Option<NamedSource<std::sync::Arc<str>>>,
+    source: Option<NamedSource<std::sync::Arc<String>>>,
     location: Option<String>,
     labels: Vec<(Span, String)>,
 }

@@ -8,6 +8,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Errors};
 use super::node::{Node, Value};
@@ -30,7 +31,8 @@ pub const MAX_NODES: usize = 4_000_000;
 /// The text of one config file, read and registered in [`Sources`], not yet parsed.
 pub(crate) struct Text {
     source: SourceId,
-    text: String,
+    /// Shared with the file's [`SourceFile`], which quotes it in errors.
+    text: Arc<String>,
 }
 
 impl Text {
@@ -125,6 +127,7 @@ impl Reader {
         };
         self.total += text.len() as u64;
         let name = file.display().to_string();
+        let text = Arc::new(text);
         let source = sources.add(SourceFile::new(name, absolute(file), &text));
         Some(Text { source, text })
     }
@@ -157,7 +160,13 @@ fn read_bounded(path: &Path, remaining: u64) -> Result<String, Diagnostic> {
         |e: std::io::Error| Diagnostic::new(format!("cannot read {}: {e}", path.display()));
     let limit = MAX_FILE_BYTES.min(remaining);
     let file = std::fs::File::open(path).map_err(cannot_read)?;
-    let mut bytes = Vec::new();
+    // Sized from the metadata, when it is at hand and within the limit, so that the text is
+    // read without regrowing the buffer: the buffer is kept for error messages.
+    let expected = file
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(limit.saturating_add(1));
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     // Read one byte past the limit to tell "exactly at the limit" from "over it" without
     // trusting the file's metadata, which may change under us.
     file.take(limit + 1)

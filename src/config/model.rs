@@ -523,18 +523,13 @@ pub struct User {
     pub span: Span,
     pub name: Managed<Name>,
     pub display_name: Managed<String>,
-    pub nick_name: Managed<String>,
     pub title: Managed<String>,
-    pub user_type: Managed<String>,
-    pub preferred_language: Managed<String>,
-    pub locale: Managed<String>,
-    pub timezone: Managed<String>,
     pub active: Managed<bool>,
     pub emails: Managed<Vec<MultiValue>>,
-    pub phone_numbers: Managed<Vec<MultiValue>>,
     pub external_id: Managed<String>,
-    /// Extension attributes, not including roles.
-    pub extensions: Vec<ExtensionAttribute>,
+    /// The attributes few users declare, in a box of their own so that the users who declare
+    /// none of them (most) take a word for them: `None` when none is declared.
+    pub(crate) other: Option<Box<OtherAttributes>>,
     /// The providers that hold this user, shared by the users and groups that name the same.
     pub providers: Arc<BTreeSet<String>>,
     /// A tombstone: the user must be gone.
@@ -545,7 +540,87 @@ pub struct User {
     pub(crate) roles: Vec<(Arc<str>, Arc<BTreeSet<String>>)>,
 }
 
+/// The attributes of a [`User`] that few users declare.
+#[derive(Clone, Debug, Default)]
+pub struct OtherAttributes {
+    pub nick_name: Managed<String>,
+    pub user_type: Managed<String>,
+    pub preferred_language: Managed<String>,
+    pub locale: Managed<String>,
+    pub timezone: Managed<String>,
+    pub phone_numbers: Managed<Vec<MultiValue>>,
+    /// Extension attributes, not including roles.
+    pub extensions: Vec<ExtensionAttribute>,
+}
+
+impl OtherAttributes {
+    /// Whether the user declares none of these attributes.
+    fn is_empty(&self) -> bool {
+        !self.nick_name.is_managed()
+            && !self.user_type.is_managed()
+            && !self.preferred_language.is_managed()
+            && !self.locale.is_managed()
+            && !self.timezone.is_managed()
+            && !self.phone_numbers.is_managed()
+            && self.extensions.is_empty()
+    }
+
+    /// The attributes boxed, or `None` when none is declared.
+    pub(crate) fn boxed(self) -> Option<Box<OtherAttributes>> {
+        (!self.is_empty()).then(|| Box::new(self))
+    }
+}
+
+/// What a user that declares none of the [`OtherAttributes`] reads for them.
+static UNMANAGED_STRING: Managed<String> = Managed::Unmanaged;
+static UNMANAGED_LIST: Managed<Vec<MultiValue>> = Managed::Unmanaged;
+
 impl User {
+    fn other_string(
+        &self,
+        attribute: impl Fn(&OtherAttributes) -> &Managed<String>,
+    ) -> &Managed<String> {
+        self.other.as_deref().map_or(&UNMANAGED_STRING, attribute)
+    }
+
+    #[must_use]
+    pub fn nick_name(&self) -> &Managed<String> {
+        self.other_string(|o| &o.nick_name)
+    }
+
+    #[must_use]
+    pub fn user_type(&self) -> &Managed<String> {
+        self.other_string(|o| &o.user_type)
+    }
+
+    #[must_use]
+    pub fn preferred_language(&self) -> &Managed<String> {
+        self.other_string(|o| &o.preferred_language)
+    }
+
+    #[must_use]
+    pub fn locale(&self) -> &Managed<String> {
+        self.other_string(|o| &o.locale)
+    }
+
+    #[must_use]
+    pub fn timezone(&self) -> &Managed<String> {
+        self.other_string(|o| &o.timezone)
+    }
+
+    #[must_use]
+    pub fn phone_numbers(&self) -> &Managed<Vec<MultiValue>> {
+        self.other
+            .as_deref()
+            .map_or(&UNMANAGED_LIST, |o| &o.phone_numbers)
+    }
+
+    /// Extension attributes, not including roles.
+    #[must_use]
+    pub fn extensions(&self) -> &[ExtensionAttribute] {
+        self.other.as_deref().map_or(&[], |o| &o.extensions)
+    }
+
     /// Whether `provider` holds this user.
     #[must_use]
     pub fn is_on(&self, provider: &str) -> bool {

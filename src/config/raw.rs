@@ -125,6 +125,9 @@ pub struct RawMaxChanges {
 }
 
 /// A user (RFC 7643 §4.1). An attribute left out is not managed; `null` removes it.
+// Every user is held in this form until all files are read, so the attributes most users
+// leave out (and `providers`, which most leave to the default) are boxed: a missing one then
+// takes a word or two instead of a whole value.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "User")]
@@ -137,17 +140,17 @@ pub struct RawUser {
     #[serde(default)]
     pub display_name: Managed<Spanned<String>>,
     #[serde(default)]
-    pub nick_name: Managed<Spanned<String>>,
+    pub nick_name: Managed<Box<Spanned<String>>>,
     #[serde(default)]
     pub title: Managed<Spanned<String>>,
     #[serde(default)]
-    pub user_type: Managed<Spanned<String>>,
+    pub user_type: Managed<Box<Spanned<String>>>,
     #[serde(default)]
-    pub preferred_language: Managed<Spanned<String>>,
+    pub preferred_language: Managed<Box<Spanned<String>>>,
     #[serde(default)]
-    pub locale: Managed<Spanned<String>>,
+    pub locale: Managed<Box<Spanned<String>>>,
     #[serde(default)]
-    pub timezone: Managed<Spanned<String>>,
+    pub timezone: Managed<Box<Spanned<String>>>,
     #[serde(default)]
     pub active: Managed<Spanned<bool>>,
     /// Email addresses: `ada@example.com` or `{value, type, primary}`.
@@ -155,7 +158,7 @@ pub struct RawUser {
     pub emails: Managed<Spanned<Vec<Spanned<RawMultiValue>>>>,
     /// Phone numbers: `+1 555 0100` or `{value, type, primary}`.
     #[serde(default)]
-    pub phone_numbers: Managed<Spanned<Vec<Spanned<RawMultiValue>>>>,
+    pub phone_numbers: Managed<Box<Spanned<Vec<Spanned<RawMultiValue>>>>>,
     /// Identifier of the user in the provisioning client's own system.
     #[serde(default)]
     pub external_id: Managed<Spanned<String>>,
@@ -164,32 +167,37 @@ pub struct RawUser {
     /// Roles are assigned under `roles:`, not here.
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": "^[uU][rR][nN]:" }))]
-    pub extensions: Option<Spanned<SpannedMap<SpannedMap<Spanned<serde_json::Value>>>>>,
+    pub extensions: Option<Box<Spanned<RawExtensions>>>,
     /// Providers that hold this user. Default: every provider.
     #[serde(default)]
-    pub providers: Option<Spanned<Vec<Spanned<String>>>>,
+    pub providers: Option<Box<Spanned<Vec<Spanned<String>>>>>,
     /// Tombstone: make sure this user is gone.
     #[serde(default)]
     pub absent: Option<Spanned<bool>>,
 }
 
+/// A user's extension attributes: attribute values by name, by schema URN.
+pub type RawExtensions = SpannedMap<SpannedMap<Spanned<serde_json::Value>>>;
+
 /// The components of a user's name (RFC 7643 §4.1.1).
+// The parts other than the given and family names are rare, and boxed like the rare
+// attributes of `RawUser`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Name")]
 pub struct RawName {
     #[serde(default)]
-    pub formatted: Managed<Spanned<String>>,
+    pub formatted: Managed<Box<Spanned<String>>>,
     #[serde(default)]
     pub family_name: Managed<Spanned<String>>,
     #[serde(default)]
     pub given_name: Managed<Spanned<String>>,
     #[serde(default)]
-    pub middle_name: Managed<Spanned<String>>,
+    pub middle_name: Managed<Box<Spanned<String>>>,
     #[serde(default)]
-    pub honorific_prefix: Managed<Spanned<String>>,
+    pub honorific_prefix: Managed<Box<Spanned<String>>>,
     #[serde(default)]
-    pub honorific_suffix: Managed<Spanned<String>>,
+    pub honorific_suffix: Managed<Box<Spanned<String>>>,
 }
 
 /// One value of a multi-valued attribute such as `emails`: the bare value, or the full object.

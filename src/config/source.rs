@@ -4,6 +4,7 @@
 //! provider's URL), so every span names its file through a small [`SourceId`] and the loaded
 //! [`Sources`] travel with the validated config.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,76 +20,86 @@ impl SourceId {
     }
 }
 
-/// A byte range in one source file. Offsets are 32-bit: a file is at most
-/// [`MAX_FILE_BYTES`](super::load::MAX_FILE_BYTES), and every value of a config carries a span,
-/// so their size counts.
+/// A byte range in one source file, packed into one word: every value of a config carries a
+/// span, so their size counts. Offsets take [`OFFSET_BITS`] bits each, enough for a file of
+/// [`MAX_FILE_BYTES`](super::load::MAX_FILE_BYTES), and the source the remaining
+/// [`SOURCE_BITS`], enough for a folder of [`MAX_FILES`](super::load::MAX_FILES).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Span {
-    source: u32,
-    start: u32,
-    len: u32,
-}
+pub struct Span(u64);
+
+/// Bits of a [`Span`] for each of its start and length.
+const OFFSET_BITS: u32 = 25;
+/// Bits of a [`Span`] for its source.
+const SOURCE_BITS: u32 = 64 - 2 * OFFSET_BITS;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+
+const _: () = assert!(super::load::MAX_FILE_BYTES <= OFFSET_MASK);
+const _: () = assert!(super::load::MAX_FILES < 1 << SOURCE_BITS);
 
 impl Span {
     #[must_use]
     pub fn new(source: SourceId, start: usize, len: usize) -> Self {
-        Span {
-            source: source.0,
-            start: offset(start),
-            len: offset(len),
-        }
+        Span::from_parts(source.0, offset(start), offset(len))
+    }
+
+    fn from_parts(source: u32, start: u64, len: u64) -> Self {
+        assert!(
+            u64::from(source) < 1 << SOURCE_BITS,
+            "a config is at most MAX_FILES files"
+        );
+        Span((u64::from(source) << (2 * OFFSET_BITS)) | (start << OFFSET_BITS) | len)
     }
 
     #[must_use]
     pub fn source(self) -> SourceId {
-        SourceId(self.source)
+        SourceId((self.0 >> (2 * OFFSET_BITS)) as u32)
     }
 
     #[must_use]
     pub fn start(self) -> usize {
-        self.start as usize
+        ((self.0 >> OFFSET_BITS) & OFFSET_MASK) as usize
     }
 
     #[must_use]
     pub fn len(self) -> usize {
-        self.len as usize
+        (self.0 & OFFSET_MASK) as usize
     }
 
     #[must_use]
     pub fn is_empty(self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The span as one integer, for handing it through serde; [`Span::unpack`] reverses it.
     #[must_use]
     pub(crate) fn pack(self) -> u128 {
-        (u128::from(self.source) << 64) | (u128::from(self.start) << 32) | u128::from(self.len)
+        u128::from(self.0)
     }
 
     /// The span that [`Span::pack`] gave `packed`.
     #[must_use]
     pub(crate) fn unpack(packed: u128) -> Span {
-        let part = |shift: u32| u32::try_from((packed >> shift) & u128::from(u32::MAX));
-        Span {
-            source: part(64).expect("masked to 32 bits"),
-            start: part(32).expect("masked to 32 bits"),
-            len: part(0).expect("masked to 32 bits"),
-        }
+        Span(u64::try_from(packed).expect("packed from a span"))
     }
 
     /// A span covering `len` bytes starting `offset` bytes into this one.
     #[must_use]
     pub fn sub(self, offset: usize, len: usize) -> Span {
-        Span {
-            start: self.start + self::offset(offset),
-            len: self::offset(len),
-            ..self
-        }
+        Span::from_parts(
+            self.source().0,
+            self::offset(self.start() + offset),
+            self::offset(len),
+        )
     }
 }
 
-fn offset(bytes: usize) -> u32 {
-    u32::try_from(bytes).expect("a config file is at most MAX_FILE_BYTES")
+fn offset(bytes: usize) -> u64 {
+    let bytes = bytes as u64;
+    assert!(
+        bytes <= OFFSET_MASK,
+        "a config file is at most MAX_FILE_BYTES"
+    );
+    bytes
 }
 
 impl fmt::Debug for Span {
@@ -96,9 +107,9 @@ impl fmt::Debug for Span {
         write!(
             f,
             "{}@{}..{}",
-            self.source,
-            self.start,
-            self.start + self.len
+            self.source().0,
+            self.start(),
+            self.start() + self.len()
         )
     }
 }
@@ -111,17 +122,23 @@ pub struct SourceFile {
     name: String,
     /// Where the file is, for resolving `token_file` and `embedded:` paths relative to it.
     path: PathBuf,
-    /// The text shown in error snippets: the file's text with literal tokens masked.
-    display: Arc<str>,
+    /// The text shown in error snippets: the file's text with literal tokens masked. A
+    /// `String` rather than a `str` so that a file with nothing to mask shares the text it was
+    /// read into instead of copying it.
+    display: Arc<String>,
 }
 
 impl SourceFile {
     #[must_use]
-    pub fn new(name: String, path: PathBuf, text: &str) -> Self {
+    pub fn new(name: String, path: PathBuf, text: &Arc<String>) -> Self {
+        let display = match super::redact::mask_tokens(text) {
+            Cow::Borrowed(_) => Arc::clone(text),
+            Cow::Owned(masked) => Arc::new(masked),
+        };
         SourceFile {
             name,
             path,
-            display: Arc::from(&*super::redact::mask_tokens(text)),
+            display,
         }
     }
 
@@ -144,7 +161,7 @@ impl SourceFile {
     /// The text errors quote: the file with any literal token masked (§7). For a valid config,
     /// which holds no literal token, this is the file's text, fit for a digest of the config.
     #[must_use]
-    pub fn display_text(&self) -> Arc<str> {
+    pub fn display_text(&self) -> Arc<String> {
         Arc::clone(&self.display)
     }
 

@@ -2,6 +2,8 @@
 //! meaning rather than form, all problems collected, none fatal until the end.
 
 use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::mem::take;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
@@ -13,12 +15,12 @@ use super::interpolate::Template;
 use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
-    Name, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource, User, UserKey,
-    insecure_http, key_text, parse_endpoint,
+    Name, OtherAttributes, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource,
+    User, UserKey, insecure_http, key_text, parse_endpoint,
 };
 use super::raw::{
-    Preset, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment, RawRoleDefinition,
-    RawUser,
+    Preset, RawExtensions, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment,
+    RawRoleDefinition, RawUser,
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
@@ -439,43 +441,77 @@ impl Validator<'_> {
         let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(count);
         // Where the users that failed validation are declared; the valid ones say it.
         let mut broken_spans: HashMap<UserKey, Span> = HashMap::new();
-        for user in raw.into_iter().flatten() {
-            let user_name = &user.value.user_name;
-            if user_name.value.trim().is_empty() {
-                self.error(
-                    Diagnostic::new("a user has an empty `userName`")
-                        .at(self.sources, user_name.span, "empty userName")
-                        .help("write the user's unique sign-in name, usually an email address"),
+        // Each user is read in place and its values taken out of it, rather than the whole
+        // declaration moved out of its list: a `RawUser` is several hundred bytes.
+        for mut section in raw {
+            for user in &mut section {
+                self.user_entry(
+                    &mut user.value,
+                    providers,
+                    &mut users,
+                    &mut index,
+                    &mut broken_spans,
                 );
-                continue;
-            }
-            let key = UserKey::new(&user_name.value);
-            let first = match index.get(&key) {
-                Some(&i) => Some(users[i].span),
-                None => broken_spans.get(&key).copied(),
-            };
-            if let Some(first) = first {
-                self.duplicate("user", &user_name.value, user_name.span, first);
-                continue;
-            }
-            let span = user_name.span;
-            if let Some(u) = self.user(user.value, key.clone(), providers) {
-                index.insert(key, users.len());
-                users.push(u);
-            } else {
-                broken_spans.insert(key.clone(), span);
-                self.broken.users.insert(key);
             }
         }
         (users, index)
     }
 
-    fn user(&mut self, raw: RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
+    /// Validates one declared user into `users`, unless its userName is empty or taken.
+    fn user_entry(
+        &mut self,
+        raw: &mut RawUser,
+        providers: &[Provider],
+        users: &mut Vec<User>,
+        index: &mut HashMap<UserKey, usize>,
+        broken_spans: &mut HashMap<UserKey, Span>,
+    ) {
+        let user_name = &raw.user_name;
+        if user_name.value.trim().is_empty() {
+            self.error(
+                Diagnostic::new("a user has an empty `userName`")
+                    .at(self.sources, user_name.span, "empty userName")
+                    .help("write the user's unique sign-in name, usually an email address"),
+            );
+            return;
+        }
+        // One lookup of the key serves both the check for a duplicate and the insertion.
+        let slot = match index.entry(UserKey::new(&user_name.value)) {
+            Entry::Occupied(taken) => {
+                let first = users[*taken.get()].span;
+                self.duplicate("user", &user_name.value, user_name.span, first);
+                return;
+            }
+            Entry::Vacant(slot) => slot,
+        };
+        if let Some(&first) = broken_spans.get(slot.key()) {
+            self.duplicate("user", &user_name.value, user_name.span, first);
+            return;
+        }
+        let span = user_name.span;
+        let key = slot.key().clone();
+        if let Some(u) = self.user(raw, key, providers) {
+            slot.insert(users.len());
+            users.push(u);
+        } else {
+            let key = slot.into_key();
+            broken_spans.insert(key.clone(), span);
+            self.broken.users.insert(key);
+        }
+    }
+
+    /// The user `raw` declares, its values taken out of `raw`; `None` when it is invalid.
+    fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
         let before = self.errors.0.len();
         let user_name = raw.user_name.value.as_str();
-        let on = self.provider_list(raw.providers, providers, "user", user_name);
+        let on = self.provider_list(
+            raw.providers.take().map(|list| *list),
+            providers,
+            "user",
+            user_name,
+        );
 
-        let emails = managed_list(raw.emails).map(|emails| {
+        let emails = managed_list(take(&mut raw.emails)).map(|emails| {
             emails
                 .into_iter()
                 .map(|email| {
@@ -498,7 +534,7 @@ impl Validator<'_> {
             self.one_primary(emails, user_name, "emails");
             self.no_repeats(emails, user_name, "emails");
         }
-        let phone_numbers = managed_list(raw.phone_numbers).map(|phones| {
+        let phone_numbers = take(&mut raw.phone_numbers).map(|v| v.value).map(|phones| {
             phones
                 .into_iter()
                 .map(|phone| {
@@ -518,7 +554,7 @@ impl Validator<'_> {
             self.one_primary(phones, user_name, "phoneNumbers");
         }
 
-        let extensions = match raw.extensions {
+        let extensions = match raw.extensions.take() {
             Some(extensions) => self.extensions(extensions.value, user_name, &on, providers),
             None => Vec::new(),
         };
@@ -527,25 +563,28 @@ impl Validator<'_> {
             return None;
         }
         Some(User {
-            user_name: raw.user_name.value,
+            user_name: take(&mut raw.user_name.value),
             key,
             span: raw.user_name.span,
-            name: raw.name.map(|name| name_of(name.value)),
-            display_name: plain(raw.display_name),
-            nick_name: plain(raw.nick_name),
-            title: plain(raw.title),
-            user_type: plain(raw.user_type),
-            preferred_language: plain(raw.preferred_language),
-            locale: plain(raw.locale),
-            timezone: plain(raw.timezone),
-            active: plain(raw.active),
+            name: take(&mut raw.name).map(|name| name_of(name.value)),
+            display_name: plain(take(&mut raw.display_name)),
+            title: plain(take(&mut raw.title)),
+            active: plain(take(&mut raw.active)),
             emails: emails.map(|list| list.into_iter().map(finish_multi_value).collect()),
-            phone_numbers: phone_numbers
-                .map(|list| list.into_iter().map(finish_multi_value).collect()),
-            external_id: plain(raw.external_id),
-            extensions,
+            external_id: plain(take(&mut raw.external_id)),
+            other: OtherAttributes {
+                nick_name: plain_boxed(take(&mut raw.nick_name)),
+                user_type: plain_boxed(take(&mut raw.user_type)),
+                preferred_language: plain_boxed(take(&mut raw.preferred_language)),
+                locale: plain_boxed(take(&mut raw.locale)),
+                timezone: plain_boxed(take(&mut raw.timezone)),
+                phone_numbers: phone_numbers
+                    .map(|list| list.into_iter().map(finish_multi_value).collect()),
+                extensions,
+            }
+            .boxed(),
             providers: on,
-            absent: raw.absent.is_some_and(|a| a.value),
+            absent: raw.absent.as_ref().is_some_and(|a| a.value),
             roles: Vec::new(),
         })
     }
@@ -605,7 +644,7 @@ impl Validator<'_> {
 
     fn extensions(
         &mut self,
-        raw: super::spanned::SpannedMap<super::spanned::SpannedMap<Spanned<serde_json::Value>>>,
+        raw: RawExtensions,
         user_name: &str,
         on: &BTreeSet<String>,
         providers: &[Provider],
@@ -914,8 +953,9 @@ impl Validator<'_> {
             } = assignment.value;
 
             // (user index, the group through which the role is given, where it was named)
-            let mut grants: Vec<(usize, Option<&Group>, Span)> = Vec::new();
-            let mut user_keys = Vec::new();
+            let mut grants: Vec<(usize, Option<&Group>, Span)> =
+                Vec::with_capacity(user_targets.len());
+            let mut user_keys = Vec::with_capacity(user_targets.len());
             for target in &user_targets {
                 if let Some(i) = self.user_ref(target, users, user_index, || {
                     format!("a target of role `{}`", role.value)
@@ -965,6 +1005,15 @@ impl Validator<'_> {
         mut give: impl FnMut(usize, usize),
     ) {
         let mut reported: BTreeSet<&str> = BTreeSet::new();
+        // Whether each provider that keeps roles allows this one, looked up once per role.
+        let allowed: Vec<bool> = providers
+            .iter()
+            .map(|p| {
+                p.roles
+                    .as_ref()
+                    .is_some_and(|d| d.values.contains(&role.value))
+            })
+            .collect();
         for (i, group, span) in grants {
             let user = &users[i];
             let mut role_providers = providers
@@ -989,7 +1038,7 @@ impl Validator<'_> {
             }
             for (p, provider) in role_providers {
                 let definition = provider.roles.as_ref().expect("filtered above");
-                if definition.values.contains(&role.value) {
+                if allowed[p] {
                     give(i, p);
                 } else if reported.insert(provider.name.as_str()) {
                     let origin = match provider.preset {
@@ -1151,18 +1200,22 @@ fn plain<T>(managed: Managed<Spanned<T>>) -> Managed<T> {
     managed.map(|v| v.value)
 }
 
+fn plain_boxed<T>(managed: Managed<Box<Spanned<T>>>) -> Managed<T> {
+    managed.map(|v| v.value)
+}
+
 fn managed_list<T>(managed: Managed<Spanned<Vec<T>>>) -> Managed<Vec<T>> {
     managed.map(|v| v.value)
 }
 
 fn name_of(raw: RawName) -> Name {
     Name {
-        formatted: plain(raw.formatted),
+        formatted: plain_boxed(raw.formatted),
         family_name: plain(raw.family_name),
         given_name: plain(raw.given_name),
-        middle_name: plain(raw.middle_name),
-        honorific_prefix: plain(raw.honorific_prefix),
-        honorific_suffix: plain(raw.honorific_suffix),
+        middle_name: plain_boxed(raw.middle_name),
+        honorific_prefix: plain_boxed(raw.honorific_prefix),
+        honorific_suffix: plain_boxed(raw.honorific_suffix),
     }
 }
 

@@ -111,12 +111,12 @@ fn bool_text(flag: bool) -> &'static str {
 fn strings(user: &User) -> [(&'static str, &Managed<String>); 8] {
     [
         ("displayName", &user.display_name),
-        ("nickName", &user.nick_name),
+        ("nickName", user.nick_name()),
         ("title", &user.title),
-        ("userType", &user.user_type),
-        ("preferredLanguage", &user.preferred_language),
-        ("locale", &user.locale),
-        ("timezone", &user.timezone),
+        ("userType", user.user_type()),
+        ("preferredLanguage", user.preferred_language()),
+        ("locale", user.locale()),
+        ("timezone", user.timezone()),
         ("externalId", &user.external_id),
     ]
 }
@@ -159,10 +159,10 @@ pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserD
     }
     diff.single(live, "active", &user.active.clone().map(Value::Bool));
     multi_valued(&mut diff, live, "emails", &user.emails, key_text);
-    multi_valued(&mut diff, live, "phoneNumbers", &user.phone_numbers, |v| {
+    multi_valued(&mut diff, live, "phoneNumbers", user.phone_numbers(), |v| {
         Cow::Borrowed(v.trim())
     });
-    for extension in &user.extensions {
+    for extension in user.extensions() {
         diff.single(live, &extension.path(), &extension.value);
     }
     if let Some(roles) = roles

@@ -251,7 +251,7 @@ fn attributes_are_unmanaged_removed_or_set() {
     let (_dir, config) = load_text(TWO_PROVIDERS);
     let ada = config.user("ada@example.com").unwrap();
     assert_eq!(ada.title, Managed::Set("Analyst".into()));
-    assert_eq!(ada.nick_name, Managed::Remove);
+    assert_eq!(*ada.nick_name(), Managed::Remove);
     assert_eq!(ada.display_name, Managed::Unmanaged);
     assert_eq!(ada.emails, Managed::Unmanaged);
 }
