@@ -10,7 +10,10 @@
 //! `getrusage(RUSAGE_CHILDREN)` is exactly the plan's CPU time and peak RSS.
 //!
 //! Sizes default to 1,000, 10,000 and 100,000 users (groups: one per 20 users);
-//! `SCIMFORM_BENCH_SIZES=1000,10000` picks others. Run with `cargo bench --bench plan`.
+//! `SCIMFORM_BENCH_SIZES=1000,10000` picks others. The plan runs three times per size against
+//! the same server (`SCIMFORM_BENCH_RUNS=N` for another count): the table shows the median run's
+//! wall and CPU time, the lowest and highest CPU time, and the highest peak memory, since a
+//! shared machine's timings vary from run to run. Run with `cargo bench --bench plan`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -26,6 +29,8 @@ use serde_json::{Value, json};
 /// Set in the probe's environment: where to write the plan child's measurements.
 const PROBE_ENV: &str = "SCIMFORM_BENCH_PROBE";
 const SIZES_ENV: &str = "SCIMFORM_BENCH_SIZES";
+const RUNS_ENV: &str = "SCIMFORM_BENCH_RUNS";
+const DEFAULT_RUNS: usize = 3;
 /// When set, each size's store, token and config are kept (their folder is printed), for
 /// profiling the plan by hand.
 const KEEP_ENV: &str = "SCIMFORM_BENCH_KEEP";
@@ -48,23 +53,40 @@ fn main() {
         return;
     }
     let sizes = sizes();
+    let runs = runs();
     println!(
-        "{:>8} {:>7} {:>6} {:>9} {:>11} {:>11} {:>9}",
-        "users", "groups", "ops", "requests", "wall", "client CPU", "peak RSS"
+        "{:>8} {:>7} {:>6} {:>9} {:>9} {:>11} {:>15} {:>9}",
+        "users", "groups", "ops", "requests", "wall", "client CPU", "CPU min-max", "peak RSS"
     );
     for users in sizes {
-        let row = measure(&Scenario::new(users));
+        let mut rows = measure(&Scenario::new(users), runs);
+        rows.sort_by_key(|row| row.cpu);
+        let median = &rows[rows.len() / 2];
+        let (least, most) = (&rows[0], &rows[rows.len() - 1]);
+        let peak_rss_kb = rows.iter().map(|row| row.peak_rss_kb).max().unwrap_or(0);
         println!(
-            "{:>8} {:>7} {:>6} {:>9} {:>9.2} s {:>9.2} s {:>6} MB",
-            row.users,
-            row.groups,
-            row.ops,
-            row.requests,
-            row.wall.as_secs_f64(),
-            row.cpu.as_secs_f64(),
-            row.peak_rss_kb / 1024,
+            "{:>8} {:>7} {:>6} {:>9} {:>7.2} s {:>9.2} s {:>6.2}-{:.2} s {:>6} MB",
+            median.users,
+            median.groups,
+            median.ops,
+            median.requests,
+            median.wall.as_secs_f64(),
+            median.cpu.as_secs_f64(),
+            least.cpu.as_secs_f64(),
+            most.cpu.as_secs_f64(),
+            peak_rss_kb / 1024,
         );
     }
+}
+
+fn runs() -> usize {
+    std::env::var(RUNS_ENV).map_or(DEFAULT_RUNS, |text| {
+        text.trim()
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("{RUNS_ENV}: {text:?} is not a number of runs"))
+    })
 }
 
 fn sizes() -> Vec<usize> {
@@ -333,8 +355,8 @@ impl Scenario {
     }
 }
 
-/// Seeds a server for `scenario`, plans against it, and measures the plan.
-fn measure(scenario: &Scenario) -> Measured {
+/// Seeds a server for `scenario`, plans against it `runs` times, and measures each plan.
+fn measure(scenario: &Scenario, runs: usize) -> Vec<Measured> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store_path = dir.path().join("store.db");
     let token_file = dir.path().join("token");
@@ -345,21 +367,28 @@ fn measure(scenario: &Scenario) -> Measured {
     let config = dir.path().join("config");
     scenario.write_config(&config, &server.base_url, &token_file);
 
-    let probe_out = dir.path().join("probe");
-    let output = Command::new(std::env::current_exe().expect("the bench's own path"))
-        .env(PROBE_ENV, &probe_out)
-        .arg(env!("CARGO_BIN_EXE_scimform"))
-        .arg("plan")
-        .arg("-f")
-        .arg(&config)
-        .args(["--format", "json"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("the probe runs");
+    let measured = (0..runs)
+        .map(|_| plan_once(scenario, &config, &dir.path().join("probe")))
+        .collect();
     server.stop();
     if std::env::var_os(KEEP_ENV).is_some() {
         eprintln!("kept {}", dir.keep().display());
     }
+    measured
+}
+
+/// Runs the plan once through the probe, checks it, and reads the probe's measurements.
+fn plan_once(scenario: &Scenario, config: &Path, probe_out: &Path) -> Measured {
+    let output = Command::new(std::env::current_exe().expect("the bench's own path"))
+        .env(PROBE_ENV, probe_out)
+        .arg(env!("CARGO_BIN_EXE_scimform"))
+        .arg("plan")
+        .arg("-f")
+        .arg(config)
+        .args(["--format", "json"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("the probe runs");
     assert!(
         matches!(output.status.code(), Some(0 | 2)),
         "plan failed ({:?}): {}",
@@ -374,7 +403,7 @@ fn measure(scenario: &Scenario) -> Measured {
         scenario.expected_ops(),
         "the plan should hold one op per drifted user and per group whose members differ"
     );
-    let probed = std::fs::read_to_string(&probe_out).expect("the probe's measurements");
+    let probed = std::fs::read_to_string(probe_out).expect("the probe's measurements");
     let numbers: Vec<u64> = probed
         .split_whitespace()
         .map(|n| n.parse().expect("a number"))
