@@ -34,12 +34,7 @@ impl<'a> LiveView<'a> {
     #[must_use]
     pub fn of(resource: &'a Resource) -> Self {
         let members = match resource.members() {
-            Some(mut found) => {
-                let mut members = Vec::with_capacity(16);
-                found
-                    .all(|(key, value)| string(key).map(|key| members.push((key, value))).is_some())
-                    .then_some(members)
-            }
+            Some(found) => placed_members(found),
             None => scan_members(resource.as_str()),
         };
         LiveView {
@@ -134,6 +129,16 @@ impl<'a> LiveView<'a> {
             })
             .collect()
     }
+}
+
+/// The members where a resource's reader placed them, their keys decoded; `None` when a key
+/// is not a JSON string.
+fn placed_members<'a>(found: impl Iterator<Item = (&'a str, &'a str)>) -> Option<Members<'a>> {
+    let mut members = Vec::with_capacity(16);
+    for (key, value) in found {
+        members.push((string(key)?, value));
+    }
+    Some(members)
 }
 
 /// The value of the member called `name`, compared case-insensitively (RFC 7643 §2.1): an

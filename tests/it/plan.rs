@@ -443,17 +443,12 @@ fn user_lists(requests: &[String]) -> Vec<String> {
     lists
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_that_clamps_count_is_paged_at_the_size_it_returns() {
+/// Plans 20 converged users, with pruning on, through a proxy that rewrites each request's
+/// path and query with `rewrite`; returns the user listings the server received, sorted.
+async fn converged_users_through(rewrite: fn(&str) -> String) -> Vec<String> {
     let peer = PeerServer::start();
     peer.bulk_users("m", 20).await;
-    // Whatever count is asked for, the server returns at most 7.
-    let proxy = Rewriter::start(
-        &peer.base_url,
-        |path| path.replace("count=1000", "count=7"),
-        |_, _, _| {},
-    )
-    .await;
+    let proxy = Rewriter::start(&peer.base_url, rewrite, |_, _, _| {}).await;
     let users: String = (0..20).fold(String::new(), |mut out, i| {
         let _ = writeln!(out, "  - userName: m{i:05}@example.com");
         out
@@ -472,8 +467,15 @@ async fn a_server_that_clamps_count_is_paged_at_the_size_it_returns() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let plan: Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(ops(&plan).is_empty(), "{:?}", ops(&plan));
+    user_lists(&peer.requests()[before..])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_clamps_count_is_paged_at_the_size_it_returns() {
+    // Whatever count is asked for, the server returns at most 7.
+    let lists = converged_users_through(|path| path.replace("count=1000", "count=7")).await;
     assert_eq!(
-        user_lists(&peer.requests()[before..]),
+        lists,
         vec![
             "GET /scim/v2/Users?startIndex=1&count=7&excludedAttributes=groups",
             "GET /scim/v2/Users?startIndex=15&count=7&excludedAttributes=groups",
@@ -484,35 +486,12 @@ async fn a_server_that_clamps_count_is_paged_at_the_size_it_returns() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_refuses_excluded_attributes_is_listed_whole() {
-    let peer = PeerServer::start();
-    peer.bulk_users("x", 20).await;
     // The server answers 400 to a listing that names attributes to leave out.
-    let proxy = Rewriter::start(
-        &peer.base_url,
-        |path| path.replace("excludedAttributes=groups", "filter=%28%28"),
-        |_, _, _| {},
-    )
-    .await;
-    let users: String = (0..20).fold(String::new(), |mut out, i| {
-        let _ = writeln!(out, "  - userName: x{i:05}@example.com");
-        out
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_at(
-        dir.path(),
-        &proxy.base_url,
-        "    prune: true\n",
-        &format!("users:\n{users}"),
-    );
-    let before = peer.requests().len();
-
-    let out = plan_off_runtime(&config, &["--format", "json"]).await;
-
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert!(ops(&plan).is_empty(), "{:?}", ops(&plan));
+    let lists =
+        converged_users_through(|path| path.replace("excludedAttributes=groups", "filter=%28%28"))
+            .await;
     assert_eq!(
-        user_lists(&peer.requests()[before..]),
+        lists,
         vec![
             "GET /scim/v2/Users?startIndex=1&count=1000",
             "GET /scim/v2/Users?startIndex=1&count=1000&filter=%28%28",
