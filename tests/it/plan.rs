@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::peer::{PEER_TOKEN, PeerServer};
-use crate::support::rewrite::Rewriter;
+use crate::support::rewrite::{Rewriter, raw_json};
 use crate::support::{Run, run, scimform};
 
 /// A config naming the peer as provider `tonkean`, its token from `$PEER_TOKEN`.
@@ -496,6 +496,39 @@ async fn a_server_that_refuses_excluded_attributes_is_listed_whole() {
             "GET /scim/v2/Users?startIndex=1&count=1000",
             "GET /scim/v2/Users?startIndex=1&count=1000&filter=%28%28",
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listed_number_no_json_tree_can_hold_refuses_the_plan_and_sends_nothing() {
+    let peer = PeerServer::start();
+    seed_converged(&peer).await;
+    let proxy = Rewriter::start(&peer.base_url, str::to_owned, |method, path, body| {
+        if method == axum::http::Method::GET && path.ends_with("/Users") {
+            for user in body["Resources"].as_array_mut().into_iter().flatten() {
+                user["title"] = raw_json("1e400");
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_at(dir.path(), &proxy.base_url, "", CONVERGED);
+    let before = peer.requests().len();
+
+    let out = plan_off_runtime(&config, &["--format", "json"]).await;
+
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("GET /Users") && out.stderr.contains("number out of range"),
+        "the error names the request and the reason: {}",
+        out.stderr
+    );
+    let requests = peer.requests();
+    assert!(
+        requests[before..].iter().all(|r| r.starts_with("GET ")),
+        "{:?}",
+        &requests[before..]
     );
 }
 

@@ -12,6 +12,32 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::Value;
 
+/// Around a string that [`raw_json`] made, in the text the proxy writes.
+const RAW_OPEN: &str = "\"<<raw:";
+const RAW_CLOSE: &str = ">>\"";
+
+/// A JSON value that stands for `text` written as is, for answers no JSON tree can hold (a
+/// number such as `1e400`, say): the proxy writes `text` where this value is.
+pub fn raw_json(text: &str) -> Value {
+    Value::String(format!("<<raw:{text}>>"))
+}
+
+/// `json` with each value [`raw_json`] made replaced by its text.
+fn write_raw(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(start) = rest.find(RAW_OPEN) {
+        let Some(end) = rest[start..].find(RAW_CLOSE) else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&rest[start + RAW_OPEN.len()..start + end]);
+        rest = &rest[start + end + RAW_CLOSE.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 type OnRequest = dyn Fn(&str) -> String + Send + Sync;
 type OnResponse = dyn Fn(&Method, &str, &mut Value) + Send + Sync;
 
@@ -141,7 +167,7 @@ async fn forward(
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut json) => {
             (proxy.on_response)(&method, uri.path(), &mut json);
-            json.to_string().into_bytes()
+            write_raw(&json.to_string()).into_bytes()
         }
         Err(_) => bytes.to_vec(),
     };
