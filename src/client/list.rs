@@ -17,7 +17,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
-use super::raw::{self, IfObject, MemberName, Members, ObjectReader, Pick};
+use super::raw::{self, IfObject, MemberName, Members, ObjectReader, Pick, scalars_read_as_none};
 use super::{ClientError, ResourceKind, ScimClient};
 
 /// How many pages are fetched at once after the first.
@@ -279,25 +279,7 @@ impl<'de, T: Listed> Visitor<'de> for ResourcesReader<'_, T> {
         Ok(None)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars_read_as_none!();
 }
 
 /// One item of `Resources`, read with [`Listed::deserialize_item`].
