@@ -16,6 +16,7 @@ pub mod cmd;
 pub mod config;
 pub mod connect;
 pub mod diff;
+pub mod digest;
 pub mod doctor;
 pub mod import;
 pub mod plan;

@@ -106,23 +106,7 @@ impl Planned {
 pub fn assemble(config: &Config, providers: Vec<ProviderPlan>) -> Plan {
     Plan {
         format_version: FORMAT_VERSION,
-        config_digest: config_digest(config),
+        config_digest: config.digest().to_owned(),
         providers,
     }
-}
-
-/// A digest of the config's files (names and contents, literal tokens masked), so a saved plan
-/// can tell that the config changed since it was made (SPEC §3.8).
-#[must_use]
-pub fn config_digest(config: &Config) -> String {
-    let files: Vec<_> = config
-        .sources()
-        .files()
-        .map(|file| (file.name(), file.display_text()))
-        .collect();
-    diff::sha256_hex_of_parts(
-        files
-            .iter()
-            .flat_map(|(name, text)| [name.as_bytes(), b"\0", text.as_bytes(), b"\0"]),
-    )
 }

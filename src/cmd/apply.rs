@@ -110,7 +110,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
 /// `apply PLAN`: refuse a plan made from another config or whose objects moved; otherwise
 /// execute it as it is, without asking.
 async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode {
-    if plan.config_digest != planner::config_digest(config) {
+    if plan.config_digest != config.digest() {
         return fail(format!(
             "stale plan: {} changed since the plan was made; run `scimform plan` again",
             args.config.file.display()

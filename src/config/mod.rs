@@ -65,7 +65,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
             collect::collect(&mut declarations, &document, &sources, &mut errors);
         }
     }
-    let config = validate::build(declarations, sources, *options, &mut errors);
+    let config = validate::build(declarations, &sources, *options, &mut errors);
     if errors.is_empty() {
         Ok(config)
     } else {

@@ -19,7 +19,7 @@ use super::diagnostic::Diagnostic;
 use super::interpolate::{self, Template};
 use super::managed::Managed;
 pub use super::raw::{Deprovision, Preset};
-use super::source::{SourceFile, Sources, Span};
+use super::source::{SourceFile, Span};
 
 /// A validated config: providers, users, groups and role assignments.
 #[derive(Debug)]
@@ -30,7 +30,10 @@ pub struct Config {
     pub(crate) roles: Vec<RoleAssignment>,
     pub(crate) user_index: HashMap<UserKey, usize>,
     pub(crate) group_index: HashMap<GroupKey, usize>,
-    pub(crate) sources: Sources,
+    /// [`Sources::digest`](super::Sources::digest) of the files the config was read from. The files' texts are not
+    /// kept: a config of 100,000 users is tens of megabytes of YAML, and a valid config's
+    /// errors are all reported while it is loaded (SPEC §8).
+    pub(crate) digest: String,
 }
 
 impl Config {
@@ -108,10 +111,11 @@ impl Config {
         &self.roles
     }
 
-    /// The files the config was read from, for rendering errors that point into them.
+    /// A digest of the files the config was read from (names and contents), so that a saved
+    /// plan can tell that the config changed since it was made (SPEC §3.8).
     #[must_use]
-    pub fn sources(&self) -> &Sources {
-        &self.sources
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 }
 

@@ -210,6 +210,18 @@ impl Sources {
         self.files.iter()
     }
 
+    /// A digest of the files' names and texts, in the order they were read (literal tokens
+    /// masked, which a valid config holds none of), so that a saved plan can tell that the
+    /// config changed since it was made (SPEC §3.8).
+    #[must_use]
+    pub fn digest(&self) -> String {
+        crate::digest::sha256_hex_of_parts(
+            self.files
+                .iter()
+                .flat_map(|file| [file.name.as_bytes(), b"\0", file.display.as_bytes(), b"\0"]),
+        )
+    }
+
     /// `file:line:column` of the start of a span, as error messages write it.
     #[must_use]
     pub fn location(&self, span: Span) -> String {

@@ -30,12 +30,12 @@ const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 pub(crate) fn build(
     declarations: Declarations,
-    sources: Sources,
+    sources: &Sources,
     options: LoadOptions,
     errors: &mut Errors,
 ) -> Config {
     let mut v = Validator {
-        sources: &sources,
+        sources,
         options,
         errors,
         broken: declarations.broken,
@@ -66,7 +66,7 @@ pub(crate) fn build(
         roles,
         user_index,
         group_index,
-        sources,
+        digest: sources.digest(),
     }
 }
 

@@ -14,7 +14,6 @@ use std::collections::BTreeSet;
 // process.
 use hashbrown::HashMap;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::client::{Capabilities, ResourceKind};
 use crate::config::model::key_text;
@@ -684,30 +683,7 @@ pub fn resource_hash(resource: &Value) -> String {
     }
     // serde_json's maps are sorted, so this text is canonical.
     let text = serde_json::to_string(&copy).expect("a JSON value always serializes");
-    sha256_hex(text.as_bytes())
-}
-
-/// `sha256:<lowercase hex>` of `bytes`.
-#[must_use]
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha256_hex_of_parts([bytes])
-}
-
-/// [`sha256_hex`] of the concatenation of `parts`, without making it.
-#[must_use]
-pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    use std::fmt::Write as _;
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    let digest = hasher.finalize();
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for byte in &digest {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    crate::digest::sha256_hex(text.as_bytes())
 }
 
 fn bulk_references(members: &BTreeSet<Member>) -> Vec<String> {
