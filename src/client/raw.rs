@@ -78,14 +78,17 @@ impl<'a> Members<'a> {
     }
 }
 
-/// Appends `value` as a JSON string literal.
-pub(crate) fn push_json_string(text: &mut String, value: &str) {
+/// Appends `value` as a JSON string literal; returns whether it needed no escapes, that is
+/// whether the text between the quotes is `value` itself.
+pub(crate) fn push_json_string(text: &mut String, value: &str) -> bool {
     if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         text.push('"');
         text.push_str(value);
         text.push('"');
+        true
     } else {
         text.push_str(&serde_json::Value::from(value).to_string());
+        false
     }
 }
 
@@ -245,7 +248,20 @@ impl<'de, R: ObjectReader<'de>> Visitor<'de> for IfObject<R> {
 /// The string a member's JSON text holds; `None` when it is not a string.
 #[must_use]
 pub fn string_of(json: &RawValue) -> Option<String> {
-    serde_json::from_str::<String>(json.get()).ok()
+    match plain_string(json.get()) {
+        Some(inner) => Some(inner.to_owned()),
+        None => serde_json::from_str::<String>(json.get()).ok(),
+    }
+}
+
+/// What is between the quotes of `json`, the text of a valid JSON value, when it is a string
+/// without escapes: that text is the string itself. `None` for any other value, and for a
+/// string with escapes, which has to be decoded.
+pub(crate) fn plain_string(json: &str) -> Option<&str> {
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    // Most strings are short: a plain loop finds a backslash sooner than a search set up for
+    // long texts.
+    (!inner.bytes().any(|b| b == b'\\')).then_some(inner)
 }
 
 /// The items of a JSON array, each as its JSON text; `None` when `json` is not an array.

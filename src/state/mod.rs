@@ -490,7 +490,7 @@ impl<'de> ObjectReader<'de> for ResourceReader<'_> {
                 || display_name.offer(&key, "displayName", || value)
                 || external_id.offer(&key, "externalId", || value)
                 || (self.members && members.offer(&key, "members", || value));
-            text.member(&key, value.get());
+            text.member_as_read(key, value.get());
         }
         let name = if self.members {
             display_name

@@ -5,6 +5,7 @@
 //! a map of its own); the same users as text cost a few hundred bytes. The tree is built when
 //! the diff looks at one resource, and dropped after (SPEC §8).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -53,8 +54,9 @@ impl Resource {
         serde_json::from_str(&self.text).expect("a resource is JSON text it was made from")
     }
 
-    /// Each member as the text of its key (a JSON string, quotes included) and of its value,
-    /// in order; `None` when the places of the members are not known.
+    /// Each member as its key and the text of its value, in order; `None` when the places of
+    /// the members are not known. Places are only kept when every key was written without
+    /// escapes, so a key's text between its quotes is the key itself.
     pub(crate) fn members(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
         if self.values.is_empty() && self.text.len() > 2 {
             return None;
@@ -65,8 +67,9 @@ impl Resource {
                 .chunks_exact(2)
                 .scan(0, move |previous_end, span| {
                     let (start, end) = (usize::from(span[0]), usize::from(span[1]));
-                    // `{"key":value,"key":value}`: a key runs from past the `{` or `,` to the `:`.
-                    let key = &text[*previous_end + 1..start - 1];
+                    // `{"key":value,"key":value}`: a key runs from past the `{"` or `,"` to
+                    // the `":`.
+                    let key = &text[*previous_end + 2..start - 2];
                     *previous_end = end;
                     Some((key, &text[start..end]))
                 }),
@@ -79,6 +82,8 @@ pub(crate) struct ResourceWriter<'s> {
     text: &'s mut String,
     values: [u16; 2 * MAX_MEMBERS],
     members: usize,
+    /// Whether every key was written as it is, without escapes.
+    plain_keys: bool,
     may_overflow: bool,
 }
 
@@ -91,6 +96,7 @@ impl<'s> ResourceWriter<'s> {
             text,
             values: [0; 2 * MAX_MEMBERS],
             members: 0,
+            plain_keys: true,
             may_overflow: false,
         }
     }
@@ -100,7 +106,27 @@ impl<'s> ResourceWriter<'s> {
         if self.text.len() > 1 {
             self.text.push(',');
         }
-        crate::client::push_json_string(self.text, key);
+        self.plain_keys &= crate::client::push_json_string(self.text, key);
+        self.value(value);
+    }
+
+    /// Appends a member as a parser read it: its key borrowed from the JSON text, which a key
+    /// with escapes cannot be, and `value`'s JSON text. The key is written as it is, unchecked.
+    pub(crate) fn member_as_read(&mut self, key: Cow<'_, str>, value: &str) {
+        match key {
+            Cow::Borrowed(key) => {
+                self.text
+                    .push_str(if self.text.len() > 1 { ",\"" } else { "\"" });
+                self.text.push_str(key);
+                self.text.push('"');
+                self.value(value);
+            }
+            Cow::Owned(key) => self.member(&key, value),
+        }
+    }
+
+    /// Appends `:` and the value of the member whose key was written last.
+    fn value(&mut self, value: &str) {
         self.text.push(':');
         let start = self.text.len();
         self.text.push_str(value);
@@ -124,7 +150,9 @@ impl<'s> ResourceWriter<'s> {
         if self.may_overflow && serde_json::from_str::<Value>(self.text).is_err() {
             return None;
         }
-        let known = self.members <= MAX_MEMBERS && u16::try_from(self.text.len()).is_ok();
+        let known = self.plain_keys
+            && self.members <= MAX_MEMBERS
+            && u16::try_from(self.text.len()).is_ok();
         Some(Resource {
             text: self.text.as_str().into(),
             values: if known {
@@ -281,7 +309,7 @@ mod tests {
             ("userName", r#""ada@example.com""#),
             ("name", r#"{"givenName":"Ada","familyName":"Lovelace"}"#),
             ("emails", r#"[{"value":"a@x","primary":true}]"#),
-            ("we\"ird", "null"),
+            ("a key", "null"),
             ("n", "-12.5"),
             ("active", "false"),
         ];
@@ -298,7 +326,7 @@ mod tests {
         let found: Vec<(String, &str)> = resource
             .members()
             .expect("places known")
-            .map(|(key, value)| (serde_json::from_str(key).unwrap(), value))
+            .map(|(key, value)| (key.to_owned(), value))
             .collect();
         let expected: Vec<(String, &str)> =
             members.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
@@ -320,6 +348,18 @@ mod tests {
         let many: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "true")).collect();
         assert!(written(&many).unwrap().members().is_none());
         assert!(written(&many[..MAX_MEMBERS]).unwrap().members().is_some());
+        // A key written with escapes is not kept as placed; the text still holds it.
+        let escaped = written(&[("a", "1"), ("b\"c", "2")]).unwrap();
+        assert!(escaped.members().is_none());
+        assert_eq!(escaped.value()["b\"c"], 2);
+        // A key as a parser read it is written as it is, and placed.
+        let mut text = String::new();
+        let mut writer = ResourceWriter::new(&mut text);
+        writer.member_as_read(Cow::Borrowed("a"), "1");
+        writer.member_as_read(Cow::Owned("b\\".to_owned()), "2");
+        let read = writer.finish().unwrap();
+        assert_eq!(read.as_str(), r#"{"a":1,"b\\":2}"#);
+        assert!(read.members().is_none());
         // Texts without places read as having none, or as unknown.
         assert_eq!(
             Resource::from_text("{}")
