@@ -11,64 +11,104 @@
 //! end, without checking the text again.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 use serde_json::Value;
 
 use super::patch::split_urn;
 use super::user::Item;
-use crate::state::Resource;
+use crate::state::{MAX_MEMBERS, Resource};
 
-/// The members of a JSON object, each value as its text.
-type Members<'a> = Vec<(Cow<'a, str>, &'a str)>;
-
-/// The members of one live resource, read lazily.
+/// One live resource, its attributes found when the diff asks for them. A view holds no
+/// copy of anything: a resource whose reader kept the places of its members is read from
+/// them, any other text is scanned.
 pub struct LiveView<'a> {
-    members: Option<Members<'a>>,
-    /// The sub-object read last (`name`, say), kept for its next attribute.
-    child: RefCell<Option<(&'a str, Option<Members<'a>>)>>,
+    object: Object<'a>,
+}
+
+// A view lives on the stack for the diff of one resource: boxing the large variant would
+// allocate, which is what it is there to avoid.
+#[allow(clippy::large_enum_variant)]
+enum Object<'a> {
+    /// The members of a resource whose places are known, each key and value as its text, in
+    /// order: the first `len` of `members`. Kept in place rather than in a `Vec`, so that
+    /// viewing a resource allocates nothing.
+    Placed {
+        members: [(&'a str, &'a str); MAX_MEMBERS],
+        len: usize,
+    },
+    /// The text of a JSON value; a value that is not an object holds no members.
+    Text(&'a str),
 }
 
 impl<'a> LiveView<'a> {
     /// A view of a live resource, its members found where the reader wrote them when known.
     #[must_use]
     pub fn of(resource: &'a Resource) -> Self {
-        let members = match resource.members() {
-            Some(found) => Some(placed_members(found)),
-            None => scan_members(resource.as_str()),
+        let object = match resource.members() {
+            Some(found) => {
+                let mut members = [("", ""); MAX_MEMBERS];
+                let mut len = 0;
+                for (slot, member) in members.iter_mut().zip(found) {
+                    *slot = member;
+                    len += 1;
+                }
+                Object::Placed { members, len }
+            }
+            None => Object::Text(resource.as_str()),
         };
-        LiveView {
-            members,
-            child: RefCell::new(None),
-        }
+        LiveView { object }
     }
 
     /// A view of the JSON object `text` (valid JSON); anything else reads as an empty resource.
     #[must_use]
     pub fn parse(text: &'a str) -> Self {
         LiveView {
-            members: scan_members(text),
-            child: RefCell::new(None),
+            object: Object::Text(text),
+        }
+    }
+
+    /// The value of the top-level member called `name`, as [`Pick`] chooses it.
+    fn member(&self, name: &str) -> Option<&'a str> {
+        match &self.object {
+            // The last exact match, else the last one in another case: searched from the end,
+            // the search stops at the first match, and most names are found in the first pass.
+            Object::Placed { members, len } => {
+                let members = &members[..*len];
+                members
+                    .iter()
+                    .rev()
+                    .find(|(key, _)| *key == name)
+                    .or_else(|| {
+                        members
+                            .iter()
+                            .rev()
+                            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    })
+                    .map(|(_, value)| *value)
+            }
+            Object::Text(text) => {
+                let mut pick = Pick::new(name);
+                offer_members(text, &mut pick);
+                pick.found()
+            }
         }
     }
 
     /// The JSON text at `path` (`attribute`, `attribute.sub` or `urn:…:attribute`), names
     /// matched case-insensitively; `null` reads as absent. Reads as `patch::get_path` does.
     pub(super) fn raw(&self, path: &str) -> Option<&'a str> {
-        let members = self.members.as_ref()?;
-        let found = match split_urn(path).or_else(|| path.split_once('.')) {
+        // Paths are short: a byte loop finds the dot for a fraction of what a char search costs.
+        let parent_and_attribute = split_urn(path).or_else(|| {
+            let dot = path.bytes().position(|b| b == b'.')?;
+            Some((&path[..dot], &path[dot + 1..]))
+        });
+        let found = match parent_and_attribute {
             Some((parent, attribute)) => {
-                let parent = member(members, parent)?;
-                let mut child = self.child.borrow_mut();
-                if !child
-                    .as_ref()
-                    .is_some_and(|(raw, _)| std::ptr::eq(*raw, parent))
-                {
-                    *child = Some((parent, scan_members(parent)));
-                }
-                member(child.as_ref()?.1.as_ref()?, attribute)
+                let mut pick = Pick::new(attribute);
+                offer_members(self.member(parent)?, &mut pick);
+                pick.found()
             }
-            None => member(members, path),
+            None => self.member(path),
         };
         found.filter(|raw| *raw != "null")
     }
@@ -91,67 +131,78 @@ impl<'a> LiveView<'a> {
     /// not an array holds none. Reads as `user::live_roles` does.
     #[must_use]
     pub fn strings(&self, path: &str) -> Vec<Cow<'a, str>> {
-        let Some(items) = self.raw(path).and_then(scan_items) else {
-            return Vec::new();
-        };
-        items
-            .into_iter()
-            .filter_map(|item| {
-                if item.starts_with('{') {
-                    string(member(&scan_members(item)?, "value")?)
-                } else {
-                    string(item)
-                }
-            })
-            .collect()
+        let mut strings = Vec::new();
+        for item in Items::of(self.raw(path)) {
+            if item.starts_with('{') {
+                let mut value = Pick::new("value");
+                offer_members(item, &mut value);
+                strings.extend(value.found().and_then(string));
+            } else {
+                strings.extend(string(item));
+            }
+        }
+        strings
     }
 
     /// The items of the multi-valued attribute at `path`; none when it is absent or not an
     /// array. Reads as `user::Item::of` reads a decoded item.
     #[must_use]
     pub(super) fn items(&self, path: &str) -> Vec<Item<'a>> {
-        let Some(items) = self.raw(path).and_then(scan_items) else {
-            return Vec::new();
-        };
-        items
-            .into_iter()
-            .map(|item| match scan_members(item) {
-                Some(members) => Item {
-                    value: member(&members, "value").and_then(string),
-                    kind: member(&members, "type").and_then(string),
-                    primary: member(&members, "primary").is_some_and(|p| p == "true"),
-                },
-                None => Item {
-                    value: None,
-                    kind: None,
-                    primary: false,
-                },
+        Items::of(self.raw(path))
+            .map(|item| {
+                let (mut value, mut kind, mut primary) =
+                    (Pick::new("value"), Pick::new("type"), Pick::new("primary"));
+                for (key, raw) in members(item) {
+                    value.offer(&key, raw);
+                    kind.offer(&key, raw);
+                    primary.offer(&key, raw);
+                }
+                Item {
+                    value: value.found().and_then(string),
+                    kind: kind.found().and_then(string),
+                    primary: primary.found() == Some("true"),
+                }
             })
             .collect()
     }
 }
 
-/// The members where a resource's reader placed them.
-fn placed_members<'a>(found: impl Iterator<Item = (&'a str, &'a str)>) -> Members<'a> {
-    let mut members = Vec::with_capacity(16);
-    members.extend(found.map(|(key, value)| (Cow::Borrowed(key), value)));
-    members
+/// Chooses among members the one called `name`, compared case-insensitively (RFC 7643 §2.1):
+/// an exact match wins, then the last member written, as `client::Members::get` finds it.
+struct Pick<'n, 'a> {
+    name: &'n str,
+    exact: Option<&'a str>,
+    folded: Option<&'a str>,
 }
 
-/// The value of the member called `name`, compared case-insensitively (RFC 7643 §2.1): an
-/// exact match wins, then the last member written, as `client::Members::get` finds it.
-fn member<'a>(members: &Members<'a>, name: &str) -> Option<&'a str> {
-    members
-        .iter()
-        .rev()
-        .find(|(key, _)| key == name)
-        .or_else(|| {
-            members
-                .iter()
-                .rev()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        })
-        .map(|(_, value)| *value)
+impl<'n, 'a> Pick<'n, 'a> {
+    fn new(name: &'n str) -> Self {
+        Pick {
+            name,
+            exact: None,
+            folded: None,
+        }
+    }
+
+    fn offer(&mut self, key: &str, value: &'a str) {
+        if key == self.name {
+            self.exact = Some(value);
+        } else if self.exact.is_none() && key.eq_ignore_ascii_case(self.name) {
+            self.folded = Some(value);
+        }
+    }
+
+    fn found(&self) -> Option<&'a str> {
+        self.exact.or(self.folded)
+    }
+}
+
+/// Offers each member of the JSON object `text` to `pick`; a `text` that is not an object
+/// offers none.
+fn offer_members<'a>(text: &'a str, pick: &mut Pick<'_, 'a>) {
+    for (key, value) in members(text) {
+        pick.offer(&key, value);
+    }
 }
 
 /// The string the JSON text `raw` holds, borrowed unless it has escapes; `None` for anything
@@ -164,19 +215,34 @@ fn string(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The members of the valid JSON object `text`; `None` when it is not an object.
-fn scan_members(text: &str) -> Option<Members<'_>> {
+/// The members of the valid JSON object `text`, each key decoded and each value as its text;
+/// none when `text` is not an object.
+fn members(text: &str) -> Members<'_> {
     let bytes = text.as_bytes();
-    let mut at = skip_space(bytes, 0);
-    if bytes.get(at) != Some(&b'{') {
-        return None;
+    let at = skip_space(bytes, 0);
+    if bytes.get(at) == Some(&b'{') {
+        Members {
+            text,
+            at: Some(skip_space(bytes, at + 1)),
+        }
+    } else {
+        Members { text, at: None }
     }
-    let mut members = Vec::with_capacity(16);
-    at = skip_space(bytes, at + 1);
-    if bytes.get(at) == Some(&b'}') {
-        return Some(members);
-    }
-    loop {
+}
+
+/// The members of a JSON object's text, found one by one: see [`members`].
+struct Members<'a> {
+    text: &'a str,
+    /// Where the next member begins; `None` past the end.
+    at: Option<usize>,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (Cow<'a, str>, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        let mut at = self.at.take()?;
         if bytes.get(at) != Some(&b'"') {
             return None;
         }
@@ -188,37 +254,46 @@ fn scan_members(text: &str) -> Option<Members<'_>> {
         }
         let start = skip_space(bytes, at + 1);
         let end = value_end(bytes, start)?;
-        members.push((key, &text[start..end]));
         at = skip_space(bytes, end);
-        match bytes.get(at)? {
-            b',' => at = skip_space(bytes, at + 1),
-            b'}' => return Some(members),
-            _ => return None,
+        if bytes.get(at) == Some(&b',') {
+            self.at = Some(skip_space(bytes, at + 1));
         }
+        Some((key, &text[start..end]))
     }
 }
 
-/// The items of the valid JSON array `text`; `None` when it is not an array.
-fn scan_items(text: &str) -> Option<Vec<&str>> {
-    let bytes = text.as_bytes();
-    let mut at = skip_space(bytes, 0);
-    if bytes.get(at) != Some(&b'[') {
-        return None;
+/// The items of a JSON array's text, each as its text; none when there is no text or it is
+/// not an array.
+struct Items<'a> {
+    text: &'a str,
+    /// Where the next item begins; `None` past the end.
+    at: Option<usize>,
+}
+
+impl<'a> Items<'a> {
+    fn of(text: Option<&'a str>) -> Self {
+        let text = text.unwrap_or_default();
+        let bytes = text.as_bytes();
+        let at = skip_space(bytes, 0);
+        let at = (bytes.get(at) == Some(&b'['))
+            .then(|| skip_space(bytes, at + 1))
+            .filter(|&at| bytes.get(at) != Some(&b']'));
+        Items { text, at }
     }
-    let mut items = Vec::new();
-    at = skip_space(bytes, at + 1);
-    if bytes.get(at) == Some(&b']') {
-        return Some(items);
-    }
-    loop {
-        let end = value_end(bytes, at)?;
-        items.push(&text[at..end]);
-        at = skip_space(bytes, end);
-        match bytes.get(at)? {
-            b',' => at = skip_space(bytes, at + 1),
-            b']' => return Some(items),
-            _ => return None,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        let start = self.at.take()?;
+        let end = value_end(bytes, start)?;
+        let at = skip_space(bytes, end);
+        if bytes.get(at) == Some(&b',') {
+            self.at = Some(skip_space(bytes, at + 1));
         }
+        Some(&self.text[start..end])
     }
 }
 
@@ -380,43 +455,42 @@ mod tests {
                         .map(|(k, v)| (k.into_owned(), v.to_owned()))
                         .collect::<Vec<_>>()
                 });
-                let parsed = Parsed::parse(&text).map(|members| {
-                    let mut all = Vec::new();
-                    for key in value.as_object().unwrap().keys() {
-                        all.push((key.clone(), members.get(key).unwrap().get().to_owned()));
-                    }
-                    all
-                });
+                let parsed = Parsed::parse(&text);
                 if let (Some(scanned), Some(parsed)) = (&scanned, &parsed) {
                     objects += 1;
+                    let object = value.as_object().unwrap();
                     // A resource written member by member is viewed as its text is scanned.
                     let mut buffer = String::new();
                     let mut writer = ResourceWriter::new(&mut buffer);
-                    for (key, member) in value.as_object().unwrap() {
+                    for (key, member) in object {
                         writer.member(key, &member.to_string());
                     }
                     let resource = writer.finish().unwrap();
-                    let plain_keys = value
-                        .as_object()
-                        .unwrap()
+                    let plain_keys = object
                         .keys()
                         .all(|key| key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
                     assert_eq!(resource.members().is_some(), plain_keys, "{text}");
-                    let of = LiveView::of(&resource).members;
-                    assert_eq!(of, scan_members(resource.as_str()), "{text}");
-                    assert_eq!(scanned.len(), parsed.len(), "{text}");
-                    for (key, text) in parsed {
-                        assert_eq!(
-                            member(&scan_members_owned(scanned), key),
-                            Some(text.as_str()),
-                            "{text}"
-                        );
+                    let (placed, written) = (LiveView::of(&resource), LiveView::parse(&buffer));
+                    assert_eq!(scanned.len(), object.len(), "{text}");
+                    let view = LiveView::parse(&text);
+                    for key in object
+                        .keys()
+                        .map(String::as_str)
+                        .chain(["VALUE", "A", "missing"])
+                    {
+                        let from_parser = parsed.get(key).map(serde_json::value::RawValue::get);
+                        assert_eq!(view.member(key), from_parser, "{key} in {text}");
+                        assert_eq!(placed.member(key), written.member(key), "{key} in {text}");
+                        assert_eq!(written.member(key).is_some(), from_parser.is_some());
                     }
                 } else {
                     assert_eq!(scanned.is_some(), parsed.is_some(), "{text}");
                 }
-                let items = scan_items(&text)
-                    .map(|items| items.iter().map(|i| (*i).to_owned()).collect::<Vec<_>>());
+                let items = text.starts_with('[').then(|| {
+                    Items::of(Some(&text))
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                });
                 let parsed_items = json_items(&text)
                     .map(|items| items.iter().map(|i| i.get().to_owned()).collect::<Vec<_>>());
                 arrays += usize::from(items.is_some());
@@ -430,11 +504,9 @@ mod tests {
         );
     }
 
-    fn scan_members_owned(members: &[(String, String)]) -> Members<'_> {
-        members
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(k.as_str()), v.as_str()))
-            .collect()
+    /// The members of `text` when it is an object, as the view finds them.
+    fn scan_members(text: &str) -> Option<Vec<(Cow<'_, str>, &str)>> {
+        text.starts_with('{').then(|| members(text).collect())
     }
 
     #[test]

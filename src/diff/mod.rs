@@ -677,12 +677,22 @@ fn observed(id: &str, version: Option<&String>, resource: &Value) -> Observed {
 /// `sha256:<hex>` of the resource's canonical JSON, without `meta` and `groups`.
 #[must_use]
 pub fn resource_hash(resource: &Value) -> String {
-    let mut copy = resource.clone();
-    if let Some(object) = copy.as_object_mut() {
-        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+    /// An object's members but `meta` and `groups`, written as the object itself would be,
+    /// without copying it.
+    struct Hashed<'a>(&'a serde_json::Map<String, Value>);
+    impl serde::Serialize for Hashed<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().filter(|(k, _)| {
+                !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups")
+            }))
+        }
     }
     // serde_json's maps are sorted, so this text is canonical.
-    let text = serde_json::to_string(&copy).expect("a JSON value always serializes");
+    let text = match resource {
+        Value::Object(object) => serde_json::to_string(&Hashed(object)),
+        other => serde_json::to_string(other),
+    }
+    .expect("a JSON value always serializes");
     crate::digest::sha256_hex(text.as_bytes())
 }
 

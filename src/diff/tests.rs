@@ -562,3 +562,20 @@ fn flags_and_multi_valued_attributes_compare_by_value_not_by_text() {
         ]
     );
 }
+
+#[test]
+fn a_resource_hash_leaves_out_meta_and_groups_in_any_case() {
+    let bare = json!({"userName": "ada", "active": true, "name": {"givenName": "Ada"}});
+    let mut listed = bare.clone();
+    listed["Meta"] = json!({"version": "W/\"3\""});
+    listed["groups"] = json!([{"value": "g1"}]);
+    assert_eq!(resource_hash(&listed), resource_hash(&bare));
+    assert_eq!(
+        resource_hash(&bare),
+        crate::digest::sha256_hex(bare.to_string().as_bytes())
+    );
+    assert_ne!(
+        resource_hash(&bare),
+        resource_hash(&json!({"userName": "ada"}))
+    );
+}

@@ -22,7 +22,7 @@ use crate::client::{
 };
 
 pub use resource::Resource;
-pub(crate) use resource::ResourceWriter;
+pub(crate) use resource::{MAX_MEMBERS, ResourceWriter};
 
 /// How many lookups run at once in a targeted read.
 const CONCURRENT_LOOKUPS: usize = 8;

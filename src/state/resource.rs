@@ -24,7 +24,7 @@ pub struct Resource {
 }
 
 /// The most members whose places a resource keeps; a resource with more is scanned instead.
-const MAX_MEMBERS: usize = 32;
+pub(crate) const MAX_MEMBERS: usize = 32;
 
 impl Resource {
     /// Wraps JSON object text that a parser has read. `None` when the text holds a number no
@@ -57,23 +57,22 @@ impl Resource {
     /// Each member as its key and the text of its value, in order; `None` when the places of
     /// the members are not known. Places are only kept when every key was written without
     /// escapes, so a key's text between its quotes is the key itself.
-    pub(crate) fn members(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
+    pub(crate) fn members(&self) -> Option<impl DoubleEndedIterator<Item = (&str, &str)>> {
         if self.values.is_empty() && self.text.len() > 2 {
             return None;
         }
-        let text = &*self.text;
-        Some(
-            self.values
-                .chunks_exact(2)
-                .scan(0, move |previous_end, span| {
-                    let (start, end) = (usize::from(span[0]), usize::from(span[1]));
-                    // `{"key":value,"key":value}`: a key runs from past the `{"` or `,"` to
-                    // the `":`.
-                    let key = &text[*previous_end + 2..start - 2];
-                    *previous_end = end;
-                    Some((key, &text[start..end]))
-                }),
-        )
+        let (text, values) = (&*self.text, &*self.values);
+        Some((0..values.len() / 2).map(move |i| {
+            let (start, end) = (usize::from(values[2 * i]), usize::from(values[2 * i + 1]));
+            // `{"key":value,"key":value}`: a key runs from past the `{"` or `,"` that follows
+            // the value before it to the `":` before its own value.
+            let previous_end = if i == 0 {
+                0
+            } else {
+                usize::from(values[2 * i - 1])
+            };
+            (&text[previous_end + 2..start - 2], &text[start..end])
+        }))
     }
 }
 
