@@ -52,6 +52,8 @@ pub async fn plan_provider(
         .await
         .map_err(read_error)?;
     let reads = session.client.requests_sent();
+    // A listing's pages are read: the diff has better use for their buffers' memory.
+    session.client.release_buffers();
     let (ops, unmanaged) = diff::diff(config, provider, &live, &capabilities, options)?;
     Ok(Planned {
         plan: ProviderPlan {

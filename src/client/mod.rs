@@ -332,6 +332,14 @@ impl ScimClient {
         Err(ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after))
     }
 
+    /// Frees the buffers kept for reading answers into: for when the reading is done and the
+    /// memory is better used for what comes after.
+    pub fn release_buffers(&self) {
+        let kept =
+            std::mem::take(&mut *self.buffers.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(kept);
+    }
+
     /// Reads the body of `response` into a buffer this client read an earlier answer into,
     /// when one is free.
     async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, reqwest::Error> {
@@ -495,6 +503,10 @@ mod tests {
             "the buffer was reused"
         );
         assert_eq!(kept(), 0);
+        drop(short);
+        assert_eq!(kept(), 1);
+        client.release_buffers();
+        assert_eq!(kept(), 0, "released buffers are freed, not kept");
     }
 
     #[test]
