@@ -100,7 +100,7 @@ impl Config {
         Some(
             members
                 .iter()
-                .filter_map(|key| self.user_index.get(key).map(|&i| &self.users[i]))
+                .map(|&i| &self.users[i])
                 .filter(move |user| user.is_on(provider)),
         )
     }
@@ -687,9 +687,10 @@ pub struct Group {
     pub key: GroupKey,
     pub span: Span,
     pub external_id: Managed<String>,
-    /// Members by user. `Set` is authoritative; `Remove` (`members: null`) means no members.
-    /// On each provider, the members are those the provider holds ([`Config::members_on`]).
-    pub members: Managed<Vec<UserKey>>,
+    /// Members, each by its index in [`Config::users`], each once. `Set` is authoritative;
+    /// `Remove` (`members: null`) means no members. On each provider, the members are those
+    /// the provider holds ([`Config::members_on`]).
+    pub members: Managed<Vec<usize>>,
     pub providers: Arc<BTreeSet<String>>,
     pub absent: bool,
 }

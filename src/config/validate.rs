@@ -824,7 +824,7 @@ impl Validator<'_> {
                             self.member_providers(user, &member, &display_name.value, &on);
                         }
                         if member_indices.insert(i) {
-                            keys.push(user.key.clone());
+                            keys.push(i);
                         }
                     }
                 }
@@ -972,8 +972,8 @@ impl Validator<'_> {
                 let group = &groups[g];
                 group_keys.push(group.key.clone());
                 if let Managed::Set(members) = &group.members {
-                    for member in members {
-                        grants.push((user_index[member], Some(group), target.span));
+                    for &member in members {
+                        grants.push((member, Some(group), target.span));
                     }
                 }
             }

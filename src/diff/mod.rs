@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::client::{Capabilities, ResourceKind};
 use crate::config::model::key_text;
-use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User, UserKey};
+use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
 use crate::state::{LiveGroup, LiveState, LiveUser, Resource, get_ci};
 use group::Member;
@@ -84,7 +84,7 @@ pub fn diff(
         live,
         capabilities,
         ops: Vec::new(),
-        references: HashMap::new(),
+        references: vec![None; config.users().len()],
         next_bulk_id: 0,
         unmanaged: Unmanaged::default(),
     };
@@ -105,8 +105,9 @@ struct Differ<'a> {
     live: &'a LiveState,
     capabilities: &'a Capabilities,
     ops: Vec<Op>,
-    /// Where each declared user is (or will be), by key: a server id or `bulkId:…`.
-    references: HashMap<&'a str, Cow<'a, str>>,
+    /// Where each declared user is (or will be), by its index in the config: a server id or
+    /// `bulkId:…`; `None` for users not on the provider, or absent from it.
+    references: Vec<Option<Cow<'a, str>>>,
     next_bulk_id: usize,
     unmanaged: Unmanaged,
 }
@@ -123,20 +124,21 @@ impl Differ<'_> {
         let name = provider.name();
         let roles = provider.role_definition();
 
-        let declared: Vec<&User> = config.users_for(name).collect();
-        self.references.reserve(declared.len());
+        let declared: Vec<(usize, &User)> = (config.users().iter().enumerate())
+            .filter(|(_, user)| user.is_on(name))
+            .collect();
         // §3.2: users by userName, case-insensitively; then by externalId for a rename.
         let user_matches = match_objects(
             declared
                 .iter()
-                .map(|u| (u.key.as_str(), u.external_id.as_set().map(String::as_str))),
+                .map(|(_, u)| (u.key.as_str(), u.external_id.as_set().map(String::as_str))),
             &live.users,
             |u| &u.user_name,
             |u| u.external_id.as_deref(),
         );
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
-        for (user, matched) in declared.into_iter().zip(&user_matches) {
+        for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
             let user_roles = roles.and(user.roles(name)).map(|values| user::Roles {
                 path: &role_path,
                 values,
@@ -146,8 +148,7 @@ impl Differ<'_> {
                     continue;
                 }
                 let bulk_id = self.bulk_id('u');
-                self.references
-                    .insert(user.key.as_str(), Cow::Owned(format!("bulkId:{bulk_id}")));
+                self.references[index_in_config] = Some(Cow::Owned(format!("bulkId:{bulk_id}")));
                 let (body, changes) = user::create(user, user_roles);
                 self.ops.push(Op {
                     phase: Phase::Users,
@@ -179,8 +180,7 @@ impl Differ<'_> {
                 ));
                 continue;
             }
-            self.references
-                .insert(user.key.as_str(), Cow::Borrowed(&current.id));
+            self.references[index_in_config] = Some(Cow::Borrowed(&current.id));
             self.ops
                 .extend(update_user(user, current, user_roles, capabilities));
         }
@@ -228,8 +228,8 @@ impl Differ<'_> {
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
             // A group that holds exactly its declared members needs no member sets at all.
             let members_unchanged = match (&group.members, *matched) {
-                (Managed::Set(keys), Some(index)) if !group.absent => {
-                    self.same_members(keys, &live.groups[index].members)
+                (Managed::Set(members), Some(index)) if !group.absent => {
+                    self.same_members(members, &live.groups[index].members)
                 }
                 _ => false,
             };
@@ -237,11 +237,12 @@ impl Differ<'_> {
                 _ if members_unchanged => None,
                 Managed::Unmanaged => None,
                 Managed::Remove => Some(BTreeSet::new()),
-                Managed::Set(keys) => Some(
-                    keys.iter()
-                        .filter_map(|key| {
-                            let reference = self.references.get(key.as_str())?;
-                            let user_name = config.user(key.as_str())?.user_name.clone();
+                Managed::Set(members) => Some(
+                    members
+                        .iter()
+                        .filter_map(|&i| {
+                            let reference = self.references[i].as_ref()?;
+                            let user_name = config.users()[i].user_name.clone();
                             Some(Member {
                                 reference: reference.clone().into_owned(),
                                 user_name,
@@ -315,12 +316,12 @@ impl Differ<'_> {
         Ok(())
     }
 
-    /// Whether the members `keys` declares, as the provider holds or will hold them, are
-    /// exactly the server's `live` member ids.
-    fn same_members(&self, keys: &[UserKey], live: &BTreeSet<String>) -> bool {
-        let mut references: Vec<&str> = keys
+    /// Whether the declared `members`, as the provider holds or will hold them, are exactly
+    /// the server's `live` member ids.
+    fn same_members(&self, members: &[usize], live: &BTreeSet<String>) -> bool {
+        let mut references: Vec<&str> = members
             .iter()
-            .filter_map(|key| self.references.get(key.as_str()).map(AsRef::as_ref))
+            .filter_map(|&i| self.references[i].as_deref())
             .collect();
         if references.len() < live.len() {
             return false;

@@ -201,7 +201,7 @@ fn user_names_match_case_insensitively_and_keep_their_spelling() {
     };
     let members: Vec<&str> = members
         .iter()
-        .map(scimform::config::UserKey::as_str)
+        .map(|&i| config.users()[i].key.as_str())
         .collect();
     assert_eq!(members, ["ada@example.com", "grace@example.com"]);
 }
