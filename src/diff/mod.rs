@@ -128,13 +128,16 @@ impl Differ<'_> {
             .filter(|(_, user)| user.is_on(name))
             .collect();
         // §3.2: users by userName, case-insensitively; then by externalId for a rename.
+        let place = places(config.users().len(), declared.iter().map(|(i, _)| *i));
+        let external_ids: Vec<Option<&str>> = (declared.iter())
+            .map(|(_, u)| u.external_id.as_set().map(String::as_str))
+            .collect();
         let user_matches = match_objects(
-            declared
-                .iter()
-                .map(|(_, u)| (u.key.as_str(), u.external_id.as_set().map(String::as_str))),
+            &external_ids,
             &live.users,
             |u| &u.user_name,
             |u| u.external_id.as_deref(),
+            |key| place[*config.user_index.get(key)?],
         );
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
@@ -216,14 +219,7 @@ impl Differ<'_> {
         let name = provider.name();
         // Names to show for server member ids, made when a group's members change.
         let mut user_names: Option<HashMap<&str, &str>> = None;
-        let group_matches = match_objects(
-            config
-                .groups_for(name)
-                .map(|g| (g.key.as_str(), g.external_id.as_set().map(String::as_str))),
-            &live.groups,
-            |g| &g.display_name,
-            |g| g.external_id.as_deref(),
-        );
+        let group_matches = match_groups(config, name, &live.groups);
         let mut claimed_groups = vec![false; live.groups.len()];
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
             // A group that holds exactly its declared members needs no member sets at all.
@@ -437,38 +433,49 @@ fn require_complete(
     }
 }
 
-/// Matches declared objects (key, externalId) to server objects: first by key, then, for the
-/// ones left, by externalId (a rename). Each server object is matched at most once. Declared
-/// keys are lowercase already; `key` gives a server object's.
+/// Matches declared objects to server objects: first by key, then, for the ones left, by
+/// externalId (a rename). Each server object is matched at most once; a key or externalId
+/// that several server objects hold matches the first of them.
+///
+/// `external_ids` holds the declared objects' externalIds, in declared order, and `declared`
+/// finds the declared object that a server object's key (in lower case) names, through an
+/// index the config holds already. So matching builds no map of the server's objects, only one
+/// of the externalIds of the declared objects left unmatched, which are few.
 fn match_objects<'a, T>(
-    declared: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    external_ids: &[Option<&str>],
     live: &'a [T],
     key: impl Fn(&'a T) -> &'a str,
     external_id: impl Fn(&'a T) -> Option<&'a str>,
+    declared: impl Fn(&str) -> Option<usize>,
 ) -> Vec<Option<usize>> {
-    let declared: Vec<(&str, Option<&str>)> = declared.collect();
-    let mut by_key: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(live.len());
-    let mut by_external: HashMap<&'a str, usize> = HashMap::with_capacity(live.len());
+    let mut matches: Vec<Option<usize>> = vec![None; external_ids.len()];
+    let mut taken = vec![false; live.len()];
     for (i, object) in live.iter().enumerate() {
-        by_key.entry(key_text(key(object))).or_insert(i);
-        if let Some(id) = external_id(object) {
-            by_external.entry(id).or_insert(i);
+        if let Some(at) = declared(&key_text(key(object)))
+            && matches[at].is_none()
+        {
+            matches[at] = Some(i);
+            taken[i] = true;
         }
     }
-    let mut taken = vec![false; live.len()];
-    let mut matches: Vec<Option<usize>> = declared
+    // Each externalId wanted for a rename, with the first server object that holds it.
+    let mut first_holder: HashMap<&str, Option<usize>> = external_ids
         .iter()
-        .map(|(k, _)| {
-            let i = *by_key.get(*k)?;
-            (!taken[i]).then(|| {
-                taken[i] = true;
-                i
-            })
-        })
+        .zip(&matches)
+        .filter(|(_, matched)| matched.is_none())
+        .filter_map(|(external, _)| Some(((*external)?, None)))
         .collect();
-    for ((_, external), matched) in declared.iter().zip(&mut matches) {
+    if first_holder.is_empty() {
+        return matches;
+    }
+    for (i, object) in live.iter().enumerate() {
+        if let Some(holder @ None) = external_id(object).and_then(|e| first_holder.get_mut(e)) {
+            *holder = Some(i);
+        }
+    }
+    for (external, matched) in external_ids.iter().zip(&mut matches) {
         if matched.is_none()
-            && let Some(i) = external.and_then(|e| by_external.get(e)).copied()
+            && let Some(i) = external.and_then(|e| first_holder.get(e).copied().flatten())
             && !taken[i]
         {
             taken[i] = true;
@@ -476,6 +483,33 @@ fn match_objects<'a, T>(
         }
     }
     matches
+}
+
+/// §3.2: the server group each group `provider` holds matches, in declared order: by
+/// displayName, case-insensitively, then by externalId for a rename.
+fn match_groups(config: &Config, provider: &str, live: &[LiveGroup]) -> Vec<Option<usize>> {
+    let on = (config.groups().iter().enumerate()).filter(|(_, group)| group.is_on(provider));
+    let place = places(config.groups().len(), on.map(|(i, _)| i));
+    let external_ids: Vec<Option<&str>> = (config.groups_for(provider))
+        .map(|g| g.external_id.as_set().map(String::as_str))
+        .collect();
+    match_objects(
+        &external_ids,
+        live,
+        |g| &g.display_name,
+        |g| g.external_id.as_deref(),
+        |key| place[*config.group_index.get(key)?],
+    )
+}
+
+/// For each of `count` declared objects in the config, its place among those `on` a provider
+/// selects.
+fn places(count: usize, on: impl Iterator<Item = usize>) -> Vec<Option<usize>> {
+    let mut places = vec![None; count];
+    for (place, index) in on.enumerate() {
+        places[index] = Some(place);
+    }
+    places
 }
 
 #[allow(clippy::too_many_arguments)]

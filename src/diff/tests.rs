@@ -579,3 +579,38 @@ fn a_resource_hash_leaves_out_meta_and_groups_in_any_case() {
         resource_hash(&json!({"userName": "ada"}))
     );
 }
+
+#[test]
+fn objects_match_by_key_then_by_external_id_each_server_object_once() {
+    // Server objects as (userName, externalId).
+    let live = [
+        ("Ada", Some("e-ada")),     // 0: ada by name
+        ("ada", Some("e-other")),   // 1: a second "ada": the first holder of a name wins
+        ("old-grace", Some("e-g")), // 2: grace, renamed, by externalId
+        ("linus", Some("e-l")),     // 3: linus by name, though its externalId is wanted below
+        ("late", Some("e-g")),      // 4: holds grace's externalId after the first holder
+        ("stray", None),            // 5: nobody's
+    ];
+    // Declared: (key, externalId).
+    let declared = [
+        ("ada", None),
+        ("grace", Some("e-g")),
+        ("linus", Some("e-l")),
+        ("ken", Some("e-l")), // linus's externalId, but linus is matched by name
+        ("joan", Some("e-g")), // grace's externalId, taken by grace first
+        ("new", Some("e-none")),
+    ];
+    let external_ids: Vec<Option<&str>> = declared.iter().map(|(_, e)| *e).collect();
+    let matches = match_objects(
+        &external_ids,
+        &live,
+        |(name, _)| name,
+        |(_, external)| *external,
+        |key| declared.iter().position(|(k, _)| *k == key),
+    );
+    assert_eq!(
+        matches,
+        [Some(0), Some(2), Some(3), None, None, None],
+        "ada by name (first holder), grace renamed, linus by name, the rest unmatched"
+    );
+}
