@@ -60,6 +60,15 @@ fn main() {
     );
     for users in sizes {
         let mut rows = measure(&Scenario::new(users), runs);
+        // The runs in the order they ran, to stderr: a first run slower than the rest (a cold
+        // server) shows here and not in the table.
+        let each: Vec<String> = (rows.iter())
+            .map(|row| format!("{:.2}", row.cpu.as_secs_f64()))
+            .collect();
+        eprintln!(
+            "{users} users: client CPU of each run, in order: {} s",
+            each.join(", ")
+        );
         rows.sort_by_key(|row| row.cpu);
         let median = &rows[rows.len() / 2];
         let (least, most) = (&rows[0], &rows[rows.len() - 1]);

@@ -314,17 +314,22 @@ impl Differ<'_> {
 
     /// Whether the declared `members`, as the provider holds or will hold them, are exactly
     /// the server's `live` member ids.
+    ///
+    /// The references are distinct (a group lists each user once, each server user is matched
+    /// to one declared user, and bulkIds are new), so as many of them as live members, each a
+    /// live member, are the same set.
     fn same_members(&self, members: &[usize], live: &BTreeSet<String>) -> bool {
-        let mut references: Vec<&str> = members
+        let mut count = 0;
+        for reference in members
             .iter()
             .filter_map(|&i| self.references[i].as_deref())
-            .collect();
-        if references.len() < live.len() {
-            return false;
+        {
+            if !live.contains(reference) {
+                return false;
+            }
+            count += 1;
         }
-        references.sort_unstable();
-        references.dedup();
-        references.len() == live.len() && references.iter().zip(live).all(|(a, b)| *a == b)
+        count == live.len()
     }
 
     fn create_group(&mut self, group: &Group, members: &BTreeSet<Member>) {
