@@ -335,9 +335,10 @@ impl ScimClient {
     /// Frees the buffers kept for reading answers into: for when the reading is done and the
     /// memory is better used for what comes after.
     pub fn release_buffers(&self) {
-        let kept =
-            std::mem::take(&mut *self.buffers.lock().unwrap_or_else(PoisonError::into_inner));
-        drop(kept);
+        self.buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Reads the body of `response` into a buffer this client read an earlier answer into,

@@ -30,9 +30,9 @@ pub struct Config {
     pub(crate) roles: Vec<RoleAssignment>,
     pub(crate) user_index: HashMap<UserKey, usize>,
     pub(crate) group_index: HashMap<GroupKey, usize>,
-    /// [`Sources::digest`](super::Sources::digest) of the files the config was read from. The files' texts are not
-    /// kept: a config of 100,000 users is tens of megabytes of YAML, and a valid config's
-    /// errors are all reported while it is loaded (SPEC §8).
+    /// [`Sources::digest`](super::Sources::digest) of the files the config was read from.
+    /// The files' texts are not kept: a config of 100,000 users is tens of megabytes of YAML,
+    /// and a valid config's errors are all reported while it is loaded (SPEC §8).
     pub(crate) digest: String,
 }
 

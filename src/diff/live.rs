@@ -69,29 +69,16 @@ impl<'a> LiveView<'a> {
 
     /// The value of the top-level member called `name`, as [`Pick`] chooses it.
     fn member(&self, name: &str) -> Option<&'a str> {
+        let mut pick = Pick::new(name);
         match &self.object {
-            // The last exact match, else the last one in another case: searched from the end,
-            // the search stops at the first match, and most names are found in the first pass.
             Object::Placed { members, len } => {
-                let members = &members[..*len];
-                members
-                    .iter()
-                    .rev()
-                    .find(|(key, _)| *key == name)
-                    .or_else(|| {
-                        members
-                            .iter()
-                            .rev()
-                            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                    })
-                    .map(|(_, value)| *value)
+                for (key, value) in &members[..*len] {
+                    pick.offer(key, value);
+                }
             }
-            Object::Text(text) => {
-                let mut pick = Pick::new(name);
-                offer_members(text, &mut pick);
-                pick.found()
-            }
+            Object::Text(text) => offer_members(text, &mut pick),
         }
+        pick.found()
     }
 
     /// The JSON text at `path` (`attribute`, `attribute.sub` or `urn:…:attribute`), names
@@ -185,6 +172,10 @@ impl<'n, 'a> Pick<'n, 'a> {
     }
 
     fn offer(&mut self, key: &str, value: &'a str) {
+        // Names of another length match in no case: most keys are passed over here.
+        if key.len() != self.name.len() {
+            return;
+        }
         if key == self.name {
             self.exact = Some(value);
         } else if self.exact.is_none() && key.eq_ignore_ascii_case(self.name) {

@@ -124,21 +124,14 @@ impl Differ<'_> {
         let name = provider.name();
         let roles = provider.role_definition();
 
-        let declared: Vec<(usize, &User)> = (config.users().iter().enumerate())
+        // Each user on the provider, with its index in the config.
+        let declared: Vec<(usize, &User)> = config
+            .users()
+            .iter()
+            .enumerate()
             .filter(|(_, user)| user.is_on(name))
             .collect();
-        // §3.2: users by userName, case-insensitively; then by externalId for a rename.
-        let place = places(config.users().len(), declared.iter().map(|(i, _)| *i));
-        let external_ids: Vec<Option<&str>> = (declared.iter())
-            .map(|(_, u)| u.external_id.as_set().map(String::as_str))
-            .collect();
-        let user_matches = match_objects(
-            &external_ids,
-            &live.users,
-            |u| &u.user_name,
-            |u| u.external_id.as_deref(),
-            |key| place[*config.user_index.get(key)?],
-        );
+        let user_matches = match_users(config, &declared, &live.users);
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
@@ -490,13 +483,39 @@ fn match_objects<'a, T>(
     matches
 }
 
+/// §3.2: the server user each of the `declared` users (with their indexes in the config)
+/// matches: by userName, case-insensitively, then by externalId for a rename.
+fn match_users(
+    config: &Config,
+    declared: &[(usize, &User)],
+    live: &[LiveUser],
+) -> Vec<Option<usize>> {
+    let place = places(config.users().len(), declared.iter().map(|(i, _)| *i));
+    let external_ids: Vec<Option<&str>> = declared
+        .iter()
+        .map(|(_, user)| user.external_id.as_set().map(String::as_str))
+        .collect();
+    match_objects(
+        &external_ids,
+        live,
+        |u| &u.user_name,
+        |u| u.external_id.as_deref(),
+        |key| place[*config.user_index.get(key)?],
+    )
+}
+
 /// §3.2: the server group each group `provider` holds matches, in declared order: by
 /// displayName, case-insensitively, then by externalId for a rename.
 fn match_groups(config: &Config, provider: &str, live: &[LiveGroup]) -> Vec<Option<usize>> {
-    let on = (config.groups().iter().enumerate()).filter(|(_, group)| group.is_on(provider));
+    let on = config
+        .groups()
+        .iter()
+        .enumerate()
+        .filter(|(_, group)| group.is_on(provider));
     let place = places(config.groups().len(), on.map(|(i, _)| i));
-    let external_ids: Vec<Option<&str>> = (config.groups_for(provider))
-        .map(|g| g.external_id.as_set().map(String::as_str))
+    let external_ids: Vec<Option<&str>> = config
+        .groups_for(provider)
+        .map(|group| group.external_id.as_set().map(String::as_str))
         .collect();
     match_objects(
         &external_ids,

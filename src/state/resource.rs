@@ -57,7 +57,7 @@ impl Resource {
     /// Each member as its key and the text of its value, in order; `None` when the places of
     /// the members are not known. Places are only kept when every key was written without
     /// escapes, so a key's text between its quotes is the key itself.
-    pub(crate) fn members(&self) -> Option<impl DoubleEndedIterator<Item = (&str, &str)>> {
+    pub(crate) fn members(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
         if self.values.is_empty() && self.text.len() > 2 {
             return None;
         }
@@ -351,7 +351,8 @@ mod tests {
         let escaped = written(&[("a", "1"), ("b\"c", "2")]).unwrap();
         assert!(escaped.members().is_none());
         assert_eq!(escaped.value()["b\"c"], 2);
-        // A key as a parser read it is written as it is, and placed.
+        // A key a parser borrowed from its text is written as it is; one it had to decode
+        // (it held escapes) is escaped again, and then the places are not kept.
         let mut text = String::new();
         let mut writer = ResourceWriter::new(&mut text);
         writer.member_as_read(Cow::Borrowed("a"), "1");
