@@ -10,6 +10,7 @@ mod capabilities;
 mod error;
 mod list;
 mod raw;
+pub(crate) mod scan;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,13 +9,15 @@
 
 mod resource;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
+use crate::client::scan;
 use crate::client::{
     Capabilities, ClientError, FirstPage, IfObject, Listed, MemberName, Members, ObjectReader,
     Pick, ResourceKind, ScimClient, string_of,
@@ -410,7 +412,7 @@ impl Listed for LiveGroup {
         };
         let listed = read.members.filter(|raw| raw.get() != "null");
         let members = match listed {
-            Some(raw) => member_ids(raw).map_err(serde::de::Error::custom)?,
+            Some(raw) => member_ids(raw),
             None => BTreeSet::new(),
         };
         Ok(Some(LiveGroup {
@@ -529,31 +531,18 @@ impl<'de> ObjectReader<'de> for StringMember {
     }
 }
 
-/// The `value` of each item of a group's `members`, as [`LiveGroup::from_json`] reads them;
-/// an error where that would have to fall back to reading them member by member.
-fn member_ids(members: &RawValue) -> Result<BTreeSet<String>, serde_json::Error> {
-    struct Ids;
-    impl<'de> Visitor<'de> for Ids {
-        type Value = BTreeSet<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a list of members")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut ids = BTreeSet::new();
-            while let Some(item) = seq.next_element_seed(IfObject(StringMember("value")))? {
-                ids.extend(item.flatten());
-            }
-            Ok(ids)
-        }
+/// The `value` of each item of a group's `members`, as [`LiveGroup::from_json`] reads them.
+/// The text was read by the page's parser already, so it is scanned, not parsed again; a
+/// number no JSON tree can hold in it refuses the group's resource text instead.
+fn member_ids(members: &RawValue) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    // `members` that is not a list holds no member, nor does an item that is not an object.
+    for item in scan::Items::of(Some(members.get())) {
+        let mut value = scan::Pick::new("value");
+        scan::offer_members(item, &mut value);
+        ids.extend(value.found().and_then(scan::string).map(Cow::into_owned));
     }
-    // `members` that is not a list holds no member.
-    if !members.get().starts_with('[') {
-        return Ok(BTreeSet::new());
-    }
-    let mut parser = serde_json::Deserializer::from_str(members.get());
-    let ids = parser.deserialize_any(Ids)?;
-    parser.end()?;
-    Ok(ids)
+    ids
 }
 
 #[cfg(test)]
@@ -722,6 +711,10 @@ mod tests {
             true,
         );
         assert_eq!(groups[0].version, None);
+        // Such a number among the members refuses the page, as anywhere in a user.
+        let text = r#"{"totalResults": 1, "Resources": [{"id": "g", "displayName": "G",
+            "members": [{"value": "1", "n": 1e400}]}]}"#;
+        assert!(crate::client::ListPage::<LiveGroup>::parse(text.as_bytes()).is_none());
     }
 
     #[test]
