@@ -27,7 +27,7 @@ pub use error::ClientError;
 pub use list::{FirstPage, Listed, Listing};
 #[cfg(test)]
 pub(crate) use list::{ListPage, parse_both_ways};
-pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, plain_string, push_json_string};
+pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, push_json_string};
 pub use raw::{Members, items as json_items, string_of};
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).

@@ -248,20 +248,7 @@ impl<'de, R: ObjectReader<'de>> Visitor<'de> for IfObject<R> {
 /// The string a member's JSON text holds; `None` when it is not a string.
 #[must_use]
 pub fn string_of(json: &RawValue) -> Option<String> {
-    match plain_string(json.get()) {
-        Some(inner) => Some(inner.to_owned()),
-        None => serde_json::from_str::<String>(json.get()).ok(),
-    }
-}
-
-/// What is between the quotes of `json`, the text of a valid JSON value, when it is a string
-/// without escapes: that text is the string itself. `None` for any other value, and for a
-/// string with escapes, which has to be decoded.
-pub(crate) fn plain_string(json: &str) -> Option<&str> {
-    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
-    // Most strings are short: a plain loop finds a backslash sooner than a search set up for
-    // long texts.
-    (!inner.bytes().any(|b| b == b'\\')).then_some(inner)
+    super::scan::string(json.get()).map(Cow::into_owned)
 }
 
 /// The items of a JSON array, each as its JSON text; `None` when `json` is not an array.

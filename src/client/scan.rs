@@ -49,7 +49,7 @@ pub(crate) fn offer_members<'a>(text: &'a str, pick: &mut Pick<'_, 'a>) {
 /// The string the JSON text `raw` holds, borrowed unless it has escapes; `None` for anything
 /// else.
 pub(crate) fn string(raw: &str) -> Option<Cow<'_, str>> {
-    match crate::client::plain_string(raw) {
+    match plain_string(raw) {
         Some(inner) => Some(Cow::Borrowed(inner)),
         None if raw.starts_with('"') => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
         None => None,
@@ -196,4 +196,14 @@ fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
             (i > at).then_some(i)
         }
     }
+}
+
+/// What is between the quotes of `json`, the text of a valid JSON value, when it is a string
+/// without escapes: that text is the string itself. `None` for any other value, and for a
+/// string with escapes, which has to be decoded.
+fn plain_string(json: &str) -> Option<&str> {
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    // Most strings are short: a plain loop finds a backslash sooner than a search set up for
+    // long texts.
+    (!inner.bytes().any(|b| b == b'\\')).then_some(inner)
 }

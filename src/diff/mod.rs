@@ -131,7 +131,17 @@ impl Differ<'_> {
             .enumerate()
             .filter(|(_, user)| user.is_on(name))
             .collect();
-        let user_matches = match_users(config, &declared, &live.users);
+        let external_ids: Vec<(usize, Option<&str>)> = (declared.iter())
+            .map(|(i, user)| (*i, user.external_id.as_set().map(String::as_str)))
+            .collect();
+        let user_matches = match_objects(
+            &external_ids,
+            config.users().len(),
+            |key| config.user_index.get(key).copied(),
+            &live.users,
+            |u| &u.user_name,
+            |u| u.external_id.as_deref(),
+        );
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
@@ -212,7 +222,7 @@ impl Differ<'_> {
         let name = provider.name();
         // Names to show for server member ids, made when a group's members change.
         let mut user_names: Option<HashMap<&str, &str>> = None;
-        let group_matches = match_groups(config, name, &live.groups);
+        let group_matches = self.match_groups();
         let mut claimed_groups = vec![false; live.groups.len()];
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
             // A group that holds exactly its declared members needs no member sets at all.
@@ -303,6 +313,24 @@ impl Differ<'_> {
         }
 
         Ok(())
+    }
+
+    /// §3.2: the server group each group on the provider matches, in declared order: by
+    /// displayName, case-insensitively, then by externalId for a rename.
+    fn match_groups(&self) -> Vec<Option<usize>> {
+        let (config, name) = (self.config, self.provider.name());
+        let external_ids: Vec<(usize, Option<&str>)> = (config.groups().iter().enumerate())
+            .filter(|(_, group)| group.is_on(name))
+            .map(|(i, group)| (i, group.external_id.as_set().map(String::as_str)))
+            .collect();
+        match_objects(
+            &external_ids,
+            config.groups().len(),
+            |key| config.group_index.get(key).copied(),
+            &self.live.groups,
+            |g| &g.display_name,
+            |g| g.external_id.as_deref(),
+        )
     }
 
     /// Whether the declared `members`, as the provider holds or will hold them, are exactly
@@ -431,25 +459,33 @@ fn require_complete(
     }
 }
 
-/// Matches declared objects to server objects: first by key, then, for the ones left, by
-/// externalId (a rename). Each server object is matched at most once; a key or externalId
-/// that several server objects hold matches the first of them.
+/// §3.2: matches declared objects to server objects: first by key (case-insensitively), then,
+/// for the ones left, by externalId (a rename). Each server object is matched at most once; a
+/// key or externalId that several server objects hold matches the first of them. Returns, for
+/// each declared object in order, the index of its server object.
 ///
-/// `external_ids` holds the declared objects' externalIds, in declared order, and `declared`
-/// finds the declared object that a server object's key (in lower case) names, through an
-/// index the config holds already. So matching builds no map of the server's objects, only one
-/// of the externalIds of the declared objects left unmatched, which are few.
+/// `declared` holds each declared object's index among the `count` the config declares of its
+/// kind, and its externalId; `config_index` finds the config's object a key (in lower case)
+/// names, through the index the config holds already. So matching builds no map of the
+/// server's objects, only one of the externalIds of the declared objects left unmatched, which
+/// are few.
 fn match_objects<'a, T>(
-    external_ids: &[Option<&str>],
+    declared: &[(usize, Option<&str>)],
+    count: usize,
+    config_index: impl Fn(&str) -> Option<usize>,
     live: &'a [T],
     key: impl Fn(&'a T) -> &'a str,
     external_id: impl Fn(&'a T) -> Option<&'a str>,
-    declared: impl Fn(&str) -> Option<usize>,
 ) -> Vec<Option<usize>> {
-    let mut matches: Vec<Option<usize>> = vec![None; external_ids.len()];
+    // Where each of the config's objects is among the declared ones, if it is.
+    let mut place = vec![None; count];
+    for (at, (index, _)) in declared.iter().enumerate() {
+        place[*index] = Some(at);
+    }
+    let mut matches: Vec<Option<usize>> = vec![None; declared.len()];
     let mut taken = vec![false; live.len()];
     for (i, object) in live.iter().enumerate() {
-        if let Some(at) = declared(&key_text(key(object)))
+        if let Some(at) = config_index(&key_text(key(object))).and_then(|index| place[index])
             && matches[at].is_none()
         {
             matches[at] = Some(i);
@@ -457,11 +493,11 @@ fn match_objects<'a, T>(
         }
     }
     // Each externalId wanted for a rename, with the first server object that holds it.
-    let mut first_holder: HashMap<&str, Option<usize>> = external_ids
+    let mut first_holder: HashMap<&str, Option<usize>> = declared
         .iter()
         .zip(&matches)
         .filter(|(_, matched)| matched.is_none())
-        .filter_map(|(external, _)| Some(((*external)?, None)))
+        .filter_map(|((_, external), _)| Some(((*external)?, None)))
         .collect();
     if first_holder.is_empty() {
         return matches;
@@ -471,7 +507,7 @@ fn match_objects<'a, T>(
             *holder = Some(i);
         }
     }
-    for (external, matched) in external_ids.iter().zip(&mut matches) {
+    for ((_, external), matched) in declared.iter().zip(&mut matches) {
         if matched.is_none()
             && let Some(i) = external.and_then(|e| first_holder.get(e).copied().flatten())
             && !taken[i]
@@ -481,59 +517,6 @@ fn match_objects<'a, T>(
         }
     }
     matches
-}
-
-/// §3.2: the server user each of the `declared` users (with their indexes in the config)
-/// matches: by userName, case-insensitively, then by externalId for a rename.
-fn match_users(
-    config: &Config,
-    declared: &[(usize, &User)],
-    live: &[LiveUser],
-) -> Vec<Option<usize>> {
-    let place = places(config.users().len(), declared.iter().map(|(i, _)| *i));
-    let external_ids: Vec<Option<&str>> = declared
-        .iter()
-        .map(|(_, user)| user.external_id.as_set().map(String::as_str))
-        .collect();
-    match_objects(
-        &external_ids,
-        live,
-        |u| &u.user_name,
-        |u| u.external_id.as_deref(),
-        |key| place[*config.user_index.get(key)?],
-    )
-}
-
-/// §3.2: the server group each group `provider` holds matches, in declared order: by
-/// displayName, case-insensitively, then by externalId for a rename.
-fn match_groups(config: &Config, provider: &str, live: &[LiveGroup]) -> Vec<Option<usize>> {
-    let on = config
-        .groups()
-        .iter()
-        .enumerate()
-        .filter(|(_, group)| group.is_on(provider));
-    let place = places(config.groups().len(), on.map(|(i, _)| i));
-    let external_ids: Vec<Option<&str>> = config
-        .groups_for(provider)
-        .map(|group| group.external_id.as_set().map(String::as_str))
-        .collect();
-    match_objects(
-        &external_ids,
-        live,
-        |g| &g.display_name,
-        |g| g.external_id.as_deref(),
-        |key| place[*config.group_index.get(key)?],
-    )
-}
-
-/// For each of `count` declared objects in the config, its place among those `on` a provider
-/// selects.
-fn places(count: usize, on: impl Iterator<Item = usize>) -> Vec<Option<usize>> {
-    let mut places = vec![None; count];
-    for (place, index) in on.enumerate() {
-        places[index] = Some(place);
-    }
-    places
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -590,6 +590,7 @@ fn objects_match_by_key_then_by_external_id_each_server_object_once() {
         ("linus", Some("e-l")),     // 3: linus by name, though its externalId is wanted below
         ("late", Some("e-g")),      // 4: holds grace's externalId after the first holder
         ("stray", None),            // 5: nobody's
+        ("Other", None),            // 6: declared, but not on this provider
     ];
     // Declared: (key, externalId).
     let declared = [
@@ -600,13 +601,18 @@ fn objects_match_by_key_then_by_external_id_each_server_object_once() {
         ("joan", Some("e-g")), // grace's externalId, taken by grace first
         ("new", Some("e-none")),
     ];
-    let external_ids: Vec<Option<&str>> = declared.iter().map(|(_, e)| *e).collect();
+    // As the config would hold them: a seventh object, on another provider, is not declared.
+    let in_config = [declared.as_slice(), &[("other", Some("e-ada"))]].concat();
+    let on_provider: Vec<(usize, Option<&str>)> = (declared.iter().enumerate())
+        .map(|(i, (_, e))| (i, *e))
+        .collect();
     let matches = match_objects(
-        &external_ids,
+        &on_provider,
+        in_config.len(),
+        |key| in_config.iter().position(|(k, _)| *k == key),
         &live,
         |(name, _)| name,
         |(_, external)| *external,
-        |key| declared.iter().position(|(k, _)| *k == key),
     );
     assert_eq!(
         matches,
