@@ -12,9 +12,8 @@
 use reqwest::Method as HttpMethod;
 use serde_json::{Value, json};
 
-use super::retry::{Attempts, Fault, send_once};
 use super::{Context, Finished, Ready, create, run_op};
-use crate::client::{BulkLimits, ClientError, RequestLabel};
+use crate::client::{Attempts, BulkLimits, ClientError, Fault, RequestLabel};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
 use crate::state::get_ci;
@@ -64,18 +63,13 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, Str
         "schemas": [BULK_REQUEST_SCHEMA],
         "Operations": batch.iter().map(operation).collect::<Vec<_>>(),
     });
-    let mut attempts = Attempts::new(&context.options.retry);
+    let mut attempts = Attempts::new(context.client.retry_policy());
     let sent = loop {
         attempts.made += 1;
-        match send_once(
-            &context.client,
-            &HttpMethod::POST,
-            "/Bulk",
-            &[],
-            Some(&request),
-            None,
-        )
-        .await
+        match context
+            .client
+            .send_once_json(HttpMethod::POST, "/Bulk", &[], Some(&request), None)
+            .await
         {
             Ok(response) => break Sent::Answered(bulk_operations(response.body.as_ref())),
             Err(error) => match Fault::of(&error) {

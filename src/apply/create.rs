@@ -15,9 +15,8 @@
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::retry::{Attempts, Fault, find_by, send_idempotent, send_once};
 use super::{Context, Finished};
-use crate::client::{ClientError, ResourceKind};
+use crate::client::{Attempts, ClientError, Fault, ResourceKind};
 use crate::diff::PATCH_OP_SCHEMA;
 use crate::plan::Op;
 use crate::report::{AdoptCause, Failure, Note, Outcome};
@@ -49,7 +48,7 @@ pub(super) async fn create(
     mut lost: Option<String>,
 ) -> Finished {
     let key = key_of(op, Some(body));
-    let mut attempts = Attempts::new(&context.options.retry);
+    let mut attempts = Attempts::new(context.client.retry_policy());
     loop {
         if let Some(why) = lost.take()
             && let Some(outcome) = after_lost(context, op, body, &key, &why).await
@@ -57,13 +56,16 @@ pub(super) async fn create(
             return finished(outcome, &attempts);
         }
         attempts.made += 1;
-        let answer =
-            match send_once(&context.client, &Method::POST, path, &[], Some(body), None).await {
-                Ok(response) => Ok(response.body),
-                // A success whose body is not JSON: created, id unknown.
-                Err(ClientError::Decode { .. }) => Ok(None),
-                Err(error) => Err(error),
-            };
+        let answer = match context
+            .client
+            .send_once_json(Method::POST, path, &[], Some(body), None)
+            .await
+        {
+            Ok(response) => Ok(response.body),
+            // A success whose body is not JSON: created, id unknown.
+            Err(ClientError::Decode { .. }) => Ok(None),
+            Err(error) => Err(error),
+        };
         let error = match answer {
             Ok(answer) => {
                 let id = match answer.as_ref().and_then(id_of) {
@@ -178,14 +180,7 @@ async fn lookup(
     kind: ResourceKind,
     key: &str,
 ) -> Result<Vec<Value>, ClientError> {
-    find_by(
-        &context.client,
-        &context.options.retry,
-        kind,
-        key_attribute(kind),
-        key,
-    )
-    .await
+    context.client.find_by(kind, key_attribute(kind), key).await
 }
 
 fn id_of(resource: &Value) -> Option<String> {
@@ -225,16 +220,10 @@ async fn adopt(
     } else {
         (Method::PUT, put_body(found, &wanted))
     };
-    let (result, _) = send_idempotent(
-        &context.client,
-        &context.options.retry,
-        &method,
-        &path,
-        &[],
-        Some(&update),
-        None,
-    )
-    .await;
+    let result = context
+        .client
+        .send(method, &path, &[], Some(&update), None)
+        .await;
     match result {
         Ok(_) => Outcome::Done {
             id: Some(id),

@@ -31,7 +31,6 @@
 mod bulk;
 mod create;
 mod precondition;
-mod retry;
 mod substitute;
 
 use std::collections::{HashMap, HashSet};
@@ -46,14 +45,12 @@ use crate::plan::{Method, Observed, Op, Phase, ProviderPlan};
 use crate::report::{Entry, Failure, Note, Outcome, Report};
 
 pub use precondition::{Moved, Movement, PreconditionError, check_preconditions};
-pub use retry::RetryPolicy;
 
 /// How to execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecOptions {
     /// The most requests in flight at once (`--parallelism`); at least 1.
     pub parallelism: usize,
-    pub retry: RetryPolicy,
     /// Send each op's first write to an existing object with `If-Match: <version seen by the
     /// plan>` (RFC 7644 §3.14), so that an object changed after the plan was checked answers
     /// 412 and is left alone. For saved plans on servers that announce `ETag` support; later
@@ -68,7 +65,6 @@ impl Default for ExecOptions {
     fn default() -> Self {
         ExecOptions {
             parallelism: 4,
-            retry: RetryPolicy::default(),
             if_match: false,
             bulk: false,
         }
@@ -362,16 +358,16 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         Method::Patch => HttpMethod::PATCH,
         Method::Delete => HttpMethod::DELETE,
     };
-    let (result, attempts) = retry::send_idempotent(
-        &context.client,
-        &context.options.retry,
-        &method,
-        &ready.path,
-        &[],
-        ready.body(),
-        ready.if_match.as_deref(),
-    )
-    .await;
+    let (result, attempts) = context
+        .client
+        .send_json_counted(
+            method.clone(),
+            &ready.path,
+            &[],
+            ready.body(),
+            ready.if_match.as_deref(),
+        )
+        .await;
     let id = match &ready.op.observed {
         Observed::Present { id, .. } => Some(id.clone()),
         Observed::Absent => None,

@@ -16,7 +16,6 @@ use tokio::task::JoinSet;
 use reqwest::Method;
 
 use super::create::{key_attribute, key_of};
-use super::retry::{RetryPolicy, find_by, send_idempotent};
 use crate::client::{ClientError, ResourceKind, ScimClient};
 use crate::diff::resource_hash;
 use crate::plan::{Observed, ProviderPlan};
@@ -159,16 +158,7 @@ async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientE
             hash,
         } => {
             let path = format!("{}/{id}", resource.endpoint());
-            let (result, _) = send_idempotent(
-                client,
-                &RetryPolicy::default(),
-                &Method::GET,
-                &path,
-                &[],
-                None,
-                None,
-            )
-            .await;
+            let result = client.send(Method::GET, &path, &[], None, None).await;
             let found = match result {
                 Ok(response) => Some(response),
                 Err(ClientError::Status { status: 404, .. }) => None,
@@ -199,14 +189,9 @@ async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientE
             }))
         }
         Check::Absent { resource, key } => {
-            let found = find_by(
-                client,
-                &RetryPolicy::default(),
-                resource,
-                key_attribute(resource),
-                &key,
-            )
-            .await?;
+            let found: Vec<Value> = client
+                .find_by(resource, key_attribute(resource), &key)
+                .await?;
             Ok(found.first().map(|object| Moved {
                 resource,
                 key,

@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::client::RetryPolicy;
 use crate::client::{Capabilities, Connection};
 use crate::plan::{Action, Request, Unmanaged};
 use crate::report::AdoptCause;
@@ -92,7 +93,14 @@ async fn start(
         token: SecretString::from(FAKE_TOKEN),
         allow_insecure_http: false,
     })
-    .unwrap();
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        max_elapsed: Duration::from_secs(30),
+        retry_after_cap: Duration::from_secs(2),
+    });
     (client, fake)
 }
 
@@ -230,13 +238,6 @@ fn apply(
 fn fast() -> ExecOptions {
     ExecOptions {
         parallelism: 4,
-        retry: RetryPolicy {
-            max_retries: 3,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_elapsed: Duration::from_secs(30),
-            retry_after_cap: Duration::from_secs(2),
-        },
         if_match: false,
         bulk: false,
     }

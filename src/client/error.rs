@@ -38,6 +38,9 @@ pub enum ClientError {
         retry_after: Option<u64>,
     },
 
+    #[error("{request}: the response is larger than {} MiB, the most scimform reads", .limit / (1024 * 1024))]
+    TooLarge { request: RequestLabel, limit: usize },
+
     #[error("{request}: the answer is not valid SCIM JSON: {reason}")]
     Decode {
         request: RequestLabel,
@@ -62,8 +65,7 @@ impl ClientError {
     }
 
     /// The same error with the delay the server asked for in `Retry-After` (RFC 9110 §10.2.3),
-    /// in seconds. Only the delay-seconds form is read; an HTTP-date leaves it unset, and the
-    /// retry layer then falls back to its own backoff.
+    /// in seconds, read from either the delay-seconds or the HTTP-date form.
     #[must_use]
     pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
         if let ClientError::Status { retry_after, .. } = &mut self {

@@ -10,12 +10,14 @@ mod capabilities;
 mod error;
 mod list;
 mod raw;
+mod retry;
 pub(crate) mod scan;
+mod throttle;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -29,6 +31,9 @@ pub use list::{FirstPage, Listed, Listing};
 pub(crate) use list::{ListPage, parse_both_ways};
 pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, push_json_string};
 pub use raw::{Members, items as json_items, string_of};
+pub use retry::RetryPolicy;
+pub(crate) use retry::{Attempts, Fault};
+use throttle::Throttle;
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -75,8 +80,12 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// A client for one SCIM server. Cheap to clone: clones share the connection pool and the
-/// request counter.
+/// A client for one SCIM server. Cheap to clone: clones share the connection pool, the
+/// request counter and the pacing of requests.
+///
+/// Every request goes through one policy ([`RetryPolicy`], SPEC §8): throttled and lost
+/// requests are retried with backoff, and every request to the server is paced by one
+/// [`Throttle`], which a 429 slows as a whole.
 #[derive(Clone)]
 pub struct ScimClient {
     http: reqwest::Client,
@@ -84,6 +93,8 @@ pub struct ScimClient {
     requests: Arc<AtomicUsize>,
     /// A per-request time limit tighter than the client-wide one, when set.
     timeout: Option<Duration>,
+    retry: RetryPolicy,
+    throttle: Arc<Throttle>,
     /// Buffers that answers were read into, kept for the next answers.
     buffers: Arc<Mutex<Vec<Vec<u8>>>>,
 }
@@ -103,6 +114,10 @@ pub(crate) struct RawResponse {
     pub bytes: Body,
     request: RequestLabel,
 }
+
+/// The largest response body read (SPEC §7: input is bounded). A page of a thousand users
+/// is about a megabyte.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The most answer buffers a client keeps for reuse: as many as answers read at once.
 const KEPT_BUFFERS: usize = 8;
@@ -142,6 +157,23 @@ impl RawResponse {
     /// Whether the body is empty (a 204, say) or only whitespace.
     pub fn is_empty(&self) -> bool {
         self.bytes.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The response with its body parsed as JSON; `None` for an empty body.
+    pub fn into_json(self) -> Result<Response, ClientError> {
+        let body = if self.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(&self.bytes) {
+                Ok(value) => Some(value),
+                Err(e) => return Err(self.decode_error(e.to_string())),
+            }
+        };
+        Ok(Response {
+            status: self.status,
+            etag: self.etag.clone(),
+            body,
+        })
     }
 
     /// The error for a body that is not what was expected.
@@ -210,8 +242,31 @@ impl ScimClient {
             base_url: base_url.into(),
             requests: Arc::new(AtomicUsize::new(0)),
             timeout: None,
+            retry: RetryPolicy::default(),
+            throttle: Arc::new(Throttle::new(None)),
             buffers: Arc::default(),
         })
+    }
+
+    /// The same client with `policy` for every request it sends.
+    #[must_use]
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The same client, its requests spaced to at most `per_second` (a provider's
+    /// `rate_limit`), or only as the server's refusals teach when `None`.
+    #[must_use]
+    pub fn with_rate_limit(mut self, per_second: Option<f64>) -> Self {
+        self.throttle = Arc::new(Throttle::new(per_second));
+        self
+    }
+
+    /// The retry policy every request of this client goes through.
+    #[must_use]
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// The same client with each request limited to `timeout` (connection, sending and the
@@ -246,24 +301,139 @@ impl ScimClient {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Response, ClientError> {
-        let raw = self.send_raw(method, path, query, body, if_match).await?;
-        let body = if raw.is_empty() {
-            None
-        } else {
-            match serde_json::from_slice::<Value>(&raw.bytes) {
-                Ok(value) => Some(value),
-                Err(e) => return Err(raw.decode_error(e.to_string())),
-            }
-        };
-        Ok(Response {
-            status: raw.status,
-            etag: raw.etag,
-            body,
-        })
+        self.send_raw(method, path, query, body, if_match)
+            .await?
+            .into_json()
+    }
+
+    /// [`ScimClient::send`], also saying how many attempts it took.
+    pub(crate) async fn send_json_counted(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> (Result<Response, ClientError>, u32) {
+        let (result, attempts) = self.send_counted(method, path, query, body, if_match).await;
+        (result.and_then(RawResponse::into_json), attempts)
+    }
+
+    /// [`ScimClient::send_once`], its body parsed as [`ScimClient::send`] parses it.
+    pub(crate) async fn send_once_json(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Response, ClientError> {
+        self.send_once(method, path, query, body, if_match)
+            .await?
+            .into_json()
     }
 
     /// [`ScimClient::send`], leaving a successful answer's body as the bytes received.
     pub(crate) async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ClientError> {
+        self.send_counted(method, path, query, body, if_match)
+            .await
+            .0
+    }
+
+    /// Sends one request through the retry policy: until it is answered with success or a
+    /// final error, or the policy's attempts or time are spent. Returns the last result and
+    /// how many attempts were made.
+    ///
+    /// A request that may have been applied without its answer arriving (a reset, a timeout,
+    /// a 5xx) is sent again only when it is safe to repeat: a POST is not, and its caller
+    /// decides (a lost create is looked up first). `If-Match` goes with every attempt until
+    /// one may have been applied: the attempts after it go without, since the version they
+    /// would match is the one that attempt replaced.
+    pub(crate) async fn send_counted(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        mut if_match: Option<&str>,
+    ) -> (Result<RawResponse, ClientError>, u32) {
+        let mut attempts = Attempts::new(&self.retry);
+        loop {
+            attempts.made += 1;
+            let result = self
+                .send_once(method.clone(), path, query, body, if_match)
+                .await;
+            let Err(error) = &result else {
+                return (result, attempts.made);
+            };
+            let fault = Fault::of(error);
+            let retry = match fault {
+                Fault::Throttled(_) | Fault::NotSent => true,
+                Fault::Lost => method != Method::POST,
+                Fault::Unreadable | Fault::Final => false,
+            };
+            if !retry {
+                return (result, attempts.made);
+            }
+            if fault == Fault::Lost {
+                if_match = None;
+            }
+            tracing::info!(%method, path, %error, "retrying");
+            if !attempts.wait(fault).await {
+                return (result, attempts.made);
+            }
+        }
+    }
+
+    /// Sends one request once, when the provider's pacing lets it start, and tells the pacing
+    /// what became of it. Logs method, path, status and latency, never a header.
+    pub(crate) async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ClientError> {
+        let admitted = self.throttle.admit().await;
+        let started = Instant::now();
+        let result = self
+            .attempt(method.clone(), path, query, body, if_match)
+            .await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let outcome = match &result {
+            Ok(response) => {
+                tracing::debug!(%method, path, status = response.status.as_u16(), latency_ms, "request");
+                throttle::Outcome::Answered
+            }
+            Err(error @ ClientError::Status { status, .. }) => {
+                tracing::debug!(%method, path, status, latency_ms, "request");
+                match Fault::of(error) {
+                    // A 503 without `Retry-After` is an outage, not a rate: backoff handles it.
+                    Fault::Throttled(delay) if *status == 429 || delay.is_some() => {
+                        throttle::Outcome::Refused(delay)
+                    }
+                    _ => throttle::Outcome::Answered,
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%method, path, latency_ms, %error, "request without a response");
+                throttle::Outcome::Unanswered
+            }
+        };
+        self.throttle.record(admitted, outcome);
+        result
+    }
+
+    /// One HTTP exchange, no retry and no pacing.
+    async fn attempt(
         &self,
         method: Method,
         path: &str,
@@ -312,7 +482,13 @@ impl ScimClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry_after_seconds(v, std::time::SystemTime::now()));
         let bytes = match self.read_body(response).await {
-            Ok(bytes) => bytes,
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(ClientError::TooLarge {
+                    request: what,
+                    limit: MAX_RESPONSE_BYTES,
+                });
+            }
             Err(source) => {
                 return Err(ClientError::Transport {
                     request: what,
@@ -343,8 +519,18 @@ impl ScimClient {
     }
 
     /// Reads the body of `response` into a buffer this client read an earlier answer into,
-    /// when one is free.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, reqwest::Error> {
+    /// when one is free; `None` when it is larger than [`MAX_RESPONSE_BYTES`], which is
+    /// known as soon as that much has arrived, so no more than that is ever held.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+    ) -> Result<Option<Body>, reqwest::Error> {
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+        {
+            return Ok(None);
+        }
         let reused = self
             .buffers
             .lock()
@@ -359,9 +545,12 @@ impl ScimClient {
                 .reserve(usize::try_from(length).unwrap_or(0).min(KEPT_BUFFER_BYTES));
         }
         while let Some(chunk) = response.chunk().await? {
+            if body.bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Ok(None);
+            }
             body.bytes.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Some(body))
     }
 
     /// `GET /ServiceProviderConfig` (RFC 7643 §5): what the server supports.

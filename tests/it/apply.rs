@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Method;
-use scimform::apply::{self, ExecOptions, Movement, PreconditionError, Quiet, RetryPolicy};
+use scimform::apply::{self, ExecOptions, Movement, PreconditionError, Quiet};
+use scimform::client::RetryPolicy;
 use scimform::client::{Connection, ResourceKind, ScimClient};
 use scimform::config::{self, Config, LoadOptions};
 use scimform::plan::{Action, ProviderPlan};
@@ -27,6 +28,7 @@ fn client(base_url: &str) -> ScimClient {
         allow_insecure_http: false,
     })
     .expect("a loopback http URL is allowed")
+    .with_retry(quick_retries())
 }
 
 /// A server to apply to: the independent scim2-server, or scimform's own embedded server.
@@ -56,6 +58,7 @@ impl Server {
             allow_insecure_http: false,
         })
         .expect("a loopback http URL is allowed")
+        .with_retry(quick_retries())
     }
 
     fn client(&self) -> ScimClient {
@@ -64,16 +67,19 @@ impl Server {
 }
 
 /// Retries quick enough for tests, generous enough for the fault proxy.
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 8,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(200),
+        max_elapsed: Duration::from_secs(60),
+        retry_after_cap: Duration::from_secs(2),
+    }
+}
+
 fn options() -> ExecOptions {
     ExecOptions {
         parallelism: 4,
-        retry: RetryPolicy {
-            max_retries: 8,
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(200),
-            max_elapsed: Duration::from_secs(60),
-            retry_after_cap: Duration::from_secs(2),
-        },
         if_match: false,
         bulk: false,
     }

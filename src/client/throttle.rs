@@ -1,0 +1,281 @@
+//! Pacing the requests sent to one provider (SPEC §8: rate-limited servers).
+//!
+//! A 429 is the server saying the provider as a whole goes too fast, not that one request
+//! did; so the answer is taken for every request to it. All clones of a client share one
+//! [`Throttle`], which does three things:
+//!
+//! - a `Retry-After` on a 429 or 503 pauses every request to the provider until it has passed,
+//!   not only the one that was refused;
+//! - requests are spaced to a rate: the provider's `rate_limit` when the config sets one, and
+//!   once the server has refused, a rate learnt from it (additive increase, multiplicative
+//!   decrease): cut to below what the server let through in the last second at a refusal,
+//!   then raised quickly back near the rate that was refused and slowly beyond it, so that
+//!   refusals stay rare instead of recurring every few seconds;
+//! - one refusal cuts the rate once: the refusals of requests sent before the last cut are
+//!   answers to the old rate, not to the new one.
+//!
+//! How many requests are in flight at once stays with the callers (`--parallelism`, the
+//! concurrent pages of a listing); spacing them is what keeps a server's rate.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The window over which what the server let through is counted.
+const WINDOW: Duration = Duration::from_secs(1);
+/// At a refusal, the new rate is this share of what the server let through.
+const DECREASE: f64 = 0.85;
+/// Below this share of the refused rate, the rate grows by [`FAST_GROWTH`] of it per second.
+const NEAR_CEILING: f64 = 0.95;
+const FAST_GROWTH: f64 = 0.10;
+/// From [`NEAR_CEILING`] up to the refused rate, the rate grows by this share of itself per
+/// second: the next refusal comes tens of seconds after the last.
+const SLOW_GROWTH: f64 = 0.003;
+/// Past the refused rate, by this share of itself per second: the server's limit may have
+/// been lower for a while than it is now.
+const PROBE_GROWTH: f64 = 0.02;
+/// The slowest learnt rate, in requests per second.
+const MIN_RATE: f64 = 0.5;
+
+/// The pacing shared by every request to one provider.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The most requests per second the config allows, if it sets a rate.
+    configured: Option<f64>,
+    /// The rate requests are spaced to now; `None` when they are not spaced.
+    rate: Option<f64>,
+    /// The rate at which the server last refused.
+    ceiling: Option<f64>,
+    /// When the next request may start.
+    next_slot: Instant,
+    /// No request starts before this: the server's `Retry-After`.
+    paused_until: Option<Instant>,
+    /// When the rate was last cut.
+    last_cut: Option<Instant>,
+    /// When the responses of the last [`WINDOW`] that were not refusals arrived.
+    recent: VecDeque<Instant>,
+}
+
+/// What became of one request, as far as pacing cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The server answered, and did not refuse for going too fast.
+    Answered,
+    /// 429, or 503 with `Retry-After`: too fast, come back after the delay, if given.
+    Refused(Option<Duration>),
+    /// No answer (a reset, a timeout): says nothing about the rate.
+    Unanswered,
+}
+
+impl Throttle {
+    /// A throttle that spaces requests to at most `rate_limit` per second, if set.
+    pub(crate) fn new(rate_limit: Option<f64>) -> Self {
+        let configured = rate_limit.filter(|r| r.is_finite() && *r > 0.0);
+        Throttle {
+            state: Mutex::new(State {
+                configured,
+                rate: configured,
+                ceiling: None,
+                next_slot: Instant::now(),
+                paused_until: None,
+                last_cut: None,
+                recent: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until a request may start; returns when it was let through, which
+    /// [`Throttle::record`] is given back.
+    pub(crate) async fn admit(&self) -> Instant {
+        loop {
+            let now = Instant::now();
+            let start = {
+                let mut state = self.lock();
+                match state.paused_until {
+                    Some(until) if until > now => Err(until),
+                    _ => Ok(state.take_slot(now)),
+                }
+            };
+            match start {
+                Ok(slot) => {
+                    if slot > now {
+                        tokio::time::sleep_until(slot).await;
+                    }
+                    return slot;
+                }
+                // Paused: wait, then take a slot like any other request.
+                Err(until) => tokio::time::sleep_until(until).await,
+            }
+        }
+    }
+
+    /// Learns from what became of a request let through at `started`.
+    pub(crate) fn record(&self, started: Instant, outcome: Outcome) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        match outcome {
+            Outcome::Answered => state.answered(now),
+            Outcome::Refused(retry_after) => {
+                if let Some(delay) = retry_after {
+                    let until = now + delay;
+                    state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+                }
+                // A request sent before the last cut was refused for the old rate.
+                if state.last_cut.is_none_or(|cut| started > cut) {
+                    state.cut(now);
+                }
+            }
+            Outcome::Unanswered => {}
+        }
+    }
+
+    /// The rate requests are spaced to now, in requests per second.
+    #[cfg(test)]
+    fn rate(&self) -> Option<f64> {
+        self.lock().rate
+    }
+}
+
+impl State {
+    /// The start of the next request, as the rate allows, reserved.
+    fn take_slot(&mut self, now: Instant) -> Instant {
+        let Some(rate) = self.rate else {
+            return now;
+        };
+        let slot = self.next_slot.max(now);
+        self.next_slot = slot + Duration::from_secs_f64(1.0 / rate);
+        slot
+    }
+
+    fn answered(&mut self, now: Instant) {
+        self.recent.push_back(now);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        // A learnt rate grows a little with each answer; as about `rate` answers come in a
+        // second, each adds 1/rate of the growth per second.
+        if let (Some(rate), Some(ceiling)) = (self.rate, self.ceiling) {
+            let growth = if rate < NEAR_CEILING * ceiling {
+                FAST_GROWTH * ceiling
+            } else if rate < ceiling {
+                SLOW_GROWTH * rate
+            } else {
+                PROBE_GROWTH * rate
+            };
+            let mut grown = rate + growth / rate;
+            if let Some(configured) = self.configured {
+                grown = grown.min(configured);
+            }
+            self.rate = Some(grown);
+        }
+    }
+
+    /// Cuts the rate below what the server let through in the last window.
+    fn cut(&mut self, now: Instant) {
+        let let_through = self.recent.len() as f64 / WINDOW.as_secs_f64();
+        let refused_at = match self.rate {
+            Some(rate) => rate.min(let_through.max(MIN_RATE)),
+            None => let_through.max(MIN_RATE),
+        };
+        self.ceiling = Some(refused_at);
+        self.rate = Some((refused_at * DECREASE).max(MIN_RATE));
+        self.last_cut = Some(now);
+        // The slots handed out at the old rate are given back: the next request waits for
+        // the new spacing from now.
+        self.next_slot = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_configured_rate_spaces_requests() {
+        let throttle = Throttle::new(Some(10.0));
+        let started = Instant::now();
+        for _ in 0..11 {
+            let at = throttle.admit().await;
+            throttle.record(at, Outcome::Answered);
+        }
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(999) && took < Duration::from_millis(1100),
+            "{took:?}"
+        );
+        assert_eq!(
+            throttle.rate(),
+            Some(10.0),
+            "answers never raise a configured rate"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_pauses_every_request() {
+        let throttle = Throttle::new(None);
+        let first = throttle.admit().await;
+        throttle.record(first, Outcome::Refused(Some(Duration::from_secs(2))));
+        let started = Instant::now();
+        throttle.admit().await;
+        assert!(started.elapsed() >= Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_cuts_the_rate_once_and_answers_raise_it_again() {
+        let throttle = Throttle::new(None);
+        assert_eq!(throttle.rate(), None, "unpaced until the server refuses");
+        // The server let 40 requests through in the last second, then refused three that
+        // were in flight together.
+        let mut sent = Vec::new();
+        for _ in 0..43 {
+            sent.push(throttle.admit().await);
+        }
+        for at in &sent[..40] {
+            throttle.record(*at, Outcome::Answered);
+        }
+        for at in &sent[40..] {
+            throttle.record(*at, Outcome::Refused(None));
+        }
+        let cut = throttle.rate().unwrap();
+        assert!((cut - 34.0).abs() < 1e-9, "one cut to 85% of 40: {cut}");
+        // Answers bring it back near 40 within seconds, then only creep past it.
+        for _ in 0..200 {
+            let at = throttle.admit().await;
+            throttle.record(at, Outcome::Answered);
+        }
+        let grown = throttle.rate().unwrap();
+        assert!((38.0..40.5).contains(&grown), "{grown}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_learnt_rate_never_passes_the_configured_one() {
+        let throttle = Throttle::new(Some(20.0));
+        for _ in 0..10 {
+            let at = throttle.admit().await;
+            throttle.record(at, Outcome::Answered);
+        }
+        let at = throttle.admit().await;
+        throttle.record(at, Outcome::Refused(None));
+        assert!(throttle.rate().unwrap() < 10.0);
+        for _ in 0..2000 {
+            let at = throttle.admit().await;
+            throttle.record(at, Outcome::Answered);
+        }
+        assert_eq!(throttle.rate(), Some(20.0));
+    }
+}
