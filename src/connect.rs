@@ -6,8 +6,8 @@
 
 use secrecy::SecretString;
 
-use crate::client::{ClientError, Connection, ScimClient};
-use crate::config::{Diagnostic, Endpoint, Provider};
+use crate::client::{ClientError, Connection, RetryPolicy, ScimClient};
+use crate::config::{Diagnostic, Endpoint, Provider, RequestLimits};
 use crate::server::{self, EmbeddedServer, ServerError};
 
 /// A provider's resolved endpoint and token, checked before any request is sent.
@@ -16,6 +16,7 @@ pub struct Target {
     endpoint: Endpoint,
     auth_scheme: String,
     token: Option<SecretString>,
+    limits: RequestLimits,
 }
 
 /// Resolves the URL and token of `provider` from the environment (`${VAR}`) or token file.
@@ -41,6 +42,7 @@ pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target,
                 endpoint,
                 auth_scheme: provider.auth_scheme().to_owned(),
                 token,
+                limits: provider.request_limits(),
             })
         }
         _ => Err(errors),
@@ -72,12 +74,29 @@ impl Target {
         if self.is_embedded() {
             return None;
         }
-        Some(ScimClient::new(&Connection {
-            base_url: base_url.to_owned(),
-            auth_scheme: auth_scheme.to_owned(),
-            token,
-            allow_insecure_http,
-        }))
+        Some(
+            ScimClient::new(&Connection {
+                base_url: base_url.to_owned(),
+                auth_scheme: auth_scheme.to_owned(),
+                token,
+                allow_insecure_http,
+            })
+            .map(|client| self.limited(client)),
+        )
+    }
+
+    /// `client` with the provider's `retry` and `rate_limit`.
+    fn limited(&self, client: ScimClient) -> ScimClient {
+        let mut retry = RetryPolicy::default();
+        if let Some(attempts) = self.limits.attempts {
+            retry.max_retries = attempts.saturating_sub(1) as usize;
+        }
+        if let Some(deadline) = self.limits.deadline {
+            retry.max_elapsed = deadline;
+        }
+        client
+            .with_retry(retry)
+            .with_rate_limit(self.limits.rate_limit)
     }
 }
 
@@ -136,6 +155,7 @@ pub async fn open(target: &Target, allow_insecure_http: bool) -> Result<Session,
                 token: embedded.token().clone(),
                 allow_insecure_http: false,
             })
+            .map(|client| target.limited(client))
             .map_err(client_error)?;
             Ok(Session {
                 client,
@@ -152,6 +172,7 @@ pub async fn open(target: &Target, allow_insecure_http: bool) -> Result<Session,
                     .expect("resolve() refuses an http provider without a token"),
                 allow_insecure_http,
             })
+            .map(|client| target.limited(client))
             .map_err(client_error)?;
             Ok(Session {
                 client,

@@ -63,6 +63,10 @@ pub struct ProviderPlan {
     /// (asked for with `--bulk`, and only where the server offers it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bulk: bool,
+    /// What a reviewer should know about how the plan reads or writes this server, such as
+    /// `--bulk` asked of a server that offers no `/Bulk`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The ops, in execution order: by phase, then by key.
     pub ops: Vec<Op>,
 }
@@ -395,6 +399,7 @@ mod tests {
             existing_users: 0,
             unmanaged: Unmanaged::default(),
             bulk,
+            notes: Vec::new(),
             ops: vec![
                 op(Phase::Users, Method::Post, "/Users"),
                 op(Phase::Users, Method::Post, "/Users"),

@@ -64,6 +64,7 @@ pub async fn plan_provider(
             existing_users: live.total_users,
             unmanaged,
             bulk: false,
+            notes: Vec::new(),
             ops,
         },
         session,
@@ -99,9 +100,15 @@ impl Planned {
     #[must_use]
     pub fn with_bulk(mut self, bulk: bool) -> Self {
         self.plan.bulk = bulk && self.plan.capabilities.bulk.is_some();
+        if bulk && !self.plan.bulk {
+            self.plan.notes.push(BULK_NOT_OFFERED.to_owned());
+        }
         self
     }
 }
+
+/// The note of a plan asked for `--bulk` on a server without `/Bulk`.
+pub const BULK_NOT_OFFERED: &str = "Bulk not offered: one request per write";
 
 /// Assembles provider plans into one plan for `config`.
 #[must_use]

@@ -319,6 +319,7 @@ fn plan(ops: Vec<Op>) -> ProviderPlan {
         existing_users: 0,
         unmanaged: Unmanaged::default(),
         bulk: false,
+        notes: Vec::new(),
         ops,
     }
 }

@@ -38,7 +38,7 @@ pub use interpolate::{MissingVar, Template, TemplateError};
 pub use managed::Managed;
 pub use model::{
     Config, Deprovision, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
-    Name, Preset, Provider, RoleAssignment, RoleDefinition, User, UserKey,
+    Name, Preset, Provider, RequestLimits, RoleAssignment, RoleDefinition, User, UserKey,
 };
 pub use source::{SourceFile, SourceId, Sources, Span};
 pub use spanned::{Spanned, SpannedMap};

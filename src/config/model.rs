@@ -201,6 +201,7 @@ pub struct Provider {
     pub(crate) prune: bool,
     pub(crate) deprovision: Deprovision,
     pub(crate) max_changes: MaxChanges,
+    pub(crate) requests: RequestLimits,
 }
 
 /// Provider details for debugging: never the token, nor a resolved URL.
@@ -218,6 +219,7 @@ impl fmt::Debug for Provider {
             .field("prune", &self.prune)
             .field("deprovision", &self.deprovision)
             .field("max_changes", &self.max_changes)
+            .field("requests", &self.requests)
             .finish()
     }
 }
@@ -338,6 +340,12 @@ impl Provider {
     #[must_use]
     pub fn max_changes(&self) -> MaxChanges {
         self.max_changes
+    }
+
+    /// How requests to this provider are retried and paced.
+    #[must_use]
+    pub fn request_limits(&self) -> RequestLimits {
+        self.requests
     }
 
     /// Resolves the URL from the process environment and checks that a token may be sent
@@ -500,6 +508,18 @@ impl RoleDefinition {
     pub fn path(&self) -> String {
         format!("{}:{}", self.schema, self.attribute)
     }
+}
+
+/// How the requests to a provider are sent: what its `retry` and `rate_limit` say; `None`
+/// leaves the client's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RequestLimits {
+    /// Attempts per request, the first included.
+    pub attempts: Option<u32>,
+    /// No retry starts later than this after a request's first attempt.
+    pub deadline: Option<std::time::Duration>,
+    /// The most requests per second.
+    pub rate_limit: Option<f64>,
 }
 
 /// Safety limits on destructive plans (§3.6).

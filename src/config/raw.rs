@@ -77,6 +77,30 @@ pub struct RawProvider {
     /// Safety limits on destructive plans.
     #[serde(default)]
     pub max_changes: Option<Spanned<RawMaxChanges>>,
+    /// The most requests per second to send this provider's server, e.g. `40/s` or
+    /// `600/min`. Without it, requests are slowed only once the server refuses one (429).
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^\s*[0-9]+(\.[0-9]+)?\s*/\s*(s|sec|second|m|min|minute)\s*$"))]
+    pub rate_limit: Option<Spanned<String>>,
+    /// How each request to this provider is retried when it fails (a 429, a 5xx, a reset,
+    /// a timeout).
+    #[serde(default)]
+    pub retry: Option<Spanned<RawRetry>>,
+}
+
+/// How each request to a provider is retried.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Retry")]
+pub struct RawRetry {
+    /// Attempts per request, the first one included. Default 9.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub attempts: Option<Spanned<u32>>,
+    /// No retry of a request starts later than this after its first attempt, e.g. `90s` or
+    /// `5m`. Default `2m`.
+    #[serde(default)]
+    pub deadline: Option<Spanned<String>>,
 }
 
 /// A SCIM server whose conventions scimform knows.

@@ -15,12 +15,12 @@ use super::interpolate::Template;
 use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
-    Name, OtherAttributes, Provider, RoleAssignment, RoleDefinition, SpannedTemplate, TokenSource,
-    User, UserKey, insecure_http, key_text, parse_endpoint,
+    Name, OtherAttributes, Provider, RequestLimits, RoleAssignment, RoleDefinition,
+    SpannedTemplate, TokenSource, User, UserKey, insecure_http, key_text, parse_endpoint,
 };
 use super::raw::{
-    Preset, RawExtensions, RawGroup, RawMultiValue, RawName, RawProvider, RawRoleAssignment,
-    RawRoleDefinition, RawUser,
+    Preset, RawExtensions, RawGroup, RawMultiValue, RawName, RawProvider, RawRetry,
+    RawRoleAssignment, RawRoleDefinition, RawUser,
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
@@ -210,6 +210,8 @@ impl Validator<'_> {
             max_changes.delete_percent = percent.value;
         }
 
+        let requests = self.request_limits(provider, raw.rate_limit, raw.retry);
+
         if self.errors.0.len() != before {
             return None;
         }
@@ -225,7 +227,61 @@ impl Validator<'_> {
             prune: raw.prune.is_some_and(|p| p.value),
             deprovision: raw.deprovision.map(|d| d.value).unwrap_or_default(),
             max_changes,
+            requests,
         })
+    }
+
+    /// A provider's `rate_limit` and `retry`.
+    fn request_limits(
+        &mut self,
+        provider: &str,
+        rate_limit: Option<Spanned<String>>,
+        retry: Option<Spanned<RawRetry>>,
+    ) -> RequestLimits {
+        let mut limits = RequestLimits::default();
+        if let Some(rate) = rate_limit {
+            match parse_rate(&rate.value) {
+                Some(per_second) => limits.rate_limit = Some(per_second),
+                None => self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: `rate_limit` is not a rate: {:?}",
+                        rate.value
+                    ))
+                    .at(self.sources, rate.span, "not a rate")
+                    .help("write requests per second or per minute, e.g. `40/s` or `600/min`"),
+                ),
+            }
+        }
+        let Some(retry) = retry else {
+            return limits;
+        };
+        if let Some(attempts) = retry.value.attempts {
+            if (1..=100).contains(&attempts.value) {
+                limits.attempts = Some(attempts.value);
+            } else {
+                self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: `retry.attempts` must be from 1 to 100"
+                    ))
+                    .at(self.sources, attempts.span, "out of range")
+                    .help("the first attempt counts: 1 never retries, 9 is the default"),
+                );
+            }
+        }
+        if let Some(deadline) = retry.value.deadline {
+            match humantime::parse_duration(deadline.value.trim()) {
+                Ok(duration) => limits.deadline = Some(duration),
+                Err(_) => self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: `retry.deadline` is not a duration: {:?}",
+                        deadline.value
+                    ))
+                    .at(self.sources, deadline.span, "not a duration")
+                    .help("write a duration such as `90s`, `2m` or `1m 30s`"),
+                ),
+            }
+        }
+        limits
     }
 
     fn token_source(
@@ -1235,6 +1291,19 @@ fn text_offset(file: &SourceFile, span: Span, text: &str) -> Option<usize> {
 
 /// A plausible email address: one `@`, something on each side, a dot in the domain, no
 /// spaces. Deliberately loose: the server is the judge of deliverability.
+/// Requests per second from a rate written as `N/s` or `N/min`; `None` when it is not one,
+/// or not above zero.
+fn parse_rate(text: &str) -> Option<f64> {
+    let (count, unit) = text.split_once('/')?;
+    let count: f64 = count.trim().parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        _ => return None,
+    };
+    (count.is_finite() && count > 0.0).then_some(count / seconds)
+}
+
 fn is_email(value: &str) -> bool {
     // `@` and `.` are ASCII: in UTF-8 no other character contains their bytes, so the
     // search is by bytes.

@@ -283,6 +283,7 @@ fn tonkean() -> ProviderPlan {
             groups: 1,
         },
         bulk: false,
+        notes: Vec::new(),
         ops: [tonkean_users(), tonkean_groups(), tonkean_deprovisions()].concat(),
     }
 }
@@ -358,6 +359,7 @@ fn sandbox() -> ProviderPlan {
         existing_users: 2,
         unmanaged: Unmanaged::default(),
         bulk: false,
+        notes: Vec::new(),
         ops: vec![create_ada, delete_dave, delete_old_team],
     }
 }

@@ -77,15 +77,20 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The provider's first line: its name, where it is, and what reading it cost.
+/// The provider's first line: its name, where it is, and what reading it cost; then a line
+/// for each of its notes.
 pub(super) fn header(provider: &ProviderPlan) -> String {
-    format!(
+    let mut header = format!(
         "{} at {}: read in {}, {} on the server",
         sanitize(&provider.provider),
         display_url(&provider.url),
         count(provider.reads, "request", "requests"),
         count(provider.existing_users, "user", "users"),
-    )
+    );
+    for note in &provider.notes {
+        let _ = write!(header, "\n  note: {}", sanitize(note));
+    }
+    header
 }
 
 /// The provider's ops, phase by phase, or a line saying there are none: one chunk of lines per

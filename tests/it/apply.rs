@@ -121,6 +121,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
         existing_users: live.total_users,
         unmanaged,
         bulk: false,
+        notes: Vec::new(),
         ops,
     }
 }

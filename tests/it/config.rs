@@ -270,6 +270,23 @@ fn provider_defaults_and_preset() {
 }
 
 #[test]
+fn request_limits_are_read_from_the_provider() {
+    let (_dir, config) = load_text(
+        "version: 1\nproviders:\n  corp:\n    url: https://scim.example.com/scim/v2\n    \
+         token: ${T}\n    rate_limit: 600/min\n    retry: {attempts: 3, deadline: 1m 30s}\n  \
+         fast:\n    url: https://fast.example.com/scim/v2\n    token: ${T}\n    \
+         rate_limit: 12.5/s\n",
+    );
+    let corp = config.provider("corp").unwrap().request_limits();
+    assert_eq!(corp.rate_limit, Some(10.0));
+    assert_eq!(corp.attempts, Some(3));
+    assert_eq!(corp.deadline, Some(std::time::Duration::from_secs(90)));
+    let fast = config.provider("fast").unwrap().request_limits();
+    assert_eq!(fast.rate_limit, Some(12.5));
+    assert_eq!(fast.attempts, None, "the client's default");
+}
+
+#[test]
 fn urls_resolve_lazily_with_located_errors() {
     let (dir, config) = load_text(TWO_PROVIDERS);
     let tonkean = config.provider("tonkean").unwrap();
