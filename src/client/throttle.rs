@@ -12,7 +12,10 @@
 //!   then raised quickly back near the rate that was refused and slowly beyond it, so that
 //!   refusals stay rare instead of recurring every few seconds;
 //! - one refusal cuts the rate once: the refusals of requests sent before the last cut are
-//!   answers to the old rate, not to the new one.
+//!   answers to the old rate, not to the new one; and the rate is cut at most once a second,
+//!   never in the first second (what the server let through is not known yet), and never
+//!   below a quarter of the most it ever let through in a second, so that refusals that have
+//!   nothing to do with the rate (a flaky gateway's) slow a run down, but do not stall it.
 //!
 //! How many requests are in flight at once stays with the callers (`--parallelism`, the
 //! concurrent pages of a listing); spacing them is what keeps a server's rate.
@@ -38,6 +41,8 @@ const SLOW_GROWTH: f64 = 0.003;
 const PROBE_GROWTH: f64 = 0.02;
 /// The slowest learnt rate, in requests per second.
 const MIN_RATE: f64 = 0.5;
+/// The slowest learnt rate, as a share of the most the server let through in a window.
+const FLOOR: f64 = 0.25;
 
 /// The pacing shared by every request to one provider.
 #[derive(Debug)]
@@ -59,6 +64,10 @@ struct State {
     paused_until: Option<Instant>,
     /// When the rate was last cut.
     last_cut: Option<Instant>,
+    /// When the first request was let through.
+    first: Option<Instant>,
+    /// The most answers that came in one window.
+    peak: usize,
     /// When the responses of the last [`WINDOW`] that were not refusals arrived.
     recent: VecDeque<Instant>,
 }
@@ -86,6 +95,8 @@ impl Throttle {
                 next_slot: Instant::now(),
                 paused_until: None,
                 last_cut: None,
+                first: None,
+                peak: 0,
                 recent: VecDeque::new(),
             }),
         }
@@ -132,7 +143,13 @@ impl Throttle {
                     state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
                 }
                 // A request sent before the last cut was refused for the old rate.
-                if state.last_cut.is_none_or(|cut| started > cut) {
+                let known = state
+                    .first
+                    .is_some_and(|first| now.duration_since(first) >= WINDOW);
+                let due = state
+                    .last_cut
+                    .is_none_or(|cut| started > cut && now.duration_since(cut) >= WINDOW);
+                if known && due {
                     state.cut(now);
                 }
             }
@@ -150,6 +167,7 @@ impl Throttle {
 impl State {
     /// The start of the next request, as the rate allows, reserved.
     fn take_slot(&mut self, now: Instant) -> Instant {
+        self.first.get_or_insert(now);
         let Some(rate) = self.rate else {
             return now;
         };
@@ -167,6 +185,7 @@ impl State {
         {
             self.recent.pop_front();
         }
+        self.peak = self.peak.max(self.recent.len());
         // A learnt rate grows a little with each answer; as about `rate` answers come in a
         // second, each adds 1/rate of the growth per second.
         if let (Some(rate), Some(ceiling)) = (self.rate, self.ceiling) {
@@ -192,8 +211,9 @@ impl State {
             Some(rate) => rate.min(let_through.max(MIN_RATE)),
             None => let_through.max(MIN_RATE),
         };
+        let floor = (FLOOR * self.peak as f64 / WINDOW.as_secs_f64()).max(MIN_RATE);
         self.ceiling = Some(refused_at);
-        self.rate = Some((refused_at * DECREASE).max(MIN_RATE));
+        self.rate = Some((refused_at * DECREASE).max(floor));
         self.last_cut = Some(now);
         // The slots handed out at the old rate are given back: the next request waits for
         // the new spacing from now.
@@ -239,6 +259,11 @@ mod tests {
     async fn a_refusal_cuts_the_rate_once_and_answers_raise_it_again() {
         let throttle = Throttle::new(None);
         assert_eq!(throttle.rate(), None, "unpaced until the server refuses");
+        // In the first second, a refusal pauses but teaches no rate: too little is known.
+        let early = throttle.admit().await;
+        throttle.record(early, Outcome::Refused(None));
+        assert_eq!(throttle.rate(), None);
+        tokio::time::sleep(WINDOW).await;
         // The server let 40 requests through in the last second, then refused three that
         // were in flight together.
         let mut sent = Vec::new();
@@ -263,8 +288,33 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn refusals_that_keep_coming_slow_a_run_but_never_stall_it() {
+        let throttle = Throttle::new(None);
+        // A flaky gateway refuses one request in four, whatever the rate.
+        for i in 0..2000 {
+            let at = throttle.admit().await;
+            let outcome = if i % 4 == 0 {
+                Outcome::Refused(None)
+            } else {
+                Outcome::Answered
+            };
+            // Answers take 10 ms.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            throttle.record(at, outcome);
+        }
+        let rate = throttle.rate().unwrap();
+        assert!(
+            rate >= 0.25 * 75.0 * 0.9,
+            "at least a quarter of the peak: {rate}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_learnt_rate_never_passes_the_configured_one() {
         let throttle = Throttle::new(Some(20.0));
+        let at = throttle.admit().await;
+        throttle.record(at, Outcome::Answered);
+        tokio::time::sleep(WINDOW).await;
         for _ in 0..10 {
             let at = throttle.admit().await;
             throttle.record(at, Outcome::Answered);

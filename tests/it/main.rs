@@ -10,6 +10,7 @@ mod doctor;
 mod gitops;
 mod import;
 mod plan;
+mod read_path;
 mod schema;
 mod server;
 mod support;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod faults;
+pub mod limiter;
 pub mod peer;
 pub mod python;
 pub mod random;

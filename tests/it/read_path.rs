@@ -1,0 +1,262 @@
+//! Every request through one policy (SPEC §8): the real binary plans and applies through
+//! proxies that behave like real SaaS SCIM APIs, in front of the embedded server and of
+//! scim2-server. Reads and writes are retried through a link that loses one request in four;
+//! `501 Not Implemented` fails at once; a server that refuses above a rate is met by pacing
+//! the whole provider.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use axum::http::Method;
+
+use crate::support::faults::{FaultProxy, FaultRates, FaultStats};
+use crate::support::limiter::{Limiter, Limits};
+use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::serve::Serve;
+use crate::support::{Run, run, scimform};
+
+/// A server to plan and apply against.
+enum Server {
+    Peer(PeerServer),
+    Embedded(Serve),
+}
+
+impl Server {
+    fn base_url(&self) -> &str {
+        match self {
+            Server::Peer(peer) => &peer.base_url,
+            Server::Embedded(serve) => &serve.base,
+        }
+    }
+
+    fn token(&self) -> String {
+        match self {
+            Server::Peer(_) => PEER_TOKEN.to_owned(),
+            Server::Embedded(serve) => serve.token.clone(),
+        }
+    }
+}
+
+/// A config of `users` users, the first of them in two groups and holding a role, on the
+/// server at `url` as provider `corp`.
+fn config(dir: &Path, url: &str, provider_extra: &str, users: usize) -> PathBuf {
+    let mut text = format!(
+        "version: 1\nproviders:\n  corp:\n    url: {url}\n    token: ${{CORP_TOKEN}}\n    \
+         auth_scheme: Bearer\n    roles: {{schema: \"urn:scim:tonkean\", attribute: tonkeanRoles, \
+         values: [PROCESS_CONTRIBUTOR, SYSTEM_USER]}}\n{provider_extra}users:\n"
+    );
+    for i in 0..users {
+        let _ = writeln!(
+            text,
+            "  - userName: u{i:03}@example.com\n    displayName: User {i}\n    title: Analyst"
+        );
+    }
+    text.push_str(
+        "groups:\n  - displayName: Owners\n    members: [u000@example.com, u001@example.com]\n  \
+         - displayName: Readers\n    members: [u002@example.com]\nroles:\n  SYSTEM_USER:\n    \
+         users: [u000@example.com]\n",
+    );
+    let path = dir.join("scimform.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs scimform off the async runtime, so that a proxy in this test's runtime keeps serving.
+async fn scim(config: &Path, token: &str, args: &[&str]) -> Run {
+    let config = config.to_owned();
+    let token = token.to_owned();
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        run(scimform()
+            .env("CORP_TOKEN", token)
+            .args(&args)
+            .arg("-f")
+            .arg(&config))
+    })
+    .await
+    .unwrap()
+}
+
+/// Plans and applies 30 users and two groups through a link that fails a quarter of all
+/// requests (throttled, reset, or for writes, answered but the answer lost), then checks with
+/// a direct plan that the server converged.
+async fn a_lossy_link_is_crossed_in_one_run(server: Server) {
+    let proxy = FaultProxy::start(
+        server.base_url(),
+        FaultRates {
+            seed: 12,
+            throttle: 0.12,
+            reset: 0.13,
+            drop_answer: 0.08,
+            max_in_a_row: 4,
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let lossy = config(dir.path(), &proxy.base_url, "", 30);
+    let token = server.token();
+
+    let planned = scim(&lossy, &token, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(planned.code, Some(2), "{}", planned.stderr);
+    assert!(
+        planned.stdout.contains("+ user u029@example.com")
+            && planned.stdout.contains("32 to create"),
+        "{}",
+        planned.stdout
+    );
+    let faults_while_reading =
+        FaultStats::get(&proxy.stats.throttled) + FaultStats::get(&proxy.stats.reset);
+    assert!(
+        faults_while_reading >= 1,
+        "the plan's reads met faults: {:?}",
+        proxy.stats
+    );
+
+    let applied = scim(&lossy, &token, &["apply", "--auto-approve"]).await;
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let faults = FaultStats::get(&proxy.stats.throttled)
+        + FaultStats::get(&proxy.stats.reset)
+        + FaultStats::get(&proxy.stats.answers_dropped);
+    assert!(faults >= 10, "faults were injected: {:?}", proxy.stats);
+
+    // Planned again, through the same link: converged.
+    let again = scim(&lossy, &token, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
+    let direct = config(dir.path(), server.base_url(), "", 30);
+    let checked = scim(&direct, &token, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(
+        checked.code,
+        Some(0),
+        "{}\n{}",
+        checked.stdout,
+        checked.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lossy_link_is_crossed_in_one_run_on_the_embedded_server() {
+    a_lossy_link_is_crossed_in_one_run(Server::Embedded(Serve::start())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lossy_link_is_crossed_in_one_run_on_scim2_server() {
+    a_lossy_link_is_crossed_in_one_run(Server::Peer(PeerServer::start())).await;
+}
+
+/// A server that answers PATCH with 501: the update fails at once with the server's error,
+/// after one attempt, and the other writes are done.
+async fn not_implemented_fails_at_once(server: Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let token = server.token();
+    let direct = config(dir.path(), server.base_url(), "", 3);
+    let seeded = scim(&direct, &token, &["apply", "--auto-approve"]).await;
+    assert_eq!(seeded.code, Some(0), "{}", seeded.stderr);
+
+    let proxy = Limiter::start(
+        server.base_url(),
+        Limits {
+            not_implemented: Some((Method::PATCH, "")),
+            ..Limits::default()
+        },
+    )
+    .await;
+    let text = std::fs::read_to_string(&direct)
+        .unwrap()
+        .replace(server.base_url(), &proxy.base_url)
+        .replace("title: Analyst", "title: Lead");
+    std::fs::write(&direct, text).unwrap();
+
+    let applied = scim(&direct, &token, &["apply", "--auto-approve"]).await;
+    assert_eq!(
+        applied.code,
+        Some(1),
+        "{}\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let output = format!("{}{}", applied.stdout, applied.stderr);
+    assert!(
+        output.contains("501"),
+        "the server's answer is shown: {output}"
+    );
+    assert_eq!(
+        proxy.stats.not_implemented(),
+        3,
+        "each of the three PATCHes was sent once, never retried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_implemented_fails_at_once_on_the_embedded_server() {
+    not_implemented_fails_at_once(Server::Embedded(Serve::start())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_implemented_fails_at_once_on_scim2_server() {
+    not_implemented_fails_at_once(Server::Peer(PeerServer::start())).await;
+}
+
+/// Applies 60 users with `--parallelism 8` through a proxy that lets 25 requests a second
+/// through and refuses the rest with 429 and `Retry-After`.
+async fn rate_limited(server: &Server, provider_extra: &str) -> (usize, usize) {
+    let proxy = Limiter::start(
+        server.base_url(),
+        Limits {
+            rate: Some(25.0),
+            burst: 5.0,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let limited = config(dir.path(), &proxy.base_url, provider_extra, 60);
+    let token = server.token();
+    let applied = scim(
+        &limited,
+        &token,
+        &["apply", "--auto-approve", "--parallelism", "8"],
+    )
+    .await;
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let again = scim(&limited, &token, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
+    (proxy.stats.forwarded(), proxy.stats.refused())
+}
+
+async fn a_rate_limit_is_met_by_the_whole_provider(make: fn() -> Server) {
+    // Learnt from the server's refusals: some are met, and a whole run gets through.
+    let server = make();
+    let (forwarded, refused) = rate_limited(&server, "").await;
+    assert!(forwarded >= 60, "{forwarded}");
+    assert!(
+        refused * 4 < forwarded,
+        "refusals stay a small share once the rate is learnt: {refused} of {forwarded}"
+    );
+    // Set in the config, a little under the server's: none refused.
+    let server = make();
+    let (forwarded, refused) = rate_limited(&server, "    rate_limit: 20/s\n").await;
+    assert!(forwarded >= 60, "{forwarded}");
+    assert_eq!(refused, 0, "paced under the limit, nothing is refused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_is_met_by_the_whole_provider_on_the_embedded_server() {
+    a_rate_limit_is_met_by_the_whole_provider(|| Server::Embedded(Serve::start())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_is_met_by_the_whole_provider_on_scim2_server() {
+    a_rate_limit_is_met_by_the_whole_provider(|| Server::Peer(PeerServer::start())).await;
+}
