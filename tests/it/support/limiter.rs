@@ -1,4 +1,4 @@
-//! A proxy that behaves like a rate-limited SaaS SCIM API: it adds latency to every request,
+//! A proxy that behaves like the rate-limited SCIM API of a real service: it adds latency to every request,
 //! refuses with 429 and `Retry-After` above a rate (a token bucket), and may answer
 //! `501 Not Implemented` to one kind of request. It counts what it did, so a test or a
 //! benchmark can say how many requests were refused.
