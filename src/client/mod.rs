@@ -700,6 +700,49 @@ mod tests {
         assert_eq!(kept(), 0, "released buffers are freed, not kept");
     }
 
+    #[tokio::test]
+    async fn a_response_larger_than_the_bound_is_refused_without_being_held() {
+        use axum::routing::get;
+        let endless = || async {
+            let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+            let chunks = futures_util::stream::repeat_with(move || {
+                Ok::<_, std::convert::Infallible>(chunk.clone())
+            });
+            axum::body::Body::from_stream(chunks)
+        };
+        let declared = || async {
+            axum::response::Response::builder()
+                .header("content-length", (MAX_RESPONSE_BYTES + 1).to_string())
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let app = axum::Router::new()
+            .route("/scim/v2/endless", get(endless))
+            .route("/scim/v2/declared", get(declared));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client =
+            ScimClient::new(&connection(&format!("http://{address}/scim/v2"), false)).unwrap();
+        for path in ["/endless", "/declared"] {
+            let error = client
+                .send_raw(Method::GET, path, &[], None, None)
+                .await
+                .err()
+                .unwrap();
+            assert!(matches!(error, ClientError::TooLarge { .. }), "{error}");
+            assert_eq!(
+                error.to_string(),
+                format!("GET {path}: the response is larger than 64 MiB, the most scimform reads")
+            );
+        }
+        assert_eq!(
+            client.requests_sent(),
+            2,
+            "a body too large is not asked for again"
+        );
+    }
+
     #[test]
     fn plain_http_is_refused_except_to_loopback() {
         assert!(ScimClient::new(&connection("http://127.0.0.1:1/scim/v2", false)).is_ok());

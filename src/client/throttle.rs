@@ -29,16 +29,20 @@ use tokio::time::Instant;
 /// The window over which what the server let through is counted.
 const WINDOW: Duration = Duration::from_secs(1);
 /// At a refusal, the new rate is this share of what the server let through.
-const DECREASE: f64 = 0.85;
+const DECREASE: f64 = 0.9;
 /// Below this share of the refused rate, the rate grows by [`FAST_GROWTH`] of it per second.
 const NEAR_CEILING: f64 = 0.95;
 const FAST_GROWTH: f64 = 0.10;
 /// From [`NEAR_CEILING`] up to the refused rate, the rate grows by this share of itself per
 /// second: the next refusal comes tens of seconds after the last.
 const SLOW_GROWTH: f64 = 0.003;
-/// Past the refused rate, by this share of itself per second: the server's limit may have
-/// been lower for a while than it is now.
-const PROBE_GROWTH: f64 = 0.02;
+/// Past the refused rate, by this share of itself per second, quickly: the rate at a first
+/// refusal is known only roughly, and the server's limit may have been lower for a while than
+/// it is now.
+const PROBE_GROWTH: f64 = 0.5;
+/// The shortest time what the server let through is counted over: a token bucket lets a
+/// burst through at once, which over a shorter time would look like a high rate.
+const MIN_MEASURED: Duration = Duration::from_millis(250);
 /// The slowest learnt rate, in requests per second.
 const MIN_RATE: f64 = 0.5;
 /// The slowest learnt rate, as a share of the most the server let through in a window.
@@ -62,6 +66,8 @@ struct State {
     next_slot: Instant,
     /// No request starts before this: the server's `Retry-After`.
     paused_until: Option<Instant>,
+    /// When the last pause began.
+    paused_from: Option<Instant>,
     /// When the rate was last cut.
     last_cut: Option<Instant>,
     /// When the first request was let through.
@@ -94,6 +100,7 @@ impl Throttle {
                 ceiling: None,
                 next_slot: Instant::now(),
                 paused_until: None,
+                paused_from: None,
                 last_cut: None,
                 first: None,
                 peak: 0,
@@ -138,10 +145,6 @@ impl Throttle {
         match outcome {
             Outcome::Answered => state.answered(now),
             Outcome::Refused(retry_after) => {
-                if let Some(delay) = retry_after {
-                    let until = now + delay;
-                    state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
-                }
                 // A request sent before the last cut was refused for the old rate.
                 let known = state
                     .first
@@ -151,6 +154,13 @@ impl Throttle {
                     .is_none_or(|cut| started > cut && now.duration_since(cut) >= WINDOW);
                 if known && due {
                     state.cut(now);
+                }
+                if let Some(delay) = retry_after {
+                    let until = now + delay;
+                    if state.paused_until.is_none_or(|u| u <= now) {
+                        state.paused_from = Some(now);
+                    }
+                    state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
                 }
             }
             Outcome::Unanswered => {}
@@ -206,7 +216,17 @@ impl State {
 
     /// Cuts the rate below what the server let through in the last window.
     fn cut(&mut self, now: Instant) {
-        let let_through = self.recent.len() as f64 / WINDOW.as_secs_f64();
+        // What the server let through, per second of the window in which requests were sent:
+        // the time paused by a `Retry-After` does not count.
+        let window_start = now.checked_sub(WINDOW).unwrap_or(now);
+        let paused = match (self.paused_from, self.paused_until) {
+            (Some(from), Some(until)) => until
+                .min(now)
+                .saturating_duration_since(from.max(window_start)),
+            _ => Duration::ZERO,
+        };
+        let measured = WINDOW.saturating_sub(paused).max(MIN_MEASURED);
+        let let_through = self.recent.len() as f64 / measured.as_secs_f64();
         let refused_at = match self.rate {
             Some(rate) => rate.min(let_through.max(MIN_RATE)),
             None => let_through.max(MIN_RATE),
@@ -277,7 +297,7 @@ mod tests {
             throttle.record(*at, Outcome::Refused(None));
         }
         let cut = throttle.rate().unwrap();
-        assert!((cut - 34.0).abs() < 1e-9, "one cut to 85% of 40: {cut}");
+        assert!((cut - 36.0).abs() < 1e-9, "one cut to 90% of 40: {cut}");
         // Answers bring it back near 40 within seconds, then only creep past it.
         for _ in 0..200 {
             let at = throttle.admit().await;
@@ -285,6 +305,23 @@ mod tests {
         }
         let grown = throttle.rate().unwrap();
         assert!((38.0..40.5).contains(&grown), "{grown}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_paused_by_retry_after_is_not_counted_as_the_servers_rate() {
+        let throttle = Throttle::new(None);
+        let refused = throttle.admit().await;
+        throttle.record(refused, Outcome::Refused(Some(Duration::from_millis(750))));
+        // Once the pause is over, 25 answers in 0.3 seconds, then a refusal.
+        for _ in 0..25 {
+            let at = throttle.admit().await;
+            tokio::time::sleep(Duration::from_millis(12)).await;
+            throttle.record(at, Outcome::Answered);
+        }
+        let at = throttle.admit().await;
+        throttle.record(at, Outcome::Refused(None));
+        let rate = throttle.rate().unwrap();
+        assert!(rate > 60.0, "25 in the 0.3 s that were not paused: {rate}");
     }
 
     #[tokio::test(start_paused = true)]

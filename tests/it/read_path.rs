@@ -8,10 +8,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use axum::http::Method;
+use serde_json::json;
 
 use crate::support::faults::{FaultProxy, FaultRates, FaultStats};
 use crate::support::limiter::{Limiter, Limits};
 use crate::support::peer::{PEER_TOKEN, PeerServer};
+use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
 use crate::support::{Run, run, scimform};
 
@@ -259,4 +261,46 @@ async fn a_rate_limit_is_met_by_the_whole_provider_on_the_embedded_server() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limit_is_met_by_the_whole_provider_on_scim2_server() {
     a_rate_limit_is_met_by_the_whole_provider(|| Server::Peer(PeerServer::start())).await;
+}
+
+/// `--bulk` asked of a server that offers no `/Bulk`: the plan says so, and sends one request
+/// per write.
+async fn bulk_not_offered_is_said(server: Server) {
+    let proxy = Rewriter::start(server.base_url(), str::to_owned, |_, path, body| {
+        if path.ends_with("/ServiceProviderConfig") {
+            body["bulk"] = json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0});
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), &proxy.base_url, "", 3);
+    let token = server.token();
+
+    let text = scim(&path, &token, &["plan", "--bulk"]).await;
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(
+        text.stdout
+            .contains("\n  note: Bulk not offered: one request per write\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("5 write requests"), "{}", text.stdout);
+    let json = scim(&path, &token, &["plan", "--bulk", "--format", "json"]).await;
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        plan["providers"][0]["notes"],
+        json!(["Bulk not offered: one request per write"])
+    );
+    let without_bulk = scim(&path, &token, &["plan"]).await;
+    assert!(!without_bulk.stdout.contains("note:"), "{}", without_bulk.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_not_offered_is_said_on_the_embedded_server() {
+    bulk_not_offered_is_said(Server::Embedded(Serve::start())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_not_offered_is_said_on_scim2_server() {
+    bulk_not_offered_is_said(Server::Peer(PeerServer::start())).await;
 }
