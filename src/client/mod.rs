@@ -710,15 +710,7 @@ mod tests {
             });
             axum::body::Body::from_stream(chunks)
         };
-        let declared = || async {
-            axum::response::Response::builder()
-                .header("content-length", (MAX_RESPONSE_BYTES + 1).to_string())
-                .body(axum::body::Body::empty())
-                .unwrap()
-        };
-        let app = axum::Router::new()
-            .route("/scim/v2/endless", get(endless))
-            .route("/scim/v2/declared", get(declared));
+        let app = axum::Router::new().route("/scim/v2/endless", get(endless));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
