@@ -716,21 +716,19 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let client =
             ScimClient::new(&connection(&format!("http://{address}/scim/v2"), false)).unwrap();
-        for path in ["/endless", "/declared"] {
-            let error = client
-                .send_raw(Method::GET, path, &[], None, None)
-                .await
-                .err()
-                .unwrap();
-            assert!(matches!(error, ClientError::TooLarge { .. }), "{error}");
-            assert_eq!(
-                error.to_string(),
-                format!("GET {path}: the response is larger than 64 MiB, the most scimform reads")
-            );
-        }
+        let error = client
+            .send_raw(Method::GET, "/endless", &[], None, None)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(error, ClientError::TooLarge { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "GET /endless: the response is larger than 64 MiB, the most scimform reads"
+        );
         assert_eq!(
             client.requests_sent(),
-            2,
+            1,
             "a body too large is not asked for again"
         );
     }

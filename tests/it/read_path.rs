@@ -292,7 +292,11 @@ async fn bulk_not_offered_is_said(server: Server) {
         json!(["Bulk not offered: one request per write"])
     );
     let without_bulk = scim(&path, &token, &["plan"]).await;
-    assert!(!without_bulk.stdout.contains("note:"), "{}", without_bulk.stdout);
+    assert!(
+        !without_bulk.stdout.contains("note:"),
+        "{}",
+        without_bulk.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
