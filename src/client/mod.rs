@@ -408,26 +408,18 @@ impl ScimClient {
             .attempt(method.clone(), path, query, body, if_match)
             .await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let outcome = match &result {
+        match &result {
             Ok(response) => {
                 tracing::debug!(%method, path, status = response.status.as_u16(), latency_ms, "request");
-                throttle::Outcome::Answered
             }
-            Err(error @ ClientError::Status { status, .. }) => {
+            Err(ClientError::Status { status, .. }) => {
                 tracing::debug!(%method, path, status, latency_ms, "request");
-                match Fault::of(error) {
-                    // A 503 without `Retry-After` is an outage, not a rate: backoff handles it.
-                    Fault::Throttled(delay) if *status == 429 || delay.is_some() => {
-                        throttle::Outcome::Refused(delay)
-                    }
-                    _ => throttle::Outcome::Answered,
-                }
             }
             Err(error) => {
                 tracing::debug!(%method, path, latency_ms, %error, "request without a response");
-                throttle::Outcome::Unanswered
             }
-        };
+        }
+        let outcome = throttle::Outcome::of(result.as_ref().err());
         self.throttle.record(admitted, outcome);
         result
     }

@@ -13,7 +13,7 @@
 //!   refusals stay rare instead of recurring every few seconds;
 //! - one refusal cuts the rate once: the refusals of requests sent before the last cut are
 //!   answers to the old rate, not to the new one; and the rate is cut at most once a second,
-//!   never in the first second (what the server let through is not known yet), and never
+//!   never before a few answers have come (what the server lets through is not known), and never
 //!   below a quarter of the most it ever let through in a second, so that refusals that have
 //!   nothing to do with the rate (a flaky gateway's) slow a run down, but do not stall it.
 //!
@@ -26,23 +26,28 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::ClientError;
+use super::retry::Fault;
+
 /// The window over which what the server let through is counted.
 const WINDOW: Duration = Duration::from_secs(1);
 /// At a refusal, the new rate is this share of what the server let through.
-const DECREASE: f64 = 0.9;
+const DECREASE: f64 = 0.95;
 /// Below this share of the refused rate, the rate grows by [`FAST_GROWTH`] of it per second.
-const NEAR_CEILING: f64 = 0.95;
+const NEAR_CEILING: f64 = 0.97;
 const FAST_GROWTH: f64 = 0.10;
 /// From [`NEAR_CEILING`] up to the refused rate, the rate grows by this share of itself per
 /// second: the next refusal comes tens of seconds after the last.
-const SLOW_GROWTH: f64 = 0.003;
+const SLOW_GROWTH: f64 = 0.001;
 /// Past the refused rate, by this share of itself per second, quickly: the rate at a first
 /// refusal is known only roughly, and the server's limit may have been lower for a while than
 /// it is now.
-const PROBE_GROWTH: f64 = 0.5;
+const PROBE_GROWTH: f64 = 0.25;
 /// The shortest time what the server let through is counted over: a token bucket lets a
 /// burst through at once, which over a shorter time would look like a high rate.
 const MIN_MEASURED: Duration = Duration::from_millis(250);
+/// How many answers in the last window make a refusal in the first second teach a rate.
+const MIN_ANSWERS: usize = 5;
 /// The slowest learnt rate, in requests per second.
 const MIN_RATE: f64 = 0.5;
 /// The slowest learnt rate, as a share of the most the server let through in a window.
@@ -87,6 +92,28 @@ pub(crate) enum Outcome {
     Refused(Option<Duration>),
     /// No answer (a reset, a timeout): says nothing about the rate.
     Unanswered,
+}
+
+impl Outcome {
+    /// What a request's error (`None` for a success) says about the rate. Only a 429, or a
+    /// 503 with a `Retry-After` to wait, says the provider goes too fast; a `Retry-After: 0`
+    /// says to come back at once, which is a flaky gateway's answer, not a rate's, and a 503
+    /// without it is an outage that backoff handles.
+    pub(crate) fn of(error: Option<&ClientError>) -> Outcome {
+        let Some(error) = error else {
+            return Outcome::Answered;
+        };
+        match (error, Fault::of(error)) {
+            (_, Fault::Throttled(Some(delay))) if delay.is_zero() => Outcome::Answered,
+            (ClientError::Status { status, .. }, Fault::Throttled(delay))
+                if *status == 429 || delay.is_some() =>
+            {
+                Outcome::Refused(delay)
+            }
+            (ClientError::Status { .. } | ClientError::TooLarge { .. }, _) => Outcome::Answered,
+            _ => Outcome::Unanswered,
+        }
+    }
 }
 
 impl Throttle {
@@ -146,9 +173,10 @@ impl Throttle {
             Outcome::Answered => state.answered(now),
             Outcome::Refused(retry_after) => {
                 // A request sent before the last cut was refused for the old rate.
-                let known = state
-                    .first
-                    .is_some_and(|first| now.duration_since(first) >= WINDOW);
+                let known = state.recent.len() >= MIN_ANSWERS
+                    || state
+                        .first
+                        .is_some_and(|first| now.duration_since(first) >= WINDOW);
                 let due = state
                     .last_cut
                     .is_none_or(|cut| started > cut && now.duration_since(cut) >= WINDOW);
@@ -279,7 +307,7 @@ mod tests {
     async fn a_refusal_cuts_the_rate_once_and_answers_raise_it_again() {
         let throttle = Throttle::new(None);
         assert_eq!(throttle.rate(), None, "unpaced until the server refuses");
-        // In the first second, a refusal pauses but teaches no rate: too little is known.
+        // Before any answer, a refusal pauses but teaches no rate: nothing is known.
         let early = throttle.admit().await;
         throttle.record(early, Outcome::Refused(None));
         assert_eq!(throttle.rate(), None);
@@ -297,7 +325,7 @@ mod tests {
             throttle.record(*at, Outcome::Refused(None));
         }
         let cut = throttle.rate().unwrap();
-        assert!((cut - 36.0).abs() < 1e-9, "one cut to 90% of 40: {cut}");
+        assert!((cut - 38.0).abs() < 1e-9, "one cut to 95% of 40: {cut}");
         // Answers bring it back near 40 within seconds, then only creep past it.
         for _ in 0..200 {
             let at = throttle.admit().await;
@@ -324,26 +352,34 @@ mod tests {
         assert!(rate > 60.0, "25 in the 0.3 s that were not paused: {rate}");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn refusals_that_keep_coming_slow_a_run_but_never_stall_it() {
-        let throttle = Throttle::new(None);
-        // A flaky gateway refuses one request in four, whatever the rate.
-        for i in 0..2000 {
-            let at = throttle.admit().await;
-            let outcome = if i % 4 == 0 {
-                Outcome::Refused(None)
-            } else {
-                Outcome::Answered
-            };
-            // Answers take 10 ms.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            throttle.record(at, outcome);
-        }
-        let rate = throttle.rate().unwrap();
-        assert!(
-            rate >= 0.25 * 75.0 * 0.9,
-            "at least a quarter of the peak: {rate}"
+    #[test]
+    fn only_a_429_or_a_wait_asked_for_says_the_rate_is_too_high() {
+        let status = |status: u16, retry_after: Option<u64>| ClientError::Status {
+            request: crate::client::RequestLabel {
+                method: reqwest::Method::GET,
+                path: "/Users".into(),
+            },
+            status,
+            scim_type: None,
+            detail: None,
+            retry_after,
+        };
+        let of = |error: ClientError| Outcome::of(Some(&error));
+        assert_eq!(Outcome::of(None), Outcome::Answered);
+        assert_eq!(of(status(429, None)), Outcome::Refused(None));
+        assert_eq!(
+            of(status(429, Some(2))),
+            Outcome::Refused(Some(Duration::from_secs(2)))
         );
+        assert_eq!(
+            of(status(503, Some(1))),
+            Outcome::Refused(Some(Duration::from_secs(1)))
+        );
+        assert_eq!(of(status(429, Some(0))), Outcome::Answered);
+        assert_eq!(of(status(503, Some(0))), Outcome::Answered);
+        assert_eq!(of(status(503, None)), Outcome::Answered);
+        assert_eq!(of(status(500, None)), Outcome::Answered);
+        assert_eq!(of(status(404, None)), Outcome::Answered);
     }
 
     #[tokio::test(start_paused = true)]
