@@ -1,11 +1,12 @@
 //! Computing a [`Plan`]: for each provider, connect, read what the server holds, diff it
 //! against the config. The reads are the only I/O; the diff itself is pure ([`crate::diff`]).
 
+use crate::client::ResourceKind;
 use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
-use crate::plan::{FORMAT_VERSION, Plan, ProviderPlan};
-use crate::state::{self, Key, LiveState, ReadError, Wanted};
+use crate::plan::{FORMAT_VERSION, MemberLookups, Plan, ProviderPlan, Reading, UntrustedListing};
+use crate::state::{self, HiddenMembers, Key, LiveState, ReadError, Wanted};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -63,11 +64,46 @@ pub async fn plan_provider(
             existing_users: live.total_users,
             unmanaged,
             bulk: false,
+            reading: reading(&live),
             ops,
         },
         session,
         live,
     })
+}
+
+/// What reading `live` took beyond listing it, for the plan to say.
+fn reading(live: &LiveState) -> Reading {
+    let untrusted_listings = [
+        (ResourceKind::User, &live.users_untrusted),
+        (ResourceKind::Group, &live.groups_untrusted),
+    ]
+    .into_iter()
+    .filter_map(|(resource, untrusted)| {
+        let untrusted = untrusted.as_ref()?;
+        Some(UntrustedListing {
+            resource,
+            check: untrusted.check,
+            detail: untrusted.detail.clone(),
+        })
+    })
+    .collect();
+    let hidden_members = match &live.hidden_members {
+        Some(HiddenMembers::Filtered {
+            attribute,
+            users,
+            requests,
+        }) => Some(MemberLookups {
+            filter: (*attribute).to_owned(),
+            users: *users,
+            requests: *requests,
+        }),
+        _ => None,
+    };
+    Reading {
+        untrusted_listings,
+        hidden_members,
+    }
 }
 
 /// What the reader must find on `provider`'s server.

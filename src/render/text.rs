@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::{Line, Sign, count, display_url, sanitize, summary_sentence};
+use super::{Line, Sign, count, display_url, reading_notes, sanitize, summary_sentence};
 use crate::client::ResourceKind;
 use crate::plan::{Action, Change, Op, Phase, Plan, ProviderPlan, Reason};
 
@@ -61,6 +61,9 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "{BOLD}{header}{RESET}");
         } else {
             let _ = writeln!(out, "{header}");
+        }
+        for note in reading_notes(provider) {
+            let _ = writeln!(out, "{:OP_INDENT$}note: {note}", "");
         }
         out.push('\n');
         for line in body(provider).flatten() {

@@ -115,6 +115,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
         existing_users: live.total_users,
         unmanaged,
         bulk: false,
+        reading: Default::default(),
         ops,
     }
 }
