@@ -116,7 +116,7 @@ fn plan(creates: usize) -> ProviderPlan {
         existing_users: 0,
         unmanaged: Unmanaged::default(),
         bulk: false,
-        reading: Default::default(),
+        reading: scimform::plan::Reading::default(),
         ops,
     }
 }

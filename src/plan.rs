@@ -438,7 +438,7 @@ mod tests {
             existing_users: 0,
             unmanaged: Unmanaged::default(),
             bulk,
-            reading: Default::default(),
+            reading: Reading::default(),
             ops: vec![
                 op(Phase::Users, Method::Post, "/Users"),
                 op(Phase::Users, Method::Post, "/Users"),

@@ -318,7 +318,7 @@ fn plan(ops: Vec<Op>) -> ProviderPlan {
         existing_users: 0,
         unmanaged: Unmanaged::default(),
         bulk: false,
-        reading: Default::default(),
+        reading: crate::plan::Reading::default(),
         ops,
     }
 }

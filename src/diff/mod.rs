@@ -235,21 +235,7 @@ impl Differ<'_> {
         let group_matches = self.match_groups();
         let mut claimed_groups = vec![false; live.groups.len()];
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
-            if let Some(index) = *matched
-                && !group.absent
-                && !matches!(group.members, Managed::Unmanaged)
-                && !live.groups[index].members_listed
-            {
-                let reason = live
-                    .hidden_members
-                    .as_ref()
-                    .and_then(HiddenMembers::unreadable);
-                return Err(Refusal::MembersUnseen {
-                    provider: name.to_owned(),
-                    group: group.display_name.clone(),
-                    reason: reason.unwrap_or(HiddenMembers::BEHAVIOUR).to_owned(),
-                });
-            }
+            self.require_members_known(group, *matched)?;
             // A group that holds exactly its declared members needs no member sets at all.
             let members_unchanged = match (&group.members, *matched) {
                 (Managed::Set(members), Some(index)) if !group.absent => {
@@ -339,6 +325,30 @@ impl Differ<'_> {
         }
 
         Ok(())
+    }
+
+    /// §3.3: a declared member list is compared with the members the server holds, never with
+    /// members it did not show (see `state::members`).
+    fn require_members_known(&self, group: &Group, matched: Option<usize>) -> Result<(), Refusal> {
+        let live = self.live;
+        let Some(index) = matched else {
+            return Ok(());
+        };
+        if group.absent
+            || matches!(group.members, Managed::Unmanaged)
+            || live.groups[index].members_listed
+        {
+            return Ok(());
+        }
+        let reason = live
+            .hidden_members
+            .as_ref()
+            .and_then(HiddenMembers::unreadable);
+        Err(Refusal::MembersUnseen {
+            provider: self.provider.name().to_owned(),
+            group: group.display_name.clone(),
+            reason: reason.unwrap_or(HiddenMembers::BEHAVIOUR).to_owned(),
+        })
     }
 
     /// §3.2: the server group each group on the provider matches, in declared order: by

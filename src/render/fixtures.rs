@@ -283,7 +283,7 @@ fn tonkean() -> ProviderPlan {
             groups: 1,
         },
         bulk: false,
-        reading: Default::default(),
+        reading: crate::plan::Reading::default(),
         ops: [tonkean_users(), tonkean_groups(), tonkean_deprovisions()].concat(),
     }
 }
@@ -358,7 +358,7 @@ fn sandbox() -> ProviderPlan {
         reads: 3,
         existing_users: 2,
         unmanaged: Unmanaged::default(),
-        reading: Default::default(),
+        reading: crate::plan::Reading::default(),
         bulk: false,
         ops: vec![create_ada, delete_dave, delete_old_team],
     }

@@ -1,9 +1,9 @@
 //! Group members a server does not show (SPEC §3.1, §3.3).
 //!
 //! Servers leave `members` out of group lists, where it is by far the largest attribute, and
-//! some leave it out of `GET /Groups/{id}` too: AWS IAM Identity Center documents that
-//! "GetGroup and ListGroups return an empty member list", and that a group's members are found
-//! with a member filter on `/Groups`. An omitted or empty multi-valued attribute means "none"
+//! some leave it out of `GET /Groups/{id}` too: AWS IAM Identity Center documents that its
+//! `GetGroup` and `ListGroups` "return an empty member list", and that a group's members are
+//! found with a member filter on `/Groups`. An omitted or empty multi-valued attribute means "none"
 //! (RFC 7643 §2.5), so a group that shows no members may be empty or may hide them. Taking it
 //! for empty proposes the same additions on every plan, never a removal, and imports every
 //! group empty.
@@ -96,7 +96,36 @@ pub(super) async fn read(
     if matter.is_empty() {
         return Ok(None);
     }
-    // 2. The groups that matter, read by id: the first few tell whether that shows members.
+    // 2. The groups that matter, read by id.
+    if read_by_id(client, &mut live.groups, &matter).await? {
+        return Ok(None);
+    }
+    // 3. One filtered listing per user.
+    let page = capabilities.max_results;
+    if let Some(reason) = all_users(client, page, live).await? {
+        return Ok(Some(HiddenMembers::Unreadable(reason)));
+    }
+    let attribute = match member_filter(client, page).await? {
+        Ok(attribute) => attribute,
+        Err(reason) => return Ok(Some(HiddenMembers::Unreadable(reason))),
+    };
+    let probes = 1 + MEMBER_FILTERS
+        .iter()
+        .position(|a| *a == attribute)
+        .unwrap_or(0);
+    Ok(Some(
+        read_per_user(client, page, attribute, live, probes).await?,
+    ))
+}
+
+/// Reads the groups at `matter` by id, a few at a time, and says whether that shows members:
+/// if none of the first few shows one, the rest are not read. When it does, a group that still
+/// shows none has none.
+async fn read_by_id(
+    client: &ScimClient,
+    groups: &mut [LiveGroup],
+    matter: &[usize],
+) -> Result<bool, ReadError> {
     let mut shown = false;
     for (batch, at) in matter.chunks(CONCURRENT_LOOKUPS).enumerate() {
         if batch > 0 && !shown {
@@ -121,24 +150,24 @@ pub(super) async fn read(
         }
     }
     if shown {
-        for &i in &matter {
+        for &i in matter {
             groups[i].members_listed = true;
         }
-        return Ok(None);
     }
-    // 3. One filtered listing per user.
-    let page = capabilities.max_results;
-    if let Some(reason) = all_users(client, page, live).await? {
-        return Ok(Some(HiddenMembers::Unreadable(reason)));
-    }
-    let attribute = match member_filter(client, page).await? {
-        Ok(attribute) => attribute,
-        Err(reason) => return Ok(Some(HiddenMembers::Unreadable(reason))),
-    };
-    let mut requests = 1 + MEMBER_FILTERS
-        .iter()
-        .position(|a| *a == attribute)
-        .unwrap_or(0);
+    Ok(shown)
+}
+
+/// Reads every group's members with one `filter=<attribute> eq "<user id>"` listing of
+/// `/Groups` per user of `live`, which holds them all. `probes` is the requests the filter was
+/// found with.
+async fn read_per_user(
+    client: &ScimClient,
+    page: Option<usize>,
+    attribute: &'static str,
+    live: &mut LiveState,
+    probes: usize,
+) -> Result<HiddenMembers, ReadError> {
+    let mut requests = probes;
     let mut members: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut tasks = JoinSet::new();
     let mut pending = live
@@ -163,9 +192,9 @@ pub(super) async fn read(
         let (found, sent) = match groups? {
             Ok(found) => found,
             Err(reason) => {
-                return Ok(Some(HiddenMembers::Unreadable(format!(
+                return Ok(HiddenMembers::Unreadable(format!(
                     "the groups of user `{name}` could not be listed: {reason}"
-                ))));
+                )));
             }
         };
         requests += sent;
@@ -177,11 +206,11 @@ pub(super) async fn read(
         group.members = members.remove(&group.id).unwrap_or_default();
         group.members_listed = true;
     }
-    Ok(Some(HiddenMembers::Filtered {
+    Ok(HiddenMembers::Filtered {
         attribute,
         users: live.users.len(),
         requests,
-    }))
+    })
 }
 
 /// The indices of the groups that `keys` name, by displayName or externalId.

@@ -115,7 +115,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
         existing_users: live.total_users,
         unmanaged,
         bulk: false,
-        reading: Default::default(),
+        reading: scimform::plan::Reading::default(),
         ops,
     }
 }
