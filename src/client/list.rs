@@ -510,7 +510,7 @@ impl ScimClient {
             resources,
             total_results: total,
             mut untrusted,
-            query,
+            mut query,
         } = first;
         let mut pages = 1;
         let mut seen = Collected::default();
@@ -520,6 +520,7 @@ impl ScimClient {
             untrusted.get_or_insert_with(|| listed_twice(&query, 1, &id));
         }
         if remaining > 0 && untrusted.is_none() {
+            query.count = step;
             // The starts are made as they are needed, never collected: `remaining` is bounded
             // by MAX_LIST_REQUESTS, and each start is at most `total`.
             let mut next = (1..=remaining).filter_map(|k| k.checked_mul(step)?.checked_add(1));
