@@ -261,8 +261,9 @@ impl Summary {
         self.update += other.update;
         self.destroy += other.destroy;
         self.requests += other.requests;
-        self.unmanaged_users += other.unmanaged_users;
-        self.unmanaged_groups += other.unmanaged_groups;
+        // Unmanaged counts come from what servers claim to hold, which may be anything.
+        self.unmanaged_users = self.unmanaged_users.saturating_add(other.unmanaged_users);
+        self.unmanaged_groups = self.unmanaged_groups.saturating_add(other.unmanaged_groups);
     }
 }
 

@@ -206,6 +206,13 @@ async fn ignored_start_index(on: On) {
             "detail": "GET /Users?startIndex=11&count=10 answered startIndex 1",
         }])
     );
+    assert!(
+        proxy.requests().contains(
+            &"GET /scim/v2/Users?startIndex=11&count=10&excludedAttributes=groups".to_owned()
+        ),
+        "the pages after the first ask for the page size the server returns: {:?}",
+        proxy.requests()
+    );
     let lookups = proxy
         .requests()
         .iter()
