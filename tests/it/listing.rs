@@ -188,9 +188,9 @@ async fn ignored_start_index(on: On) {
     let token = upstream.token();
     let dir = tempfile::tempdir().unwrap();
     let rest = format!("{}{OWNERS}", declared_users());
-    let plain = config(dir.path(), &proxy.base_url, "", &rest);
+    let unpruned = config(dir.path(), &proxy.base_url, "", &rest);
 
-    let plan = plan_json(&token, &plain).await;
+    let plan = plan_json(&token, &unpruned).await;
 
     let provider = &plan["providers"][0];
     assert_eq!(
@@ -223,7 +223,7 @@ async fn ignored_start_index(on: On) {
         USERS - PAGE,
         "each declared user the listing did not show is looked up"
     );
-    let text = scim(&token, &["plan", "-f", path(&plain)]).await;
+    let text = scim(&token, &["plan", "-f", path(&unpruned)]).await;
     assert!(
         text.stdout.contains(
             "  note: the user listing failed the check \"startIndex echoed as asked\": GET \
@@ -246,7 +246,11 @@ async fn ignored_start_index(on: On) {
         out.stderr
     );
     let target = dir.path().join("imported.yaml");
-    let out = scim(&token, &["import", "-f", path(&plain), "-o", path(&target)]).await;
+    let out = scim(
+        &token,
+        &["import", "-f", path(&unpruned), "-o", path(&target)],
+    )
+    .await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(
         out.stderr
@@ -376,8 +380,8 @@ async fn bad_paging(on: On) {
             "{name}: nothing is written"
         );
 
-        let plain = config(dir.path(), &proxy.base_url, "", &rest);
-        let plan = plan_json(&token, &plain).await;
+        let unpruned = config(dir.path(), &proxy.base_url, "", &rest);
+        let plan = plan_json(&token, &unpruned).await;
         assert_eq!(
             plan["providers"][0]["ops"],
             json!([]),

@@ -4,6 +4,7 @@
 //! the test change the request's path and query, and the answer's status and JSON body. It
 //! keeps a log of the requests it received.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -195,8 +196,7 @@ async fn forward(
             .collect();
     let mut logged = format!("{method} {}", uri.path());
     for (i, (key, value)) in query.iter().enumerate() {
-        logged.push(if i == 0 { '?' } else { '&' });
-        logged.push_str(&format!("{key}={value}"));
+        let _ = write!(logged, "{}{key}={value}", if i == 0 { '?' } else { '&' });
     }
     proxy.log.lock().unwrap().push(logged);
     let sent = (proxy.on_request)(&path_and_query);
