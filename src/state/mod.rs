@@ -350,7 +350,9 @@ trait Live: Listed {
         }
     }
 
-    /// Whether a lookup of `attribute eq value` may answer this resource.
+    /// Whether a lookup of `attribute eq value` may answer this resource. Case is ignored, as
+    /// servers compare userName and displayName (caseExact false, RFC 7643 §4.1.1, §4.2), and
+    /// some externalId too.
     fn holds(&self, attribute: &str, value: &str) -> bool {
         self.value_of(attribute).is_some_and(|held| {
             held.eq_ignore_ascii_case(value) || held.to_lowercase() == value.to_lowercase()
