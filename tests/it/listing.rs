@@ -275,6 +275,52 @@ async fn a_server_that_ignores_start_index_gets_no_post_and_no_prune_on_scim2_se
     ignored_start_index(On::Peer).await;
 }
 
+async fn ignored_filters_too(on: On) {
+    let upstream = Upstream::start(on);
+    seed_users(&upstream).await;
+    // Every page is the first, and a lookup by filter answers the whole first page.
+    let proxy = Rewriter::answering(
+        upstream.base(),
+        |pq| {
+            edit_query(pq, |query| {
+                clamp(query);
+                query.retain(|(key, _)| key != "filter");
+                for (key, value) in query.iter_mut() {
+                    if key == "startIndex" {
+                        "1".clone_into(value);
+                    }
+                }
+            })
+        },
+        |_| {},
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &proxy.base_url, "", &declared_users());
+
+    let out = scim(&upstream.token(), &["plan", "-f", path(&config)]).await;
+
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("GET /Users?filter=userName eq \"u")
+            && out
+                .stderr
+                .contains("the server does not apply the filter, so objects its listing leaves out cannot be looked up"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_ignores_filters_too_is_an_error_not_a_create_on_the_embedded_server() {
+    ignored_filters_too(On::Serve).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_ignores_filters_too_is_an_error_not_a_create_on_scim2_server() {
+    ignored_filters_too(On::Peer).await;
+}
+
 /// A way of paging badly: the request sent upstream, the answer changed, and the check the
 /// listing fails with the start of what it reports.
 struct BadPaging {
