@@ -117,6 +117,7 @@ fn plan(creates: usize) -> ProviderPlan {
         unmanaged: Unmanaged::default(),
         bulk: false,
         notes: Vec::new(),
+        reading: scimform::plan::Reading::default(),
         ops,
     }
 }

@@ -3,7 +3,8 @@
 //! Each check is one request a plan would depend on, in the order a plan needs them: the base
 //! URL answers `/ServiceProviderConfig`, the token is accepted on `/Users`, `/Schemas` and
 //! `/ResourceTypes` announce what the config expects (the provider's role extension above
-//! all), and the capabilities say how the plan will read and write. A failure says what went
+//! all), `/Groups` shows group members (or the plan reads them another way), and the
+//! capabilities say how the plan will read and write. A failure says what went
 //! wrong in the server's or the network's own terms and what to change; the checks that
 //! depend on it are not run, so the first failure is the one to fix.
 
@@ -13,10 +14,13 @@ use std::time::Instant;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::client::{Capabilities, ClientError, ScimClient};
+use crate::client::{Capabilities, ClientError, ResourceKind, ScimClient};
 use crate::config::{Provider, RoleDefinition};
 use crate::connect::{self, Target};
-use crate::state::get_ci;
+use crate::state::{HiddenMembers, get_ci, member_filter};
+
+/// How many groups doctor reads by id to see whether the server shows their members.
+const GROUPS_READ_BY_ID: usize = 8;
 
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,10 +247,11 @@ impl Doctor<'_> {
         let Some(capabilities) = self.service_provider_config(report).await else {
             return;
         };
+        let page = capabilities.max_results;
         report.capabilities = Some(capabilities);
-        if !self.token(report).await {
+        let Some(users) = self.token(report).await else {
             return;
-        }
+        };
         let schemas = self.schemas(report).await;
         let resource_types = self.resource_types(report).await;
         if let Some(definition) = provider.role_definition() {
@@ -256,6 +261,80 @@ impl Doctor<'_> {
                 schemas.as_deref(),
                 resource_types.as_deref(),
             );
+        }
+        self.members(report, page, users).await;
+    }
+
+    /// `GET /Groups`, then groups by id: whether the server shows group members, and when it
+    /// shows none, how plan will read them (SPEC §3.1).
+    async fn members(&self, report: &mut Report, page: Option<usize>, users: Option<u64>) {
+        const NAME: &str = "group members";
+        let query = [("count", GROUPS_READ_BY_ID.to_string())];
+        let groups = match self.get("/Groups", &query).await {
+            Ok(body) => resources(&body),
+            Err(e) => {
+                report.warn(
+                    NAME,
+                    format!("GET /Groups failed: {e}"),
+                    "plan lists /Groups to manage groups; check the token's permissions",
+                );
+                return;
+            }
+        };
+        if groups.is_empty() {
+            report.push(NAME, Status::Pass, "the server holds no group yet");
+            return;
+        }
+        if groups.iter().any(shows_members) {
+            report.push(NAME, Status::Pass, "GET /Groups lists members");
+            return;
+        }
+        for group in &groups {
+            let Some(id) = id(group) else { continue };
+            let read = self.client.get(ResourceKind::Group, id).await;
+            if let Ok(Some(response)) = read
+                && response.body.as_ref().is_some_and(shows_members)
+            {
+                report.push(
+                    NAME,
+                    Status::Pass,
+                    "GET /Groups/{id} shows members (GET /Groups leaves them out): plan reads \
+                     the groups it manages one by one",
+                );
+                return;
+            }
+        }
+        let seen = format!(
+            "{} (or every group read is empty)",
+            HiddenMembers::BEHAVIOUR
+        );
+        match member_filter(self.client, page).await {
+            Ok(Ok(attribute)) => {
+                let cost = users.map_or_else(
+                    || "one request per user".to_owned(),
+                    |n| format!("{} requests for the {n} users it holds", n + 1),
+                );
+                report.warn(
+                    NAME,
+                    seen,
+                    format!(
+                        "plan and import read membership with one \
+                         `GET /Groups?filter={attribute} eq \"<user id>\"` per user ({cost}), \
+                         and say so in the plan"
+                    ),
+                );
+            }
+            Ok(Err(reason)) => report.warn(
+                NAME,
+                reason,
+                "plan refuses to manage group members here, and import refuses to run: \
+                 members it cannot see are not members the groups do not have",
+            ),
+            Err(e) => report.warn(
+                NAME,
+                format!("{seen}; reading them with a member filter failed: {e}"),
+                "plan refuses to manage group members it cannot see",
+            ),
         }
     }
 
@@ -377,20 +456,20 @@ impl Doctor<'_> {
         }
     }
 
-    /// `GET /Users?count=1` with the token: accepted, or which scheme would be.
-    async fn token(&self, report: &mut Report) -> bool {
+    /// `GET /Users?count=1` with the token: accepted, or which scheme would be. When accepted,
+    /// how many users the server says it holds.
+    async fn token(&self, report: &mut Report) -> Option<Option<u64>> {
         let scheme = self.target.auth_scheme();
         let query = [("count", "1".to_owned())];
         match self.get("/Users", &query).await {
             Ok(body) => {
-                let users = get_ci(&body, "totalResults")
-                    .and_then(Value::as_u64)
-                    .map_or_else(String::new, |n| {
-                        format!(
-                            "; the server holds {n} user{}",
-                            if n == 1 { "" } else { "s" }
-                        )
-                    });
+                let total = get_ci(&body, "totalResults").and_then(Value::as_u64);
+                let users = total.map_or_else(String::new, |n| {
+                    format!(
+                        "; the server holds {n} user{}",
+                        if n == 1 { "" } else { "s" }
+                    )
+                });
                 let how = if self.target.is_embedded() {
                     "the embedded server's own token".to_owned()
                 } else {
@@ -401,7 +480,7 @@ impl Doctor<'_> {
                     Status::Pass,
                     format!("accepted with {how} (GET /Users{users})"),
                 );
-                true
+                Some(total)
             }
             Err(ClientError::Status {
                 status: code @ (401 | 403),
@@ -440,12 +519,12 @@ impl Doctor<'_> {
                         "check the token the provider's `token`/`token_file` names: it may be mistyped, expired, revoked or for another tenant",
                     );
                 }
-                false
+                None
             }
             Err(ClientError::Transport { source, .. }) => {
                 let (detail, hint) = transport(self.client.base_url(), &source);
                 report.fail("token", detail, hint);
-                false
+                None
             }
             Err(e) => {
                 report.fail(
@@ -453,7 +532,7 @@ impl Doctor<'_> {
                     e.to_string(),
                     "GET /Users must answer for plan to read the directory",
                 );
-                false
+                None
             }
         }
     }
@@ -683,6 +762,14 @@ fn resources(body: &Value) -> Vec<Value> {
             .cloned()
             .unwrap_or_default(),
     }
+}
+
+/// Whether a group shows at least one member: an empty list is what a server that hides
+/// members shows too.
+fn shows_members(group: &Value) -> bool {
+    get_ci(group, "members")
+        .and_then(Value::as_array)
+        .is_some_and(|members| !members.is_empty())
 }
 
 fn id(resource: &Value) -> Option<&str> {

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client::{Capabilities, ResourceKind};
+use crate::client::{Capabilities, ListingCheck, ResourceKind};
 
 /// The version of the saved-plan and `--format json` document. Bumped on any change that a
 /// reader could notice.
@@ -63,12 +63,55 @@ pub struct ProviderPlan {
     /// (asked for with `--bulk`, and only where the server offers it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bulk: bool,
-    /// What a reviewer should know about how the plan reads or writes this server, such as
-    /// `--bulk` asked of a server that offers no `/Bulk`.
+    /// What a reviewer should know about how apply writes to this server, such as `--bulk`
+    /// asked of a server that offers no `/Bulk`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// How the server was read where listing it was not enough; absent for most servers.
+    #[serde(default, skip_serializing_if = "Reading::is_plain")]
+    pub reading: Reading,
     /// The ops, in execution order: by phase, then by key.
     pub ops: Vec<Op>,
+}
+
+/// What reading a server took beyond its listings, for the reviewer to know: listings that
+/// failed a check (SPEC §3.1) and group members the server does not show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reading {
+    /// Listings that failed a check: the plan infers nothing from what they leave out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_listings: Vec<UntrustedListing>,
+    /// How group members were read, when the server shows none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_members: Option<MemberLookups>,
+}
+
+impl Reading {
+    /// Whether the server was read by listing it alone.
+    #[must_use]
+    pub fn is_plain(&self) -> bool {
+        self.untrusted_listings.is_empty() && self.hidden_members.is_none()
+    }
+}
+
+/// A listing that failed a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UntrustedListing {
+    pub resource: ResourceKind,
+    pub check: ListingCheck,
+    /// What the server answered, naming the request.
+    pub detail: String,
+}
+
+/// Group members read with a member filter, one listing of `/Groups` per user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLookups {
+    /// The filtered attribute: `members.value` or `members`.
+    pub filter: String,
+    /// The users asked about.
+    pub users: usize,
+    /// The requests it took, included in `reads`.
+    pub requests: usize,
 }
 
 impl ProviderPlan {
@@ -222,8 +265,9 @@ impl Summary {
         self.update += other.update;
         self.destroy += other.destroy;
         self.requests += other.requests;
-        self.unmanaged_users += other.unmanaged_users;
-        self.unmanaged_groups += other.unmanaged_groups;
+        // Unmanaged counts come from what servers claim to hold, which may be anything.
+        self.unmanaged_users = self.unmanaged_users.saturating_add(other.unmanaged_users);
+        self.unmanaged_groups = self.unmanaged_groups.saturating_add(other.unmanaged_groups);
     }
 }
 
@@ -400,6 +444,7 @@ mod tests {
             unmanaged: Unmanaged::default(),
             bulk,
             notes: Vec::new(),
+            reading: Reading::default(),
             ops: vec![
                 op(Phase::Users, Method::Post, "/Users"),
                 op(Phase::Users, Method::Post, "/Users"),

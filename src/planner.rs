@@ -1,12 +1,12 @@
 //! Computing a [`Plan`]: for each provider, connect, read what the server holds, diff it
 //! against the config. The reads are the only I/O; the diff itself is pure ([`crate::diff`]).
 
-use crate::client::ClientError;
-use crate::config::{Config, Provider};
+use crate::client::ResourceKind;
+use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
-use crate::plan::{FORMAT_VERSION, Plan, ProviderPlan};
-use crate::state::{self, Key, LiveState, Wanted};
+use crate::plan::{FORMAT_VERSION, MemberLookups, Plan, ProviderPlan, Reading, UntrustedListing};
+use crate::state::{self, HiddenMembers, Key, LiveState, ReadError, Wanted};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +17,7 @@ pub enum PlanError {
     Read {
         provider: String,
         #[source]
-        source: ClientError,
+        source: ReadError,
     },
     #[error(transparent)]
     Refused(#[from] Refusal),
@@ -42,11 +42,11 @@ pub async fn plan_provider(
     options: Options,
 ) -> Result<Planned, PlanError> {
     let session = connect::open(target, allow_insecure_http).await?;
-    let read_error = |source| PlanError::Read {
+    let read_error = |source: ReadError| PlanError::Read {
         provider: provider.name().to_owned(),
         source,
     };
-    let capabilities = session.client.capabilities().await.map_err(read_error)?;
+    let capabilities = (session.client.capabilities().await).map_err(|e| read_error(e.into()))?;
     let wanted = wanted(config, provider);
     let live = state::read(&session.client, &capabilities, &wanted)
         .await
@@ -65,6 +65,7 @@ pub async fn plan_provider(
             unmanaged,
             bulk: false,
             notes: Vec::new(),
+            reading: reading(&live),
             ops,
         },
         session,
@@ -72,9 +73,47 @@ pub async fn plan_provider(
     })
 }
 
+/// What reading `live` took beyond listing it, for the plan to say.
+fn reading(live: &LiveState) -> Reading {
+    let untrusted_listings = [
+        (ResourceKind::User, &live.users_untrusted),
+        (ResourceKind::Group, &live.groups_untrusted),
+    ]
+    .into_iter()
+    .filter_map(|(resource, untrusted)| {
+        let untrusted = untrusted.as_ref()?;
+        Some(UntrustedListing {
+            resource,
+            check: untrusted.check,
+            detail: untrusted.detail.clone(),
+        })
+    })
+    .collect();
+    let hidden_members = match &live.hidden_members {
+        Some(HiddenMembers::Filtered {
+            attribute,
+            users,
+            requests,
+        }) => Some(MemberLookups {
+            filter: (*attribute).to_owned(),
+            users: *users,
+            requests: *requests,
+        }),
+        _ => None,
+    };
+    Reading {
+        untrusted_listings,
+        hidden_members,
+    }
+}
+
 /// What the reader must find on `provider`'s server.
 pub fn wanted<'a>(config: &'a Config, provider: &'a Provider) -> Wanted<'a> {
     let name = provider.name();
+    let key = |g: &'a crate::config::Group| Key {
+        name: &g.display_name,
+        external_id: g.external_id.as_set().map(String::as_str),
+    };
     Wanted {
         users: config
             .users_for(name)
@@ -83,12 +122,11 @@ pub fn wanted<'a>(config: &'a Config, provider: &'a Provider) -> Wanted<'a> {
                 external_id: u.external_id.as_set().map(String::as_str),
             })
             .collect(),
-        groups: config
+        groups: config.groups_for(name).map(key).collect(),
+        member_groups: config
             .groups_for(name)
-            .map(|g| Key {
-                name: &g.display_name,
-                external_id: g.external_id.as_set().map(String::as_str),
-            })
+            .filter(|g| !g.absent && !matches!(g.members, Managed::Unmanaged))
+            .map(key)
             .collect(),
         everything: provider.prune(),
         all_members: false,

@@ -320,6 +320,7 @@ fn plan(ops: Vec<Op>) -> ProviderPlan {
         unmanaged: Unmanaged::default(),
         bulk: false,
         notes: Vec::new(),
+        reading: crate::plan::Reading::default(),
         ops,
     }
 }

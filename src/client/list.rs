@@ -1,18 +1,22 @@
 //! Reading a whole resource type with paginated lists (RFC 7644 §3.4.2.4), and proving that the
-//! listing is complete before anything relies on it for deletion (SPEC §3.1).
+//! listing can be trusted before anything is inferred from what it leaves out (SPEC §3.1).
 //!
 //! The first page tells the total and how many resources the server really returns per page
-//! (servers clamp `count` or ignore it); the remaining pages are then fetched concurrently. A
-//! directory that changes while it is read can shift items between pages, so the result is
-//! checked: the listing is complete only when the unique ids read equal `totalResults`.
+//! (servers clamp `count` or ignore it); the remaining pages are then fetched concurrently. Every
+//! page is checked as it comes: its `startIndex` is the one asked for, its `totalResults` the
+//! first page's, it is full unless it is the last, and no id on it was listed before. A listing
+//! that fails a check, that would take more than [`MAX_LIST_REQUESTS`] requests, or whose unique
+//! ids do not add up to `totalResults`, is [`Untrusted`]: what it shows exists, but what it does
+//! not show may exist too. Reading stops at the first failed check, so a server that repeats a
+//! page or claims a `totalResults` of 10^12 costs a handful of requests, not millions.
 
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
@@ -25,6 +29,11 @@ const CONCURRENT_PAGES: usize = 4;
 
 /// The page size asked for when the server announces no `maxResults`.
 const DEFAULT_PAGE_SIZE: usize = 1000;
+
+/// The most list requests one listing may take. A server that claims more pages than this (a
+/// `totalResults` of 10^12 at 1,000 a page, say) is not read past its first page: its listing
+/// is untrusted, and the engine looks up what it needs instead.
+pub const MAX_LIST_REQUESTS: usize = 10_000;
 
 /// A resource as a listing keeps it, made from the resource's JSON text as the page holds it.
 ///
@@ -63,6 +72,8 @@ impl Listed for Value {
 #[derive(Debug)]
 pub(crate) struct ListPage<T> {
     pub total_results: Option<usize>,
+    /// The page's `startIndex`, when the server sends it.
+    pub start_index: Option<usize>,
     pub resources: Vec<T>,
 }
 
@@ -70,6 +81,7 @@ impl<T> Default for ListPage<T> {
     fn default() -> Self {
         ListPage {
             total_results: None,
+            start_index: None,
             resources: Vec::new(),
         }
     }
@@ -110,6 +122,11 @@ impl<T: Listed> ListPage<T> {
                 .ok()
                 .and_then(|total| total.0)
         });
+        let start_index = members.get("startIndex").and_then(|raw| {
+            serde_json::from_str::<TotalResults>(raw.get())
+                .ok()
+                .and_then(|start| start.0)
+        });
         let resources_member = members.get("Resources");
         let resources = match resources_member {
             None => Vec::new(),
@@ -132,6 +149,7 @@ impl<T: Listed> ListPage<T> {
         }
         Some(ListPage {
             total_results,
+            start_index,
             resources,
         })
     }
@@ -164,11 +182,15 @@ impl<'de, T: Listed> ObjectReader<'de> for PageReader<'_, T> {
 
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut total = Pick::default();
+        let mut start = Pick::default();
         let mut resources = Pick::default();
         while let Some(MemberName(key)) = map.next_key()? {
             if key.eq_ignore_ascii_case("totalResults") {
                 let value = map.next_value::<TotalResults>()?.0;
                 total.offer(&key, "totalResults", || value);
+            } else if key.eq_ignore_ascii_case("startIndex") {
+                let value = map.next_value::<TotalResults>()?.0;
+                start.offer(&key, "startIndex", || value);
             } else if key.eq_ignore_ascii_case("Resources") {
                 let value = map.next_value_seed(ResourcesReader {
                     scratch: &mut *self.scratch,
@@ -189,13 +211,14 @@ impl<'de, T: Listed> ObjectReader<'de> for PageReader<'_, T> {
         };
         Ok(Some(ListPage {
             total_results,
+            start_index: start.into_inner().flatten(),
             resources,
         }))
     }
 }
 
-/// A page's `totalResults`: a number, or a string holding one, as some servers send it;
-/// `None` for anything else.
+/// A page's `totalResults` or `startIndex`: a number, or a string holding one, as some servers
+/// send it; `None` for anything else.
 struct TotalResults(Option<usize>);
 
 impl<'de> Deserialize<'de> for TotalResults {
@@ -296,6 +319,53 @@ impl<'de, T: Listed> DeserializeSeed<'de> for Item<'_, T> {
     }
 }
 
+/// A check a listing must pass before anything is inferred from what it leaves out (SPEC §3.1,
+/// RFC 7644 §3.4.2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingCheck {
+    /// Each page's `startIndex` is the one asked for.
+    StartIndex,
+    /// No id is listed twice.
+    UniqueIds,
+    /// `totalResults` is given, the same on every page, and no page holds more.
+    TotalResults,
+    /// Every page but the last holds as many resources as the first.
+    FullPages,
+    /// Reading everything takes at most [`MAX_LIST_REQUESTS`] requests.
+    Bounded,
+    /// The unique ids read add up to `totalResults`.
+    Complete,
+}
+
+impl std::fmt::Display for ListingCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ListingCheck::StartIndex => "startIndex echoed as asked",
+            ListingCheck::UniqueIds => "no id listed twice",
+            ListingCheck::TotalResults => "totalResults consistent",
+            ListingCheck::FullPages => "a short page only at the end",
+            ListingCheck::Bounded => "readable in a bounded number of requests",
+            ListingCheck::Complete => "as many distinct ids as totalResults",
+        })
+    }
+}
+
+/// Why a listing cannot be trusted: the check it failed, and what was seen where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untrusted {
+    pub check: ListingCheck,
+    /// What the server answered, naming the request: `GET /Users?startIndex=101&count=100
+    /// answered startIndex 1`.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed the check \"{}\": {}", self.check, self.detail)
+    }
+}
+
 /// Everything a server listed for one resource type.
 #[derive(Debug, Clone)]
 pub struct Listing<T = Value> {
@@ -305,14 +375,42 @@ pub struct Listing<T = Value> {
     pub total_results: usize,
     /// How many list requests were sent.
     pub pages: usize,
+    /// The check the listing failed, if any: then it may leave out resources the server holds.
+    pub untrusted: Option<Untrusted>,
 }
 
 impl<T> Listing<T> {
-    /// Whether the listing provably holds every resource: as many unique ids as the server
-    /// says it has. Pruning and deletion are refused when it does not (SPEC §3.1).
+    /// Whether the listing provably holds every resource: every page passed its checks and the
+    /// unique ids add up to `totalResults`. Pruning, deletion and import are refused when it
+    /// does not (SPEC §3.1).
     #[must_use]
     pub fn is_complete(&self) -> bool {
-        self.resources.len() == self.total_results
+        self.untrusted.is_none()
+    }
+}
+
+/// What every page of one listing asks for.
+#[derive(Debug, Clone)]
+struct ListQuery {
+    kind: ResourceKind,
+    count: usize,
+    /// `excludedAttributes`, comma-separated; empty for none.
+    excluded: String,
+    filter: Option<String>,
+}
+
+impl ListQuery {
+    /// The request for the page at `start`, as error messages name it.
+    fn label(&self, start: usize) -> String {
+        let filter = self
+            .filter
+            .as_ref()
+            .map_or_else(String::new, |f| format!("filter={f}&"));
+        format!(
+            "GET {}?{filter}startIndex={start}&count={}",
+            self.kind.endpoint(),
+            self.count
+        )
     }
 }
 
@@ -323,15 +421,18 @@ pub struct FirstPage<T = Value> {
     pub kind: ResourceKind,
     pub resources: Vec<T>,
     pub total_results: usize,
-    excluded: String,
+    /// The check the first page failed already, if any: then the rest is not read.
+    pub untrusted: Option<Untrusted>,
+    query: ListQuery,
 }
 
 impl<T> FirstPage<T> {
-    /// How many more list requests reading everything would take.
+    /// How many more list requests reading everything would take; none when the first page
+    /// failed a check, since the rest could not be trusted either.
     #[must_use]
     pub fn remaining_pages(&self) -> usize {
         let returned = self.resources.len();
-        if returned == 0 || returned >= self.total_results {
+        if self.untrusted.is_some() || returned == 0 || returned >= self.total_results {
             0
         } else {
             (self.total_results - returned).div_ceil(returned)
@@ -352,6 +453,24 @@ impl ScimClient {
         self.list_rest(first).await
     }
 
+    /// Lists every resource of `kind` that matches `filter` (RFC 7644 §3.4.2.2), page by page
+    /// and checked as [`ScimClient::list_all`] is.
+    pub async fn list_matching<T: Listed>(
+        &self,
+        kind: ResourceKind,
+        page_size: Option<usize>,
+        filter: &str,
+    ) -> Result<Listing<T>, ClientError> {
+        let query = ListQuery {
+            kind,
+            count: page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1),
+            excluded: String::new(),
+            filter: Some(filter.to_owned()),
+        };
+        let first = self.list_page(&query, 1).await?;
+        self.list_rest(FirstPage::of(query, first)).await
+    }
+
     /// Reads the first page of a listing.
     pub async fn list_first<T: Listed>(
         &self,
@@ -359,57 +478,64 @@ impl ScimClient {
         page_size: Option<usize>,
         excluded: &[&str],
     ) -> Result<FirstPage<T>, ClientError> {
-        let asked = page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
-        let mut excluded = excluded.join(",");
-        let first = match self.list_page(kind, 1, asked, &excluded).await {
+        let mut query = ListQuery {
+            kind,
+            count: page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1),
+            excluded: excluded.join(","),
+            filter: None,
+        };
+        let first = match self.list_page(&query, 1).await {
             // `excludedAttributes` is part of the protocol (RFC 7644 §3.4.2.5), but a server
             // may refuse it as a parameter it does not know: list everything instead.
             Err(ClientError::Status {
                 status: 400 | 501, ..
-            }) if !excluded.is_empty() => {
-                excluded.clear();
-                self.list_page(kind, 1, asked, &excluded).await?
+            }) if !query.excluded.is_empty() => {
+                query.excluded.clear();
+                self.list_page(&query, 1).await?
             }
             page => page?,
         };
-        Ok(FirstPage {
-            kind,
-            total_results: first.total_results.unwrap_or(first.resources.len()),
-            resources: first.resources,
-            excluded,
-        })
+        Ok(FirstPage::of(query, first))
     }
 
-    /// Reads the pages after `first`, concurrently, and returns the whole listing.
+    /// Reads the pages after `first`, concurrently, checking each, and returns the whole
+    /// listing. Reading stops at the first page that fails a check.
     pub async fn list_rest<T: Listed>(
         &self,
         first: FirstPage<T>,
     ) -> Result<Listing<T>, ClientError> {
+        let remaining = first.remaining_pages();
         let FirstPage {
             kind,
             resources,
             total_results: total,
-            excluded,
+            mut untrusted,
+            mut query,
         } = first;
         let mut pages = 1;
         let mut seen = Collected::default();
-        let returned = resources.len();
-        if returned == 0 || returned >= total {
-            seen.extend(resources);
-        } else {
-            // The server's real page size is what it returned, whatever was asked for.
-            let step = returned;
+        // The server's real page size is what it returned, whatever was asked for.
+        let step = resources.len();
+        if let Some(id) = seen.extend(resources) {
+            untrusted.get_or_insert_with(|| listed_twice(&query, 1, &id));
+        }
+        if remaining > 0 && untrusted.is_none() {
+            query.count = step;
+            // The starts are made as they are needed, never collected: `remaining` is bounded
+            // by MAX_LIST_REQUESTS, and each start is at most `total`.
+            let mut next = (1..=remaining).filter_map(|k| k.checked_mul(step)?.checked_add(1));
             let mut tasks = JoinSet::new();
-            let starts: Vec<usize> = (1 + step..=total).step_by(step).collect();
-            let mut next = starts.into_iter();
             let mut results: Vec<(usize, ListPage<T>)> = Vec::new();
+            // The failed page with the lowest start, so that the report does not depend on
+            // which page happened to come back first.
+            let mut failed: Option<(usize, Untrusted)> = None;
             loop {
-                while tasks.len() < CONCURRENT_PAGES {
+                while failed.is_none() && tasks.len() < CONCURRENT_PAGES {
                     let Some(start) = next.next() else { break };
                     let client = self.clone();
-                    let excluded = excluded.clone();
+                    let query = query.clone();
                     tasks.spawn(async move {
-                        let page = client.list_page(kind, start, step, &excluded).await;
+                        let page = client.list_page(&query, start).await;
                         (start, page)
                     });
                 }
@@ -418,53 +544,64 @@ impl ScimClient {
                 };
                 let (start, page) = joined.expect("a page task does not panic");
                 pages += 1;
-                results.push((start, page?));
+                let page = page?;
+                if let Some(problem) = check_page(&query, start, step, total, &page)
+                    && failed.as_ref().is_none_or(|(at, _)| start < *at)
+                {
+                    failed = Some((start, problem));
+                }
+                results.push((start, page));
             }
             results.sort_by_key(|(start, _)| *start);
             // Room for everything read, so that neither the index nor the list grows (and
             // rehashes every id) on the way.
             let read: usize = results.iter().map(|(_, p)| p.resources.len()).sum();
-            seen.reserve(returned + read);
-            seen.extend(resources);
-            for (_, page) in results {
-                seen.extend(page.resources);
-            }
-            // Items may have moved between pages while they were read: keep reading past the
-            // end until a page comes back empty or everything is accounted for.
-            let mut start = total + 1;
-            while seen.len() < total && pages < total + 2 {
-                let page = self.list_page(kind, start, step, &excluded).await?;
-                pages += 1;
-                if page.resources.is_empty() {
-                    break;
+            seen.reserve(read);
+            let mut repeated = None;
+            for (start, page) in results {
+                if let Some(id) = seen.extend(page.resources) {
+                    repeated.get_or_insert_with(|| listed_twice(&query, start, &id));
                 }
-                start += page.resources.len();
-                seen.extend(page.resources);
             }
+            untrusted = failed.map(|(_, problem)| problem).or(repeated);
+        }
+        if untrusted.is_none() && seen.len() != total {
+            let name = match kind {
+                ResourceKind::User => "user",
+                ResourceKind::Group => "group",
+            };
+            untrusted = Some(Untrusted {
+                check: ListingCheck::Complete,
+                detail: format!(
+                    "the server reported {total} {name}s but listed {} distinct ones",
+                    seen.len()
+                ),
+            });
         }
         Ok(Listing {
             resources: seen.into_resources(),
             total_results: total,
             pages,
+            untrusted,
         })
     }
 
     async fn list_page<T: Listed>(
         &self,
-        kind: ResourceKind,
+        query: &ListQuery,
         start_index: usize,
-        count: usize,
-        excluded: &str,
     ) -> Result<ListPage<T>, ClientError> {
-        let mut query = vec![
-            ("startIndex", start_index.to_string()),
-            ("count", count.to_string()),
-        ];
-        if !excluded.is_empty() {
-            query.push(("excludedAttributes", excluded.to_owned()));
+        let mut pairs = Vec::with_capacity(4);
+        if let Some(filter) = &query.filter {
+            pairs.push(("filter", filter.clone()));
         }
-        let path = kind.endpoint();
-        let response = self.send_raw(Method::GET, path, &query, None, None).await?;
+        pairs.push(("startIndex", start_index.to_string()));
+        pairs.push(("count", query.count.to_string()));
+        if !query.excluded.is_empty() {
+            pairs.push(("excludedAttributes", query.excluded.clone()));
+        }
+        let path = query.kind.endpoint();
+        let response = self.send_raw(Method::GET, path, &pairs, None, None).await?;
         ListPage::parse(&response.bytes).ok_or_else(|| {
             if let Err(e) = serde_json::from_slice::<Value>(&response.bytes) {
                 return response.decode_error(e.to_string());
@@ -472,6 +609,121 @@ impl ScimClient {
             response
                 .decode_error("expected a ListResponse with totalResults and Resources".to_owned())
         })
+    }
+}
+
+impl<T> FirstPage<T> {
+    /// The first page of `query`'s listing, checked.
+    fn of(query: ListQuery, page: ListPage<T>) -> Self {
+        let untrusted = check_first(&query, &page);
+        FirstPage {
+            kind: query.kind,
+            total_results: page.total_results.unwrap_or(page.resources.len()),
+            resources: page.resources,
+            untrusted,
+            query,
+        }
+    }
+}
+
+/// The check the first page of a listing fails, if any: `startIndex` 1, a `totalResults` when
+/// the page is full and at least as large as the page, and a total readable within
+/// [`MAX_LIST_REQUESTS`] at the page size the server returns.
+fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
+    let label = || query.label(1);
+    let returned = page.resources.len();
+    if let Some(start) = page.start_index.filter(|start| *start != 1) {
+        return Some(Untrusted {
+            check: ListingCheck::StartIndex,
+            detail: format!("{} answered startIndex {start}", label()),
+        });
+    }
+    let Some(total) = page.total_results else {
+        // Without a total, a full page may be followed by others that cannot be counted.
+        return (returned >= query.count).then(|| Untrusted {
+            check: ListingCheck::TotalResults,
+            detail: format!(
+                "{} answered a full page of {returned} without totalResults",
+                label()
+            ),
+        });
+    };
+    if returned > total {
+        return Some(Untrusted {
+            check: ListingCheck::TotalResults,
+            detail: format!(
+                "{} listed {returned} resources but answered totalResults {total}",
+                label()
+            ),
+        });
+    }
+    if returned > 0 && total > returned {
+        let requests = (total - returned).div_ceil(returned).saturating_add(1);
+        if requests > MAX_LIST_REQUESTS {
+            return Some(Untrusted {
+                check: ListingCheck::Bounded,
+                detail: format!(
+                    "{} answered totalResults {total}: at the {returned} per page it returns, \
+                     reading them would take {requests} requests, more than \
+                     {MAX_LIST_REQUESTS}",
+                    label()
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// The check the page at `start` fails, if any, in a listing of `total` read `step` at a time.
+/// Repeated ids are found when the pages are merged.
+fn check_page<T>(
+    query: &ListQuery,
+    start: usize,
+    step: usize,
+    total: usize,
+    page: &ListPage<T>,
+) -> Option<Untrusted> {
+    let label = || query.label(start);
+    if let Some(answered) = page.start_index.filter(|answered| *answered != start) {
+        return Some(Untrusted {
+            check: ListingCheck::StartIndex,
+            detail: format!("{} answered startIndex {answered}", label()),
+        });
+    }
+    if let Some(answered) = page.total_results.filter(|answered| *answered != total) {
+        return Some(Untrusted {
+            check: ListingCheck::TotalResults,
+            detail: format!(
+                "{} answered totalResults {answered}, where the first page answered {total}",
+                label()
+            ),
+        });
+    }
+    let returned = page.resources.len();
+    // What is left from `start` on; `start` is at most `total`.
+    let left = total - (start - 1);
+    if returned > step.min(left) || (left > step && returned < step) {
+        return Some(Untrusted {
+            check: ListingCheck::FullPages,
+            detail: format!(
+                "{} answered {returned} resources where {} were due",
+                label(),
+                step.min(left)
+            ),
+        });
+    }
+    None
+}
+
+/// The failed check of a page that lists `id` again.
+fn listed_twice(query: &ListQuery, start: usize, id: &str) -> Untrusted {
+    Untrusted {
+        check: ListingCheck::UniqueIds,
+        detail: format!(
+            "{} listed id {} again",
+            query.label(start),
+            Value::String(id.to_owned())
+        ),
     }
 }
 
@@ -511,13 +763,16 @@ impl<T: Listed> Collected<T> {
         index.reserve(additional, |&at| id_hash(hasher, &resources[at]));
     }
 
-    fn extend(&mut self, resources: Vec<T>) {
+    /// Adds `resources`, each id once: a later copy replaces an earlier one where that was.
+    /// Returns the first id that was there already, if any.
+    fn extend(&mut self, resources: Vec<T>) -> Option<String> {
         let Collected {
             index,
             hasher,
             resources: collected,
         } = self;
         collected.reserve(resources.len());
+        let mut repeated = None;
         for resource in resources {
             let Some(id) = resource.id() else {
                 continue;
@@ -527,12 +782,16 @@ impl<T: Listed> Collected<T> {
                 .find(hash, |&at| collected[at].id() == Some(id))
                 .copied();
             if let Some(at) = found {
+                if repeated.is_none() {
+                    repeated = Some(id.to_owned());
+                }
                 collected[at] = resource;
             } else {
                 index.insert_unique(hash, collected.len(), |&at| id_hash(hasher, &collected[at]));
                 collected.push(resource);
             }
         }
+        repeated
     }
 
     fn into_resources(self) -> Vec<T> {
@@ -582,6 +841,20 @@ mod tests {
             page.resources,
             [json!({"id": "a"}), json!(7), json!({"id": "b"})]
         );
+    }
+
+    #[test]
+    fn a_page_says_where_it_starts() {
+        for text in [
+            r#"{"totalResults": 3, "StartIndex": 101, "Resources": [{"id": "a"}]}"#,
+            r#"{"totalResults": 3, "startindex": "101", "Resources": [{"id": "a"}]}"#,
+            // Read member by member, as a number too large for a float makes it.
+            r#"{"totalResults": 1e400, "startIndex": 101, "Resources": [{"id": "a"}]}"#,
+        ] {
+            let page = ListPage::<Value>::parse(text.as_bytes()).unwrap();
+            assert_eq!(page.start_index, Some(101), "{text}");
+        }
+        assert_eq!(parse(&json!({"Resources": []})).unwrap().start_index, None);
     }
 
     /// Reads `text` both ways, checks that they agree and that the one-pass reading did not
@@ -652,13 +925,17 @@ mod tests {
     #[test]
     fn duplicates_across_pages_count_once_and_resources_without_id_are_dropped() {
         let mut seen = Collected::<Value>::default();
-        seen.extend(vec![json!({"id": "a", "v": 1}), json!({"id": "b"})]);
-        seen.extend(vec![
-            json!({"id": "a", "v": 2}),
-            json!({"userName": "no id"}),
+        assert_eq!(
+            seen.extend(vec![json!({"id": "a", "v": 1}), json!({"id": "b"})]),
+            None
+        );
+        let repeated = seen.extend(vec![
             json!({"id": "c"}),
+            json!({"userName": "no id"}),
+            json!({"id": "a", "v": 2}),
             json!({"id": "b", "v": 3}),
         ]);
+        assert_eq!(repeated.as_deref(), Some("a"), "the first id seen again");
         assert_eq!(seen.len(), 3);
         seen.extend(vec![json!({"id": "a", "v": 4}), json!({"id": 5})]);
         assert_eq!(seen.len(), 3);
@@ -672,12 +949,124 @@ mod tests {
             ],
             "a later copy replaces an earlier one where that was"
         );
-        let listing = Listing {
-            resources,
-            total_results: 4,
-            pages: 2,
+    }
+
+    fn query() -> ListQuery {
+        ListQuery {
+            kind: ResourceKind::User,
+            count: 100,
+            excluded: "groups".to_owned(),
+            filter: None,
+        }
+    }
+
+    fn page(
+        total: Option<usize>,
+        start: Option<usize>,
+        ids: std::ops::Range<usize>,
+    ) -> ListPage<Value> {
+        ListPage {
+            total_results: total,
+            start_index: start,
+            resources: ids.map(|i| json!({"id": format!("u{i}")})).collect(),
+        }
+    }
+
+    #[test]
+    fn a_first_page_is_checked_before_the_rest_is_read() {
+        let first = |page| FirstPage::of(query(), page);
+        let fine = first(page(Some(250), Some(1), 0..100));
+        assert_eq!(fine.untrusted, None);
+        assert_eq!(fine.remaining_pages(), 2);
+        let ignored = first(page(Some(250), Some(0), 0..100));
+        assert_eq!(
+            ignored.untrusted.unwrap().detail,
+            "GET /Users?startIndex=1&count=100 answered startIndex 0"
+        );
+        // Without a total, a full page cannot be known to be the last.
+        let no_total = first(page(None, None, 0..100));
+        assert_eq!(
+            no_total.untrusted.unwrap().check,
+            ListingCheck::TotalResults
+        );
+        assert_eq!(first(page(None, None, 0..40)).untrusted, None);
+        let more_than_total = first(page(Some(3), None, 0..5));
+        assert_eq!(
+            more_than_total.untrusted.unwrap().check,
+            ListingCheck::TotalResults
+        );
+    }
+
+    #[test]
+    fn an_absurd_total_is_neither_read_nor_allocated_for() {
+        for total in [1_000_000_000_000, usize::MAX, 100 * MAX_LIST_REQUESTS + 1] {
+            let first = FirstPage::of(query(), page(Some(total), Some(1), 0..100));
+            let untrusted = first.untrusted.as_ref().unwrap();
+            assert_eq!(untrusted.check, ListingCheck::Bounded, "{total}");
+            assert!(
+                untrusted.detail.starts_with(&format!(
+                    "GET /Users?startIndex=1&count=100 answered totalResults {total}:"
+                )),
+                "{untrusted}"
+            );
+            assert_eq!(first.remaining_pages(), 0);
+        }
+        let within = FirstPage::of(query(), page(Some(100 * MAX_LIST_REQUESTS), None, 0..100));
+        assert_eq!(within.untrusted, None);
+        assert_eq!(within.remaining_pages(), MAX_LIST_REQUESTS - 1);
+        // A page of one and the largest total: no arithmetic overflows.
+        let one = FirstPage::of(query(), page(Some(usize::MAX), Some(1), 0..1));
+        assert_eq!(one.untrusted.unwrap().check, ListingCheck::Bounded);
+    }
+
+    #[test]
+    fn each_later_page_is_checked_where_it_starts() {
+        let q = query();
+        let check = |start, page: ListPage<Value>| {
+            check_page(&q, start, 100, 250, &page).map(|u| (u.check, u.detail))
         };
-        assert!(!listing.is_complete());
+        assert_eq!(check(101, page(Some(250), Some(101), 100..200)), None);
+        assert_eq!(check(201, page(Some(250), None, 200..250)), None);
+        assert_eq!(
+            check(101, page(Some(250), Some(1), 0..100)),
+            Some((
+                ListingCheck::StartIndex,
+                "GET /Users?startIndex=101&count=100 answered startIndex 1".to_owned()
+            ))
+        );
+        assert_eq!(
+            check(101, page(Some(251), Some(101), 100..200)).unwrap().0,
+            ListingCheck::TotalResults
+        );
+        assert_eq!(
+            check(101, page(Some(250), Some(101), 100..150)),
+            Some((
+                ListingCheck::FullPages,
+                "GET /Users?startIndex=101&count=100 answered 50 resources where 100 were due"
+                    .to_owned()
+            ))
+        );
+        assert_eq!(
+            check(201, page(Some(250), Some(201), 200..300)).unwrap().0,
+            ListingCheck::FullPages,
+            "the last page holds no more than is left"
+        );
+        // A short last page leaves the listing incomplete, which the total shows.
+        assert_eq!(check(201, page(Some(250), Some(201), 200..240)), None);
+    }
+
+    #[test]
+    fn a_filtered_listing_names_its_filter() {
+        let q = ListQuery {
+            kind: ResourceKind::Group,
+            count: 10,
+            excluded: String::new(),
+            filter: Some("members.value eq \"u1\"".to_owned()),
+        };
+        assert_eq!(
+            q.label(11),
+            "GET /Groups?filter=members.value eq \"u1\"&startIndex=11&count=10"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
-pub use list::{FirstPage, Listed, Listing};
+pub use list::{FirstPage, Listed, Listing, ListingCheck, MAX_LIST_REQUESTS, Untrusted};
 #[cfg(test)]
 pub(crate) use list::{ListPage, parse_both_ways};
 pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, push_json_string};

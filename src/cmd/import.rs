@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use super::{fail, load_config, pick_provider, print_stdout, report_diagnostics};
 use crate::cli::ImportArgs;
-use crate::client::ClientError;
+use crate::client::Untrusted;
 use crate::config::{self, Provider};
 use crate::connect::{self, ConnectError};
 use crate::import::{self, Imported, ProviderBlock};
-use crate::state::{self, LiveState, Wanted};
+use crate::state::{self, HiddenMembers, LiveState, ReadError, Wanted};
 
 /// Why a server could not be read for import.
 #[derive(Debug, thiserror::Error)]
@@ -21,18 +21,25 @@ enum ImportError {
     Read {
         provider: String,
         #[source]
-        source: ClientError,
+        source: ReadError,
     },
     #[error(
-        "provider `{provider}`: the server reported {total} {kind}s but listed {read} distinct \
-         ones; an import must hold everything, so none is written (run it again; if it \
-         persists, the server's pagination is unreliable)"
+        "provider `{provider}`: the {kind} listing {check}; an import must hold everything, so \
+         none is written (run it again; if it persists, the server's pagination is unreliable)"
     )]
     Incomplete {
         provider: String,
         kind: &'static str,
-        total: usize,
-        read: usize,
+        check: Untrusted,
+    },
+    #[error(
+        "provider `{provider}`: the members of group `{group}` are not known: {reason}; an \
+         import must write every group's true members, so none is written"
+    )]
+    MembersUnseen {
+        provider: String,
+        group: String,
+        reason: String,
     },
 }
 
@@ -160,11 +167,11 @@ async fn read_session(
     provider: &Provider,
     client: &crate::client::ScimClient,
 ) -> Result<LiveState, ImportError> {
-    let read_error = |source| ImportError::Read {
+    let read_error = |source: ReadError| ImportError::Read {
         provider: provider.name().to_owned(),
         source,
     };
-    let capabilities = client.capabilities().await.map_err(read_error)?;
+    let capabilities = (client.capabilities().await).map_err(|e| read_error(e.into()))?;
     let wanted = Wanted {
         everything: true,
         all_members: true,
@@ -173,17 +180,40 @@ async fn read_session(
     let live = state::read(client, &capabilities, &wanted)
         .await
         .map_err(read_error)?;
-    let incomplete = |kind, total, read| ImportError::Incomplete {
+    let incomplete = |kind, check: &Untrusted| ImportError::Incomplete {
         provider: provider.name().to_owned(),
         kind,
-        total,
-        read,
+        check: check.clone(),
     };
-    if !live.users_complete {
-        return Err(incomplete("user", live.total_users, live.users.len()));
+    if let Some(check) = &live.users_untrusted {
+        return Err(incomplete("user", check));
     }
-    if !live.groups_complete {
-        return Err(incomplete("group", live.total_groups, live.groups.len()));
+    if let Some(check) = &live.groups_untrusted {
+        return Err(incomplete("group", check));
+    }
+    if let Some(group) = live.groups.iter().find(|g| !g.members_listed) {
+        let reason = live
+            .hidden_members
+            .as_ref()
+            .and_then(HiddenMembers::unreadable);
+        return Err(ImportError::MembersUnseen {
+            provider: provider.name().to_owned(),
+            group: group.display_name.clone(),
+            reason: reason.unwrap_or(HiddenMembers::BEHAVIOUR).to_owned(),
+        });
+    }
+    if let Some(HiddenMembers::Filtered {
+        attribute,
+        users,
+        requests,
+    }) = &live.hidden_members
+    {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: {}; they were read with {requests} requests, one \
+             `GET /Groups?filter={attribute} eq \"<user id>\"` for each of {users} users",
+            HiddenMembers::BEHAVIOUR
+        );
     }
     Ok(live)
 }

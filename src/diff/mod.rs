@@ -15,11 +15,11 @@ use std::collections::BTreeSet;
 use hashbrown::HashMap;
 use serde_json::Value;
 
-use crate::client::{Capabilities, ResourceKind};
+use crate::client::{Capabilities, ListingCheck, ResourceKind, Untrusted};
 use crate::config::model::key_text;
 use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
-use crate::state::{LiveGroup, LiveState, LiveUser, Resource, get_ci};
+use crate::state::{HiddenMembers, LiveGroup, LiveState, LiveUser, Resource, get_ci};
 use group::Member;
 use live::LiveView;
 use patch::Operation;
@@ -57,15 +57,24 @@ pub enum Refusal {
         limit: u8,
     },
     #[error(
-        "provider `{provider}`: the server reported {total} {kind}s but listed {read} distinct \
-         ones; refusing to prune from an incomplete listing (run the plan again; if it \
-         persists, the server's pagination is unreliable: set prune: false)"
+        "provider `{provider}`: the {kind} listing {check}; refusing to prune from a listing \
+         that cannot be trusted (run the plan again; if it persists, the server's pagination \
+         is unreliable: set prune: false)"
     )]
-    IncompleteListing {
+    UntrustedListing {
         provider: String,
         kind: &'static str,
-        total: usize,
-        read: usize,
+        check: Untrusted,
+    },
+    #[error(
+        "provider `{provider}`: the members of group `{group}` are not known: {reason}; \
+         refusing to plan its members, since members the server does not show are not \
+         members it does not have"
+    )]
+    MembersUnseen {
+        provider: String,
+        group: String,
+        reason: String,
     },
 }
 
@@ -196,6 +205,7 @@ impl Differ<'_> {
                 name,
                 "user",
                 live.users_complete,
+                live.users_untrusted.as_ref(),
                 live.total_users,
                 live.users.len(),
             )?;
@@ -225,6 +235,7 @@ impl Differ<'_> {
         let group_matches = self.match_groups();
         let mut claimed_groups = vec![false; live.groups.len()];
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
+            self.require_members_known(group, *matched)?;
             // A group that holds exactly its declared members needs no member sets at all.
             let members_unchanged = match (&group.members, *matched) {
                 (Managed::Set(members), Some(index)) if !group.absent => {
@@ -299,6 +310,7 @@ impl Differ<'_> {
                 name,
                 "group",
                 live.groups_complete,
+                live.groups_untrusted.as_ref(),
                 live.total_groups,
                 live.groups.len(),
             )?;
@@ -313,6 +325,30 @@ impl Differ<'_> {
         }
 
         Ok(())
+    }
+
+    /// §3.3: a declared member list is compared with the members the server holds, never with
+    /// members it did not show (see `state::members`).
+    fn require_members_known(&self, group: &Group, matched: Option<usize>) -> Result<(), Refusal> {
+        let live = self.live;
+        let Some(index) = matched else {
+            return Ok(());
+        };
+        if group.absent
+            || matches!(group.members, Managed::Unmanaged)
+            || live.groups[index].members_listed
+        {
+            return Ok(());
+        }
+        let reason = live
+            .hidden_members
+            .as_ref()
+            .and_then(HiddenMembers::unreadable);
+        Err(Refusal::MembersUnseen {
+            provider: self.provider.name().to_owned(),
+            group: group.display_name.clone(),
+            reason: reason.unwrap_or(HiddenMembers::BEHAVIOUR).to_owned(),
+        })
     }
 
     /// §3.2: the server group each group on the provider matches, in declared order: by
@@ -439,24 +475,28 @@ impl Differ<'_> {
     }
 }
 
-/// §3.1: nothing is pruned from a listing that is not proven complete.
+/// §3.1: nothing is pruned from a listing that is not proven complete; the refusal names the
+/// check the listing failed.
 fn require_complete(
     provider: &str,
     kind: &'static str,
     complete: bool,
+    untrusted: Option<&Untrusted>,
     total: usize,
     read: usize,
 ) -> Result<(), Refusal> {
     if complete {
-        Ok(())
-    } else {
-        Err(Refusal::IncompleteListing {
-            provider: provider.to_owned(),
-            kind,
-            total,
-            read,
-        })
+        return Ok(());
     }
+    let check = untrusted.cloned().unwrap_or_else(|| Untrusted {
+        check: ListingCheck::Complete,
+        detail: format!("the server reported {total} {kind}s but listed {read} distinct ones"),
+    });
+    Err(Refusal::UntrustedListing {
+        provider: provider.to_owned(),
+        kind,
+        check,
+    })
 }
 
 /// §3.2: matches declared objects to server objects: first by key (case-insensitively), then,
@@ -694,12 +734,13 @@ fn guard_mass_delete(
     if options.allow_mass_delete || existing < MASS_DELETE_MIN_USERS || count == 0 {
         return Ok(());
     }
-    if count * 100 > usize::from(limit) * existing {
+    // A server may claim any number of users: the product must not overflow.
+    if count.saturating_mul(100) > usize::from(limit).saturating_mul(existing) {
         return Err(Refusal::MassDelete {
             provider: provider.name().to_owned(),
             count,
             existing,
-            percent: (count * 100).div_ceil(existing),
+            percent: count.saturating_mul(100).div_ceil(existing),
             limit,
         });
     }

@@ -61,6 +61,7 @@ fn state(users: Vec<LiveUser>, groups: Vec<LiveGroup>) -> LiveState {
         groups,
         users_complete: true,
         groups_complete: true,
+        ..LiveState::default()
     }
 }
 
@@ -353,16 +354,66 @@ fn pruning_refuses_an_incomplete_listing() {
     let pruning = load(&format!("{HEAD}    prune: true\nusers: []\n"));
     let err = try_run(&pruning, &live, true).unwrap_err();
     assert!(
-        matches!(
-            err,
-            Refusal::IncompleteListing {
-                total: 2,
-                read: 1,
-                ..
-            }
-        ),
+        err.to_string()
+            .contains("the server reported 2 users but listed 1 distinct ones"),
         "{err}"
     );
+    // The refusal names the check the listing failed, and where.
+    live.users_untrusted = Some(crate::client::Untrusted {
+        check: ListingCheck::StartIndex,
+        detail: "GET /Users?startIndex=101&count=100 answered startIndex 1".to_owned(),
+    });
+    let err = try_run(&pruning, &live, true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "provider `p`: the user listing failed the check \"startIndex echoed as asked\": GET \
+         /Users?startIndex=101&count=100 answered startIndex 1; refusing to prune from a \
+         listing that cannot be trusted (run the plan again; if it persists, the server's \
+         pagination is unreliable: set prune: false)"
+    );
+}
+
+#[test]
+fn members_the_server_does_not_show_are_never_taken_for_none() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\ngroups:\n  - displayName: Ops\n    members: [ada@example.com]\n  - displayName: Loose\n",
+    );
+    let mut hidden = group("g", "Ops", &[]);
+    hidden.members_listed = false;
+    let mut loose = group("h", "Loose", &[]);
+    loose.members_listed = false;
+    let mut live = state(
+        vec![user("1", json!({"userName": "ada@example.com"}))],
+        vec![hidden, loose],
+    );
+    live.hidden_members = Some(HiddenMembers::Unreadable(
+        "the server answers no member filter".to_owned(),
+    ));
+    let err = try_run(&config, &live, true).unwrap_err();
+    assert!(
+        matches!(&err, Refusal::MembersUnseen { group, reason, .. }
+            if group == "Ops" && reason == "the server answers no member filter"),
+        "{err}"
+    );
+    // A group whose members the file leaves alone needs none.
+    let unmanaged = with_head("groups:\n  - displayName: Loose\n    externalId: x\n");
+    let ops = run(&unmanaged, &live);
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+}
+
+#[test]
+fn a_claimed_total_beyond_any_directory_does_not_overflow_the_guard() {
+    let mut live = state(
+        vec![user(
+            "1",
+            json!({"userName": "ada@example.com", "active": true}),
+        )],
+        vec![],
+    );
+    live.total_users = usize::MAX;
+    let config = with_head("users:\n  - userName: ada@example.com\n    absent: true\n");
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1);
 }
 
 #[test]

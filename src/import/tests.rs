@@ -93,6 +93,7 @@ fn live_state(seed: u64) -> LiveState {
         groups,
         users_complete: true,
         groups_complete: true,
+        ..LiveState::default()
     }
 }
 

@@ -284,6 +284,7 @@ fn tonkean() -> ProviderPlan {
         },
         bulk: false,
         notes: Vec::new(),
+        reading: crate::plan::Reading::default(),
         ops: [tonkean_users(), tonkean_groups(), tonkean_deprovisions()].concat(),
     }
 }
@@ -358,6 +359,7 @@ fn sandbox() -> ProviderPlan {
         reads: 3,
         existing_users: 2,
         unmanaged: Unmanaged::default(),
+        reading: crate::plan::Reading::default(),
         bulk: false,
         notes: Vec::new(),
         ops: vec![create_ada, delete_dave, delete_old_team],

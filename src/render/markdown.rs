@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::text::{body, header};
-use super::{Line, Sign, count, sanitize, summary_sentence};
+use super::{Line, Sign, count, provider_notes, sanitize, summary_sentence};
 use crate::plan::{Plan, Summary};
 
 /// GitHub refuses comments longer than 65,536 characters; leave room for what a CI job adds.
@@ -26,7 +26,9 @@ pub(super) fn render(plan: &Plan) -> String {
 /// table and the summary always come whole: they are what a reviewer reads first.
 fn render_within(plan: &Plan, limit: usize) -> String {
     if plan.is_empty() {
-        return format!("**scimform plan:** {}\n", summary_sentence(plan));
+        let mut out = format!("**scimform plan:** {}\n", summary_sentence(plan));
+        notes(&mut out, plan);
+        return out;
     }
     let mut out = String::from("### scimform plan\n\n");
     out.push_str("| provider | create | update | deprovision | write requests | unmanaged |\n");
@@ -42,6 +44,7 @@ fn render_within(plan: &Plan, limit: usize) -> String {
         row(&mut out, "**total**", &plan.summary());
     }
     let _ = writeln!(out, "\n{}", summary_sentence(plan));
+    notes(&mut out, plan);
     let changed: Vec<_> = plan
         .providers
         .iter()
@@ -82,6 +85,20 @@ fn render_within(plan: &Plan, limit: usize) -> String {
         );
     }
     out
+}
+
+/// Each provider's reading notes, as quoted lines after the summary.
+fn notes(out: &mut String, plan: &Plan) {
+    for provider in &plan.providers {
+        for note in provider_notes(provider) {
+            let _ = writeln!(
+                out,
+                "\n> **note** ({}): {}",
+                html_text(&provider.provider),
+                html_text(&note)
+            );
+        }
+    }
 }
 
 fn row(out: &mut String, name: &str, summary: &Summary) {
@@ -177,6 +194,46 @@ mod tests {
         assert!(cut.contains("| **total** |"));
         assert_eq!(cut.matches("</details>").count(), 2, "{cut}");
         assert_eq!(cut.matches("```").count(), 4, "{cut}");
+    }
+
+    #[test]
+    fn how_a_server_was_read_is_noted_only_when_it_took_more_than_listing() {
+        use crate::plan::{MemberLookups, UntrustedListing};
+        let plain = render(&fixtures::single_update());
+        assert!(!plain.contains("note"), "{plain}");
+        for mut plan in [fixtures::single_update(), fixtures::empty()] {
+            let Some(provider) = plan.providers.first_mut() else {
+                continue;
+            };
+            provider.reading.untrusted_listings.push(UntrustedListing {
+                resource: crate::client::ResourceKind::User,
+                check: crate::client::ListingCheck::StartIndex,
+                detail: "GET /Users?startIndex=101&count=100 answered startIndex 1".to_owned(),
+            });
+            provider.reading.hidden_members = Some(MemberLookups {
+                filter: "members.value".to_owned(),
+                users: 40,
+                requests: 41,
+            });
+            let out = render(&plan);
+            assert!(
+                out.contains("failed the check \"startIndex echoed as asked\": GET /Users?startIndex=101&amp;count=100 answered startIndex 1"),
+                "{out}"
+            );
+            assert!(
+                out.contains("read with 41 requests, one GET /Groups?filter=members.value eq \"&lt;user id&gt;\" per user (40 users)"),
+                "{out}"
+            );
+            let text = super::super::text::render(&plan, false);
+            assert!(
+                text.contains("\n  note: the user listing failed the check"),
+                "{text}"
+            );
+            assert!(
+                text.contains("\n  note: the server shows no group members"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -24,7 +24,8 @@ mod text;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::plan::Plan;
+use crate::client::ResourceKind;
+use crate::plan::{Plan, ProviderPlan};
 
 pub use json::{JsonPlanError, parse_json, to_json};
 
@@ -151,6 +152,41 @@ fn display_url(url: &str) -> Cow<'_, str> {
         )),
         None => sanitize(url),
     }
+}
+
+/// What a reviewer must know about how a provider was read and will be written, one sentence
+/// each: listings that failed a check, group members read one user at a time, and the plan's
+/// own notes (`--bulk` on a server without `/Bulk`). None for most servers.
+fn provider_notes(provider: &ProviderPlan) -> Vec<String> {
+    let mut notes = Vec::new();
+    for listing in &provider.reading.untrusted_listings {
+        let kind = match listing.resource {
+            ResourceKind::User => "user",
+            ResourceKind::Group => "group",
+        };
+        notes.push(format!(
+            "the {kind} listing failed the check \"{}\": {}; declared {kind}s it does not show \
+             were looked up by filter, and nothing is inferred from what it leaves out",
+            listing.check,
+            sanitize(&listing.detail)
+        ));
+    }
+    if let Some(lookups) = &provider.reading.hidden_members {
+        notes.push(format!(
+            "the server shows no group members on GET /Groups or GET /Groups/{{id}}; they were \
+             read with {}, one GET /Groups?filter={} eq \"<user id>\" per user ({})",
+            count(lookups.requests, "request", "requests"),
+            sanitize(&lookups.filter),
+            count(lookups.users, "user", "users"),
+        ));
+    }
+    notes.extend(
+        provider
+            .notes
+            .iter()
+            .map(|note| sanitize(note).into_owned()),
+    );
+    notes
 }
 
 /// The summary sentence shared by the text and markdown formats, without a trailing newline.

@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::{Line, Sign, count, display_url, sanitize, summary_sentence};
+use super::{Line, Sign, count, display_url, provider_notes, sanitize, summary_sentence};
 use crate::client::ResourceKind;
 use crate::plan::{Action, Change, Op, Phase, Plan, ProviderPlan, Reason};
 
@@ -62,6 +62,9 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
         } else {
             let _ = writeln!(out, "{header}");
         }
+        for note in provider_notes(provider) {
+            let _ = writeln!(out, "{:OP_INDENT$}note: {note}", "");
+        }
         out.push('\n');
         for line in body(provider).flatten() {
             layout(&mut out, &line, color);
@@ -77,20 +80,15 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The provider's first line: its name, where it is, and what reading it cost; then a line
-/// for each of its notes.
+/// The provider's first line: its name, where it is, and what reading it cost.
 pub(super) fn header(provider: &ProviderPlan) -> String {
-    let mut header = format!(
+    format!(
         "{} at {}: read in {}, {} on the server",
         sanitize(&provider.provider),
         display_url(&provider.url),
         count(provider.reads, "request", "requests"),
         count(provider.existing_users, "user", "users"),
-    );
-    for note in &provider.notes {
-        let _ = write!(header, "\n  note: {}", sanitize(note));
-    }
-    header
+    )
 }
 
 /// The provider's ops, phase by phase, or a line saying there are none: one chunk of lines per

@@ -5,8 +5,15 @@
 //! objects the server holds. When the rest of a listing would cost more requests than looking
 //! up the declared objects one by one (`filter=userName eq "…"`), and nothing will be pruned,
 //! the objects are looked up instead; otherwise the remaining pages are read concurrently and
-//! the listing is proven complete (unique ids == `totalResults`) so that pruning can trust it.
+//! each is checked (see [`crate::client::Listing`]), so that pruning can trust the listing.
+//!
+//! A listing that fails a check is kept for what it shows, never for what it leaves out: each
+//! declared object it does not show is looked up by filter as well, so that no create is
+//! planned for an object that exists, and the failed check is kept so that pruning and import
+//! can refuse, naming it. Group members a server does not show are read the way it allows
+//! ([`members`]).
 
+mod members;
 mod resource;
 
 use std::borrow::Cow;
@@ -20,14 +27,34 @@ use tokio::task::JoinSet;
 use crate::client::scan;
 use crate::client::{
     Capabilities, ClientError, FirstPage, IfObject, Listed, MemberName, Members, ObjectReader,
-    Pick, ResourceKind, ScimClient, string_of,
+    Pick, ResourceKind, ScimClient, Untrusted, string_of,
 };
 
+pub use members::{HiddenMembers, MEMBER_FILTERS, member_filter};
 pub use resource::Resource;
 pub(crate) use resource::{MAX_MEMBERS, ResourceWriter};
 
 /// How many lookups run at once in a targeted read.
 const CONCURRENT_LOOKUPS: usize = 8;
+
+/// Why a server could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A lookup by filter answered a resource the filter does not match: the server ignores
+    /// filters, so a lookup cannot prove that an object is absent.
+    #[error(
+        "{request} answered a {kind} whose {attribute} is {found}: the server does not apply \
+         the filter, so objects its listing leaves out cannot be looked up"
+    )]
+    FilterIgnored {
+        request: String,
+        kind: &'static str,
+        attribute: &'static str,
+        found: String,
+    },
+}
 
 /// A user as the server holds it.
 #[derive(Debug, Clone)]
@@ -50,7 +77,9 @@ pub struct LiveGroup {
     pub version: Option<String>,
     /// Member ids.
     pub members: BTreeSet<String>,
-    /// Whether the server listed the group with its `members` attribute.
+    /// Whether `members` is known: the group was read with its `members` attribute, or its
+    /// members were read another way ([`members`]). When it is not, `members` is empty but the
+    /// group may have members, and nothing may be inferred from it.
     pub members_listed: bool,
     /// The resource as the server sent it, without `meta`.
     pub resource: Resource,
@@ -69,6 +98,14 @@ pub struct LiveState {
     pub users_complete: bool,
     /// Whether `groups` provably holds every group of the server.
     pub groups_complete: bool,
+    /// The check the user listing failed, if it failed one: then it is not complete, and the
+    /// declared users it did not show were looked up.
+    pub users_untrusted: Option<Untrusted>,
+    /// The check the group listing failed, if it failed one.
+    pub groups_untrusted: Option<Untrusted>,
+    /// How the members of groups the server lists without them were read, when no group read
+    /// showed any: see [`members`].
+    pub hidden_members: Option<HiddenMembers>,
 }
 
 /// One declared object, as the reader looks for it: by its key (userName or displayName) and,
@@ -88,6 +125,8 @@ pub struct Wanted<'a> {
     pub groups: Vec<Key<'a>>,
     /// Whether every object must be read (pruning is on).
     pub everything: bool,
+    /// Declared groups whose members the file manages: their members must be known.
+    pub member_groups: Vec<Key<'a>>,
     /// Whether every group's members are needed, not only the declared groups' (import).
     pub all_members: bool,
 }
@@ -97,7 +136,7 @@ pub async fn read(
     client: &ScimClient,
     capabilities: &Capabilities,
     wanted: &Wanted<'_>,
-) -> Result<LiveState, ClientError> {
+) -> Result<LiveState, ReadError> {
     let page = capabilities.max_results;
     // A user's `groups` is computed from the groups, which are read too; leaving it out of the
     // user listing saves about a fifth of its bytes.
@@ -107,63 +146,44 @@ pub async fn read(
     )?;
     let total_users = users_first.total_results;
     let total_groups = groups_first.total_results;
-    let can_filter = capabilities.filter;
-    let (users, users_complete) = read_rest(
-        client,
-        users_first,
-        &wanted.users,
-        wanted.everything || !can_filter,
-    );
-    let (groups, groups_complete) = read_rest(
-        client,
-        groups_first,
-        &wanted.groups,
-        wanted.everything || !can_filter,
-    );
-    let ((users, users_complete), (mut groups, groups_complete)) = tokio::try_join!(
-        async { Ok::<_, ClientError>((users.await?, users_complete)) },
-        async { Ok::<_, ClientError>((groups.await?, groups_complete)) },
+    let everything = wanted.everything || !capabilities.filter;
+    let ((users, users_read), (groups, groups_read)) = tokio::try_join!(
+        read_rest(client, users_first, &wanted.users, everything),
+        read_rest(client, groups_first, &wanted.groups, everything),
     )?;
-    let users_complete = users_complete && users.len() == total_users;
-    let groups_complete = groups_complete && groups.len() == total_groups;
-
-    // Some servers leave `members` out of group lists. When no listed group has any, read the
-    // groups whose members matter one by one: an empty group and an omitted attribute look the
-    // same.
-    if !groups.is_empty() && groups.iter().all(|g| !g.members_listed) {
-        let declared: HashSet<String> = wanted
-            .groups
-            .iter()
-            .map(|g| g.name.to_lowercase())
-            .collect();
-        for group in &mut groups {
-            if (wanted.all_members || declared.contains(&group.display_name.to_lowercase()))
-                && let Some(response) = client.get(ResourceKind::Group, &group.id).await?
-                && let Some(full) = response.body.as_ref().and_then(LiveGroup::from_value)
-            {
-                *group = full;
-            }
-        }
-    }
-    Ok(LiveState {
+    let mut live = LiveState {
         users,
         groups,
         total_users,
         total_groups,
-        users_complete,
-        groups_complete,
-    })
+        users_complete: users_read.complete,
+        groups_complete: groups_read.complete,
+        users_untrusted: users_read.untrusted,
+        groups_untrusted: groups_read.untrusted,
+        hidden_members: None,
+    };
+    live.hidden_members = members::read(client, capabilities, wanted, &mut live).await?;
+    Ok(live)
+}
+
+/// How much of a resource type a read holds.
+struct Coverage {
+    /// Every resource, proven by a listing that passed its checks.
+    complete: bool,
+    /// The check the listing failed, if it was read and failed one.
+    untrusted: Option<Untrusted>,
 }
 
 /// Finishes reading one resource type: the rest of the listing, or lookups of the wanted keys
-/// not on the first page, whichever sends fewer requests. Returns the read future and whether
-/// it reads everything.
-fn read_rest<'a, T: Live>(
-    client: &'a ScimClient,
+/// not on the first page, whichever sends fewer requests. A listing that fails a check is
+/// completed with lookups of the wanted keys it does not show.
+async fn read_rest<T: Live>(
+    client: &ScimClient,
     first: FirstPage<T>,
-    wanted: &'a [Key<'a>],
+    wanted: &[Key<'_>],
     everything: bool,
-) -> (impl Future<Output = Result<Vec<T>, ClientError>> + 'a, bool) {
+) -> Result<(Vec<T>, Coverage), ReadError> {
+    let kind = first.kind;
     let remaining = first.remaining_pages();
     let missing = if everything || remaining == 0 {
         Vec::new()
@@ -172,28 +192,53 @@ fn read_rest<'a, T: Live>(
     };
     // A missing name may be a rename, found by its externalId: count that lookup too.
     let lookups = missing.len() + missing.iter().filter(|k| k.external_id.is_some()).count();
-    let targeted = !everything && remaining > 0 && lookups < remaining;
-    let future = async move {
-        if !targeted {
-            return Ok(client.list_rest(first).await?.resources);
-        }
-        let kind = first.kind;
+    if !everything && remaining > 0 && lookups < remaining {
         let mut resources = first.resources;
-        let names: Vec<&str> = missing.iter().map(|k| k.name).collect();
-        let found: Vec<T> = lookup_all(client, kind, T::KEY_ATTRIBUTE, &names).await?;
-        let found_names: HashSet<String> = found.iter().map(|r| r.key().to_lowercase()).collect();
-        resources.extend(found);
-        let renamed: Vec<&str> = missing
-            .iter()
-            .filter(|k| !found_names.contains(&k.name.to_lowercase()))
-            .filter_map(|k| k.external_id)
-            .collect();
-        resources.extend(lookup_all(client, kind, "externalId", &renamed).await?);
+        resources.extend(look_up(client, kind, &missing).await?);
+        let coverage = Coverage {
+            complete: false,
+            untrusted: None,
+        };
         // One object can be found twice (by its key and by its externalId, or on the first
         // page too); a listing holds each id once already.
-        Ok(first_of_each_id(resources))
+        return Ok((first_of_each_id(resources), coverage));
+    }
+    let listing = client.list_rest(first).await?;
+    let Some(untrusted) = listing.untrusted else {
+        let coverage = Coverage {
+            complete: true,
+            untrusted: None,
+        };
+        return Ok((listing.resources, coverage));
     };
-    (future, !targeted)
+    // What the listing shows exists; what it leaves out may exist too.
+    let missing = missing_keys(&listing.resources, wanted, usize::MAX);
+    let mut resources = listing.resources;
+    resources.extend(look_up(client, kind, &missing).await?);
+    let coverage = Coverage {
+        complete: false,
+        untrusted: Some(untrusted),
+    };
+    Ok((first_of_each_id(resources), coverage))
+}
+
+/// Looks up `missing` keys by filter: each by its name, then those not found by their
+/// externalId (a rename).
+async fn look_up<T: Live>(
+    client: &ScimClient,
+    kind: ResourceKind,
+    missing: &[&Key<'_>],
+) -> Result<Vec<T>, ReadError> {
+    let names: Vec<&str> = missing.iter().map(|k| k.name).collect();
+    let mut found: Vec<T> = lookup_all(client, kind, T::KEY_ATTRIBUTE, &names).await?;
+    let found_names: HashSet<String> = found.iter().map(|r| r.key().to_lowercase()).collect();
+    let renamed: Vec<&str> = missing
+        .iter()
+        .filter(|k| !found_names.contains(&k.name.to_lowercase()))
+        .filter_map(|k| k.external_id)
+        .collect();
+    found.extend(lookup_all(client, kind, "externalId", &renamed).await?);
+    Ok(found)
 }
 
 /// The wanted keys not on the first page, in order; only as many as it takes to need `enough`
@@ -239,12 +284,15 @@ fn first_of_each_id<T: Listed>(resources: Vec<T>) -> Vec<T> {
         .collect()
 }
 
-async fn lookup_all<T: Listed>(
+/// Looks up each of `values` with `filter=attribute eq "value"`. Every resource found must
+/// hold the value (case-insensitively, as servers compare): one that does not means the server
+/// ignores the filter, and then not finding an object proves nothing.
+async fn lookup_all<T: Live>(
     client: &ScimClient,
     kind: ResourceKind,
     attribute: &'static str,
     values: &[&str],
-) -> Result<Vec<T>, ClientError> {
+) -> Result<Vec<T>, ReadError> {
     let mut found = Vec::new();
     let mut tasks = JoinSet::new();
     let mut pending = values.iter().map(|v| (*v).to_owned());
@@ -252,12 +300,35 @@ async fn lookup_all<T: Listed>(
         while tasks.len() < CONCURRENT_LOOKUPS {
             let Some(value) = pending.next() else { break };
             let client = client.clone();
-            tasks.spawn(async move { client.find_by::<T>(kind, attribute, &value).await });
+            tasks.spawn(async move {
+                let found = client.find_by::<T>(kind, attribute, &value).await;
+                (value, found)
+            });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        found.extend(joined.expect("a lookup task does not panic")?);
+        let (value, resources) = joined.expect("a lookup task does not panic");
+        let resources = resources?;
+        if let Some(other) = resources.iter().find(|r| !r.holds(attribute, &value)) {
+            return Err(ReadError::FilterIgnored {
+                request: format!(
+                    "GET {}?filter={attribute} eq {}",
+                    kind.endpoint(),
+                    Value::String(value.clone())
+                ),
+                kind: match kind {
+                    ResourceKind::User => "user",
+                    ResourceKind::Group => "group",
+                },
+                attribute,
+                found: other.value_of(attribute).map_or_else(
+                    || "absent".to_owned(),
+                    |v| Value::String(v.to_owned()).to_string(),
+                ),
+            });
+        }
+        found.extend(resources);
     }
     Ok(found)
 }
@@ -269,6 +340,24 @@ trait Live: Listed {
     /// Its value: the userName or displayName.
     fn key(&self) -> &str;
     fn external_id(&self) -> Option<&str>;
+
+    /// The value of `attribute` (the key attribute or `externalId`) as a lookup compares it.
+    fn value_of(&self, attribute: &str) -> Option<&str> {
+        if attribute == Self::KEY_ATTRIBUTE {
+            Some(self.key())
+        } else {
+            self.external_id()
+        }
+    }
+
+    /// Whether a lookup of `attribute eq value` may answer this resource. Case is ignored, as
+    /// servers compare userName and displayName (caseExact false, RFC 7643 §4.1.1, §4.2), and
+    /// some externalId too.
+    fn holds(&self, attribute: &str, value: &str) -> bool {
+        self.value_of(attribute).is_some_and(|held| {
+            held.eq_ignore_ascii_case(value) || held.to_lowercase() == value.to_lowercase()
+        })
+    }
 }
 
 impl Live for LiveUser {

@@ -122,6 +122,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
         unmanaged,
         bulk: false,
         notes: Vec::new(),
+        reading: scimform::plan::Reading::default(),
         ops,
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod doctor;
 mod gitops;
 mod import;
+mod listing;
 mod plan;
 mod read_path;
 mod schema;

@@ -593,8 +593,10 @@ async fn pruning_is_refused_when_the_listing_cannot_be_proven_complete() {
 
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(
-        out.stderr.contains("reported 4 users but listed 3")
-            && out.stderr.contains("incomplete listing"),
+        out.stderr.contains(
+            "the user listing failed the check \"as many distinct ids as totalResults\": \
+             the server reported 4 users but listed 3 distinct ones; refusing to prune"
+        ),
         "{}",
         out.stderr
     );

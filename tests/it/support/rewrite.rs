@@ -1,9 +1,11 @@
 //! A rewriting HTTP proxy for reproducing what some real servers do and the test peers do not:
-//! clamp `count`, leave `members` out of group lists, or report a `totalResults` they cannot
-//! list. It forwards every request to the upstream server and lets the test change the
-//! request's path and query, and the JSON answer.
+//! clamp `count`, ignore `startIndex`, leave `members` out of groups, or report a
+//! `totalResults` they cannot list. It forwards every request to the upstream server and lets
+//! the test change the request's path and query, and the answer's status and JSON body. It
+//! keeps a log of the requests it received.
 
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -38,23 +40,66 @@ fn write_raw(json: &str) -> String {
     out
 }
 
+/// A JSON answer on its way back through the proxy, for a test to change.
+pub struct Exchange<'a> {
+    pub method: &'a Method,
+    /// The path the client asked for.
+    pub path: &'a str,
+    /// The client's query parameters, decoded.
+    pub query: &'a [(String, String)],
+    /// The status answered: change it to answer another.
+    pub status: u16,
+    pub body: &'a mut Value,
+}
+
+impl Exchange<'_> {
+    /// The value of the query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 type OnRequest = dyn Fn(&str) -> String + Send + Sync;
-type OnResponse = dyn Fn(&Method, &str, &mut Value) + Send + Sync;
+type OnAnswer = dyn Fn(&mut Exchange<'_>) + Send + Sync;
 
 struct Proxy {
     upstream: String,
     client: reqwest::Client,
     on_request: Box<OnRequest>,
-    on_response: Box<OnResponse>,
+    on_answer: Box<OnAnswer>,
     /// When set, an `Authorization` header with another scheme is not forwarded, as a server
     /// that knows only this scheme would refuse it.
     only_scheme: Option<&'static str>,
+    /// Each request received, as `METHOD /path?query` with the query decoded.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 /// A running proxy; it stops with the test's runtime.
 pub struct Rewriter {
     /// The proxy's base URL, standing in for the upstream's.
     pub base_url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// `path_and_query` with its query parameters changed by `edit`, re-encoded.
+pub fn edit_query(path_and_query: &str, edit: impl FnOnce(&mut Vec<(String, String)>)) -> String {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    edit(&mut pairs);
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    format!("{path}?{query}")
 }
 
 impl Rewriter {
@@ -65,7 +110,25 @@ impl Rewriter {
         on_request: impl Fn(&str) -> String + Send + Sync + 'static,
         on_response: impl Fn(&Method, &str, &mut Value) + Send + Sync + 'static,
     ) -> Self {
-        Self::launch(upstream, Box::new(on_request), Box::new(on_response), None).await
+        let on_answer = move |exchange: &mut Exchange<'_>| {
+            on_response(exchange.method, exchange.path, exchange.body);
+        };
+        Self::launch(upstream, Box::new(on_request), Box::new(on_answer), None).await
+    }
+
+    /// Proxies `upstream`, `on_request` mapping the path-and-query sent upstream and
+    /// `on_answer` changing each JSON answer's status and body, knowing the client's query.
+    pub async fn answering(
+        upstream: &str,
+        on_request: impl Fn(&str) -> String + Send + Sync + 'static,
+        on_answer: impl Fn(&mut Exchange<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        Self::launch(upstream, Box::new(on_request), Box::new(on_answer), None).await
+    }
+
+    /// The requests received so far, as `METHOD /path?query` with the query decoded.
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// Proxies `upstream` unchanged, except that only `scheme` is accepted in the
@@ -74,7 +137,7 @@ impl Rewriter {
         Self::launch(
             upstream,
             Box::new(str::to_owned),
-            Box::new(|_: &Method, _: &str, _: &mut Value| {}),
+            Box::new(|_: &mut Exchange<'_>| {}),
             Some(scheme),
         )
         .await
@@ -83,7 +146,7 @@ impl Rewriter {
     async fn launch(
         upstream: &str,
         on_request: Box<OnRequest>,
-        on_response: Box<OnResponse>,
+        on_answer: Box<OnAnswer>,
         only_scheme: Option<&'static str>,
     ) -> Self {
         let upstream_url = reqwest::Url::parse(upstream).expect("an upstream URL");
@@ -93,12 +156,14 @@ impl Rewriter {
             upstream_url.host_str().expect("a host"),
             upstream_url.port_or_known_default().expect("a port")
         );
+        let log = Arc::new(Mutex::new(Vec::new()));
         let proxy = Arc::new(Proxy {
             upstream: origin,
             client: reqwest::Client::new(),
             on_request,
-            on_response,
+            on_answer,
             only_scheme,
+            log: Arc::clone(&log),
         });
         let app = Router::new().fallback(forward).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -110,6 +175,7 @@ impl Rewriter {
         });
         Rewriter {
             base_url: format!("http://{addr}{}", upstream_url.path().trim_end_matches('/')),
+            log,
         }
     }
 }
@@ -124,6 +190,15 @@ async fn forward(
     let path_and_query = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), ToString::to_string);
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let mut logged = format!("{method} {}", uri.path());
+    for (i, (key, value)) in query.iter().enumerate() {
+        let _ = write!(logged, "{}{key}={value}", if i == 0 { '?' } else { '&' });
+    }
+    proxy.log.lock().unwrap().push(logged);
     let sent = (proxy.on_request)(&path_and_query);
     let mut request = proxy
         .client
@@ -156,20 +231,29 @@ async fn forward(
             .body(Body::empty())
             .expect("a response");
     };
-    let status = answer.status().as_u16();
-    let mut response = Response::builder().status(status);
-    for (name, value) in answer.headers() {
-        if name != "content-length" && name != "transfer-encoding" {
-            response = response.header(name.as_str(), value.as_bytes());
-        }
-    }
+    let mut status = answer.status().as_u16();
+    let headers = answer.headers().clone();
     let bytes = answer.bytes().await.unwrap_or_default();
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut json) => {
-            (proxy.on_response)(&method, uri.path(), &mut json);
+            let mut exchange = Exchange {
+                method: &method,
+                path: uri.path(),
+                query: &query,
+                status,
+                body: &mut json,
+            };
+            (proxy.on_answer)(&mut exchange);
+            status = exchange.status;
             write_raw(&json.to_string()).into_bytes()
         }
         Err(_) => bytes.to_vec(),
     };
+    let mut response = Response::builder().status(status);
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            response = response.header(name.as_str(), value.as_bytes());
+        }
+    }
     response.body(Body::from(body)).expect("a response")
 }
