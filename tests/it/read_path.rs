@@ -114,7 +114,12 @@ async fn a_lossy_link_is_crossed_in_one_run(server: Server) {
         proxy.stats
     );
 
-    let applied = scim(&lossy, &token, &["apply", "--auto-approve"]).await;
+    // A saved plan: its precondition reads go through the link too.
+    let saved = dir.path().join("plan.json");
+    let saved_arg = saved.to_str().unwrap();
+    let out = scim(&lossy, &token, &["plan", "--out", saved_arg]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let applied = scim(&lossy, &token, &["apply", saved_arg]).await;
     assert_eq!(
         applied.code,
         Some(0),
@@ -126,6 +131,17 @@ async fn a_lossy_link_is_crossed_in_one_run(server: Server) {
         + FaultStats::get(&proxy.stats.reset)
         + FaultStats::get(&proxy.stats.answers_dropped);
     assert!(faults >= 10, "faults were injected: {:?}", proxy.stats);
+
+    // Import and doctor read through the same link.
+    let imported = scim(&lossy, &token, &["import", "--provider", "corp"]).await;
+    assert_eq!(imported.code, Some(0), "{}", imported.stderr);
+    assert!(
+        imported.stdout.contains("u029@example.com") && imported.stdout.contains("Owners"),
+        "{}",
+        imported.stdout
+    );
+    let doctor = scim(&lossy, &token, &["doctor", "--provider", "corp"]).await;
+    assert_eq!(doctor.code, Some(0), "{}\n{}", doctor.stdout, doctor.stderr);
 
     // Planned again, through the same link: converged.
     let again = scim(&lossy, &token, &["plan", "--detailed-exitcode"]).await;
