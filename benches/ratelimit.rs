@@ -66,7 +66,7 @@ async fn run_once(
         Command::new(env!("CARGO_BIN_EXE_scimform"))
             .env("BENCH_TOKEN", token)
             .env("NO_COLOR", "1")
-            .args(["apply", "--auto-approve", "--parallelism"])
+            .args(["apply", "-v", "--auto-approve", "--parallelism"])
             .arg(parallelism.to_string())
             .arg("-f")
             .arg(&config)
@@ -83,6 +83,13 @@ async fn run_once(
         String::from_utf8_lossy(&output.stderr)
     );
     let _ = server.shutdown().await;
+    if std::env::var_os("SCIMFORM_BENCH_SHOW_PACING").is_some() {
+        for line in String::from_utf8_lossy(&output.stderr).lines() {
+            if line.contains("paced at") {
+                eprintln!("{line}");
+            }
+        }
+    }
     Measured {
         wall,
         forwarded: proxy.stats.forwarded(),

@@ -67,6 +67,9 @@ struct State {
     rate: Option<f64>,
     /// The rate at which the server last refused.
     ceiling: Option<f64>,
+    /// Whether that rate was measured over most of a window: one measured over a moment
+    /// (right after a pause, say) is probed past quickly rather than crept up to.
+    ceiling_measured: bool,
     /// When the next request may start.
     next_slot: Instant,
     /// No request starts before this: the server's `Retry-After`.
@@ -125,6 +128,7 @@ impl Throttle {
                 configured,
                 rate: configured,
                 ceiling: None,
+                ceiling_measured: false,
                 next_slot: Instant::now(),
                 paused_until: None,
                 paused_from: None,
@@ -214,8 +218,8 @@ impl State {
         slot
     }
 
-    fn answered(&mut self, now: Instant) {
-        self.recent.push_back(now);
+    /// Forgets the answers that came before the window ending `now`.
+    fn trim(&mut self, now: Instant) {
         while self
             .recent
             .front()
@@ -223,11 +227,18 @@ impl State {
         {
             self.recent.pop_front();
         }
+    }
+
+    fn answered(&mut self, now: Instant) {
+        self.recent.push_back(now);
+        self.trim(now);
         self.peak = self.peak.max(self.recent.len());
         // A learnt rate grows a little with each answer; as about `rate` answers come in a
         // second, each adds 1/rate of the growth per second.
         if let (Some(rate), Some(ceiling)) = (self.rate, self.ceiling) {
-            let growth = if rate < NEAR_CEILING * ceiling {
+            let growth = if !self.ceiling_measured {
+                PROBE_GROWTH * rate
+            } else if rate < NEAR_CEILING * ceiling {
                 FAST_GROWTH * ceiling
             } else if rate < ceiling {
                 SLOW_GROWTH * rate
@@ -244,6 +255,7 @@ impl State {
 
     /// Cuts the rate below what the server let through in the last window.
     fn cut(&mut self, now: Instant) {
+        self.trim(now);
         // What the server let through, per second of the window in which requests were sent:
         // the time paused by a `Retry-After` does not count.
         let window_start = now.checked_sub(WINDOW).unwrap_or(now);
@@ -261,8 +273,14 @@ impl State {
         };
         let floor = (FLOOR * self.peak as f64 / WINDOW.as_secs_f64()).max(MIN_RATE);
         self.ceiling = Some(refused_at);
-        self.rate = Some((refused_at * DECREASE).max(floor));
+        self.ceiling_measured = measured >= WINDOW / 2;
+        let rate = (refused_at * DECREASE).max(floor);
+        self.rate = Some(rate);
         self.last_cut = Some(now);
+        tracing::info!(
+            let_through = format!("{let_through:.1}/s"),
+            "the server refused a request for going too fast: requests are now paced at {rate:.1}/s"
+        );
         // The slots handed out at the old rate are given back: the next request waits for
         // the new spacing from now.
         self.next_slot = now;
