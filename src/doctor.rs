@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::client::{Capabilities, ClientError, ScimClient};
 use crate::config::{Provider, RoleDefinition};
 use crate::connect::{self, Target};
-use crate::state::get_ci;
+use crate::attribute::get_ci;
 
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use super::{Context, Finished, Ready, create, run_op};
 use crate::client::{BulkLimits, ClientError, RequestLabel};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
-use crate::state::get_ci;
+use crate::attribute::get_ci;
 
 /// The schema of a bulk request (RFC 7644 §3.7).
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";

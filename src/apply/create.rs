@@ -21,7 +21,7 @@ use crate::client::{ClientError, ResourceKind};
 use crate::diff::PATCH_OP_SCHEMA;
 use crate::plan::Op;
 use crate::report::{AdoptCause, Failure, Note, Outcome};
-use crate::state::get_ci;
+use crate::attribute::get_ci;
 
 /// The attribute an object is looked up by: what §3.2 matches on.
 pub(super) fn key_attribute(kind: ResourceKind) -> &'static str {

@@ -38,7 +38,7 @@ pub enum ClientError {
         retry_after: Option<u64>,
     },
 
-    #[error("{request}: the answer is not valid SCIM JSON: {reason}")]
+    #[error("{request}: the response is not valid SCIM JSON: {reason}")]
     Decode {
         request: RequestLabel,
         reason: String,

@@ -8,9 +8,8 @@
 
 mod capabilities;
 mod error;
+pub(crate) mod json;
 mod list;
-mod raw;
-pub(crate) mod scan;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,11 +23,9 @@ use serde_json::Value;
 
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
-pub use list::{FirstPage, Listed, Listing};
+pub use list::{FirstPage, Keep, Listed, Listing};
 #[cfg(test)]
-pub(crate) use list::{ListPage, parse_both_ways};
-pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, push_json_string};
-pub use raw::{Members, items as json_items, string_of};
+pub(crate) use list::ListPage;
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -382,13 +379,15 @@ impl ScimClient {
         }
     }
 
-    /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`). A 404 or a
-    /// list without `Resources` both mean none, as servers answer either.
+    /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`), each
+    /// kept as `keep` says. A 404 or a list without `Resources` both mean none, as servers
+    /// answer either.
     pub async fn find_by<T: Listed>(
         &self,
         kind: ResourceKind,
         attribute: &str,
         value: &str,
+        keep: Keep,
     ) -> Result<Vec<T>, ClientError> {
         let filter = format!("{attribute} eq {}", Value::String(value.to_owned()));
         match self
@@ -401,14 +400,12 @@ impl ScimClient {
             )
             .await
         {
-            Ok(response) => match list::ListPage::parse(&response.bytes) {
-                Some(page) => Ok(page.resources),
-                // JSON that is not a list means no match, as before; a body that is not JSON
-                // is an answer that cannot be trusted either way.
-                None => match serde_json::from_slice::<Value>(&response.bytes) {
-                    Ok(_) => Ok(Vec::new()),
-                    Err(e) => Err(response.decode_error(e.to_string())),
-                },
+            Ok(response) => match list::ListPage::parse(&response.bytes, keep) {
+                Ok(page) => Ok(page.resources),
+                // JSON that is not a list means no match; a body that is not JSON is a
+                // response that cannot be trusted either way.
+                Err(list::PageError::NotAList) => Ok(Vec::new()),
+                Err(e) => Err(response.decode_error(e.to_string())),
             },
             Err(ClientError::Status { status: 404, .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
