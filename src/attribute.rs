@@ -48,9 +48,12 @@ pub fn find<'k, V>(members: impl IntoIterator<Item = (&'k str, V)>, name: &str) 
 pub fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
     let object = value.as_object()?;
     // An exact spelling wins, and a map holds each spelling once.
-    object
-        .get(name)
-        .or_else(|| find(object.iter().map(|(key, value)| (key.as_str(), value)), name))
+    object.get(name).or_else(|| {
+        find(
+            object.iter().map(|(key, value)| (key.as_str(), value)),
+            name,
+        )
+    })
 }
 
 /// The member read for one attribute while an object is read member by member: offer each
@@ -92,7 +95,10 @@ impl<'k, T> Pick<'k, T> {
 /// attributes of a schema extension (RFC 7643 §3.3).
 #[must_use]
 pub fn is_schema_urn(key: &str) -> bool {
-    key.len() > 4 && key.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("urn:"))
+    key.len() > 4
+        && key
+            .get(..4)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("urn:"))
 }
 
 /// Whether `value` is unassigned: RFC 7643 §2.5 makes null and an empty array equivalent to
@@ -141,7 +147,10 @@ mod tests {
             // Every order of the same members reads the same, but for a spelling repeated.
             let mut reversed = members.to_vec();
             reversed.reverse();
-            if members.iter().all(|(k, _)| members.iter().filter(|(l, _)| l == k).count() == 1) {
+            if members
+                .iter()
+                .all(|(k, _)| members.iter().filter(|(l, _)| l == k).count() == 1)
+            {
                 assert_eq!(streamed(&reversed, "title"), expected, "{reversed:?}");
             }
             assert_eq!(find(members.iter().copied(), "title"), expected);
@@ -167,10 +176,22 @@ mod tests {
         assert!(!is_schema_urn("urn:"));
         assert!(!is_schema_urn("userName"));
         assert!(!is_schema_urn("ürn:x"));
-        for unassigned in [json!(null), json!(""), json!([]), json!({}), json!({"a": [], "b": null})] {
+        for unassigned in [
+            json!(null),
+            json!(""),
+            json!([]),
+            json!({}),
+            json!({"a": [], "b": null}),
+        ] {
             assert!(is_unassigned(&unassigned), "{unassigned}");
         }
-        for assigned in [json!(false), json!(0), json!(" "), json!([null]), json!({"a": 1})] {
+        for assigned in [
+            json!(false),
+            json!(0),
+            json!(" "),
+            json!([null]),
+            json!({"a": 1}),
+        ] {
             assert!(!is_unassigned(&assigned), "{assigned}");
         }
     }

@@ -13,10 +13,10 @@ use std::time::Instant;
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::attribute::get_ci;
 use crate::client::{Capabilities, ClientError, ScimClient};
 use crate::config::{Provider, RoleDefinition};
 use crate::connect::{self, Target};
-use crate::attribute::get_ci;
 
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

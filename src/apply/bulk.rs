@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::retry::{Attempts, Fault, send_once};
 use super::{Context, Finished, Ready, create, run_op};
+use crate::attribute::get_ci;
 use crate::client::{BulkLimits, ClientError, RequestLabel};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
-use crate::attribute::get_ci;
 
 /// The schema of a bulk request (RFC 7644 §3.7).
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";

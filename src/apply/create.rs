@@ -17,11 +17,11 @@ use serde_json::{Map, Value, json};
 
 use super::retry::{Attempts, Fault, find_by, send_idempotent, send_once};
 use super::{Context, Finished};
+use crate::attribute::get_ci;
 use crate::client::{ClientError, ResourceKind};
 use crate::diff::PATCH_OP_SCHEMA;
 use crate::plan::Op;
 use crate::report::{AdoptCause, Failure, Note, Outcome};
-use crate::attribute::get_ci;
 
 /// The attribute an object is looked up by: what §3.2 matches on.
 pub(super) fn key_attribute(kind: ResourceKind) -> &'static str {

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::client::{Capabilities, Connection, Keep};
-use crate::state::LiveUser;
 use crate::plan::{Action, Request, Unmanaged};
 use crate::report::AdoptCause;
+use crate::state::LiveUser;
 
 /// The token the client sends the fake, to look for where it must not be.
 const FAKE_TOKEN: &str = "fake-token-Qx7v";

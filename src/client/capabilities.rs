@@ -49,7 +49,8 @@ impl Capabilities {
             return Capabilities::default();
         };
         let section = |name: &str| get_ci(body, name);
-        let field = |section: Option<&Value>, name: &str| section.and_then(|s| get_ci(s, name)).cloned();
+        let field =
+            |section: Option<&Value>, name: &str| section.and_then(|s| get_ci(s, name)).cloned();
         let supported = |name: &str| {
             field(section(name), "supported")
                 .and_then(|v| as_bool(&v))

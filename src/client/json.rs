@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The visitor methods of every JSON scalar but `null`, each giving `$value`.
 macro_rules! scalars_read_as {
@@ -138,7 +138,6 @@ impl<'de, R: ReadObject<'de>> Visitor<'de> for Object<R> {
 
     scalars_read_as!(None);
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -23,9 +23,9 @@ use serde_json::Value;
 
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
-pub use list::{FirstPage, Keep, Listed, Listing};
 #[cfg(test)]
 pub(crate) use list::ListPage;
+pub use list::{FirstPage, Keep, Listed, Listing};
 
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";

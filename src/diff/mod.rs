@@ -142,12 +142,14 @@ impl Differ<'_> {
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
-            let user_roles = roles.zip(user.roles(name)).map(|(definition, values)| user::Roles {
-                schema: &definition.schema,
-                attribute: &definition.attribute,
-                path: &role_path,
-                values,
-            });
+            let user_roles = roles
+                .zip(user.roles(name))
+                .map(|(definition, values)| user::Roles {
+                    schema: &definition.schema,
+                    attribute: &definition.attribute,
+                    path: &role_path,
+                    values,
+                });
             let Some(index) = *matched else {
                 if user.absent {
                     continue;

@@ -90,7 +90,11 @@ impl UserDiff {
             }
             Managed::Set(new) => {
                 if live != Some(new.as_str()) {
-                    self.replace(path, live.map(Value::from).as_ref(), Value::from(new.as_str()));
+                    self.replace(
+                        path,
+                        live.map(Value::from).as_ref(),
+                        Value::from(new.as_str()),
+                    );
                 }
             }
         }
@@ -115,18 +119,29 @@ impl UserDiff {
 }
 
 /// The string attributes of a User, by SCIM name, with their live values.
-fn strings<'a>(user: &'a User, live: &'a LiveUser) -> [(&'static str, &'a Managed<String>, Option<&'a str>); 8] {
+fn strings<'a>(
+    user: &'a User,
+    live: &'a LiveUser,
+) -> [(&'static str, &'a Managed<String>, Option<&'a str>); 8] {
     let a = &live.attributes;
     [
         ("displayName", &user.display_name, a.display_name.as_deref()),
         ("nickName", user.nick_name(), a.nick_name.as_deref()),
         ("title", &user.title, a.title.as_deref()),
         ("userType", user.user_type(), a.user_type.as_deref()),
-        ("preferredLanguage", user.preferred_language(), a.preferred_language.as_deref()),
+        (
+            "preferredLanguage",
+            user.preferred_language(),
+            a.preferred_language.as_deref(),
+        ),
         ("locale", user.locale(), a.locale.as_deref()),
         ("timezone", user.timezone(), a.timezone.as_deref()),
         // An empty externalId is unassigned (RFC 7643 §2.5).
-        ("externalId", &user.external_id, live.external_id.as_deref().filter(|id| !id.is_empty())),
+        (
+            "externalId",
+            &user.external_id,
+            live.external_id.as_deref().filter(|id| !id.is_empty()),
+        ),
     ]
 }
 
@@ -137,11 +152,31 @@ fn name_parts<'a>(
 ) -> [(&'static str, &'a Managed<String>, Option<&'a str>); 6] {
     [
         ("name.formatted", &name.formatted, live.formatted.as_deref()),
-        ("name.familyName", &name.family_name, live.family_name.as_deref()),
-        ("name.givenName", &name.given_name, live.given_name.as_deref()),
-        ("name.middleName", &name.middle_name, live.middle_name.as_deref()),
-        ("name.honorificPrefix", &name.honorific_prefix, live.honorific_prefix.as_deref()),
-        ("name.honorificSuffix", &name.honorific_suffix, live.honorific_suffix.as_deref()),
+        (
+            "name.familyName",
+            &name.family_name,
+            live.family_name.as_deref(),
+        ),
+        (
+            "name.givenName",
+            &name.given_name,
+            live.given_name.as_deref(),
+        ),
+        (
+            "name.middleName",
+            &name.middle_name,
+            live.middle_name.as_deref(),
+        ),
+        (
+            "name.honorificPrefix",
+            &name.honorific_prefix,
+            live.honorific_prefix.as_deref(),
+        ),
+        (
+            "name.honorificSuffix",
+            &name.honorific_suffix,
+            live.honorific_suffix.as_deref(),
+        ),
     ]
 }
 
@@ -159,7 +194,9 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
     let attributes = &live.attributes;
     match &user.name {
         Managed::Unmanaged => {}
-        Managed::Remove => diff.single("name", attributes.name.to_json().as_ref(), &Managed::Remove),
+        Managed::Remove => {
+            diff.single("name", attributes.name.to_json().as_ref(), &Managed::Remove);
+        }
         Managed::Set(name) => {
             for (path, value, current) in name_parts(name, &attributes.name) {
                 diff.string(path, current, value);
@@ -170,7 +207,13 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
         diff.string(attribute, current, value);
     }
     diff.flag("active", attributes.active, &user.active);
-    multi_valued(&mut diff, "emails", &attributes.emails, &user.emails, key_text);
+    multi_valued(
+        &mut diff,
+        "emails",
+        &attributes.emails,
+        &user.emails,
+        key_text,
+    );
     multi_valued(
         &mut diff,
         "phoneNumbers",
@@ -185,7 +228,12 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
     if let Some(roles) = roles {
         let current = attributes.extension(roles.schema, roles.attribute);
         if !same_roles(current, roles.values) {
-            let old = Value::from(role_values(current).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>());
+            let old = Value::from(
+                role_values(current)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            );
             if roles.values.is_empty() {
                 diff.remove(roles.path, &old);
             } else {
@@ -263,7 +311,9 @@ fn holds(item: &Item, wanted: &MultiValue, normalize: &impl Fn(&str) -> Cow<'_, 
             .kind
             .as_deref()
             .is_none_or(|k| item.kind.as_deref() == Some(k))
-        && wanted.primary.is_none_or(|p| p == item.primary.unwrap_or(false))
+        && wanted
+            .primary
+            .is_none_or(|p| p == item.primary.unwrap_or(false))
 }
 
 fn multi_values_json(values: &[MultiValue]) -> Value {

@@ -482,15 +482,12 @@ fn write_user(
 /// `emails` or `phoneNumbers`: the bare value when the server holds neither `type` nor a
 /// primary flag, otherwise the full object, so that what the server holds is what is compared.
 fn multi_valued(w: &mut Writer, attribute: &str, items: &[Item]) {
-    fn non_empty(text: &Option<Box<str>>) -> Option<&str> {
-        text.as_deref().filter(|t| !t.is_empty())
-    }
     let mut values: Vec<(&str, Option<&str>, bool)> = items
         .iter()
         .filter_map(|item| {
             Some((
-                non_empty(&item.value)?,
-                non_empty(&item.kind),
+                item.value.as_deref().filter(|v| !v.is_empty())?,
+                item.kind.as_deref().filter(|k| !k.is_empty()),
                 item.primary == Some(true),
             ))
         })
@@ -538,8 +535,7 @@ fn write_extensions(
         let mut kept = Vec::new();
         for (name, value) in attributes {
             let name = &**name;
-            let is_role =
-                roles.is_some_and(|r| names(key, &r.schema) && names(name, &r.attribute));
+            let is_role = roles.is_some_and(|r| names(key, &r.schema) && names(name, &r.attribute));
             // The enterprise `manager` holds another user's server id: it means nothing on
             // another server, so a reseed could not reproduce it. It is left unmanaged.
             let is_reference = names(key, ENTERPRISE_USER) && names(name, "manager");

@@ -84,8 +84,8 @@ impl LiveGroup {
     /// resource would clear what it leaves out.
     #[must_use]
     pub fn whole_resource(&self) -> Value {
-        let resource = (self.resource.as_ref())
-            .expect("a group updated with PUT is read with Keep::Whole");
+        let resource =
+            (self.resource.as_ref()).expect("a group updated with PUT is read with Keep::Whole");
         serde_json::from_str(resource.get()).expect("a kept resource is JSON it was written as")
     }
 }
@@ -126,7 +126,13 @@ impl<'de> ReadObject<'de> for GroupReader {
             if names(&key.0, "members") {
                 offer(&mut map, key, "members", &mut members, MembersReader)?;
             } else if names(&key.0, "meta") {
-                offer(&mut map, key, "meta", &mut meta, Object(SubAttributes(&["version"])))?;
+                offer(
+                    &mut map,
+                    key,
+                    "meta",
+                    &mut meta,
+                    Object(SubAttributes(&["version"])),
+                )?;
             } else {
                 map.next_value::<Skip>()?;
             }
@@ -136,12 +142,17 @@ impl<'de> ReadObject<'de> for GroupReader {
             return Ok(None);
         };
         let members: Option<Members> = members.into_value();
-        let listed = members.as_ref().is_some_and(|m| !matches!(m, Members::Null));
+        let listed = members
+            .as_ref()
+            .is_some_and(|m| !matches!(m, Members::Null));
         Ok(Some(LiveGroup {
             id,
             display_name,
             external_id: string(external_id),
-            version: meta.into_value().flatten().and_then(|[version]| string(version)),
+            version: meta
+                .into_value()
+                .flatten()
+                .and_then(|[version]| string(version)),
             members: match members {
                 Some(Members::Listed(ids)) => ids,
                 _ => BTreeSet::new(),

@@ -108,7 +108,8 @@ pub async fn read(
         for group in &mut groups {
             if (wanted.all_members || declared.contains(&group.display_name.to_lowercase()))
                 && let Some(response) = client.get(ResourceKind::Group, &group.id).await?
-                && let Some(full) = (response.body.as_ref()).and_then(|body| LiveGroup::from_value(body, keep))
+                && let Some(full) =
+                    (response.body.as_ref()).and_then(|body| LiveGroup::from_value(body, keep))
             {
                 *group = full;
             }

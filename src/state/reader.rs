@@ -81,7 +81,7 @@ impl<'de, const N: usize> ReadObject<'de> for SubAttributes<N> {
 /// object; `None` when the attribute is not an array.
 pub(super) struct Items<T, const N: usize> {
     pub names: &'static [&'static str; N],
-    pub make: fn(Option<[Option<Value>; N]>) -> Option<T>,
+    pub make: fn(Option<[Option<Value>; N]>) -> T,
 }
 
 impl<'de, T, const N: usize> DeserializeSeed<'de> for Items<T, N> {
@@ -102,7 +102,7 @@ impl<'de, T, const N: usize> Visitor<'de> for Items<T, N> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(Object(SubAttributes(self.names)))? {
-            items.extend((self.make)(item));
+            items.push((self.make)(item));
         }
         Ok(Some(items))
     }

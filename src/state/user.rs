@@ -136,13 +136,13 @@ pub struct Item {
 const ITEM_PARTS: [&str; 3] = ["value", "type", "primary"];
 
 impl Item {
-    fn from_parts(parts: Option<[Option<Value>; 3]>) -> Option<Self> {
+    fn from_parts(parts: Option<[Option<Value>; 3]>) -> Self {
         let [value, kind, primary] = parts.unwrap_or_default();
-        Some(Item {
+        Item {
             value: string(value).map(String::into_boxed_str),
             kind: string(kind).map(String::into_boxed_str),
             primary: flag(primary.as_ref()),
-        })
+        }
     }
 
     /// The item as a JSON object of the sub-attributes it holds.
@@ -269,8 +269,8 @@ impl LiveUser {
     /// would clear what it leaves out.
     #[must_use]
     pub fn whole_resource(&self) -> Value {
-        let resource = (self.resource.as_ref())
-            .expect("a user updated with PUT is read with Keep::Whole");
+        let resource =
+            (self.resource.as_ref()).expect("a user updated with PUT is read with Keep::Whole");
         serde_json::from_str(resource.get()).expect("a kept resource is JSON it was written as")
     }
 
@@ -347,13 +347,25 @@ impl<'de> ReadObject<'de> for UserReader {
             };
             let name_of = |attribute| names(&key.0, attribute);
             if name_of("name") {
-                offer(&mut map, key, "name", &mut name, Object(SubAttributes(&NAME_PARTS)))?;
+                offer(
+                    &mut map,
+                    key,
+                    "name",
+                    &mut name,
+                    Object(SubAttributes(&NAME_PARTS)),
+                )?;
             } else if name_of("emails") {
                 offer(&mut map, key, "emails", &mut emails, items())?;
             } else if name_of("phoneNumbers") {
                 offer(&mut map, key, "phoneNumbers", &mut phone_numbers, items())?;
             } else if name_of("meta") {
-                offer(&mut map, key, "meta", &mut meta, Object(SubAttributes(&["version"])))?;
+                offer(
+                    &mut map,
+                    key,
+                    "meta",
+                    &mut meta,
+                    Object(SubAttributes(&["version"])),
+                )?;
             } else if is_schema_urn(&key.0) {
                 let attributes = map.next_value_seed(Object(ExtensionReader))?;
                 add_extension(&mut extensions, key.0.into(), attributes);
@@ -377,7 +389,10 @@ impl<'de> ReadObject<'de> for UserReader {
         let (Some(id), Some(user_name)) = (string(id), string(user_name)) else {
             return Ok(None);
         };
-        let version = meta.into_value().flatten().and_then(|[version]| string(version));
+        let version = meta
+            .into_value()
+            .flatten()
+            .and_then(|[version]| string(version));
         Ok(Some(LiveUser {
             id,
             user_name,

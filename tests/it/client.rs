@@ -91,13 +91,23 @@ async fn finds_by_filter_and_treats_no_match_as_empty() {
     let client = client(&peer, PEER_TOKEN);
     create_users(&client, 2).await;
     let found = client
-        .find_by::<Value>(ResourceKind::User, "userName", "USER001@example.com", Keep::Managed)
+        .find_by::<Value>(
+            ResourceKind::User,
+            "userName",
+            "USER001@example.com",
+            Keep::Managed,
+        )
         .await
         .unwrap();
     assert_eq!(found.len(), 1, "userName matches case-insensitively");
     assert_eq!(found[0]["userName"], "user001@example.com");
     let none = client
-        .find_by::<Value>(ResourceKind::User, "userName", "nobody@example.com", Keep::Managed)
+        .find_by::<Value>(
+            ResourceKind::User,
+            "userName",
+            "nobody@example.com",
+            Keep::Managed,
+        )
         .await
         .unwrap();
     assert!(none.is_empty());

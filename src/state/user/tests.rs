@@ -133,7 +133,10 @@ fn an_attribute_written_under_two_spellings_is_read_once_by_the_rule() {
     // No `version` in the exact spelling: the spelling that sorts first.
     assert_eq!(ada.version.as_deref(), Some("W/\"3\""));
     assert_eq!(ada.attributes.name.given_name.as_deref(), Some("C"));
-    assert_eq!(ada.attributes.emails[0].value.as_deref(), Some("x@example.com"));
+    assert_eq!(
+        ada.attributes.emails[0].value.as_deref(),
+        Some("x@example.com")
+    );
     assert_eq!(
         ada.attributes.extension("urn:scim:tonkean", "tonkeanRoles"),
         Some(&json!(["C"]))
@@ -309,9 +312,13 @@ fn role_values_are_strings_or_objects_holding_one() {
         (json!({"value": "A"}), &[]),
         (json!(null), &[]),
     ] {
-        let resource = json!({"id": "1", "userName": "ada", "urn:scim:tonkean": {"tonkeanRoles": roles}});
+        let resource =
+            json!({"id": "1", "userName": "ada", "urn:scim:tonkean": {"tonkeanRoles": roles}});
         let user = LiveUser::from_value(&resource, Keep::Managed).unwrap();
-        let held: Vec<String> = user.roles("urn:scim:tonkean", "tonkeanRoles").into_iter().collect();
+        let held: Vec<String> = user
+            .roles("urn:scim:tonkean", "tonkeanRoles")
+            .into_iter()
+            .collect();
         assert_eq!(held, expected, "{roles}");
     }
 }
@@ -349,6 +356,10 @@ fn a_number_that_overflows_f64_in_a_user_refuses_the_page() {
             );
         }
     }
-    let users = listed(r#"{"id": "1", "userName": "ada", "n": 1.5e300}"#, Keep::Whole).unwrap();
+    let users = listed(
+        r#"{"id": "1", "userName": "ada", "n": 1.5e300}"#,
+        Keep::Whole,
+    )
+    .unwrap();
     assert_eq!(users[0].whole_resource()["n"], json!(1.5e300));
 }
