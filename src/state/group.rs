@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::reader::{SubAttributes, offer, offer_scalar, string, whole, whole_hash};
+use super::reader::{SubAttributes, offer, offer_among, string, whole, whole_hash};
 use crate::attribute::{Pick, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
 use crate::client::{Keep, Listed};
@@ -120,7 +120,7 @@ impl<'de> ReadObject<'de> for GroupReader {
         let mut members = Pick::default();
         let mut meta = Pick::default();
         while let Some(key) = map.next_key::<MemberName<'de>>()? {
-            let Some(key) = offer_scalar(&mut map, key, &SCALARS, &mut scalars)? else {
+            let Some(key) = offer_among(&mut map, key, &SCALARS, &mut scalars)? else {
                 continue;
             };
             if names(&key.0, "members") {

@@ -6,6 +6,11 @@
 //! up the declared objects one by one (`filter=userName eq "…"`), and nothing will be pruned,
 //! the objects are looked up instead; otherwise the remaining pages are read concurrently and
 //! the listing is proven complete (unique ids == `totalResults`) so that pruning can trust it.
+//!
+//! Each user and group is read once, by `serde_json`, while its page is parsed, into the typed
+//! values the diff compares ([`LiveUser`], [`LiveGroup`]); nothing reads its JSON again. A
+//! server without PATCH is updated with PUT, so there each resource is kept whole as well
+//! ([`Keep::Whole`]).
 
 mod group;
 mod reader;

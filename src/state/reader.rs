@@ -41,17 +41,17 @@ where
     Ok(())
 }
 
-/// Offers the member `key` to the first of `picks` whose attribute (in `names_of`) it names;
-/// returns the key back when it names none of them.
-pub(super) fn offer_scalar<'de, A: MapAccess<'de>, const N: usize>(
+/// Offers the member `key` to the pick of the attribute it names among `attributes`, each
+/// read as `serde_json` reads a value; returns the key back when it names none of them.
+pub(super) fn offer_among<'de, A: MapAccess<'de>, const N: usize>(
     map: &mut A,
     key: MemberName<'de>,
-    names_of: &[&str; N],
+    attributes: &[&str; N],
     picks: &mut [Pick<'de, Value>; N],
 ) -> Result<Option<MemberName<'de>>, A::Error> {
-    match names_of.iter().position(|name| names(&key.0, name)) {
+    match attributes.iter().position(|name| names(&key.0, name)) {
         Some(i) => {
-            offer(map, key, names_of[i], &mut picks[i], PhantomData::<Value>)?;
+            offer(map, key, attributes[i], &mut picks[i], PhantomData::<Value>)?;
             Ok(None)
         }
         None => Ok(Some(key)),
@@ -68,7 +68,7 @@ impl<'de, const N: usize> ReadObject<'de> for SubAttributes<N> {
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut picks: [Pick<'de, Value>; N] = std::array::from_fn(|_| Pick::default());
         while let Some(key) = map.next_key::<MemberName<'de>>()? {
-            if let Some(MemberName(_)) = offer_scalar(&mut map, key, self.0, &mut picks)? {
+            if offer_among(&mut map, key, self.0, &mut picks)?.is_some() {
                 map.next_value::<Skip>()?;
             }
         }

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::reader::{
-    Items, READ_ONLY, SubAttributes, flag, offer, offer_scalar, string, text, whole, whole_hash,
+    Items, READ_ONLY, SubAttributes, flag, offer, offer_among, string, text, whole, whole_hash,
 };
 use crate::attribute::{self, Pick, get_ci, is_schema_urn, is_unassigned, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip};
@@ -342,7 +342,7 @@ impl<'de> ReadObject<'de> for UserReader {
             make: Item::from_parts,
         };
         while let Some(key) = map.next_key::<MemberName<'de>>()? {
-            let Some(key) = offer_scalar(&mut map, key, &SCALARS, &mut scalars)? else {
+            let Some(key) = offer_among(&mut map, key, &SCALARS, &mut scalars)? else {
                 continue;
             };
             let name_of = |attribute| names(&key.0, attribute);
