@@ -242,10 +242,12 @@ impl LiveUser {
             }
         }
         for extension in &a.extensions {
-            let attributes = (extension.attributes.iter().flatten())
-                .map(|(name, value)| ((**name).to_owned(), value.clone()))
-                .collect();
-            user.insert((*extension.schema).to_owned(), Value::Object(attributes));
+            if let Some(attributes) = &extension.attributes {
+                let attributes = (attributes.iter())
+                    .map(|(name, value)| ((**name).to_owned(), value.clone()))
+                    .collect();
+                user.insert((*extension.schema).to_owned(), Value::Object(attributes));
+            }
         }
         Value::Object(user)
     }
