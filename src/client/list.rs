@@ -128,15 +128,27 @@ impl<T: Listed> ListPage<T> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(ListPage::default());
         }
-        let mut parser = serde_json::Deserializer::from_slice(body);
+        // A body checked as UTF-8 once is read without checking each string again; one that is
+        // not is read from its bytes, for serde_json to say where it fails.
+        let page = match std::str::from_utf8(body) {
+            Ok(text) => Self::read(serde_json::de::StrRead::new(text), keep),
+            Err(_) => Self::read(serde_json::de::SliceRead::new(body), keep),
+        };
+        page.map_err(PageError::Json)?.ok_or(PageError::NotAList)
+    }
+
+    fn read<'de, R: serde_json::de::Read<'de>>(
+        read: R,
+        keep: Keep,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        let mut parser = serde_json::Deserializer::new(read);
         let page = Object(PageReader {
             keep,
             resources: PhantomData,
         })
-        .deserialize(&mut parser)
-        .map_err(PageError::Json)?;
-        parser.end().map_err(PageError::Json)?;
-        page.flatten().ok_or(PageError::NotAList)
+        .deserialize(&mut parser)?;
+        parser.end()?;
+        Ok(page.flatten())
     }
 }
 

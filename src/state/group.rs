@@ -137,7 +137,12 @@ impl<'de> ReadObject<'de> for GroupReader {
                 map.next_value::<Skip>()?;
             }
         }
-        let [id, display_name, external_id] = scalars.map(Pick::into_value);
+        let [id, display_name, external_id] = scalars;
+        let (id, display_name, external_id) = (
+            id.into_value(),
+            display_name.into_value(),
+            external_id.into_value(),
+        );
         let (Some(id), Some(display_name)) = (string(id), string(display_name)) else {
             return Ok(None);
         };

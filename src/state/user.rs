@@ -51,11 +51,11 @@ pub struct UserAttributes {
     pub timezone: Option<Box<str>>,
     pub active: Option<bool>,
     /// `emails`, in the server's order; empty when absent.
-    pub emails: Vec<Item>,
+    pub emails: Box<[Item]>,
     /// `phoneNumbers`, in the server's order; empty when absent.
-    pub phone_numbers: Vec<Item>,
+    pub phone_numbers: Box<[Item]>,
     /// The attributes of each schema extension, under the spellings the server wrote.
-    pub extensions: Vec<Extension>,
+    pub extensions: Box<[Extension]>,
 }
 
 /// The components of a user's `name` (RFC 7643 §4.1.1).
@@ -175,8 +175,12 @@ pub struct Extension {
     pub schema: Box<str>,
     /// Each attribute, by its name as the server spelled it; `None` when the server sent
     /// something other than an object under the URN.
-    pub attributes: Option<Vec<(Box<str>, Value)>>,
+    pub attributes: Option<Box<[Attribute]>>,
 }
+
+/// An extension attribute as the server holds it: its name as the server spelled it, and its
+/// value as `serde_json` reads it (the extension's schema says its type, not scimform).
+pub type Attribute = (Box<str>, Value);
 
 impl UserAttributes {
     /// The value of the extension attribute `attribute` of `schema`, both names matched by
@@ -387,8 +391,9 @@ impl<'de> ReadObject<'de> for UserReader {
             locale,
             timezone,
             active,
-        ] = scalars.map(Pick::into_value);
-        let (Some(id), Some(user_name)) = (string(id), string(user_name)) else {
+        ] = scalars;
+        let (Some(id), Some(user_name)) = (string(id.into_value()), string(user_name.into_value()))
+        else {
             return Ok(None);
         };
         let version = meta
@@ -398,21 +403,21 @@ impl<'de> ReadObject<'de> for UserReader {
         Ok(Some(LiveUser {
             id,
             user_name,
-            external_id: string(external_id),
+            external_id: string(external_id.into_value()),
             version,
             attributes: UserAttributes {
                 name: Name::from_parts(name.into_value().flatten()),
-                display_name: text(display_name),
-                nick_name: text(nick_name),
-                title: text(title),
-                user_type: text(user_type),
-                preferred_language: text(preferred_language),
-                locale: text(locale),
-                timezone: text(timezone),
-                active: flag(active.as_ref()),
-                emails: emails.into_value().flatten().unwrap_or_default(),
-                phone_numbers: phone_numbers.into_value().flatten().unwrap_or_default(),
-                extensions,
+                display_name: text(display_name.into_value()),
+                nick_name: text(nick_name.into_value()),
+                title: text(title.into_value()),
+                user_type: text(user_type.into_value()),
+                preferred_language: text(preferred_language.into_value()),
+                locale: text(locale.into_value()),
+                timezone: text(timezone.into_value()),
+                active: flag(active.into_value().as_ref()),
+                emails: boxed(emails.into_value().flatten()),
+                phone_numbers: boxed(phone_numbers.into_value().flatten()),
+                extensions: extensions.into_boxed_slice(),
             },
             resource: None,
         }))
@@ -424,8 +429,9 @@ impl<'de> ReadObject<'de> for UserReader {
 fn add_extension(
     extensions: &mut Vec<Extension>,
     schema: Box<str>,
-    attributes: Option<Vec<(Box<str>, Value)>>,
+    attributes: Option<Vec<Attribute>>,
 ) {
+    let attributes = attributes.map(Vec::into_boxed_slice);
     match extensions.iter_mut().find(|e| e.schema == schema) {
         Some(extension) => extension.attributes = attributes,
         None => extensions.push(Extension { schema, attributes }),
@@ -437,18 +443,37 @@ fn add_extension(
 struct ExtensionReader;
 
 impl<'de> ReadObject<'de> for ExtensionReader {
-    type Value = Vec<(Box<str>, Value)>;
+    type Value = Vec<Attribute>;
 
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut attributes: Vec<(Box<str>, Value)> = Vec::new();
+        let mut attributes: Vec<Attribute> = Vec::new();
         while let Some(MemberName(name)) = map.next_key()? {
-            let value: Value = map.next_value()?;
+            let mut value: Value = map.next_value()?;
+            shrink(&mut value);
             match attributes.iter_mut().find(|(n, _)| **n == *name) {
                 Some((_, kept)) => *kept = value,
                 None => attributes.push((name.into(), value)),
             }
         }
         Ok(attributes)
+    }
+}
+
+/// The items read, held in no more memory than they take: a `Vec` grown item by item holds
+/// room for four, and 100,000 users hold several such lists each.
+fn boxed<T>(items: Option<Vec<T>>) -> Box<[T]> {
+    items.map(Vec::into_boxed_slice).unwrap_or_default()
+}
+
+/// Frees the room `serde_json` left in the arrays and objects of `value` as it read them.
+fn shrink(value: &mut Value) {
+    match value {
+        Value::Array(items) => {
+            items.iter_mut().for_each(shrink);
+            items.shrink_to_fit();
+        }
+        Value::Object(members) => members.values_mut().for_each(shrink),
+        _ => {}
     }
 }
 

@@ -288,7 +288,7 @@ fn items_of_a_multi_valued_attribute_are_read_as_they_are_held() {
         primary,
     };
     assert_eq!(
-        users[0].attributes.emails,
+        *users[0].attributes.emails,
         [
             item(Some("A@x"), Some("work"), Some(true)),
             item(Some("b@x"), None, None),
