@@ -14,10 +14,11 @@ use std::time::Instant;
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::attribute::get_ci;
 use crate::client::{Capabilities, ClientError, ResourceKind, ScimClient};
 use crate::config::{Provider, RoleDefinition};
 use crate::connect::{self, Target};
-use crate::state::{HiddenMembers, get_ci, member_filter};
+use crate::state::{HiddenMembers, member_filter};
 
 /// How many groups doctor reads by id to see whether the server shows their members.
 const GROUPS_READ_BY_ID: usize = 8;

@@ -13,10 +13,10 @@ use reqwest::Method as HttpMethod;
 use serde_json::{Value, json};
 
 use super::{Context, Finished, Ready, create, run_op};
+use crate::attribute::get_ci;
 use crate::client::{Attempts, BulkLimits, ClientError, Fault, RequestLabel};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
-use crate::state::get_ci;
 
 /// The schema of a bulk request (RFC 7644 §3.7).
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";

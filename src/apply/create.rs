@@ -16,11 +16,11 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{Context, Finished};
-use crate::client::{Attempts, ClientError, Fault, ResourceKind};
+use crate::attribute::get_ci;
+use crate::client::{Attempts, ClientError, Fault, Keep, ResourceKind};
 use crate::diff::PATCH_OP_SCHEMA;
 use crate::plan::Op;
 use crate::report::{AdoptCause, Failure, Note, Outcome};
-use crate::state::get_ci;
 
 /// The attribute an object is looked up by: what §3.2 matches on.
 pub(super) fn key_attribute(kind: ResourceKind) -> &'static str {
@@ -180,7 +180,10 @@ async fn lookup(
     kind: ResourceKind,
     key: &str,
 ) -> Result<Vec<Value>, ClientError> {
-    context.client.find_by(kind, key_attribute(kind), key).await
+    context
+        .client
+        .find_by(kind, key_attribute(kind), key, Keep::Managed)
+        .await
 }
 
 fn id_of(resource: &Value) -> Option<String> {

@@ -1,9 +1,9 @@
 //! Whether a saved plan still describes the server (SPEC §3.8).
 //!
 //! A saved plan is only applied to the server it was computed against. Each object an op
-//! touches is re-read, and only those: an object the plan saw is fetched by id and its
-//! `meta.version` (or, when the server keeps no versions, the hash of the resource) compared
-//! with what the plan recorded; an object the plan would create is looked up by its key and
+//! touches is re-read, and only those: an object the plan saw is fetched by id, read as the
+//! plan read it, and its `meta.version` (or, when the server keeps no versions, the hash of
+//! what was read) compared with what the plan recorded; an object the plan would create is looked up by its key and
 //! must still be missing. Everything that moved is reported at once, so the user sees why the
 //! plan is stale. The reads go through the same retries as the writes of an apply.
 
@@ -16,10 +16,10 @@ use tokio::task::JoinSet;
 use reqwest::Method;
 
 use super::create::{key_attribute, key_of};
-use crate::client::{ClientError, ResourceKind, ScimClient};
-use crate::diff::resource_hash;
+use crate::attribute::get_ci;
+use crate::client::{ClientError, Keep, ResourceKind, ScimClient};
 use crate::plan::{Observed, ProviderPlan};
-use crate::state::get_ci;
+use crate::state::{LiveGroup, LiveUser};
 
 /// How many objects are re-read at once.
 const CONCURRENT_READS: usize = 8;
@@ -124,6 +124,8 @@ pub async fn check_preconditions(
             }
         }
     }
+    // Each object is read again as the plan read it, so that the hashes compare.
+    let keep = Keep::for_server(&plan.capabilities);
     let mut moved = Vec::new();
     let mut tasks = JoinSet::new();
     let mut pending = checks.into_iter();
@@ -131,7 +133,7 @@ pub async fn check_preconditions(
         while tasks.len() < CONCURRENT_READS {
             let Some(check) = pending.next() else { break };
             let client = client.clone();
-            tasks.spawn(async move { run(&client, check).await });
+            tasks.spawn(async move { run(&client, check, keep).await });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
@@ -148,7 +150,7 @@ pub async fn check_preconditions(
     }
 }
 
-async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientError> {
+async fn run(client: &ScimClient, check: Check, keep: Keep) -> Result<Option<Moved>, ClientError> {
     match check {
         Check::Present {
             resource,
@@ -168,16 +170,22 @@ async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientE
                 None => Some(Movement::Gone),
                 Some(response) => {
                     let body = response.body.unwrap_or(Value::Null);
-                    let now = get_ci(&body, "meta")
-                        .and_then(|m| get_ci(m, "version"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .or(response.etag);
+                    // A body that is not the resource tells nothing: it moved, as far as can be
+                    // told.
+                    let read = match resource {
+                        ResourceKind::User => {
+                            LiveUser::from_value(&body, keep).map(|u| (u.version.clone(), u.hash()))
+                        }
+                        ResourceKind::Group => LiveGroup::from_value(&body, keep)
+                            .map(|g| (g.version.clone(), g.hash())),
+                    };
+                    let (now, now_hash) = read.unzip();
+                    let now = now.flatten().or(response.etag);
                     match version {
                         Some(planned) if now.as_deref() != Some(planned.as_str()) => {
                             Some(Movement::Version { planned, now })
                         }
-                        None if resource_hash(&body) != hash => Some(Movement::Changed),
+                        None if now_hash.as_ref() != Some(&hash) => Some(Movement::Changed),
                         Some(_) | None => None,
                     }
                 }
@@ -190,7 +198,7 @@ async fn run(client: &ScimClient, check: Check) -> Result<Option<Moved>, ClientE
         }
         Check::Absent { resource, key } => {
             let found: Vec<Value> = client
-                .find_by(resource, key_attribute(resource), &key)
+                .find_by(resource, key_attribute(resource), &key, Keep::Managed)
                 .await?;
             Ok(found.first().map(|object| Moved {
                 resource,

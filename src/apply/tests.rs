@@ -14,10 +14,10 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::client::RetryPolicy;
-use crate::client::{Capabilities, Connection};
+use crate::client::{Capabilities, Connection, Keep, RetryPolicy};
 use crate::plan::{Action, Request, Unmanaged};
 use crate::report::AdoptCause;
+use crate::state::LiveUser;
 
 /// The token the client sends the fake, to look for where it must not be.
 const FAKE_TOKEN: &str = "fake-token-Qx7v";
@@ -556,23 +556,40 @@ async fn a_write_answered_with_a_body_that_is_not_json_is_done() {
 }
 
 #[tokio::test]
-async fn without_versions_a_saved_plan_compares_the_resource_hash() {
+async fn without_versions_a_saved_plan_compares_the_hash_of_what_it_read() {
     let (client, fake) = start(Vec::new(), Duration::ZERO).await;
     let resource = json!({"id": "x", "userName": "x@example.com", "title": "Analyst",
                           "meta": {"lastModified": "2026-01-01T00:00:00Z"}});
     fake.state.lock().unwrap().users.push(resource.clone());
-    let mut op = delete_user("x");
-    op.observed = Observed::Present {
-        id: "x".into(),
-        version: None,
-        hash: crate::diff::resource_hash(&resource),
+    let saved = |keep| {
+        let mut op = delete_user("x");
+        op.observed = Observed::Present {
+            id: "x".into(),
+            version: None,
+            hash: LiveUser::from_value(&resource, keep).unwrap().hash(),
+        };
+        plan(vec![op, create_user("u1", "new@example.com")])
     };
-    let plan = plan(vec![op, create_user("u1", "new@example.com")]);
+    let plan = saved(Keep::Managed);
+    let mut without_patch = saved(Keep::Whole);
+    without_patch.capabilities.patch = false;
     check_preconditions(&client, &plan).await.unwrap();
+    check_preconditions(&client, &without_patch).await.unwrap();
 
-    // `meta` alone changing does not count; an attribute does.
+    // `meta` alone changing does not count.
     fake.state.lock().unwrap().users[0]["meta"]["lastModified"] = json!("2026-02-02T00:00:00Z");
     check_preconditions(&client, &plan).await.unwrap();
+    check_preconditions(&client, &without_patch).await.unwrap();
+
+    // An attribute scimform does not manage counts only where a PUT would send it back.
+    fake.state.lock().unwrap().users[0]["addresses"] = json!([{"locality": "Paris"}]);
+    check_preconditions(&client, &plan).await.unwrap();
+    assert!(matches!(
+        check_preconditions(&client, &without_patch).await,
+        Err(PreconditionError::Moved(_))
+    ));
+
+    // An attribute it manages counts everywhere.
     fake.state.lock().unwrap().users[0]["title"] = json!("Boss");
     let Err(PreconditionError::Moved(moved)) = check_preconditions(&client, &plan).await else {
         panic!("the user changed")

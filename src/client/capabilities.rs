@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::attribute::get_ci;
+
 /// Bulk limits (RFC 7643 §5 `bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BulkLimits {
@@ -46,20 +48,9 @@ impl Capabilities {
         let Some(body) = body else {
             return Capabilities::default();
         };
-        let section = |name: &str| {
-            body.as_object().and_then(|o| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v)
-            })
-        };
-        let field = |section: Option<&Value>, name: &str| {
-            section.and_then(Value::as_object).and_then(|o| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.clone())
-            })
-        };
+        let section = |name: &str| get_ci(body, name);
+        let field =
+            |section: Option<&Value>, name: &str| section.and_then(|s| get_ci(s, name)).cloned();
         let supported = |name: &str| {
             field(section(name), "supported")
                 .and_then(|v| as_bool(&v))

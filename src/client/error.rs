@@ -41,7 +41,7 @@ pub enum ClientError {
     #[error("{request}: the response is larger than {} MiB, the most scimform reads", .limit / (1024 * 1024))]
     TooLarge { request: RequestLabel, limit: usize },
 
-    #[error("{request}: the answer is not valid SCIM JSON: {reason}")]
+    #[error("{request}: the response is not valid SCIM JSON: {reason}")]
     Decode {
         request: RequestLabel,
         reason: String,

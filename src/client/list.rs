@@ -1,5 +1,5 @@
 //! Reading a whole resource type with paginated lists (RFC 7644 §3.4.2.4), and proving that the
-//! listing can be trusted before anything is inferred from what it leaves out (SPEC §3.1).
+//! listing is complete before anything relies on it for deletion (SPEC §3.1).
 //!
 //! The first page tells the total and how many resources the server really returns per page
 //! (servers clamp `count` or ignore it); the remaining pages are then fetched concurrently. Every
@@ -9,20 +9,24 @@
 //! ids do not add up to `totalResults`, is [`Untrusted`]: what it shows exists, but what it does
 //! not show may exist too. Reading stops at the first failed check, so a server that repeats a
 //! page or claims a `totalResults` of 10^12 costs a handful of requests, not millions.
+//!
+//! Each page is read once, by `serde_json`, and each resource on it is made by its [`Listed`]
+//! type while the page is parsed: no page is held as a tree, and no resource is read twice.
 
+use std::fmt;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use reqwest::Method;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
-use super::raw::{self, IfObject, MemberName, Members, ObjectReader, Pick, scalars_read_as_none};
-use super::{ClientError, ResourceKind, ScimClient};
+use super::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
+use super::{Capabilities, ClientError, ResourceKind, ScimClient};
+use crate::attribute::{Pick, get_ci};
 
 /// How many pages are fetched at once after the first.
 const CONCURRENT_PAGES: usize = 4;
@@ -35,36 +39,55 @@ const DEFAULT_PAGE_SIZE: usize = 1000;
 /// is untrusted, and the engine looks up what it needs instead.
 pub const MAX_LIST_REQUESTS: usize = 10_000;
 
-/// A resource as a listing keeps it, made from the resource's JSON text as the page holds it.
+/// How much of each listed resource its reader keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// What the resource's type holds, and nothing more.
+    #[default]
+    Managed,
+    /// The whole resource as well, as the server sent it: a server without PATCH is updated
+    /// with PUT, which sends the resource back whole (RFC 7644 §3.5.1).
+    Whole,
+}
+
+impl Keep {
+    /// What a plan against a server with `capabilities` needs of each resource.
+    #[must_use]
+    pub fn for_server(capabilities: &Capabilities) -> Self {
+        if capabilities.patch {
+            Keep::Managed
+        } else {
+            Keep::Whole
+        }
+    }
+}
+
+/// A resource as a listing keeps it, read by serde while the page holding it is parsed.
 ///
-/// Each caller keeps what it needs: the engine's live state keeps a compact form of each
-/// resource (SPEC §8), others the whole [`Value`].
+/// Each caller keeps what it needs: the engine's live state the attributes the diff reads
+/// (SPEC §8), others the whole [`Value`].
 pub trait Listed: Sized + Send + 'static {
-    /// The resource read from `json`; `None` when it is not one (not an object, say).
-    fn from_json(json: &RawValue) -> Option<Self>;
-    /// Reads one item of a page's `Resources` while the page is parsed; `Ok(None)` when it is
-    /// not a resource. `scratch` is a buffer the item may use while it is read.
-    ///
-    /// It must answer as [`Listed::from_json`] does for the item's text, or fail: a page that
-    /// fails is read again item by item with `from_json`. By default it is `from_json`.
+    /// Reads one item of a page's `Resources`, or a resource on its own; `Ok(None)` when it is
+    /// not a resource of this type (not an object, say, or one without an id). `keep` says
+    /// how much of it to keep, for types that can keep less than the whole.
     fn deserialize_item<'de, D: Deserializer<'de>>(
         deserializer: D,
-        _scratch: &mut String,
-    ) -> Result<Option<Self>, D::Error> {
-        let json = <&RawValue>::deserialize(deserializer)?;
-        Ok(Self::from_json(json))
-    }
+        keep: Keep,
+    ) -> Result<Option<Self>, D::Error>;
     /// The server's id, `None` when the resource has none.
     fn id(&self) -> Option<&str>;
 }
 
 impl Listed for Value {
-    fn from_json(json: &RawValue) -> Option<Self> {
-        serde_json::from_str(json.get()).ok()
+    fn deserialize_item<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        _: Keep,
+    ) -> Result<Option<Self>, D::Error> {
+        Value::deserialize(deserializer).map(Some)
     }
 
     fn id(&self) -> Option<&str> {
-        self.get("id").and_then(Value::as_str)
+        get_ci(self, "id").and_then(Value::as_str)
     }
 }
 
@@ -72,7 +95,7 @@ impl Listed for Value {
 #[derive(Debug)]
 pub(crate) struct ListPage<T> {
     pub total_results: Option<usize>,
-    /// The page's `startIndex`, when the server sends it.
+    /// The `startIndex` the page says it starts at, when it says.
     pub start_index: Option<usize>,
     pub resources: Vec<T>,
 }
@@ -87,97 +110,69 @@ impl<T> Default for ListPage<T> {
     }
 }
 
-impl<T: Listed> ListPage<T> {
-    /// `None` when the body is not a `ListResponse` at all; an empty body is an empty list.
-    /// Each resource is made while the page is parsed, so a page is never held as a tree.
-    pub fn parse(body: &[u8]) -> Option<Self> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Some(ListPage::default());
+/// Why a response is not a page of a listing.
+#[derive(Debug)]
+pub(crate) enum PageError {
+    /// The body is not JSON, or holds a value `serde_json` refuses.
+    Json(serde_json::Error),
+    /// The body is JSON, but not a `ListResponse`.
+    NotAList,
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::Json(error) if error.to_string().starts_with("number out of range") => {
+                write!(f, "a number that overflows f64 ({error})")
+            }
+            PageError::Json(error) => error.fmt(f),
+            PageError::NotAList => {
+                f.write_str("expected a ListResponse with totalResults and Resources")
+            }
         }
-        let text = std::str::from_utf8(body).ok()?;
-        Self::parse_one_pass(text).unwrap_or_else(|_| Self::parse_members(text))
+    }
+}
+
+impl<T: Listed> ListPage<T> {
+    /// Reads a page in one pass: each resource is made while the page is parsed, so a page
+    /// is never held as a tree. An empty body is an empty list.
+    pub fn parse(body: &[u8], keep: Keep) -> Result<Self, PageError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ListPage::default());
+        }
+        // A body checked as UTF-8 once is read without checking each string again; one that is
+        // not is read from its bytes, for serde_json to say where it fails.
+        let page = match std::str::from_utf8(body) {
+            Ok(text) => Self::read(serde_json::de::StrRead::new(text), keep),
+            Err(_) => Self::read(serde_json::de::SliceRead::new(body), keep),
+        };
+        page.map_err(PageError::Json)?.ok_or(PageError::NotAList)
     }
 
-    /// [`ListPage::parse`] in one pass over the text. It fails where a value it decodes is
-    /// one it cannot represent (a number too large for a float, say), which the member-wise
-    /// reading may tolerate; then the page is read that way instead.
-    fn parse_one_pass(text: &str) -> Result<Option<Self>, serde_json::Error> {
-        let mut scratch = String::new();
-        let mut parser = serde_json::Deserializer::from_str(text);
-        let page = IfObject(PageReader {
-            scratch: &mut scratch,
+    fn read<'de, R: serde_json::de::Read<'de>>(
+        read: R,
+        keep: Keep,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        let mut parser = serde_json::Deserializer::new(read);
+        let page = Object(PageReader {
+            keep,
             resources: PhantomData,
         })
         .deserialize(&mut parser)?;
         parser.end()?;
         Ok(page.flatten())
     }
-
-    /// [`ListPage::parse`] member by member, each resource from its own text: slower, but as
-    /// tolerant of odd values as [`Listed::from_json`] is.
-    fn parse_members(text: &str) -> Option<Self> {
-        let members = Members::parse(text)?;
-        let total_results = members.get("totalResults").and_then(|raw| {
-            serde_json::from_str::<TotalResults>(raw.get())
-                .ok()
-                .and_then(|total| total.0)
-        });
-        let start_index = members.get("startIndex").and_then(|raw| {
-            serde_json::from_str::<TotalResults>(raw.get())
-                .ok()
-                .and_then(|start| start.0)
-        });
-        let resources_member = members.get("Resources");
-        let resources = match resources_member {
-            None => Vec::new(),
-            Some(raw) if raw.get() == "null" => Vec::new(),
-            Some(raw) => {
-                let mut resources = Vec::new();
-                for item in raw::items(raw.get())? {
-                    match T::from_json(item) {
-                        Some(resource) => resources.push(resource),
-                        // Not a resource is skipped; a value no tree can hold refuses the page.
-                        None if serde_json::from_str::<Value>(item.get()).is_err() => return None,
-                        None => {}
-                    }
-                }
-                resources
-            }
-        };
-        if total_results.is_none() && resources_member.is_none() {
-            return None;
-        }
-        Some(ListPage {
-            total_results,
-            start_index,
-            resources,
-        })
-    }
-}
-
-/// A page as one reading answers it.
-#[cfg(test)]
-pub(crate) type Parsed<T> = Option<ListPage<T>>;
-
-/// A page read both ways, one pass and member by member, to check that they agree.
-#[cfg(test)]
-pub(crate) fn parse_both_ways<T: Listed>(
-    text: &str,
-) -> (Result<Parsed<T>, serde_json::Error>, Parsed<T>) {
-    (
-        ListPage::parse_one_pass(text),
-        ListPage::parse_members(text),
-    )
 }
 
 /// Reads a `ListResponse` object as it is parsed: `totalResults`, and each item of `Resources`
-/// made into a `T` on the way. `None` when the page is not a list.
-struct PageReader<'s, T> {
-    scratch: &'s mut String,
+/// made into a `T` on the way, member names matched by [`crate::attribute`]'s rule. `None`
+/// when the object is not a list.
+struct PageReader<T> {
+    keep: Keep,
     resources: PhantomData<T>,
 }
 
-impl<'de, T: Listed> ObjectReader<'de> for PageReader<'_, T> {
+impl<'de, T: Listed> ReadObject<'de> for PageReader<T> {
     type Value = Option<ListPage<T>>;
 
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -185,24 +180,24 @@ impl<'de, T: Listed> ObjectReader<'de> for PageReader<'_, T> {
         let mut start = Pick::default();
         let mut resources = Pick::default();
         while let Some(MemberName(key)) = map.next_key()? {
-            if key.eq_ignore_ascii_case("totalResults") {
+            if total.wants(&key, "totalResults") {
                 let value = map.next_value::<TotalResults>()?.0;
-                total.offer(&key, "totalResults", || value);
-            } else if key.eq_ignore_ascii_case("startIndex") {
+                total.put(key, value);
+            } else if start.wants(&key, "startIndex") {
                 let value = map.next_value::<TotalResults>()?.0;
-                start.offer(&key, "startIndex", || value);
-            } else if key.eq_ignore_ascii_case("Resources") {
+                start.put(key, value);
+            } else if resources.wants(&key, "Resources") {
                 let value = map.next_value_seed(ResourcesReader {
-                    scratch: &mut *self.scratch,
+                    keep: self.keep,
                     resources: PhantomData,
                 })?;
-                resources.offer(&key, "Resources", || value);
+                resources.put(key, value);
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
-        let total_results = total.into_inner().flatten();
-        let resources = match resources.into_inner() {
+        let total_results = total.into_value().flatten();
+        let resources = match resources.into_value() {
             None if total_results.is_none() => return Ok(None),
             None => Vec::new(),
             // `Resources` that is neither an array nor null.
@@ -211,14 +206,15 @@ impl<'de, T: Listed> ObjectReader<'de> for PageReader<'_, T> {
         };
         Ok(Some(ListPage {
             total_results,
-            start_index: start.into_inner().flatten(),
+            start_index: start.into_value().flatten(),
             resources,
         }))
     }
 }
 
 /// A page's `totalResults` or `startIndex`: a number, or a string holding one, as some servers
-/// send it; `None` for anything else.
+/// send it;
+/// `None` for anything else.
 struct TotalResults(Option<usize>);
 
 impl<'de> Deserialize<'de> for TotalResults {
@@ -226,7 +222,7 @@ impl<'de> Deserialize<'de> for TotalResults {
         struct TotalVisitor;
         impl<'de> Visitor<'de> for TotalVisitor {
             type Value = TotalResults;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a count")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
@@ -247,12 +243,12 @@ impl<'de> Deserialize<'de> for TotalResults {
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(TotalResults(None))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Skip::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
                 Ok(TotalResults(None))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Skip::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(TotalResults(None))
             }
         }
@@ -262,12 +258,12 @@ impl<'de> Deserialize<'de> for TotalResults {
 
 /// Reads a page's `Resources`: `Some(items)` for an array (and for `null`, no items), `None`
 /// for anything else.
-struct ResourcesReader<'s, T> {
-    scratch: &'s mut String,
+struct ResourcesReader<T> {
+    keep: Keep,
     resources: PhantomData<T>,
 }
 
-impl<'de, T: Listed> DeserializeSeed<'de> for ResourcesReader<'_, T> {
+impl<'de, T: Listed> DeserializeSeed<'de> for ResourcesReader<T> {
     type Value = Option<Vec<T>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -275,17 +271,17 @@ impl<'de, T: Listed> DeserializeSeed<'de> for ResourcesReader<'_, T> {
     }
 }
 
-impl<'de, T: Listed> Visitor<'de> for ResourcesReader<'_, T> {
+impl<'de, T: Listed> Visitor<'de> for ResourcesReader<T> {
     type Value = Option<Vec<T>>;
 
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of resources")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(item) = seq.next_element_seed(Item {
-            scratch: &mut *self.scratch,
+            keep: self.keep,
             resource: PhantomData,
         })? {
             items.extend(item);
@@ -297,25 +293,25 @@ impl<'de, T: Listed> Visitor<'de> for ResourcesReader<'_, T> {
         Ok(Some(Vec::new()))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Skip::deserialize(de::value::MapAccessDeserializer::new(map))?;
         Ok(None)
     }
 
-    scalars_read_as_none!();
+    scalars_read_as!(None);
 }
 
 /// One item of `Resources`, read with [`Listed::deserialize_item`].
-struct Item<'s, T> {
-    scratch: &'s mut String,
+struct Item<T> {
+    keep: Keep,
     resource: PhantomData<T>,
 }
 
-impl<'de, T: Listed> DeserializeSeed<'de> for Item<'_, T> {
+impl<'de, T: Listed> DeserializeSeed<'de> for Item<T> {
     type Value = Option<T>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        T::deserialize_item(deserializer, self.scratch)
+        T::deserialize_item(deserializer, self.keep)
     }
 }
 
@@ -338,8 +334,8 @@ pub enum ListingCheck {
     Complete,
 }
 
-impl std::fmt::Display for ListingCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for ListingCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ListingCheck::StartIndex => "startIndex echoed as asked",
             ListingCheck::UniqueIds => "no id listed twice",
@@ -360,8 +356,8 @@ pub struct Untrusted {
     pub detail: String,
 }
 
-impl std::fmt::Display for Untrusted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "failed the check \"{}\": {}", self.check, self.detail)
     }
 }
@@ -394,6 +390,8 @@ impl<T> Listing<T> {
 struct ListQuery {
     kind: ResourceKind,
     count: usize,
+    /// How much of each resource the listing keeps.
+    keep: Keep,
     /// `excludedAttributes`, comma-separated; empty for none.
     excluded: String,
     filter: Option<String>,
@@ -427,6 +425,14 @@ pub struct FirstPage<T = Value> {
 }
 
 impl<T> FirstPage<T> {
+    /// How much of each resource the listing keeps.
+    #[must_use]
+    pub fn keep(&self) -> Keep {
+        self.query.keep
+    }
+}
+
+impl<T> FirstPage<T> {
     /// How many more list requests reading everything would take; none when the first page
     /// failed a check, since the rest could not be trusted either.
     #[must_use]
@@ -448,8 +454,9 @@ impl ScimClient {
         kind: ResourceKind,
         page_size: Option<usize>,
         excluded: &[&str],
+        keep: Keep,
     ) -> Result<Listing<T>, ClientError> {
-        let first = self.list_first(kind, page_size, excluded).await?;
+        let first = self.list_first(kind, page_size, excluded, keep).await?;
         self.list_rest(first).await
     }
 
@@ -460,10 +467,12 @@ impl ScimClient {
         kind: ResourceKind,
         page_size: Option<usize>,
         filter: &str,
+        keep: Keep,
     ) -> Result<Listing<T>, ClientError> {
         let query = ListQuery {
             kind,
             count: page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1),
+            keep,
             excluded: String::new(),
             filter: Some(filter.to_owned()),
         };
@@ -477,10 +486,12 @@ impl ScimClient {
         kind: ResourceKind,
         page_size: Option<usize>,
         excluded: &[&str],
+        keep: Keep,
     ) -> Result<FirstPage<T>, ClientError> {
         let mut query = ListQuery {
             kind,
             count: page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1),
+            keep,
             excluded: excluded.join(","),
             filter: None,
         };
@@ -602,13 +613,8 @@ impl ScimClient {
         }
         let path = query.kind.endpoint();
         let response = self.send_raw(Method::GET, path, &pairs, None, None).await?;
-        ListPage::parse(&response.bytes).ok_or_else(|| {
-            if let Err(e) = serde_json::from_slice::<Value>(&response.bytes) {
-                return response.decode_error(e.to_string());
-            }
-            response
-                .decode_error("expected a ListResponse with totalResults and Resources".to_owned())
-        })
+        ListPage::parse(&response.bytes, query.keep)
+            .map_err(|e| response.decode_error(e.to_string()))
     }
 }
 
@@ -810,7 +816,14 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &Value) -> Option<ListPage<Value>> {
-        ListPage::parse(body.to_string().as_bytes())
+        ListPage::parse(body.to_string().as_bytes(), Keep::Managed).ok()
+    }
+
+    /// The page `text` as read, or why it is not one.
+    fn read(text: &str) -> Result<(Option<usize>, Vec<Value>), String> {
+        ListPage::<Value>::parse(text.as_bytes(), Keep::Managed)
+            .map(|page| (page.total_results, page.resources))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -820,13 +833,8 @@ mod tests {
         assert!(page.resources.is_empty());
         assert!(parse(&json!({"detail": "nope"})).is_none());
         assert!(parse(&json!({"Resources": 3})).is_none());
-        assert!(
-            ListPage::<Value>::parse(b"  ")
-                .unwrap()
-                .resources
-                .is_empty()
-        );
-        assert!(ListPage::<Value>::parse(b"<html>").is_none());
+        assert_eq!(read("  \n"), Ok((None, Vec::new())));
+        assert!(read("<html>").unwrap_err().starts_with("expected value"));
     }
 
     #[test]
@@ -841,6 +849,96 @@ mod tests {
             page.resources,
             [json!({"id": "a"}), json!(7), json!({"id": "b"})]
         );
+        assert_eq!(
+            read(r#"{"Resour\u0063es": [{"i\u0064": "a"}], "total\u0052esults": 1}"#),
+            Ok((Some(1), vec![json!({"id": "a"})]))
+        );
+    }
+
+    #[test]
+    fn members_named_twice_are_read_by_the_attribute_rule() {
+        let resources = |text: &str| read(text).map(|(_, resources)| resources);
+        // The exact spelling wins wherever it is written.
+        for text in [
+            r#"{"Resources": [{"id": 1}], "resources": [{"id": 2}]}"#,
+            r#"{"resources": [{"id": 2}], "Resources": [{"id": 1}]}"#,
+            r#"{"resources": 3, "Resources": [{"id": 1}], "resources": [{"id": 3}]}"#,
+        ] {
+            assert_eq!(resources(text), Ok(vec![json!({"id": 1})]), "{text}");
+        }
+        // Else the spelling that sorts first, in any order.
+        for text in [
+            r#"{"resources": [{"id": 1}], "RESOURCES": [{"id": 2}]}"#,
+            r#"{"RESOURCES": [{"id": 2}], "resources": [{"id": 1}]}"#,
+        ] {
+            assert_eq!(resources(text), Ok(vec![json!({"id": 2})]), "{text}");
+        }
+        // The exact `Resources` decides, even when it is not a list.
+        assert!(read(r#"{"Resources": 3, "resources": [], "totalResults": 1}"#).is_err());
+        assert_eq!(
+            read(r#"{"totalresults": 1, "totalResults": 2, "TotalResults": 3}"#),
+            Ok((Some(2), Vec::new()))
+        );
+    }
+
+    #[test]
+    fn total_results_is_a_count_or_nothing() {
+        for (total, expected) in [
+            ("2", Some(2)),
+            ("\"2\"", Some(2)),
+            ("-1", None),
+            ("2.0", None),
+            ("\"two\"", None),
+            ("true", None),
+            ("null", None),
+            ("[1, {\"a\": 2}]", None),
+            ("{\"n\": [1]}", None),
+        ] {
+            let text = format!(r#"{{"totalResults": {total}, "Resources": []}}"#);
+            assert_eq!(read(&text), Ok((expected, Vec::new())), "{text}");
+        }
+        assert_eq!(
+            read(r#"{"Resources": null, "totalResults": 2}"#),
+            Ok((Some(2), Vec::new()))
+        );
+        assert_eq!(read(r#"{"Resources": []}"#), Ok((None, Vec::new())));
+    }
+
+    #[test]
+    fn what_is_not_a_list_response_is_refused_with_the_reason() {
+        let not_a_list = "expected a ListResponse with totalResults and Resources";
+        for text in [
+            "[1, 2]",
+            r#""ListResponse""#,
+            "{}",
+            r#"{"totalResults": null}"#,
+            r#"{"Resources": {"id": 1}, "totalResults": 1}"#,
+            r#"{"Resources": "x"}"#,
+            r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "x": [1.5e3]}"#,
+        ] {
+            assert_eq!(read(text), Err(not_a_list.to_owned()), "{text}");
+        }
+        for text in [r#"{"Resources": []} x"#, r#"{"Resources": [}"#, "{"] {
+            let error = read(text).unwrap_err();
+            assert!(error.contains("line 1"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_number_that_overflows_f64_refuses_the_page_wherever_it_is() {
+        for text in [
+            r#"{"Resources": [], "totalResults": 1e400}"#,
+            r#"{"Resources": [{"id": "a", "title": 1e400}]}"#,
+            r#"{"Resources": [{"id": "a"}, -1E999]}"#,
+            r#"{"Resources": [], "x": {"y": [2e308]}}"#,
+        ] {
+            let error = read(text).unwrap_err();
+            assert!(
+                error.starts_with("a number that overflows f64 (number out of range at line 1"),
+                "{text}: {error}"
+            );
+        }
+        assert!(read(r#"{"Resources": [{"id": "1e400", "n": 1.7e308}]}"#).is_ok());
     }
 
     #[test]
@@ -848,78 +946,11 @@ mod tests {
         for text in [
             r#"{"totalResults": 3, "StartIndex": 101, "Resources": [{"id": "a"}]}"#,
             r#"{"totalResults": 3, "startindex": "101", "Resources": [{"id": "a"}]}"#,
-            // Read member by member, as a number too large for a float makes it.
-            r#"{"totalResults": 1e400, "startIndex": 101, "Resources": [{"id": "a"}]}"#,
         ] {
-            let page = ListPage::<Value>::parse(text.as_bytes()).unwrap();
+            let page = ListPage::<Value>::parse(text.as_bytes(), Keep::Managed).unwrap();
             assert_eq!(page.start_index, Some(101), "{text}");
         }
         assert_eq!(parse(&json!({"Resources": []})).unwrap().start_index, None);
-    }
-
-    /// Reads `text` both ways, checks that they agree and that the one-pass reading did not
-    /// fail unless `fails_one_pass`, and returns the page.
-    fn agreed(text: &str, fails_one_pass: bool) -> Option<ListPage<Value>> {
-        let (one_pass, members) = parse_both_ways::<Value>(text);
-        assert_eq!(one_pass.is_err(), fails_one_pass, "{text}: {one_pass:?}");
-        let members = members.map(|p| (p.total_results, p.resources));
-        if let Ok(one_pass) = one_pass {
-            let one_pass = one_pass.map(|p| (p.total_results, p.resources));
-            assert_eq!(one_pass, members, "{text}");
-        }
-        let page = ListPage::<Value>::parse(text.as_bytes());
-        assert_eq!(
-            page.as_ref()
-                .map(|p| (p.total_results, p.resources.clone())),
-            members
-        );
-        page
-    }
-
-    #[test]
-    fn one_pass_reads_a_page_as_member_by_member_reading_does() {
-        for text in [
-            r#"{"totalResults": 2, "Resources": [{"id": "a"}, {"id": "b"}]}"#,
-            r#"{"TOTALRESULTS": "2", "resources": [{"id": "a"}, 7, "x", null, [1], {"id": "b"}]}"#,
-            r#"{"totalResults": 2}"#,
-            r#"{"totalResults": 2, "Resources": null}"#,
-            r#"{"Resources": []}"#,
-            r#"{"totalResults": -1, "Resources": []}"#,
-            r#"{"totalResults": 2.0, "Resources": []}"#,
-            r#"{"totalResults": "two", "Resources": []}"#,
-            r#"{"totalResults": {"n": [1]}, "Resources": []}"#,
-            r#"{"totalResults": null}"#,
-            r#"{"Resour\u0063es": [{"i\u0064": "a"}], "total\u0052esults": 1}"#,
-            r#"{"Resources": [{"id": 1}], "resources": [{"id": 2}]}"#,
-            r#"{"resources": [{"id": 1}], "RESOURCES": [{"id": 2}]}"#,
-            r#"{"resources": 3, "Resources": [{"id": 2}], "resources": [{"id": 3}]}"#,
-            r#"{"Resources": [{"id": 2}], "resources": 3}"#,
-            r#"{"Resources": 3, "totalResults": 1}"#,
-            r#"{"Resources": {"id": 1}, "totalResults": 1}"#,
-            r#"{"Resources": "x"}"#,
-            r#"{"totalresults": 1, "totalResults": 2, "TotalResults": 3}"#,
-            r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "x": {"y": [true, false, null, 1.5e3]}}"#,
-            "[1, 2]",
-            r#""ListResponse""#,
-            "{\"Resources\": [] } \n",
-        ] {
-            agreed(text, false);
-        }
-        for text in [
-            r#"{"Resources": [], "totalResults": 1e400}"#,
-            r#"{"Resources": []} x"#,
-            r#"{"Resources": [}"#,
-        ] {
-            agreed(text, true);
-        }
-        // A value the one-pass reading refuses but member-wise reading tolerates.
-        let page = agreed(
-            r#"{"totalResults": 1e400, "Resources": [{"id": "a"}]}"#,
-            true,
-        );
-        let page = page.unwrap();
-        assert_eq!(page.total_results, None);
-        assert_eq!(page.resources, [json!({"id": "a"})]);
     }
 
     #[test]
@@ -955,6 +986,7 @@ mod tests {
         ListQuery {
             kind: ResourceKind::User,
             count: 100,
+            keep: Keep::Managed,
             excluded: "groups".to_owned(),
             filter: None,
         }
@@ -1060,6 +1092,7 @@ mod tests {
         let q = ListQuery {
             kind: ResourceKind::Group,
             count: 10,
+            keep: Keep::Managed,
             excluded: String::new(),
             filter: Some("members.value eq \"u1\"".to_owned()),
         };

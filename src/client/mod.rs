@@ -8,10 +8,9 @@
 
 mod capabilities;
 mod error;
+pub(crate) mod json;
 mod list;
-mod raw;
 mod retry;
-pub(crate) mod scan;
 mod throttle;
 
 use std::fmt::Write as _;
@@ -26,11 +25,9 @@ use serde_json::Value;
 
 pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
-pub use list::{FirstPage, Listed, Listing, ListingCheck, MAX_LIST_REQUESTS, Untrusted};
 #[cfg(test)]
-pub(crate) use list::{ListPage, parse_both_ways};
-pub(crate) use raw::{IfObject, MemberName, ObjectReader, Pick, push_json_string};
-pub use raw::{Members, items as json_items, string_of};
+pub(crate) use list::ListPage;
+pub use list::{FirstPage, Keep, Listed, Listing, ListingCheck, MAX_LIST_REQUESTS, Untrusted};
 pub use retry::RetryPolicy;
 pub(crate) use retry::{Attempts, Fault};
 use throttle::Throttle;
@@ -563,13 +560,15 @@ impl ScimClient {
         }
     }
 
-    /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`). A 404 or a
-    /// list without `Resources` both mean none, as servers answer either.
+    /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`), each
+    /// kept as `keep` says. A 404 or a list without `Resources` both mean none, as servers
+    /// answer either.
     pub async fn find_by<T: Listed>(
         &self,
         kind: ResourceKind,
         attribute: &str,
         value: &str,
+        keep: Keep,
     ) -> Result<Vec<T>, ClientError> {
         let filter = format!("{attribute} eq {}", Value::String(value.to_owned()));
         match self
@@ -582,14 +581,12 @@ impl ScimClient {
             )
             .await
         {
-            Ok(response) => match list::ListPage::parse(&response.bytes) {
-                Some(page) => Ok(page.resources),
-                // JSON that is not a list means no match, as before; a body that is not JSON
-                // is an answer that cannot be trusted either way.
-                None => match serde_json::from_slice::<Value>(&response.bytes) {
-                    Ok(_) => Ok(Vec::new()),
-                    Err(e) => Err(response.decode_error(e.to_string())),
-                },
+            Ok(response) => match list::ListPage::parse(&response.bytes, keep) {
+                Ok(page) => Ok(page.resources),
+                // JSON that is not a list means no match; a body that is not JSON is a
+                // response that cannot be trusted either way.
+                Err(list::PageError::NotAList) => Ok(Vec::new()),
+                Err(e) => Err(response.decode_error(e.to_string())),
             },
             Err(ClientError::Status { status: 404, .. }) => Ok(Vec::new()),
             Err(e) => Err(e),

@@ -3,7 +3,6 @@
 //! computed twice with the same result.
 
 mod group;
-mod live;
 mod patch;
 mod user;
 
@@ -19,13 +18,11 @@ use crate::client::{Capabilities, ListingCheck, ResourceKind, Untrusted};
 use crate::config::model::key_text;
 use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User};
 use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
-use crate::state::{HiddenMembers, LiveGroup, LiveState, LiveUser, Resource, get_ci};
+use crate::state::{HiddenMembers, LiveGroup, LiveState, LiveUser};
 use group::Member;
-use live::LiveView;
 use patch::Operation;
 
 pub use patch::{PATCH_OP_SCHEMA, split_urn};
-pub use user::live_roles;
 
 /// The most members one PATCH request adds or removes: large membership changes are split
 /// into several requests so no server's payload limit is met (SPEC §3.5).
@@ -154,10 +151,14 @@ impl Differ<'_> {
         let mut claimed_users = vec![false; live.users.len()];
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
-            let user_roles = roles.and(user.roles(name)).map(|values| user::Roles {
-                path: &role_path,
-                values,
-            });
+            let user_roles = roles
+                .zip(user.roles(name))
+                .map(|(definition, values)| user::Roles {
+                    schema: &definition.schema,
+                    attribute: &definition.attribute,
+                    path: &role_path,
+                    values,
+                });
             let Some(index) = *matched else {
                 if user.absent {
                     continue;
@@ -300,8 +301,7 @@ impl Differ<'_> {
             };
             let diff = group::diff(group, current, desired.as_ref(), &live_members);
             if !diff.is_empty() {
-                let resource = current.resource.value();
-                self.update_group(group, current, &resource, &diff, desired.as_ref());
+                self.update_group(group, current, &diff, desired.as_ref());
             }
         }
         let matched_groups = claimed_groups.iter().filter(|c| **c).count();
@@ -416,7 +416,6 @@ impl Differ<'_> {
         &mut self,
         group: &Group,
         current: &LiveGroup,
-        resource: &Value,
         diff: &group::GroupDiff,
         desired: Option<&BTreeSet<Member>>,
     ) {
@@ -437,11 +436,8 @@ impl Differ<'_> {
                     Vec::new()
                 };
                 let mut op = update(
-                    ResourceKind::Group,
+                    Current::Group(current),
                     &group.display_name,
-                    &current.id,
-                    resource,
-                    current.version.as_ref(),
                     changes,
                     &chunk,
                     capabilities,
@@ -454,7 +450,7 @@ impl Differ<'_> {
                 self.ops.push(op);
             }
         } else {
-            let body = group::put_body(resource, diff, desired);
+            let body = group::put_body(&current.whole_resource(), diff, desired);
             self.ops.push(Op {
                 phase,
                 action: Action::Update,
@@ -468,7 +464,7 @@ impl Differ<'_> {
                     path: format!("/Groups/{}", current.id),
                     body: Some(body),
                 },
-                observed: observed(&current.id, current.version.as_ref(), resource),
+                observed: Current::Group(current).observed(),
                 depends_on: desired.map(bulk_references).unwrap_or_default(),
             });
         }
@@ -559,19 +555,61 @@ fn match_objects<'a, T>(
     matches
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The live object an op writes.
+#[derive(Clone, Copy)]
+enum Current<'a> {
+    User(&'a LiveUser),
+    Group(&'a LiveGroup),
+}
+
+impl<'a> Current<'a> {
+    fn kind(self) -> ResourceKind {
+        match self {
+            Current::User(_) => ResourceKind::User,
+            Current::Group(_) => ResourceKind::Group,
+        }
+    }
+
+    fn id(self) -> &'a str {
+        match self {
+            Current::User(user) => &user.id,
+            Current::Group(group) => &group.id,
+        }
+    }
+
+    /// What an op on the object was computed from: its id, its version, and a hash of what
+    /// was read of it, so a saved plan can tell whether it moved (SPEC §3.8).
+    fn observed(self) -> Observed {
+        let (version, hash) = match self {
+            Current::User(user) => (&user.version, user.hash()),
+            Current::Group(group) => (&group.version, group.hash()),
+        };
+        Observed::Present {
+            id: self.id().to_owned(),
+            version: version.clone(),
+            hash,
+        }
+    }
+
+    /// The whole resource, for a PUT to send back.
+    fn whole_resource(self) -> Value {
+        match self {
+            Current::User(user) => user.whole_resource(),
+            Current::Group(group) => group.whole_resource(),
+        }
+    }
+}
+
 fn update(
-    resource: ResourceKind,
+    current: Current<'_>,
     key: &str,
-    id: &str,
-    live: &Value,
-    version: Option<&String>,
     changes: Vec<Change>,
     operations: &[Operation],
     capabilities: &Capabilities,
     phase: Phase,
 ) -> Op {
-    let path = format!("{}/{id}", resource.endpoint());
+    let resource = current.kind();
+    let path = format!("{}/{}", resource.endpoint(), current.id());
     let request = if capabilities.patch {
         Request {
             method: Method::Patch,
@@ -582,7 +620,7 @@ fn update(
         Request {
             method: Method::Put,
             path,
-            body: Some(patch::put_body(live, operations)),
+            body: Some(patch::put_body(&current.whole_resource(), operations)),
         }
     };
     Op {
@@ -594,7 +632,7 @@ fn update(
         bulk_id: None,
         changes,
         request,
-        observed: observed(id, version, live),
+        observed: current.observed(),
         depends_on: Vec::new(),
     }
 }
@@ -606,16 +644,13 @@ fn update_user(
     roles: Option<user::Roles<'_>>,
     capabilities: &Capabilities,
 ) -> Option<Op> {
-    let diff = user::diff(user, &LiveView::of(&current.resource), roles);
+    let diff = user::diff(user, current, roles);
     if diff.is_empty() {
         return None;
     }
     Some(update(
-        ResourceKind::User,
+        Current::User(current),
         &user.user_name,
-        &current.id,
-        &current.resource.value(),
-        current.version.as_ref(),
         diff.changes,
         &diff.operations,
         capabilities,
@@ -634,17 +669,13 @@ fn deprovision(
 ) -> Option<Op> {
     match provider.deprovision() {
         Deprovision::Delete => Some(delete(
-            ResourceKind::User,
+            Current::User(current),
             Phase::DeprovisionUsers,
-            &current.id,
-            current.version.as_ref(),
-            &current.resource,
             key,
             reason,
         )),
         Deprovision::Deactivate => {
-            let resource = current.resource.value();
-            let active = get_ci(&resource, "active").and_then(Value::as_bool);
+            let active = current.attributes.active;
             if active == Some(false) {
                 return None;
             }
@@ -658,11 +689,8 @@ fn deprovision(
                 new: Some(Value::Bool(false)),
             };
             let mut op = update(
-                ResourceKind::User,
+                Current::User(current),
                 key,
-                &current.id,
-                &resource,
-                current.version.as_ref(),
                 vec![change],
                 &[operation],
                 capabilities,
@@ -676,27 +704,12 @@ fn deprovision(
 }
 
 fn delete_group(current: &LiveGroup, key: &str, reason: Reason) -> Op {
-    delete(
-        ResourceKind::Group,
-        Phase::DeleteGroups,
-        &current.id,
-        current.version.as_ref(),
-        &current.resource,
-        key,
-        reason,
-    )
+    delete(Current::Group(current), Phase::DeleteGroups, key, reason)
 }
 
 /// The op that deletes a live object.
-fn delete(
-    kind: ResourceKind,
-    phase: Phase,
-    id: &str,
-    version: Option<&String>,
-    resource: &Resource,
-    key: &str,
-    reason: Reason,
-) -> Op {
+fn delete(current: Current<'_>, phase: Phase, key: &str, reason: Reason) -> Op {
+    let kind = current.kind();
     Op {
         phase,
         action: Action::Delete,
@@ -707,10 +720,10 @@ fn delete(
         changes: Vec::new(),
         request: Request {
             method: Method::Delete,
-            path: format!("{}/{id}", kind.endpoint()),
+            path: format!("{}/{}", kind.endpoint(), current.id()),
             body: None,
         },
-        observed: observed(id, version, &resource.value()),
+        observed: current.observed(),
         depends_on: Vec::new(),
     }
 }
@@ -745,38 +758,6 @@ fn guard_mass_delete(
         });
     }
     Ok(())
-}
-
-/// What an op was computed from: the id, the ETag, and a hash of the resource (without its
-/// server-maintained `meta` and `groups`), so a saved plan can tell whether it moved.
-fn observed(id: &str, version: Option<&String>, resource: &Value) -> Observed {
-    Observed::Present {
-        id: id.to_owned(),
-        version: version.cloned(),
-        hash: resource_hash(resource),
-    }
-}
-
-/// `sha256:<hex>` of the resource's canonical JSON, without `meta` and `groups`.
-#[must_use]
-pub fn resource_hash(resource: &Value) -> String {
-    /// An object's members but `meta` and `groups`, written as the object itself would be,
-    /// without copying it.
-    struct Hashed<'a>(&'a serde_json::Map<String, Value>);
-    impl serde::Serialize for Hashed<'_> {
-        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            serializer.collect_map(self.0.iter().filter(|(k, _)| {
-                !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups")
-            }))
-        }
-    }
-    // serde_json's maps are sorted, so this text is canonical.
-    let text = match resource {
-        Value::Object(object) => serde_json::to_string(&Hashed(object)),
-        other => serde_json::to_string(other),
-    }
-    .expect("a JSON value always serializes");
-    crate::digest::sha256_hex(text.as_bytes())
 }
 
 fn bulk_references(members: &BTreeSet<Member>) -> Vec<String> {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::state::get_ci;
+use crate::attribute::{self, names};
 
 /// The `schemas` value of a PatchOp request.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -67,7 +67,7 @@ pub fn put_body(resource: &Value, operations: &[Operation]) -> Value {
     let mut body = resource.clone();
     if let Some(object) = body.as_object_mut() {
         // RFC 7643 §3.1 / §4.1.2: meta and groups are read-only; servers ignore or reject them.
-        object.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+        object.retain(|k, _| !names(k, "meta") && !names(k, "groups"));
     }
     for operation in operations {
         match operation {
@@ -114,31 +114,29 @@ fn set_path(resource: &mut Value, path: &str, value: Option<Value>) {
         } else {
             (object, path)
         };
-    let key = existing_key(container, attribute);
-    match (value, key) {
-        (Some(value), Some(key)) => {
+    let key = existing_key(container, attribute).unwrap_or_else(|| attribute.to_owned());
+    // One attribute is one member: another spelling of it left in the body would leave the
+    // server to choose between them (RFC 7643 §2.1).
+    container.retain(|k, _| *k == key || !names(k, attribute));
+    match value {
+        Some(value) => {
             container.insert(key, value);
         }
-        (Some(value), None) => {
-            container.insert(attribute.to_owned(), value);
-        }
-        (None, Some(key)) => {
+        None => {
             container.remove(&key);
         }
-        (None, None) => {}
     }
 }
 
+/// The spelling of the member the attribute `name` is read from, if any.
 fn existing_key(object: &Map<String, Value>, name: &str) -> Option<String> {
-    object
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .cloned()
+    attribute::find(object.keys().map(|key| (key.as_str(), key)), name).cloned()
 }
 
 /// Adds an extension's URN to `schemas` (RFC 7643 §3: extensions in use are listed there).
 fn add_schema(object: &mut Map<String, Value>, urn: &str) {
-    let schemas = object.entry("schemas").or_insert_with(|| json!([]));
+    let key = existing_key(object, "schemas").unwrap_or_else(|| "schemas".to_owned());
+    let schemas = object.entry(key).or_insert_with(|| json!([]));
     if let Some(list) = schemas.as_array_mut()
         && !list
             .iter()
@@ -146,18 +144,6 @@ fn add_schema(object: &mut Map<String, Value>, urn: &str) {
     {
         list.push(Value::String(urn.to_owned()));
     }
-}
-
-/// The value at a simple path, for comparisons: `attr`, `attr.sub` or `urn:…:attr`.
-pub fn get_path<'a>(resource: &'a Value, path: &str) -> Option<&'a Value> {
-    if let Some((urn, attribute)) = split_urn(path) {
-        return get_ci(get_ci(resource, urn)?, attribute);
-    }
-    match path.split_once('.') {
-        Some((parent, sub)) => get_ci(get_ci(resource, parent)?, sub),
-        None => get_ci(resource, path),
-    }
-    .filter(|v| !v.is_null())
 }
 
 #[cfg(test)]
@@ -220,6 +206,33 @@ mod tests {
     }
 
     #[test]
+    fn put_body_writes_an_attribute_once_under_the_spelling_read() {
+        let live = json!({"id": "1", "TITLE": "b", "title": "a", "NickName": "n", "nickname": "m"});
+        let body = put_body(
+            &live,
+            &[
+                Operation::Replace {
+                    path: "title".into(),
+                    value: json!("c"),
+                },
+                Operation::Replace {
+                    path: "nickName".into(),
+                    value: json!("o"),
+                },
+            ],
+        );
+        // The exact spelling is the one read; else the one that sorts first.
+        assert_eq!(body, json!({"id": "1", "title": "c", "NickName": "o"}));
+        let body = put_body(
+            &live,
+            &[Operation::Remove {
+                path: "title".into(),
+            }],
+        );
+        assert_eq!(body, json!({"id": "1", "NickName": "n", "nickname": "m"}));
+    }
+
+    #[test]
     fn paths_split_at_the_last_colon_of_a_urn() {
         assert_eq!(
             split_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"),
@@ -233,12 +246,5 @@ mod tests {
             Some(("urn:scim:tonkean", "tonkeanRoles"))
         );
         assert_eq!(split_urn("name.givenName"), None);
-        let user =
-            json!({"urn:scim:tonkean": {"tonkeanRoles": ["A"]}, "name": {"givenName": null}});
-        assert_eq!(
-            get_path(&user, "urn:scim:tonkean:TONKEANROLES"),
-            Some(&json!(["A"]))
-        );
-        assert_eq!(get_path(&user, "name.givenName"), None);
     }
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::client::Keep;
 use crate::config::{self, LoadOptions};
 use crate::state::{LiveGroup, LiveState, LiveUser};
 
@@ -25,32 +26,21 @@ fn with_head(rest: &str) -> Config {
     load(&format!("{HEAD}{rest}"))
 }
 
+/// A server user, read as a server without PATCH is read: whole, for a PUT to send back.
 fn user(id: &str, resource: Value) -> LiveUser {
     let mut resource = resource;
     resource["id"] = json!(id);
-    LiveUser {
-        id: id.into(),
-        user_name: resource["userName"].as_str().unwrap().into(),
-        external_id: resource["externalId"].as_str().map(Into::into),
-        version: Some("W/\"1\"".into()),
-        resource: resource.into(),
-    }
+    let mut user = LiveUser::from_value(&resource, Keep::Whole).expect("a user");
+    user.version = Some("W/\"1\"".into());
+    user
 }
 
 fn group(id: &str, name: &str, members: &[&str]) -> LiveGroup {
-    LiveGroup {
-        id: id.into(),
-        display_name: name.into(),
-        external_id: None,
-        version: None,
-        members: members.iter().map(|m| (*m).to_owned()).collect(),
-        members_listed: true,
-        resource: json!({
-            "id": id, "displayName": name,
-            "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()
-        })
-        .into(),
-    }
+    let resource = json!({
+        "id": id, "displayName": name,
+        "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()
+    });
+    LiveGroup::from_value(&resource, Keep::Whole).expect("a group")
 }
 
 fn state(users: Vec<LiveUser>, groups: Vec<LiveGroup>) -> LiveState {
@@ -543,6 +533,32 @@ fn without_patch_support_an_update_is_a_put_of_the_whole_resource() {
 }
 
 #[test]
+fn without_patch_support_a_group_is_put_whole_with_its_new_members() {
+    let config = with_head(
+        "users:\n  - userName: ada@example.com\ngroups:\n  - displayName: Ops\n    members: [ada@example.com]\n",
+    );
+    let owners = json!({"id": "g", "displayName": "Ops", "owner": "someone",
+                        "members": [{"value": "zzz", "display": "gone"}],
+                        "meta": {"version": "W/\"2\""}});
+    let live = state(
+        vec![user("1", json!({"userName": "ada@example.com"}))],
+        vec![LiveGroup::from_value(&owners, Keep::Whole).unwrap()],
+    );
+    let (ops, _) = try_run(&config, &live, false).unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].request.method, Method::Put);
+    assert_eq!(
+        ops[0].request.body.as_ref().unwrap(),
+        &json!({"id": "g", "displayName": "Ops", "owner": "someone", "members": [{"value": "1"}]})
+    );
+    let Observed::Present { version, hash, .. } = &ops[0].observed else {
+        panic!("the group was observed")
+    };
+    assert_eq!(version.as_deref(), Some("W/\"2\""));
+    assert_eq!(hash, &crate::state::resource_hash(&owners));
+}
+
+#[test]
 fn large_membership_changes_are_split_into_requests() {
     let users: String = (0..2500).fold(String::new(), |mut out, i| {
         let _ = writeln!(out, "  - userName: m{i}@example.com");
@@ -615,19 +631,48 @@ fn flags_and_multi_valued_attributes_compare_by_value_not_by_text() {
 }
 
 #[test]
-fn a_resource_hash_leaves_out_meta_and_groups_in_any_case() {
-    let bare = json!({"userName": "ada", "active": true, "name": {"givenName": "Ada"}});
-    let mut listed = bare.clone();
-    listed["Meta"] = json!({"version": "W/\"3\""});
-    listed["groups"] = json!([{"value": "g1"}]);
-    assert_eq!(resource_hash(&listed), resource_hash(&bare));
-    assert_eq!(
-        resource_hash(&bare),
-        crate::digest::sha256_hex(bare.to_string().as_bytes())
+fn an_attribute_under_two_spellings_is_compared_as_the_rule_reads_it() {
+    let config = with_head("users:\n  - userName: ada@example.com\n    title: Lead\n");
+    // The exact spelling is read, and the other left alone.
+    let converged = user(
+        "1",
+        json!({"userName": "ada@example.com", "TITLE": "Analyst", "title": "Lead"}),
     );
-    assert_ne!(
-        resource_hash(&bare),
-        resource_hash(&json!({"userName": "ada"}))
+    assert!(run(&config, &state(vec![converged], vec![])).is_empty());
+    let stale = user(
+        "1",
+        json!({"userName": "ada@example.com", "title": "Analyst", "TITLE": "Lead"}),
+    );
+    let ops = run(&config, &state(vec![stale], vec![]));
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].changes[0].old, Some(json!("Analyst")));
+    // Without the exact spelling, the spelling that sorts first.
+    let upper = user(
+        "1",
+        json!({"userName": "ada@example.com", "Title": "Analyst", "TITLE": "Lead"}),
+    );
+    assert!(run(&config, &state(vec![upper], vec![])).is_empty());
+}
+
+#[test]
+fn with_patch_support_only_the_attributes_read_are_needed() {
+    let config = with_head("users:\n  - userName: ada@example.com\n    title: Lead\n");
+    let current = LiveUser::from_value(
+        &json!({"id": "1", "userName": "ada@example.com", "title": "Analyst",
+                "addresses": [{"locality": "Paris"}], "meta": {"version": "W/\"4\""}}),
+        Keep::Managed,
+    )
+    .unwrap();
+    assert!(current.resource.is_none());
+    let ops = run(&config, &state(vec![current.clone()], vec![]));
+    assert_eq!(ops[0].request.method, Method::Patch);
+    assert_eq!(
+        ops[0].observed,
+        Observed::Present {
+            id: "1".into(),
+            version: Some("W/\"4\"".into()),
+            hash: current.hash(),
+        }
     );
 }
 

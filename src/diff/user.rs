@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::live::LiveView;
 use super::patch::Operation;
 use crate::config::model::key_text;
 use crate::config::{Managed, MultiValue, Name, User};
 use crate::plan::Change;
-use crate::state::get_ci;
+use crate::state::{self, Item, LiveUser, items_json, role_values};
 
 /// The core User schema (RFC 7643 §4.1).
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -19,7 +18,10 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// The roles a user must hold on a provider, and where they are kept.
 #[derive(Clone, Copy)]
 pub struct Roles<'a> {
-    /// Where the provider keeps them: `RoleDefinition::path`, made once per provider.
+    /// The extension schema and attribute that keep them.
+    pub schema: &'a str,
+    pub attribute: &'a str,
+    /// Their full path: `RoleDefinition::path`, made once per provider.
     pub path: &'a str,
     pub values: &'a BTreeSet<String>,
 }
@@ -59,124 +61,184 @@ impl UserDiff {
         });
     }
 
-    /// Diffs one single-valued attribute at `path`.
-    fn single(&mut self, live: &LiveView<'_>, path: &str, desired: &Managed<Value>) {
-        match desired {
-            Managed::Unmanaged => return,
-            // A flag that holds its value is found without decoding it.
-            Managed::Set(Value::Bool(flag)) if live.raw(path) == Some(bool_text(*flag)) => return,
-            _ => {}
-        }
-        let current = live.get(path).filter(|v| !is_blank(v));
+    /// Diffs one single-valued attribute at `path`, whose live value is `live` (absent when
+    /// unassigned).
+    fn single(&mut self, path: &str, live: Option<&Value>, desired: &Managed<Value>) {
         match desired {
             Managed::Unmanaged => {}
             Managed::Remove => {
-                if let Some(old) = current {
-                    self.remove(path, &old);
+                if let Some(old) = live {
+                    self.remove(path, old);
                 }
             }
             Managed::Set(new) => {
-                if current.as_ref() != Some(new) {
-                    self.replace(path, current.as_ref(), new.clone());
+                if live != Some(new) {
+                    self.replace(path, live, new.clone());
                 }
             }
         }
     }
 
-    /// [`UserDiff::single`] for a string attribute: an equal string is found without decoding
-    /// anything else.
-    fn string(&mut self, live: &LiveView<'_>, path: &str, desired: &Managed<String>) {
+    /// [`UserDiff::single`] for a string attribute.
+    fn string(&mut self, path: &str, live: Option<&str>, desired: &Managed<String>) {
         match desired {
             Managed::Unmanaged => {}
-            Managed::Remove => self.single(live, path, &Managed::Remove),
-            Managed::Set(new) => {
-                if !new.is_empty() && live.get_str(path).is_some_and(|s| s == new.as_str()) {
-                    return;
+            Managed::Remove => {
+                if let Some(old) = live {
+                    self.remove(path, &Value::from(old));
                 }
-                let current = live.get(path).filter(|v| !is_blank(v));
-                if current.as_ref().and_then(Value::as_str) != Some(new.as_str()) {
-                    self.replace(path, current.as_ref(), Value::String(new.clone()));
+            }
+            Managed::Set(new) => {
+                if live != Some(new.as_str()) {
+                    self.replace(
+                        path,
+                        live.map(Value::from).as_ref(),
+                        Value::from(new.as_str()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// [`UserDiff::single`] for a boolean attribute.
+    fn flag(&mut self, path: &str, live: Option<bool>, desired: &Managed<bool>) {
+        match desired {
+            Managed::Unmanaged => {}
+            Managed::Remove => {
+                if let Some(old) = live {
+                    self.remove(path, &Value::Bool(old));
+                }
+            }
+            Managed::Set(new) => {
+                if live != Some(*new) {
+                    self.replace(path, live.map(Value::Bool).as_ref(), Value::Bool(*new));
                 }
             }
         }
     }
 }
 
-/// `true` or `false` as JSON writes it.
-fn bool_text(flag: bool) -> &'static str {
-    if flag { "true" } else { "false" }
-}
-
-/// The string attributes of a User, by SCIM name.
-fn strings(user: &User) -> [(&'static str, &Managed<String>); 8] {
+/// The string attributes of a User, by SCIM name, with their live values.
+fn strings<'a>(
+    user: &'a User,
+    live: &'a LiveUser,
+) -> [(&'static str, &'a Managed<String>, Option<&'a str>); 8] {
+    let a = &live.attributes;
     [
-        ("displayName", &user.display_name),
-        ("nickName", user.nick_name()),
-        ("title", &user.title),
-        ("userType", user.user_type()),
-        ("preferredLanguage", user.preferred_language()),
-        ("locale", user.locale()),
-        ("timezone", user.timezone()),
-        ("externalId", &user.external_id),
+        ("displayName", &user.display_name, a.display_name.as_deref()),
+        ("nickName", user.nick_name(), a.nick_name.as_deref()),
+        ("title", &user.title, a.title.as_deref()),
+        ("userType", user.user_type(), a.user_type.as_deref()),
+        (
+            "preferredLanguage",
+            user.preferred_language(),
+            a.preferred_language.as_deref(),
+        ),
+        ("locale", user.locale(), a.locale.as_deref()),
+        ("timezone", user.timezone(), a.timezone.as_deref()),
+        // An empty externalId is unassigned (RFC 7643 §2.5).
+        (
+            "externalId",
+            &user.external_id,
+            live.external_id.as_deref().filter(|id| !id.is_empty()),
+        ),
     ]
 }
 
-/// The parts of a name, by their paths from the User.
-fn name_parts(name: &Name) -> [(&'static str, &Managed<String>); 6] {
+/// The parts of a name, by their paths from the User, with their live values.
+fn name_parts<'a>(
+    name: &'a Name,
+    live: &'a state::Name,
+) -> [(&'static str, &'a Managed<String>, Option<&'a str>); 6] {
     [
-        ("name.formatted", &name.formatted),
-        ("name.familyName", &name.family_name),
-        ("name.givenName", &name.given_name),
-        ("name.middleName", &name.middle_name),
-        ("name.honorificPrefix", &name.honorific_prefix),
-        ("name.honorificSuffix", &name.honorific_suffix),
+        ("name.formatted", &name.formatted, live.formatted.as_deref()),
+        (
+            "name.familyName",
+            &name.family_name,
+            live.family_name.as_deref(),
+        ),
+        (
+            "name.givenName",
+            &name.given_name,
+            live.given_name.as_deref(),
+        ),
+        (
+            "name.middleName",
+            &name.middle_name,
+            live.middle_name.as_deref(),
+        ),
+        (
+            "name.honorificPrefix",
+            &name.honorific_prefix,
+            live.honorific_prefix.as_deref(),
+        ),
+        (
+            "name.honorificSuffix",
+            &name.honorific_suffix,
+            live.honorific_suffix.as_deref(),
+        ),
     ]
 }
 
 /// Diffs a declared user against the server's copy. Only declared attributes are compared.
-pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserDiff {
+pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff {
     let mut diff = UserDiff::default();
     // userName is matched case-insensitively (RFC 7643 §4.1.1), so only a rename is a change.
-    let live_name = live.get_str("userName");
-    if live_name.is_none_or(|n| key_text(&n) != user.key.as_str()) {
+    if key_text(&live.user_name) != user.key.as_str() {
         diff.replace(
             "userName",
-            live.get("userName").as_ref(),
+            Some(&Value::from(live.user_name.as_str())),
             Value::String(user.user_name.clone()),
         );
     }
+    let attributes = &live.attributes;
     match &user.name {
         Managed::Unmanaged => {}
-        Managed::Remove => diff.single(live, "name", &Managed::Remove),
+        Managed::Remove => {
+            diff.single("name", attributes.name.to_json().as_ref(), &Managed::Remove);
+        }
         Managed::Set(name) => {
-            for (path, value) in name_parts(name) {
-                diff.string(live, path, value);
+            for (path, value, current) in name_parts(name, &attributes.name) {
+                diff.string(path, current, value);
             }
         }
     }
-    for (attribute, value) in strings(user) {
-        diff.string(live, attribute, value);
+    for (attribute, value, current) in strings(user, live) {
+        diff.string(attribute, current, value);
     }
-    diff.single(live, "active", &user.active.clone().map(Value::Bool));
-    multi_valued(&mut diff, live, "emails", &user.emails, key_text);
-    multi_valued(&mut diff, live, "phoneNumbers", user.phone_numbers(), |v| {
-        Cow::Borrowed(v.trim())
-    });
+    diff.flag("active", attributes.active, &user.active);
+    multi_valued(
+        &mut diff,
+        "emails",
+        &attributes.emails,
+        &user.emails,
+        key_text,
+    );
+    multi_valued(
+        &mut diff,
+        "phoneNumbers",
+        &attributes.phone_numbers,
+        user.phone_numbers(),
+        |v| Cow::Borrowed(v.trim()),
+    );
     for extension in user.extensions() {
-        diff.single(live, &extension.path(), &extension.value);
+        let current = attributes.extension(&extension.schema, &extension.name);
+        diff.single(&extension.path(), current, &extension.value);
     }
-    if let Some(roles) = roles
-        && !same_roles(live.strings(roles.path), roles.values)
-    {
-        let path = roles.path;
-        let current = roles_in(live.get(path).as_ref());
-        if &current != roles.values {
-            let old = Value::from(current.into_iter().collect::<Vec<_>>());
-            let new = Value::from(roles.values.iter().cloned().collect::<Vec<_>>());
+    if let Some(roles) = roles {
+        let current = attributes.extension(roles.schema, roles.attribute);
+        if !same_roles(current, roles.values) {
+            let old = Value::from(
+                role_values(current)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            );
             if roles.values.is_empty() {
-                diff.remove(path, &old);
+                diff.remove(roles.path, &old);
             } else {
-                diff.replace(path, Some(&old), new);
+                let new = Value::from(roles.values.iter().cloned().collect::<Vec<_>>());
+                diff.replace(roles.path, Some(&old), new);
             }
         }
     }
@@ -187,68 +249,30 @@ pub fn diff(user: &User, live: &LiveView<'_>, roles: Option<Roles<'_>>) -> UserD
 /// when the file declares them.
 fn multi_valued(
     diff: &mut UserDiff,
-    live: &LiveView<'_>,
     path: &str,
+    live: &[Item],
     desired: &Managed<Vec<MultiValue>>,
     normalize: impl Fn(&str) -> Cow<'_, str>,
 ) {
     match desired {
-        Managed::Unmanaged => return,
-        // Most users hold what they declare: compare straight from the text first.
-        Managed::Set(values) if same_values(values, &live.items(path), &normalize) => return,
-        _ => {}
-    }
-    let current = live.get(path);
-    let current = current
-        .as_ref()
-        .and_then(Value::as_array)
-        .filter(|items| !items.is_empty());
-    match desired {
         Managed::Unmanaged => {}
         Managed::Remove => {
-            if let Some(items) = current {
-                diff.remove(path, &Value::Array(items.clone()));
+            if !live.is_empty() {
+                diff.remove(path, &items_json(live));
             }
         }
         Managed::Set(values) => {
-            let items: Vec<Item<'_>> = current
-                .map(|items| items.iter().map(Item::of).collect())
-                .unwrap_or_default();
-            if !same_values(values, &items, &normalize) {
-                let old = current.map(|items| Value::Array(items.clone()));
+            if !same_values(values, live, &normalize) {
+                let old = (!live.is_empty()).then(|| items_json(live));
                 diff.replace(path, old.as_ref(), multi_values_json(values));
             }
         }
     }
 }
 
-/// One item of a live multi-valued attribute, as the comparison reads it.
-pub(super) struct Item<'a> {
-    pub value: Option<Cow<'a, str>>,
-    pub kind: Option<Cow<'a, str>>,
-    pub primary: bool,
-}
-
-impl<'a> Item<'a> {
-    pub(super) fn of(item: &'a Value) -> Self {
-        let text = |name| {
-            get_ci(item, name)
-                .and_then(Value::as_str)
-                .map(Cow::Borrowed)
-        };
-        Item {
-            value: text("value"),
-            kind: text("type"),
-            primary: get_ci(item, "primary")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-        }
-    }
-}
-
 fn same_values(
     desired: &[MultiValue],
-    live: &[Item<'_>],
+    live: &[Item],
     normalize: &impl Fn(&str) -> Cow<'_, str>,
 ) -> bool {
     if live.len() != desired.len() {
@@ -279,7 +303,7 @@ fn same_values(
 
 /// Whether the live `item` is the declared value `wanted`: the same value once normalized,
 /// and the declared `type` and `primary`, if any.
-fn holds(item: &Item<'_>, wanted: &MultiValue, normalize: &impl Fn(&str) -> Cow<'_, str>) -> bool {
+fn holds(item: &Item, wanted: &MultiValue, normalize: &impl Fn(&str) -> Cow<'_, str>) -> bool {
     item.value
         .as_deref()
         .is_some_and(|value| normalize(value) == normalize(&wanted.value))
@@ -287,7 +311,9 @@ fn holds(item: &Item<'_>, wanted: &MultiValue, normalize: &impl Fn(&str) -> Cow<
             .kind
             .as_deref()
             .is_none_or(|k| item.kind.as_deref() == Some(k))
-        && wanted.primary.is_none_or(|p| p == item.primary)
+        && wanted
+            .primary
+            .is_none_or(|p| p == item.primary.unwrap_or(false))
 }
 
 fn multi_values_json(values: &[MultiValue]) -> Value {
@@ -309,49 +335,21 @@ fn multi_values_json(values: &[MultiValue]) -> Value {
     )
 }
 
-/// The role values a server user holds: strings, or objects with a `value`.
-pub fn live_roles(live: &Value, path: &str) -> BTreeSet<String> {
-    roles_in(super::patch::get_path(live, path))
-}
-
-/// Whether the role values read from the text are exactly `values`.
-fn same_roles(mut live: Vec<Cow<'_, str>>, values: &BTreeSet<String>) -> bool {
+/// Whether the role values in the live attribute are exactly `values`.
+fn same_roles(live: Option<&Value>, values: &BTreeSet<String>) -> bool {
+    let mut live: Vec<&str> = role_values(live).collect();
     live.sort_unstable();
     live.dedup();
     live.len() == values.len() && live.iter().zip(values).all(|(a, b)| a == b)
 }
 
-/// The role values in the attribute that keeps them.
-fn roles_in(attribute: Option<&Value>) -> BTreeSet<String> {
-    attribute
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    item.as_str()
-                        .or_else(|| get_ci(item, "value").and_then(Value::as_str))
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn is_blank(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.values().all(is_blank),
-        _ => false,
-    }
-}
-
 /// The POST body that creates `user` (RFC 7644 §3.3), with the changes it makes, for display.
 pub fn create(user: &User, roles: Option<Roles<'_>>) -> (Value, Vec<Change>) {
-    let empty = json!({"userName": user.user_name}).to_string();
-    let mut diff = diff(user, &LiveView::parse(&empty), roles);
+    let empty = LiveUser {
+        user_name: user.user_name.clone(),
+        ..LiveUser::default()
+    };
+    let mut diff = diff(user, &empty, roles);
     // A new user's userName is not a change to show; it is the op's key.
     diff.changes.retain(|c| c.attribute != "userName");
     let mut schemas = vec![Value::String(USER_SCHEMA.to_owned())];

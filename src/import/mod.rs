@@ -20,10 +20,10 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::attribute::{is_schema_urn, is_unassigned, names};
 use crate::config::model::{EMBEDDED_PREFIX, TokenSource};
 use crate::config::{Deprovision, MaxChanges, Preset, Provider, RoleDefinition};
-use crate::diff::live_roles;
-use crate::state::{LiveState, LiveUser, get_ci};
+use crate::state::{Item, LiveState, LiveUser};
 use yaml::{Writer, scalar};
 
 /// The core User schema URN: its attributes are not extensions.
@@ -127,7 +127,7 @@ pub fn import(provider: &ProviderBlock, live: &LiveState) -> Imported {
     let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if let Some(definition) = &role_definition {
         for user in &users {
-            for role in live_roles(&user.resource.value(), &definition.path()) {
+            for role in user.roles(&definition.schema, &definition.attribute) {
                 if definition.values.contains(&role) {
                     holders
                         .entry(role)
@@ -425,14 +425,8 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// A non-blank string attribute (the diff reads a blank one as absent).
-fn text<'a>(resource: &'a Value, name: &str) -> Option<&'a str> {
-    get_ci(resource, name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-const NAME_PARTS: [&str; 6] = [
+/// The components of a name, in the order a person writes them.
+const NAME_ORDER: [&str; 6] = [
     "givenName",
     "middleName",
     "familyName",
@@ -441,48 +435,45 @@ const NAME_PARTS: [&str; 6] = [
     "formatted",
 ];
 
-const STRINGS: [&str; 7] = [
-    "displayName",
-    "nickName",
-    "title",
-    "userType",
-    "preferredLanguage",
-    "locale",
-    "timezone",
-];
-
 fn write_user(
     w: &mut Writer,
     user: &LiveUser,
     roles: Option<&RoleDefinition>,
     warnings: &mut Vec<String>,
 ) {
-    let resource = user.resource.value();
-    let r = &resource;
+    let a = &user.attributes;
     w.line(2, &format!("- userName: {}", scalar(&user.user_name)));
-    if let Some(name) = get_ci(r, "name") {
-        let parts: Vec<(&str, &str)> = NAME_PARTS
-            .iter()
-            .filter_map(|part| text(name, part).map(|v| (*part, v)))
-            .collect();
-        if !parts.is_empty() {
-            w.open(4, "name");
-            for (part, value) in parts {
-                w.string(6, part, value);
-            }
+    let name = a.name.parts();
+    let parts: Vec<(&str, &str)> = NAME_ORDER
+        .iter()
+        .filter_map(|part| name.iter().find(|(p, _)| p == part))
+        .filter_map(|(part, value)| Some((*part, (*value)?)))
+        .collect();
+    if !parts.is_empty() {
+        w.open(4, "name");
+        for (part, value) in parts {
+            w.string(6, part, value);
         }
     }
-    for attribute in STRINGS {
-        if let Some(value) = text(r, attribute) {
+    for (attribute, value) in [
+        ("displayName", &a.display_name),
+        ("nickName", &a.nick_name),
+        ("title", &a.title),
+        ("userType", &a.user_type),
+        ("preferredLanguage", &a.preferred_language),
+        ("locale", &a.locale),
+        ("timezone", &a.timezone),
+    ] {
+        if let Some(value) = value {
             w.string(4, attribute, value);
         }
     }
-    if let Some(active) = get_ci(r, "active").and_then(Value::as_bool) {
+    if let Some(active) = a.active {
         w.entry(4, "active", if active { "true" } else { "false" });
     }
-    multi_valued(w, r, "emails");
-    multi_valued(w, r, "phoneNumbers");
-    if let Some(external_id) = text(r, "externalId") {
+    multi_valued(w, "emails", &a.emails);
+    multi_valued(w, "phoneNumbers", &a.phone_numbers);
+    if let Some(external_id) = user.external_id.as_deref().filter(|e| !e.is_empty()) {
         w.string(4, "externalId", external_id);
     }
     write_extensions(w, user, roles, warnings);
@@ -490,17 +481,15 @@ fn write_user(
 
 /// `emails` or `phoneNumbers`: the bare value when the server holds neither `type` nor a
 /// primary flag, otherwise the full object, so that what the server holds is what is compared.
-fn multi_valued(w: &mut Writer, resource: &Value, attribute: &str) {
-    let Some(items) = get_ci(resource, attribute).and_then(Value::as_array) else {
-        return;
-    };
+fn multi_valued(w: &mut Writer, attribute: &str, items: &[Item]) {
     let mut values: Vec<(&str, Option<&str>, bool)> = items
         .iter()
         .filter_map(|item| {
-            let value = text(item, "value")?;
-            let kind = text(item, "type");
-            let primary = get_ci(item, "primary").and_then(Value::as_bool) == Some(true);
-            Some((value, kind, primary))
+            Some((
+                item.value.as_deref().filter(|v| !v.is_empty())?,
+                item.kind.as_deref().filter(|k| !k.is_empty()),
+                item.primary == Some(true),
+            ))
         })
         .collect();
     if values.is_empty() {
@@ -527,7 +516,7 @@ fn multi_valued(w: &mut Writer, resource: &Value, attribute: &str) {
     }
 }
 
-/// Extension attributes: every non-blank attribute of every extension object the user
+/// Extension attributes: every assigned attribute of every extension object the user
 /// carries, except the provider's role attribute (written under `roles:`) and the enterprise
 /// `manager` (a server id).
 fn write_extensions(
@@ -536,28 +525,21 @@ fn write_extensions(
     roles: Option<&RoleDefinition>,
     warnings: &mut Vec<String>,
 ) {
-    let resource = user.resource.value();
-    let Some(object) = resource.as_object() else {
-        return;
-    };
-    let mut schemas: Vec<(&String, Vec<(&String, &Value)>)> = Vec::new();
-    for (key, value) in object {
-        let is_extension = key.len() > 4
-            && key[..4].eq_ignore_ascii_case("urn:")
-            && !key.eq_ignore_ascii_case(CORE_USER);
-        let Some(attributes) = value.as_object().filter(|_| is_extension) else {
+    let mut schemas: Vec<(&str, Vec<(&str, &Value)>)> = Vec::new();
+    for extension in &user.attributes.extensions {
+        let key = &*extension.schema;
+        let is_extension = is_schema_urn(key) && !names(key, CORE_USER);
+        let Some(attributes) = extension.attributes.as_ref().filter(|_| is_extension) else {
             continue;
         };
         let mut kept = Vec::new();
         for (name, value) in attributes {
-            let is_role = roles.is_some_and(|r| {
-                r.schema.eq_ignore_ascii_case(key) && r.attribute.eq_ignore_ascii_case(name)
-            });
+            let name = &**name;
+            let is_role = roles.is_some_and(|r| names(key, &r.schema) && names(name, &r.attribute));
             // The enterprise `manager` holds another user's server id: it means nothing on
             // another server, so a reseed could not reproduce it. It is left unmanaged.
-            let is_reference =
-                key.eq_ignore_ascii_case(ENTERPRISE_USER) && name.eq_ignore_ascii_case("manager");
-            if is_role || is_reference || is_blank(value) {
+            let is_reference = names(key, ENTERPRISE_USER) && names(name, "manager");
+            if is_role || is_reference || is_unassigned(value) {
                 continue;
             }
             if !is_attribute_name(name) || key.contains(char::is_whitespace) {
@@ -584,17 +566,6 @@ fn write_extensions(
         for (name, value) in attributes {
             w.entry(8, name, &yaml::flow_value(value));
         }
-    }
-}
-
-/// Blank as the diff reads it: null, an empty string, list or object, or an object of blanks.
-fn is_blank(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.values().all(is_blank),
-        _ => false,
     }
 }
 

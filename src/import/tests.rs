@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::client::Capabilities;
+use crate::client::{Capabilities, Keep};
 use crate::config::{self, LoadOptions};
 use crate::diff::{self, Options};
 use crate::state::{LiveGroup, LiveState, LiveUser};
@@ -55,13 +55,7 @@ fn live_state(seed: u64) -> LiveState {
         if rng.chance(30) {
             resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({"employeeNumber": format!("{}", rng.below(10_000)), "department": "R&D: core"});
         }
-        users.push(LiveUser {
-            id: format!("id-{seed}-{i}"),
-            user_name,
-            external_id: resource["externalId"].as_str().map(str::to_owned),
-            version: None,
-            resource: resource.into(),
-        });
+        users.push(LiveUser::from_value(&resource, Keep::Managed).expect("a user"));
     }
     let mut groups = Vec::new();
     for g in 0..rng.below(6) {
@@ -71,19 +65,12 @@ fn live_state(seed: u64) -> LiveState {
             .map(|u| u.id.clone())
             .collect();
         let display_name = format!("{} {g}", rng.pick(&["Owners", "Équipe", "no", "x: y"]));
-        let resource = json!({
-            "id": format!("g-{g}"),
-            "displayName": display_name,
-            "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>(),
-        });
         groups.push(LiveGroup {
             id: format!("g-{g}"),
             display_name,
-            external_id: None,
-            version: None,
             members,
             members_listed: true,
-            resource: resource.into(),
+            ..LiveGroup::default()
         });
     }
     LiveState {
@@ -167,24 +154,15 @@ fn the_output_does_not_depend_on_the_servers_order() {
 #[test]
 fn roles_go_through_groups_whose_members_all_hold_them() {
     let user = |id: &str, roles: &[&str]| {
-        LiveUser {
-        id: id.into(),
-        user_name: format!("{id}@example.com"),
-        external_id: None,
-        version: None,
-        resource: json!({"id": id, "userName": format!("{id}@example.com"), "urn:scim:tonkean": {"tonkeanRoles": roles}}).into(),
-    }
+        let resource = json!({"id": id, "userName": format!("{id}@example.com"), "urn:scim:tonkean": {"tonkeanRoles": roles}});
+        LiveUser::from_value(&resource, Keep::Managed).unwrap()
     };
-    let group = |name: &str, members: &[&str]| {
-        LiveGroup {
+    let group = |name: &str, members: &[&str]| LiveGroup {
         id: name.into(),
         display_name: name.into(),
-        external_id: None,
-        version: None,
         members: members.iter().map(|m| (*m).to_owned()).collect(),
         members_listed: true,
-        resource: json!({"displayName": name, "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<Value>>()}).into(),
-    }
+        ..LiveGroup::default()
     };
     let live = LiveState {
         users: vec![
@@ -224,13 +202,13 @@ fn roles_go_through_groups_whose_members_all_hold_them() {
 #[test]
 fn a_role_the_provider_does_not_allow_is_reported() {
     let live = LiveState {
-        users: vec![LiveUser {
-            id: "1".into(),
-            user_name: "ada@example.com".into(),
-            external_id: None,
-            version: None,
-            resource: json!({"userName": "ada@example.com", "urn:scim:tonkean": {"tonkeanRoles": ["ADMIN"]}}).into(),
-        }],
+        users: vec![
+            LiveUser::from_value(
+                &json!({"id": "1", "userName": "ada@example.com", "urn:scim:tonkean": {"tonkeanRoles": ["ADMIN"]}}),
+                Keep::Managed,
+            )
+            .unwrap(),
+        ],
         ..LiveState::default()
     };
     let imported = import(&block(), &live);
@@ -278,21 +256,13 @@ fn the_written_config_reads_like_a_hand_written_one() {
         "name": {"givenName": "Zoë", "familyName": "#1"},
         "urn:scim:tonkean": {"tonkeanRoles": ["PROCESS_CONTRIBUTOR"]}
     });
-    let user = |resource: &Value| LiveUser {
-        id: resource["id"].as_str().unwrap().into(),
-        user_name: resource["userName"].as_str().unwrap().into(),
-        external_id: resource["externalId"].as_str().map(str::to_owned),
-        version: None,
-        resource: resource.clone().into(),
-    };
+    let user = |resource: &Value| LiveUser::from_value(resource, Keep::Managed).unwrap();
     let group = |name: &str, members: &[&str]| LiveGroup {
         id: name.into(),
         display_name: name.into(),
-        external_id: None,
-        version: None,
         members: members.iter().map(|m| (*m).to_owned()).collect(),
         members_listed: true,
-        resource: json!({}).into(),
+        ..LiveGroup::default()
     };
     let live = LiveState {
         users: vec![user(&zoe), user(&ada)],

@@ -32,7 +32,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::{CONCURRENT_LOOKUPS, Key, LiveGroup, LiveState, LiveUser, ReadError, Wanted};
-use crate::client::{Capabilities, ClientError, ResourceKind, ScimClient};
+use crate::client::{Capabilities, ClientError, Keep, ResourceKind, ScimClient};
 
 /// The filters that find a user's groups, in the order they are tried: RFC 7644 §3.4.2.2's
 /// sub-attribute form, then the bare form AWS IAM Identity Center documents.
@@ -97,12 +97,13 @@ pub(super) async fn read(
         return Ok(None);
     }
     // 2. The groups that matter, read by id.
-    if read_by_id(client, &mut live.groups, &matter).await? {
+    let keep = Keep::for_server(capabilities);
+    if read_by_id(client, &mut live.groups, &matter, keep).await? {
         return Ok(None);
     }
     // 3. One filtered listing per user.
     let page = capabilities.max_results;
-    if let Some(reason) = all_users(client, page, live).await? {
+    if let Some(reason) = all_users(client, page, keep, live).await? {
         return Ok(Some(HiddenMembers::Unreadable(reason)));
     }
     let attribute = match member_filter(client, page).await? {
@@ -125,6 +126,7 @@ async fn read_by_id(
     client: &ScimClient,
     groups: &mut [LiveGroup],
     matter: &[usize],
+    keep: Keep,
 ) -> Result<bool, ReadError> {
     let mut shown = false;
     for (batch, at) in matter.chunks(CONCURRENT_LOOKUPS).enumerate() {
@@ -142,7 +144,7 @@ async fn read_by_id(
             if let Some(full) = response?
                 .and_then(|r| r.body)
                 .as_ref()
-                .and_then(LiveGroup::from_value)
+                .and_then(|body| LiveGroup::from_value(body, keep))
             {
                 shown |= !full.members.is_empty();
                 groups[i] = full;
@@ -233,6 +235,7 @@ fn matching(groups: &[LiveGroup], keys: &[Key<'_>]) -> Vec<usize> {
 async fn all_users(
     client: &ScimClient,
     page: Option<usize>,
+    keep: Keep,
     live: &mut LiveState,
 ) -> Result<Option<String>, ReadError> {
     let untrusted =
@@ -245,7 +248,7 @@ async fn all_users(
     }
     // A targeted read found the declared users only: list them all.
     let listing = client
-        .list_all::<LiveUser>(ResourceKind::User, page, &["groups"])
+        .list_all::<LiveUser>(ResourceKind::User, page, &["groups"], keep)
         .await?;
     if let Some(check) = &listing.untrusted {
         return Ok(Some(untrusted(check)));
@@ -266,7 +269,7 @@ pub async fn member_filter(
     for attribute in MEMBER_FILTERS {
         let filter = filter(attribute, PROBE_ID);
         match client
-            .list_matching::<Value>(ResourceKind::Group, page, &filter)
+            .list_matching::<Value>(ResourceKind::Group, page, &filter, Keep::Managed)
             .await
         {
             Ok(listing) if listing.resources.is_empty() => return Ok(Ok(attribute)),
@@ -307,7 +310,12 @@ async fn groups_of(
     user: &str,
 ) -> Result<Result<(Vec<String>, usize), String>, ReadError> {
     let listing = match client
-        .list_matching::<Value>(ResourceKind::Group, page, &filter(attribute, user))
+        .list_matching::<Value>(
+            ResourceKind::Group,
+            page,
+            &filter(attribute, user),
+            Keep::Managed,
+        )
         .await
     {
         Ok(listing) => listing,
@@ -320,7 +328,7 @@ async fn groups_of(
     let ids = listing
         .resources
         .iter()
-        .filter_map(|g| super::get_ci(g, "id").and_then(Value::as_str))
+        .filter_map(|g| crate::attribute::get_ci(g, "id").and_then(Value::as_str))
         .map(str::to_owned)
         .collect();
     Ok(Ok((ids, listing.pages)))

@@ -12,27 +12,30 @@
 //! planned for an object that exists, and the failed check is kept so that pruning and import
 //! can refuse, naming it. Group members a server does not show are read the way it allows
 //! ([`members`]).
+//!
+//! Each user and group is read once, by `serde_json`, while its page is parsed, into the typed
+//! values the diff compares ([`LiveUser`], [`LiveGroup`]); nothing reads its JSON again. A
+//! server without PATCH is updated with PUT, so there each resource is kept whole as well
+//! ([`Keep::Whole`]).
 
+mod group;
 mod members;
-mod resource;
+mod reader;
+mod user;
 
-use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
-use crate::client::scan;
 use crate::client::{
-    Capabilities, ClientError, FirstPage, IfObject, Listed, MemberName, Members, ObjectReader,
-    Pick, ResourceKind, ScimClient, Untrusted, string_of,
+    Capabilities, ClientError, FirstPage, Keep, Listed, ResourceKind, ScimClient, Untrusted,
 };
 
+pub use group::LiveGroup;
 pub use members::{HiddenMembers, MEMBER_FILTERS, member_filter};
-pub use resource::Resource;
-pub(crate) use resource::{MAX_MEMBERS, ResourceWriter};
+pub use reader::resource_hash;
+pub use user::{Extension, Item, LiveUser, Name, UserAttributes, items_json, role_values};
 
 /// How many lookups run at once in a targeted read.
 const CONCURRENT_LOOKUPS: usize = 8;
@@ -54,35 +57,6 @@ pub enum ReadError {
         attribute: &'static str,
         found: String,
     },
-}
-
-/// A user as the server holds it.
-#[derive(Debug, Clone)]
-pub struct LiveUser {
-    pub id: String,
-    pub user_name: String,
-    pub external_id: Option<String>,
-    /// `meta.version`: the version the server gives the resource.
-    pub version: Option<String>,
-    /// The resource as the server sent it, without `meta` and `groups`.
-    pub resource: Resource,
-}
-
-/// A group as the server holds it.
-#[derive(Debug, Clone)]
-pub struct LiveGroup {
-    pub id: String,
-    pub display_name: String,
-    pub external_id: Option<String>,
-    pub version: Option<String>,
-    /// Member ids.
-    pub members: BTreeSet<String>,
-    /// Whether `members` is known: the group was read with its `members` attribute, or its
-    /// members were read another way ([`members`]). When it is not, `members` is empty but the
-    /// group may have members, and nothing may be inferred from it.
-    pub members_listed: bool,
-    /// The resource as the server sent it, without `meta`.
-    pub resource: Resource,
 }
 
 /// Everything read from one server.
@@ -138,11 +112,12 @@ pub async fn read(
     wanted: &Wanted<'_>,
 ) -> Result<LiveState, ReadError> {
     let page = capabilities.max_results;
+    let keep = Keep::for_server(capabilities);
     // A user's `groups` is computed from the groups, which are read too; leaving it out of the
     // user listing saves about a fifth of its bytes.
     let (users_first, groups_first) = tokio::try_join!(
-        client.list_first::<LiveUser>(ResourceKind::User, page, &["groups"]),
-        client.list_first::<LiveGroup>(ResourceKind::Group, page, &[]),
+        client.list_first::<LiveUser>(ResourceKind::User, page, &["groups"], keep),
+        client.list_first::<LiveGroup>(ResourceKind::Group, page, &[], keep),
     )?;
     let total_users = users_first.total_results;
     let total_groups = groups_first.total_results;
@@ -183,7 +158,7 @@ async fn read_rest<T: Live>(
     wanted: &[Key<'_>],
     everything: bool,
 ) -> Result<(Vec<T>, Coverage), ReadError> {
-    let kind = first.kind;
+    let (kind, keep) = (first.kind, first.keep());
     let remaining = first.remaining_pages();
     let missing = if everything || remaining == 0 {
         Vec::new()
@@ -194,7 +169,7 @@ async fn read_rest<T: Live>(
     let lookups = missing.len() + missing.iter().filter(|k| k.external_id.is_some()).count();
     if !everything && remaining > 0 && lookups < remaining {
         let mut resources = first.resources;
-        resources.extend(look_up(client, kind, &missing).await?);
+        resources.extend(look_up(client, kind, keep, &missing).await?);
         let coverage = Coverage {
             complete: false,
             untrusted: None,
@@ -214,7 +189,7 @@ async fn read_rest<T: Live>(
     // What the listing shows exists; what it leaves out may exist too.
     let missing = missing_keys(&listing.resources, wanted, usize::MAX);
     let mut resources = listing.resources;
-    resources.extend(look_up(client, kind, &missing).await?);
+    resources.extend(look_up(client, kind, keep, &missing).await?);
     let coverage = Coverage {
         complete: false,
         untrusted: Some(untrusted),
@@ -227,17 +202,18 @@ async fn read_rest<T: Live>(
 async fn look_up<T: Live>(
     client: &ScimClient,
     kind: ResourceKind,
+    keep: Keep,
     missing: &[&Key<'_>],
 ) -> Result<Vec<T>, ReadError> {
     let names: Vec<&str> = missing.iter().map(|k| k.name).collect();
-    let mut found: Vec<T> = lookup_all(client, kind, T::KEY_ATTRIBUTE, &names).await?;
+    let mut found: Vec<T> = lookup_all(client, kind, keep, T::KEY_ATTRIBUTE, &names).await?;
     let found_names: HashSet<String> = found.iter().map(|r| r.key().to_lowercase()).collect();
     let renamed: Vec<&str> = missing
         .iter()
         .filter(|k| !found_names.contains(&k.name.to_lowercase()))
         .filter_map(|k| k.external_id)
         .collect();
-    found.extend(lookup_all(client, kind, "externalId", &renamed).await?);
+    found.extend(lookup_all(client, kind, keep, "externalId", &renamed).await?);
     Ok(found)
 }
 
@@ -290,6 +266,7 @@ fn first_of_each_id<T: Listed>(resources: Vec<T>) -> Vec<T> {
 async fn lookup_all<T: Live>(
     client: &ScimClient,
     kind: ResourceKind,
+    keep: Keep,
     attribute: &'static str,
     values: &[&str],
 ) -> Result<Vec<T>, ReadError> {
@@ -301,7 +278,7 @@ async fn lookup_all<T: Live>(
             let Some(value) = pending.next() else { break };
             let client = client.clone();
             tasks.spawn(async move {
-                let found = client.find_by::<T>(kind, attribute, &value).await;
+                let found = client.find_by::<T>(kind, attribute, &value, keep).await;
                 (value, found)
             });
         }
@@ -380,260 +357,6 @@ impl Live for LiveGroup {
     }
 }
 
-/// A string attribute, its name matched case-insensitively (RFC 7643 §2.1).
-#[must_use]
-pub fn get_ci<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
-    let object = resource.as_object()?;
-    object.get(name).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
-/// The `version` inside a resource's `meta`.
-fn version_of(members: &Members<'_>) -> Option<String> {
-    let meta = Members::parse(members.get("meta")?.get())?;
-    meta.get_str("version")
-}
-
-impl LiveUser {
-    /// A user from its JSON; `None` without an id or userName.
-    #[must_use]
-    pub fn from_value(resource: &Value) -> Option<Self> {
-        Self::from_json(&RawValue::from_string(resource.to_string()).ok()?)
-    }
-}
-
-impl Listed for LiveUser {
-    fn from_json(json: &RawValue) -> Option<Self> {
-        let members = Members::parse(json.get())?;
-        Some(LiveUser {
-            id: members.get_str("id")?,
-            user_name: members.get_str("userName")?,
-            external_id: members.get_str("externalId"),
-            version: version_of(&members),
-            // Nothing is diffed, written or hashed from `meta` or a user's computed `groups`
-            // (RFC 7643 §3.1, §4.1.2 make them read-only), and at 100,000 users they are most
-            // of what a listing holds.
-            resource: Resource::from_text(members.to_json_without(&["meta", "groups"]))?,
-        })
-    }
-
-    fn deserialize_item<'de, D: Deserializer<'de>>(
-        deserializer: D,
-        scratch: &mut String,
-    ) -> Result<Option<Self>, D::Error> {
-        let read = IfObject(ResourceReader {
-            text: scratch,
-            left_out: Some("groups"),
-            members: false,
-        })
-        .deserialize(deserializer)?;
-        let Some(read) = read else {
-            return Ok(None);
-        };
-        let (Some(id), Some(user_name)) = (read.id, read.name) else {
-            return Ok(None);
-        };
-        Ok(Some(LiveUser {
-            id,
-            user_name,
-            external_id: read.external_id,
-            version: read.version,
-            resource: read.resource.ok_or_else(unreadable)?,
-        }))
-    }
-
-    fn id(&self) -> Option<&str> {
-        Some(&self.id)
-    }
-}
-
-impl LiveGroup {
-    /// A group from its JSON; `None` without an id or displayName.
-    #[must_use]
-    pub fn from_value(resource: &Value) -> Option<Self> {
-        Self::from_json(&RawValue::from_string(resource.to_string()).ok()?)
-    }
-}
-
-impl Listed for LiveGroup {
-    fn from_json(json: &RawValue) -> Option<Self> {
-        let members = Members::parse(json.get())?;
-        let listed = members.get("members").filter(|raw| raw.get() != "null");
-        let ids = listed
-            .and_then(|raw| crate::client::json_items(raw.get()))
-            .map(|items| {
-                items
-                    .into_iter()
-                    .filter_map(|item| Members::parse(item.get())?.get_str("value"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Some(LiveGroup {
-            id: members.get_str("id")?,
-            display_name: members.get_str("displayName")?,
-            external_id: members.get_str("externalId"),
-            version: version_of(&members),
-            members: ids,
-            members_listed: listed.is_some(),
-            resource: Resource::from_text(members.to_json_without(&["meta"]))?,
-        })
-    }
-
-    fn deserialize_item<'de, D: Deserializer<'de>>(
-        deserializer: D,
-        scratch: &mut String,
-    ) -> Result<Option<Self>, D::Error> {
-        let read = IfObject(ResourceReader {
-            text: scratch,
-            left_out: None,
-            members: true,
-        })
-        .deserialize(deserializer)?;
-        let Some(read) = read else {
-            return Ok(None);
-        };
-        let (Some(id), Some(display_name)) = (read.id, read.name) else {
-            return Ok(None);
-        };
-        let listed = read.members.filter(|raw| raw.get() != "null");
-        let members = match listed {
-            Some(raw) => member_ids(raw),
-            None => BTreeSet::new(),
-        };
-        Ok(Some(LiveGroup {
-            id,
-            display_name,
-            external_id: read.external_id,
-            version: read.version,
-            members,
-            members_listed: listed.is_some(),
-            resource: read.resource.ok_or_else(unreadable)?,
-        }))
-    }
-
-    fn id(&self) -> Option<&str> {
-        Some(&self.id)
-    }
-}
-
-/// The error that sends a page to be read member by member, where an unreadable resource
-/// refuses the whole page.
-fn unreadable<E: serde::de::Error>() -> E {
-    E::custom("a number no JSON tree can hold")
-}
-
-/// What [`ResourceReader`] takes from a user or group.
-struct ReadResource<'de> {
-    id: Option<String>,
-    /// userName or displayName.
-    name: Option<String>,
-    external_id: Option<String>,
-    version: Option<String>,
-    /// A group's `members` as its JSON text.
-    members: Option<&'de RawValue>,
-    /// The resource's compact text, as [`Members::to_json_without`] writes it; `None` when it
-    /// holds a number no JSON tree can hold.
-    resource: Option<Resource>,
-}
-
-/// Reads a listed user or group in one pass, as [`LiveUser::from_json`] and
-/// [`LiveGroup::from_json`] read it from its members: the text leaves out `meta` and the member
-/// `left_out` names, if any.
-struct ResourceReader<'s> {
-    text: &'s mut String,
-    /// `groups` for a user (computed, read-only).
-    left_out: Option<&'static str>,
-    /// Whether to keep `members` (a group's).
-    members: bool,
-}
-
-impl<'de> ObjectReader<'de> for ResourceReader<'_> {
-    type Value = ReadResource<'de>;
-
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut text = ResourceWriter::new(self.text);
-        let mut id = Pick::default();
-        let mut user_name = Pick::default();
-        let mut display_name = Pick::default();
-        let mut external_id = Pick::default();
-        let mut members = Pick::default();
-        let mut version = Pick::default();
-        while let Some(MemberName(key)) = map.next_key()? {
-            if key.eq_ignore_ascii_case("meta") {
-                let meta = map.next_value_seed(IfObject(StringMember("version")))?;
-                version.offer(&key, "meta", || meta.flatten());
-                continue;
-            }
-            if self
-                .left_out
-                .is_some_and(|name| key.eq_ignore_ascii_case(name))
-            {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            let value: &'de RawValue = map.next_value()?;
-            let _ = id.offer(&key, "id", || value)
-                || user_name.offer(&key, "userName", || value)
-                || display_name.offer(&key, "displayName", || value)
-                || external_id.offer(&key, "externalId", || value)
-                || (self.members && members.offer(&key, "members", || value));
-            text.member_as_read(key, value.get());
-        }
-        let name = if self.members {
-            display_name
-        } else {
-            user_name
-        };
-        Ok(ReadResource {
-            id: id.into_inner().and_then(string_of),
-            name: name.into_inner().and_then(string_of),
-            external_id: external_id.into_inner().and_then(string_of),
-            version: version.into_inner().flatten(),
-            members: members.into_inner(),
-            resource: text.finish(),
-        })
-    }
-}
-
-/// Reads the string member `0` of an object, its name matched as [`Members::get`] matches it:
-/// `meta.version` (see [`version_of`]), or a group member's `value`.
-struct StringMember(&'static str);
-
-impl<'de> ObjectReader<'de> for StringMember {
-    type Value = Option<String>;
-
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = Pick::default();
-        while let Some(MemberName(key)) = map.next_key()? {
-            if key.eq_ignore_ascii_case(self.0) {
-                let value: &'de RawValue = map.next_value()?;
-                found.offer(&key, self.0, || value);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found.into_inner().and_then(string_of))
-    }
-}
-
-/// The `value` of each item of a group's `members`, as [`LiveGroup::from_json`] reads them.
-/// The text was read by the page's parser already, so it is scanned, not parsed again; a
-/// number no JSON tree can hold in it refuses the group's resource text instead.
-fn member_ids(members: &RawValue) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    // `members` that is not a list holds no member, nor does an item that is not an object.
-    for item in scan::Items::of(Some(members.get())) {
-        let mut value = scan::Pick::new("value");
-        scan::offer_members(item, &mut value);
-        ids.extend(value.found().and_then(scan::string).map(Cow::into_owned));
-    }
-    ids
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,6 +369,7 @@ mod tests {
             .map(|(id, name, external_id)| {
                 LiveUser::from_value(
                     &json!({"id": id, "userName": name, "externalId": external_id}),
+                    Keep::Managed,
                 )
                 .unwrap()
             })
@@ -683,147 +407,5 @@ mod tests {
                 json!({"id": "c"})
             ]
         );
-    }
-
-    #[test]
-    fn a_listed_user_keeps_its_attributes_and_version_only() {
-        let user = LiveUser::from_value(&json!({
-            "id": "1", "userName": "ada", "title": "Analyst",
-            "Meta": {"resourceType": "User", "Version": "W/\"3\"", "location": "x"},
-            "groups": [{"value": "g", "display": "Owners"}],
-        }))
-        .unwrap();
-        assert_eq!(user.version.as_deref(), Some("W/\"3\""));
-        assert_eq!(
-            user.resource.value(),
-            json!({"id": "1", "userName": "ada", "title": "Analyst"})
-        );
-        assert!(LiveUser::from_value(&json!({"userName": "no id"})).is_none());
-    }
-
-    /// Reads a page holding `items` both ways, checks that the one-pass reading did not fail
-    /// unless `fails_one_pass` and that both agree, and returns what was read.
-    fn read_both_ways<T: Listed + std::fmt::Debug>(items: &str, fails_one_pass: bool) -> Vec<T> {
-        let text = format!(r#"{{"totalResults": 9, "Resources": [{items}]}}"#);
-        let (one_pass, members) = crate::client::parse_both_ways::<T>(&text);
-        assert_eq!(one_pass.is_err(), fails_one_pass, "{text}: {one_pass:?}");
-        let members = members.unwrap().resources;
-        if let Ok(one_pass) = one_pass {
-            assert_eq!(
-                format!("{:?}", one_pass.unwrap().resources),
-                format!("{members:?}"),
-                "{text}"
-            );
-        }
-        let parsed = crate::client::ListPage::<T>::parse(text.as_bytes()).unwrap();
-        assert_eq!(format!("{:?}", parsed.resources), format!("{members:?}"));
-        members
-    }
-
-    #[test]
-    fn a_listed_user_is_read_in_one_pass_as_from_its_members() {
-        let users = read_both_ways::<LiveUser>(
-            r#"{"id": "1", "userName": "ada", "externalId": "e1", "name": {"givenName": "Zoë"},
-                "meta": {"version": "W/\"1\"", "location": "x"}, "groups": [{"value": "g"}]},
-               {"ID": "upper", "id": "2", "Id": "mixed", "USERNAME": "bob", "Groups": null,
-                "Meta": {"Version": "W/\"2\"", "version": "W/\"3\"", "VERSION": "W/\"4\""},
-                "meta": "not an object", "n\u0061me": "esc\"aped", "big": 1.5e300, "x": [-0]},
-               {"id": "3", "userName": "cy", "meta": {"version": 7}, "externalId": null},
-               {"id": "4", "userName": "di", "meta": {"version": "W/\"5\""}, "META": [1]},
-               {"id": "5", "userName": "ed", "meta": {"version": "\ud800"}},
-               {"userName": "no id"}, {"id": 6, "userName": "numeric id"}, {"id": "7"},
-               7, "x", null, [{"id": "8", "userName": "in an array"}], {}"#,
-            false,
-        );
-        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-        assert_eq!(ids, ["1", "2", "3", "4", "5"]);
-        // The exact `meta` wins, and is not an object.
-        assert_eq!(users[1].version, None);
-        assert_eq!(users[2].version, None);
-        assert_eq!(users[3].version.as_deref(), Some("W/\"5\""));
-        assert_eq!(
-            users[1].resource.as_str(),
-            r#"{"ID":"upper","id":"2","Id":"mixed","USERNAME":"bob","name":"esc\"aped","big":1.5e300,"x":[-0]}"#
-        );
-        // A number no JSON tree can hold, in what is not kept of a resource: no harm done.
-        let users = read_both_ways::<LiveUser>(
-            r#"{"id": "1", "userName": "ada", "meta": {"version": 1e400}}"#,
-            false,
-        );
-        assert_eq!(users.len(), 1);
-        // Such a number in what is kept of a resource, or as an item, refuses the page: the
-        // resource could be neither diffed nor written back.
-        for items in [
-            r#"{"id": "1", "userName": "ada", "title": 1e400}"#,
-            r#"{"id": "1", "userName": "ada", "x": [{"y": -2E+999}]}"#,
-            r#"{"id": "1", "userName": "ada"}, 1e400"#,
-        ] {
-            let text = format!(r#"{{"totalResults": 9, "Resources": [{items}]}}"#);
-            assert!(
-                crate::client::ListPage::<LiveUser>::parse(text.as_bytes()).is_none(),
-                "{items}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_listed_group_is_read_in_one_pass_as_from_its_members() {
-        let groups = read_both_ways::<LiveGroup>(
-            r#"{"id": "g1", "displayName": "Owners", "members": [{"value": "1"},
-                {"Value": "2", "value": "3"}, {"VALUE": "4"}, {"value": 5}, 6, "7", null,
-                [{"value": "8"}], {"display": "no value"}], "meta": {"version": "W/\"1\""}},
-               {"id": "g2", "DisplayName": "Empty", "members": null, "groups": []},
-               {"id": "g3", "displayName": "Odd", "Members": {"value": "9"}},
-               {"id": "g4", "displayName": "Twice", "members": [{"value": "a"}],
-                "Members": [{"value": "b"}]},
-               {"id": "g5", "displayName": "None"},
-               {"id": "g6", "displayName": "Scalar", "members": 3},
-               {"displayName": "no id", "members": []}"#,
-            false,
-        );
-        let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-        assert_eq!(ids, ["g1", "g2", "g3", "g4", "g5", "g6"]);
-        assert_eq!(
-            groups[0].members,
-            BTreeSet::from(["1", "3", "4"].map(str::to_owned))
-        );
-        assert!(!groups[1].members_listed);
-        assert!(groups[2].members_listed && groups[2].members.is_empty());
-        assert_eq!(groups[3].members, BTreeSet::from(["a".to_owned()]));
-        assert!(groups[5].members_listed);
-        assert_eq!(
-            groups[1].resource.as_str(),
-            r#"{"id":"g2","DisplayName":"Empty","members":null,"groups":[]}"#
-        );
-        let groups = read_both_ways::<LiveGroup>(
-            r#"{"id": "g", "displayName": "G", "members": [], "meta": 1e400}"#,
-            true,
-        );
-        assert_eq!(groups[0].version, None);
-        // Such a number among the members refuses the page, as anywhere in a user.
-        let text = r#"{"totalResults": 1, "Resources": [{"id": "g", "displayName": "G",
-            "members": [{"value": "1", "n": 1e400}]}]}"#;
-        assert!(crate::client::ListPage::<LiveGroup>::parse(text.as_bytes()).is_none());
-    }
-
-    #[test]
-    fn a_listed_group_keeps_its_members_and_says_whether_it_had_them() {
-        let group = LiveGroup::from_value(&json!({
-            "id": "g", "displayName": "Owners", "externalId": "x",
-            "members": [{"value": "1"}, {"value": "2", "display": "bob"}],
-            "meta": {"version": "W/\"9\""},
-        }))
-        .unwrap();
-        assert!(group.members_listed);
-        assert_eq!(
-            group.members,
-            BTreeSet::from(["1".to_owned(), "2".to_owned()])
-        );
-        assert_eq!(group.external_id.as_deref(), Some("x"));
-        assert_eq!(group.version.as_deref(), Some("W/\"9\""));
-        assert_eq!(group.resource.value()["members"][1]["display"], "bob");
-        let bare = LiveGroup::from_value(&json!({"id": "h", "displayName": "Empty"})).unwrap();
-        assert!(!bare.members_listed);
-        assert!(bare.members.is_empty());
     }
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use scimform::apply::{self, ExecOptions, Movement, PreconditionError, Quiet};
-use scimform::client::RetryPolicy;
-use scimform::client::{Connection, ResourceKind, ScimClient};
+use scimform::client::{Connection, Keep, ResourceKind, RetryPolicy, ScimClient};
 use scimform::config::{self, Config, LoadOptions};
 use scimform::plan::{Action, ProviderPlan};
 use scimform::report::{AdoptCause, Note, Outcome};
@@ -258,7 +257,7 @@ async fn apply_through_faults(server: Server, bulk: bool) {
 
     // No create was sent twice: scim2-server would have kept both groups of one name.
     let groups = direct
-        .list_all::<Value>(ResourceKind::Group, None, &[])
+        .list_all::<Value>(ResourceKind::Group, None, &[], Keep::Managed)
         .await
         .unwrap();
     let mut names: Vec<&str> = groups
@@ -269,7 +268,7 @@ async fn apply_through_faults(server: Server, bulk: bool) {
     names.sort_unstable();
     assert_eq!(names, ["Team A", "Team B", "Team C", "Team D"]);
     let users = direct
-        .list_all::<Value>(ResourceKind::User, None, &[])
+        .list_all::<Value>(ResourceKind::User, None, &[], Keep::Managed)
         .await
         .unwrap();
     assert_eq!(users.resources.len(), 12);
@@ -379,7 +378,7 @@ async fn conflicting_create_adopts(server: Server) {
         }
     );
     let owners = direct
-        .find_by::<Value>(ResourceKind::Group, "displayName", "Owners")
+        .find_by::<Value>(ResourceKind::Group, "displayName", "Owners", Keep::Managed)
         .await
         .unwrap();
     assert_eq!(owners[0]["members"][0]["value"], existing.as_str());

@@ -2,7 +2,7 @@
 //! real HTTP.
 
 use reqwest::Method;
-use scimform::client::{BulkLimits, ClientError, Connection, ResourceKind, ScimClient};
+use scimform::client::{BulkLimits, ClientError, Connection, Keep, ResourceKind, ScimClient};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -54,7 +54,7 @@ async fn lists_every_page_once_and_proves_the_listing_complete() {
     let before = peer.requests().len();
 
     let listing = client
-        .list_all::<Value>(ResourceKind::User, Some(10), &[])
+        .list_all::<Value>(ResourceKind::User, Some(10), &[], Keep::Managed)
         .await
         .unwrap();
 
@@ -77,7 +77,7 @@ async fn an_empty_directory_is_one_request_and_complete() {
     let peer = PeerServer::start();
     let client = client(&peer, PEER_TOKEN);
     let listing = client
-        .list_all::<Value>(ResourceKind::Group, None, &["members"])
+        .list_all::<Value>(ResourceKind::Group, None, &["members"], Keep::Managed)
         .await
         .unwrap();
     assert!(listing.resources.is_empty());
@@ -91,13 +91,23 @@ async fn finds_by_filter_and_treats_no_match_as_empty() {
     let client = client(&peer, PEER_TOKEN);
     create_users(&client, 2).await;
     let found = client
-        .find_by::<Value>(ResourceKind::User, "userName", "USER001@example.com")
+        .find_by::<Value>(
+            ResourceKind::User,
+            "userName",
+            "USER001@example.com",
+            Keep::Managed,
+        )
         .await
         .unwrap();
     assert_eq!(found.len(), 1, "userName matches case-insensitively");
     assert_eq!(found[0]["userName"], "user001@example.com");
     let none = client
-        .find_by::<Value>(ResourceKind::User, "userName", "nobody@example.com")
+        .find_by::<Value>(
+            ResourceKind::User,
+            "userName",
+            "nobody@example.com",
+            Keep::Managed,
+        )
         .await
         .unwrap();
     assert!(none.is_empty());
@@ -116,7 +126,7 @@ async fn a_rejected_token_is_an_error_that_does_not_show_it() {
     let wrong = "wrong-token-8842";
     // ServiceProviderConfig may be public (RFC 7644 §4); a list never is.
     let err = client(&peer, wrong)
-        .list_all::<Value>(ResourceKind::User, None, &[])
+        .list_all::<Value>(ResourceKind::User, None, &[], Keep::Managed)
         .await
         .unwrap_err();
     assert!(
