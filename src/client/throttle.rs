@@ -29,8 +29,12 @@ use tokio::time::Instant;
 use super::ClientError;
 use super::retry::Fault;
 
-/// The window over which what the server let through is counted.
+/// The shortest time between two cuts of the rate, and the time a run must have been going
+/// before a refusal cuts it.
 const WINDOW: Duration = Duration::from_secs(1);
+/// The window over which what the server let through is counted: two seconds, so that a
+/// token bucket's burst weighs half what it would over one.
+const MEASURED: Duration = Duration::from_secs(2);
 /// At a refusal, the new rate is this share of what the server let through.
 const DECREASE: f64 = 0.95;
 /// Below this share of the refused rate, the rate grows by [`FAST_GROWTH`] of it per second.
@@ -39,10 +43,11 @@ const FAST_GROWTH: f64 = 0.10;
 /// From [`NEAR_CEILING`] up to the refused rate, the rate grows by this share of itself per
 /// second: the next refusal comes tens of seconds after the last.
 const SLOW_GROWTH: f64 = 0.001;
-/// Past the refused rate, by this share of itself per second, quickly: the rate at a first
-/// refusal is known only roughly, and the server's limit may have been lower for a while than
-/// it is now.
-const PROBE_GROWTH: f64 = 0.25;
+/// Past the refused rate, by this share of itself per second: the server's limit may have
+/// been lower for a while than it is now.
+const PROBE_GROWTH: f64 = 0.05;
+/// Past a refused rate that was measured only over a moment, by this share per second.
+const QUICK_PROBE_GROWTH: f64 = 0.25;
 /// The shortest time what the server let through is counted over: a token bucket lets a
 /// burst through at once, which over a shorter time would look like a high rate.
 const MIN_MEASURED: Duration = Duration::from_millis(250);
@@ -82,7 +87,7 @@ struct State {
     first: Option<Instant>,
     /// The most answers that came in one window.
     peak: usize,
-    /// When the responses of the last [`WINDOW`] that were not refusals arrived.
+    /// When the responses of the last [`MEASURED`] that were not refusals arrived.
     recent: VecDeque<Instant>,
 }
 
@@ -223,7 +228,7 @@ impl State {
         while self
             .recent
             .front()
-            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+            .is_some_and(|t| now.duration_since(*t) > MEASURED)
         {
             self.recent.pop_front();
         }
@@ -237,7 +242,7 @@ impl State {
         // second, each adds 1/rate of the growth per second.
         if let (Some(rate), Some(ceiling)) = (self.rate, self.ceiling) {
             let growth = if !self.ceiling_measured {
-                PROBE_GROWTH * rate
+                QUICK_PROBE_GROWTH * rate
             } else if rate < NEAR_CEILING * ceiling {
                 FAST_GROWTH * ceiling
             } else if rate < ceiling {
@@ -258,22 +263,26 @@ impl State {
         self.trim(now);
         // What the server let through, per second of the window in which requests were sent:
         // the time paused by a `Retry-After` does not count.
-        let window_start = now.checked_sub(WINDOW).unwrap_or(now);
+        // The window, no longer than the run so far.
+        let span = self
+            .first
+            .map_or(MEASURED, |first| now.duration_since(first).min(MEASURED));
+        let window_start = now.checked_sub(span).unwrap_or(now);
         let paused = match (self.paused_from, self.paused_until) {
             (Some(from), Some(until)) => until
                 .min(now)
                 .saturating_duration_since(from.max(window_start)),
             _ => Duration::ZERO,
         };
-        let measured = WINDOW.saturating_sub(paused).max(MIN_MEASURED);
+        let measured = span.saturating_sub(paused).max(MIN_MEASURED);
         let let_through = self.recent.len() as f64 / measured.as_secs_f64();
         let refused_at = match self.rate {
             Some(rate) => rate.min(let_through.max(MIN_RATE)),
             None => let_through.max(MIN_RATE),
         };
-        let floor = (FLOOR * self.peak as f64 / WINDOW.as_secs_f64()).max(MIN_RATE);
+        let floor = (FLOOR * self.peak as f64 / MEASURED.as_secs_f64()).max(MIN_RATE);
         self.ceiling = Some(refused_at);
-        self.ceiling_measured = measured >= WINDOW / 2;
+        self.ceiling_measured = measured >= WINDOW;
         let rate = (refused_at * DECREASE).max(floor);
         self.rate = Some(rate);
         self.last_cut = Some(now);
@@ -330,17 +339,19 @@ mod tests {
         throttle.record(early, Outcome::Refused(None));
         assert_eq!(throttle.rate(), None);
         tokio::time::sleep(WINDOW).await;
-        // The server let 40 requests through in the last second, then refused three that
-        // were in flight together.
+        // The server let 40 requests a second through for two seconds, then refused three
+        // that were in flight together.
+        for _ in 0..80 {
+            let at = throttle.admit().await;
+            tokio::time::sleep(Duration::from_millis(24)).await;
+            throttle.record(at, Outcome::Answered);
+        }
         let mut sent = Vec::new();
-        for _ in 0..43 {
+        for _ in 0..3 {
             sent.push(throttle.admit().await);
         }
-        for at in &sent[..40] {
-            throttle.record(*at, Outcome::Answered);
-        }
-        for at in &sent[40..] {
-            throttle.record(*at, Outcome::Refused(None));
+        for at in sent {
+            throttle.record(at, Outcome::Refused(None));
         }
         let cut = throttle.rate().unwrap();
         assert!((cut - 38.0).abs() < 1e-9, "one cut to 95% of 40: {cut}");
