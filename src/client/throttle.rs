@@ -1,7 +1,7 @@
 //! Pacing the requests sent to one provider (SPEC §8: rate-limited servers).
 //!
 //! A 429 is the server saying the provider as a whole goes too fast, not that one request
-//! did; so the answer is taken for every request to it. All clones of a client share one
+//! did; so the response is taken for every request to it. All clones of a client share one
 //! [`Throttle`], which does three things:
 //!
 //! - a `Retry-After` on a 429 or 503 pauses every request to the provider until it has passed,
@@ -12,8 +12,8 @@
 //!   then raised quickly back near the rate that was refused and slowly beyond it, so that
 //!   refusals stay rare instead of recurring every few seconds;
 //! - one refusal cuts the rate once: the refusals of requests sent before the last cut are
-//!   answers to the old rate, not to the new one; and the rate is cut at most once a second,
-//!   never before a few answers have come (what the server lets through is not known), and never
+//!   responses to the old rate, not to the new one; and the rate is cut at most once a second,
+//!   never before a few responses have come (what the server lets through is not known), and never
 //!   below a quarter of the most it ever let through in a second, so that refusals that have
 //!   nothing to do with the rate (a flaky gateway's) slow a run down, but do not stall it.
 //!
@@ -51,7 +51,7 @@ const QUICK_PROBE_GROWTH: f64 = 0.25;
 /// The shortest time what the server let through is counted over: a token bucket lets a
 /// burst through at once, which over a shorter time would look like a high rate.
 const MIN_MEASURED: Duration = Duration::from_millis(250);
-/// How many answers in the last window make a refusal in the first second teach a rate.
+/// How many responses in the last window make a refusal in the first second teach a rate.
 const MIN_ANSWERS: usize = 5;
 /// The slowest learnt rate, in requests per second.
 const MIN_RATE: f64 = 0.5;
@@ -85,7 +85,7 @@ struct State {
     last_cut: Option<Instant>,
     /// When the first request was let through.
     first: Option<Instant>,
-    /// The most answers that came in one window.
+    /// The most responses that came in one window.
     peak: usize,
     /// When the responses of the last [`MEASURED`] that were not refusals arrived.
     recent: VecDeque<Instant>,
@@ -94,32 +94,32 @@ struct State {
 /// What became of one request, as far as pacing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// The server answered, and did not refuse for going too fast.
-    Answered,
+    /// The server responded, and did not refuse for going too fast.
+    Responded,
     /// 429, or 503 with `Retry-After`: too fast, come back after the delay, if given.
     Refused(Option<Duration>),
-    /// No answer (a reset, a timeout): says nothing about the rate.
-    Unanswered,
+    /// No response (a reset, a timeout): says nothing about the rate.
+    NoResponse,
 }
 
 impl Outcome {
     /// What a request's error (`None` for a success) says about the rate. Only a 429, or a
     /// 503 with a `Retry-After` to wait, says the provider goes too fast; a `Retry-After: 0`
-    /// says to come back at once, which is a flaky gateway's answer, not a rate's, and a 503
+    /// says to come back at once, which is a flaky gateway's, not a rate's, and a 503
     /// without it is an outage that backoff handles.
     pub(crate) fn of(error: Option<&ClientError>) -> Outcome {
         let Some(error) = error else {
-            return Outcome::Answered;
+            return Outcome::Responded;
         };
         match (error, Fault::of(error)) {
-            (_, Fault::Throttled(Some(delay))) if delay.is_zero() => Outcome::Answered,
+            (_, Fault::Throttled(Some(delay))) if delay.is_zero() => Outcome::Responded,
             (ClientError::Status { status, .. }, Fault::Throttled(delay))
                 if *status == 429 || delay.is_some() =>
             {
                 Outcome::Refused(delay)
             }
-            (ClientError::Status { .. } | ClientError::TooLarge { .. }, _) => Outcome::Answered,
-            _ => Outcome::Unanswered,
+            (ClientError::Status { .. } | ClientError::TooLarge { .. }, _) => Outcome::Responded,
+            _ => Outcome::NoResponse,
         }
     }
 }
@@ -179,7 +179,7 @@ impl Throttle {
         let now = Instant::now();
         let mut state = self.lock();
         match outcome {
-            Outcome::Answered => state.answered(now),
+            Outcome::Responded => state.responded(now),
             Outcome::Refused(retry_after) => {
                 // A request sent before the last cut was refused for the old rate.
                 let known = state.recent.len() >= MIN_ANSWERS
@@ -200,7 +200,7 @@ impl Throttle {
                     state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
                 }
             }
-            Outcome::Unanswered => {}
+            Outcome::NoResponse => {}
         }
     }
 
@@ -223,7 +223,7 @@ impl State {
         slot
     }
 
-    /// Forgets the answers that came before the window ending `now`.
+    /// Forgets the responses that came before the window ending `now`.
     fn trim(&mut self, now: Instant) {
         while self
             .recent
@@ -234,11 +234,11 @@ impl State {
         }
     }
 
-    fn answered(&mut self, now: Instant) {
+    fn responded(&mut self, now: Instant) {
         self.recent.push_back(now);
         self.trim(now);
         self.peak = self.peak.max(self.recent.len());
-        // A learnt rate grows a little with each answer; as about `rate` answers come in a
+        // A learnt rate grows a little with each response; as about `rate` responses come in a
         // second, each adds 1/rate of the growth per second.
         if let (Some(rate), Some(ceiling)) = (self.rate, self.ceiling) {
             let growth = if !self.ceiling_measured {
@@ -306,7 +306,7 @@ mod tests {
         let started = Instant::now();
         for _ in 0..11 {
             let at = throttle.admit().await;
-            throttle.record(at, Outcome::Answered);
+            throttle.record(at, Outcome::Responded);
         }
         let took = started.elapsed();
         assert!(
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(
             throttle.rate(),
             Some(10.0),
-            "answers never raise a configured rate"
+            "responses never raise a configured rate"
         );
     }
 
@@ -331,10 +331,10 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_refusal_cuts_the_rate_once_and_answers_raise_it_again() {
+    async fn a_refusal_cuts_the_rate_once_and_responses_raise_it_again() {
         let throttle = Throttle::new(None);
         assert_eq!(throttle.rate(), None, "unpaced until the server refuses");
-        // Before any answer, a refusal pauses but teaches no rate: nothing is known.
+        // Before any response, a refusal pauses but teaches no rate: nothing is known.
         let early = throttle.admit().await;
         throttle.record(early, Outcome::Refused(None));
         assert_eq!(throttle.rate(), None);
@@ -344,7 +344,7 @@ mod tests {
         for _ in 0..80 {
             let at = throttle.admit().await;
             tokio::time::sleep(Duration::from_millis(24)).await;
-            throttle.record(at, Outcome::Answered);
+            throttle.record(at, Outcome::Responded);
         }
         let mut sent = Vec::new();
         for _ in 0..3 {
@@ -358,7 +358,7 @@ mod tests {
         // Answers bring it back near 40 within seconds, then only creep past it.
         for _ in 0..200 {
             let at = throttle.admit().await;
-            throttle.record(at, Outcome::Answered);
+            throttle.record(at, Outcome::Responded);
         }
         let grown = throttle.rate().unwrap();
         assert!((38.0..40.5).contains(&grown), "{grown}");
@@ -369,11 +369,11 @@ mod tests {
         let throttle = Throttle::new(None);
         let refused = throttle.admit().await;
         throttle.record(refused, Outcome::Refused(Some(Duration::from_millis(750))));
-        // Once the pause is over, 25 answers in 0.3 seconds, then a refusal.
+        // Once the pause is over, 25 responses in 0.3 seconds, then a refusal.
         for _ in 0..25 {
             let at = throttle.admit().await;
             tokio::time::sleep(Duration::from_millis(12)).await;
-            throttle.record(at, Outcome::Answered);
+            throttle.record(at, Outcome::Responded);
         }
         let at = throttle.admit().await;
         throttle.record(at, Outcome::Refused(None));
@@ -394,7 +394,7 @@ mod tests {
             retry_after,
         };
         let of = |error: ClientError| Outcome::of(Some(&error));
-        assert_eq!(Outcome::of(None), Outcome::Answered);
+        assert_eq!(Outcome::of(None), Outcome::Responded);
         assert_eq!(of(status(429, None)), Outcome::Refused(None));
         assert_eq!(
             of(status(429, Some(2))),
@@ -404,29 +404,29 @@ mod tests {
             of(status(503, Some(1))),
             Outcome::Refused(Some(Duration::from_secs(1)))
         );
-        assert_eq!(of(status(429, Some(0))), Outcome::Answered);
-        assert_eq!(of(status(503, Some(0))), Outcome::Answered);
-        assert_eq!(of(status(503, None)), Outcome::Answered);
-        assert_eq!(of(status(500, None)), Outcome::Answered);
-        assert_eq!(of(status(404, None)), Outcome::Answered);
+        assert_eq!(of(status(429, Some(0))), Outcome::Responded);
+        assert_eq!(of(status(503, Some(0))), Outcome::Responded);
+        assert_eq!(of(status(503, None)), Outcome::Responded);
+        assert_eq!(of(status(500, None)), Outcome::Responded);
+        assert_eq!(of(status(404, None)), Outcome::Responded);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_learnt_rate_never_passes_the_configured_one() {
         let throttle = Throttle::new(Some(20.0));
         let at = throttle.admit().await;
-        throttle.record(at, Outcome::Answered);
+        throttle.record(at, Outcome::Responded);
         tokio::time::sleep(WINDOW).await;
         for _ in 0..10 {
             let at = throttle.admit().await;
-            throttle.record(at, Outcome::Answered);
+            throttle.record(at, Outcome::Responded);
         }
         let at = throttle.admit().await;
         throttle.record(at, Outcome::Refused(None));
         assert!(throttle.rate().unwrap() < 10.0);
         for _ in 0..2000 {
             let at = throttle.admit().await;
-            throttle.record(at, Outcome::Answered);
+            throttle.record(at, Outcome::Responded);
         }
         assert_eq!(throttle.rate(), Some(20.0));
     }
