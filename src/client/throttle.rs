@@ -45,7 +45,7 @@ const FAST_GROWTH: f64 = 0.10;
 const SLOW_GROWTH: f64 = 0.001;
 /// Past the refused rate, by this share of itself per second: the server's limit may have
 /// been lower for a while than it is now.
-const PROBE_GROWTH: f64 = 0.05;
+const PROBE_GROWTH: f64 = 0.005;
 /// Past a refused rate that was measured only over a moment, by this share per second.
 const QUICK_PROBE_GROWTH: f64 = 0.25;
 /// The shortest time what the server let through is counted over: a token bucket lets a
@@ -424,7 +424,7 @@ mod tests {
         let at = throttle.admit().await;
         throttle.record(at, Outcome::Refused(None));
         assert!(throttle.rate().unwrap() < 10.0);
-        for _ in 0..2000 {
+        for _ in 0..6000 {
             let at = throttle.admit().await;
             throttle.record(at, Outcome::Responded);
         }
