@@ -73,6 +73,13 @@ pub enum Refusal {
         group: String,
         reason: String,
     },
+    #[error(
+        "provider `{provider}`: group `{group}` would be updated with PUT (the server has no \
+         PATCH), which replaces its members, but the server does not show them; refusing, \
+         since a PUT without them could empty the group (declare the group's members to \
+         manage them)"
+    )]
+    PutWithoutMembers { provider: String, group: String },
 }
 
 /// The ops that make `live` match what `config` declares for `provider`, in execution order,
@@ -301,6 +308,14 @@ impl Differ<'_> {
             };
             let diff = group::diff(group, current, desired.as_ref(), &live_members);
             if !diff.is_empty() {
+                // A PUT replaces the whole group: without its members when the server did not
+                // show them, it could drop them all (RFC 7644 §3.5.1).
+                if !self.capabilities.patch && desired.is_none() && !current.members_listed {
+                    return Err(Refusal::PutWithoutMembers {
+                        provider: name.to_owned(),
+                        group: group.display_name.clone(),
+                    });
+                }
                 self.update_group(group, current, &diff, desired.as_ref());
             }
         }

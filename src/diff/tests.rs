@@ -392,6 +392,30 @@ fn members_the_server_does_not_show_are_never_taken_for_none() {
 }
 
 #[test]
+fn a_put_that_could_drop_members_the_server_does_not_show_is_refused() {
+    let config = with_head("groups:\n  - displayName: Loose\n    externalId: x\n");
+    let mut loose = group("h", "Loose", &[]);
+    loose.members_listed = false;
+    let live = state(Vec::new(), vec![loose]);
+    let err = try_run(&config, &live, false).unwrap_err();
+    assert!(
+        matches!(&err, Refusal::PutWithoutMembers { group, .. } if group == "Loose"),
+        "{err}"
+    );
+    // With PATCH, only the externalId is sent: the members are left alone.
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(ops[0].request.method, Method::Patch);
+    // Members the server shows (none) are sent back whole with the PUT.
+    let mut shown = group("h", "Loose", &[]);
+    shown.members_listed = true;
+    let ops = try_run(&config, &state(Vec::new(), vec![shown]), false)
+        .unwrap()
+        .0;
+    assert_eq!(ops[0].request.method, Method::Put);
+}
+
+#[test]
 fn a_claimed_total_beyond_any_directory_does_not_overflow_the_guard() {
     let mut live = state(
         vec![user(
