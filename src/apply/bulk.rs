@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{Context, Finished, Ready, create, run_op};
 use crate::attribute::get_ci;
-use crate::client::{Attempts, BulkLimits, ClientError, Fault, RequestLabel};
+use crate::client::{Attempts, BulkLimits, ClientError, Fault, RawResponse, RequestLabel};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
 
@@ -68,8 +68,9 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, Str
         attempts.made += 1;
         match context
             .client
-            .send_once_json(HttpMethod::POST, "/Bulk", &[], Some(&request), None)
+            .send_once(HttpMethod::POST, "/Bulk", &[], Some(&request), None)
             .await
+            .and_then(RawResponse::into_json)
         {
             Ok(response) => break Sent::Answered(bulk_operations(response.body.as_ref())),
             Err(error) => match Fault::of(&error) {

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Context, Finished};
 use crate::attribute::get_ci;
-use crate::client::{Attempts, ClientError, Fault, Keep, ResourceKind};
+use crate::client::{Attempts, ClientError, Fault, Keep, RawResponse, ResourceKind};
 use crate::diff::PATCH_OP_SCHEMA;
 use crate::plan::Op;
 use crate::report::{AdoptCause, Failure, Note, Outcome};
@@ -58,8 +58,9 @@ pub(super) async fn create(
         attempts.made += 1;
         let answer = match context
             .client
-            .send_once_json(Method::POST, path, &[], Some(body), None)
+            .send_once(Method::POST, path, &[], Some(body), None)
             .await
+            .and_then(RawResponse::into_json)
         {
             Ok(response) => Ok(response.body),
             // A success whose body is not JSON: created, id unknown.

@@ -360,7 +360,7 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
     };
     let (result, attempts) = context
         .client
-        .send_json_counted(
+        .send_counted(
             method.clone(),
             &ready.path,
             &[],

@@ -303,33 +303,6 @@ impl ScimClient {
             .into_json()
     }
 
-    /// [`ScimClient::send`], also saying how many attempts it took.
-    pub(crate) async fn send_json_counted(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-        if_match: Option<&str>,
-    ) -> (Result<Response, ClientError>, u32) {
-        let (result, attempts) = self.send_counted(method, path, query, body, if_match).await;
-        (result.and_then(RawResponse::into_json), attempts)
-    }
-
-    /// [`ScimClient::send_once`], its body parsed as [`ScimClient::send`] parses it.
-    pub(crate) async fn send_once_json(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-        if_match: Option<&str>,
-    ) -> Result<Response, ClientError> {
-        self.send_once(method, path, query, body, if_match)
-            .await?
-            .into_json()
-    }
-
     /// [`ScimClient::send`], leaving a successful answer's body as the bytes received.
     pub(crate) async fn send_raw(
         &self,

@@ -455,15 +455,7 @@ fn write_user(
             w.string(6, part, value);
         }
     }
-    for (attribute, value) in [
-        ("displayName", &a.display_name),
-        ("nickName", &a.nick_name),
-        ("title", &a.title),
-        ("userType", &a.user_type),
-        ("preferredLanguage", &a.preferred_language),
-        ("locale", &a.locale),
-        ("timezone", &a.timezone),
-    ] {
+    for (attribute, value) in a.strings() {
         if let Some(value) = value {
             w.string(4, attribute, value);
         }

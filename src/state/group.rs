@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::reader::{SubAttributes, offer, offer_among, string, whole, whole_hash};
+use super::reader::{SubAttributes, offer, offer_among, read_hash, string, whole, whole_resource};
 use crate::attribute::{Pick, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
 use crate::client::{Keep, Listed};
@@ -65,28 +65,17 @@ impl LiveGroup {
         Value::Object(group)
     }
 
-    /// `sha256:<hex>` of what the plan read of the group: the attributes it manages, or the
-    /// whole resource when that was kept, since a PUT sends it back (SPEC §3.8).
+    /// `sha256:<hex>` of what the plan read of the group (see [`read_hash`]).
     #[must_use]
     pub fn hash(&self) -> String {
-        match &self.resource {
-            Some(resource) => whole_hash(resource),
-            None => crate::digest::sha256_hex(self.to_json().to_string().as_bytes()),
-        }
+        read_hash(self.resource.as_deref(), || self.to_json())
     }
 
-    /// The whole resource as the server sent it, without `meta`: what a PUT sends back,
-    /// changed (RFC 7644 §3.5.1).
-    ///
-    /// # Panics
-    ///
-    /// When the group was not read with [`Keep::Whole`]: a PUT of less than the whole
-    /// resource would clear what it leaves out.
+    /// The whole resource as the server sent it, without `meta`: what a PUT sends
+    /// back, changed. Panics when it was not kept (see [`whole_resource`]).
     #[must_use]
     pub fn whole_resource(&self) -> Value {
-        let resource =
-            (self.resource.as_ref()).expect("a group updated with PUT is read with Keep::Whole");
-        serde_json::from_str(resource.get()).expect("a kept resource is JSON it was written as")
+        whole_resource(self.resource.as_deref())
     }
 }
 

@@ -179,9 +179,27 @@ pub fn resource_hash(resource: &Value) -> String {
     crate::digest::sha256_hex(text.as_bytes())
 }
 
-/// The hash of a whole resource kept as text; see [`resource_hash`].
-pub(super) fn whole_hash(resource: &RawValue) -> String {
-    let value: Value =
-        serde_json::from_str(resource.get()).expect("a kept resource is JSON it was written as");
-    resource_hash(&value)
+/// `sha256:<hex>` of what a plan read of a resource (SPEC §3.8): the whole resource when it
+/// was kept, since a PUT sends it back; else the attributes it can manage, as `managed` writes
+/// them.
+pub(super) fn read_hash(whole: Option<&RawValue>, managed: impl FnOnce() -> Value) -> String {
+    match whole {
+        Some(resource) => resource_hash(&kept(resource)),
+        None => crate::digest::sha256_hex(managed().to_string().as_bytes()),
+    }
+}
+
+/// The whole resource as the server sent it: what a PUT sends back, changed (RFC 7644
+/// §3.5.1).
+///
+/// # Panics
+///
+/// When the resource was not read with [`Keep::Whole`](crate::client::Keep::Whole): a PUT of
+/// less than the whole resource would clear what it leaves out.
+pub(super) fn whole_resource(whole: Option<&RawValue>) -> Value {
+    kept(whole.expect("a resource updated with PUT is read with Keep::Whole"))
+}
+
+fn kept(resource: &RawValue) -> Value {
+    serde_json::from_str(resource.get()).expect("a kept resource is JSON it was written as")
 }

@@ -16,7 +16,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::reader::{
-    Items, READ_ONLY, SubAttributes, flag, offer, offer_among, string, text, whole, whole_hash,
+    Items, READ_ONLY, SubAttributes, flag, offer, offer_among, read_hash, string, text, whole,
+    whole_resource,
 };
 use crate::attribute::{self, Pick, get_ci, is_schema_urn, is_unassigned, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip};
@@ -56,6 +57,22 @@ pub struct UserAttributes {
     pub phone_numbers: Box<[Item]>,
     /// The attributes of each schema extension, under the spellings the server wrote.
     pub extensions: Box<[Extension]>,
+}
+
+impl UserAttributes {
+    /// The single-valued string attributes, by SCIM name, in the order SPEC §1.2 lists them.
+    #[must_use]
+    pub fn strings(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("displayName", self.display_name.as_deref()),
+            ("nickName", self.nick_name.as_deref()),
+            ("title", self.title.as_deref()),
+            ("userType", self.user_type.as_deref()),
+            ("preferredLanguage", self.preferred_language.as_deref()),
+            ("locale", self.locale.as_deref()),
+            ("timezone", self.timezone.as_deref()),
+        ]
+    }
 }
 
 /// The components of a user's `name` (RFC 7643 §4.1.1).
@@ -224,17 +241,9 @@ impl LiveUser {
         if let Some(name) = a.name.to_json() {
             user.insert("name".into(), name);
         }
-        for (attribute, value) in [
-            ("displayName", &a.display_name),
-            ("nickName", &a.nick_name),
-            ("title", &a.title),
-            ("userType", &a.user_type),
-            ("preferredLanguage", &a.preferred_language),
-            ("locale", &a.locale),
-            ("timezone", &a.timezone),
-        ] {
+        for (attribute, value) in a.strings() {
             if let Some(value) = value {
-                user.insert(attribute.into(), Value::from(&**value));
+                user.insert(attribute.into(), Value::from(value));
             }
         }
         if let Some(active) = a.active {
@@ -256,28 +265,17 @@ impl LiveUser {
         Value::Object(user)
     }
 
-    /// `sha256:<hex>` of what the plan read of the user: the attributes it can manage, or the
-    /// whole resource when that was kept, since a PUT sends it back (SPEC §3.8).
+    /// `sha256:<hex>` of what the plan read of the user (see [`read_hash`]).
     #[must_use]
     pub fn hash(&self) -> String {
-        match &self.resource {
-            Some(resource) => whole_hash(resource),
-            None => crate::digest::sha256_hex(self.to_json().to_string().as_bytes()),
-        }
+        read_hash(self.resource.as_deref(), || self.to_json())
     }
 
-    /// The whole resource as the server sent it, without `meta` and `groups`: what a PUT
-    /// sends back, changed (RFC 7644 §3.5.1).
-    ///
-    /// # Panics
-    ///
-    /// When the user was not read with [`Keep::Whole`]: a PUT of less than the whole resource
-    /// would clear what it leaves out.
+    /// The whole resource as the server sent it, without `meta` and `groups`: what a PUT sends
+    /// back, changed. Panics when it was not kept (see [`whole_resource`]).
     #[must_use]
     pub fn whole_resource(&self) -> Value {
-        let resource =
-            (self.resource.as_ref()).expect("a user updated with PUT is read with Keep::Whole");
-        serde_json::from_str(resource.get()).expect("a kept resource is JSON it was written as")
+        whole_resource(self.resource.as_deref())
     }
 
     /// The role values the user holds in the extension attribute `attribute` of `schema`:
