@@ -15,8 +15,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::attribute::get_ci;
-use crate::client::{Capabilities, ClientError, ResourceKind, ScimClient};
-use crate::config::{Provider, RoleDefinition};
+use crate::client::{Capabilities, ClientError, ResourceKind, RetryPolicy, ScimClient};
+use crate::config::{Provider, RequestLimits, RoleDefinition};
 use crate::connect::{self, Target};
 use crate::state::{HiddenMembers, member_filter};
 
@@ -50,6 +50,8 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// How the plan will read and write, when the capabilities could be read.
     pub capabilities: Option<Capabilities>,
+    /// The provider's `rate_limit` and `retry`, as the config sets them.
+    pub limits: RequestLimits,
 }
 
 impl Report {
@@ -117,7 +119,10 @@ impl Report {
             && self.passed()
         {
             let _ = writeln!(out, "\n  How plan and apply will work here:");
-            for (what, text) in plan_notes(caps) {
+            for (what, text) in plan_notes(caps)
+                .into_iter()
+                .chain(request_notes(self.limits))
+            {
                 let _ = writeln!(out, "    {what:<7} {text}");
             }
         }
@@ -196,6 +201,25 @@ fn plan_notes(caps: &Capabilities) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// How every request to the provider is paced and retried (`rate_limit`, `retry`).
+fn request_notes(limits: RequestLimits) -> [(&'static str, String); 2] {
+    let pacing = limits.rate_limit.map_or_else(
+        || "not paced until the server answers 429; then to the rate it lets through".to_owned(),
+        |rate| format!("at most {rate}/s (rate_limit); slower if the server answers 429"),
+    );
+    let default = RetryPolicy::default();
+    let attempts = limits
+        .attempts
+        .map_or(default.max_retries + 1, |a| a as usize);
+    let deadline = limits.deadline.unwrap_or(default.max_elapsed);
+    let retries = format!(
+        "{attempts} attempts per request, none started after {}; 429 and 503 after \
+         Retry-After, other 5xx and resets with backoff; 501 and other 4xx never",
+        humantime::format_duration(deadline)
+    );
+    [("pacing", pacing), ("retries", retries)]
+}
+
 /// A byte count as people read it.
 fn bytes(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
@@ -215,6 +239,7 @@ pub async fn diagnose(provider: &Provider, target: &Target, allow_insecure_http:
         url: provider.url_template().to_owned(),
         checks: Vec::new(),
         capabilities: None,
+        limits: provider.request_limits(),
     };
     let session = match connect::open(target, allow_insecure_http).await {
         Ok(session) => session,
@@ -878,6 +903,7 @@ mod tests {
             url: "https://t.example.com/scim/v2".into(),
             checks: Vec::new(),
             capabilities: None,
+            limits: RequestLimits::default(),
         };
         report.fail("token", "rejected (401)", "check the token");
         let text = report.render(false);
@@ -886,5 +912,25 @@ mod tests {
         assert!(text.contains("hint: check the token"), "{text}");
         assert!(text.contains("1 check failed"), "{text}");
         assert!(report.render(true).contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn the_provider_s_pacing_and_retries_are_said() {
+        let [(_, pacing), (_, retries)] = request_notes(RequestLimits::default());
+        assert!(pacing.starts_with("not paced until"), "{pacing}");
+        assert!(
+            retries.starts_with("9 attempts per request, none started after 2m;"),
+            "{retries}"
+        );
+        let [(_, pacing), (_, retries)] = request_notes(RequestLimits {
+            attempts: Some(3),
+            deadline: Some(std::time::Duration::from_secs(20)),
+            rate_limit: Some(5.0),
+        });
+        assert!(pacing.starts_with("at most 5/s (rate_limit)"), "{pacing}");
+        assert!(
+            retries.starts_with("3 attempts per request, none started after 20s;"),
+            "{retries}"
+        );
     }
 }
