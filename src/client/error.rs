@@ -38,6 +38,13 @@ pub enum ClientError {
         retry_after: Option<u64>,
     },
 
+    #[error("{request}: refused the server's redirect{}: {reason}", .location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    Redirected {
+        request: RequestLabel,
+        location: Option<String>,
+        reason: super::RedirectRefusal,
+    },
+
     #[error("{request}: the response is larger than {} MiB, the most scimform reads", .limit / (1024 * 1024))]
     TooLarge { request: RequestLabel, limit: usize },
 

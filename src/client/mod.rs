@@ -85,7 +85,10 @@ impl std::fmt::Debug for Connection {
 /// [`Throttle`], which a 429 slows as a whole.
 #[derive(Clone)]
 pub struct ScimClient {
+    /// For `GET`s: follows a redirect within the base URL's origin.
     http: reqwest::Client,
+    /// For every other method: follows no redirect (see [`ClientError::Redirected`]).
+    http_write: reqwest::Client,
     base_url: Arc<str>,
     requests: Arc<AtomicUsize>,
     /// A per-request time limit tighter than the client-wide one, when set.
@@ -224,18 +227,24 @@ impl ScimClient {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static(SCIM_JSON));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("scimform/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| ClientError::BadUrl {
+        let builder = || {
+            reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .user_agent(concat!("scimform/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(60))
+        };
+        let built = |builder: reqwest::ClientBuilder| {
+            builder.build().map_err(|e| ClientError::BadUrl {
                 url: base_url.to_owned(),
                 reason: e.to_string(),
-            })?;
+            })
+        };
+        let http = built(builder().redirect(reqwest::redirect::Policy::custom(same_origin)))?;
+        let http_write = built(builder().redirect(reqwest::redirect::Policy::none()))?;
         Ok(ScimClient {
             http,
+            http_write,
             base_url: base_url.into(),
             requests: Arc::new(AtomicUsize::new(0)),
             timeout: None,
@@ -404,7 +413,12 @@ impl ScimClient {
         if_match: Option<&str>,
     ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{path}", self.base_url);
-        let mut request = self.http.request(method.clone(), &url);
+        let http = if method == Method::GET {
+            &self.http
+        } else {
+            &self.http_write
+        };
+        let mut request = http.request(method.clone(), &url);
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -425,6 +439,13 @@ impl ScimClient {
         };
         let response = match request.send().await {
             Ok(response) => response,
+            Err(source) if source.is_redirect() => {
+                return Err(ClientError::Redirected {
+                    request: what,
+                    location: source.url().map(ToString::to_string),
+                    reason: RedirectRefusal::of(&source),
+                });
+            }
             Err(source) => {
                 return Err(ClientError::Transport {
                     request: what,
@@ -443,6 +464,17 @@ impl ScimClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry_after_seconds(v, std::time::SystemTime::now()));
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            // Only a write gets here: a GET's redirects are followed or refused by `same_origin`.
+            return Err(ClientError::Redirected {
+                request: what,
+                location: response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                reason: RedirectRefusal::Write(status.as_u16()),
+            });
+        }
         let bytes = match self.read_body(response).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
@@ -590,6 +622,68 @@ fn retry_after_seconds(value: &str, now: std::time::SystemTime) -> Option<u64> {
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).map_or(0, |wait| wait.as_secs()))
 }
+
+/// The most redirects one `GET` follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// The redirect policy of `GET`s: follow a redirect that stays on the origin (scheme, host and
+/// port) the request was sent to, at most [`MAX_REDIRECTS`] times. A redirect elsewhere is
+/// refused rather than followed: scimform talks to the server its config names, and a move to
+/// another origin or down to plain http is for the config to say.
+fn same_origin(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let first = attempt.previous().first();
+    if first.is_some_and(|first| first.origin() != attempt.url().origin()) {
+        return attempt.error(RedirectRefusal::OtherOrigin);
+    }
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error(RedirectRefusal::TooMany);
+    }
+    attempt.follow()
+}
+
+/// Why a redirect was not followed (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectRefusal {
+    /// To another scheme, host or port than the request was sent to.
+    OtherOrigin,
+    /// More than [`MAX_REDIRECTS`] in a row.
+    TooMany,
+    /// A redirect (this status) answering a write: following it would send the body again,
+    /// or turn the write into a `GET` that succeeds without writing anything.
+    Write(u16),
+}
+
+impl RedirectRefusal {
+    fn of(error: &reqwest::Error) -> Self {
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            if let Some(refusal) = cause.downcast_ref::<RedirectRefusal>() {
+                return *refusal;
+            }
+            source = cause.source();
+        }
+        RedirectRefusal::TooMany
+    }
+}
+
+impl std::fmt::Display for RedirectRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RedirectRefusal::OtherOrigin => f.write_str(
+                "it leads to another scheme, host or port, and scimform only talks to the \
+                 server its config names: set the provider's url to where the server is",
+            ),
+            RedirectRefusal::TooMany => write!(f, "more than {MAX_REDIRECTS} redirects in a row"),
+            RedirectRefusal::Write(status) => write!(
+                f,
+                "a write is never redirected ({status}): following it would send the request's \
+                 body again or turn it into a GET; set the provider's url to where the server is"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RedirectRefusal {}
 
 fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {

@@ -8,6 +8,7 @@ mod client;
 mod config;
 mod doctor;
 mod gitops;
+mod hostile;
 mod import;
 mod listing;
 mod plan;

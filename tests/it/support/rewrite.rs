@@ -64,12 +64,16 @@ impl Exchange<'_> {
 
 type OnRequest = dyn Fn(&str) -> String + Send + Sync;
 type OnAnswer = dyn Fn(&mut Exchange<'_>) + Send + Sync;
+/// Answers a request in the proxy's place, from its method and path-and-query.
+type Intercept = dyn Fn(&Method, &str) -> Option<Response> + Send + Sync;
 
 struct Proxy {
     upstream: String,
     client: reqwest::Client,
     on_request: Box<OnRequest>,
     on_answer: Box<OnAnswer>,
+    /// Asked first: a request it answers is not forwarded.
+    intercept: Option<Box<Intercept>>,
     /// When set, an `Authorization` header with another scheme is not forwarded, as a server
     /// that knows only this scheme would refuse it.
     only_scheme: Option<&'static str>,
@@ -113,7 +117,31 @@ impl Rewriter {
         let on_answer = move |exchange: &mut Exchange<'_>| {
             on_response(exchange.method, exchange.path, exchange.body);
         };
-        Self::launch(upstream, Box::new(on_request), Box::new(on_answer), None).await
+        Self::launch(
+            upstream,
+            Box::new(on_request),
+            Box::new(on_answer),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Proxies `upstream`, except for the requests `intercept` answers itself (from the
+    /// method and the path-and-query received), which are not forwarded.
+    pub async fn intercepting(
+        upstream: &str,
+        on_request: impl Fn(&str) -> String + Send + Sync + 'static,
+        intercept: impl Fn(&Method, &str) -> Option<Response> + Send + Sync + 'static,
+    ) -> Self {
+        Self::launch(
+            upstream,
+            Box::new(on_request),
+            Box::new(|_: &mut Exchange<'_>| {}),
+            Some(Box::new(intercept)),
+            None,
+        )
+        .await
     }
 
     /// Proxies `upstream`, `on_request` mapping the path-and-query sent upstream and
@@ -123,7 +151,14 @@ impl Rewriter {
         on_request: impl Fn(&str) -> String + Send + Sync + 'static,
         on_answer: impl Fn(&mut Exchange<'_>) + Send + Sync + 'static,
     ) -> Self {
-        Self::launch(upstream, Box::new(on_request), Box::new(on_answer), None).await
+        Self::launch(
+            upstream,
+            Box::new(on_request),
+            Box::new(on_answer),
+            None,
+            None,
+        )
+        .await
     }
 
     /// The requests received so far, as `METHOD /path?query` with the query decoded.
@@ -138,6 +173,7 @@ impl Rewriter {
             upstream,
             Box::new(str::to_owned),
             Box::new(|_: &mut Exchange<'_>| {}),
+            None,
             Some(scheme),
         )
         .await
@@ -147,6 +183,7 @@ impl Rewriter {
         upstream: &str,
         on_request: Box<OnRequest>,
         on_answer: Box<OnAnswer>,
+        intercept: Option<Box<Intercept>>,
         only_scheme: Option<&'static str>,
     ) -> Self {
         let upstream_url = reqwest::Url::parse(upstream).expect("an upstream URL");
@@ -162,6 +199,7 @@ impl Rewriter {
             client: reqwest::Client::new(),
             on_request,
             on_answer,
+            intercept,
             only_scheme,
             log: Arc::clone(&log),
         });
@@ -199,6 +237,13 @@ async fn forward(
         let _ = write!(logged, "{}{key}={value}", if i == 0 { '?' } else { '&' });
     }
     proxy.log.lock().unwrap().push(logged);
+    if let Some(answer) = proxy
+        .intercept
+        .as_ref()
+        .and_then(|i| i(&method, &path_and_query))
+    {
+        return answer;
+    }
     let sent = (proxy.on_request)(&path_and_query);
     let mut request = proxy
         .client

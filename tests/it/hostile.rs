@@ -1,0 +1,218 @@
+//! Servers that behave as a hostile or broken one would (SPEC §7), against the real binary:
+//! redirects that would carry user data to another host, or turn a write into a read.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+
+use crate::support::rewrite::{Rewriter, edit_query};
+use crate::support::serve::Serve;
+use crate::support::{Run, run, scimform};
+
+/// A server that only records what reaches it, standing for the other host a redirect leads
+/// to. It answers every request 201 with an empty JSON object.
+struct Witness {
+    base_url: String,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Witness {
+    async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+            let log = Arc::clone(&log);
+            async move {
+                log.lock()
+                    .unwrap()
+                    .push(format!("{method} {uri} ({} bytes)", body.len()));
+                Response::builder()
+                    .status(StatusCode::CREATED)
+                    .header("content-type", "application/scim+json")
+                    .body(Body::from("{}"))
+                    .unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Witness {
+            base_url: format!("http://{addr}/scim/v2"),
+            received,
+        }
+    }
+
+    fn received(&self) -> Vec<String> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn redirect(status: u16, location: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("location", location)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// Two users and a group on the server at `url`.
+fn config(dir: &Path, url: &str) -> PathBuf {
+    let path = dir.join("scimform.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nproviders:\n  corp:\n    url: {url}\n    token: ${{CORP_TOKEN}}\n\
+             users:\n  - userName: ada@example.com\n  - userName: bob@example.com\n\
+             groups:\n  - displayName: Owners\n    members: [ada@example.com]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Runs scimform off the async runtime, so that the servers in this test's runtime keep
+/// serving.
+async fn scim(config: &Path, token: &str, args: &[&str]) -> Run {
+    let config = config.to_owned();
+    let token = token.to_owned();
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        run(scimform()
+            .env("CORP_TOKEN", token)
+            .args(&args)
+            .arg("-f")
+            .arg(&config))
+    })
+    .await
+    .unwrap()
+}
+
+/// Every way a write can be redirected — to another host (307 and 308 keep the body), or on
+/// the same host with a status that turns it into a `GET` (301, 302, 303) — is refused: no
+/// byte of user data reaches the other host, the apply fails naming the redirect, and it does
+/// not report as done what was not written.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_are_never_redirected() {
+    let serve = Serve::start();
+    let witness = Witness::start().await;
+    for (status, elsewhere) in [
+        (307, true),
+        (308, true),
+        (301, false),
+        (302, false),
+        (303, false),
+    ] {
+        let target = if elsewhere {
+            format!("{}/Users", witness.base_url)
+        } else {
+            "/scim/v2/Users?page=2".to_owned()
+        };
+        let proxy = Rewriter::intercepting(&serve.base, str::to_owned, move |method, _| {
+            (method != Method::GET).then(|| redirect(status, &target))
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), &proxy.base_url);
+        let applied = scim(&config, &serve.token, &["apply", "--auto-approve"]).await;
+        assert_eq!(
+            applied.code,
+            Some(1),
+            "{status}: {}\n{}",
+            applied.stdout,
+            applied.stderr
+        );
+        let said = format!("{}{}", applied.stdout, applied.stderr);
+        assert!(
+            said.contains("POST /Users: refused the server's redirect")
+                && said.contains("a write is never redirected")
+                && said.contains("0 done, 2 failed"),
+            "{status}: {said}"
+        );
+        let writes = proxy
+            .requests()
+            .into_iter()
+            .filter(|r| r.starts_with("POST"))
+            .count();
+        assert!(writes >= 1, "{status}: the creates were tried");
+        assert!(
+            proxy.requests().iter().all(|r| !r.contains("page=2")),
+            "{status}: a write turned into a GET was not sent: {:?}",
+            proxy.requests()
+        );
+    }
+    assert_eq!(witness.received(), Vec::<String>::new());
+    let users = serve.get("/Users").await;
+    assert_eq!(users.body["totalResults"], 0, "{}", users.body);
+}
+
+/// A `GET` follows a redirect that stays on the server's origin, and refuses one to another
+/// host, port or scheme without sending anything there.
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_follow_redirects_only_within_the_origin() {
+    let serve = Serve::start();
+    let witness = Witness::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Every read is first sent on to the same path with `moved=1`, which the proxy drops.
+    let proxy = Rewriter::intercepting(
+        &serve.base,
+        |path| edit_query(path, |query| query.retain(|(k, _)| k != "moved")),
+        |method, path_and_query| {
+            (method == Method::GET && !path_and_query.contains("moved=1")).then(|| {
+                let separator = if path_and_query.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                redirect(308, &format!("{path_and_query}{separator}moved=1"))
+            })
+        },
+    )
+    .await;
+    let planned = scim(
+        &config(dir.path(), &proxy.base_url),
+        &serve.token,
+        &["plan", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(planned.code, Some(2), "{}", planned.stderr);
+    assert!(
+        planned.stdout.contains("+ user ada@example.com"),
+        "{}",
+        planned.stdout
+    );
+    assert!(
+        proxy.requests().iter().any(|r| r.contains("moved=1")),
+        "the redirects were followed: {:?}",
+        proxy.requests()
+    );
+
+    for status in [301, 302, 307, 308] {
+        let elsewhere = format!("{}/Users", witness.base_url);
+        let proxy = Rewriter::intercepting(&serve.base, str::to_owned, move |method, path| {
+            (method == Method::GET && path.contains("/Users")).then(|| redirect(status, &elsewhere))
+        })
+        .await;
+        let planned = scim(
+            &config(dir.path(), &proxy.base_url),
+            &serve.token,
+            &["plan"],
+        )
+        .await;
+        assert_eq!(planned.code, Some(1), "{status}: {}", planned.stdout);
+        assert!(
+            planned
+                .stderr
+                .contains("refused the server's redirect to http://127.0.0.1:")
+                && planned.stderr.contains("another scheme, host or port"),
+            "{status}: {}",
+            planned.stderr
+        );
+    }
+    assert_eq!(witness.received(), Vec::<String>::new());
+}
