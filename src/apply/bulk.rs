@@ -59,6 +59,12 @@ enum Sent {
 
 /// Sends `batch` as one bulk request and reports on each of its ops.
 pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, String, Finished)> {
+    if let Some(skipped) = super::not_sent(context) {
+        return batch
+            .into_iter()
+            .map(|item| (item.index, item.path, skipped.clone()))
+            .collect();
+    }
     let request = json!({
         "schemas": [BULK_REQUEST_SCHEMA],
         "Operations": batch.iter().map(operation).collect::<Vec<_>>(),
@@ -73,6 +79,7 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, Str
             .and_then(RawResponse::into_json)
         {
             Ok(response) => break Sent::Answered(bulk_operations(response.body.as_ref())),
+            Err(error @ ClientError::Unreachable { .. }) => break Sent::GaveUp(error),
             Err(error) => match Fault::of(&error) {
                 fault @ (Fault::Throttled(_) | Fault::NotSent) => {
                     if !attempts.wait(fault).await {

@@ -138,6 +138,7 @@ enum Job {
 }
 
 /// How one op ended.
+#[derive(Clone)]
 struct Finished {
     outcome: Outcome,
     attempts: u32,
@@ -348,7 +349,24 @@ fn kind_name(kind: ResourceKind) -> &'static str {
     }
 }
 
+/// Why an op is not sent at all: the server has stopped answering ([`ScimClient::unreachable`]).
+fn not_sent(context: &Context) -> Option<Finished> {
+    let silent = context.client.unreachable()?;
+    Some(Finished {
+        outcome: Outcome::Skipped {
+            reason: format!(
+                "not sent: the server has answered nothing for {} s",
+                silent.as_secs()
+            ),
+        },
+        attempts: 0,
+    })
+}
+
 async fn run_op(context: &Context, ready: &Ready) -> Finished {
+    if let Some(finished) = not_sent(context) {
+        return finished;
+    }
     let method = match ready.op.request.method {
         Method::Post => {
             let body = ready.body().unwrap_or(&Value::Null);

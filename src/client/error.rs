@@ -38,6 +38,15 @@ pub enum ClientError {
         retry_after: Option<u64>,
     },
 
+    #[error(
+        "{request}: not sent: the server has answered nothing for {silent_secs} s, so \
+         scimform stopped sending to it"
+    )]
+    Unreachable {
+        request: RequestLabel,
+        silent_secs: u64,
+    },
+
     #[error("{request}: refused the server's redirect{}: {reason}", .location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
     Redirected {
         request: RequestLabel,

@@ -97,6 +97,53 @@ pub struct ScimClient {
     throttle: Arc<Throttle>,
     /// Buffers that answers were read into, kept for the next answers.
     buffers: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// Whether the server still answers at all.
+    silence: Arc<Mutex<Silence>>,
+}
+
+/// How long the server has gone without answering anything. A server that has answered no
+/// request for [`Silence::limit`], across at least [`Silence::FAILURES`] requests in a row, is
+/// taken as down: no further request is sent to it (SPEC §7), so that an apply stops within
+/// about a minute instead of retrying every op in turn.
+struct Silence {
+    /// When the server last answered (any status), or when the client was made.
+    last_answer: Instant,
+    /// Requests in a row that got no answer: not connected, reset or timed out.
+    failures: u32,
+    /// Set once the server is taken as down; it stays down for the client's life.
+    down_for: Option<Duration>,
+}
+
+impl Silence {
+    /// The fewest requests in a row that must fail before the server is taken as down.
+    const FAILURES: u32 = 3;
+
+    fn new() -> Self {
+        Silence {
+            last_answer: Instant::now(),
+            failures: 0,
+            down_for: None,
+        }
+    }
+
+    /// How long a server may go without answering before it is taken as down: a quarter of
+    /// the time one request may be retried for, at most 30 s (the default).
+    fn limit(policy: &RetryPolicy) -> Duration {
+        (policy.max_elapsed / 4).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    }
+
+    fn record(&mut self, answered: bool, limit: Duration) {
+        if answered {
+            self.last_answer = Instant::now();
+            self.failures = 0;
+            return;
+        }
+        self.failures += 1;
+        let silent = self.last_answer.elapsed();
+        if self.down_for.is_none() && self.failures >= Self::FAILURES && silent >= limit {
+            self.down_for = Some(silent);
+        }
+    }
 }
 
 impl std::fmt::Debug for ScimClient {
@@ -251,6 +298,7 @@ impl ScimClient {
             retry: RetryPolicy::default(),
             throttle: Arc::new(Throttle::new(None)),
             buffers: Arc::default(),
+            silence: Arc::new(Mutex::new(Silence::new())),
         })
     }
 
@@ -267,6 +315,17 @@ impl ScimClient {
     pub fn with_rate_limit(mut self, per_second: Option<f64>) -> Self {
         self.throttle = Arc::new(Throttle::new(per_second));
         self
+    }
+
+    /// `Some(how long it went without answering)` once the server is taken as down: it
+    /// answered nothing for a while, across several requests in a row. No request is sent to
+    /// it after that; each fails with [`ClientError::Unreachable`].
+    #[must_use]
+    pub fn unreachable(&self) -> Option<Duration> {
+        self.silence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .down_for
     }
 
     /// The retry policy every request of this client goes through.
@@ -381,6 +440,15 @@ impl ScimClient {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<RawResponse, ClientError> {
+        if let Some(silent) = self.unreachable() {
+            return Err(ClientError::Unreachable {
+                request: RequestLabel {
+                    method,
+                    path: path.to_owned(),
+                },
+                silent_secs: silent.as_secs(),
+            });
+        }
         let admitted = self.throttle.admit().await;
         let started = Instant::now();
         let result = self
@@ -400,6 +468,11 @@ impl ScimClient {
         }
         let outcome = throttle::Outcome::of(result.as_ref().err());
         self.throttle.record(admitted, outcome);
+        let answered = !matches!(result, Err(ClientError::Transport { .. }));
+        self.silence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(answered, Silence::limit(&self.retry));
         result
     }
 
@@ -710,6 +783,27 @@ fn encode_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_is_down_after_silence_across_several_requests() {
+        let limit = Silence::limit(&RetryPolicy::default());
+        assert_eq!(limit, Duration::from_secs(30));
+        let mut silence = Silence::new();
+        silence.last_answer = Instant::now().checked_sub(limit * 2).unwrap();
+        silence.record(false, limit);
+        silence.record(false, limit);
+        assert_eq!(silence.down_for, None, "two failures are not enough");
+        silence.record(true, limit);
+        silence.record(false, limit);
+        silence.record(false, limit);
+        silence.record(false, limit);
+        assert_eq!(silence.down_for, None, "an answer resets the silence");
+        silence.last_answer = Instant::now().checked_sub(limit).unwrap();
+        silence.record(false, limit);
+        assert!(silence.down_for.is_some_and(|d| d >= limit));
+        silence.record(true, limit);
+        assert!(silence.down_for.is_some(), "once down, down for good");
+    }
 
     fn connection(url: &str, insecure: bool) -> Connection {
         Connection {

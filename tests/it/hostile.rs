@@ -1,6 +1,7 @@
 //! Servers that behave as a hostile or broken one would (SPEC §7), against the real binary:
 //! redirects that would carry user data to another host, or turn a write into a read.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -215,4 +216,88 @@ async fn reads_follow_redirects_only_within_the_origin() {
         );
     }
     assert_eq!(witness.received(), Vec::<String>::new());
+}
+
+/// A server that dies in the middle of an apply: once it has answered nothing for a quarter of
+/// the retry deadline (5 s here; 30 s by default), apply stops sending, reports each op it did
+/// not do, and exits 1, instead of retrying every remaining op in turn.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_stops_when_the_server_dies() {
+    let mut serve = Serve::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimform.yaml");
+    let mut text = format!(
+        "version: 1\nproviders:\n  corp:\n    url: {}\n    token: ${{CORP_TOKEN}}\n    \
+         rate_limit: 40/s\n    retry: {{deadline: 20s}}\nusers:\n",
+        serve.base
+    );
+    for i in 0..200 {
+        let _ = writeln!(text, "  - userName: u{i:03}@example.com");
+    }
+    std::fs::write(&path, text).unwrap();
+
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+        .args(["apply", "--auto-approve", "--parallelism", "2", "-f"])
+        .arg(&path)
+        .env("CORP_TOKEN", &serve.token)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed once it has created some of the users.
+    loop {
+        let users = serve.get("/Users?count=1").await;
+        if users.body["totalResults"].as_u64().unwrap_or(0) >= 20 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    serve.child().kill().unwrap();
+
+    // A bound against a hang, far above what it takes: without the stop, the remaining ops
+    // would each be retried for 20 s.
+    let mut waited = 0;
+    while apply.try_wait().unwrap().is_none() {
+        assert!(
+            waited < 600,
+            "apply is still running 120 s after the server died"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        waited += 1;
+    }
+    let output = apply.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let said = format!("{stdout}{stderr}");
+    let not_sent = said
+        .lines()
+        .filter(|l| {
+            l.starts_with("skipped  create user u")
+                && l.contains("not sent: the server has answered nothing for")
+        })
+        .count();
+    let done = said
+        .lines()
+        .find_map(|l| l.strip_prefix("provider corp: "))
+        .unwrap_or_else(|| panic!("a summary: {said}"));
+    assert!(
+        not_sent >= 100,
+        "{not_sent} ops reported as not sent: {said}"
+    );
+    let counts: Vec<usize> = done
+        .split(", ")
+        .map(|part| part.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        200,
+        "every op is reported: {done}"
+    );
+    assert!(
+        counts[0] >= 20,
+        "the ops done before are reported done: {done}"
+    );
+    assert!(done.ends_with(&format!("{not_sent} skipped")), "{done}");
 }
