@@ -6,7 +6,7 @@
 
 use secrecy::SecretString;
 
-use crate::client::{ClientError, Connection, RetryPolicy, ScimClient};
+use crate::client::{ClientError, Connection, ReadLimits, RetryPolicy, ScimClient};
 use crate::config::{Diagnostic, Endpoint, Provider, RequestLimits};
 use crate::server::{self, EmbeddedServer, ServerError};
 
@@ -85,7 +85,7 @@ impl Target {
         )
     }
 
-    /// `client` with the provider's `retry` and `rate_limit`.
+    /// `client` with the provider's `retry`, `rate_limit` and `limits`.
     fn limited(&self, client: ScimClient) -> ScimClient {
         let mut retry = RetryPolicy::default();
         if let Some(attempts) = self.limits.attempts {
@@ -94,9 +94,20 @@ impl Target {
         if let Some(deadline) = self.limits.deadline {
             retry.max_elapsed = deadline;
         }
+        let mut read = ReadLimits::default();
+        if let Some(bytes) = self.limits.response_bytes {
+            read.response_bytes = bytes;
+        }
+        if let Some(requests) = self.limits.listing_requests {
+            read.listing_requests = requests;
+        }
+        if let Some(time) = self.limits.listing_time {
+            read.listing_time = time;
+        }
         client
             .with_retry(retry)
             .with_rate_limit(self.limits.rate_limit)
+            .with_read_limits(read)
     }
 }
 

@@ -15,7 +15,9 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::attribute::get_ci;
-use crate::client::{Capabilities, ClientError, ResourceKind, RetryPolicy, ScimClient};
+use crate::client::{
+    Capabilities, ClientError, ReadLimits, ResourceKind, RetryPolicy, ScimClient, bytes,
+};
 use crate::config::{Provider, RequestLimits, RoleDefinition};
 use crate::connect::{self, Target};
 use crate::state::{HiddenMembers, member_filter};
@@ -201,8 +203,9 @@ fn plan_notes(caps: &Capabilities) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// How every request to the provider is paced and retried (`rate_limit`, `retry`).
-fn request_notes(limits: RequestLimits) -> [(&'static str, String); 2] {
+/// How every request to the provider is paced and retried, and how much is read of it
+/// (`rate_limit`, `retry`, `limits`).
+fn request_notes(limits: RequestLimits) -> [(&'static str, String); 3] {
     let pacing = limits.rate_limit.map_or_else(
         || "not paced until the server answers 429; then to the rate it lets through".to_owned(),
         |rate| format!("at most {rate}/s (rate_limit); slower if the server answers 429"),
@@ -217,19 +220,18 @@ fn request_notes(limits: RequestLimits) -> [(&'static str, String); 2] {
          Retry-After, other 5xx and resets with backoff; 501 and other 4xx never",
         humantime::format_duration(deadline)
     );
-    [("pacing", pacing), ("retries", retries)]
-}
-
-/// A byte count as people read it.
-fn bytes(n: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if n >= MIB && n.is_multiple_of(MIB) {
-        format!("{} MiB", n / MIB)
-    } else if n >= 1024 && n.is_multiple_of(1024) {
-        format!("{} KiB", n / 1024)
-    } else {
-        format!("{n} bytes")
-    }
+    let read = ReadLimits::default();
+    let reading = format!(
+        "responses up to {}; a listing in at most {} requests and {} (limits)",
+        bytes(limits.response_bytes.unwrap_or(read.response_bytes)),
+        limits.listing_requests.unwrap_or(read.listing_requests),
+        humantime::format_duration(limits.listing_time.unwrap_or(read.listing_time))
+    );
+    [
+        ("pacing", pacing),
+        ("retries", retries),
+        ("limits", reading),
+    ]
 }
 
 /// Runs every check against `provider`'s server.
@@ -916,17 +918,28 @@ mod tests {
 
     #[test]
     fn the_provider_s_pacing_and_retries_are_said() {
-        let [(_, pacing), (_, retries)] = request_notes(RequestLimits::default());
+        let [(_, pacing), (_, retries), (_, reading)] = request_notes(RequestLimits::default());
+        assert_eq!(
+            reading,
+            "responses up to 64 MiB; a listing in at most 10000 requests and 30m (limits)"
+        );
         assert!(pacing.starts_with("not paced until"), "{pacing}");
         assert!(
             retries.starts_with("9 attempts per request, none started after 2m;"),
             "{retries}"
         );
-        let [(_, pacing), (_, retries)] = request_notes(RequestLimits {
+        let [(_, pacing), (_, retries), (_, reading)] = request_notes(RequestLimits {
             attempts: Some(3),
             deadline: Some(std::time::Duration::from_secs(20)),
             rate_limit: Some(5.0),
+            response_bytes: Some(2 * 1024 * 1024),
+            listing_requests: Some(50),
+            listing_time: Some(std::time::Duration::from_secs(60)),
         });
+        assert!(
+            reading.starts_with("responses up to 2 MiB; a listing in at most 50 requests and 1m"),
+            "{reading}"
+        );
         assert!(pacing.starts_with("at most 5/s (rate_limit)"), "{pacing}");
         assert!(
             retries.starts_with("3 attempts per request, none started after 20s;"),

@@ -54,8 +54,23 @@ pub enum ClientError {
         reason: super::RedirectRefusal,
     },
 
-    #[error("{request}: the response is larger than {} MiB, the most scimform reads", .limit / (1024 * 1024))]
+    #[error(
+        "{request}: the response is larger than {}, the most scimform reads (the provider's \
+         `limits.response_size`)",
+        super::bytes(*.limit)
+    )]
     TooLarge { request: RequestLabel, limit: usize },
+
+    #[error(
+        "{request}: the listing was not read in {}, the most scimform waits for one (the \
+         provider's `limits.listing_time`), after {pages} requests",
+        humantime::format_duration(*.limit)
+    )]
+    ListingTooSlow {
+        request: RequestLabel,
+        limit: std::time::Duration,
+        pages: usize,
+    },
 
     #[error("{request}: the response is not valid SCIM JSON: {reason}")]
     Decode {

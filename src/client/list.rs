@@ -5,7 +5,7 @@
 //! (servers clamp `count` or ignore it); the remaining pages are then fetched concurrently. Every
 //! page is checked as it comes: its `startIndex` is the one asked for, its `totalResults` the
 //! first page's, it is full unless it is the last, and no id on it was listed before. A listing
-//! that fails a check, that would take more than [`MAX_LIST_REQUESTS`] requests, or whose unique
+//! that fails a check, that would take more requests than the client's limit, or whose unique
 //! ids do not add up to `totalResults`, is [`Untrusted`]: what it shows exists, but what it does
 //! not show may exist too. Reading stops at the first failed check, so a server that repeats a
 //! page or claims a `totalResults` of 10^12 costs a handful of requests, not millions.
@@ -13,9 +13,11 @@
 //! Each page is read once, by `serde_json`, and each resource on it is made by its [`Listed`]
 //! type while the page is parsed: no page is held as a tree, and no resource is read twice.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
+use std::time::Instant;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use reqwest::Method;
@@ -25,7 +27,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
-use super::{Capabilities, ClientError, ResourceKind, ScimClient};
+use super::{Capabilities, ClientError, ReadLimits, RequestLabel, ResourceKind, ScimClient};
 use crate::attribute::{Pick, get_ci};
 
 /// How many pages are fetched at once after the first.
@@ -33,11 +35,6 @@ const CONCURRENT_PAGES: usize = 4;
 
 /// The page size asked for when the server announces no `maxResults`.
 const DEFAULT_PAGE_SIZE: usize = 1000;
-
-/// The most list requests one listing may take. A server that claims more pages than this (a
-/// `totalResults` of 10^12 at 1,000 a page, say) is not read past its first page: its listing
-/// is untrusted, and the engine looks up what it needs instead.
-pub const MAX_LIST_REQUESTS: usize = 10_000;
 
 /// How much of each listed resource its reader keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -328,7 +325,10 @@ pub enum ListingCheck {
     TotalResults,
     /// Every page but the last holds as many resources as the first.
     FullPages,
-    /// Reading everything takes at most [`MAX_LIST_REQUESTS`] requests.
+    /// Reading everything takes at most the client's `listing_requests`
+    /// ([`super::ReadLimits`]). A server that claims more pages than that (a `totalResults` of
+    /// 10^12 at 1,000 a page, say) is not read past its first page: its listing is untrusted,
+    /// and the engine looks up what it needs instead.
     Bounded,
     /// The unique ids read add up to `totalResults`.
     Complete,
@@ -395,6 +395,10 @@ struct ListQuery {
     /// `excludedAttributes`, comma-separated; empty for none.
     excluded: String,
     filter: Option<String>,
+    /// The most requests and time the listing may take.
+    limits: ReadLimits,
+    /// When its first page was asked for.
+    started: Instant,
 }
 
 impl ListQuery {
@@ -475,6 +479,8 @@ impl ScimClient {
             keep,
             excluded: String::new(),
             filter: Some(filter.to_owned()),
+            limits: self.read_limits(),
+            started: Instant::now(),
         };
         let first = self.list_page(&query, 1).await?;
         self.list_rest(FirstPage::of(query, first)).await
@@ -494,6 +500,8 @@ impl ScimClient {
             keep,
             excluded: excluded.join(","),
             filter: None,
+            limits: self.read_limits(),
+            started: Instant::now(),
         };
         let first = match self.list_page(&query, 1).await {
             // `excludedAttributes` is part of the protocol (RFC 7644 §3.4.2.5), but a server
@@ -533,16 +541,24 @@ impl ScimClient {
         if remaining > 0 && untrusted.is_none() {
             query.count = step;
             // The starts are made as they are needed, never collected: `remaining` is bounded
-            // by MAX_LIST_REQUESTS, and each start is at most `total`.
-            let mut next = (1..=remaining).filter_map(|k| k.checked_mul(step)?.checked_add(1));
+            // by the listing's request limit, and each start is at most `total`.
+            let mut next = (1..=remaining)
+                .filter_map(|k| k.checked_mul(step)?.checked_add(1))
+                .peekable();
             let mut tasks = JoinSet::new();
-            let mut results: Vec<(usize, ListPage<T>)> = Vec::new();
-            // The failed page with the lowest start, so that the report does not depend on
-            // which page happened to come back first.
-            let mut failed: Option<(usize, Untrusted)> = None;
+            // Pages that came back ahead of one before them, by start: each page is taken in
+            // start order, so that a page that lists nothing new stops the reading at once,
+            // and the report does not depend on which page happened to come back first.
+            let mut waiting: BTreeMap<usize, ListPage<T>> = BTreeMap::new();
+            let mut expected = step + 1;
             loop {
-                while failed.is_none() && tasks.len() < CONCURRENT_PAGES {
-                    let Some(start) = next.next() else { break };
+                // At most CONCURRENT_PAGES pages are read ahead of the next one to take, in
+                // flight or waiting, so that what is held stays bounded when one is slow.
+                let window = expected.saturating_add(CONCURRENT_PAGES * step);
+                while untrusted.is_none() && tasks.len() < CONCURRENT_PAGES {
+                    let Some(start) = next.next_if(|start| *start < window) else {
+                        break;
+                    };
                     let client = self.clone();
                     let query = query.clone();
                     tasks.spawn(async move {
@@ -550,31 +566,43 @@ impl ScimClient {
                         (start, page)
                     });
                 }
-                let Some(joined) = tasks.join_next().await else {
+                if untrusted.is_some() {
                     break;
+                }
+                let time_left = query
+                    .limits
+                    .listing_time
+                    .saturating_sub(query.started.elapsed());
+                let joined = match tokio::time::timeout(time_left, tasks.join_next()).await {
+                    Ok(Some(joined)) => joined,
+                    Ok(None) => break,
+                    Err(_) => {
+                        return Err(ClientError::ListingTooSlow {
+                            request: RequestLabel {
+                                method: Method::GET,
+                                path: kind.endpoint().to_owned(),
+                            },
+                            limit: query.limits.listing_time,
+                            pages,
+                        });
+                    }
                 };
                 let (start, page) = joined.expect("a page task does not panic");
                 pages += 1;
-                let page = page?;
-                if let Some(problem) = check_page(&query, start, step, total, &page)
-                    && failed.as_ref().is_none_or(|(at, _)| start < *at)
-                {
-                    failed = Some((start, problem));
-                }
-                results.push((start, page));
-            }
-            results.sort_by_key(|(start, _)| *start);
-            // Room for everything read, so that neither the index nor the list grows (and
-            // rehashes every id) on the way.
-            let read: usize = results.iter().map(|(_, p)| p.resources.len()).sum();
-            seen.reserve(read);
-            let mut repeated = None;
-            for (start, page) in results {
-                if let Some(id) = seen.extend(page.resources) {
-                    repeated.get_or_insert_with(|| listed_twice(&query, start, &id));
+                waiting.insert(start, page?);
+                while let Some(page) = waiting.remove(&expected) {
+                    let start = expected;
+                    expected += step;
+                    if let Some(problem) = check_page(&query, start, step, total, &page) {
+                        untrusted = Some(problem);
+                        break;
+                    }
+                    if let Some(id) = seen.extend(page.resources) {
+                        untrusted = Some(listed_twice(&query, start, &id));
+                        break;
+                    }
                 }
             }
-            untrusted = failed.map(|(_, problem)| problem).or(repeated);
         }
         if untrusted.is_none() && seen.len() != total {
             let name = match kind {
@@ -634,7 +662,7 @@ impl<T> FirstPage<T> {
 
 /// The check the first page of a listing fails, if any: `startIndex` 1, a `totalResults` when
 /// the page is full and at least as large as the page, and a total readable within
-/// [`MAX_LIST_REQUESTS`] at the page size the server returns.
+/// the listing's request limit at the page size the server returns.
 fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
     let label = || query.label(1);
     let returned = page.resources.len();
@@ -665,13 +693,14 @@ fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
     }
     if returned > 0 && total > returned {
         let requests = (total - returned).div_ceil(returned).saturating_add(1);
-        if requests > MAX_LIST_REQUESTS {
+        let most = query.limits.listing_requests;
+        if requests > most {
             return Some(Untrusted {
                 check: ListingCheck::Bounded,
                 detail: format!(
                     "{} answered totalResults {total}: at the {returned} per page it returns, \
-                     reading them would take {requests} requests, more than \
-                     {MAX_LIST_REQUESTS}",
+                     reading them would take {requests} requests, more than {most}, the \
+                     provider's `limits.listing_requests`",
                     label()
                 ),
             });
@@ -757,16 +786,6 @@ impl<T> Default for Collected<T> {
 impl<T: Listed> Collected<T> {
     fn len(&self) -> usize {
         self.resources.len()
-    }
-
-    fn reserve(&mut self, additional: usize) {
-        let Collected {
-            index,
-            hasher,
-            resources,
-        } = self;
-        resources.reserve_exact(additional);
-        index.reserve(additional, |&at| id_hash(hasher, &resources[at]));
     }
 
     /// Adds `resources`, each id once: a later copy replaces an earlier one where that was.
@@ -989,6 +1008,8 @@ mod tests {
             keep: Keep::Managed,
             excluded: "groups".to_owned(),
             filter: None,
+            limits: ReadLimits::default(),
+            started: Instant::now(),
         }
     }
 
@@ -1031,7 +1052,11 @@ mod tests {
 
     #[test]
     fn an_absurd_total_is_neither_read_nor_allocated_for() {
-        for total in [1_000_000_000_000, usize::MAX, 100 * MAX_LIST_REQUESTS + 1] {
+        for total in [
+            1_000_000_000_000,
+            usize::MAX,
+            100 * ReadLimits::default().listing_requests + 1,
+        ] {
             let first = FirstPage::of(query(), page(Some(total), Some(1), 0..100));
             let untrusted = first.untrusted.as_ref().unwrap();
             assert_eq!(untrusted.check, ListingCheck::Bounded, "{total}");
@@ -1043,9 +1068,19 @@ mod tests {
             );
             assert_eq!(first.remaining_pages(), 0);
         }
-        let within = FirstPage::of(query(), page(Some(100 * MAX_LIST_REQUESTS), None, 0..100));
+        let within = FirstPage::of(
+            query(),
+            page(
+                Some(100 * ReadLimits::default().listing_requests),
+                None,
+                0..100,
+            ),
+        );
         assert_eq!(within.untrusted, None);
-        assert_eq!(within.remaining_pages(), MAX_LIST_REQUESTS - 1);
+        assert_eq!(
+            within.remaining_pages(),
+            ReadLimits::default().listing_requests - 1
+        );
         // A page of one and the largest total: no arithmetic overflows.
         let one = FirstPage::of(query(), page(Some(usize::MAX), Some(1), 0..1));
         assert_eq!(one.untrusted.unwrap().check, ListingCheck::Bounded);
@@ -1095,6 +1130,7 @@ mod tests {
             keep: Keep::Managed,
             excluded: String::new(),
             filter: Some("members.value eq \"u1\"".to_owned()),
+            ..query()
         };
         assert_eq!(
             q.label(11),
@@ -1111,7 +1147,6 @@ mod tests {
         };
         let mut seen = Collected::<Value>::default();
         seen.extend(page(0, 1));
-        seen.reserve(5000);
         seen.extend(page(500, 1));
         seen.extend(page(250, 2));
         assert_eq!(seen.len(), 1000);

@@ -27,7 +27,7 @@ pub use capabilities::{BulkLimits, Capabilities};
 pub use error::ClientError;
 #[cfg(test)]
 pub(crate) use list::ListPage;
-pub use list::{FirstPage, Keep, Listed, Listing, ListingCheck, MAX_LIST_REQUESTS, Untrusted};
+pub use list::{FirstPage, Keep, Listed, Listing, ListingCheck, Untrusted};
 pub use retry::RetryPolicy;
 pub(crate) use retry::{Attempts, Fault};
 use throttle::Throttle;
@@ -99,6 +99,7 @@ pub struct ScimClient {
     buffers: Arc<Mutex<Vec<Vec<u8>>>>,
     /// Whether the server still answers at all.
     silence: Arc<Mutex<Silence>>,
+    limits: ReadLimits,
 }
 
 /// How long the server has gone without answering anything. A server that has answered no
@@ -162,9 +163,27 @@ pub(crate) struct RawResponse {
     request: RequestLabel,
 }
 
-/// The largest response body read (SPEC §7: input is bounded). A page of a thousand users
-/// is about a megabyte.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// What a client reads of a server at most (SPEC §7: input is bounded), whatever the server
+/// says: a provider's `limits` in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// The largest response body read. A page of a thousand users is about a megabyte.
+    pub response_bytes: usize,
+    /// The most requests one listing may take.
+    pub listing_requests: usize,
+    /// The longest one listing may take, from its first page to its last.
+    pub listing_time: Duration,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            response_bytes: 64 * 1024 * 1024,
+            listing_requests: 10_000,
+            listing_time: Duration::from_secs(30 * 60),
+        }
+    }
+}
 
 /// The most answer buffers a client keeps for reuse: as many as answers read at once.
 const KEPT_BUFFERS: usize = 8;
@@ -299,6 +318,7 @@ impl ScimClient {
             throttle: Arc::new(Throttle::new(None)),
             buffers: Arc::default(),
             silence: Arc::new(Mutex::new(Silence::new())),
+            limits: ReadLimits::default(),
         })
     }
 
@@ -326,6 +346,19 @@ impl ScimClient {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .down_for
+    }
+
+    /// The same client, reading at most what `limits` allow.
+    #[must_use]
+    pub fn with_read_limits(mut self, limits: ReadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// What this client reads of a server at most.
+    #[must_use]
+    pub fn read_limits(&self) -> ReadLimits {
+        self.limits
     }
 
     /// The retry policy every request of this client goes through.
@@ -553,7 +586,7 @@ impl ScimClient {
             Ok(None) => {
                 return Err(ClientError::TooLarge {
                     request: what,
-                    limit: MAX_RESPONSE_BYTES,
+                    limit: self.limits.response_bytes,
                 });
             }
             Err(source) => {
@@ -586,7 +619,7 @@ impl ScimClient {
     }
 
     /// Reads the body of `response` into a buffer this client read an earlier answer into,
-    /// when one is free; `None` when it is larger than [`MAX_RESPONSE_BYTES`], which is
+    /// when one is free; `None` when it is larger than the client's limit, which is
     /// known as soon as that much has arrived, so no more than that is ever held.
     async fn read_body(
         &self,
@@ -594,7 +627,7 @@ impl ScimClient {
     ) -> Result<Option<Body>, reqwest::Error> {
         if response
             .content_length()
-            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+            .is_some_and(|length| length > self.limits.response_bytes as u64)
         {
             return Ok(None);
         }
@@ -612,7 +645,7 @@ impl ScimClient {
                 .reserve(usize::try_from(length).unwrap_or(0).min(KEPT_BUFFER_BYTES));
         }
         while let Some(chunk) = response.chunk().await? {
-            if body.bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            if body.bytes.len() + chunk.len() > self.limits.response_bytes {
                 return Ok(None);
             }
             body.bytes.extend_from_slice(&chunk);
@@ -694,6 +727,18 @@ fn retry_after_seconds(value: &str, now: std::time::SystemTime) -> Option<u64> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).map_or(0, |wait| wait.as_secs()))
+}
+
+/// A byte count as people read it.
+pub(crate) fn bytes(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// The most redirects one `GET` follows.
@@ -874,7 +919,8 @@ mod tests {
         assert!(matches!(error, ClientError::TooLarge { .. }), "{error}");
         assert_eq!(
             error.to_string(),
-            "GET /endless: the response is larger than 64 MiB, the most scimform reads"
+            "GET /endless: the response is larger than 64 MiB, the most scimform reads (the \
+             provider's `limits.response_size`)"
         );
         assert_eq!(
             client.requests_sent(),

@@ -510,7 +510,7 @@ impl RoleDefinition {
     }
 }
 
-/// How the requests to a provider are sent: what its `retry` and `rate_limit` say; `None`
+/// How the requests to a provider are sent: what its `retry`, `rate_limit` and `limits` say; `None`
 /// leaves the client's default.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RequestLimits {
@@ -520,6 +520,12 @@ pub struct RequestLimits {
     pub deadline: Option<std::time::Duration>,
     /// The most requests per second.
     pub rate_limit: Option<f64>,
+    /// The largest response read, in bytes.
+    pub response_bytes: Option<usize>,
+    /// The most requests one listing may take.
+    pub listing_requests: Option<usize>,
+    /// The longest one listing may take.
+    pub listing_time: Option<std::time::Duration>,
 }
 
 /// Safety limits on destructive plans (§3.6).

@@ -86,6 +86,28 @@ pub struct RawProvider {
     /// a timeout).
     #[serde(default)]
     pub retry: Option<Spanned<RawRetry>>,
+    /// The most scimform reads of this provider's server, whatever the server says.
+    #[serde(default)]
+    pub limits: Option<Spanned<RawLimits>>,
+}
+
+/// The most scimform reads of a provider's server.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Limits")]
+pub struct RawLimits {
+    /// The largest response read, e.g. `64 MiB` (the default) or `200 MB`; a larger one is
+    /// refused as it arrives.
+    #[serde(default)]
+    pub response_size: Option<Spanned<String>>,
+    /// The most requests one listing of users or groups may take. Default 10000. A listing
+    /// that would take more is not read past its first page, and not trusted.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub listing_requests: Option<Spanned<u64>>,
+    /// The longest one listing may take, e.g. `10m`. Default `30m`.
+    #[serde(default)]
+    pub listing_time: Option<Spanned<String>>,
 }
 
 /// How each request to a provider is retried.

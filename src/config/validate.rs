@@ -19,7 +19,7 @@ use super::model::{
     SpannedTemplate, TokenSource, User, UserKey, insecure_http, key_text, parse_endpoint,
 };
 use super::raw::{
-    Preset, RawExtensions, RawGroup, RawMultiValue, RawName, RawProvider, RawRetry,
+    Preset, RawExtensions, RawGroup, RawLimits, RawMultiValue, RawName, RawProvider, RawRetry,
     RawRoleAssignment, RawRoleDefinition, RawUser,
 };
 use super::source::{SourceFile, Sources, Span};
@@ -210,7 +210,10 @@ impl Validator<'_> {
             max_changes.delete_percent = percent.value;
         }
 
-        let requests = self.request_limits(provider, raw.rate_limit, raw.retry);
+        let mut requests = self.request_limits(provider, raw.rate_limit, raw.retry);
+        if let Some(limits) = raw.limits {
+            self.read_limits(provider, limits.value, &mut requests);
+        }
 
         if self.errors.0.len() != before {
             return None;
@@ -282,6 +285,52 @@ impl Validator<'_> {
             }
         }
         limits
+    }
+
+    /// A provider's `limits`.
+    fn read_limits(&mut self, provider: &str, raw: RawLimits, limits: &mut RequestLimits) {
+        if let Some(size) = raw.response_size {
+            match size.value.trim().parse::<bytesize::ByteSize>() {
+                Ok(bytes) if bytes.as_u64() >= 1024 => {
+                    limits.response_bytes =
+                        Some(usize::try_from(bytes.as_u64()).unwrap_or(usize::MAX));
+                }
+                _ => self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: `limits.response_size` is not a size of 1 KiB or \
+                         more: {:?}",
+                        size.value
+                    ))
+                    .at(self.sources, size.span, "not a size")
+                    .help("write a size such as `64 MiB` (the default) or `200 MB`"),
+                ),
+            }
+        }
+        if let Some(requests) = raw.listing_requests {
+            match usize::try_from(requests.value) {
+                Ok(count) if count >= 1 => limits.listing_requests = Some(count),
+                _ => self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: `limits.listing_requests` must be at least 1"
+                    ))
+                    .at(self.sources, requests.span, "out of range")
+                    .help("10000 is the default"),
+                ),
+            }
+        }
+        if let Some(time) = raw.listing_time {
+            match humantime::parse_duration(time.value.trim()) {
+                Ok(duration) if !duration.is_zero() => limits.listing_time = Some(duration),
+                _ => self.error(
+                    Diagnostic::new(format!(
+                        "provider `{provider}`: `limits.listing_time` is not a duration: {:?}",
+                        time.value
+                    ))
+                    .at(self.sources, time.span, "not a duration")
+                    .help("write a duration such as `10m` or `1h`; `30m` is the default"),
+                ),
+            }
+        }
     }
 
     fn token_source(

@@ -301,3 +301,78 @@ async fn an_apply_stops_when_the_server_dies() {
     );
     assert!(done.ends_with(&format!("{not_sent} skipped")), "{done}");
 }
+
+/// A provider's `limits` bound what is read of its server: a response larger than
+/// `response_size` is refused as it arrives, and a listing that takes longer than
+/// `listing_time` is given up, both naming the limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_is_bounded_by_the_provider_s_limits() {
+    let serve = Serve::start();
+    for i in 0..30 {
+        serve.user(&format!("u{i:02}@example.com")).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimform.yaml");
+    let write = |url: &str, extra: &str| {
+        let mut text = format!(
+            "version: 1\nproviders:\n  corp:\n    url: {url}\n    token: ${{CORP_TOKEN}}\n\
+             {extra}users:\n"
+        );
+        for i in 0..30 {
+            let _ = writeln!(text, "  - userName: u{i:02}@example.com");
+        }
+        std::fs::write(&path, text).unwrap();
+        path.clone()
+    };
+
+    let small = write(&serve.base, "    limits: {response_size: 2 KiB}\n");
+    let planned = scim(&small, &serve.token, &["plan"]).await;
+    assert_eq!(planned.code, Some(1), "{}", planned.stdout);
+    assert!(
+        planned.stderr.contains(
+            "GET /Users: the response is larger than 2 KiB, the most scimform reads (the \
+             provider's `limits.response_size`)"
+        ),
+        "{}",
+        planned.stderr
+    );
+    let roomy = write(&serve.base, "    limits: {response_size: 1 MiB}\n");
+    let planned = scim(&roomy, &serve.token, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+
+    // One user a page, five requests a second: thirty pages take six seconds.
+    let proxy = Rewriter::start(
+        &serve.base,
+        |path| {
+            edit_query(path, |query| {
+                for (key, value) in query.iter_mut() {
+                    if key == "count" {
+                        "1".clone_into(value);
+                    }
+                }
+            })
+        },
+        |_, _, _| {},
+    )
+    .await;
+    let slow = write(
+        &proxy.base_url,
+        "    rate_limit: 5/s\n    limits: {listing_time: 1s}\n",
+    );
+    let planned = scim(&slow, &serve.token, &["plan"]).await;
+    assert_eq!(planned.code, Some(1), "{}", planned.stdout);
+    assert!(
+        planned.stderr.contains(
+            "GET /Users: the listing was not read in 1s, the most scimform waits for one (the \
+             provider's `limits.listing_time`)"
+        ),
+        "{}",
+        planned.stderr
+    );
+    let lists = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /scim/v2/Users?"))
+        .count();
+    assert!(lists < 30, "reading stopped: {lists} pages");
+}
