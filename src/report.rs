@@ -81,6 +81,9 @@ pub enum AdoptCause {
     Conflict,
     /// The POST's answer was lost, and the object was found by its key.
     LostAnswer,
+    /// Another create of the same group (another apply, at the same time) made it first: the
+    /// copy this create made was deleted.
+    Concurrent,
 }
 
 /// Why an op failed: the last error, with the server's SCIM error detail when it answered.
@@ -205,6 +208,9 @@ impl fmt::Display for Entry {
                         let why = match cause {
                             AdoptCause::Conflict => "it already existed",
                             AdoptCause::LostAnswer => "the answer to the create was lost",
+                            AdoptCause::Concurrent => {
+                                "another create made it at the same time; this run's copy was deleted"
+                            }
                         };
                         let then = if *updated { ", then updated it" } else { "" };
                         write!(f, " (adopted the existing object: {why}{then})")

@@ -11,6 +11,12 @@
 //! PATCH replacing the body's attributes, or, on a server without PATCH, a PUT of the object
 //! with the body's attributes laid over it. This is the write the next plan would have
 //! computed, so an adopted object is converged in the same run.
+//!
+//! A server need not keep group names unique (RFC 7643 §4.2), so two applies run at once would
+//! each create the same group. After creating a group, its name is looked up again: if the
+//! server now holds it more than once, the copy created first (by `meta.created`, then by id)
+//! is the one kept, by every run alike; a run whose copy is not that one deletes its copy and
+//! adopts the first.
 
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -74,6 +80,12 @@ pub(super) async fn create(
                     // 201 or 204 without a body: the key says which object was made.
                     None => created_id(context, op.resource, &key).await,
                 };
+                if op.resource == ResourceKind::Group
+                    && let Some(id) = &id
+                    && let Some(outcome) = settle_race(context, op, body, &key, id).await
+                {
+                    return finished(outcome, &attempts);
+                }
                 return finished(Outcome::Done { id, note: None }, &attempts);
             }
             Err(error) => error,
@@ -112,6 +124,53 @@ pub(super) async fn created_id(context: &Context, kind: ResourceKind, key: &str)
     match lookup(context, kind, key).await {
         Ok(found) if found.len() == 1 => id_of(&found[0]),
         Ok(_) | Err(_) => None,
+    }
+}
+
+/// After creating group `ours`: `None` when it is the only group of its name, or the first
+/// created of several; else deletes it and adopts the first (see the module's doc).
+async fn settle_race(
+    context: &Context,
+    op: &Op,
+    body: &Value,
+    key: &str,
+    ours: &str,
+) -> Option<Outcome> {
+    let found = lookup(context, op.resource, key).await.ok()?;
+    let first = found
+        .iter()
+        .filter_map(|group| {
+            let id = id_of(group)?;
+            let created = get_ci(group, "meta")
+                .and_then(|meta| get_ci(meta, "created"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            // Copies without a creation time come last.
+            Some(((created.is_none(), created, id), group))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))?;
+    let (_, _, first_id) = &first.0;
+    if found.len() < 2 || first_id == ours {
+        return None;
+    }
+    tracing::info!(key, ours, first = %first_id, "another run created this group first");
+    let path = format!(
+        "{}/{}",
+        op.resource.endpoint(),
+        crate::client::encode_segment(ours)
+    );
+    match context
+        .client
+        .send(Method::DELETE, &path, &[], None, None)
+        .await
+    {
+        Ok(_) | Err(ClientError::Status { status: 404, .. }) => {
+            Some(adopt(context, op, body, first.1, AdoptCause::Concurrent).await)
+        }
+        Err(error) => Some(Outcome::Failed(Failure::other(format!(
+            "created group {ours}, but another run created {key:?} first ({first_id}), and \
+             deleting this run's copy failed: {error}"
+        )))),
     }
 }
 

@@ -813,7 +813,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// Percent-encodes a path segment (a server-assigned id may hold any character).
-fn encode_segment(segment: &str) -> String {
+pub(crate) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {

@@ -9,6 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 
+use crate::support::peer::{PEER_TOKEN, PeerServer};
 use crate::support::rewrite::{Rewriter, edit_query};
 use crate::support::serve::Serve;
 use crate::support::{Run, run, scimform};
@@ -375,4 +376,81 @@ async fn reading_is_bounded_by_the_provider_s_limits() {
         .filter(|r| r.starts_with("GET /scim/v2/Users?"))
         .count();
     assert!(lists < 30, "reading stopped: {lists} pages");
+}
+
+/// Two applies of the same twenty groups, run at once against a server that does not keep
+/// group names unique: every group ends up there once, with its member, and both runs succeed.
+async fn two_applies_at_once_create_each_group_once(base_url: &str, token: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimform.yaml");
+    let mut text = format!(
+        "version: 1\nproviders:\n  corp:\n    url: {base_url}\n    token: ${{CORP_TOKEN}}\n\
+         users:\n  - userName: ada@example.com\ngroups:\n"
+    );
+    for i in 0..20 {
+        let _ = writeln!(
+            text,
+            "  - displayName: Team {i:02}\n    members: [ada@example.com]"
+        );
+    }
+    std::fs::write(&path, text).unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
+            .args(["apply", "--auto-approve", "-f"])
+            .arg(&path)
+            .env("CORP_TOKEN", token)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs = [start(), start()];
+    let outputs =
+        tokio::task::spawn_blocking(move || runs.map(|run| run.wait_with_output().unwrap()))
+            .await
+            .unwrap();
+    for output in &outputs {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let groups: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base_url}/Groups?count=1000"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = groups["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let expected: Vec<String> = (0..20).map(|i| format!("Team {i:02}")).collect();
+    assert_eq!(names, expected, "each group once");
+
+    let planned = scim(&path, token, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(planned.code, Some(0), "converged: {}", planned.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_at_once_create_each_group_once_on_the_embedded_server() {
+    let serve = Serve::start();
+    two_applies_at_once_create_each_group_once(&serve.base, &serve.token).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_at_once_create_each_group_once_on_scim2_server() {
+    let peer = PeerServer::start();
+    two_applies_at_once_create_each_group_once(&peer.base_url, PEER_TOKEN).await;
 }
