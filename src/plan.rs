@@ -24,10 +24,43 @@ pub struct Plan {
     pub format_version: u32,
     /// A digest of the config the plan was computed from (`sha256:<hex>`).
     pub config_digest: String,
+    /// A digest of the config's digest and of every provider's part, operations included
+    /// (`sha256:<hex>`): a saved plan edited afterwards no longer matches it.
+    #[serde(default)]
+    pub digest: String,
     pub providers: Vec<ProviderPlan>,
 }
 
 impl Plan {
+    /// The plan of `providers`, computed from the config whose digest is `config_digest`,
+    /// with its own digest.
+    #[must_use]
+    pub fn new(config_digest: String, providers: Vec<ProviderPlan>) -> Self {
+        let mut plan = Plan {
+            format_version: FORMAT_VERSION,
+            config_digest,
+            digest: String::new(),
+            providers,
+        };
+        plan.digest = plan.computed_digest();
+        plan
+    }
+
+    /// What the plan's `digest` must be: over the config's digest, a newline, and the
+    /// providers' parts as compact JSON with object keys sorted.
+    #[must_use]
+    pub fn computed_digest(&self) -> String {
+        // As a JSON value first, so that object keys come sorted, as any tool can write them.
+        let providers = serde_json::to_value(&self.providers)
+            .and_then(|providers| serde_json::to_vec(&providers))
+            .expect("a plan holds only strings, numbers and JSON values, all serializable");
+        crate::digest::sha256_hex_of_parts([
+            self.config_digest.as_bytes(),
+            b"\n".as_slice(),
+            providers.as_slice(),
+        ])
+    }
+
     /// Whether applying the plan would send no write at all.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -372,6 +405,19 @@ pub enum Method {
     Put,
     Patch,
     Delete,
+}
+
+impl Action {
+    /// The action as people read it: `create`, `update`, `deactivate`, `delete`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Deactivate => "deactivate",
+            Action::Delete => "delete",
+        }
+    }
 }
 
 impl Method {

@@ -5,7 +5,7 @@ use crate::client::ResourceKind;
 use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
-use crate::plan::{FORMAT_VERSION, MemberLookups, Plan, ProviderPlan, Reading, UntrustedListing};
+use crate::plan::{MemberLookups, Plan, ProviderPlan, Reading, UntrustedListing};
 use crate::state::{self, HiddenMembers, Key, LiveState, ReadError, Wanted};
 
 /// Why no plan could be made.
@@ -151,9 +151,5 @@ pub const BULK_NOT_OFFERED: &str = "Bulk not offered: one request per write";
 /// Assembles provider plans into one plan for `config`.
 #[must_use]
 pub fn assemble(config: &Config, providers: Vec<ProviderPlan>) -> Plan {
-    Plan {
-        format_version: FORMAT_VERSION,
-        config_digest: config.digest().to_owned(),
-        providers,
-    }
+    Plan::new(config.digest().to_owned(), providers)
 }

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::{Context, Finished, Ready, create, run_op};
 use crate::attribute::get_ci;
-use crate::client::{Attempts, BulkLimits, ClientError, Fault, RawResponse, RequestLabel};
+use crate::client::{
+    Attempts, BulkLimits, ClientError, Fault, RawResponse, RequestLabel, ResourceKind,
+};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
 
@@ -153,12 +155,19 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
                         .filter(|id| !id.is_empty())
                         .map(str::to_owned)
                 });
+            let key = create::key_of(&item.op, item.body());
             let id = if id.is_some() {
                 id
             } else {
-                let key = create::key_of(&item.op, item.body());
                 create::created_id(context, item.op.resource, &key).await
             };
+            if item.op.resource == ResourceKind::Group
+                && let Some(id) = &id
+                && let Some(body) = item.body()
+                && let Some(outcome) = create::settle_race(context, &item.op, body, &key, id).await
+            {
+                return done(outcome);
+            }
             done(Outcome::Done { id, note: None })
         }
         200..=299 => done(Outcome::Done {

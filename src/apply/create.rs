@@ -129,7 +129,7 @@ pub(super) async fn created_id(context: &Context, kind: ResourceKind, key: &str)
 
 /// After creating group `ours`: `None` when it is the only group of its name, or the first
 /// created of several; else deletes it and adopts the first (see the module's doc).
-async fn settle_race(
+pub(super) async fn settle_race(
     context: &Context,
     op: &Op,
     body: &Value,

@@ -436,11 +436,19 @@ impl ScimClient {
         mut if_match: Option<&str>,
     ) -> (Result<RawResponse, ClientError>, u32) {
         let mut attempts = Attempts::new(&self.retry);
+        // The last failed attempt, reported instead of a retry that was not sent because the
+        // server stopped answering: what went wrong is what that attempt met.
+        let mut previous: Option<Result<RawResponse, ClientError>> = None;
         loop {
             attempts.made += 1;
             let result = self
                 .send_once(method.clone(), path, query, body, if_match)
                 .await;
+            if let (Err(ClientError::Unreachable { .. }), Some(previous)) =
+                (&result, previous.take())
+            {
+                return (previous, attempts.made - 1);
+            }
             let Err(error) = &result else {
                 return (result, attempts.made);
             };
@@ -460,6 +468,7 @@ impl ScimClient {
             if !attempts.wait(fault).await {
                 return (result, attempts.made);
             }
+            previous = Some(result);
         }
     }
 

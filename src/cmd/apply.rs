@@ -11,7 +11,7 @@ use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
 use crate::diff::Options;
-use crate::plan::{Plan, ProviderPlan};
+use crate::plan::{Op, Plan, ProviderPlan};
 use crate::planner;
 use crate::render::{self, Format};
 use crate::report::Report;
@@ -107,14 +107,29 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
     execute_all(args, &plan, sessions, false).await
 }
 
-/// `apply PLAN`: refuse a plan made from another config or whose objects moved; otherwise
-/// execute it as it is, without asking.
+/// `apply PLAN`: refuse a plan made from another config, edited since it was saved, whose
+/// objects moved, or whose operations are not the ones the config calls for on the server as it
+/// is; otherwise execute it as it is, without asking.
+///
+/// The last check plans again, reading the server as `plan` does, and compares: a plan edited
+/// by hand is refused even when its digest was made to match.
 async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode {
     if plan.config_digest != config.digest() {
         return fail(format!(
             "stale plan: {} changed since the plan was made; run `scimform plan` again",
             args.config.file.display()
         ));
+    }
+    if plan.digest != plan.computed_digest() {
+        return fail(if plan.digest.is_empty() {
+            "the plan has no digest of its operations (it was saved by an older scimform, or \
+             edited); run `scimform plan --out` again"
+                .to_owned()
+        } else {
+            "the plan was changed after it was saved: its operations do not match its digest; \
+             run `scimform plan --out` again"
+                .to_owned()
+        });
     }
     let mut targets: Vec<(&Provider, Target)> = Vec::new();
     for provider_plan in &plan.providers {
@@ -132,10 +147,28 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
             }
         }
     }
+    // The plan of each provider made again, from the config and the server as they are now.
+    // The guard against mass deletion was passed when the plan was saved.
+    let options = Options {
+        allow_mass_delete: true,
+    };
     let mut sessions = Vec::new();
-    for (_, target) in &targets {
-        match connect::open(target, args.config.allow_insecure_http).await {
-            Ok(session) => sessions.push(session),
+    let mut again = Vec::new();
+    for ((provider, target), saved) in targets.iter().zip(&plan.providers) {
+        match planner::plan_provider(
+            config,
+            provider,
+            target,
+            args.config.allow_insecure_http,
+            options,
+        )
+        .await
+        {
+            Ok(planned) => {
+                let planned = planned.with_bulk(saved.bulk);
+                again.push(planned.plan);
+                sessions.push(planned.session);
+            }
             Err(error) => {
                 close(sessions).await;
                 return fail(error);
@@ -172,7 +205,57 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
         }
         return fail(message);
     }
+    for (saved, again) in plan.providers.iter().zip(&again) {
+        if let Some(difference) = first_difference(saved, again) {
+            close(sessions).await;
+            return fail(format!(
+                "refusing the saved plan: provider `{}`: {difference}; run `scimform plan \
+                 --out` again and review it",
+                saved.provider
+            ));
+        }
+    }
     execute_all(args, plan, sessions, true).await
+}
+
+/// Where a saved provider plan departs from the plan made again from the config and the
+/// server, naming the first operation that differs.
+fn first_difference(saved: &ProviderPlan, again: &ProviderPlan) -> Option<String> {
+    let describe = |op: &Op| {
+        format!(
+            "{} {} ({} {})",
+            op.request.method.as_str(),
+            op.request.path,
+            op.action.as_str(),
+            match op.resource {
+                crate::client::ResourceKind::User => format!("user {}", op.key),
+                crate::client::ResourceKind::Group => format!("group {}", op.key),
+            }
+        )
+    };
+    let position = saved
+        .ops
+        .iter()
+        .zip(&again.ops)
+        .position(|(saved, again)| saved != again);
+    match position {
+        Some(at) => Some(format!(
+            "operation {} of the plan, {}, is not the one the config calls for, {}",
+            at + 1,
+            describe(&saved.ops[at]),
+            describe(&again.ops[at])
+        )),
+        None if saved.ops.len() > again.ops.len() => Some(format!(
+            "operation {} of the plan, {}, is not one the config calls for",
+            again.ops.len() + 1,
+            describe(&saved.ops[again.ops.len()])
+        )),
+        None if saved.ops.len() < again.ops.len() => Some(format!(
+            "the config also calls for {}, which the plan does not hold",
+            describe(&again.ops[saved.ops.len()])
+        )),
+        None => None,
+    }
 }
 
 /// Executes each provider's plan over its session, prints each report, closes the sessions;

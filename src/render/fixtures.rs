@@ -370,11 +370,7 @@ fn sandbox() -> ProviderPlan {
 /// member removal, a tombstoned and a pruned deactivation, a pruned user deletion and a
 /// tombstoned group deletion, across two providers.
 pub fn two_providers() -> Plan {
-    Plan {
-        format_version: FORMAT_VERSION,
-        config_digest: "sha256:4f1c0d9a".to_owned(),
-        providers: vec![tonkean(), sandbox()],
-    }
+    Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()])
 }
 
 /// One provider with one change, for the simplest shape of each format.
@@ -383,11 +379,7 @@ pub fn single_update() -> Plan {
     provider.ops.truncate(2);
     provider.ops.remove(0);
     provider.unmanaged = Unmanaged::default();
-    Plan {
-        format_version: FORMAT_VERSION,
-        config_digest: "sha256:4f1c0d9a".to_owned(),
-        providers: vec![provider],
-    }
+    Plan::new("sha256:4f1c0d9a".to_owned(), vec![provider])
 }
 
 /// Two providers that already match the config; one holds objects the config does not manage.
@@ -396,9 +388,5 @@ pub fn empty() -> Plan {
     tonkean.ops.clear();
     let mut sandbox = sandbox();
     sandbox.ops.clear();
-    Plan {
-        format_version: FORMAT_VERSION,
-        config_digest: "sha256:4f1c0d9a".to_owned(),
-        providers: vec![tonkean, sandbox],
-    }
+    Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean, sandbox])
 }

@@ -93,6 +93,77 @@ fn a_saved_plan_is_applied_as_it_is_and_only_once() {
     );
 }
 
+/// A saved plan edited by hand (an update turned into a delete) is refused before anything is
+/// sent: by its digest, and when the digest was made to match as well, because the operation
+/// is not the one the config calls for.
+#[test]
+fn an_edited_saved_plan_is_refused_naming_the_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = embedded(dir.path(), DIRECTORY);
+    assert_eq!(scim(&config, &["apply", "--auto-approve"]).code, Some(0));
+    let config = embedded(dir.path(), &DIRECTORY.replace("Analyst", "Lead"));
+    let saved = dir.path().join("plan.json");
+    let plan = scim(&config, &["plan", "--out", saved.to_str().unwrap()]);
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+
+    let mut document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let op = &mut document["providers"][0]["ops"][0];
+    assert_eq!(op["request"]["method"], "PATCH", "{op}");
+    let path = op["request"]["path"].as_str().unwrap().to_owned();
+    op["request"]["method"] = json!("DELETE");
+    op["request"].as_object_mut().unwrap().remove("body");
+    op["action"] = json!("delete");
+    std::fs::write(&saved, document.to_string()).unwrap();
+    let out = scim(&config, &["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "the plan was changed after it was saved: its operations do not match its digest"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // The digest made again as the documentation says: the refusal names the operation.
+    let providers = serde_json::to_vec(&document["providers"]).unwrap();
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    sha2::Digest::update(&mut hasher, document["config_digest"].as_str().unwrap());
+    sha2::Digest::update(&mut hasher, b"\n");
+    sha2::Digest::update(&mut hasher, &providers);
+    let hex: String = sha2::Digest::finalize(hasher)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    document["digest"] = json!(format!("sha256:{hex}"));
+    std::fs::write(&saved, document.to_string()).unwrap();
+    let out = scim(&config, &["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "refusing the saved plan: provider `local`: operation 1 of the plan, DELETE {path} \
+             (delete user ada@example.com), is not the one the config calls for, PATCH {path} \
+             (update user ada@example.com)"
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // Nothing was sent: the user is still there, not deleted, with its old title.
+    let plan = scim(&config, &["plan"]);
+    assert!(
+        plan.stdout.contains("~ user ada@example.com"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to deprovision"),
+        "{}",
+        plan.stdout
+    );
+}
+
 #[test]
 fn a_plan_from_another_config_is_refused() {
     let dir = tempfile::tempdir().unwrap();
