@@ -120,16 +120,8 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
             args.config.file.display()
         ));
     }
-    if plan.digest != plan.computed_digest() {
-        return fail(if plan.digest.is_empty() {
-            "the plan has no digest of its operations (it was saved by an older scimform, or \
-             edited); run `scimform plan --out` again"
-                .to_owned()
-        } else {
-            "the plan was changed after it was saved: its operations do not match its digest; \
-             run `scimform plan --out` again"
-                .to_owned()
-        });
+    if let Err(message) = check_digest(plan) {
+        return fail(message);
     }
     let mut targets: Vec<(&Provider, Target)> = Vec::new();
     for provider_plan in &plan.providers {
@@ -216,6 +208,23 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
         }
     }
     execute_all(args, plan, sessions, true).await
+}
+
+/// Refuses a plan whose digest is not the one of its contents: edited since it was saved.
+fn check_digest(plan: &Plan) -> Result<(), &'static str> {
+    if plan.digest.is_empty() {
+        return Err(
+            "the plan has no digest of its operations (it was saved by an older \
+                    scimform, or edited); run `scimform plan --out` again",
+        );
+    }
+    if plan.digest != plan.computed_digest() {
+        return Err(
+            "the plan was changed after it was saved: its operations do not match its \
+                    digest; run `scimform plan --out` again",
+        );
+    }
+    Ok(())
 }
 
 /// Where a saved provider plan departs from the plan made again from the config and the

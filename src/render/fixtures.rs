@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 use crate::client::{BulkLimits, Capabilities, ResourceKind};
 use crate::plan::{
-    Action, Change, FORMAT_VERSION, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason,
-    Request, Unmanaged,
+    Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, Request, Unmanaged,
 };
 
 const ROLES: &str = "urn:scim:tonkean:tonkeanRoles";

@@ -1,6 +1,7 @@
 //! `scimform apply`, the real binary: confirmation, convergence, saved plans and stale-plan
 //! refusal, and the report of a partial failure.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -131,10 +132,12 @@ fn an_edited_saved_plan_is_refused_naming_the_operation() {
     sha2::Digest::update(&mut hasher, document["config_digest"].as_str().unwrap());
     sha2::Digest::update(&mut hasher, b"\n");
     sha2::Digest::update(&mut hasher, &providers);
-    let hex: String = sha2::Digest::finalize(hasher)
+    let hex = sha2::Digest::finalize(hasher)
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
     document["digest"] = json!(format!("sha256:{hex}"));
     std::fs::write(&saved, document.to_string()).unwrap();
     let out = scim(&config, &["apply", saved.to_str().unwrap()]);
