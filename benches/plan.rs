@@ -15,19 +15,20 @@
 //! wall and CPU time, the lowest and highest CPU time, and the highest peak memory, since a
 //! shared machine's timings vary from run to run. Run with `cargo bench --bench plan`.
 
+#[path = "support/probe.rs"]
+mod probe;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scimform::server::schema::{GROUP, ResourceKind, TONKEAN, USER};
 use scimform::server::{ids, resource, store};
 use serde_json::{Value, json};
 
-/// Set in the probe's environment: where to write the plan child's measurements.
-const PROBE_ENV: &str = "SCIMFORM_BENCH_PROBE";
 const SIZES_ENV: &str = "SCIMFORM_BENCH_SIZES";
 const RUNS_ENV: &str = "SCIMFORM_BENCH_RUNS";
 const DEFAULT_RUNS: usize = 3;
@@ -48,10 +49,7 @@ const PROCESS_CONTRIBUTOR: &str = "PROCESS_CONTRIBUTOR";
 const SYSTEM_USER: &str = "SYSTEM_USER";
 
 fn main() {
-    if let Ok(out) = std::env::var(PROBE_ENV) {
-        probe(Path::new(&out));
-        return;
-    }
+    probe::run_if_probe();
     let sizes = sizes();
     let runs = runs();
     println!(
@@ -388,16 +386,14 @@ fn measure(scenario: &Scenario, runs: usize) -> Vec<Measured> {
 
 /// Runs the plan once through the probe, checks it, and reads the probe's measurements.
 fn plan_once(scenario: &Scenario, config: &Path, probe_out: &Path) -> Measured {
-    let output = Command::new(std::env::current_exe().expect("the bench's own path"))
-        .env(PROBE_ENV, probe_out)
-        .arg(env!("CARGO_BIN_EXE_scimform"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scimform"));
+    command
         .arg("plan")
         .arg("-f")
         .arg(config)
-        .args(["--format", "json"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("the probe runs");
+        .args(["--format", "json"]);
+    let probed = probe::measure(&command, probe_out);
+    let output = &probed.output;
     assert!(
         matches!(output.status.code(), Some(0 | 2)),
         "plan failed ({:?}): {}",
@@ -412,22 +408,14 @@ fn plan_once(scenario: &Scenario, config: &Path, probe_out: &Path) -> Measured {
         scenario.expected_ops(),
         "the plan should hold one op per drifted user and per group whose members differ"
     );
-    let probed = std::fs::read_to_string(probe_out).expect("the probe's measurements");
-    let numbers: Vec<u64> = probed
-        .split_whitespace()
-        .map(|n| n.parse().expect("a number"))
-        .collect();
-    let [wall_us, user_us, sys_us, max_rss_kb] = numbers[..] else {
-        panic!("the probe wrote {probed:?}");
-    };
     Measured {
         users: scenario.users,
         groups: scenario.groups,
         ops,
         requests: provider["reads"].as_u64().expect("providers[0].reads"),
-        wall: Duration::from_micros(wall_us),
-        cpu: Duration::from_micros(user_us + sys_us),
-        peak_rss_kb: max_rss_kb,
+        wall: probed.wall,
+        cpu: probed.cpu,
+        peak_rss_kb: probed.peak_rss_kb,
     }
 }
 
@@ -470,35 +458,4 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// Runs the command in the arguments as this process's only child, passing its stdout and
-/// stderr through, and writes `wall_us user_us sys_us max_rss_kb` of that child to `out`.
-fn probe(out: &Path) {
-    let mut args = std::env::args_os().skip(1);
-    let program = PathBuf::from(args.next().expect("a program to run"));
-    let started = Instant::now();
-    let status = Command::new(program)
-        .args(args)
-        .env_remove(PROBE_ENV)
-        .status()
-        .expect("the measured command starts");
-    let wall = started.elapsed();
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .expect("getrusage");
-    let micros = |t: nix::sys::time::TimeVal| {
-        u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec()).unwrap_or(0)
-    };
-    std::fs::write(
-        out,
-        format!(
-            "{} {} {} {}",
-            wall.as_micros(),
-            micros(usage.user_time()),
-            micros(usage.system_time()),
-            usage.max_rss()
-        ),
-    )
-    .expect("the probe writes its measurements");
-    std::process::exit(status.code().unwrap_or(1));
 }
