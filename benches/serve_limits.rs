@@ -1,6 +1,11 @@
-//! Benchmark of how `scimform serve` holds up (not a timed test): a `/Bulk` of 1,000 groups
-//! chained by `bulkId` in reverse order, alone and with another client writing meanwhile; and
-//! 1,100 connections that never finish a request, under an open-file limit of 1,024.
+//! Benchmark of how `scimform serve` holds up (not a timed test): a `/Bulk` of 1,000 operations
+//! chained by `bulkId` in reverse order (each needs the one listed after it), alone and with
+//! another client writing meanwhile; and 1,100 connections that never finish a request, under
+//! an open-file limit of 1,024.
+//!
+//! Two chains: 1,000 groups, each the member of the one before it (a small request, 0.2 MB);
+//! and 1,000 users, each the manager of the one before it and holding 60 email addresses, a
+//! request near the announced `maxPayloadSize` of 4 MiB.
 //!
 //! `cargo bench --bench serve_limits`. `SCIMFORM_BENCH_BIN=PATH` measures another build of
 //! `scimform` (an older one, for a comparison); `SCIMFORM_BENCH_RUNS` (default 3) sets how many
@@ -21,6 +26,9 @@ const TOKEN: &str = "bench-token-0123456789abcdef";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const OPERATIONS: usize = 1000;
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// Email addresses per user in the large chain.
+const EMAILS: usize = 60;
 const STALLED: usize = 1100;
 const OPEN_FILES: u64 = 1024;
 /// How long the bench waits for an answer before it reports none.
@@ -62,16 +70,51 @@ fn serve(dir: &Path, open_files: Option<u64>) -> (Child, String) {
     (child, base.trim().to_owned())
 }
 
-fn reverse_chain(run: usize) -> Value {
+/// Which chain to send.
+#[derive(Clone, Copy)]
+enum Chain {
+    Groups,
+    Users,
+}
+
+impl Chain {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Groups => "groups (each a member of the one before)",
+            Self::Users => "users (each the manager of the one before, 60 emails each)",
+        }
+    }
+}
+
+fn reverse_chain(chain: Chain, run: usize) -> Value {
     let ops: Vec<Value> = (0..OPERATIONS)
         .map(|i| {
-            let members = if i + 1 < OPERATIONS {
-                json!([{"value": format!("bulkId:g{}", i + 1)}])
-            } else {
-                json!([])
+            let next = format!("bulkId:c{}", i + 1);
+            let last = i + 1 == OPERATIONS;
+            let data = match chain {
+                Chain::Groups => {
+                    let members = if last { json!([]) } else { json!([{"value": next}]) };
+                    json!({"schemas": [GROUP], "displayName": format!("run {run} chain {i}"),
+                           "members": members})
+                }
+                Chain::Users => {
+                    let emails: Vec<Value> = (0..EMAILS)
+                        .map(|e| json!({"value": format!("r{run}u{i}.{e}@example.com"), "type": "work"}))
+                        .collect();
+                    let mut user = json!({"schemas": [USER, ENTERPRISE],
+                                          "userName": format!("run{run}-chain{i}@example.com"),
+                                          "emails": emails});
+                    if !last {
+                        user[ENTERPRISE] = json!({"manager": {"value": next}});
+                    }
+                    user
+                }
             };
-            json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{i}"),
-                   "data": {"schemas": [GROUP], "displayName": format!("run {run} chain {i}"), "members": members}})
+            let path = match chain {
+                Chain::Groups => "/Groups",
+                Chain::Users => "/Users",
+            };
+            json!({"method": "POST", "path": path, "bulkId": format!("c{i}"), "data": data})
         })
         .collect();
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
@@ -102,15 +145,18 @@ async fn send_bulk(client: &reqwest::Client, base: &str, body: &Value) -> Durati
 /// The bulk alone, then with a client creating users one by one until it is answered: the
 /// bulk's time, how many of those writes were answered while it ran, and the longest any of
 /// them waited.
-async fn bulk(base: &str, runs: usize) {
+async fn bulk(base: &str, runs: usize, chain: Chain, first_run: usize) {
     let client = reqwest::Client::new();
+    let size = reverse_chain(chain, first_run).to_string().len();
     let mut alone = Vec::new();
-    for run in 0..runs {
-        alone.push(send_bulk(&client, base, &reverse_chain(run)).await);
+    for run in first_run..first_run + runs {
+        alone.push(send_bulk(&client, base, &reverse_chain(chain, run)).await);
     }
     alone.sort();
     println!(
-        "/Bulk of {OPERATIONS} reverse-chained groups, alone: median {:.3} s (of {runs}: {})",
+        "/Bulk of {OPERATIONS} reverse-chained {} ({:.1} MB), alone: median {:.3} s (of {runs}: {})",
+        chain.describe(),
+        size as f64 / 1e6,
         alone[runs / 2].as_secs_f64(),
         alone
             .iter()
@@ -119,7 +165,7 @@ async fn bulk(base: &str, runs: usize) {
             .join(", ")
     );
 
-    for run in runs..runs * 2 {
+    for run in first_run + runs..first_run + runs * 2 {
         let answered = Arc::new(AtomicBool::new(false));
         let writer = {
             let (client, base, answered) = (client.clone(), base.to_owned(), Arc::clone(&answered));
@@ -148,7 +194,7 @@ async fn bulk(base: &str, runs: usize) {
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let took = send_bulk(&client, base, &reverse_chain(run)).await;
+        let took = send_bulk(&client, base, &reverse_chain(chain, run)).await;
         answered.store(true, Ordering::SeqCst);
         let waits = writer.await.expect("writer");
         let during: Vec<Duration> = waits
@@ -248,7 +294,8 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut child, base) = serve(dir.path(), None);
-    runtime.block_on(bulk(&base, runs));
+    runtime.block_on(bulk(&base, runs, Chain::Groups, 0));
+    runtime.block_on(bulk(&base, runs, Chain::Users, 2 * runs));
     let _ = child.kill();
     let _ = child.wait();
 

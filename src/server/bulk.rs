@@ -4,7 +4,7 @@
 //! A request is handled in two halves. [`Plan::parse`] reads and checks the whole request
 //! without touching the store: the operations, their `bulkId`s (each unique), the resources
 //! they carry (validated as a POST or PUT would be) and the order they run in. Then [`Run`]
-//! executes that plan as the store's writer, a few operations at a time
+//! executes that plan as the store's writer, letting other writes in every [`STEP`]
 //! ([`super::service::Directory::bulk`]).
 //!
 //! `bulkId:` references in paths and data are replaced by the ids of resources created earlier
@@ -16,6 +16,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -24,6 +25,11 @@ use super::patch;
 use super::resource;
 use super::schema::{self, BULK_MAX_OPERATIONS, ResourceKind};
 use super::service::{Batch, Body, Rendered};
+
+/// How long a bulk runs before it lets the writes that wait meanwhile in. Each time costs the
+/// bulk a commit, so it does not happen after every operation: a write waits for about this
+/// long (and one operation), not for the whole bulk.
+pub const STEP: Duration = Duration::from_millis(10);
 
 /// One operation of a request, read and checked.
 struct BulkOp {
@@ -267,18 +273,17 @@ impl Run {
         }
     }
 
-    /// Runs operations until all are done (true) or, after at least one, until another write
-    /// waits for the store (false: call again).
+    /// Runs operations until all are done (true), or until another write waits for the store
+    /// once this step has run for [`STEP`] (false: call again).
     pub fn step(&mut self, batch: &mut Batch<'_, '_>) -> bool {
-        let mut ran = 0;
+        let started = Instant::now();
         while !self.stopped && self.next < self.plan.order.len() {
-            if ran > 0 && batch.writes_waiting() {
+            if started.elapsed() >= STEP && batch.writes_waiting() {
                 return false;
             }
             let position = self.next;
             self.next += 1;
             self.execute(batch, position);
-            ran += 1;
         }
         true
     }
