@@ -24,8 +24,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -149,7 +151,8 @@ impl Connection {
     }
 }
 
-/// A request in flight on a connection; the connection is idle again once every one is over.
+/// A request in flight on a connection, until its response is written; the connection is idle
+/// again once every one is over.
 struct InFlight(Arc<Connection>);
 
 impl InFlight {
@@ -318,8 +321,13 @@ async fn serve_connection(
         let response = hyper::service::Service::call(&service, request);
         async move {
             let response: Result<Response, Infallible> = response.await;
-            drop(in_flight);
-            response
+            // In flight until its body is written (or the connection ends).
+            Ok::<_, Infallible>(response?.map(|body| {
+                Body::new(body.map_frame(move |frame| {
+                    let _in_flight = &in_flight;
+                    frame
+                }))
+            }))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -94,12 +94,6 @@ impl Server {
         self.state.dir.base_url()
     }
 
-    /// How connections are bounded.
-    #[must_use]
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run(
         self,
