@@ -9,8 +9,8 @@
 //!   than the open-file limit allows, so the store and the listener always have the files they
 //!   need. When the bound is reached, a new connection displaces an idle one (no request in
 //!   flight): first one that never carried an authenticated request, then the one idle the
-//!   longest. A request in flight is never cut; a new connection is refused only when every
-//!   open connection has one.
+//!   longest. A request in flight is never cut; a new connection is refused (503, as a SCIM
+//!   error) only when every open connection has one.
 //!
 //! The server speaks HTTP/1.1 only: every SCIM client does, and it is the protocol these
 //! deadlines are written for.
@@ -33,6 +33,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
+
+use super::error::ScimError;
+use super::http::SCIM_JSON;
 
 /// How connections are bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +253,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let connections = Arc::new(Connections::new(limits.max_connections));
+    let busy = busy_response();
     // Connection tasks hold `stop` and see it close when `stopping` is dropped; `done` closes
     // when the last of them has ended.
     let (stop, stopping) = watch::channel(());
@@ -269,6 +273,9 @@ pub async fn serve(
         };
         let Some(connection) = connections.admit() else {
             tracing::debug!("refusing a connection: every connection has a request in flight");
+            // One write that the socket's buffer takes at once, or nothing: a refused
+            // connection is never waited for.
+            let _ = stream.try_write(busy.as_bytes());
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -286,6 +293,23 @@ pub async fn serve(
     drop(stopping);
     drop(finished);
     done.closed().await;
+}
+
+/// What a connection refused for want of room is sent before it is closed: a SCIM error, 503
+/// with `Retry-After` (RFC 9110 §15.6.4), whatever it was going to ask.
+fn busy_response() -> String {
+    let body = ScimError::new(
+        503,
+        None,
+        "every connection the server can hold has a request in flight; retry shortly",
+    )
+    .body()
+    .to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {SCIM_JSON}\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// An accept that failed. A connection that went away before it was accepted is nothing; a
@@ -359,6 +383,60 @@ async fn serve_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connection_past_the_bound_with_every_request_in_flight_gets_503() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (entered, mut in_handler) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let release = Arc::new(Notify::new());
+        let router = Router::new().route(
+            "/slow",
+            axum::routing::get({
+                let release = Arc::clone(&release);
+                move || async move {
+                    let _ = entered.send(());
+                    release.notified().await;
+                    "done"
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_connections: 1,
+            header_timeout: Duration::from_secs(60),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        first
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // Once the first request is in flight, a second connection has no room.
+        in_handler.recv().await.unwrap();
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        let mut refused = String::new();
+        second.read_to_string(&mut refused).await.unwrap();
+        assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
+        assert!(refused.contains("retry-after: 1"), "{refused}");
+        let body: serde_json::Value =
+            serde_json::from_str(refused.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["status"], "503");
+        assert_eq!(body["schemas"][0], crate::server::schema::ERROR);
+
+        // The request in flight was not cut.
+        release.notify_one();
+        let mut response = vec![0u8; 1024];
+        let n = first.read(&mut response).await.unwrap();
+        assert!(response[..n].starts_with(b"HTTP/1.1 200 OK"));
+        let _ = stop.send(());
+        drop(first);
+        server.await.unwrap();
+    }
 
     #[test]
     fn the_bound_stays_below_the_open_file_limit() {
