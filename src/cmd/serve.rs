@@ -124,6 +124,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_header_deadline_defaults_to_the_servers() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::parse_from(["scimform", "serve"]);
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("serve parses as serve");
+        };
+        assert_eq!(args.header_timeout, server::listen::HEADER_TIMEOUT);
+    }
+
+    #[test]
     fn warns_off_loopback_only() {
         for quiet in ["127.0.0.1:80", "[::1]:80", "[::ffff:127.0.0.1]:80"] {
             assert_eq!(exposure_warning(quiet.parse().unwrap()), None, "{quiet}");

@@ -37,22 +37,20 @@ pub fn create_private_dir_all(dir: &Path) -> Result<(), ServerError> {
 /// Refuses a symbolic link and anything but a regular file; an existing file wider than 0600 is
 /// narrowed to it.
 pub fn open_private(path: &Path, truncate: bool) -> Result<File, ServerError> {
+    let fail = |source| ServerError::File {
+        path: path.to_owned(),
+        source,
+    };
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true);
-    private_open(path, &mut options)?
-        .ok_or_else(|| ServerError::File {
-            path: path.to_owned(),
-            source: io::Error::from(io::ErrorKind::NotFound),
-        })
-        .and_then(|file| {
-            if truncate {
-                file.set_len(0).map_err(|source| ServerError::File {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            }
-            Ok(file)
-        })
+    // Created if missing, so only an error leaves it unopened.
+    let file = private_open(path, &mut options)?
+        .ok_or_else(|| fail(io::Error::from(io::ErrorKind::NotFound)))?;
+    // Truncated only once it is known to be a regular file.
+    if truncate {
+        file.set_len(0).map_err(fail)?;
+    }
+    Ok(file)
 }
 
 /// Narrows an existing file to mode 0600, refusing a symbolic link; nothing when it is missing.
