@@ -68,7 +68,7 @@ async fn closed_by_server(stream: &mut TcpStream) -> Vec<u8> {
 async fn stalled_connections_leave_room_for_authenticated_requests() {
     const STALLED: usize = 1100;
     const OPEN_FILES: u64 = 1024;
-    allow_open_files(4096);
+    allow_open_files(2048);
     // A header deadline longer than the hang guard: only the connection bound can make room.
     let serve = Serve::start_with(&Options {
         args: &["--header-timeout", "10m"],
