@@ -68,7 +68,7 @@ fn main() {
     let creates = env_usize("SCIMFORM_BENCH_CREATES", 10_000).min(users);
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "bench-token").expect("token file");
+    std::fs::write(&token_file, "bench-token-0123456789abcdef").expect("token file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimform"))
         .args(["serve", "--listen", "127.0.0.1:0", "--store"])
         .arg(dir.path().join("bench.db"))
@@ -123,7 +123,7 @@ async fn run(base: &str, users: usize, creates: usize, pid: u32) -> Vec<Row> {
         cpu = now;
         spent
     };
-    let auth = "Bearer bench-token";
+    let auth = "Bearer bench-token-0123456789abcdef";
 
     // 1. One POST per user, 4 clients.
     let started = Instant::now();

@@ -168,10 +168,22 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// A file holding the token clients must send. Without it, a fresh token is written to
-    /// `<store>.token` (mode 0600) and that path is printed.
+    /// A file holding the token clients must send (at least 16 characters). Without it, a
+    /// fresh token is written to `<store>.token` (mode 0600) and that path is printed.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// How long a connection may take to send a request's headers, counted from when it
+    /// opened or got its previous response; a connection idle that long is closed (`5s`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = positive_duration)]
+    pub header_timeout: std::time::Duration,
+}
+
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.

@@ -1,13 +1,17 @@
 //! `scimform serve`: the embedded SCIM 2.0 server as a process of its own (SPEC §6.1).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::ServeArgs;
-use crate::server::{self, ServerError};
+use crate::server::{self, ServerError, auth, files};
+
+/// The largest token file read: a token is a line, not a document.
+const MAX_TOKEN_FILE: u64 = 4096;
 
 pub fn run(args: &ServeArgs) -> ExitCode {
     match serve(args) {
@@ -21,16 +25,21 @@ fn serve(args: &ServeArgs) -> Result<(), ServerError> {
         read_token(path)?
     } else {
         let token = server::generate_token()?;
-        let mut path = args.store.clone().into_os_string();
-        path.push(".token");
-        let path = PathBuf::from(path);
+        let path = files::with_suffix(&args.store, ".token");
         write_token(&path, &token)?;
         eprintln!("token written to {}", path.display());
         token
     };
+    let limits = server::Limits {
+        header_timeout: args.header_timeout,
+        ..server::Limits::new()
+    };
     let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
     runtime.block_on(async {
-        let server = server::Server::bind(&args.store, &args.listen, token).await?;
+        let server = server::Server::bind(&args.store, &args.listen, token, limits).await?;
+        if let Some(warning) = exposure_warning(server.local_addr()) {
+            eprintln!("{warning}");
+        }
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{}", server.base_url());
         let _ = stdout.flush();
@@ -39,44 +48,53 @@ fn serve(args: &ServeArgs) -> Result<(), ServerError> {
     })
 }
 
+/// What to say when the server listens beyond this machine: it speaks plain HTTP, so the token
+/// and the directory cross the network readable by anyone on the path.
+fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    let ip = addr.ip().to_canonical();
+    if ip.is_loopback() {
+        return None;
+    }
+    let reach = if ip.is_unspecified() {
+        "every network interface"
+    } else {
+        "an address other than loopback"
+    };
+    Some(format!(
+        "warning: listening on {addr}, {reach}: the server speaks plain HTTP, so the token and \
+         the directory travel unencrypted. Listen on 127.0.0.1, or put a TLS-terminating proxy \
+         in front."
+    ))
+}
+
+/// Reads `--token-file`: a regular file of at most [`MAX_TOKEN_FILE`] bytes, trimmed of
+/// surrounding whitespace and a byte-order mark, holding a token strong enough to protect the
+/// server ([`auth::weakness`]).
 fn read_token(path: &Path) -> Result<SecretString, ServerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ServerError::TokenFile {
-        path: path.to_owned(),
-        source,
-    })?;
-    let token = text.trim();
+    let text = files::read_small(path, MAX_TOKEN_FILE)?;
+    let token = text.trim().trim_start_matches('\u{feff}').trim();
     if token.is_empty() {
         return Err(ServerError::EmptyToken(path.to_owned()));
+    }
+    if let Some(reason) = auth::weakness(token) {
+        return Err(ServerError::WeakToken {
+            path: path.to_owned(),
+            reason,
+        });
     }
     Ok(SecretString::from(token.to_owned()))
 }
 
+/// Writes a generated token to `path`: mode 0600, never through a symbolic link.
 fn write_token(path: &Path, token: &SecretString) -> Result<(), ServerError> {
-    let fail = |source| ServerError::TokenFile {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        files::create_private_dir_all(parent)?;
+    }
+    let mut file = files::open_private(path, true)?;
+    writeln!(file, "{}", token.expose_secret()).map_err(|source| ServerError::File {
         path: path.to_owned(),
         source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(fail)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let mut file = options.open(path).map_err(fail)?;
-        // An existing file keeps its old mode through `open`; narrow it explicitly.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(fail)?;
-        writeln!(file, "{}", token.expose_secret()).map_err(fail)?;
-    }
-    #[cfg(not(unix))]
-    {
-        let mut file = options.open(path).map_err(fail)?;
-        writeln!(file, "{}", token.expose_secret()).map_err(fail)?;
-    }
-    Ok(())
+    })
 }
 
 /// Completes on ctrl-c or SIGTERM, so the server drains requests in flight before exiting.
@@ -98,5 +116,31 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_deadline_defaults_to_the_servers() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::parse_from(["scimform", "serve"]);
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("serve parses as serve");
+        };
+        assert_eq!(args.header_timeout, server::listen::HEADER_TIMEOUT);
+    }
+
+    #[test]
+    fn warns_off_loopback_only() {
+        for quiet in ["127.0.0.1:80", "[::1]:80", "[::ffff:127.0.0.1]:80"] {
+            assert_eq!(exposure_warning(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        let all = exposure_warning("0.0.0.0:8080".parse().unwrap()).unwrap();
+        assert!(all.contains("every network interface"), "{all}");
+        let one = exposure_warning("192.0.2.1:8080".parse().unwrap()).unwrap();
+        assert!(one.contains("other than loopback"), "{one}");
     }
 }

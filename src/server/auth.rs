@@ -21,6 +21,25 @@ pub fn authorized(header: Option<&str>, expected: &SecretString) -> bool {
     bool::from(given.ct_eq(expected))
 }
 
+/// The fewest characters a token may have: a guessable token would make the check above
+/// worthless. Tokens `serve` makes itself have 64.
+pub const MIN_TOKEN_LENGTH: usize = 16;
+
+/// Why a token cannot protect the server: too short, or holding a character that cannot travel
+/// in an `Authorization` header (anything but visible ASCII).
+#[must_use]
+pub fn weakness(token: &str) -> Option<String> {
+    let length = token.chars().count();
+    if length < MIN_TOKEN_LENGTH {
+        let plural = if length == 1 { "" } else { "s" };
+        return Some(format!("is {length} character{plural} long"));
+    }
+    token
+        .chars()
+        .find(|c| !c.is_ascii_graphic())
+        .map(|c| format!("holds {c:?}, which is not visible ASCII"))
+}
+
 /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3).
 pub const CHALLENGE: &str = "Bearer realm=\"scimform\"";
 
@@ -38,5 +57,17 @@ mod tests {
         assert!(!authorized(Some("Bearer s3cre"), &t));
         assert!(!authorized(Some("Bearer"), &t));
         assert!(!authorized(None, &t));
+    }
+
+    #[test]
+    fn weak_tokens_are_named() {
+        assert_eq!(weakness("t").as_deref(), Some("is 1 character long"));
+        assert_eq!(
+            weakness("0123456789abcde").as_deref(),
+            Some("is 15 characters long")
+        );
+        assert!(weakness("0123456789abcdef").is_none());
+        assert!(weakness("0123456789 abcdef").is_some());
+        assert!(weakness("0123456789abcdéf").is_some());
     }
 }

@@ -118,6 +118,27 @@ pub enum ServerError {
     },
     #[error("the token file {0} is empty")]
     EmptyToken(std::path::PathBuf),
+    #[error(
+        "the token in {path} {reason}; use a random token of at least {min} characters, such as \
+         the output of `openssl rand -hex 32`",
+        min = super::auth::MIN_TOKEN_LENGTH
+    )]
+    WeakToken {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing {0}: it is a symbolic link, and the server never writes through one; give the \
+         path of the file itself"
+    )]
+    Symlink(std::path::PathBuf),
+    #[error("refusing {0}: it is not a regular file")]
+    NotAFile(std::path::PathBuf),
     #[error("no source of randomness: {0}")]
     Random(String),
 }

@@ -1,8 +1,11 @@
 //! The HTTP surface (RFC 7644 §3): routes under `/scim/v2`, request bodies read with a size
-//! limit, every answer `application/scim+json`, every error a SCIM Error body. The store work of
-//! each request runs on the blocking pool so a slow disk never stalls the reactor.
+//! limit and a deadline, every answer `application/scim+json`, every error a SCIM Error body —
+//! an unknown path, a method an endpoint lacks and a rejection by an extractor included
+//! ([`scim_errors`]). The store work of each request runs on the blocking pool so a slow disk
+//! never stalls the reactor.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -18,6 +21,7 @@ use serde_json::Value;
 use super::auth;
 use super::bulk;
 use super::error::ScimError;
+use super::listen;
 use super::query::{self, ListQuery};
 use super::schema::{self, BULK_MAX_PAYLOAD, MAX_BODY, ResourceKind, registry};
 use super::service::{self, Directory, Rendered};
@@ -150,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/scim/v2", api)
         .fallback(|| async { ScimError::not_found("no such endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::map_response(scim_errors))
         .with_state(state)
 }
 
@@ -163,6 +168,10 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if auth::authorized(header, &state.token) {
+        // The connection has a token holder behind it: it is the last to make room for others.
+        if let Some(connection) = request.extensions().get::<Arc<listen::Connection>>() {
+            connection.authenticated();
+        }
         next.run(request).await
     } else {
         ScimError::new(
@@ -172,6 +181,38 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         )
         .into_response()
     }
+}
+
+/// The largest error body a response may carry into [`scim_errors`]; longer text is cut.
+const MAX_ERROR_DETAIL: usize = 1024;
+
+/// Turns an error response that is not yet a SCIM error (a rejection by an axum extractor,
+/// such as a path that is not UTF-8 after decoding) into one, keeping its status and headers
+/// and using its text as the detail (RFC 7644 §3.12).
+async fn scim_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_scim = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(SCIM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_scim {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[..text.len().min(MAX_ERROR_DETAIL)]);
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        text => text.to_owned(),
+    };
+    let error = ScimError::new(status.as_u16(), None, detail).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    Response::from_parts(parts, error.into_body())
 }
 
 /// Runs store work on the blocking pool.
@@ -185,8 +226,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ScimError::internal(&e))?
 }
 
-/// Reads a JSON body up to `limit` bytes: 413 beyond it, 415 for a non-JSON content type, 400
-/// for what does not parse.
+/// How long a request body may take to arrive, once its headers have: a client that stops
+/// sending halfway is answered 408 instead of holding its connection and a handler.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Reads a JSON body up to `limit` bytes within [`BODY_TIMEOUT`]: 413 beyond the limit, 408
+/// beyond the deadline, 415 for a non-JSON content type, 400 for what does not parse.
 async fn read_json(
     headers: &HeaderMap,
     body: Body,
@@ -210,7 +255,19 @@ async fn read_json(
             ));
         }
     }
-    let bytes = read_limited(body, limit).await.map_err(|too_large| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, read_limited(body, limit))
+        .await
+        .map_err(|_| {
+            ScimError::new(
+                408,
+                None,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })?;
+    let bytes = read.map_err(|too_large| {
         if too_large {
             ScimError::new(
                 413,
@@ -404,7 +461,10 @@ async fn bulk_handler(
     )
     .await?;
     let response = blocking(&state, move |dir| {
-        dir.batch(|batch| bulk::run(batch, &request))?
+        // Read and checked before the bulk waits for the writer's turn.
+        let mut run = bulk::Run::new(bulk::Plan::parse(&request)?);
+        dir.bulk(|batch| run.step(batch))?;
+        Ok(run.into_response())
     })
     .await?;
     Ok(scim(StatusCode::OK, &response))
@@ -488,4 +548,51 @@ fn document_by_id(documents: Vec<Value>, id: &str, what: &str) -> Result<Respons
         .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
         .map(|d| scim(StatusCode::OK, &d))
         .ok_or_else(|| ScimError::not_found(format!("no {what} {id:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_arriving_is_408() {
+        let stalled = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+        let error = read_json(
+            &HeaderMap::new(),
+            Body::from_stream(stalled),
+            1024,
+            "request",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.status, 408, "{error}");
+    }
+
+    #[tokio::test]
+    async fn rejections_become_scim_errors() {
+        let plain = (
+            StatusCode::BAD_REQUEST,
+            [(header::ALLOW, "GET")],
+            "Invalid URL",
+        )
+            .into_response();
+        let response = scim_errors(plain).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], SCIM_JSON);
+        assert_eq!(response.headers()[header::ALLOW], "GET");
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["status"], "400");
+        assert_eq!(body["detail"], "Invalid URL");
+        assert_eq!(body["schemas"][0], super::super::schema::ERROR);
+
+        let empty = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        let body = axum::body::to_bytes(scim_errors(empty).await.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["detail"], "Method Not Allowed");
+    }
 }

@@ -6,16 +6,19 @@
 //! behave as the RFCs say, so what scimform learns against it holds against other servers. It
 //! imports nothing from the rest of scimform; the engine talks to it over HTTP like to any peer.
 //!
-//! The modules follow a request inward: [`http`] (routes, limits, content types) → [`auth`] →
+//! The modules follow a request inward: [`listen`] (connections: header deadline, connection
+//! bound) → [`http`] (routes, limits, content types, SCIM errors) → [`auth`] →
 //! [`service`] (one transaction per operation; [`bulk`] runs several) → [`resource`] /
 //! [`patch`] / [`query`] (the RFC rules, driven by [`schema`]) → [`store`] (SQLite).
 
 pub mod auth;
 pub mod bulk;
 pub mod error;
+pub mod files;
 pub mod filter;
 pub mod http;
 pub mod ids;
+pub mod listen;
 pub mod patch;
 pub mod query;
 pub mod resource;
@@ -34,17 +37,25 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use error::{ScimError, ServerError};
+pub use listen::Limits;
 
 /// A server bound to its address, with its store open, not yet serving.
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: http::AppState,
+    limits: Limits,
 }
 
 impl Server {
-    /// Opens the store at `store` and binds `addr` (`127.0.0.1:0` picks a free port).
-    pub async fn bind(store: &Path, addr: &str, token: SecretString) -> Result<Self, ServerError> {
+    /// Opens the store at `store` and binds `addr` (`127.0.0.1:0` picks a free port); the
+    /// connections it accepts are bounded by `limits`.
+    pub async fn bind(
+        store: &Path,
+        addr: &str,
+        token: SecretString,
+        limits: Limits,
+    ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind {
@@ -67,6 +78,7 @@ impl Server {
                 dir: Arc::new(dir),
                 token: Arc::new(token),
             },
+            limits,
         })
     }
 
@@ -87,10 +99,14 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Serve)
+        listen::serve(
+            self.listener,
+            http::router(self.state),
+            self.limits,
+            shutdown,
+        )
+        .await;
+        Ok(())
     }
 }
 
@@ -143,7 +159,7 @@ impl Drop for EmbeddedServer {
 /// tokio runtime.
 pub async fn spawn_embedded(store: &Path) -> Result<EmbeddedServer, ServerError> {
     let token = ids::token()?;
-    let server = Server::bind(store, "127.0.0.1:0", token.clone()).await?;
+    let server = Server::bind(store, "127.0.0.1:0", token.clone(), Limits::new()).await?;
     let base_url = server.base_url().to_owned();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {

@@ -133,6 +133,8 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
         }
     }
 
+    check_names(&body)?;
+
     let mut schemas = vec![json!(kind.core_schema())];
     for &urn in kind.extensions() {
         if let Some(pos) = extensions.iter().position(|(u, _)| *u == urn) {
@@ -143,6 +145,36 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
     }
     body.insert("schemas".to_owned(), Value::Array(schemas));
     Ok(body)
+}
+
+/// The attributes that name a resource or a person, or key it for a client: `userName`,
+/// `displayName` (of users and groups), `nickName`, `externalId` and every part of `name`.
+const NAMES: [&str; 4] = ["userName", "displayName", "nickName", "externalId"];
+
+/// Refuses a control character (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) in a name.
+/// None belongs in one, and a NUL or a line break there would be shown, logged and compared
+/// as something other than what it looks like.
+fn check_names(body: &Map<String, Value>) -> Result<(), ScimError> {
+    let parts = body
+        .get("name")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(sub, v)| (format!("name.{sub}"), v));
+    let names = NAMES
+        .iter()
+        .filter_map(|n| body.get(*n).map(|v| ((*n).to_owned(), v)))
+        .chain(parts);
+    for (attribute, value) in names {
+        let Some(text) = value.as_str() else { continue };
+        if let Some((offset, c)) = text.char_indices().find(|(_, c)| c.is_control()) {
+            return Err(ScimError::invalid_value(format!(
+                "{attribute} must not contain control characters (U+{:04X} at byte {offset})",
+                u32::from(c)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks one top-level attribute and stores it under its canonical name.
@@ -401,6 +433,44 @@ mod tests {
         let bad = json!({"schemas": [USER, TONKEAN], "userName": "a",
                          TONKEAN: {"tonkeanRoles": ["ADMIN"]}});
         assert_eq!(validate(ResourceKind::User, &bad).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn refuses_control_characters_in_names() {
+        for (kind, input) in [
+            (
+                ResourceKind::User,
+                json!({"schemas": [USER], "userName": "ada\u{0}"}),
+            ),
+            (
+                ResourceKind::User,
+                json!({"schemas": [USER], "userName": "a", "displayName": "A\nB"}),
+            ),
+            (
+                ResourceKind::User,
+                json!({"schemas": [USER], "userName": "a", "name": {"givenName": "\u{1b}[31m"}}),
+            ),
+            (
+                ResourceKind::User,
+                json!({"schemas": [USER], "userName": "a", "nickName": "x\u{85}"}),
+            ),
+            (
+                ResourceKind::Group,
+                json!({"schemas": [crate::server::schema::GROUP], "displayName": "G\t1"}),
+            ),
+        ] {
+            let e = validate(kind, &input).unwrap_err();
+            assert_eq!(
+                (e.status, e.scim_type),
+                (400, Some("invalidValue")),
+                "{input}"
+            );
+            assert!(e.detail.contains("control characters"), "{}", e.detail);
+        }
+        // Other text may hold them: an address is written over lines.
+        let ok = json!({"schemas": [USER], "userName": "Zoë O'Brien",
+                        "addresses": [{"formatted": "1 Main St\nSpringfield"}]});
+        assert!(validate(ResourceKind::User, &ok).is_ok());
     }
 
     #[test]

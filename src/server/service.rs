@@ -3,9 +3,10 @@
 //! userName, existing members, `User.groups` following group membership) and ETag
 //! preconditions (RFC 7644 §3.14). `/Bulk` and the HTTP routes both go through here.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 
 use rusqlite::{Connection, Transaction};
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ use super::query::{self, ListQuery, Projection};
 use super::resource;
 use super::schema::ResourceKind;
 use super::store::{self, Row};
+
+/// A resource body as stored: what [`resource::validate`] returns.
+pub type Body = serde_json::Map<String, Value>;
 
 /// A rendered resource and its ETag.
 #[derive(Debug, Clone)]
@@ -33,7 +37,7 @@ const READERS: usize = 4;
 /// The directory: one store and the base URL its resources are located under.
 pub struct Directory {
     conn: Mutex<Connection>,
-    queue: Mutex<Vec<Job>>,
+    queue: Mutex<Queue>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     base_url: String,
@@ -48,7 +52,7 @@ impl Directory {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             conn,
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             readers,
             next_reader: AtomicUsize::new(0),
             base_url,
@@ -80,46 +84,99 @@ impl Directory {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs one write and returns once it is committed. Writes that arrive while another
-    /// commit is on its way to disk queue up, and the next thread to take the connection
-    /// commits them all at once, each in its own savepoint: concurrent clients share fsyncs
-    /// while every write still succeeds or fails alone.
+    /// commit is on its way to disk queue up, and the next writer to lead commits them all at
+    /// once, each in its own savepoint: concurrent clients share fsyncs while every write still
+    /// succeeds or fails alone. A writer waits for its own outcome, never for the connection,
+    /// so whoever leads (a group of writes or a `/Bulk`) can hand it back between steps.
     fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Directory, &Connection) -> Result<T, ScimError> + Send + 'static,
     ) -> Result<T, ScimError> {
-        let (send, recv) = std::sync::mpsc::channel();
+        let (send, recv) = mpsc::channel();
+        let lead = send.clone();
         let job: Job = Box::new(move |dir, conn| {
             let out = f(dir, conn);
             let ok = out.is_ok();
             let deliver: Deliver = Box::new(move |committed| {
-                let _ = send.send(committed.and(out));
+                let _ = send.send(Wake::Done(committed.and(out)));
             });
             (ok, deliver)
         });
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(job);
-        {
-            let mut conn = self.lock();
-            // A previous holder of the connection may have committed this write already.
-            if let Ok(out) = recv.try_recv() {
-                return out;
-            }
-            let jobs =
-                std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
-            self.commit_group(&mut conn, jobs);
+        let entry = Entry::Write {
+            job,
+            lead: Box::new(move || {
+                let _ = lead.send(Wake::Lead);
+            }),
+        };
+        if self.enqueue(entry) {
+            self.lead_writes();
         }
-        recv.recv()
-            .unwrap_or_else(|_| Err(ScimError::internal(&"a queued write was dropped")))
+        loop {
+            match recv.recv() {
+                Ok(Wake::Done(out)) => return out,
+                Ok(Wake::Lead) => self.lead_writes(),
+                Err(_) => return Err(ScimError::internal(&"a queued write was dropped")),
+            }
+        }
     }
 
-    fn commit_group(&self, conn: &mut Connection, jobs: Vec<Job>) {
+    /// Queues an entry; true when nobody leads, and the caller now does.
+    fn enqueue(&self, entry: Entry) -> bool {
+        let mut queue = self.queue();
+        if queue.led {
+            queue.entries.push_back(entry);
+            false
+        } else {
+            queue.led = true;
+            if let Entry::Write { .. } = entry {
+                queue.entries.push_back(entry);
+            }
+            true
+        }
+    }
+
+    /// As the leader: commits every queued write in one transaction, then hands the lead on.
+    fn lead_writes(&self) {
+        let _lead = Leadership(self);
+        let jobs = self.queue().take_writes();
+        if jobs.is_empty() {
+            return;
+        }
+        let mut conn = self.lock();
         let mut delivers = Vec::with_capacity(jobs.len());
-        let committed = run_group(self, conn, jobs, &mut delivers);
+        let committed = conn
+            .transaction()
+            .map_err(ScimError::from)
+            .and_then(|mut tx| {
+                run_jobs(self, &mut tx, jobs, &mut delivers)?;
+                tx.commit().map_err(ScimError::from)
+            });
+        drop(conn);
         for deliver in delivers {
             deliver(committed.clone());
+        }
+    }
+
+    /// Gives the lead to the first queued entry, or lets it go when nothing waits.
+    fn hand_over(&self) {
+        let mut queue = self.queue();
+        match queue.entries.front() {
+            None => queue.led = false,
+            Some(Entry::Write { lead, .. }) => lead(),
+            Some(Entry::Bulk(_)) => {
+                if let Some(Entry::Bulk(lead)) = queue.entries.pop_front() {
+                    // A bulk that is gone (its request was dropped) cannot lead: pass it on.
+                    if lead.send(()).is_err() {
+                        drop(queue);
+                        self.hand_over();
+                    }
+                }
+            }
         }
     }
 
@@ -146,19 +203,18 @@ impl Directory {
         self.render(&conn, &row)
     }
 
-    /// `POST /{Users,Groups}`.
+    /// `POST /{Users,Groups}`. The resource is validated before the write waits its turn.
     pub fn create(&self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
-        let input = input.clone();
-        self.write(move |dir, tx| dir.create_in(tx, kind, &input))
+        let body = resource::validate(kind, input)?;
+        self.write(move |dir, tx| dir.create_in(tx, kind, body))
     }
 
     fn create_in(
         &self,
         tx: &Connection,
         kind: ResourceKind,
-        input: &Value,
+        mut body: Body,
     ) -> Result<Rendered, ScimError> {
-        let mut body = resource::validate(kind, input)?;
         let id = ids::resource_id().map_err(|e| ScimError::internal(&e))?;
         check_members(tx, kind, &id, &mut body)?;
         let now = ids::now();
@@ -185,8 +241,9 @@ impl Directory {
         input: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        let (id, input, if_match) = (id.to_owned(), input.clone(), if_match.map(str::to_owned));
-        self.write(move |dir, tx| dir.replace_in(tx, kind, &id, &input, if_match.as_deref()))
+        let body = resource::validate(kind, input)?;
+        let (id, if_match) = (id.to_owned(), if_match.map(str::to_owned));
+        self.write(move |dir, tx| dir.replace_in(tx, kind, &id, body, if_match.as_deref()))
     }
 
     fn replace_in(
@@ -194,10 +251,9 @@ impl Directory {
         tx: &Connection,
         kind: ResourceKind,
         id: &str,
-        input: &Value,
+        body: Body,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        let body = resource::validate(kind, input)?;
         let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
         check_if_match(if_match, &row)?;
         self.store_new_body(tx, row, body)
@@ -211,8 +267,9 @@ impl Directory {
         request: &Value,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        let (id, request, if_match) = (id.to_owned(), request.clone(), if_match.map(str::to_owned));
-        self.write(move |dir, tx| dir.patch_in(tx, kind, &id, &request, if_match.as_deref()))
+        let operations = patch::parse(request)?;
+        let (id, if_match) = (id.to_owned(), if_match.map(str::to_owned));
+        self.write(move |dir, tx| dir.patch_in(tx, kind, &id, &operations, if_match.as_deref()))
     }
 
     fn patch_in(
@@ -220,14 +277,13 @@ impl Directory {
         tx: &Connection,
         kind: ResourceKind,
         id: &str,
-        request: &Value,
+        operations: &[patch::Operation],
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        let operations = patch::parse(request)?;
         let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
         check_if_match(if_match, &row)?;
         let mut body = row.body.clone();
-        patch::apply(kind, &mut body, &operations)?;
+        patch::apply(kind, &mut body, operations)?;
         let body = resource::validate(kind, &Value::Object(body))?;
         self.store_new_body(tx, row, body)
     }
@@ -236,7 +292,7 @@ impl Directory {
         &self,
         tx: &Connection,
         mut row: Row,
-        mut body: serde_json::Map<String, Value>,
+        mut body: Body,
     ) -> Result<Rendered, ScimError> {
         check_members(tx, row.kind, &row.id, &mut body)?;
         if body != row.body {
@@ -263,16 +319,92 @@ impl Directory {
         self.write(move |_, tx| delete_in(tx, kind, &id, if_match.as_deref()))
     }
 
-    /// Runs several operations in one transaction, each in its own savepoint: an operation that
-    /// fails leaves no trace, the others stand, and the whole batch costs one commit (one
-    /// fsync), which is what makes `/Bulk` fast.
-    pub fn batch<T>(&self, f: impl FnOnce(&mut Batch<'_, '_>) -> T) -> Result<T, ScimError> {
+    /// Runs a `/Bulk` as the writer: `step` runs some of its operations, each in its own
+    /// savepoint (an operation that fails leaves no trace, the others stand), and says whether
+    /// it is done. Between steps the writes queued meanwhile join the transaction and it
+    /// commits, so a long bulk costs few commits yet holds up another write by one operation
+    /// at most ([`Batch::writes_waiting`] tells a step when to stop).
+    pub fn bulk(&self, mut step: impl FnMut(&mut Batch<'_, '_>) -> bool) -> Result<(), ScimError> {
+        let (turn, my_turn) = mpsc::channel();
+        if !self.enqueue(Entry::Bulk(turn)) && my_turn.recv().is_err() {
+            return Err(ScimError::internal(&"the bulk lost its turn"));
+        }
+        let _lead = Leadership(self);
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let mut batch = Batch { dir: self, tx };
-        let out = f(&mut batch);
-        batch.tx.commit()?;
-        Ok(out)
+        loop {
+            let mut batch = Batch {
+                dir: self,
+                tx: conn.transaction()?,
+            };
+            let done = step(&mut batch);
+            let mut tx = batch.tx;
+            let jobs = self.queue().take_writes();
+            let mut delivers = Vec::with_capacity(jobs.len());
+            let committed = run_jobs(self, &mut tx, jobs, &mut delivers)
+                .and_then(|()| tx.commit().map_err(ScimError::from));
+            for deliver in delivers {
+                deliver(committed.clone());
+            }
+            committed?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Who waits in the write queue: a write, with how to tell its thread to lead, or a `/Bulk`,
+/// which runs only when it leads.
+enum Entry {
+    Write {
+        job: Job,
+        lead: Box<dyn Fn() + Send>,
+    },
+    Bulk(mpsc::Sender<()>),
+}
+
+/// What a waiting writer is woken with.
+enum Wake<T> {
+    Done(Result<T, ScimError>),
+    Lead,
+}
+
+/// The writes waiting to be committed, and whether a thread leads (holds the writer's turn and
+/// will look at the queue again before it lets go).
+#[derive(Default)]
+struct Queue {
+    entries: VecDeque<Entry>,
+    led: bool,
+}
+
+impl Queue {
+    /// Takes the queued writes, leaving any bulk waiting its turn in place.
+    fn take_writes(&mut self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        let mut rest = VecDeque::new();
+        for entry in self.entries.drain(..) {
+            match entry {
+                Entry::Write { job, .. } => jobs.push(job),
+                bulk @ Entry::Bulk(_) => rest.push_back(bulk),
+            }
+        }
+        self.entries = rest;
+        jobs
+    }
+
+    fn writes_waiting(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e, Entry::Write { .. }))
+    }
+}
+
+/// The writer's turn, handed on when dropped, on every path out.
+struct Leadership<'d>(&'d Directory);
+
+impl Drop for Leadership<'_> {
+    fn drop(&mut self) {
+        self.0.hand_over();
     }
 }
 
@@ -308,13 +440,13 @@ fn delete_in(
 type Job = Box<dyn FnOnce(&Directory, &Connection) -> (bool, Deliver) + Send>;
 type Deliver = Box<dyn FnOnce(Result<(), ScimError>) + Send>;
 
-fn run_group(
+/// Runs queued writes inside `tx`, each in its own savepoint.
+fn run_jobs(
     dir: &Directory,
-    conn: &mut Connection,
+    tx: &mut Transaction<'_>,
     jobs: Vec<Job>,
     delivers: &mut Vec<Deliver>,
 ) -> Result<(), ScimError> {
-    let mut tx = conn.transaction()?;
     for job in jobs {
         let savepoint = tx.savepoint()?;
         let (ok, deliver) = job(dir, &savepoint);
@@ -324,11 +456,10 @@ fn run_group(
         }
         // A failed write's savepoint is dropped, which rolls it back.
     }
-    tx.commit()?;
     Ok(())
 }
 
-/// Operations inside one [`Directory::batch`].
+/// Operations inside one step of [`Directory::bulk`].
 pub struct Batch<'d, 'c> {
     dir: &'d Directory,
     tx: Transaction<'c>,
@@ -351,28 +482,37 @@ impl Batch<'_, '_> {
         &self.dir.base_url
     }
 
-    pub fn create(&mut self, kind: ResourceKind, input: &Value) -> Result<Rendered, ScimError> {
-        self.step(|dir, c| dir.create_in(c, kind, input))
+    /// Whether writes wait for the writer's turn: a bulk step should end and let them in.
+    #[must_use]
+    pub fn writes_waiting(&self) -> bool {
+        self.dir.queue().writes_waiting()
     }
 
+    /// Creates a resource from a body [`resource::validate`] returned.
+    pub fn create(&mut self, kind: ResourceKind, body: Body) -> Result<Rendered, ScimError> {
+        self.step(|dir, c| dir.create_in(c, kind, body))
+    }
+
+    /// Replaces a resource with a body [`resource::validate`] returned.
     pub fn replace(
         &mut self,
         kind: ResourceKind,
         id: &str,
-        input: &Value,
+        body: Body,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        self.step(|dir, c| dir.replace_in(c, kind, id, input, if_match))
+        self.step(|dir, c| dir.replace_in(c, kind, id, body, if_match))
     }
 
+    /// Patches a resource with operations [`patch::parse`] returned.
     pub fn patch(
         &mut self,
         kind: ResourceKind,
         id: &str,
-        request: &Value,
+        operations: &[patch::Operation],
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
-        self.step(|dir, c| dir.patch_in(c, kind, id, request, if_match))
+        self.step(|dir, c| dir.patch_in(c, kind, id, operations, if_match))
     }
 
     pub fn delete(
@@ -467,7 +607,7 @@ fn check_members(
     conn: &Connection,
     kind: ResourceKind,
     group_id: &str,
-    body: &mut serde_json::Map<String, Value>,
+    body: &mut Body,
 ) -> Result<(), ScimError> {
     if kind != ResourceKind::Group {
         return Ok(());
@@ -507,4 +647,100 @@ fn check_members(
         body.remove("members");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::server::schema::USER;
+
+    fn user(user_name: &str) -> Body {
+        resource::validate(
+            ResourceKind::User,
+            &json!({"schemas": [USER], "userName": user_name}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_write_that_waits_on_a_bulk_is_answered_between_its_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = Arc::new(
+            Directory::open(&dir.path().join("s.db"), "http://x/scim/v2".to_owned()).unwrap(),
+        );
+        let (answered, answer) = mpsc::channel();
+        let mut steps = 0;
+        directory
+            .bulk(|batch| {
+                steps += 1;
+                if steps == 1 {
+                    batch.create(ResourceKind::User, user("bulk-1")).unwrap();
+                    let directory = Arc::clone(&directory);
+                    let answered = answered.clone();
+                    std::thread::spawn(move || {
+                        let created = directory.create(
+                            ResourceKind::User,
+                            &json!({"schemas": [USER], "userName": "single"}),
+                        );
+                        let _ = answered.send(created.map(|r| r.resource["userName"].clone()));
+                    });
+                    while !batch.writes_waiting() {
+                        std::thread::yield_now();
+                    }
+                    false
+                } else {
+                    // The bulk is not over, yet the write has been committed and answered.
+                    let created = answer
+                        .recv_timeout(Duration::from_secs(60))
+                        .expect("the waiting write is answered before the bulk goes on");
+                    assert_eq!(created.unwrap(), "single");
+                    assert!(!batch.writes_waiting());
+                    batch.create(ResourceKind::User, user("bulk-2")).unwrap();
+                    true
+                }
+            })
+            .unwrap();
+        assert_eq!(steps, 2);
+        let all = directory
+            .list(&[ResourceKind::User], &ListQuery::from_params(&[]).unwrap())
+            .unwrap();
+        let names: Vec<&str> = all["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["bulk-1", "single", "bulk-2"]);
+    }
+
+    #[test]
+    fn concurrent_writes_all_commit_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = Arc::new(
+            Directory::open(&dir.path().join("s.db"), "http://x/scim/v2".to_owned()).unwrap(),
+        );
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let directory = Arc::clone(&directory);
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|i| {
+                            directory
+                                .create(
+                                    ResourceKind::User,
+                                    &json!({"schemas": [USER], "userName": format!("u{}", (t * 20 + i) % 200)}),
+                                )
+                                .is_ok()
+                        })
+                        .filter(|ok| *ok)
+                        .count()
+                })
+            })
+            .collect();
+        let created: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(created, 200);
+    }
 }

@@ -9,10 +9,11 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ServerError};
+use super::files;
 use super::schema::ResourceKind;
 
 /// One stored resource.
@@ -80,19 +81,23 @@ CREATE TABLE IF NOT EXISTS members (
 CREATE INDEX IF NOT EXISTS members_member ON members(member_id);
 ";
 
-/// Opens (creating if needed) the store at `path`.
+/// How SQLite opens the store: as usual, but never through a symbolic link.
+fn open_flags() -> OpenFlags {
+    OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW
+}
+
+/// Opens (creating if needed, with its folders) the store at `path`. Its files are private
+/// (mode 0600) and never reached through a symbolic link ([`files::prepare_store`]).
 pub fn open(path: &Path) -> Result<Connection, ServerError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| ServerError::CreateDir {
-            path: parent.to_owned(),
-            source,
-        })?;
+        files::create_private_dir_all(parent)?;
     }
+    files::prepare_store(path)?;
     let fail = |source| ServerError::Store {
         path: path.to_owned(),
         source,
     };
-    let conn = Connection::open(path).map_err(fail)?;
+    let conn = Connection::open_with_flags(path, open_flags()).map_err(fail)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(fail)?;
     conn.pragma_update(None, "synchronous", "FULL")
@@ -109,7 +114,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, ServerError> {
         path: path.to_owned(),
         source,
     };
-    let conn = Connection::open(path).map_err(fail)?;
+    let conn = Connection::open_with_flags(path, open_flags()).map_err(fail)?;
     conn.pragma_update(None, "query_only", true).map_err(fail)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(fail)?;

@@ -173,3 +173,140 @@ async fn not_a_bulk_request_is_400() {
         .await;
     assert_eq!(a.body["Operations"][0]["status"], "400", "{}", a.body);
 }
+
+#[tokio::test]
+async fn a_bulk_id_given_twice_refuses_the_request() {
+    let serve = Serve::start();
+    let a = serve
+        .post(
+            "/Bulk",
+            bulk(json!([
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"schemas": [USER], "userName": "ada"}},
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"schemas": [USER], "userName": "bob"}},
+            ])),
+        )
+        .await;
+    a.assert_error(400, Some("invalidValue"));
+    assert!(
+        a.body["detail"].as_str().unwrap().contains("\"u\""),
+        "{}",
+        a.body
+    );
+    assert_eq!(serve.get("/Users?count=0").await.body["totalResults"], 0);
+}
+
+/// `n` groups listed so that each names the next as its member (`bulkId:g{i+1}`): they can
+/// only be created last to first.
+fn reverse_chain(n: usize) -> Value {
+    let ops: Vec<Value> = (0..n)
+        .map(|i| {
+            let members = if i + 1 < n {
+                json!([{"value": format!("bulkId:g{}", i + 1)}])
+            } else {
+                json!([])
+            };
+            json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{i}"),
+                   "data": {"schemas": [GROUP], "displayName": format!("chain {i:04}"), "members": members}})
+        })
+        .collect();
+    bulk(Value::Array(ops))
+}
+
+fn id_of(location: &Value) -> &str {
+    location.as_str().unwrap().rsplit('/').next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reverse_chained_bulk_of_max_operations_runs_and_lets_other_writes_in() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let serve = Arc::new(Serve::start());
+    let n = serve.get("/ServiceProviderConfig").await.body["bulk"]["maxOperations"]
+        .as_u64()
+        .unwrap();
+    let n = usize::try_from(n).unwrap();
+
+    // Two clients create groups one by one from before the bulk is sent until it is answered.
+    let bulk_answered = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (serve, bulk_answered, written) = (
+                Arc::clone(&serve),
+                Arc::clone(&bulk_answered),
+                Arc::clone(&written),
+            );
+            tokio::spawn(async move {
+                let mut k = 0;
+                while !bulk_answered.load(Ordering::SeqCst) {
+                    serve.group(&format!("writer {w} {k}"), &[]).await;
+                    written.fetch_add(1, Ordering::SeqCst);
+                    k += 1;
+                }
+            })
+        })
+        .collect();
+    while written.load(Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    let a = serve.post("/Bulk", reverse_chain(n)).await;
+    bulk_answered.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let ops = a.body["Operations"].as_array().unwrap();
+    assert_eq!(ops.len(), n);
+    assert!(ops.iter().all(|o| o["status"] == "201"), "{}", a.body);
+    for i in 0..n - 1 {
+        let group = serve
+            .get(&format!("/Groups/{}", id_of(&ops[i]["location"])))
+            .await;
+        assert_eq!(
+            group.body["members"][0]["value"],
+            id_of(&ops[i + 1]["location"]),
+            "group {i} holds the next one"
+        );
+    }
+
+    // Groups are listed in the order they were stored: the bulk stored its groups last to
+    // first, and the writers' groups went in between them, not only before or after.
+    let mut names = Vec::new();
+    let mut start = 1;
+    loop {
+        let page = serve
+            .get(&format!(
+                "/Groups?attributes=displayName&startIndex={start}&count=1000"
+            ))
+            .await;
+        let resources = page.body["Resources"].as_array().unwrap().clone();
+        if resources.is_empty() {
+            break;
+        }
+        start += resources.len();
+        names.extend(
+            resources
+                .iter()
+                .map(|g| g["displayName"].as_str().unwrap().to_owned()),
+        );
+    }
+    let chain: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| name.starts_with("chain "))
+        .map(|(position, _)| position)
+        .collect();
+    assert_eq!(chain.len(), n);
+    assert_eq!(names[chain[0]], format!("chain {:04}", n - 1));
+    let (first, last) = (chain[0], chain[n - 1]);
+    let interleaved = names[first..last]
+        .iter()
+        .filter(|name| name.starts_with("writer "))
+        .count();
+    assert!(
+        interleaved > 0,
+        "no write was stored while the bulk ran: every other write waited for all of it"
+    );
+}

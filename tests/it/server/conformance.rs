@@ -162,6 +162,77 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 }
 
 #[tokio::test]
+async fn every_error_is_a_scim_error() {
+    let serve = Serve::start();
+    // A path that does not decode to UTF-8 is refused by the router's extractor.
+    serve.get("/Users/%ff").await.assert_error(400, None);
+    serve.get("/Groups/%C0%AF").await.assert_error(400, None);
+    serve.get("/nowhere").await.assert_error(404, None);
+    serve.get("/Users/a/b").await.assert_error(404, None);
+    serve
+        .call(Method::OPTIONS, "/Users", None)
+        .await
+        .assert_error(405, None);
+    // Outside /scim/v2, and without a token.
+    let outside = serve
+        .send(serve.client.get(serve.base.replace("/scim/v2", "/x")))
+        .await;
+    outside.assert_error(401, None);
+    let outside = serve
+        .send(
+            serve
+                .client
+                .get(serve.base.replace("/scim/v2", "/x"))
+                .header("Authorization", format!("Bearer {}", serve.token)),
+        )
+        .await;
+    outside.assert_error(404, None);
+}
+
+#[tokio::test]
+async fn control_characters_in_names_are_400() {
+    let serve = Serve::start();
+    for body in [
+        json!({"schemas": [USER], "userName": "ada\u{0}"}),
+        json!({"schemas": [USER], "userName": "ada\nbob"}),
+        json!({"schemas": [USER], "userName": "ada", "displayName": "Ada\u{1b}[2J"}),
+        json!({"schemas": [USER], "userName": "ada", "name": {"familyName": "Love\u{7f}lace"}}),
+    ] {
+        serve
+            .post("/Users", body)
+            .await
+            .assert_error(400, Some("invalidValue"));
+    }
+    serve
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Ops\r\n"}),
+        )
+        .await
+        .assert_error(400, Some("invalidValue"));
+    // A PATCH cannot put one there either.
+    let ada = serve.user("ada").await;
+    let a = serve
+        .patch(
+            &format!("/Users/{ada}"),
+            Serve::ops(json!([{"op": "replace", "path": "name.givenName", "value": "A\u{0}"}])),
+        )
+        .await;
+    a.assert_error(400, Some("invalidValue"));
+    assert!(
+        a.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("name.givenName"),
+        "{}",
+        a.body
+    );
+    assert_eq!(serve.get("/Users?count=0").await.body["totalResults"], 1);
+    // Names from every script, accents and emoji included, are fine.
+    serve.user("Zoë Ægir-Łukasz 山田 🙂").await;
+}
+
+#[tokio::test]
 async fn create_user_returns_201_location_etag_and_meta() {
     let serve = Serve::start();
     let a = serve
@@ -902,7 +973,7 @@ fn serve_refuses_an_empty_token_file_and_a_busy_address() {
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "t").unwrap();
+    std::fs::write(&token_file, "test-token-0123456789").unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimform"))
         .args([
             "serve",

@@ -10,7 +10,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("durable.db");
     let token = dir.path().join("token");
-    std::fs::write(&token, "durable-token").unwrap();
+    std::fs::write(&token, "durable-token-0123456789").unwrap();
     let n = 60;
     let mut serve = Serve::start_on(&store, &token);
     let group = serve.group("Survivors", &[]).await;

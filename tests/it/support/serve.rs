@@ -63,22 +63,56 @@ impl Answer {
     }
 }
 
+/// How to start a server beyond the defaults.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// More arguments to `scimform serve`.
+    pub args: &'a [&'a str],
+    /// The open-file limit to run it under (`ulimit -n`).
+    pub open_files: Option<u64>,
+}
+
+/// The `scimform serve` command line, under `ulimit -n` when asked.
+pub fn command(options: &Options<'_>) -> Command {
+    let mut command = match options.open_files {
+        Some(limit) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_scimform"));
+            sh
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_scimform")),
+    };
+    command.arg("serve").args(options.args);
+    command
+}
+
 impl Serve {
     /// A server over a fresh temporary store.
     pub fn start() -> Self {
+        Self::start_with(&Options::default())
+    }
+
+    /// A server over a fresh temporary store, started with `options`.
+    pub fn start_with(options: &Options<'_>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("scim.db");
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, "test-token-0123456789\n").unwrap();
-        let mut serve = Self::start_on(&store, &token_file);
+        let mut serve = Self::launch(&store, &token_file, options);
         serve.temp = Some(dir);
         serve
     }
 
     /// A server over `store`, its token read from `token_file`.
     pub fn start_on(store: &Path, token_file: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scimform"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        Self::launch(store, token_file, &Options::default())
+    }
+
+    fn launch(store: &Path, token_file: &Path, options: &Options<'_>) -> Self {
+        let mut child = command(options)
+            .args(["--listen", "127.0.0.1:0", "--store"])
             .arg(store)
             .arg("--token-file")
             .arg(token_file)
@@ -112,6 +146,15 @@ impl Serve {
             client: reqwest::Client::new(),
             temp: None,
         }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .trim_end_matches("/scim/v2")
+            .parse()
+            .expect("the base URL names an address")
     }
 
     /// The process, for tests that signal it.
