@@ -115,6 +115,7 @@ fn plan(creates: usize) -> ProviderPlan {
         reads: 0,
         existing_users: 0,
         unmanaged: Unmanaged::default(),
+        warnings: Vec::new(),
         bulk: false,
         notes: Vec::new(),
         reading: scimform::plan::Reading::default(),

@@ -73,6 +73,8 @@ pub struct ValidateArgs {
 }
 
 /// `scimform plan`.
+// Flags are independent switches of the command line, as clap parses them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -84,8 +86,15 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
+    ///
+    /// Unmanaged objects (on the server, not in the config, left alone with `prune: false`)
+    /// are not changes: see --fail-on-unmanaged.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Exit 3 when a server holds users or groups the config does not declare (unmanaged),
+    /// unless --detailed-exitcode has changes to report (2) or the plan fails (1).
+    #[arg(long)]
+    pub fail_on_unmanaged: bool,
     /// Plan only this provider.
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,

@@ -92,6 +92,10 @@ pub struct ProviderPlan {
     pub existing_users: usize,
     /// Server objects the config does not manage, left alone (§3.4).
     pub unmanaged: Unmanaged,
+    /// What a reviewer should look at before applying: unmanaged users that hold roles, and
+    /// declared objects that look like renames of objects the config does not declare.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
     /// Whether apply sends each phase's independent writes together in `/Bulk` requests
     /// (asked for with `--bulk`, and only where the server offers it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -159,9 +163,11 @@ impl ProviderPlan {
             match op.action {
                 Action::Create => summary.create += 1,
                 Action::Update => summary.update += 1,
-                Action::Deactivate | Action::Delete => summary.destroy += 1,
+                Action::Deactivate => summary.deactivate += 1,
+                Action::Delete => summary.delete += 1,
             }
         }
+        summary.destroy = summary.deactivate + summary.delete;
         summary.requests = self.write_requests();
         summary
     }
@@ -272,19 +278,79 @@ impl Op {
     }
 }
 
-/// Counts of server objects the config does not manage.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Server objects the config does not manage (§3.4): how many, and which.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unmanaged {
+    /// Users on the server the config does not declare, counted from `totalResults`.
     pub users: usize,
+    /// Groups, likewise.
     pub groups: usize,
+    /// The userName of each unmanaged user the plan read, sorted. Every one of them when the
+    /// plan listed the server; fewer than `users` when it looked the declared users up by
+    /// filter instead (SPEC §3.1) and so never read the others.
+    #[serde(default)]
+    pub user_names: Vec<String>,
+    /// The displayName of each unmanaged group the plan read, sorted; as `user_names`.
+    #[serde(default)]
+    pub group_names: Vec<String>,
 }
 
-/// Counts for a summary line.
+/// Something in a provider's plan a reviewer should look at before applying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "warning", rename_all = "snake_case")]
+pub enum Warning {
+    /// An unmanaged user holds roles, which the plan leaves as they are.
+    UnmanagedRoles {
+        /// Its userName.
+        user: String,
+        /// The role values it holds, sorted.
+        roles: Vec<String>,
+        /// Its `active` flag, when the server holds one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        active: Option<bool>,
+    },
+    /// A declared user or group the plan creates looks like a server object the config does
+    /// not declare, under another name: a rename that no externalId ties to that object, so
+    /// the object is not renamed but left alone or, with `prune: true`, replaced.
+    LikelyRename {
+        resource: ResourceKind,
+        /// The declared object's key (userName or displayName), created by the plan.
+        key: String,
+        /// The key of the server object it looks like.
+        of: String,
+        /// What they have in common, e.g. `same email ada@example.com`.
+        because: String,
+        /// What the plan does to the server object.
+        then: RenameOutcome,
+        /// The server object's externalId, when it holds one: declared on the new object, it
+        /// makes the plan rename the old one in place.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
+    },
+}
+
+/// What a plan does to the server object a created one looks like a rename of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenameOutcome {
+    /// Nothing: it is unmanaged (`prune: false`) and keeps its name, attributes and roles.
+    LeftAlone,
+    /// It is deprovisioned or deleted as pruned: the new object replaces it.
+    Replaced,
+}
+
+/// Counts for a summary line, by action: the words of [`Action`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
-    /// Deactivations and deletions.
+    /// Ops with action `deactivate`.
+    #[serde(default)]
+    pub deactivate: usize,
+    /// Ops with action `delete`.
+    #[serde(default)]
+    pub delete: usize,
+    /// `deactivate` + `delete`: the name of format version 1 for both, kept for its readers.
     pub destroy: usize,
     /// Write requests apply will send.
     pub requests: usize,
@@ -296,6 +362,8 @@ impl Summary {
     fn add(&mut self, other: &Summary) {
         self.create += other.create;
         self.update += other.update;
+        self.deactivate += other.deactivate;
+        self.delete += other.delete;
         self.destroy += other.destroy;
         self.requests += other.requests;
         // Unmanaged counts come from what servers claim to hold, which may be anything.
@@ -488,6 +556,7 @@ mod tests {
             reads: 3,
             existing_users: 0,
             unmanaged: Unmanaged::default(),
+            warnings: Vec::new(),
             bulk,
             notes: Vec::new(),
             reading: Reading::default(),

@@ -21,6 +21,13 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The plan was made, and a guard refuses it (SPEC §3.6): the plan is kept so that it can
+    /// be shown, naming what the guard refuses, but never applied.
+    #[error("{refusal}")]
+    Guarded {
+        plan: Box<ProviderPlan>,
+        refusal: Refusal,
+    },
 }
 
 /// What the plan needs to know about one provider.
@@ -54,20 +61,29 @@ pub async fn plan_provider(
     let reads = session.client.requests_sent();
     // A listing's pages are read: the diff has better use for their buffers' memory.
     session.client.release_buffers();
-    let (ops, unmanaged) = diff::diff(config, provider, &live, &capabilities, options)?;
+    let diff = diff::compute(config, provider, &live, &capabilities)?;
+    let plan = ProviderPlan {
+        provider: provider.name().to_owned(),
+        url: provider.url_template().to_owned(),
+        capabilities,
+        reads,
+        existing_users: live.total_users,
+        unmanaged: diff.unmanaged,
+        warnings: diff.warnings,
+        bulk: false,
+        notes: Vec::new(),
+        reading: reading(&live),
+        ops: diff.ops,
+    };
+    if let Err(refusal) = diff::guard_mass_delete(provider, live.total_users, &plan.ops, options) {
+        session.close().await;
+        return Err(PlanError::Guarded {
+            plan: Box::new(plan),
+            refusal,
+        });
+    }
     Ok(Planned {
-        plan: ProviderPlan {
-            provider: provider.name().to_owned(),
-            url: provider.url_template().to_owned(),
-            capabilities,
-            reads,
-            existing_users: live.total_users,
-            unmanaged,
-            bulk: false,
-            notes: Vec::new(),
-            reading: reading(&live),
-            ops,
-        },
+        plan,
         session,
         live,
     })
@@ -137,11 +153,16 @@ impl Planned {
     /// Plans `/Bulk` batching (`--bulk`) where the server offers it.
     #[must_use]
     pub fn with_bulk(mut self, bulk: bool) -> Self {
-        self.plan.bulk = bulk && self.plan.capabilities.bulk.is_some();
-        if bulk && !self.plan.bulk {
-            self.plan.notes.push(BULK_NOT_OFFERED.to_owned());
-        }
+        plan_bulk(&mut self.plan, bulk);
         self
+    }
+}
+
+/// Plans `/Bulk` batching (`--bulk`) where the server offers it, and says so where it does not.
+pub fn plan_bulk(plan: &mut ProviderPlan, bulk: bool) {
+    plan.bulk = bulk && plan.capabilities.bulk.is_some();
+    if bulk && !plan.bulk {
+        plan.notes.push(BULK_NOT_OFFERED.to_owned());
     }
 }
 

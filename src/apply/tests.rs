@@ -318,6 +318,7 @@ fn plan(ops: Vec<Op>) -> ProviderPlan {
         reads: 0,
         existing_users: 0,
         unmanaged: Unmanaged::default(),
+        warnings: Vec::new(),
         bulk: false,
         notes: Vec::new(),
         reading: crate::plan::Reading::default(),

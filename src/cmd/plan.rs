@@ -1,4 +1,7 @@
 //! `scimform plan`: read each provider's server, diff, print the plan (SPEC §3).
+//!
+//! A plan a guard refuses (SPEC §3.6) is still printed, in text or markdown, so that what the
+//! guard refuses is named, and then refused: exit 1, nothing saved.
 
 use std::process::ExitCode;
 
@@ -6,10 +9,16 @@ use super::{fail, keep_until_exit, load_config, print_stdout, report_diagnostics
 use crate::cli::PlanArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
-use crate::diff::Options;
+use crate::diff::{Options, Refusal};
 use crate::plan::Plan;
 use crate::planner::{self, PlanError};
 use crate::render;
+
+/// The exit code of `--detailed-exitcode` when the plan holds changes.
+pub const CHANGES_PENDING: u8 = 2;
+/// The exit code of `--fail-on-unmanaged` when a server holds objects the config does not
+/// declare (and `--detailed-exitcode` has no changes to report).
+pub const UNMANAGED_FOUND: u8 = 3;
 
 pub fn run(args: &PlanArgs) -> ExitCode {
     let config = match load_config(&args.config) {
@@ -27,16 +36,22 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     let options = Options {
         allow_mass_delete: args.allow_mass_delete,
     };
-    let plan = match compute(
+    let (plan, refusals) = match compute(
         config,
         &targets,
         args.config.allow_insecure_http,
         options,
         args.bulk,
     ) {
-        Ok(plan) => keep_until_exit(plan),
+        Ok(computed) => {
+            let computed = keep_until_exit(computed);
+            (&computed.0, &computed.1)
+        }
         Err(error) => return fail(error),
     };
+    if !refusals.is_empty() {
+        return refuse(plan, refusals, args);
+    }
     if let Some(out) = &args.out
         && let Err(e) = std::fs::write(out, render::to_json(plan))
     {
@@ -47,11 +62,41 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     if code != ExitCode::SUCCESS {
         return code;
     }
+    exit_code(plan, args)
+}
+
+/// 0, or what `--detailed-exitcode` and `--fail-on-unmanaged` ask to hear about: changes
+/// pending first, then unmanaged objects.
+fn exit_code(plan: &Plan, args: &PlanArgs) -> ExitCode {
+    let summary = plan.summary();
     if args.detailed_exitcode && !plan.is_empty() {
-        ExitCode::from(2)
+        ExitCode::from(CHANGES_PENDING)
+    } else if args.fail_on_unmanaged && summary.unmanaged_users + summary.unmanaged_groups > 0 {
+        ExitCode::from(UNMANAGED_FOUND)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Prints a plan a guard refuses, with the reasons, and refuses it. JSON prints nothing: a
+/// JSON plan can be applied, and this one must not be.
+fn refuse(plan: &Plan, refusals: &[Refusal], args: &PlanArgs) -> ExitCode {
+    let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    if let Some(text) =
+        render::render_refused(plan, &reasons, args.format, render::color_for_stdout())
+    {
+        let code = print_stdout(&text);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    for reason in &reasons {
+        fail(reason);
+    }
+    if args.out.is_some() {
+        fail("the plan was not saved: a refused plan cannot be applied");
+    }
+    ExitCode::FAILURE
 }
 
 /// The providers to plan, their URLs and tokens resolved; every problem reported at once.
@@ -88,14 +133,16 @@ pub fn resolve_targets<'a>(
     }
 }
 
-/// Plans every target, one after the other, closing each session when done.
+/// Plans every target, one after the other, closing each session when done. A provider plan
+/// a guard refuses is kept with the others, and the refusal returned beside the plan: the
+/// plan is shown whole, and then refused.
 pub fn compute(
     config: &Config,
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
     bulk: bool,
-) -> Result<Plan, Box<PlanError>> {
+) -> Result<(Plan, Vec<Refusal>), Box<PlanError>> {
     // Reading a remote server is waiting on it: one thread does that at the least cost, and
     // what it reads reuses the memory the config's loading freed (a second thread would get an
     // allocator arena of its own, about 30 MB more at 100,000 users). The embedded server does
@@ -110,12 +157,21 @@ pub fn compute(
     .expect("a tokio runtime starts");
     runtime.block_on(async {
         let mut plans = Vec::new();
+        let mut refusals = Vec::new();
         for (n, (provider, target)) in targets.iter().enumerate() {
             let planned =
                 planner::plan_provider(config, provider, target, allow_insecure_http, options)
-                    .await
-                    .map_err(Box::new)?
-                    .with_bulk(bulk);
+                    .await;
+            let planned = match planned {
+                Ok(planned) => planned.with_bulk(bulk),
+                Err(PlanError::Guarded { mut plan, refusal }) => {
+                    planner::plan_bulk(&mut plan, bulk);
+                    plans.push(*plan);
+                    refusals.push(refusal);
+                    continue;
+                }
+                Err(error) => return Err(Box::new(error)),
+            };
             planned.session.close().await;
             plans.push(planned.plan);
             // Only rendering follows the last provider: its server state is freed by the exit.
@@ -123,6 +179,6 @@ pub fn compute(
                 keep_until_exit(planned.live);
             }
         }
-        Ok(planner::assemble(config, plans))
+        Ok((planner::assemble(config, plans), refusals))
     })
 }

@@ -4,6 +4,7 @@
 
 mod group;
 mod patch;
+mod undeclared;
 mod user;
 
 use std::borrow::Cow;
@@ -17,7 +18,9 @@ use serde_json::Value;
 use crate::client::{Capabilities, ListingCheck, ResourceKind, Untrusted};
 use crate::config::model::key_text;
 use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User};
-use crate::plan::{Action, Change, Method, Observed, Op, Phase, Reason, Request, Unmanaged};
+use crate::plan::{
+    Action, Change, Method, Observed, Op, Phase, Reason, RenameOutcome, Request, Unmanaged, Warning,
+};
 use crate::state::{HiddenMembers, LiveGroup, LiveState, LiveUser};
 use group::Member;
 use patch::Operation;
@@ -31,6 +34,10 @@ pub const MEMBERS_PER_REQUEST: usize = 1000;
 /// Mass-deletion guard applies from this many existing users on (SPEC §3.6).
 const MASS_DELETE_MIN_USERS: usize = 10;
 
+/// How many of the users a mass deprovisioning would reach its refusal names; the plan
+/// printed with it names them all.
+const MASS_DELETE_NAMED: usize = 10;
+
 /// What the caller allows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -43,8 +50,9 @@ pub struct Options {
 pub enum Refusal {
     #[error(
         "provider `{provider}`: the plan would deprovision {count} of its {existing} users \
-         ({percent}%), more than max_changes.delete_percent ({limit}%) allows; check the \
-         config, or pass --allow-mass-delete if this is intended"
+         ({percent}%), more than max_changes.delete_percent ({limit}%) allows: {}; check the \
+         config, or pass --allow-mass-delete if this is intended",
+        named(users, *count)
     )]
     MassDelete {
         provider: String,
@@ -52,6 +60,8 @@ pub enum Refusal {
         existing: usize,
         percent: usize,
         limit: u8,
+        /// The userNames of the first users it would deprovision, in plan order.
+        users: Vec<String>,
     },
     #[error(
         "provider `{provider}`: the {kind} listing {check}; refusing to prune from a listing \
@@ -82,8 +92,28 @@ pub enum Refusal {
     PutWithoutMembers { provider: String, group: String },
 }
 
+/// `names`, then how many of `count` they leave out: `a, b and 3 more`.
+fn named(names: &[String], count: usize) -> String {
+    let mut text = names.join(", ");
+    if count > names.len() {
+        text.push_str(&format!(" and {} more", count - names.len()));
+    }
+    text
+}
+
+/// One provider's diff.
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    /// The ops that make the server match the config, in execution order.
+    pub ops: Vec<Op>,
+    /// The server objects left alone.
+    pub unmanaged: Unmanaged,
+    /// What a reviewer should look at: unmanaged users holding roles, likely renames.
+    pub warnings: Vec<Warning>,
+}
+
 /// The ops that make `live` match what `config` declares for `provider`, in execution order,
-/// and the count of server objects left alone.
+/// and the server objects left alone; refused as [`compute`] and [`guard_mass_delete`] refuse.
 pub fn diff(
     config: &Config,
     provider: &Provider,
@@ -91,6 +121,20 @@ pub fn diff(
     capabilities: &Capabilities,
     options: Options,
 ) -> Result<(Vec<Op>, Unmanaged), Refusal> {
+    let diff = compute(config, provider, live, capabilities)?;
+    guard_mass_delete(provider, live.total_users, &diff.ops, options)?;
+    Ok((diff.ops, diff.unmanaged))
+}
+
+/// The diff of what `config` declares for `provider` against `live`, before the guard against
+/// mass deprovisioning, which the caller applies ([`guard_mass_delete`]) once it has what it
+/// needs to show the plan it refuses.
+pub fn compute(
+    config: &Config,
+    provider: &Provider,
+    live: &LiveState,
+    capabilities: &Capabilities,
+) -> Result<Diff, Refusal> {
     let mut differ = Differ {
         config,
         provider,
@@ -100,15 +144,24 @@ pub fn diff(
         references: vec![None; config.users().len()],
         next_bulk_id: 0,
         unmanaged: Unmanaged::default(),
+        warnings: Vec::new(),
     };
     differ.users()?;
     differ.groups()?;
     let Differ {
-        mut ops, unmanaged, ..
+        mut ops,
+        unmanaged,
+        mut warnings,
+        ..
     } = differ;
-    guard_mass_delete(provider, live, &ops, options)?;
     ops.sort_by_cached_key(|op| (op.phase, op.key.to_lowercase()));
-    Ok((ops, unmanaged))
+    // Likely renames first, users then groups; then the roles unmanaged users hold.
+    warnings.sort_by_key(|warning| matches!(warning, Warning::UnmanagedRoles { .. }));
+    Ok(Diff {
+        ops,
+        unmanaged,
+        warnings,
+    })
 }
 
 /// The state of one provider's diff while it is computed.
@@ -123,6 +176,7 @@ struct Differ<'a> {
     references: Vec<Option<Cow<'a, str>>>,
     next_bulk_id: usize,
     unmanaged: Unmanaged,
+    warnings: Vec<Warning>,
 }
 
 impl Differ<'_> {
@@ -156,6 +210,9 @@ impl Differ<'_> {
             |u| u.external_id.as_deref(),
         );
         let mut claimed_users = vec![false; live.users.len()];
+        // Created users that declare no externalId: any of them may be a rename (see
+        // `undeclared`).
+        let mut created: Vec<&User> = Vec::new();
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
             let user_roles = roles
@@ -169,6 +226,9 @@ impl Differ<'_> {
             let Some(index) = *matched else {
                 if user.absent {
                     continue;
+                }
+                if user.external_id.as_set().is_none() {
+                    created.push(user);
                 }
                 let bulk_id = self.bulk_id('u');
                 self.references[index_in_config] = Some(Cow::Owned(format!("bulkId:{bulk_id}")));
@@ -208,6 +268,18 @@ impl Differ<'_> {
                 .extend(update_user(user, current, user_roles, capabilities));
         }
         let matched_users = claimed_users.iter().filter(|c| **c).count();
+        let undeclared = || {
+            (live.users.iter().zip(&claimed_users))
+                .filter(|(_, claimed)| !**claimed)
+                .map(|(user, _)| user)
+        };
+        let then = if provider.prune() {
+            RenameOutcome::Replaced
+        } else {
+            RenameOutcome::LeftAlone
+        };
+        self.warnings
+            .extend(undeclared::user_renames(&created, undeclared(), then));
         if provider.prune() {
             require_complete(
                 name,
@@ -230,6 +302,12 @@ impl Differ<'_> {
             }
         } else {
             self.unmanaged.users = live.total_users.saturating_sub(matched_users);
+            self.unmanaged.user_names =
+                undeclared::sorted_names(undeclared().map(|u| u.user_name.as_str()));
+            if let Some(roles) = roles {
+                self.warnings
+                    .extend(undeclared::role_holders(undeclared(), roles));
+            }
         }
 
         Ok(())
@@ -242,6 +320,8 @@ impl Differ<'_> {
         let mut user_names: Option<HashMap<&str, &str>> = None;
         let group_matches = self.match_groups();
         let mut claimed_groups = vec![false; live.groups.len()];
+        // Created groups that declare no externalId but members: any may be a rename.
+        let mut created: Vec<undeclared::CreatedGroup> = Vec::new();
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
             self.require_members_known(group, *matched)?;
             // A group that holds exactly its declared members needs no member sets at all.
@@ -273,7 +353,15 @@ impl Differ<'_> {
                 if group.absent {
                     continue;
                 }
-                self.create_group(group, &desired.unwrap_or_default());
+                let desired = desired.unwrap_or_default();
+                if group.external_id.as_set().is_none() {
+                    let members = (desired.iter())
+                        .filter(|m| !m.reference.starts_with(crate::plan::BULK_ID_PREFIX))
+                        .map(|m| m.reference.clone())
+                        .collect();
+                    created.push(undeclared::CreatedGroup { group, members });
+                }
+                self.create_group(group, &desired);
                 continue;
             };
             claimed_groups[index] = true;
@@ -320,6 +408,18 @@ impl Differ<'_> {
             }
         }
         let matched_groups = claimed_groups.iter().filter(|c| **c).count();
+        let undeclared = || {
+            (live.groups.iter().zip(&claimed_groups))
+                .filter(|(_, claimed)| !**claimed)
+                .map(|(group, _)| group)
+        };
+        let then = if provider.prune() {
+            RenameOutcome::Replaced
+        } else {
+            RenameOutcome::LeftAlone
+        };
+        self.warnings
+            .extend(undeclared::group_renames(&created, undeclared(), then));
         if provider.prune() {
             require_complete(
                 name,
@@ -337,6 +437,8 @@ impl Differ<'_> {
             }
         } else {
             self.unmanaged.groups = live.total_groups.saturating_sub(matched_groups);
+            self.unmanaged.group_names =
+                undeclared::sorted_names(undeclared().map(|g| g.display_name.as_str()));
         }
 
         Ok(())
@@ -743,21 +845,21 @@ fn delete(current: Current<'_>, phase: Phase, key: &str, reason: Reason) -> Op {
     }
 }
 
-/// §3.6: refuse to deprovision more than `delete_percent` of a provider's users.
-fn guard_mass_delete(
+/// §3.6: refuse to deprovision more than `delete_percent` of the `existing` users of a
+/// provider. The refusal names the first users the ops would deprovision.
+pub fn guard_mass_delete(
     provider: &Provider,
-    live: &LiveState,
+    existing: usize,
     ops: &[Op],
     options: Options,
 ) -> Result<(), Refusal> {
-    let count = ops
-        .iter()
-        .filter(|op| {
+    let deprovisioned = || {
+        ops.iter().filter(|op| {
             op.resource == ResourceKind::User
                 && matches!(op.action, Action::Deactivate | Action::Delete)
         })
-        .count();
-    let existing = live.total_users;
+    };
+    let count = deprovisioned().count();
     let limit = provider.max_changes().delete_percent;
     if options.allow_mass_delete || existing < MASS_DELETE_MIN_USERS || count == 0 {
         return Ok(());
@@ -770,6 +872,10 @@ fn guard_mass_delete(
             existing,
             percent: count.saturating_mul(100).div_ceil(existing),
             limit,
+            users: deprovisioned()
+                .take(MASS_DELETE_NAMED)
+                .map(|op| op.key.clone())
+                .collect(),
         });
     }
     Ok(())

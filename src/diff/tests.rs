@@ -309,7 +309,9 @@ fn undeclared_objects_are_counted_or_pruned() {
         unmanaged,
         Unmanaged {
             users: 1,
-            groups: 1
+            groups: 1,
+            user_names: vec!["stranger@example.com".to_owned()],
+            group_names: vec!["Strangers".to_owned()],
         }
     );
 

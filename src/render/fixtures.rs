@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::client::{BulkLimits, Capabilities, ResourceKind};
 use crate::plan::{
-    Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, Request, Unmanaged,
+    Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, RenameOutcome,
+    Request, Unmanaged, Warning,
 };
 
 const ROLES: &str = "urn:scim:tonkean:tonkeanRoles";
@@ -280,7 +281,37 @@ fn tonkean() -> ProviderPlan {
         unmanaged: Unmanaged {
             users: 5,
             groups: 1,
+            user_names: [
+                "ada.lovelace@example.com",
+                "erin@example.com",
+                "frank@example.com",
+                "heidi@example.com",
+                "ivan@example.com",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            group_names: vec!["Contractors".to_owned()],
         },
+        warnings: vec![
+            Warning::LikelyRename {
+                resource: ResourceKind::User,
+                key: "ada@example.com".to_owned(),
+                of: "ada.lovelace@example.com".to_owned(),
+                because: "same email ada@example.com".to_owned(),
+                then: RenameOutcome::LeftAlone,
+                external_id: None,
+            },
+            Warning::UnmanagedRoles {
+                user: "ada.lovelace@example.com".to_owned(),
+                roles: vec!["SYSTEM_USER".to_owned()],
+                active: Some(true),
+            },
+            Warning::UnmanagedRoles {
+                user: "heidi@example.com".to_owned(),
+                roles: vec!["PROCESS_CONTRIBUTOR".to_owned(), "SYSTEM_USER".to_owned()],
+                active: Some(false),
+            },
+        ],
         bulk: false,
         notes: Vec::new(),
         reading: crate::plan::Reading::default(),
@@ -341,6 +372,60 @@ fn sandbox() -> ProviderPlan {
             },
         )
     };
+    // Renamed in place: the server group with the declared externalId had another name.
+    let rename_engineering = Op {
+        changes: vec![change(
+            "displayName",
+            Some(json!("Eng")),
+            Some(json!("Engineering")),
+        )],
+        observed: present("7", Some("W/\"4\"")),
+        ..op(
+            Phase::Groups,
+            Action::Update,
+            ResourceKind::Group,
+            "Engineering",
+            patch(
+                "/Groups/7",
+                &json!([{"op": "replace", "path": "displayName", "value": "Engineering"}]),
+            ),
+        )
+    };
+    // Renamed without an externalId: created anew, and the old group pruned.
+    let create_platform = Op {
+        bulk_id: Some("g2".to_owned()),
+        changes: vec![change("members", None, Some(json!(["bob@example.com"])))],
+        ..op(
+            Phase::Groups,
+            Action::Create,
+            ResourceKind::Group,
+            "Platform Team",
+            Request {
+                method: Method::Post,
+                path: "/Groups".to_owned(),
+                body: Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Platform Team",
+                    "members": [{"value": "2"}],
+                })),
+            },
+        )
+    };
+    let delete_platform = Op {
+        reason: Some(Reason::Pruned),
+        observed: present("8", Some("W/\"1\"")),
+        ..op(
+            Phase::DeleteGroups,
+            Action::Delete,
+            ResourceKind::Group,
+            "Platform",
+            Request {
+                method: Method::Delete,
+                path: "/Groups/8".to_owned(),
+                body: None,
+            },
+        )
+    };
     ProviderPlan {
         provider: "sandbox".to_owned(),
         url: "embedded:.scimform/sandbox".to_owned(),
@@ -358,16 +443,32 @@ fn sandbox() -> ProviderPlan {
         reads: 3,
         existing_users: 2,
         unmanaged: Unmanaged::default(),
+        warnings: vec![Warning::LikelyRename {
+            resource: ResourceKind::Group,
+            key: "Platform Team".to_owned(),
+            of: "Platform".to_owned(),
+            because: "the same member".to_owned(),
+            then: RenameOutcome::Replaced,
+            external_id: None,
+        }],
         reading: crate::plan::Reading::default(),
         bulk: false,
         notes: Vec::new(),
-        ops: vec![create_ada, delete_dave, delete_old_team],
+        ops: vec![
+            create_ada,
+            rename_engineering,
+            create_platform,
+            delete_dave,
+            delete_old_team,
+            delete_platform,
+        ],
     }
 }
 
 /// Creates, updates (scalar, removed, role set, member set, long JSON, multi-line string),
 /// member removal, a tombstoned and a pruned deactivation, a pruned user deletion and a
-/// tombstoned group deletion, across two providers.
+/// tombstoned group deletion, a group renamed in place and one replaced, unmanaged objects and
+/// warnings, across two providers.
 pub fn two_providers() -> Plan {
     Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()])
 }
@@ -378,6 +479,7 @@ pub fn single_update() -> Plan {
     provider.ops.truncate(2);
     provider.ops.remove(0);
     provider.unmanaged = Unmanaged::default();
+    provider.warnings.clear();
     Plan::new("sha256:4f1c0d9a".to_owned(), vec![provider])
 }
 
@@ -385,7 +487,27 @@ pub fn single_update() -> Plan {
 pub fn empty() -> Plan {
     let mut tonkean = tonkean();
     tonkean.ops.clear();
+    tonkean
+        .warnings
+        .retain(|warning| matches!(warning, Warning::UnmanagedRoles { .. }));
     let mut sandbox = sandbox();
     sandbox.ops.clear();
+    sandbox.warnings.clear();
     Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean, sandbox])
+}
+
+/// One provider without changes whose server holds many objects the config does not declare:
+/// more than the text format names, and more than the plan read (it looked the declared users
+/// up by filter).
+pub fn many_unmanaged() -> Plan {
+    let mut provider = tonkean();
+    provider.ops.clear();
+    provider.warnings.clear();
+    provider.unmanaged = Unmanaged {
+        users: 1000,
+        groups: 2,
+        user_names: (1..=25).map(|i| format!("user{i:02}@example.com")).collect(),
+        group_names: vec!["Contractors".to_owned(), "Interns".to_owned()],
+    };
+    Plan::new("sha256:4f1c0d9a".to_owned(), vec![provider])
 }

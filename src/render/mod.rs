@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::client::ResourceKind;
-use crate::plan::{Plan, ProviderPlan};
+use crate::plan::{Plan, ProviderPlan, RenameOutcome, Warning};
 
 pub use json::{JsonPlanError, parse_json, to_json};
 
@@ -56,6 +56,24 @@ pub fn render(plan: &Plan, format: Format, color: bool) -> String {
             out.push('\n');
             out
         }
+    }
+}
+
+/// Renders a plan that a guard refuses (SPEC §3.6), in `format`: the whole plan, so that what
+/// the guard refuses is named object by object, and then `refusals`, the reasons. `None` for
+/// [`Format::Json`]: a JSON plan is what `apply PLAN` executes, so a refused plan has no JSON
+/// form.
+#[must_use]
+pub fn render_refused(
+    plan: &Plan,
+    refusals: &[String],
+    format: Format,
+    color: bool,
+) -> Option<String> {
+    match format {
+        Format::Text => Some(text::render_refused(plan, refusals, color)),
+        Format::Markdown => Some(markdown::render_refused(plan, refusals)),
+        Format::Json => None,
     }
 }
 
@@ -160,10 +178,7 @@ fn display_url(url: &str) -> Cow<'_, str> {
 fn provider_notes(provider: &ProviderPlan) -> Vec<String> {
     let mut notes = Vec::new();
     for listing in &provider.reading.untrusted_listings {
-        let kind = match listing.resource {
-            ResourceKind::User => "user",
-            ResourceKind::Group => "group",
-        };
+        let kind = kind_word(listing.resource);
         notes.push(format!(
             "the {kind} listing failed the check \"{}\": {}; declared {kind}s it does not show \
              were looked up by filter, and nothing is inferred from what it leaves out",
@@ -190,16 +205,18 @@ fn provider_notes(provider: &ProviderPlan) -> Vec<String> {
 }
 
 /// The summary sentence shared by the text and markdown formats, without a trailing newline.
+/// Its counts are by action, in the words of the JSON document's `action` and `summary`.
 fn summary_sentence(plan: &Plan) -> String {
     let summary = plan.summary();
     let mut out = if plan.is_empty() {
         "No changes. The directory matches the configuration.".to_owned()
     } else {
         format!(
-            "Plan: {} to create, {} to update, {} to deprovision; {}.",
+            "Plan: {} to create, {} to update, {} to deactivate, {} to delete; {}.",
             summary.create,
             summary.update,
-            summary.destroy,
+            summary.deactivate,
+            summary.delete,
             count(summary.requests, "write request", "write requests"),
         )
     };
@@ -217,6 +234,149 @@ fn summary_sentence(plan: &Plan) -> String {
         let _ = write!(out, " {unmanaged} left alone.");
     }
     out
+}
+
+/// How many warnings of one provider the text and markdown formats show; JSON holds them all.
+const SHOWN_WARNINGS: usize = 20;
+
+/// The warnings of a provider to show, and how many more it has.
+fn shown_warnings(provider: &ProviderPlan) -> (&[Warning], usize) {
+    let shown = provider.warnings.len().min(SHOWN_WARNINGS);
+    (&provider.warnings[..shown], provider.warnings.len() - shown)
+}
+
+/// The sentence that ends a list of warnings cut short.
+fn more_warnings(hidden: usize) -> String {
+    format!(
+        "and {} (--format json lists every one)",
+        count(hidden, "more warning", "more warnings")
+    )
+}
+
+fn kind_word(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "user",
+        ResourceKind::Group => "group",
+    }
+}
+
+/// A warning as the text and markdown formats say it, one sentence naming the objects.
+fn warning_sentence(warning: &Warning) -> String {
+    match warning {
+        Warning::UnmanagedRoles {
+            user,
+            roles,
+            active,
+        } => format!(
+            "unmanaged user {}{} holds {}, which the plan leaves as it is (prune: false); \
+             declare the user to manage its roles, or declare it with absent: true to \
+             deprovision it",
+            sanitize(user),
+            if *active == Some(false) {
+                " (inactive)"
+            } else {
+                ""
+            },
+            sanitize(&roles.join(", ")),
+        ),
+        Warning::LikelyRename {
+            resource,
+            key,
+            of,
+            because,
+            then,
+            external_id,
+        } => {
+            let kind = kind_word(*resource);
+            let (key, of) = (sanitize(key), sanitize(of));
+            let gone = match resource {
+                ResourceKind::User => "deprovision",
+                ResourceKind::Group => "delete",
+            };
+            let (unmanaged, outcome) = match then {
+                RenameOutcome::LeftAlone => (
+                    "unmanaged ",
+                    format!("{key} is created and {of} left as it is"),
+                ),
+                RenameOutcome::Replaced => ("", format!("{key} replaces {of}, which is pruned")),
+            };
+            let hint = match (external_id, then) {
+                (Some(id), _) => format!(
+                    "declare externalId: {} on {key} to rename {of} in place",
+                    serde_json::Value::String(sanitize(id).into_owned())
+                ),
+                (None, RenameOutcome::LeftAlone) => format!(
+                    "declare {of} with absent: true to {gone} it, or give it an externalId and \
+                     declare that on {key} to rename it in place"
+                ),
+                (None, RenameOutcome::Replaced) => format!(
+                    "to rename {of} in place instead, give it an externalId and declare that on \
+                     {key}"
+                ),
+            };
+            format!(
+                "{kind} {key} looks like a rename of {unmanaged}{kind} {of} ({}), but no \
+                 externalId ties them: {outcome}; {hint}",
+                sanitize(because),
+            )
+        }
+    }
+}
+
+/// The lines naming a provider's unmanaged users, then groups: at most `cap` of each kind, then
+/// how many more there are, and how many the plan did not read.
+fn unmanaged_lines(provider: &ProviderPlan, cap: usize) -> Vec<String> {
+    let unmanaged = &provider.unmanaged;
+    let mut lines = Vec::new();
+    for (kind, plural, total, names) in [
+        ("user", "users", unmanaged.users, &unmanaged.user_names),
+        ("group", "groups", unmanaged.groups, &unmanaged.group_names),
+    ] {
+        for name in names.iter().take(cap) {
+            lines.push(format!("{kind} {}", sanitize(name)));
+        }
+        let unlisted = names.len().saturating_sub(cap);
+        if unlisted > 0 {
+            lines.push(format!(
+                "... and {} more {} (--format json lists every one)",
+                unlisted,
+                if unlisted == 1 { kind } else { plural }
+            ));
+        }
+        let unread = total.saturating_sub(names.len());
+        if unread > 0 {
+            lines.push(format!(
+                "... and {} the plan did not read (it looked the declared {plural} up by filter)",
+                count(unread, kind, plural)
+            ));
+        }
+    }
+    lines
+}
+
+/// What an op line says beyond its action and reason: that it renames its object in place
+/// (matched by externalId), or replaces an object that looks like its old self, or is replaced.
+fn rename_notes(provider: &ProviderPlan) -> Vec<(ResourceKind, String, String)> {
+    let mut notes = Vec::new();
+    for warning in &provider.warnings {
+        if let Warning::LikelyRename {
+            resource,
+            key,
+            of,
+            because,
+            then: RenameOutcome::Replaced,
+            ..
+        } = warning
+        {
+            notes.push((
+                *resource,
+                key.to_lowercase(),
+                format!("replaces {of}: {because}, no externalId"),
+            ));
+            notes.push((*resource, of.to_lowercase(), format!("replaced by {key}")));
+        }
+    }
+    notes
 }
 
 #[cfg(test)]

@@ -14,13 +14,20 @@
 //!   # deprovision users
 //!   - user carol@example.com (deactivate, tombstone)  # PATCH /Users/7d1f0c2e
 //!
-//! Plan: 1 to create, 1 to update, 1 to deprovision; 3 write requests.
+//!   # unmanaged, left alone
+//!     user dave@example.com
+//!
+//! Plan: 1 to create, 1 to update, 1 to deactivate, 0 to delete; 3 write requests. 1 unmanaged user left alone.
 //! ```
 //!
 //! Ops are listed phase by phase, in the order apply runs them (SPEC §3.5), each with the
 //! request it sends, so a reviewer sees the calls and not only the intent. Group members and
 //! role sets are shown as the values added and removed, not as two whole lists; a value that
-//! spans lines or is too long for one is shown as a line diff.
+//! spans lines or is too long for one is shown as a line diff. Each op says its action in the
+//! words of the JSON document (`create`, `update`, `deactivate`, `delete`), and a rename says
+//! so: in place when an externalId matched, or as a replacement when a created object looks
+//! like one the plan deprovisions. The unmanaged objects follow the ops, the first
+//! [`UNMANAGED_NAMES`] of each kind by name.
 //!
 //! The lines are built once as [`Line`]s and laid out here for a terminal, or by the markdown
 //! format for a ```` ```diff ```` block, where the sign must come first on the line.
@@ -31,9 +38,15 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::{Line, Sign, count, display_url, provider_notes, sanitize, summary_sentence};
+use super::{
+    Line, Sign, count, display_url, more_warnings, provider_notes, rename_notes, sanitize,
+    shown_warnings, summary_sentence, unmanaged_lines, warning_sentence,
+};
 use crate::client::ResourceKind;
 use crate::plan::{Action, Change, Op, Phase, Plan, ProviderPlan, Reason};
+
+/// How many unmanaged objects of each kind the text format names; JSON names them all.
+pub(super) const UNMANAGED_NAMES: usize = 20;
 
 /// Where an op's sign goes.
 const OP_INDENT: usize = 2;
@@ -65,9 +78,30 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
         for note in provider_notes(provider) {
             let _ = writeln!(out, "{:OP_INDENT$}note: {note}", "");
         }
+        let (warnings, hidden) = shown_warnings(provider);
+        let warnings = warnings.iter().map(warning_sentence);
+        for warning in warnings.chain((hidden > 0).then(|| more_warnings(hidden))) {
+            if color {
+                let _ = writeln!(out, "{:OP_INDENT$}{YELLOW}warning:{RESET} {warning}", "");
+            } else {
+                let _ = writeln!(out, "{:OP_INDENT$}warning: {warning}", "");
+            }
+        }
         out.push('\n');
         for line in body(provider).flatten() {
             layout(&mut out, &line, color);
+        }
+        let unmanaged = unmanaged_lines(provider, UNMANAGED_NAMES);
+        if !unmanaged.is_empty() {
+            out.push('\n');
+            layout(
+                &mut out,
+                &Line::plain(OP_INDENT, "# unmanaged, left alone"),
+                color,
+            );
+            for line in unmanaged {
+                layout(&mut out, &Line::plain(ATTRIBUTE_INDENT - 2, line), color);
+            }
         }
         out.push('\n');
     }
@@ -77,6 +111,21 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
     } else {
         let _ = writeln!(out, "{summary}");
     }
+    out
+}
+
+/// The plan, then why it is refused and that nothing can be applied from it.
+pub(super) fn render_refused(plan: &Plan, refusals: &[String], color: bool) -> String {
+    let mut out = render(plan, color);
+    for refusal in refusals {
+        let refusal = sanitize(refusal);
+        if color {
+            let _ = write!(out, "\n{BOLD}{RED}Refused:{RESET} {refusal}\n");
+        } else {
+            let _ = write!(out, "\nRefused: {refusal}\n");
+        }
+    }
+    out.push_str("\nThis plan cannot be applied: it is printed for review only.\n");
     out
 }
 
@@ -102,6 +151,7 @@ pub(super) fn body(provider: &ProviderPlan) -> impl Iterator<Item = Vec<Line>> +
     // Ops come in phase order; sorting (stably) keeps a misordered plan readable anyway.
     let mut ops: Vec<&Op> = provider.ops.iter().collect();
     ops.sort_by_key(|op| op.phase);
+    let renames = rename_notes(provider);
     let mut previous = None;
     let chunks = ops.into_iter().map(move |op| {
         let mut lines = Vec::new();
@@ -115,7 +165,7 @@ pub(super) fn body(provider: &ProviderPlan) -> impl Iterator<Item = Vec<Line>> +
             ));
             previous = Some(op.phase);
         }
-        op_lines(op, &mut lines);
+        op_lines(op, &renames, &mut lines);
         lines
     });
     none.into_iter().chain(chunks)
@@ -163,28 +213,34 @@ fn phase_title(phase: Phase) -> &'static str {
     }
 }
 
-fn op_lines(op: &Op, lines: &mut Vec<Line>) {
+/// The lines of one op: its sign, kind and key, then in parentheses what the sign does not
+/// say (the action of a removal, the reason, a rename), and the request; then its changes.
+/// `renames` are the replacements of [`rename_notes`].
+fn op_lines(op: &Op, renames: &[(ResourceKind, String, String)], lines: &mut Vec<Line>) {
     let sign = match op.action {
         Action::Create => Sign::Add,
         Action::Update => Sign::Change,
         Action::Deactivate | Action::Delete => Sign::Remove,
     };
-    let kind = match op.resource {
-        ResourceKind::User => "user",
-        ResourceKind::Group => "group",
-    };
-    let mut notes = Vec::new();
-    match (op.action, op.resource) {
-        (Action::Deactivate, _) => notes.push("deactivate"),
-        // How a user is deprovisioned depends on the provider; a group can only be deleted.
-        (Action::Delete, ResourceKind::User) => notes.push("delete"),
-        _ => {}
+    let kind = super::kind_word(op.resource);
+    let mut notes: Vec<String> = Vec::new();
+    if matches!(op.action, Action::Deactivate | Action::Delete) {
+        notes.push(op.action.as_str().to_owned());
     }
     match op.reason {
-        Some(Reason::Tombstone) => notes.push("tombstone"),
-        Some(Reason::Pruned) => notes.push("pruned"),
+        Some(Reason::Tombstone) => notes.push("tombstone".to_owned()),
+        Some(Reason::Pruned) => notes.push("pruned".to_owned()),
         None => {}
     }
+    if let Some(from) = renamed_from(op) {
+        notes.push(format!("rename from {from}, same externalId"));
+    }
+    let key = op.key.to_lowercase();
+    notes.extend(
+        (renames.iter())
+            .filter(|(resource, of, _)| *resource == op.resource && *of == key)
+            .map(|(_, _, note)| note.clone()),
+    );
     let mut text = format!("{kind} {}", op.key);
     if !notes.is_empty() {
         let _ = write!(text, " ({})", notes.join(", "));
@@ -200,6 +256,22 @@ fn op_lines(op: &Op, lines: &mut Vec<Line>) {
     for change in &op.changes {
         change_lines(change, lines);
     }
+}
+
+/// The old key of an update that renames its object: a userName or displayName that changes
+/// other than in case, which only a match by externalId allows (SPEC §3.2).
+fn renamed_from(op: &Op) -> Option<&str> {
+    if op.action != Action::Update {
+        return None;
+    }
+    let key_attribute = match op.resource {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    };
+    let change = op.changes.iter().find(|c| c.attribute == key_attribute)?;
+    let old = change.old.as_ref()?.as_str()?;
+    let new = change.new.as_ref()?.as_str()?;
+    (old.to_lowercase() != new.to_lowercase()).then_some(old)
 }
 
 fn change_lines(change: &Change, lines: &mut Vec<Line>) {
@@ -401,6 +473,47 @@ mod tests {
     #[test]
     fn empty_plan() {
         insta::assert_snapshot!(render(&fixtures::empty(), false));
+    }
+
+    #[test]
+    fn unmanaged_objects_are_named_up_to_a_cap_then_counted() {
+        let out = render(&fixtures::many_unmanaged(), false);
+        let section = &out[out.find("  # unmanaged, left alone\n").expect("a section")..];
+        let names: Vec<&str> = section
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.is_empty())
+            .collect();
+        let mut expected: Vec<String> = (1..=UNMANAGED_NAMES)
+            .map(|i| format!("    user user{i:02}@example.com"))
+            .collect();
+        expected.extend([
+            "    ... and 5 more users (--format json lists every one)".to_owned(),
+            "    ... and 975 users the plan did not read (it looked the declared users up by \
+             filter)"
+                .to_owned(),
+            "    group Contractors".to_owned(),
+            "    group Interns".to_owned(),
+        ]);
+        assert_eq!(names, expected);
+        assert!(
+            out.ends_with("No changes. The directory matches the configuration. 1000 unmanaged users, 2 unmanaged groups left alone.\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_refused_plan_ends_with_its_refusal() {
+        let refusal = "provider `tonkean`: the plan would deprovision 2 of its 12 users".to_owned();
+        let out = render_refused(&fixtures::two_providers(), &[refusal], false);
+        assert!(out.starts_with(&render(&fixtures::two_providers(), false)));
+        assert!(
+            out.ends_with(
+                "\nRefused: provider `tonkean`: the plan would deprovision 2 of its 12 users\n\n\
+                 This plan cannot be applied: it is printed for review only.\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -119,6 +119,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
         reads: 0,
         existing_users: live.total_users,
         unmanaged,
+        warnings: Vec::new(),
         bulk: false,
         notes: Vec::new(),
         reading: scimform::plan::Reading::default(),
