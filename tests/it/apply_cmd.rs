@@ -161,7 +161,7 @@ fn an_edited_saved_plan_is_refused_naming_the_operation() {
     );
     assert!(
         plan.stdout
-            .contains("Plan: 0 to create, 1 to update, 0 to deprovision"),
+            .contains("Plan: 0 to create, 1 to update, 0 to deactivate, 0 to delete"),
         "{}",
         plan.stdout
     );

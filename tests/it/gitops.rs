@@ -1,7 +1,9 @@
 //! The GitHub Actions workflows of `examples/github-actions/`: valid YAML shaped like workflows,
-//! and every `scimform …` command they run is one the real command line accepts.
+//! every `scimform …` command they run is one the real command line accepts, and their jobs,
+//! run step by step under bash with `scimform`, `gh` and `cargo` stubbed, do what each exit
+//! code of `scimform plan` calls for.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser as _;
 use scimform::cli::{Cli, Command};
@@ -124,6 +126,11 @@ fn workflows_are_valid_yaml_and_call_only_commands_that_exist() {
         "the PR plan and the drift check use --detailed-exitcode"
     );
     assert!(
+        used.iter().any(|(file, c)| file == "scimform-drift.yml"
+            && matches!(c, Command::Plan(p) if p.fail_on_unmanaged)),
+        "the drift check fails on unmanaged objects"
+    );
+    assert!(
         count(|c| matches!(c, Command::Plan(p) if p.out.is_some())) >= 1,
         "apply on merge saves the plan"
     );
@@ -153,4 +160,153 @@ fn shell_words_are_split_like_a_shell() {
 fn a_misspelt_flag_would_be_caught() {
     assert!(Cli::try_parse_from(words("scimform plan --detailed-exit-code")).is_err());
     assert!(Cli::try_parse_from(words("scimform drift")).is_err());
+}
+
+/// What a job did when run with stubs: the `gh` command lines, and whether it failed.
+struct JobRun {
+    gh: Vec<String>,
+    failed: bool,
+}
+
+/// Runs the steps of `job` in `workflow` the way GitHub Actions does, as far as these workflows
+/// need: `run` steps under `bash -eo pipefail` in one working folder, `uses` steps skipped, an
+/// `if` of the form `steps.ID.outputs.NAME == 'V'` (or `!=`) read from the step's
+/// `$GITHUB_OUTPUT`, and no step after a failed one but those whose `if` says `always()`. The
+/// stub `scimform plan` prints `plan_output` and exits `plan_code`; every other command
+/// succeeds.
+fn run_job(workflow: &str, job: &str, plan_output: &str, plan_code: i32) -> JobRun {
+    let text = std::fs::read_to_string(root().join("examples/github-actions/workflows").join(workflow))
+        .unwrap();
+    let workflow: Value = serde_saphyr::from_str(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(dir.path().join("plan-output"), plan_output).unwrap();
+    let log = dir.path().join("gh.log");
+    stub(
+        &bin,
+        "scimform",
+        &format!(
+            "if [ \"$1\" = plan ]; then cat '{}'; exit {plan_code}; fi",
+            dir.path().join("plan-output").display()
+        ),
+    );
+    stub(&bin, "gh", &format!("echo \"gh $*\" >> '{}'", log.display()));
+    stub(&bin, "cargo", "true");
+    let mut outputs: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
+        std::collections::HashMap::new();
+    let mut failed = false;
+    for step in workflow["jobs"][job]["steps"].as_array().expect("steps") {
+        let Some(script) = step["run"].as_str() else {
+            continue;
+        };
+        let condition = step["if"].as_str().unwrap_or("success()");
+        let wanted = condition_holds(condition, &outputs);
+        if !(wanted && (!failed || condition.contains("always()"))) {
+            continue;
+        }
+        let output_file = dir.path().join("github-output");
+        std::fs::write(&output_file, "").unwrap();
+        let mut command = std::process::Command::new("bash");
+        command
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .current_dir(&work)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("GITHUB_OUTPUT", &output_file);
+        for (name, value) in step["env"].as_object().into_iter().flatten() {
+            command.env(name, value.as_str().unwrap_or_default());
+        }
+        let status = command.status().unwrap();
+        failed |= !status.success();
+        if let Some(id) = step["id"].as_str() {
+            let written = std::fs::read_to_string(&output_file).unwrap();
+            let values = written
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            outputs.insert(id.to_owned(), values);
+        }
+    }
+    let gh = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    JobRun { gh, failed }
+}
+
+fn stub(bin: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = bin.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The conditions these workflows use: `success()`, `always()`, and comparisons of a step's
+/// output with a quoted value.
+fn condition_holds(
+    condition: &str,
+    outputs: &std::collections::HashMap<String, std::collections::HashMap<String, String>>,
+) -> bool {
+    let condition = condition.trim();
+    if condition == "success()" || condition == "always()" {
+        return true;
+    }
+    let (left, equal, right) = if let Some((l, r)) = condition.split_once("==") {
+        (l, true, r)
+    } else if let Some((l, r)) = condition.split_once("!=") {
+        (l, false, r)
+    } else {
+        panic!("a condition this test does not read: {condition}");
+    };
+    let path: Vec<&str> = left.trim().split('.').collect();
+    let ["steps", id, "outputs", name] = path[..] else {
+        panic!("a condition this test does not read: {condition}");
+    };
+    let value = outputs
+        .get(id)
+        .and_then(|o| o.get(name))
+        .map_or("", String::as_str);
+    let expected = right.trim().trim_matches('\'');
+    (value == expected) == equal
+}
+
+const REFUSED: &str = "### scimform plan: refused\n\n> **Refused:** provider `tonkean`: ...\n";
+
+#[test]
+fn the_pull_request_gets_the_plan_even_when_a_guard_refuses_it() {
+    let refused = run_job("scimform-plan.yml", "plan", REFUSED, 1);
+    assert!(
+        refused.gh.iter().any(|c| c.contains("pr comment") && c.contains("--body-file plan.md")),
+        "the refused plan is posted: {:?}",
+        refused.gh
+    );
+    assert!(refused.failed, "and the job fails");
+
+    let changes = run_job("scimform-plan.yml", "plan", "### scimform plan\n", 2);
+    assert!(changes.gh.iter().any(|c| c.contains("pr comment")));
+    assert!(!changes.failed, "changes pending are what a pull request is for");
+
+    let error = run_job("scimform-plan.yml", "plan", "", 1);
+    assert!(error.gh.is_empty(), "nothing to post: {:?}", error.gh);
+    assert!(error.failed);
+}
+
+#[test]
+fn the_drift_check_opens_an_issue_for_changes_and_for_unmanaged_objects() {
+    for code in [2, 3, 1] {
+        let drift = run_job("scimform-drift.yml", "drift", "### scimform plan\n", code);
+        assert!(
+            drift.gh.iter().any(|c| c.contains("issue create") && c.contains("drift.md")),
+            "exit {code}: {:?}",
+            drift.gh
+        );
+        assert!(drift.failed, "exit {code}");
+    }
+    let clean = run_job("scimform-drift.yml", "drift", "**scimform plan:** No changes.\n", 0);
+    assert!(clean.gh.is_empty(), "{:?}", clean.gh);
+    assert!(!clean.failed);
 }
