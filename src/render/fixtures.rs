@@ -506,7 +506,9 @@ pub fn many_unmanaged() -> Plan {
     provider.unmanaged = Unmanaged {
         users: 1000,
         groups: 2,
-        user_names: (1..=25).map(|i| format!("user{i:02}@example.com")).collect(),
+        user_names: (1..=25)
+            .map(|i| format!("user{i:02}@example.com"))
+            .collect(),
         group_names: vec!["Contractors".to_owned(), "Interns".to_owned()],
     };
     Plan::new("sha256:4f1c0d9a".to_owned(), vec![provider])

@@ -303,7 +303,10 @@ mod tests {
             "{out}"
         );
         for i in 1..=25 {
-            assert!(block.contains(&format!("\nuser user{i:02}@example.com\n")), "{out}");
+            assert!(
+                block.contains(&format!("\nuser user{i:02}@example.com\n")),
+                "{out}"
+            );
         }
         assert!(block.contains("\ngroup Interns\n"), "{out}");
         assert!(

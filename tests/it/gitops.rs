@@ -175,8 +175,12 @@ struct JobRun {
 /// stub `scimform plan` prints `plan_output` and exits `plan_code`; every other command
 /// succeeds.
 fn run_job(workflow: &str, job: &str, plan_output: &str, plan_code: i32) -> JobRun {
-    let text = std::fs::read_to_string(root().join("examples/github-actions/workflows").join(workflow))
-        .unwrap();
+    let text = std::fs::read_to_string(
+        root()
+            .join("examples/github-actions/workflows")
+            .join(workflow),
+    )
+    .unwrap();
     let workflow: Value = serde_saphyr::from_str(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
@@ -193,7 +197,11 @@ fn run_job(workflow: &str, job: &str, plan_output: &str, plan_code: i32) -> JobR
             dir.path().join("plan-output").display()
         ),
     );
-    stub(&bin, "gh", &format!("echo \"gh $*\" >> '{}'", log.display()));
+    stub(
+        &bin,
+        "gh",
+        &format!("echo \"gh $*\" >> '{}'", log.display()),
+    );
     stub(&bin, "cargo", "true");
     let mut outputs: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
         std::collections::HashMap::new();
@@ -280,7 +288,10 @@ const REFUSED: &str = "### scimform plan: refused\n\n> **Refused:** provider `to
 fn the_pull_request_gets_the_plan_even_when_a_guard_refuses_it() {
     let refused = run_job("scimform-plan.yml", "plan", REFUSED, 1);
     assert!(
-        refused.gh.iter().any(|c| c.contains("pr comment") && c.contains("--body-file plan.md")),
+        refused
+            .gh
+            .iter()
+            .any(|c| c.contains("pr comment") && c.contains("--body-file plan.md")),
         "the refused plan is posted: {:?}",
         refused.gh
     );
@@ -288,7 +299,10 @@ fn the_pull_request_gets_the_plan_even_when_a_guard_refuses_it() {
 
     let changes = run_job("scimform-plan.yml", "plan", "### scimform plan\n", 2);
     assert!(changes.gh.iter().any(|c| c.contains("pr comment")));
-    assert!(!changes.failed, "changes pending are what a pull request is for");
+    assert!(
+        !changes.failed,
+        "changes pending are what a pull request is for"
+    );
 
     let error = run_job("scimform-plan.yml", "plan", "", 1);
     assert!(error.gh.is_empty(), "nothing to post: {:?}", error.gh);
@@ -300,13 +314,21 @@ fn the_drift_check_opens_an_issue_for_changes_and_for_unmanaged_objects() {
     for code in [2, 3, 1] {
         let drift = run_job("scimform-drift.yml", "drift", "### scimform plan\n", code);
         assert!(
-            drift.gh.iter().any(|c| c.contains("issue create") && c.contains("drift.md")),
+            drift
+                .gh
+                .iter()
+                .any(|c| c.contains("issue create") && c.contains("drift.md")),
             "exit {code}: {:?}",
             drift.gh
         );
         assert!(drift.failed, "exit {code}");
     }
-    let clean = run_job("scimform-drift.yml", "drift", "**scimform plan:** No changes.\n", 0);
+    let clean = run_job(
+        "scimform-drift.yml",
+        "drift",
+        "**scimform plan:** No changes.\n",
+        0,
+    );
     assert!(clean.gh.is_empty(), "{:?}", clean.gh);
     assert!(!clean.failed);
 }

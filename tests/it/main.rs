@@ -12,6 +12,7 @@ mod hostile;
 mod import;
 mod listing;
 mod plan;
+mod plan_review;
 mod read_path;
 mod schema;
 mod server;
