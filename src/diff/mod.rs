@@ -9,6 +9,7 @@ mod user;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 // A faster hash than std's for the maps keyed by every user's name and id, still seeded per
 // process.
@@ -96,7 +97,7 @@ pub enum Refusal {
 fn named(names: &[String], count: usize) -> String {
     let mut text = names.join(", ");
     if count > names.len() {
-        text.push_str(&format!(" and {} more", count - names.len()));
+        let _ = write!(text, " and {} more", count - names.len());
     }
     text
 }
@@ -145,6 +146,8 @@ pub fn compute(
         next_bulk_id: 0,
         unmanaged: Unmanaged::default(),
         warnings: Vec::new(),
+        created_users: Vec::new(),
+        created_groups: Vec::new(),
     };
     differ.users()?;
     differ.groups()?;
@@ -177,9 +180,14 @@ struct Differ<'a> {
     next_bulk_id: usize,
     unmanaged: Unmanaged,
     warnings: Vec<Warning>,
+    /// Users the plan creates that declare no externalId: any of them may be a rename (see
+    /// [`undeclared`]).
+    created_users: Vec<&'a User>,
+    /// Likewise for groups, with their members the server holds.
+    created_groups: Vec<undeclared::CreatedGroup<'a>>,
 }
 
-impl Differ<'_> {
+impl<'a> Differ<'a> {
     fn bulk_id(&mut self, prefix: char) -> String {
         self.next_bulk_id += 1;
         format!("{prefix}{}", self.next_bulk_id)
@@ -210,9 +218,6 @@ impl Differ<'_> {
             |u| u.external_id.as_deref(),
         );
         let mut claimed_users = vec![false; live.users.len()];
-        // Created users that declare no externalId: any of them may be a rename (see
-        // `undeclared`).
-        let mut created: Vec<&User> = Vec::new();
         let role_path = roles.map(RoleDefinition::path).unwrap_or_default();
         for ((index_in_config, user), matched) in declared.into_iter().zip(&user_matches) {
             let user_roles = roles
@@ -224,31 +229,9 @@ impl Differ<'_> {
                     values,
                 });
             let Some(index) = *matched else {
-                if user.absent {
-                    continue;
+                if !user.absent {
+                    self.create_user(index_in_config, user, user_roles);
                 }
-                if user.external_id.as_set().is_none() {
-                    created.push(user);
-                }
-                let bulk_id = self.bulk_id('u');
-                self.references[index_in_config] = Some(Cow::Owned(format!("bulkId:{bulk_id}")));
-                let (body, changes) = user::create(user, user_roles);
-                self.ops.push(Op {
-                    phase: Phase::Users,
-                    action: Action::Create,
-                    resource: ResourceKind::User,
-                    key: user.user_name.clone(),
-                    reason: None,
-                    bulk_id: Some(bulk_id),
-                    changes,
-                    request: Request {
-                        method: Method::Post,
-                        path: "/Users".into(),
-                        body: Some(body),
-                    },
-                    observed: Observed::Absent,
-                    depends_on: Vec::new(),
-                });
                 continue;
             };
             claimed_users[index] = true;
@@ -268,18 +251,7 @@ impl Differ<'_> {
                 .extend(update_user(user, current, user_roles, capabilities));
         }
         let matched_users = claimed_users.iter().filter(|c| **c).count();
-        let undeclared = || {
-            (live.users.iter().zip(&claimed_users))
-                .filter(|(_, claimed)| !**claimed)
-                .map(|(user, _)| user)
-        };
-        let then = if provider.prune() {
-            RenameOutcome::Replaced
-        } else {
-            RenameOutcome::LeftAlone
-        };
-        self.warnings
-            .extend(undeclared::user_renames(&created, undeclared(), then));
+        self.undeclared_users(&claimed_users, matched_users);
         if provider.prune() {
             require_complete(
                 name,
@@ -300,17 +272,41 @@ impl Differ<'_> {
                     ));
                 }
             }
-        } else {
-            self.unmanaged.users = live.total_users.saturating_sub(matched_users);
-            self.unmanaged.user_names =
-                undeclared::sorted_names(undeclared().map(|u| u.user_name.as_str()));
-            if let Some(roles) = roles {
-                self.warnings
-                    .extend(undeclared::role_holders(undeclared(), roles));
-            }
         }
 
         Ok(())
+    }
+
+    /// What the plan says of the server users the config does not declare: the ones that
+    /// look like `created` users renamed, and, when they are left alone, how many there are,
+    /// who, and which of them hold roles.
+    fn undeclared_users(&mut self, claimed: &[bool], matched: usize) {
+        let (live, provider) = (self.live, self.provider);
+        let undeclared = || {
+            (live.users.iter().zip(claimed))
+                .filter(|(_, claimed)| !**claimed)
+                .map(|(user, _)| user)
+        };
+        let then = if provider.prune() {
+            RenameOutcome::Replaced
+        } else {
+            RenameOutcome::LeftAlone
+        };
+        self.warnings.extend(undeclared::user_renames(
+            &self.created_users,
+            undeclared(),
+            then,
+        ));
+        if provider.prune() {
+            return;
+        }
+        self.unmanaged.users = live.total_users.saturating_sub(matched);
+        self.unmanaged.user_names =
+            undeclared::sorted_names(undeclared().map(|u| u.user_name.as_str()));
+        if let Some(roles) = provider.role_definition() {
+            self.warnings
+                .extend(undeclared::role_holders(undeclared(), roles));
+        }
     }
 
     fn groups(&mut self) -> Result<(), Refusal> {
@@ -320,8 +316,6 @@ impl Differ<'_> {
         let mut user_names: Option<HashMap<&str, &str>> = None;
         let group_matches = self.match_groups();
         let mut claimed_groups = vec![false; live.groups.len()];
-        // Created groups that declare no externalId but members: any may be a rename.
-        let mut created: Vec<undeclared::CreatedGroup> = Vec::new();
         for (group, matched) in config.groups_for(name).zip(&group_matches) {
             self.require_members_known(group, *matched)?;
             // A group that holds exactly its declared members needs no member sets at all.
@@ -353,15 +347,7 @@ impl Differ<'_> {
                 if group.absent {
                     continue;
                 }
-                let desired = desired.unwrap_or_default();
-                if group.external_id.as_set().is_none() {
-                    let members = (desired.iter())
-                        .filter(|m| !m.reference.starts_with(crate::plan::BULK_ID_PREFIX))
-                        .map(|m| m.reference.clone())
-                        .collect();
-                    created.push(undeclared::CreatedGroup { group, members });
-                }
-                self.create_group(group, &desired);
+                self.create_group(group, &desired.unwrap_or_default());
                 continue;
             };
             claimed_groups[index] = true;
@@ -408,18 +394,7 @@ impl Differ<'_> {
             }
         }
         let matched_groups = claimed_groups.iter().filter(|c| **c).count();
-        let undeclared = || {
-            (live.groups.iter().zip(&claimed_groups))
-                .filter(|(_, claimed)| !**claimed)
-                .map(|(group, _)| group)
-        };
-        let then = if provider.prune() {
-            RenameOutcome::Replaced
-        } else {
-            RenameOutcome::LeftAlone
-        };
-        self.warnings
-            .extend(undeclared::group_renames(&created, undeclared(), then));
+        self.undeclared_groups(&claimed_groups, matched_groups);
         if provider.prune() {
             require_complete(
                 name,
@@ -435,13 +410,35 @@ impl Differ<'_> {
                         .push(delete_group(current, &current.display_name, Reason::Pruned));
                 }
             }
-        } else {
-            self.unmanaged.groups = live.total_groups.saturating_sub(matched_groups);
-            self.unmanaged.group_names =
-                undeclared::sorted_names(undeclared().map(|g| g.display_name.as_str()));
         }
 
         Ok(())
+    }
+
+    /// What the plan says of the server groups the config does not declare: the ones that
+    /// look like `created` groups renamed, and, when they are left alone, how many and which.
+    fn undeclared_groups(&mut self, claimed: &[bool], matched: usize) {
+        let (live, provider) = (self.live, self.provider);
+        let undeclared = || {
+            (live.groups.iter().zip(claimed))
+                .filter(|(_, claimed)| !**claimed)
+                .map(|(group, _)| group)
+        };
+        let then = if provider.prune() {
+            RenameOutcome::Replaced
+        } else {
+            RenameOutcome::LeftAlone
+        };
+        self.warnings.extend(undeclared::group_renames(
+            &self.created_groups,
+            undeclared(),
+            then,
+        ));
+        if !provider.prune() {
+            self.unmanaged.groups = live.total_groups.saturating_sub(matched);
+            self.unmanaged.group_names =
+                undeclared::sorted_names(undeclared().map(|g| g.display_name.as_str()));
+        }
     }
 
     /// §3.3: a declared member list is compared with the members the server holds, never with
@@ -506,7 +503,46 @@ impl Differ<'_> {
         count == live.len()
     }
 
-    fn create_group(&mut self, group: &Group, members: &BTreeSet<Member>) {
+    /// The op that creates a declared user, which later ops refer to by its bulkId.
+    fn create_user(
+        &mut self,
+        index_in_config: usize,
+        user: &'a User,
+        roles: Option<user::Roles<'_>>,
+    ) {
+        if user.external_id.as_set().is_none() {
+            self.created_users.push(user);
+        }
+        let bulk_id = self.bulk_id('u');
+        self.references[index_in_config] = Some(Cow::Owned(format!("bulkId:{bulk_id}")));
+        let (body, changes) = user::create(user, roles);
+        self.ops.push(Op {
+            phase: Phase::Users,
+            action: Action::Create,
+            resource: ResourceKind::User,
+            key: user.user_name.clone(),
+            reason: None,
+            bulk_id: Some(bulk_id),
+            changes,
+            request: Request {
+                method: Method::Post,
+                path: "/Users".into(),
+                body: Some(body),
+            },
+            observed: Observed::Absent,
+            depends_on: Vec::new(),
+        });
+    }
+
+    fn create_group(&mut self, group: &'a Group, members: &BTreeSet<Member>) {
+        if group.external_id.as_set().is_none() {
+            let members = (members.iter())
+                .filter(|m| !m.reference.starts_with(crate::plan::BULK_ID_PREFIX))
+                .map(|m| m.reference.clone())
+                .collect();
+            self.created_groups
+                .push(undeclared::CreatedGroup { group, members });
+        }
         let (body, changes) = group::create(group, members);
         let bulk_id = self.bulk_id('g');
         self.ops.push(Op {

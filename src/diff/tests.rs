@@ -742,3 +742,170 @@ fn objects_match_by_key_then_by_external_id_each_server_object_once() {
         "ada by name (first holder), grace renamed, linus by name, the rest unmatched"
     );
 }
+
+fn warnings(config: &Config, live: &LiveState) -> Vec<Warning> {
+    compute(config, &config.providers()[0], live, &caps(true))
+        .unwrap()
+        .warnings
+}
+
+fn rename(
+    resource: ResourceKind,
+    key: &str,
+    of: &str,
+    because: &str,
+    then: RenameOutcome,
+    external_id: Option<&str>,
+) -> Warning {
+    Warning::LikelyRename {
+        resource,
+        key: key.to_owned(),
+        of: of.to_owned(),
+        because: because.to_owned(),
+        then,
+        external_id: external_id.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_created_user_like_an_undeclared_one_is_a_likely_rename_strongest_likeness_first() {
+    let live = state(
+        vec![
+            // Shares the displayName only.
+            user(
+                "1",
+                json!({"userName": "a-display@example.com", "displayName": "Ada Lovelace"}),
+            ),
+            // Shares the email, and has an externalId to declare.
+            user(
+                "2",
+                json!({"userName": "z-email@example.com", "externalId": "00u1",
+                       "emails": [{"value": "Ada@Example.com", "type": "work"}]}),
+            ),
+            // Shares nothing.
+            user("3", json!({"userName": "stranger@example.com"})),
+        ],
+        vec![],
+    );
+    let yaml = "users:
+  - userName: ada@example.com
+    displayName: Ada Lovelace
+    emails: [ada@example.com]
+";
+    let expected = |then| {
+        vec![rename(
+            ResourceKind::User,
+            "ada@example.com",
+            "z-email@example.com",
+            "same email Ada@Example.com",
+            then,
+            Some("00u1"),
+        )]
+    };
+    assert_eq!(
+        warnings(&with_head(yaml), &live),
+        expected(RenameOutcome::LeftAlone)
+    );
+    let pruning = load(&format!("{HEAD}    prune: true\n{yaml}"));
+    assert_eq!(warnings(&pruning, &live), expected(RenameOutcome::Replaced));
+    // With an externalId declared, a create is meant as one.
+    let declared = with_head(&format!("{yaml}    externalId: 00u9\n"));
+    assert_eq!(warnings(&declared, &live), []);
+}
+
+#[test]
+fn a_created_group_sharing_most_members_with_an_undeclared_one_is_a_likely_rename() {
+    let users: Vec<LiveUser> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| user(n, json!({"userName": format!("{n}@example.com")})))
+        .collect();
+    let live = state(
+        users,
+        vec![
+            group("g1", "Two of four", &["a", "b", "x", "y"]),
+            group("g2", "Three of four", &["a", "b", "c", "z"]),
+        ],
+    );
+    let members = |list: &str| {
+        format!(
+            "users:\n  - userName: a@example.com\n  - userName: b@example.com\n  - userName: c@example.com\n  - userName: d@example.com\ngroups:\n  - displayName: New\n    members: [{list}]\n"
+        )
+    };
+    // Half is not enough; three of four is, and the closer group wins.
+    assert_eq!(
+        warnings(
+            &with_head(&members(
+                "a@example.com, b@example.com, c@example.com, d@example.com"
+            )),
+            &live
+        ),
+        [rename(
+            ResourceKind::Group,
+            "New",
+            "Three of four",
+            "3 of 4 members in common",
+            RenameOutcome::LeftAlone,
+            None
+        )]
+    );
+    assert_eq!(
+        warnings(&with_head(&members("a@example.com, b@example.com")), &live),
+        [],
+        "two members of four is only half"
+    );
+}
+
+#[test]
+fn unmanaged_users_holding_roles_are_named_with_them_but_not_when_pruned() {
+    let live = state(
+        vec![
+            user("1", json!({"userName": "ada@example.com"})),
+            user(
+                "2",
+                json!({"userName": "root@example.com", "active": false,
+                       "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER", "PROCESS_CONTRIBUTOR"]}}),
+            ),
+            user(
+                "3",
+                json!({"userName": "plain@example.com", "urn:scim:tonkean": {"tonkeanRoles": []}}),
+            ),
+        ],
+        vec![],
+    );
+    let yaml = "users:\n  - userName: ada@example.com\n";
+    assert_eq!(
+        warnings(&with_head(yaml), &live),
+        [Warning::UnmanagedRoles {
+            user: "root@example.com".to_owned(),
+            roles: vec!["PROCESS_CONTRIBUTOR".to_owned(), "SYSTEM_USER".to_owned()],
+            active: Some(false),
+        }]
+    );
+    let pruning = load(&format!("{HEAD}    prune: true\n{yaml}"));
+    assert_eq!(warnings(&pruning, &live), []);
+}
+
+#[test]
+fn the_mass_delete_refusal_names_the_first_users() {
+    let users: Vec<LiveUser> = (0..20)
+        .map(|i| {
+            user(
+                &i.to_string(),
+                json!({"userName": format!("u{i:02}@example.com"), "active": true}),
+            )
+        })
+        .collect();
+    let live = state(users, vec![]);
+    let pruning = load(&format!(
+        "{HEAD}    prune: true\nusers:\n  - userName: u00@example.com\n"
+    ));
+    let err = try_run(&pruning, &live, true).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "allows: u01@example.com, u02@example.com, u03@example.com, u04@example.com, \
+             u05@example.com, u06@example.com, u07@example.com, u08@example.com, \
+             u09@example.com, u10@example.com and 9 more; check the config"
+        ),
+        "{err}"
+    );
+}

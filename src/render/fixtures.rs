@@ -319,59 +319,8 @@ fn tonkean() -> ProviderPlan {
     }
 }
 
-fn sandbox() -> ProviderPlan {
-    let create_ada = Op {
-        bulk_id: Some("u1".to_owned()),
-        changes: vec![
-            change("userName", None, Some(json!("ada@example.com"))),
-            change("displayName", None, Some(json!("Ada Lovelace"))),
-        ],
-        ..op(
-            Phase::Users,
-            Action::Create,
-            ResourceKind::User,
-            "ada@example.com",
-            Request {
-                method: Method::Post,
-                path: "/Users".to_owned(),
-                body: Some(json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": "ada@example.com",
-                    "displayName": "Ada Lovelace",
-                })),
-            },
-        )
-    };
-    let delete_dave = Op {
-        reason: Some(Reason::Pruned),
-        observed: present("4", Some("W/\"1\"")),
-        ..op(
-            Phase::DeprovisionUsers,
-            Action::Delete,
-            ResourceKind::User,
-            "dave@example.com",
-            Request {
-                method: Method::Delete,
-                path: "/Users/4".to_owned(),
-                body: None,
-            },
-        )
-    };
-    let delete_old_team = Op {
-        reason: Some(Reason::Tombstone),
-        observed: present("9", Some("W/\"2\"")),
-        ..op(
-            Phase::DeleteGroups,
-            Action::Delete,
-            ResourceKind::Group,
-            "Old Team",
-            Request {
-                method: Method::Delete,
-                path: "/Groups/9".to_owned(),
-                body: None,
-            },
-        )
-    };
+/// Two group renames: one in place (its externalId matched), one as a replacement.
+fn sandbox_renames() -> [Op; 3] {
     // Renamed in place: the server group with the declared externalId had another name.
     let rename_engineering = Op {
         changes: vec![change(
@@ -426,6 +375,63 @@ fn sandbox() -> ProviderPlan {
             },
         )
     };
+    [rename_engineering, create_platform, delete_platform]
+}
+
+fn sandbox() -> ProviderPlan {
+    let create_ada = Op {
+        bulk_id: Some("u1".to_owned()),
+        changes: vec![
+            change("userName", None, Some(json!("ada@example.com"))),
+            change("displayName", None, Some(json!("Ada Lovelace"))),
+        ],
+        ..op(
+            Phase::Users,
+            Action::Create,
+            ResourceKind::User,
+            "ada@example.com",
+            Request {
+                method: Method::Post,
+                path: "/Users".to_owned(),
+                body: Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "ada@example.com",
+                    "displayName": "Ada Lovelace",
+                })),
+            },
+        )
+    };
+    let delete_dave = Op {
+        reason: Some(Reason::Pruned),
+        observed: present("4", Some("W/\"1\"")),
+        ..op(
+            Phase::DeprovisionUsers,
+            Action::Delete,
+            ResourceKind::User,
+            "dave@example.com",
+            Request {
+                method: Method::Delete,
+                path: "/Users/4".to_owned(),
+                body: None,
+            },
+        )
+    };
+    let delete_old_team = Op {
+        reason: Some(Reason::Tombstone),
+        observed: present("9", Some("W/\"2\"")),
+        ..op(
+            Phase::DeleteGroups,
+            Action::Delete,
+            ResourceKind::Group,
+            "Old Team",
+            Request {
+                method: Method::Delete,
+                path: "/Groups/9".to_owned(),
+                body: None,
+            },
+        )
+    };
+    let [rename_engineering, create_platform, delete_platform] = sandbox_renames();
     ProviderPlan {
         provider: "sandbox".to_owned(),
         url: "embedded:.scimform/sandbox".to_owned(),

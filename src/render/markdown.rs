@@ -280,7 +280,7 @@ mod tests {
         for provider in &mut bare.providers {
             provider.ops.truncate(1);
         }
-        let limit = (whole.len() + render(&bare).len()) / 2;
+        let limit = usize::midpoint(whole.len(), render(&bare).len());
         let cut = render_within(&plan, &[], limit);
         assert!(cut.len() <= limit, "{} > {limit}", cut.len());
         assert!(cut.contains("more changes not shown"), "{cut}");

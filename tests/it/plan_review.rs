@@ -158,13 +158,13 @@ fn unmanaged_users_and_groups_are_named_capped_in_text_collapsed_in_markdown_all
     assert!(text.stdout.ends_with(&expected), "{}", text.stdout);
 
     let markdown = scim(&plan, &["plan", "--format", "markdown"]);
-    let details = markdown
+    let at = markdown
         .stdout
         .find(
             "<details><summary>local: 25 unmanaged users, 2 unmanaged groups, left alone</summary>",
         )
-        .map(|at| &markdown.stdout[at..])
         .unwrap_or_else(|| panic!("{}", markdown.stdout));
+    let details = &markdown.stdout[at..];
     for name in &strangers {
         assert!(details.contains(&format!("\nuser {name}\n")), "{details}");
     }
