@@ -57,7 +57,7 @@ fn render_within(plan: &Plan, refusals: &[String], limit: usize) -> String {
     } else {
         let mut out = String::from("### scimform plan: refused\n\n");
         for refusal in refusals {
-            let _ = writeln!(out, "> **Refused:** {}\n", html_text(refusal));
+            let _ = writeln!(out, "> **Refused:** {}\n", inline_text(refusal));
         }
         out.push_str(
             "This plan cannot be applied: it is shown for review only, with every change the \
@@ -138,7 +138,7 @@ fn warnings(out: &mut String, plan: &Plan) {
                 out,
                 "\n> **warning** ({}): {}",
                 html_text(&provider.provider),
-                html_text(&warning)
+                inline_text(&warning)
             );
         }
     }
@@ -246,6 +246,19 @@ fn html_text(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Text safe in a line of markdown: names from a server cannot make links, emphasis or code
+/// of it (the backslash escapes of CommonMark), nor HTML.
+fn inline_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in html_text(text).chars() {
+        if matches!(c, '\\' | '`' | '*' | '[' | ']' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Text safe inside a table cell: a `|` would end the cell.
 fn table_cell(text: &str) -> String {
     html_text(text).replace('|', "\\|")
@@ -338,7 +351,7 @@ mod tests {
         let out = render_refused(&fixtures::two_providers(), &[refusal]);
         assert!(
             out.starts_with(
-                "### scimform plan: refused\n\n> **Refused:** provider `tonkean`: the plan \
+                "### scimform plan: refused\n\n> **Refused:** provider \\`tonkean\\`: the plan \
                  would deprovision 2 of its 12 users\n"
             ),
             "{out}"
@@ -391,6 +404,24 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn names_in_warnings_cannot_make_markup() {
+        let mut plan = fixtures::empty();
+        plan.providers[0].warnings = vec![crate::plan::Warning::UnmanagedRoles {
+            user: "[click](https://example.com) <b>*x*</b>`y`".to_owned(),
+            roles: vec!["SYSTEM_USER".to_owned()],
+            active: None,
+        }];
+        let out = render(&plan);
+        assert!(
+            out.contains(
+                "unmanaged user \\[click\\](https://example.com) &lt;b&gt;\\*x\\*&lt;/b&gt;\\`y\\` \
+                 holds SYSTEM_USER"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

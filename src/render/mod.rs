@@ -4,13 +4,19 @@
 //! same way and every format can be snapshot-tested from a hand-built plan. Three formats:
 //!
 //! - [`Format::Text`]: Terraform-like, for a terminal. `+` creates, `~` updates with
-//!   `old -> new` per attribute, `-` deprovisions; member and role deltas listed one per line;
-//!   long and multi-line values as a line diff; a summary line with counts and the number of
-//!   write requests.
+//!   `old -> new` per attribute, `-` deactivates or deletes; member and role deltas listed one
+//!   per line; long and multi-line values as a line diff; the unmanaged objects by name, the
+//!   first few of each kind; a summary line with counts and the number of write requests.
 //! - [`Format::Markdown`]: for a pull-request comment. A summary table, then the text
-//!   rendering of each provider in a collapsible ```` ```diff ```` block.
+//!   rendering of each provider in a collapsible ```` ```diff ````, and its unmanaged objects
+//!   in another.
 //! - [`Format::Json`]: for tools. The plan document described in `docs/plan-json.md`, which is
 //!   also what `plan --out` saves, so one reader serves both.
+//!
+//! All three say an action with the same word (`create`, `update`, `deactivate`, `delete`),
+//! and the text and markdown formats print a provider's warnings (unmanaged users that hold
+//! roles, likely renames) before its ops. A plan a guard refuses is rendered by
+//! [`render_refused`], in text or markdown only.
 //!
 //! Nothing here prints a token or an `Authorization` header: a plan holds none, and the
 //! provider URL is shown with any `user:password@` part masked. Text that comes from a server

@@ -94,7 +94,8 @@ fn a_plan_the_guard_refuses_is_shown_with_every_user_it_would_deprovision() {
     assert_eq!(markdown.code, Some(1), "{}", markdown.stderr);
     assert!(
         markdown.stdout.starts_with(&format!(
-            "### scimform plan: refused\n\n> **Refused:** {refusal}"
+            "### scimform plan: refused\n\n> **Refused:** {}",
+            refusal.replace('`', "\\`")
         )),
         "{}",
         markdown.stdout
