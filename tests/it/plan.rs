@@ -181,7 +181,11 @@ roles:
         ]
     );
     let provider = &plan["providers"][0];
-    assert_eq!(provider["unmanaged"], json!({"users": 1, "groups": 1}));
+    assert_eq!(
+        provider["unmanaged"],
+        json!({"users": 1, "groups": 1,
+               "user_names": ["stranger@example.com"], "group_names": ["Strangers"]})
+    );
     assert_eq!(provider["reads"], 3);
     assert_eq!(
         peer.requests().len() - before,
