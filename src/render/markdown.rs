@@ -247,7 +247,7 @@ fn html_text(text: &str) -> String {
 }
 
 /// Text safe in a line of markdown: names from a server cannot make links, emphasis or code
-/// of it (the backslash escapes of CommonMark), nor HTML.
+/// of it (backslash escapes), nor HTML.
 fn inline_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in html_text(text).chars() {
