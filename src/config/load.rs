@@ -6,12 +6,14 @@
 //! [`MAX_DEPTH`], or aliases that expand beyond [`MAX_ALIAS_NODES`] (the "billion laughs"
 //! alias bomb) fail fast with an error, before any of it is held in memory.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Errors};
 use super::node::{Node, Value};
+use super::redact::{self, Part, Secrets};
 use super::source::{SourceFile, SourceId, Sources, Span};
 use super::yaml::{self, YamlError, YamlErrorKind};
 
@@ -28,22 +30,56 @@ pub const MAX_ALIAS_NODES: usize = 10_000;
 /// The most YAML nodes in one file: room for §8's 100,000 users and 5,000 groups.
 pub const MAX_NODES: usize = 4_000_000;
 
-/// The text of one config file, read and registered in [`Sources`], not yet parsed.
+/// The text of one config file, read, not yet parsed nor registered in [`Sources`].
 pub(crate) struct Text {
-    source: SourceId,
-    /// Shared with the file's [`SourceFile`], which quotes it in errors.
-    text: Arc<String>,
+    name: String,
+    path: PathBuf,
+    /// Shared with the file's [`SourceFile`], for its digest.
+    content: Arc<String>,
 }
 
 impl Text {
-    /// Parses the file into a node tree that borrows its text. Errors are collected into
-    /// `errors`; a file that fails to parse yields a `Document` with no root, so that the
+    /// Parses the file into a node tree that borrows its text, and registers the file in
+    /// `sources`: with its secrets masked, before any error can quote it. Errors are collected
+    /// into `errors`; a file that fails to parse yields a `Document` with no root, so that the
     /// others are checked.
-    pub(crate) fn parse(&self, sources: &Sources, errors: &mut Errors) -> Document<'_> {
+    pub(crate) fn parse(&self, sources: &mut Sources, errors: &mut Errors) -> Document<'_> {
+        let source = sources.next_id();
+        let parsed = yaml::parse(&self.content, source);
+        let (display, secrets) = match &parsed {
+            Ok(Some(root)) => {
+                let secrets = Secrets::find(&[Part::Node(root)]).into_ranges();
+                (redact::mask(&self.content, &secrets), secrets)
+            }
+            Ok(None) => (Cow::Borrowed(self.content.as_str()), Vec::new()),
+            Err(error) => (shown_before(&self.content, error), error.secrets.clone()),
+        };
+        let file = SourceFile::new(
+            self.name.clone(),
+            self.path.clone(),
+            &self.content,
+            display,
+            secrets,
+        );
+        let added = sources.add(file);
+        debug_assert_eq!(added, source);
         Document {
-            source: self.source,
-            root: parse(&self.text, self.source, sources, errors),
+            source,
+            root: checked(parsed, source, sources, errors),
         }
+    }
+}
+
+/// What errors may quote of a file that does not parse: its text up to the end of the line
+/// where parsing stopped (what follows was not read, so its secrets are unknown), with the
+/// secrets of what was read masked, and anything after a token key on those lines.
+fn shown_before<'t>(text: &'t str, error: &YamlError) -> Cow<'t, str> {
+    let stop = (error.start + error.len).min(text.len());
+    let end = text[stop..].find('\n').map_or(text.len(), |i| stop + i + 1);
+    let shown = redact::mask(&text[..end], &error.secrets);
+    match redact::mask_token_lines(&shown) {
+        Cow::Borrowed(_) => shown,
+        Cow::Owned(masked) => Cow::Owned(masked),
     }
 }
 
@@ -110,14 +146,9 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// Reads `file` and registers it in `sources`; [`Text::parse`] then parses it. `None`
-    /// (and the error in `errors`) when the file cannot be read.
-    pub(crate) fn read(
-        &mut self,
-        file: &Path,
-        sources: &mut Sources,
-        errors: &mut Errors,
-    ) -> Option<Text> {
+    /// Reads `file`; [`Text::parse`] then parses it and registers it. `None` (and the error
+    /// in `errors`) when the file cannot be read.
+    pub(crate) fn read(&mut self, file: &Path, errors: &mut Errors) -> Option<Text> {
         let text = match read_bounded(file, MAX_TOTAL_BYTES - self.total) {
             Ok(text) => text,
             Err(diagnostic) => {
@@ -126,10 +157,11 @@ impl Reader {
             }
         };
         self.total += text.len() as u64;
-        let name = file.display().to_string();
-        let text = Arc::new(text);
-        let source = sources.add(SourceFile::new(name, absolute(file), &text));
-        Some(Text { source, text })
+        Some(Text {
+            name: file.display().to_string(),
+            path: absolute(file),
+            content: Arc::new(text),
+        })
     }
 }
 
@@ -195,9 +227,9 @@ fn read_bounded(path: &Path, remaining: u64) -> Result<String, Diagnostic> {
     })
 }
 
-/// Parses one file into a node tree; on failure records the error and returns `None`.
-fn parse<'a>(
-    text: &'a str,
+/// The tree of one parsed file; on failure records the error and returns `None`.
+fn checked<'a>(
+    parsed: Result<Option<Node<'a>>, YamlError>,
     source: SourceId,
     sources: &Sources,
     errors: &mut Errors,
@@ -207,7 +239,7 @@ fn parse<'a>(
             .at(sources, Span::new(source, 0, 0), "nothing here")
             .help("start the file with `version: 1`, then declare providers, users, groups and roles (see README.md)")
     };
-    match yaml::parse(text, source) {
+    match parsed {
         Ok(Some(root)) if root.value == Value::Null => {
             errors.push(empty());
             None

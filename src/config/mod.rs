@@ -60,8 +60,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
     // One file at a time: a file's node tree takes several times the memory of its
     // declarations, so each goes as soon as they are collected.
     for file in load::files(path, &mut errors) {
-        if let Some(text) = reader.read(&file, &mut sources, &mut errors) {
-            let document = text.parse(&sources, &mut errors);
+        if let Some(text) = reader.read(&file, &mut errors) {
+            let document = text.parse(&mut sources, &mut errors);
             collect::collect(&mut declarations, &document, &sources, &mut errors);
         }
     }
@@ -98,9 +98,9 @@ mod tests {
             let mut sources = Sources::default();
             let mut errors = Errors::default();
             let text = load::Reader::default()
-                .read(Path::new(example), &mut sources, &mut errors)
+                .read(Path::new(example), &mut errors)
                 .unwrap();
-            let document = text.parse(&sources, &mut errors);
+            let document = text.parse(&mut sources, &mut errors);
             assert!(errors.is_empty(), "{example}: {errors}");
             let root = document.root.as_ref().unwrap();
             let raw: RawFile = root.deserialize().unwrap();

@@ -305,20 +305,38 @@ impl Validator<'_> {
                 TokenSource::None
             }
             (Some(token), None) => match self.template(file, token, provider, "token") {
-                Some(template) if template.template.is_literal() => {
+                Some(template) if template.template.single_var().is_some() => {
+                    TokenSource::Value(template)
+                }
+                Some(template) => {
+                    // Literal text, whole or around a reference (`${HOME}s3cret`), would be a
+                    // secret committed with the config: a token is one variable's value.
+                    let (message, label) = if template.template.is_literal() {
+                        (
+                            "the token is written into the config file",
+                            "a literal token",
+                        )
+                    } else if template.template.vars().nth(1).is_some() {
+                        (
+                            "the token joins several `${VAR}` references",
+                            "not exactly one `${VAR}`",
+                        )
+                    } else {
+                        (
+                            "the token mixes literal text with a `${VAR}` reference",
+                            "literal text in the token",
+                        )
+                    };
                     self.error(
-                        Diagnostic::new(format!(
-                            "provider `{provider}`: the token is written into the config file"
-                        ))
-                        .at(self.sources, template.span, "a literal token")
-                        .help(format!(
-                            "never commit a token: write `token: ${{{}}}` and export that variable, or use `token_file: PATH`",
-                            token_var(provider)
-                        )),
+                        Diagnostic::new(format!("provider `{provider}`: {message}"))
+                            .at(self.sources, template.span, label)
+                            .help(format!(
+                                "never commit a token: write `token: ${{{}}}` (exactly one reference, nothing around it) and export that variable, or use `token_file: PATH`",
+                                token_var(provider)
+                            )),
                     );
                     TokenSource::None
                 }
-                Some(template) => TokenSource::Value(template),
                 None => TokenSource::None,
             },
             (None, Some(path)) => {
@@ -416,8 +434,14 @@ impl Validator<'_> {
             Err(e) => {
                 let span =
                     text_offset.map_or(value.span, |start| value.span.sub(start + e.offset, e.len));
+                // A token's text is never shown, malformed or not.
+                let message = if key == "token" {
+                    e.summary.to_owned()
+                } else {
+                    e.message
+                };
                 self.error(
-                    Diagnostic::new(format!("provider `{provider}`: `{key}`: {}", e.message))
+                    Diagnostic::new(format!("provider `{provider}`: `{key}`: {message}"))
                         .at(self.sources, span, "malformed reference")
                         .help("write `${NAME}` with NAME made of letters, digits and `_`; write `$$` for a literal `$`"),
                 );
