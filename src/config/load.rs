@@ -89,15 +89,18 @@ pub(crate) struct Document<'a> {
     pub(crate) root: Option<Node<'a>>,
 }
 
-/// The config files at `path`: the file itself, or the `*.yaml` and `*.yml` files of a folder.
-/// A path that cannot be read, or a folder with no or too many config files, is an error.
+/// The config files at `path`: the file itself, or the `*.yaml` and `*.yml` entries of a
+/// folder, whatever they are (a dangling symlink or a FIFO among them is refused when it is
+/// read, never skipped: a lost `users.yaml` must not go unnoticed). A path that cannot be
+/// read, or a folder with no or too many config files, is an error.
 pub(crate) fn files(path: &Path, errors: &mut Errors) -> Vec<PathBuf> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(e) => {
+            let refusal = FileRefusal::of(path, e);
             errors.push(
-                Diagnostic::new(format!("cannot read {}: {e}", path.display()))
-                    .help("pass a config file or a folder of them with -f PATH"),
+                Diagnostic::new(refusal.message(path))
+                    .help(refusal.help("pass a config file or a folder of them with -f PATH")),
             );
             return Vec::new();
         }
@@ -138,6 +141,113 @@ pub(crate) fn files(path: &Path, errors: &mut Errors) -> Vec<PathBuf> {
     }
 }
 
+/// Why a file that must be a regular file is not read. Its messages name the file and what
+/// it is, never anything it holds.
+#[derive(Debug)]
+pub(crate) enum FileRefusal {
+    /// A symlink to nothing.
+    DanglingLink(PathBuf),
+    /// A symlink that leads back to itself.
+    LinkLoop,
+    /// A directory, FIFO, socket or device, described.
+    NotRegular(&'static str),
+    Io(std::io::Error),
+}
+
+impl FileRefusal {
+    /// Why opening or inspecting `path` failed with `error`.
+    pub(crate) fn of(path: &Path, error: std::io::Error) -> Self {
+        #[cfg(unix)]
+        if error.raw_os_error() == Some(libc::ELOOP) {
+            return FileRefusal::LinkLoop;
+        }
+        if error.kind() == std::io::ErrorKind::NotFound
+            && let Ok(target) = std::fs::read_link(path)
+        {
+            return FileRefusal::DanglingLink(target);
+        }
+        FileRefusal::Io(error)
+    }
+
+    /// `PATH is ...`, or `cannot read PATH: ...`.
+    pub(crate) fn message(&self, path: &Path) -> String {
+        let path = path.display();
+        match self {
+            FileRefusal::DanglingLink(target) => format!(
+                "{path} is a symlink to {}, which does not exist",
+                target.display()
+            ),
+            FileRefusal::LinkLoop => {
+                format!("{path} is a symlink loop: following it leads back to a link")
+            }
+            FileRefusal::NotRegular(what) => format!("{path} is {what}, not a regular file"),
+            FileRefusal::Io(e) => format!("cannot read {path}: {e}"),
+        }
+    }
+
+    /// What to do about it; `otherwise` for an I/O error.
+    pub(crate) fn help(&self, otherwise: &str) -> String {
+        match self {
+            FileRefusal::DanglingLink(_) => {
+                "restore the file the link points to, or remove the link".to_owned()
+            }
+            FileRefusal::LinkLoop => "point the link at a file, or remove it".to_owned(),
+            FileRefusal::NotRegular(_) => {
+                "scimform reads only regular files; write the content into a file and name that"
+                    .to_owned()
+            }
+            FileRefusal::Io(_) => otherwise.to_owned(),
+        }
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn what_is(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens `path` for reading if it is a regular file, following symlinks. A FIFO, device,
+/// socket or directory is refused before it is read, so that reading never blocks on a pipe
+/// nor runs on without end on a device: it is looked at before it is opened, and opened
+/// without blocking (a FIFO put in its place in between is refused all the same, by what the
+/// opened file is).
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, FileRefusal> {
+    let metadata = std::fs::metadata(path).map_err(|e| FileRefusal::of(path, e))?;
+    if !metadata.is_file() {
+        return Err(FileRefusal::NotRegular(what_is(metadata.file_type())));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| FileRefusal::of(path, e))?;
+    let metadata = file.metadata().map_err(FileRefusal::Io)?;
+    if !metadata.is_file() {
+        return Err(FileRefusal::NotRegular(what_is(metadata.file_type())));
+    }
+    Ok(file)
+}
+
 /// Reads the files of one config one at a time, so that only one file's node tree need be
 /// held at once, within the budget of [`MAX_TOTAL_BYTES`] across them.
 #[derive(Default)]
@@ -165,7 +275,7 @@ impl Reader {
     }
 }
 
-/// The `*.yaml` and `*.yml` files directly in `dir`, sorted by name.
+/// The `*.yaml` and `*.yml` entries directly in `dir`, sorted by name.
 fn folder_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -174,7 +284,7 @@ fn folder_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-        if is_yaml && path.is_file() {
+        if is_yaml {
             files.push(path);
         }
     }
@@ -191,7 +301,10 @@ fn read_bounded(path: &Path, remaining: u64) -> Result<String, Diagnostic> {
     let cannot_read =
         |e: std::io::Error| Diagnostic::new(format!("cannot read {}: {e}", path.display()));
     let limit = MAX_FILE_BYTES.min(remaining);
-    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let file = open_regular(path).map_err(|refusal| {
+        Diagnostic::new(refusal.message(path))
+            .help(refusal.help("check the file's permissions, or pass another file with -f"))
+    })?;
     // Sized from the metadata, when it is at hand and within the limit, so that the text is
     // read without regrowing the buffer: the buffer is kept for error messages.
     let expected = file

@@ -7,6 +7,7 @@ mod apply_cmd;
 mod client;
 mod config;
 mod doctor;
+mod files;
 mod gitops;
 mod import;
 mod listing;
