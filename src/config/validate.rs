@@ -24,6 +24,7 @@ use super::raw::{
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
+use super::suggest::Suggestions;
 
 /// The core User schema: its attributes are declared directly, not as an extension.
 const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -41,6 +42,8 @@ pub(crate) fn build(
         broken: declarations.broken,
         provider_sets: HashMap::new(),
         every_provider: Arc::default(),
+        user_suggestions: None,
+        group_suggestions: None,
     };
     let providers = v.providers(
         declarations.providers,
@@ -82,6 +85,10 @@ struct Validator<'a> {
     provider_sets: HashMap<BTreeSet<String>, Arc<BTreeSet<String>>>,
     /// The names of all valid providers: where a user or group with no `providers` is.
     every_provider: Arc<BTreeSet<String>>,
+    /// "Did you mean" among the userNames and displayNames, indexed on the first reference
+    /// that names nobody.
+    user_suggestions: Option<Suggestions>,
+    group_suggestions: Option<Suggestions>,
 }
 
 impl Validator<'_> {
@@ -964,7 +971,13 @@ impl Validator<'_> {
             if self.broken.users.contains(&*key) {
                 return None;
             }
-            let help = match closest(&name.value, users.iter().map(|u| u.user_name.as_str())) {
+            let suggestions = self
+                .user_suggestions
+                .get_or_insert_with(|| Suggestions::new(users.iter().map(|u| &*u.user_name)));
+            let help = match suggestions
+                .nearest(&name.value, |i| &users[i].user_name)
+                .map(|i| &users[i].user_name)
+            {
                 Some(near) => {
                     format!("did you mean `{near}`? Otherwise declare the user under `users:`")
                 }
@@ -1163,7 +1176,13 @@ impl Validator<'_> {
             if self.broken.groups.contains(&*key) {
                 return None;
             }
-            let help = match closest(&name.value, groups.iter().map(|g| g.display_name.as_str())) {
+            let suggestions = self
+                .group_suggestions
+                .get_or_insert_with(|| Suggestions::new(groups.iter().map(|g| &*g.display_name)));
+            let help = match suggestions
+                .nearest(&name.value, |i| &groups[i].display_name)
+                .map(|i| &groups[i].display_name)
+            {
                 Some(near) => {
                     format!("did you mean `{near}`? Otherwise declare the group under `groups:`")
                 }
