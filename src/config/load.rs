@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Pending;
 use super::diagnostic::{Diagnostic, Errors};
 use super::node::{Node, Value};
 use super::redact::{self, Part, Secrets};
@@ -141,6 +142,36 @@ pub(crate) fn files(path: &Path, errors: &mut Errors) -> Vec<PathBuf> {
     }
 }
 
+/// [`files`], for the config `path` will be once the `pending` files are written: `path`
+/// itself when it is one of them, else the files of the folder `path` (when there is one) and
+/// the pending files in it, in name order.
+pub(crate) fn files_with(
+    path: &Path,
+    pending: &[Pending<'_>],
+    errors: &mut Errors,
+) -> Vec<PathBuf> {
+    if pending.is_empty() {
+        return files(path, errors);
+    }
+    if pending.iter().any(|p| p.path == path) {
+        return vec![path.to_owned()];
+    }
+    let mut files = if path.is_dir() {
+        files(path, errors)
+    } else {
+        Vec::new()
+    };
+    files.extend(
+        pending
+            .iter()
+            .filter(|p| p.path.parent() == Some(path))
+            .map(|p| p.path.to_owned()),
+    );
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// Why a file that must be a regular file is not read. Its messages name the file and what
 /// it is, never anything it holds.
 #[derive(Debug)]
@@ -256,6 +287,28 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
+    /// A file about to be written, within the same bounds as one read.
+    pub(crate) fn pending(&mut self, file: &Pending<'_>, errors: &mut Errors) -> Option<Text> {
+        let limit = MAX_FILE_BYTES.min(MAX_TOTAL_BYTES - self.total);
+        if file.text.len() as u64 > limit {
+            errors.push(
+                Diagnostic::new(format!(
+                    "{} would be larger than {} MiB, the most scimform reads",
+                    file.name,
+                    limit / (1024 * 1024)
+                ))
+                .help("split the config across files in a folder"),
+            );
+            return None;
+        }
+        self.total += file.text.len() as u64;
+        Some(Text {
+            name: file.name.to_owned(),
+            path: absolute(file.path),
+            content: Arc::new(file.text.to_owned()),
+        })
+    }
+
     /// Reads `file`; [`Text::parse`] then parses it and registers it. `None` (and the error
     /// in `errors`) when the file cannot be read.
     pub(crate) fn read(&mut self, file: &Path, errors: &mut Errors) -> Option<Text> {
