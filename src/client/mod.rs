@@ -94,6 +94,8 @@ pub struct ScimClient {
     throttle: Arc<Throttle>,
     /// Buffers that answers were read into, kept for the next answers.
     buffers: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// The token, to redact from what the server sends back in errors.
+    token: Arc<SecretString>,
 }
 
 impl std::fmt::Debug for ScimClient {
@@ -110,6 +112,7 @@ pub(crate) struct RawResponse {
     pub etag: Option<String>,
     pub bytes: Body,
     request: RequestLabel,
+    token: Arc<SecretString>,
 }
 
 /// The largest response body read (SPEC §7: input is bounded). A page of a thousand users
@@ -179,6 +182,7 @@ impl RawResponse {
             request: self.request.clone(),
             reason,
         }
+        .redacted(&self.token)
     }
 }
 
@@ -242,6 +246,7 @@ impl ScimClient {
             retry: RetryPolicy::default(),
             throttle: Arc::new(Throttle::new(None)),
             buffers: Arc::default(),
+            token: Arc::new(connection.token.clone()),
         })
     }
 
@@ -464,11 +469,20 @@ impl ScimClient {
                 etag,
                 bytes,
                 request: what,
+                token: Arc::clone(&self.token),
             });
         }
         // An error page that is not JSON (a proxy's HTML, say) still reports the status.
         let body = serde_json::from_slice::<Value>(&bytes).ok();
-        Err(ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after))
+        Err(self.redacted(
+            ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after),
+        ))
+    }
+
+    /// `error` with this client's token redacted from what the server sent (§7).
+    #[must_use]
+    pub(crate) fn redacted(&self, error: ClientError) -> ClientError {
+        error.redacted(&self.token)
     }
 
     /// Frees the buffers kept for reading answers into: for when the reading is done and the

@@ -13,6 +13,7 @@ mod import;
 mod listing;
 mod plan;
 mod read_path;
+mod redaction;
 mod schema;
 mod server;
 mod support;
