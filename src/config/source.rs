@@ -340,3 +340,65 @@ impl Sources {
         self.get(span.source()).location(span.start())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// miette reads the same snippet from the window `Snippets` cuts out as from the whole
+    /// text, for spans anywhere (first and last lines, over several lines, empty, at a line
+    /// break, after a multi-byte character) and any number of context lines.
+    #[test]
+    fn snippets_read_like_the_whole_text() {
+        let text = "a: 1\nb:\n  - é: x\n\n  - c: [1, 2]\nd: end\ne: |\n  two\n  lines\nlast";
+        let shared = Arc::new(text.to_owned());
+        let file = Arc::new(SourceFile::new(
+            "f.yaml".into(),
+            PathBuf::from("f.yaml"),
+            &shared,
+            Cow::Borrowed(text),
+            Vec::new(),
+        ));
+        let snippets = Snippets(Arc::clone(&file));
+        for start in 0..=text.len() {
+            if !text.is_char_boundary(start) {
+                continue;
+            }
+            for len in [0, 1, 3, 9, 20] {
+                if start + len > text.len() || !text.is_char_boundary(start + len) {
+                    continue;
+                }
+                let span = SourceSpan::new(start.into(), len);
+                for context in 0..3 {
+                    let whole = text.read_span(&span, context, context).unwrap();
+                    let window = snippets.read_span(&span, context, context).unwrap();
+                    let at = format!("{start}+{len}, {context} lines");
+                    assert_eq!(window.data(), whole.data(), "{at}");
+                    assert_eq!(window.span(), whole.span(), "{at}");
+                    assert_eq!(window.line(), whole.line(), "{at}");
+                    assert_eq!(window.column(), whole.column(), "{at}");
+                    assert_eq!(window.line_count(), whole.line_count(), "{at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn line_and_column() {
+        let text = Arc::new("ab\néc\n\nx".to_owned());
+        let file = SourceFile::new(
+            "f".into(),
+            PathBuf::from("f"),
+            &text,
+            Cow::Borrowed(text.as_str()),
+            Vec::new(),
+        );
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (1, 3));
+        assert_eq!(file.line_col(3), (2, 1));
+        assert_eq!(file.line_col(5), (2, 2));
+        assert_eq!(file.line_col(7), (3, 1));
+        assert_eq!(file.line_col(8), (4, 1));
+        assert_eq!(file.line_col(100), (4, 2));
+    }
+}
