@@ -1,10 +1,11 @@
 //! `scimform validate` on configs with many errors: the time to find and print them all.
 //!
-//! Each size writes one config file whose users, groups and roles hold that many errors, in
-//! equal shares of five kinds: an unknown key in a user (`titel`, with its "did you mean"), a
-//! malformed email, a userName declared twice (names differing in case), a group member and a
-//! role target that name nobody (each one typo away from a declared userName, so that the "did
-//! you mean" has to be found among all of them). Then `scimform validate -f FILE` runs as a
+//! Each size writes one config file whose providers, users and groups hold that many errors, in
+//! equal shares of five kinds: a provider whose token is written literally (each its own, all
+//! masked in the snippets), an unknown key in a user (`titel`, with its "did you mean"), a
+//! malformed email, a userName declared twice (names differing in case), and a group member
+//! that names nobody (one typo away from a declared userName, so that the "did you mean" has to
+//! be found among all of them). Then `scimform validate -f FILE` runs as a
 //! child process, its stderr read to the end: the table shows its wall time, and checks that
 //! every error was printed with its snippet.
 //!
@@ -55,6 +56,7 @@ fn main() {
         assert_eq!(found, errors / KINDS * KINDS, "every error is reported");
         assert_eq!(located, found, "every error points into the file");
         assert!(stderr.contains(&format!("{found} errors found")));
+        assert!(!stderr.contains("-secret"), "no token is shown");
         println!(
             "{:>8} {:>8} {:>7} MB {:>7.2} s {:>9} MB",
             found,
@@ -69,8 +71,15 @@ fn main() {
 /// A config with `each` errors of each kind, and the number of users it declares.
 fn config(each: usize) -> (String, usize) {
     let mut text = String::from(
-        "version: 1\nproviders:\n  local:\n    url: embedded:.scimform/local\n    preset: tonkean\nusers:\n",
+        "version: 1\nproviders:\n  local:\n    url: embedded:.scimform/local\n    preset: tonkean\n",
     );
+    for i in 0..each {
+        let _ = writeln!(
+            text,
+            "  p{i}:\n    url: https://scim{i}.example.com/scim/v2\n    token: tok-{i:06}-secret"
+        );
+    }
+    text.push_str("users:\n");
     let name = |i: usize| format!("user{i:06}@example.com");
     // Users `0..each` hold an unknown key, `each..2 * each` a malformed email; the others are
     // valid, and the ones the remaining errors are about.
@@ -90,13 +99,9 @@ fn config(each: usize) -> (String, usize) {
     for i in valid.clone() {
         let _ = writeln!(text, "  - userName: {}", name(i).to_uppercase());
     }
-    // Members and role targets that name nobody, each one typo away from a valid user.
+    // Members that name nobody, each one typo away from a valid user.
     text.push_str("groups:\n  - displayName: Everyone\n    members:\n");
-    for i in valid.clone() {
-        let _ = writeln!(text, "      - {}", typo(&name(i)));
-    }
-    text.push_str("roles:\n  SYSTEM_USER:\n    users:\n");
-    for i in valid.rev() {
+    for i in valid {
         let _ = writeln!(text, "      - {}", typo(&name(i)));
     }
     (text, users + each)

@@ -22,6 +22,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use foldhash::HashSet;
+
 use super::interpolate::Template;
 use super::node::{Node, Value};
 
@@ -34,16 +36,37 @@ pub(crate) enum Part<'n, 'a> {
 
 /// Byte ranges of secrets in one file, found in its parsed nodes.
 #[derive(Debug, Default)]
-pub(crate) struct Secrets<'n, 'a> {
+pub(crate) struct Secrets<'n> {
     ranges: Vec<Range<usize>>,
     /// The scalar values found under token-like keys.
-    values: Vec<&'n Value<'a>>,
+    values: HashSet<Scalar<'n>>,
 }
 
-impl<'n, 'a> Secrets<'n, 'a> {
+/// A scalar value, as a set can hold it (a float by its bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scalar<'n> {
+    String(&'n str),
+    Int(i64),
+    Float(u64),
+}
+
+impl<'n> Scalar<'n> {
+    /// The value of a string or number node; `None` for others (a boolean is no secret worth
+    /// looking for elsewhere: every `true` of the file would be masked).
+    fn of(value: &'n Value<'_>) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(Scalar::String(s)),
+            Value::Int(i) => Some(Scalar::Int(*i)),
+            Value::Float(f) => Some(Scalar::Float(f.to_bits())),
+            _ => None,
+        }
+    }
+}
+
+impl<'n> Secrets<'n> {
     /// Finds the secrets in `parts`: the tree of one file, or what the parser had built of
     /// it when it stopped.
-    pub(crate) fn find(parts: &[Part<'n, 'a>]) -> Self {
+    pub(crate) fn find<'a>(parts: &[Part<'n, 'a>]) -> Self {
         let mut secrets = Secrets::default();
         for part in parts {
             match part {
@@ -78,7 +101,7 @@ impl<'n, 'a> Secrets<'n, 'a> {
         self.ranges
     }
 
-    fn walk(&mut self, node: &'n Node<'a>) {
+    fn walk(&mut self, node: &'n Node<'_>) {
         match &node.value {
             Value::Map(entries) => self.walk_entries(entries),
             Value::Seq(items) => items.iter().for_each(|item| self.walk(item)),
@@ -86,7 +109,7 @@ impl<'n, 'a> Secrets<'n, 'a> {
         }
     }
 
-    fn walk_entries(&mut self, entries: &'n [(Node<'a>, Node<'a>)]) {
+    fn walk_entries(&mut self, entries: &'n [(Node<'_>, Node<'_>)]) {
         for (key, value) in entries {
             if is_token_key(key) && !is_reference(value) {
                 self.secret(value);
@@ -98,7 +121,7 @@ impl<'n, 'a> Secrets<'n, 'a> {
     }
 
     /// Marks every scalar of `node` as secret.
-    fn secret(&mut self, node: &'n Node<'a>) {
+    fn secret(&mut self, node: &'n Node<'_>) {
         match &node.value {
             Value::Null => {}
             Value::Map(entries) => {
@@ -110,16 +133,14 @@ impl<'n, 'a> Secrets<'n, 'a> {
             Value::Seq(items) => items.iter().for_each(|item| self.secret(item)),
             scalar => {
                 self.ranges.push(range(node));
-                if !matches!(scalar, Value::Bool(_)) && !self.values.contains(&scalar) {
-                    self.values.push(scalar);
-                }
+                self.values.extend(Scalar::of(scalar));
             }
         }
     }
 
     /// Marks every scalar equal to a secret: an anchored value that an alias copies, or the
     /// same text written twice.
-    fn copies(&mut self, node: &Node<'a>) {
+    fn copies(&mut self, node: &Node<'_>) {
         match &node.value {
             Value::Map(entries) => {
                 for (key, value) in entries {
@@ -129,7 +150,7 @@ impl<'n, 'a> Secrets<'n, 'a> {
             }
             Value::Seq(items) => items.iter().for_each(|item| self.copies(item)),
             scalar => {
-                if self.values.contains(&scalar) {
+                if Scalar::of(scalar).is_some_and(|s| self.values.contains(&s)) {
                     self.ranges.push(range(node));
                 }
             }
