@@ -6,8 +6,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
 /// Which loaded file a [`Span`] points into.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,24 +125,51 @@ pub struct SourceFile {
     name: String,
     /// Where the file is, for resolving `token_file` and `embedded:` paths relative to it.
     path: PathBuf,
-    /// The text shown in error snippets: the file's text with literal tokens masked. A
-    /// `String` rather than a `str` so that a file with nothing to mask shares the text it was
-    /// read into instead of copying it.
+    /// The file's text, for the config's digest; never shown.
+    text: Arc<String>,
+    /// The text shown in error snippets: the file's text with secrets masked (see
+    /// `redact`), up to where parsing stopped for a file that does not parse. A `String`
+    /// rather than a `str` so that a file with nothing to mask shares the text it was read
+    /// into instead of copying it.
     display: Arc<String>,
+    /// The byte ranges of `text` that are masked in `display`.
+    secrets: Vec<Range<usize>>,
+    /// The byte offset where each line of `display` starts, built on first use: errors are
+    /// located by a binary search in it rather than by counting lines from the start of the
+    /// file, which for thousands of errors in a large file would take quadratic time.
+    line_starts: OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
+    /// A file read from `path`, shown as `name`, whose errors quote `display`: its `text`
+    /// with its `secrets` masked.
     #[must_use]
-    pub fn new(name: String, path: PathBuf, text: &Arc<String>) -> Self {
-        let display = match super::redact::mask_tokens(text) {
-            Cow::Borrowed(_) => Arc::clone(text),
-            Cow::Owned(masked) => Arc::new(masked),
+    pub fn new(
+        name: String,
+        path: PathBuf,
+        text: &Arc<String>,
+        display: Cow<'_, str>,
+        secrets: Vec<Range<usize>>,
+    ) -> Self {
+        let display = match display {
+            Cow::Borrowed(shown) if shown.len() == text.len() => Arc::clone(text),
+            shown => Arc::new(shown.into_owned()),
         };
         SourceFile {
             name,
             path,
+            text: Arc::clone(text),
             display,
+            secrets,
+            line_starts: OnceLock::new(),
         }
+    }
+
+    /// Whether `span` holds a secret, whose value an error message must not quote either.
+    #[must_use]
+    pub fn hides(&self, span: Span) -> bool {
+        let (start, end) = (span.start(), span.start() + span.len().max(1));
+        self.secrets.iter().any(|r| r.start < end && start < r.end)
     }
 
     #[must_use]
@@ -158,8 +188,8 @@ impl SourceFile {
         self.path.parent().unwrap_or_else(|| Path::new("."))
     }
 
-    /// The text errors quote: the file with any literal token masked (§7). For a valid config,
-    /// which holds no literal token, this is the file's text, fit for a digest of the config.
+    /// The text errors quote: the file with any secret masked (§7). For a valid config, which
+    /// holds no literal token, this is usually the file's text.
     #[must_use]
     pub fn display_text(&self) -> Arc<String> {
         Arc::clone(&self.display)
@@ -175,10 +205,85 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let text = &self.display[..offset.min(self.display.len())];
-        let line = text.matches('\n').count() + 1;
-        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
-        (line, text[line_start..].chars().count() + 1)
+        let offset = offset.min(self.display.len());
+        let line = self.line_of(offset);
+        let line_start = self.line_starts()[line] as usize;
+        let column = self
+            .display
+            .get(line_start..offset)
+            .map_or(offset - line_start, |text| text.chars().count());
+        (line + 1, column + 1)
+    }
+
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            let newlines = self
+                .display
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n');
+            std::iter::once(0)
+                .chain(newlines.map(|(i, _)| (i + 1) as u32))
+                .collect()
+        })
+    }
+
+    /// The 0-based line that holds the byte at `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        let starts = self.line_starts();
+        starts.partition_point(|&start| start as usize <= offset) - 1
+    }
+
+    /// The byte offset where 0-based line `line` starts; the end of the text past the last.
+    fn line_start(&self, line: usize) -> usize {
+        self.line_starts()
+            .get(line)
+            .map_or(self.display.len(), |&start| start as usize)
+    }
+}
+
+/// A file's displayed text as miette reads it for a snippet.
+///
+/// miette's own `SourceCode` for a string finds the lines of a span by scanning the text from
+/// its start, once per label: a file with many errors would be scanned once per error. This
+/// one cuts out the few lines around the span with the file's line index, lets miette read
+/// them, and moves what it found back to where it is in the file, so snippets are drawn
+/// exactly as miette draws them from the whole text.
+#[derive(Debug, Clone)]
+pub(crate) struct Snippets(pub(crate) Arc<SourceFile>);
+
+impl SourceCode for Snippets {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let file = &self.0;
+        let text = file.display.as_str();
+        if span.offset() + span.len() > text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        // A line more on each side than asked, so that miette's reading of the window is its
+        // reading of the whole text.
+        let first = file
+            .line_of(span.offset())
+            .saturating_sub(context_lines_before + 1);
+        let last = file.line_of(span.offset() + span.len()) + context_lines_after + 2;
+        let (start, end) = (file.line_start(first), file.line_start(last));
+        let window = &text.as_bytes()[start..end];
+        let local = SourceSpan::new((span.offset() - start).into(), span.len());
+        let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            contents.data(),
+            SourceSpan::new(
+                (contents.span().offset() + start).into(),
+                contents.span().len(),
+            ),
+            first + contents.line(),
+            contents.column(),
+            first + contents.line_count(),
+        )))
     }
 }
 
@@ -190,9 +295,16 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&mut self, file: SourceFile) -> SourceId {
-        let id = SourceId(u32::try_from(self.files.len()).expect("fewer than 2^32 files"));
+        let id = self.next_id();
         self.files.push(Arc::new(file));
         id
+    }
+
+    /// The id the next file added will get: spans into a file are made while it is parsed,
+    /// before it is added.
+    #[must_use]
+    pub fn next_id(&self) -> SourceId {
+        SourceId(u32::try_from(self.files.len()).expect("fewer than 2^32 files"))
     }
 
     /// The files in the order they were read.
@@ -210,15 +322,15 @@ impl Sources {
         self.files.iter()
     }
 
-    /// A digest of the files' names and texts, in the order they were read (literal tokens
-    /// masked, which a valid config holds none of), so that a saved plan can tell that the
-    /// config changed since it was made (SPEC §3.8).
+    /// A digest of the files' names and texts, in the order they were read, so that a saved
+    /// plan can tell that the config changed since it was made (SPEC §3.8). It is printed in
+    /// plans, and reveals nothing of the text, masked or not.
     #[must_use]
     pub fn digest(&self) -> String {
         crate::digest::sha256_hex_of_parts(
             self.files
                 .iter()
-                .flat_map(|file| [file.name.as_bytes(), b"\0", file.display.as_bytes(), b"\0"]),
+                .flat_map(|file| [file.name.as_bytes(), b"\0", file.text.as_bytes(), b"\0"]),
         )
     }
 
@@ -226,5 +338,67 @@ impl Sources {
     #[must_use]
     pub fn location(&self, span: Span) -> String {
         self.get(span.source()).location(span.start())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// miette reads the same snippet from the window `Snippets` cuts out as from the whole
+    /// text, for spans anywhere (first and last lines, over several lines, empty, at a line
+    /// break, after a multi-byte character) and any number of context lines.
+    #[test]
+    fn snippets_read_like_the_whole_text() {
+        let text = "a: 1\nb:\n  - é: x\n\n  - c: [1, 2]\nd: end\ne: |\n  two\n  lines\nlast";
+        let shared = Arc::new(text.to_owned());
+        let file = Arc::new(SourceFile::new(
+            "f.yaml".into(),
+            PathBuf::from("f.yaml"),
+            &shared,
+            Cow::Borrowed(text),
+            Vec::new(),
+        ));
+        let snippets = Snippets(Arc::clone(&file));
+        for start in 0..=text.len() {
+            if !text.is_char_boundary(start) {
+                continue;
+            }
+            for len in [0, 1, 3, 9, 20] {
+                if start + len > text.len() || !text.is_char_boundary(start + len) {
+                    continue;
+                }
+                let span = SourceSpan::new(start.into(), len);
+                for context in 0..3 {
+                    let whole = text.read_span(&span, context, context).unwrap();
+                    let window = snippets.read_span(&span, context, context).unwrap();
+                    let at = format!("{start}+{len}, {context} lines");
+                    assert_eq!(window.data(), whole.data(), "{at}");
+                    assert_eq!(window.span(), whole.span(), "{at}");
+                    assert_eq!(window.line(), whole.line(), "{at}");
+                    assert_eq!(window.column(), whole.column(), "{at}");
+                    assert_eq!(window.line_count(), whole.line_count(), "{at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn line_and_column() {
+        let text = Arc::new("ab\néc\n\nx".to_owned());
+        let file = SourceFile::new(
+            "f".into(),
+            PathBuf::from("f"),
+            &text,
+            Cow::Borrowed(text.as_str()),
+            Vec::new(),
+        );
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (1, 3));
+        assert_eq!(file.line_col(3), (2, 1));
+        assert_eq!(file.line_col(5), (2, 2));
+        assert_eq!(file.line_col(7), (3, 1));
+        assert_eq!(file.line_col(8), (4, 1));
+        assert_eq!(file.line_col(100), (4, 2));
     }
 }
