@@ -28,6 +28,9 @@ pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target,
     let token = token.map_err(|e| errors.push(e)).ok();
     match (endpoint, token) {
         (Some(endpoint), Some(token)) => {
+            if let Some(token) = &token {
+                crate::scrub::remember(token);
+            }
             if token.is_none() && matches!(endpoint, Endpoint::Http(_)) {
                 return Err(vec![
                     Diagnostic::new(format!(

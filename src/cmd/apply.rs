@@ -381,7 +381,7 @@ fn init_logging(verbose: bool) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(|| crate::scrub::Scrubbed(std::io::stderr()))
                 .with_target(false)
                 .without_time()
                 .with_ansi(super::stderr_color()),

@@ -77,7 +77,7 @@ pub fn run(args: &ImportArgs) -> ExitCode {
     let imported = import::import(&block, &live);
     let mut stderr = std::io::stderr().lock();
     for warning in &imported.warnings {
-        let _ = writeln!(stderr, "warning: {warning}");
+        let _ = writeln!(stderr, "warning: {}", crate::scrub::scrub(warning));
     }
     drop(stderr);
 

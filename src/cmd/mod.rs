@@ -33,6 +33,7 @@ fn keep_until_exit<T>(value: T) -> &'static T {
 
 /// Writes to stdout; a closed pipe is not an error (§2).
 pub fn print_stdout(text: &str) -> ExitCode {
+    let text = crate::scrub::scrub(text);
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -63,12 +64,19 @@ pub fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
     let n = diagnostics.len();
     let plural = if n == 1 { "" } else { "s" };
     text = format!("{text}scimform: {n} error{plural} found\n");
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(crate::scrub::scrub(&text).as_bytes());
 }
 
 /// Writes one error line to stderr and returns the failure code.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
-    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    let message = message.to_string();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "error: {}",
+        crate::scrub::scrub(&message)
+    );
     ExitCode::FAILURE
 }
 

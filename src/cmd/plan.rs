@@ -38,7 +38,7 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         Err(error) => return fail(error),
     };
     if let Some(out) = &args.out
-        && let Err(e) = std::fs::write(out, render::to_json(plan))
+        && let Err(e) = std::fs::write(out, crate::scrub::scrub(&render::to_json(plan)).as_bytes())
     {
         return fail(format!("cannot write the plan to {}: {e}", out.display()));
     }

@@ -115,3 +115,54 @@ async fn a_token_echoed_in_a_write_error_is_redacted() {
         out.stdout
     );
 }
+
+/// A server that puts the token where the plan shows server text (an id, in the request path
+/// of an update): the plan in every format, and the saved plan file, show `[redacted]`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_in_server_data_is_redacted_from_every_output() {
+    let serve = Serve::start();
+    let id = serve.user("ada@example.com").await;
+    let token = serve.token.clone();
+    let planted = token.clone();
+    let proxy = Rewriter::start(&serve.base, str::to_owned, move |_, path, body| {
+        if path.ends_with("/Users")
+            && let Some(users) = body["Resources"].as_array_mut()
+        {
+            for user in users {
+                if user["id"] == json!(id) {
+                    user["id"] = json!(planted);
+                }
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimform.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nproviders:\n  echo:\n    url: {}\n    token: ${{ECHO_TOKEN}}\nusers:\n  \
+             - userName: ada@example.com\n    title: Analyst\n",
+            proxy.base_url
+        ),
+    )
+    .unwrap();
+    let saved = dir.path().join("plan.json");
+    for args in [
+        vec!["plan"],
+        vec!["plan", "--format", "json"],
+        vec!["plan", "--format", "markdown"],
+        vec!["plan", "--out", saved.to_str().unwrap()],
+    ] {
+        let out = scim(&token, &path, &args).await;
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            !said.contains(&token),
+            "{args:?}: the token is printed:\n{said}"
+        );
+        assert!(said.contains("/Users/[redacted]"), "{args:?}: {said}");
+    }
+    let file = std::fs::read_to_string(&saved).unwrap();
+    assert!(!file.contains(&token), "the saved plan holds the token");
+}
