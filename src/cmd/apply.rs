@@ -60,14 +60,14 @@ fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<
         )));
     };
     let path = plan_path.parent().unwrap_or(Path::new("")).join(recorded);
-    if !path.exists() {
-        return Err(fail(format!(
-            "the plan was made from the config at {}, which is not there; pass the config \
-             with -f PATH",
+    // Canonical, so that messages name the config plainly rather than `plans/../repo`.
+    std::fs::canonicalize(&path).map_err(|e| {
+        fail(format!(
+            "the plan was made from the config at {}, which is not there ({e}); pass the \
+             config with -f PATH",
             path.display()
-        )));
-    }
-    Ok(path)
+        ))
+    })
 }
 
 /// `apply -f CONFIG`: plan, print, confirm, execute.

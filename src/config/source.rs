@@ -212,14 +212,19 @@ impl Sources {
 
     /// A digest of the files' names and texts, in the order they were read (literal tokens
     /// masked, which a valid config holds none of), so that a saved plan can tell that the
-    /// config changed since it was made (SPEC §3.8).
+    /// config changed since it was made (SPEC §3.8). A file is named by its file name alone,
+    /// not by the path it was reached by, so that `apply PLAN` run from another folder finds
+    /// the same digest.
     #[must_use]
     pub fn digest(&self) -> String {
-        crate::digest::sha256_hex_of_parts(
-            self.files
-                .iter()
-                .flat_map(|file| [file.name.as_bytes(), b"\0", file.display.as_bytes(), b"\0"]),
-        )
+        crate::digest::sha256_hex_of_parts(self.files.iter().flat_map(|file| {
+            [
+                file.path.file_name().unwrap_or_default().as_encoded_bytes(),
+                b"\0",
+                file.display.as_bytes(),
+                b"\0",
+            ]
+        }))
     }
 
     /// `file:line:column` of the start of a span, as error messages write it.

@@ -13,6 +13,7 @@ mod import;
 mod listing;
 mod plan;
 mod read_path;
+mod saved_plan;
 mod schema;
 mod server;
 mod support;
