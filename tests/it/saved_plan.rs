@@ -435,7 +435,7 @@ async fn show_prints_a_saved_plan_in_each_format() {
 }
 
 /// Every format names the server by its resolved URL, never by the `${VAR}` it was written
-/// with, and no output, saved plan or error holds the token.
+/// with, and no output, saved plan or error holds the token; so does `doctor`.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_format_names_the_resolved_server_and_never_the_token() {
     let serve = Serve::start();
@@ -502,4 +502,14 @@ async fn every_format_names_the_resolved_server_and_never_the_token() {
             assert!(!out.stdout.contains("${SCIM_URL}"), "{}", out.stdout);
         }
     }
+    let doctor = scim_in(&repo, &serve.base, &serve.token, &["doctor"]).await;
+    assert!(
+        doctor.stdout.starts_with(&format!(
+            "scimform doctor: provider `corp` at {}\n",
+            serve.base
+        )),
+        "{}{}",
+        doctor.stdout,
+        doctor.stderr
+    );
 }
