@@ -20,29 +20,23 @@ use crate::report::Report;
 pub fn run(args: &ApplyArgs) -> ExitCode {
     init_logging(args.verbose);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    match &args.plan {
-        Some(path) => {
-            let plan = match read_saved_plan(path) {
-                Ok(plan) => plan,
-                Err(code) => return code,
-            };
-            let config_path = match saved_config_path(args, path, &plan) {
-                Ok(config_path) => config_path,
-                Err(code) => return code,
-            };
-            let config = match load_config_at(&config_path, &args.config) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            runtime.block_on(apply_saved(args, &config, &config_path, &plan))
-        }
-        None => {
-            let config = match load_config(&args.config) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            runtime.block_on(plan_and_apply(args, &config))
-        }
+    let Some(path) = &args.plan else {
+        return match load_config(&args.config) {
+            Ok(config) => runtime.block_on(plan_and_apply(args, &config)),
+            Err(code) => code,
+        };
+    };
+    let plan = match read_saved_plan(path) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let config_path = match saved_config_path(args, path, &plan) {
+        Ok(config_path) => config_path,
+        Err(code) => return code,
+    };
+    match load_config_at(&config_path, &args.config) {
+        Ok(config) => runtime.block_on(apply_saved(args, &config, &config_path, &plan)),
+        Err(code) => code,
     }
 }
 
