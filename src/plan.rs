@@ -136,7 +136,7 @@ pub struct ServerIdentity {
     /// `sha256:<hex>` of `GET /ServiceProviderConfig`.
     pub service_provider_config: String,
     /// `sha256:<hex>` of `GET /ResourceTypes`, or `None` where the server does not serve it
-    /// (it answered 4xx or 501).
+    /// (it answered 501, or 4xx other than 408 and 429).
     #[serde(default)]
     pub resource_types: Option<String>,
 }

@@ -167,13 +167,11 @@ impl Planned {
         }
         self
     }
-}
 
-impl Planned {
     /// Records what identifies the server beyond its URL, for a saved plan to be applied to
     /// it and no other (SPEC §3.8): digests of its `/ServiceProviderConfig`, read already, and
     /// of its `/ResourceTypes`, read now. A server that does not serve `/ResourceTypes`
-    /// (4xx, or 501) is identified by the first alone.
+    /// (4xx but 408 and 429, or 501) is identified by the first alone.
     pub async fn identify(&mut self) -> Result<(), PlanError> {
         const RESOURCE_TYPES: &str = "/ResourceTypes";
         let client = &self.session.client;
@@ -183,8 +181,10 @@ impl Planned {
             .await
         {
             Ok(response) => Some(identity_digest(response.body)),
+            // Not served, as opposed to not answered: 408 and 429 say nothing of the resource.
             Err(ClientError::Status { status, .. })
-                if (400..500).contains(&status) || status == 501 =>
+                if ((400..500).contains(&status) && status != 408 && status != 429)
+                    || status == 501 =>
             {
                 None
             }
