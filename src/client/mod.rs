@@ -678,10 +678,16 @@ impl ScimClient {
 
     /// `GET /ServiceProviderConfig` (RFC 7643 §5): what the server supports.
     pub async fn capabilities(&self) -> Result<Capabilities, ClientError> {
+        let body = self.service_provider_config().await?;
+        Ok(Capabilities::from_json(body.as_ref()))
+    }
+
+    /// `GET /ServiceProviderConfig` as the server answered it; `None` for an empty body.
+    pub async fn service_provider_config(&self) -> Result<Option<Value>, ClientError> {
         let response = self
             .send(Method::GET, "/ServiceProviderConfig", &[], None, None)
             .await?;
-        Ok(Capabilities::from_json(response.body.as_ref()))
+        Ok(response.body)
     }
 
     /// `GET /Users/{id}` or `/Groups/{id}`; `None` when the server answers 404.

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::client::{BulkLimits, Capabilities, ResourceKind};
 use crate::plan::{
-    Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, Request, Unmanaged,
+    Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, Request, Server,
+    ServerIdentity, Unmanaged,
 };
 
 const ROLES: &str = "urn:scim:tonkean:tonkeanRoles";
@@ -266,7 +267,14 @@ fn tonkean_deprovisions() -> Vec<Op> {
 fn tonkean() -> ProviderPlan {
     ProviderPlan {
         provider: "tonkean".to_owned(),
-        url: "https://tonkean.example.com/scim/v2".to_owned(),
+        url: "${TONKEAN_SCIM_URL}".to_owned(),
+        server: Some(Server {
+            url: "https://tonkean.example.com/scim/v2".to_owned(),
+            identity: Some(ServerIdentity {
+                service_provider_config: "sha256:6a0e31c2".to_owned(),
+                resource_types: Some("sha256:b5d47f90".to_owned()),
+            }),
+        }),
         capabilities: Capabilities {
             patch: true,
             bulk: None,
@@ -344,6 +352,10 @@ fn sandbox() -> ProviderPlan {
     ProviderPlan {
         provider: "sandbox".to_owned(),
         url: "embedded:.scimform/sandbox".to_owned(),
+        server: Some(Server {
+            url: "embedded:/srv/directory/.scimform/sandbox".to_owned(),
+            identity: None,
+        }),
         capabilities: Capabilities {
             patch: true,
             bulk: Some(BulkLimits {
@@ -369,7 +381,9 @@ fn sandbox() -> ProviderPlan {
 /// member removal, a tombstoned and a pruned deactivation, a pruned user deletion and a
 /// tombstoned group deletion, across two providers.
 pub fn two_providers() -> Plan {
-    Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()])
+    let mut plan = Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()]);
+    plan.config_path = Some("directory".to_owned());
+    plan
 }
 
 /// One provider with one change, for the simplest shape of each format.

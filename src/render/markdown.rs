@@ -1,16 +1,17 @@
 //! The markdown format, for a pull-request comment.
 //!
-//! A heading, a table with one row per provider (and a total row when there are several), the
-//! summary sentence, then one collapsed `<details>` block per provider that has changes,
+//! A heading, a table with one row per provider and its server (and a total row when there are
+//! several), the summary sentence, then one collapsed `<details>` block per provider that has changes,
 //! holding its text rendering in a ```` ```diff ```` block. GitHub colours a diff line by its
 //! first character, so here the sign comes first and the indentation after it, and `~`
-//! becomes `!`, which the diff grammar shows as a change. An empty plan is one line. A plan
+//! becomes `!`, which the diff grammar shows as a change. An empty plan is one line, and one
+//! more naming the servers. A plan
 //! too long for one comment keeps its table and has its diff blocks cut, saying so.
 
 use std::fmt::Write as _;
 
 use super::text::{body, header};
-use super::{Line, Sign, count, provider_notes, sanitize, summary_sentence};
+use super::{Line, Sign, count, provider_notes, sanitize, server_url, summary_sentence};
 use crate::plan::{Plan, Summary};
 
 /// GitHub refuses comments longer than 65,536 characters; leave room for what a CI job adds.
@@ -27,21 +28,38 @@ pub(super) fn render(plan: &Plan) -> String {
 fn render_within(plan: &Plan, limit: usize) -> String {
     if plan.is_empty() {
         let mut out = format!("**scimform plan:** {}\n", summary_sentence(plan));
+        let servers: Vec<String> = plan
+            .providers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} at {}",
+                    html_text(&p.provider),
+                    html_text(&server_url(p))
+                )
+            })
+            .collect();
+        if !servers.is_empty() {
+            let _ = writeln!(out, "\nServers read: {}.", servers.join("; "));
+        }
         notes(&mut out, plan);
         return out;
     }
     let mut out = String::from("### scimform plan\n\n");
-    out.push_str("| provider | create | update | deprovision | write requests | unmanaged |\n");
-    out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
+    out.push_str(
+        "| provider | server | create | update | deprovision | write requests | unmanaged |\n",
+    );
+    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | --- |\n");
     for provider in &plan.providers {
         row(
             &mut out,
             &table_cell(&provider.provider),
+            &table_cell(&server_url(provider)),
             &provider.summary(),
         );
     }
     if plan.providers.len() > 1 {
-        row(&mut out, "**total**", &plan.summary());
+        row(&mut out, "**total**", "", &plan.summary());
     }
     let _ = writeln!(out, "\n{}", summary_sentence(plan));
     notes(&mut out, plan);
@@ -101,7 +119,7 @@ fn notes(out: &mut String, plan: &Plan) {
     }
 }
 
-fn row(out: &mut String, name: &str, summary: &Summary) {
+fn row(out: &mut String, name: &str, server: &str, summary: &Summary) {
     let unmanaged = match (summary.unmanaged_users, summary.unmanaged_groups) {
         (0, 0) => "0".to_owned(),
         (users, 0) => count(users, "user", "users"),
@@ -114,7 +132,7 @@ fn row(out: &mut String, name: &str, summary: &Summary) {
     };
     let _ = writeln!(
         out,
-        "| {name} | {} | {} | {} | {} | {unmanaged} |",
+        "| {name} | {server} | {} | {} | {} | {} | {unmanaged} |",
         summary.create, summary.update, summary.destroy, summary.requests,
     );
 }

@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::{Line, Sign, count, display_url, provider_notes, sanitize, summary_sentence};
+use super::{Line, Sign, count, provider_notes, sanitize, server_url, summary_sentence};
 use crate::client::ResourceKind;
 use crate::plan::{Action, Change, Op, Phase, Plan, ProviderPlan, Reason};
 
@@ -80,12 +80,12 @@ pub(super) fn render(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The provider's first line: its name, where it is, and what reading it cost.
+/// The provider's first line: its name, its server, and what reading it cost.
 pub(super) fn header(provider: &ProviderPlan) -> String {
     format!(
         "{} at {}: read in {}, {} on the server",
         sanitize(&provider.provider),
-        display_url(&provider.url),
+        server_url(provider),
         count(provider.reads, "request", "requests"),
         count(provider.existing_users, "user", "users"),
     )

@@ -15,6 +15,7 @@ mod listing;
 mod plan;
 mod read_path;
 mod redaction;
+mod saved_plan;
 mod schema;
 mod server;
 mod support;
