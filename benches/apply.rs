@@ -111,6 +111,7 @@ fn plan(creates: usize) -> ProviderPlan {
     ProviderPlan {
         provider: "bench".into(),
         url: String::new(),
+        server: None,
         capabilities: Capabilities::default(),
         reads: 0,
         existing_users: 0,

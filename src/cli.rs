@@ -2,7 +2,7 @@
 //! command modules in [`crate::cmd`]; each returns its exit code, so this is the one place
 //! that maps a run to the process's status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +27,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make each provider's server match the config, or execute a saved plan.
     Apply(ApplyArgs),
+    /// Print a plan saved by `plan --out` again, after checking that it was not edited.
+    Show(ShowArgs),
     /// Read a provider's server and write it as config, such that `plan` on it shows no changes.
     Import(ImportArgs),
     /// Check that a provider's server answers, accepts the token and supports what plan needs.
@@ -40,23 +42,30 @@ pub enum Command {
 /// Where the config is read from.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// A config file, or a folder whose *.yaml and *.yml files are merged.
+    /// A config file, or a folder whose *.yaml and *.yml files are merged [default:
+    /// scimform.yaml; for `apply PLAN`, the config the plan was made from].
     ///
     /// The default is a single file so that other YAML in the working directory (CI
     /// workflows, compose files) is never mistaken for config; pass a folder explicitly.
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "PATH",
-        default_value = "scimform.yaml"
-    )]
-    pub file: PathBuf,
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
     /// Accept plain http:// provider URLs to hosts other than loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
 }
 
+/// The config read when `-f` is not given.
+pub const DEFAULT_CONFIG: &str = "scimform.yaml";
+
 impl ConfigArgs {
+    /// The config to read: `-f`, or `scimform.yaml` in the working directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.file
+            .as_deref()
+            .unwrap_or_else(|| Path::new(DEFAULT_CONFIG))
+    }
+
     #[must_use]
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
@@ -114,7 +123,8 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// A plan saved by `plan --out`: apply exactly it, if nothing it touches has moved.
+    /// A plan saved by `plan --out`: apply exactly it, to the server it was made against, if
+    /// nothing it touches has moved. Without `-f`, the config is the one the plan was made from.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
     /// Apply without asking for confirmation.
@@ -139,6 +149,17 @@ pub struct ApplyArgs {
     /// Print only failures and the final counts.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `scimform show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved by `plan --out`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `scimform import`.
@@ -203,6 +224,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
+        Command::Show(args) => cmd::show::run(&args),
         Command::Import(args) => cmd::import::run(&args),
         Command::Doctor(args) => cmd::doctor::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),

@@ -28,6 +28,9 @@ pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target,
     let token = token.map_err(|e| errors.push(e)).ok();
     match (endpoint, token) {
         (Some(endpoint), Some(token)) => {
+            if let Some(token) = &token {
+                crate::scrub::remember(token);
+            }
             if token.is_none() && matches!(endpoint, Endpoint::Http(_)) {
                 return Err(vec![
                     Diagnostic::new(format!(
@@ -60,6 +63,24 @@ impl Target {
     #[must_use]
     pub fn is_embedded(&self) -> bool {
         matches!(self.endpoint, Endpoint::Embedded(_))
+    }
+
+    /// Where the target is, fit to show and to record in a saved plan: the resolved URL's
+    /// scheme, host, port and path, without a user, password, query or fragment, which may
+    /// hold secrets (§7); or `embedded:` and the store's absolute path.
+    #[must_use]
+    pub fn server_url(&self) -> String {
+        match &self.endpoint {
+            Endpoint::Http(url) => {
+                let mut shown = url.clone();
+                let _ = shown.set_username("");
+                let _ = shown.set_password(None);
+                shown.set_query(None);
+                shown.set_fragment(None);
+                shown.as_str().trim_end_matches('/').to_owned()
+            }
+            Endpoint::Embedded(store) => format!("embedded:{}", normalized(store).display()),
+        }
     }
 
     /// A client for a remote target with another base URL or `Authorization` scheme, for
@@ -109,6 +130,25 @@ impl Target {
             .with_rate_limit(self.limits.rate_limit)
             .with_read_limits(read)
     }
+}
+
+/// `path` with `.` and `..` components resolved as written, without reading the file system
+/// (the store may not exist yet).
+fn normalized(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() && !out.has_root() {
+                    out.push(component);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A live connection to one provider's server; holds the embedded server, if any, for as
@@ -190,5 +230,49 @@ pub async fn open(target: &Target, allow_insecure_http: bool) -> Result<Session,
                 embedded: None,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(endpoint: Endpoint) -> Target {
+        Target {
+            provider: "corp".to_owned(),
+            endpoint,
+            auth_scheme: "Bearer".to_owned(),
+            token: None,
+            limits: RequestLimits::default(),
+        }
+    }
+
+    #[test]
+    fn the_server_url_keeps_no_credential() {
+        let url =
+            |text: &str| target(Endpoint::Http(reqwest::Url::parse(text).unwrap())).server_url();
+        assert_eq!(
+            url("https://scim:s3cret@Tenant.Example.com:8443/scim/v2/?token=abc#frag"),
+            "https://tenant.example.com:8443/scim/v2"
+        );
+        assert_eq!(
+            url("https://tenant.example.com:443/scim/v2"),
+            "https://tenant.example.com/scim/v2"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:8080/scim/v2"),
+            "http://127.0.0.1:8080/scim/v2"
+        );
+    }
+
+    #[test]
+    fn an_embedded_server_is_named_by_its_store() {
+        let embedded = target(Endpoint::Embedded(
+            "/srv/config/./x/../.scimform/store".into(),
+        ));
+        assert_eq!(
+            embedded.server_url(),
+            "embedded:/srv/config/.scimform/store"
+        );
     }
 }

@@ -47,7 +47,7 @@ pub struct Check {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub provider: String,
-    /// The URL as written in the config (never resolved: it may hold a variable).
+    /// The server checked: the provider's URL resolved, without a user, password or query.
     pub url: String,
     pub checks: Vec<Check>,
     /// How the plan will read and write, when the capabilities could be read.
@@ -238,7 +238,7 @@ fn request_notes(limits: RequestLimits) -> [(&'static str, String); 3] {
 pub async fn diagnose(provider: &Provider, target: &Target, allow_insecure_http: bool) -> Report {
     let mut report = Report {
         provider: provider.name().to_owned(),
-        url: provider.url_template().to_owned(),
+        url: target.server_url(),
         checks: Vec::new(),
         capabilities: None,
         limits: provider.request_limits(),

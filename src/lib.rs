@@ -24,6 +24,7 @@ pub mod plan;
 pub mod planner;
 pub mod render;
 pub mod report;
+pub mod scrub;
 pub mod server;
 pub mod state;
 

@@ -28,6 +28,11 @@ pub struct Plan {
     /// (`sha256:<hex>`): a saved plan edited afterwards no longer matches it.
     #[serde(default)]
     pub digest: String,
+    /// Where the config is, relative to the folder of the saved plan (or absolute), so that
+    /// `apply PLAN` finds it without `-f`. Written by `plan --out` only; not covered by
+    /// `digest`, since the config is checked by `config_digest` wherever it is found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
     pub providers: Vec<ProviderPlan>,
 }
 
@@ -40,6 +45,7 @@ impl Plan {
             format_version: FORMAT_VERSION,
             config_digest,
             digest: String::new(),
+            config_path: None,
             providers,
         };
         plan.digest = plan.computed_digest();
@@ -82,9 +88,12 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderPlan {
     pub provider: String,
-    /// The provider's URL as written in the config: `${VAR}` references are not resolved, so
-    /// nothing secret can end up here.
+    /// The provider's URL as written in the config, `${VAR}` references unresolved.
     pub url: String,
+    /// The server the plan was made against: its URL as resolved, and what identifies it. A
+    /// saved plan is applied to this server only. Absent only in plans saved by older releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Server>,
     pub capabilities: Capabilities,
     /// How many requests reading the server took.
     pub reads: usize,
@@ -109,6 +118,31 @@ pub struct ProviderPlan {
     pub reading: Reading,
     /// The ops, in execution order: by phase, then by key.
     pub ops: Vec<Op>,
+}
+
+/// The server a provider's plan was made against (SPEC §3.8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Server {
+    /// The provider's URL resolved: scheme, host, port and path, without any user, password,
+    /// query or fragment (which may hold secrets); or `embedded:` and the store's absolute path.
+    pub url: String,
+    /// What the server announces of itself, to tell it from another server at the same URL.
+    /// Read for saved plans (`plan --out`) only, at the cost of one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ServerIdentity>,
+}
+
+/// Digests of what a server says about itself (RFC 7644 §4): its `/ServiceProviderConfig` and
+/// `/ResourceTypes`, each as a JSON value with object keys sorted, without `meta` (which holds
+/// the server's own URL and timestamps), and with `Resources` in a set order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerIdentity {
+    /// `sha256:<hex>` of `GET /ServiceProviderConfig`.
+    pub service_provider_config: String,
+    /// `sha256:<hex>` of `GET /ResourceTypes`, or `None` where the server does not serve it
+    /// (it answered 501, or 4xx other than 408 and 429).
+    #[serde(default)]
+    pub resource_types: Option<String>,
 }
 
 /// What reading a server took beyond its listings, for the reviewer to know: listings that
@@ -546,6 +580,7 @@ mod tests {
         ProviderPlan {
             provider: "p".into(),
             url: "https://scim.example.com/scim/v2".into(),
+            server: None,
             capabilities: Capabilities {
                 bulk: Some(BulkLimits {
                     max_operations,

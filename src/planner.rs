@@ -1,11 +1,16 @@
 //! Computing a [`Plan`]: for each provider, connect, read what the server holds, diff it
 //! against the config. The reads are the only I/O; the diff itself is pure ([`crate::diff`]).
 
-use crate::client::ResourceKind;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::client::{Capabilities, ClientError, ResourceKind};
 use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
-use crate::plan::{MemberLookups, Plan, ProviderPlan, Reading, UntrustedListing};
+use crate::plan::{
+    MemberLookups, Plan, ProviderPlan, Reading, Server, ServerIdentity, UntrustedListing,
+};
 use crate::state::{self, HiddenMembers, Key, LiveState, ReadError, Wanted};
 
 /// Why no plan could be made.
@@ -28,6 +33,16 @@ pub enum PlanError {
         plan: Box<ProviderPlan>,
         refusal: Refusal,
     },
+    #[error(
+        "provider `{provider}`: cannot read {path}, which a saved plan records to tell this \
+         server from another: {source}"
+    )]
+    Identify {
+        provider: String,
+        path: &'static str,
+        #[source]
+        source: ClientError,
+    },
 }
 
 /// What the plan needs to know about one provider.
@@ -38,6 +53,8 @@ pub struct Planned {
     /// What the server held. `apply` drops it before writing; `plan` may keep it until the
     /// process exits instead of freeing 100,000 resources one by one.
     pub live: LiveState,
+    /// The server's `/ServiceProviderConfig` as it answered, for [`Planned::identify`].
+    service_provider_config: Option<Value>,
 }
 
 /// What one provider's server holds and what the config asks of it, read concurrently.
@@ -53,7 +70,9 @@ pub async fn plan_provider(
         provider: provider.name().to_owned(),
         source,
     };
-    let capabilities = (session.client.capabilities().await).map_err(|e| read_error(e.into()))?;
+    let service_provider_config =
+        (session.client.service_provider_config().await).map_err(|e| read_error(e.into()))?;
+    let capabilities = Capabilities::from_json(service_provider_config.as_ref());
     let wanted = wanted(config, provider);
     let live = state::read(&session.client, &capabilities, &wanted)
         .await
@@ -65,6 +84,10 @@ pub async fn plan_provider(
     let plan = ProviderPlan {
         provider: provider.name().to_owned(),
         url: provider.url_template().to_owned(),
+        server: Some(Server {
+            url: target.server_url(),
+            identity: None,
+        }),
         capabilities,
         reads,
         existing_users: live.total_users,
@@ -86,6 +109,7 @@ pub async fn plan_provider(
         plan,
         session,
         live,
+        service_provider_config,
     })
 }
 
@@ -156,6 +180,68 @@ impl Planned {
         plan_bulk(&mut self.plan, bulk);
         self
     }
+
+    /// Records what identifies the server beyond its URL, for a saved plan to be applied to
+    /// it and no other (SPEC §3.8): digests of its `/ServiceProviderConfig`, read already, and
+    /// of its `/ResourceTypes`, read now. A server that does not serve `/ResourceTypes`
+    /// (4xx but 408 and 429, or 501) is identified by the first alone.
+    pub async fn identify(&mut self) -> Result<(), PlanError> {
+        const RESOURCE_TYPES: &str = "/ResourceTypes";
+        let client = &self.session.client;
+        let before = client.requests_sent();
+        let resource_types = match client
+            .send(Method::GET, RESOURCE_TYPES, &[], None, None)
+            .await
+        {
+            Ok(response) => Some(identity_digest(response.body)),
+            // Not served, as opposed to not answered: 408 and 429 say nothing of the resource.
+            Err(ClientError::Status { status, .. })
+                if ((400..500).contains(&status) && status != 408 && status != 429)
+                    || status == 501 =>
+            {
+                None
+            }
+            Err(source) => {
+                return Err(PlanError::Identify {
+                    provider: self.plan.provider.clone(),
+                    path: RESOURCE_TYPES,
+                    source,
+                });
+            }
+        };
+        self.plan.reads += client.requests_sent() - before;
+        let identity = ServerIdentity {
+            service_provider_config: identity_digest(self.service_provider_config.clone()),
+            resource_types,
+        };
+        if let Some(server) = &mut self.plan.server {
+            server.identity = Some(identity);
+        }
+        Ok(())
+    }
+}
+
+/// `sha256:<hex>` of what a server says about itself, in a form that does not change unless
+/// what it says does: object keys sorted, every `meta` left out (it holds the server's own
+/// URL, which may be an ephemeral port, and timestamps), and `Resources` in a set order.
+fn identity_digest(body: Option<Value>) -> String {
+    fn normalize(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.remove("meta");
+                map.values_mut().for_each(normalize);
+                if let Some(Value::Array(resources)) = map.get_mut("Resources") {
+                    resources.sort_by_cached_key(Value::to_string);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(normalize),
+            _ => {}
+        }
+    }
+    let mut body = body.unwrap_or(Value::Null);
+    normalize(&mut body);
+    // serde_json's maps are sorted by key, so the text is the same whatever the server's order.
+    crate::digest::sha256_hex(body.to_string().as_bytes())
 }
 
 /// Plans `/Bulk` batching (`--bulk`) where the server offers it, and says so where it does not.
@@ -173,4 +259,38 @@ pub const BULK_NOT_OFFERED: &str = "Bulk not offered: one request per write";
 #[must_use]
 pub fn assemble(config: &Config, providers: Vec<ProviderPlan>) -> Plan {
     Plan::new(config.digest().to_owned(), providers)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::identity_digest;
+
+    #[test]
+    fn an_identity_ignores_key_order_meta_and_the_order_of_resources() {
+        let one = json!({
+            "Resources": [
+                {"id": "User", "endpoint": "/Users", "meta": {"location": "http://127.0.0.1:1/scim/v2/ResourceTypes/User"}},
+                {"id": "Group", "endpoint": "/Groups"},
+            ],
+            "totalResults": 2,
+        });
+        let other = json!({
+            "totalResults": 2,
+            "Resources": [
+                {"endpoint": "/Groups", "id": "Group", "meta": {"lastModified": "2026-12-07T06:36:46Z"}},
+                {"endpoint": "/Users", "id": "User", "meta": {"location": "http://127.0.0.1:2/scim/v2/ResourceTypes/User"}},
+            ],
+        });
+        assert_eq!(
+            identity_digest(Some(one.clone())),
+            identity_digest(Some(other))
+        );
+        let changed = json!({
+            "Resources": [{"id": "User", "endpoint": "/Users"}],
+            "totalResults": 1,
+        });
+        assert_ne!(identity_digest(Some(one)), identity_digest(Some(changed)));
+    }
 }

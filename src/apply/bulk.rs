@@ -185,14 +185,14 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
             single(context, item, Some(why)).await
         }
         409 if method == Method::Post => {
-            let error = answer_error(item, status, answer);
+            let error = context.client.redacted(answer_error(item, status, answer));
             let body = item.body().unwrap_or(&Value::Null);
             let key = create::key_of(&item.op, Some(body));
             done(create::conflict(context, &item.op, body, &key, &error).await)
         }
-        _ => done(Outcome::Failed(Failure::from_error(&answer_error(
-            item, status, answer,
-        )))),
+        _ => done(Outcome::Failed(Failure::from_error(
+            &context.client.redacted(answer_error(item, status, answer)),
+        ))),
     }
 }
 

@@ -311,6 +311,7 @@ fn plan(ops: Vec<Op>) -> ProviderPlan {
     ProviderPlan {
         provider: "fake".into(),
         url: "http://127.0.0.1/scim/v2".into(),
+        server: None,
         capabilities: Capabilities {
             patch: true,
             ..Capabilities::default()

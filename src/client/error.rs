@@ -3,6 +3,7 @@
 //! token cannot leak through an error message.
 
 use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::RequestLabel;
@@ -115,6 +116,68 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// The same error with every occurrence of `token` replaced by `[redacted]` in the text it
+    /// carries from the server (the SCIM error's `scimType` and `detail`, a decoding error's
+    /// reason, which may quote the response) and in the request's path (which may hold an id
+    /// the server chose): a server that echoes the `Authorization` header in an error never
+    /// gets the token printed (§7).
+    #[must_use]
+    pub fn redacted(mut self, token: &SecretString) -> Self {
+        let token = token.expose_secret();
+        match &mut self {
+            ClientError::Status {
+                request,
+                scim_type,
+                detail,
+                ..
+            } => {
+                redact(&mut request.path, token);
+                for text in [scim_type, detail].into_iter().flatten() {
+                    redact(text, token);
+                }
+            }
+            ClientError::Decode { request, reason } => {
+                redact(&mut request.path, token);
+                redact(reason, token);
+            }
+            ClientError::Redirected {
+                request, location, ..
+            } => {
+                redact(&mut request.path, token);
+                if let Some(location) = location {
+                    redact(location, token);
+                }
+            }
+            ClientError::Transport { request, .. }
+            | ClientError::TooLarge { request, .. }
+            | ClientError::Unreachable { request, .. }
+            | ClientError::ListingTooSlow { request, .. } => {
+                redact(&mut request.path, token);
+            }
+            ClientError::BadUrl { .. }
+            | ClientError::InsecureHttp { .. }
+            | ClientError::BadToken => {}
+        }
+        self
+    }
+}
+
+/// Replaces each occurrence of `token` in `text`, as sent or percent-encoded (as in a URL it
+/// was echoed in).
+fn redact(text: &mut String, token: &str) {
+    if token.is_empty() {
+        return;
+    }
+    if text.contains(token) {
+        *text = text.replace(token, "[redacted]");
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    if encoded != token && text.contains(&encoded) {
+        *text = text.replace(&encoded, "[redacted]");
+    }
+}
+
 fn describe(scim_type: Option<&str>, detail: Option<&str>) -> String {
     match (scim_type, detail) {
         (None, None) => String::new(),
@@ -146,5 +209,31 @@ mod tests {
             "POST /Users: the server answered 409 (uniqueness): userName is taken"
         );
         assert_eq!(err.http_status(), Some(409));
+    }
+
+    #[test]
+    fn the_token_is_redacted_from_what_the_server_sent() {
+        let token = SecretString::from("tok/3f9a c1");
+        let request = RequestLabel {
+            method: Method::GET,
+            path: "/Users/tok%2F3f9a+c1".to_owned(),
+        };
+        let body = json!({
+            "scimType": "invalidValue tok/3f9a c1",
+            "detail": "bad Authorization: Bearer tok/3f9a c1 (tok%2F3f9a+c1)"
+        });
+        let err = ClientError::status(request.clone(), StatusCode::BAD_REQUEST, Some(&body))
+            .redacted(&token);
+        assert_eq!(
+            err.to_string(),
+            "GET /Users/[redacted]: the server answered 400 (invalidValue [redacted]): bad \
+             Authorization: Bearer [redacted] ([redacted])"
+        );
+        let err = ClientError::Decode {
+            request,
+            reason: "invalid type: string \"tok/3f9a c1\"".to_owned(),
+        }
+        .redacted(&token);
+        assert!(!err.to_string().contains("3f9a"), "{err}");
     }
 }

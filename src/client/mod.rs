@@ -100,6 +100,8 @@ pub struct ScimClient {
     /// Whether the server still answers at all.
     silence: Arc<Mutex<Silence>>,
     limits: ReadLimits,
+    /// The token, to redact from what the server sends back in errors.
+    token: Arc<SecretString>,
 }
 
 /// How long the server has gone without answering anything. A server that has answered no
@@ -161,6 +163,7 @@ pub(crate) struct RawResponse {
     pub etag: Option<String>,
     pub bytes: Body,
     request: RequestLabel,
+    token: Arc<SecretString>,
 }
 
 /// What a client reads of a server at most (SPEC §7: input is bounded), whatever the server
@@ -248,6 +251,7 @@ impl RawResponse {
             request: self.request.clone(),
             reason,
         }
+        .redacted(&self.token)
     }
 }
 
@@ -319,6 +323,7 @@ impl ScimClient {
             buffers: Arc::default(),
             silence: Arc::new(Mutex::new(Silence::new())),
             limits: ReadLimits::default(),
+            token: Arc::new(connection.token.clone()),
         })
     }
 
@@ -555,11 +560,11 @@ impl ScimClient {
         let response = match request.send().await {
             Ok(response) => response,
             Err(source) if source.is_redirect() => {
-                return Err(ClientError::Redirected {
+                return Err(self.redacted(ClientError::Redirected {
                     request: what,
                     location: source.url().map(ToString::to_string),
                     reason: RedirectRefusal::of(&source),
-                });
+                }));
             }
             Err(source) => {
                 return Err(ClientError::Transport {
@@ -581,14 +586,14 @@ impl ScimClient {
             .and_then(|v| retry_after_seconds(v, std::time::SystemTime::now()));
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             // Only a write gets here: a GET's redirects are followed or refused by `same_origin`.
-            return Err(ClientError::Redirected {
+            return Err(self.redacted(ClientError::Redirected {
                 request: what,
                 location: response
                     .headers()
                     .get(reqwest::header::LOCATION)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
                 reason: RedirectRefusal::Write(status.as_u16()),
-            });
+            }));
         }
         let bytes = match self.read_body(response).await {
             Ok(Some(bytes)) => bytes,
@@ -611,11 +616,20 @@ impl ScimClient {
                 etag,
                 bytes,
                 request: what,
+                token: Arc::clone(&self.token),
             });
         }
         // An error page that is not JSON (a proxy's HTML, say) still reports the status.
         let body = serde_json::from_slice::<Value>(&bytes).ok();
-        Err(ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after))
+        Err(self.redacted(
+            ClientError::status(what, status, body.as_ref()).with_retry_after(retry_after),
+        ))
+    }
+
+    /// `error` with this client's token redacted from what the server sent (§7).
+    #[must_use]
+    pub(crate) fn redacted(&self, error: ClientError) -> ClientError {
+        error.redacted(&self.token)
     }
 
     /// Frees the buffers kept for reading answers into: for when the reading is done and the
@@ -664,10 +678,16 @@ impl ScimClient {
 
     /// `GET /ServiceProviderConfig` (RFC 7643 §5): what the server supports.
     pub async fn capabilities(&self) -> Result<Capabilities, ClientError> {
+        let body = self.service_provider_config().await?;
+        Ok(Capabilities::from_json(body.as_ref()))
+    }
+
+    /// `GET /ServiceProviderConfig` as the server answered it; `None` for an empty body.
+    pub async fn service_provider_config(&self) -> Result<Option<Value>, ClientError> {
         let response = self
             .send(Method::GET, "/ServiceProviderConfig", &[], None, None)
             .await?;
-        Ok(Capabilities::from_json(response.body.as_ref()))
+        Ok(response.body)
     }
 
     /// `GET /Users/{id}` or `/Groups/{id}`; `None` when the server answers 404.

@@ -2,41 +2,66 @@
 //! that nothing it touches has moved (SPEC §3.8).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::plan::resolve_targets;
-use super::{fail, load_config, print_stdout, report_diagnostics};
+use super::{fail, load_config, load_config_at, print_stdout, read_saved_plan, report_diagnostics};
 use crate::apply::{self, ExecOptions, PreconditionError, Progress, Quiet};
 use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
 use crate::diff::Options;
 use crate::plan::{Op, Plan, ProviderPlan};
-use crate::planner;
+use crate::planner::{self, Planned};
 use crate::render::{self, Format};
 use crate::report::Report;
 
 pub fn run(args: &ApplyArgs) -> ExitCode {
     init_logging(args.verbose);
-    let config = match load_config(&args.config) {
-        Ok(config) => config,
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let Some(path) = &args.plan else {
+        return match load_config(&args.config) {
+            Ok(config) => runtime.block_on(plan_and_apply(args, &config)),
+            Err(code) => code,
+        };
+    };
+    let plan = match read_saved_plan(path) {
+        Ok(plan) => plan,
         Err(code) => return code,
     };
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    match &args.plan {
-        Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(text) => text,
-                Err(e) => return fail(format!("cannot read the plan {}: {e}", path.display())),
-            };
-            let plan = match render::parse_json(&text) {
-                Ok(plan) => plan,
-                Err(e) => return fail(format!("{} is not a scimform plan: {e}", path.display())),
-            };
-            runtime.block_on(apply_saved(args, &config, &plan))
-        }
-        None => runtime.block_on(plan_and_apply(args, &config)),
+    let config_path = match saved_config_path(args, path, &plan) {
+        Ok(config_path) => config_path,
+        Err(code) => return code,
+    };
+    match load_config_at(&config_path, &args.config) {
+        Ok(config) => runtime.block_on(apply_saved(args, &config, &config_path, &plan)),
+        Err(code) => code,
     }
+}
+
+/// The config a saved plan is checked against and applied with: `-f`, or else the one the plan
+/// was made from, which it records relative to its own folder.
+fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<PathBuf, ExitCode> {
+    if let Some(file) = &args.config.file {
+        return Ok(file.clone());
+    }
+    let Some(recorded) = &plan.config_path else {
+        return Err(fail(format!(
+            "{} does not record the config it was made from (it was not saved by `plan --out`); \
+             pass the config with -f PATH",
+            plan_path.display()
+        )));
+    };
+    let path = plan_path.parent().unwrap_or(Path::new("")).join(recorded);
+    // Canonical, so that messages name the config plainly rather than `plans/../repo`.
+    std::fs::canonicalize(&path).map_err(|e| {
+        fail(format!(
+            "the plan was made from the config at {}, which is not there ({e}); pass the \
+             config with -f PATH",
+            path.display()
+        ))
+    })
 }
 
 /// `apply -f CONFIG`: plan, print, confirm, execute.
@@ -107,21 +132,25 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
     execute_all(args, &plan, sessions, false).await
 }
 
-/// `apply PLAN`: refuse a plan made from another config, edited since it was saved, whose
-/// objects moved, or whose operations are not the ones the config calls for on the server as it
-/// is; otherwise execute it as it is, without asking.
+/// `apply PLAN`: refuse a plan made from another config, for another server, whose objects
+/// moved, or whose operations are not the ones the config calls for on the server as it is
+/// (one edited since it was saved is refused when it is read); otherwise execute it as it is,
+/// without asking.
 ///
-/// The last check plans again, reading the server as `plan` does, and compares: a plan edited
-/// by hand is refused even when its digest was made to match.
-async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode {
+/// The server is checked by its URL before anything is sent to it, and by what it says of
+/// itself once it answers. The last check plans again, reading the server as `plan` does, and
+/// compares: a plan edited by hand is refused even when its digest was made to match.
+async fn apply_saved(
+    args: &ApplyArgs,
+    config: &Config,
+    config_path: &Path,
+    plan: &Plan,
+) -> ExitCode {
     if plan.config_digest != config.digest() {
         return fail(format!(
             "stale plan: {} changed since the plan was made; run `scimform plan` again",
-            args.config.file.display()
+            config_path.display()
         ));
-    }
-    if let Err(message) = check_digest(plan) {
-        return fail(message);
     }
     let mut targets: Vec<(&Provider, Target)> = Vec::new();
     for provider_plan in &plan.providers {
@@ -132,7 +161,12 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
             ));
         };
         match connect::resolve(provider, args.config.allow_insecure_http) {
-            Ok(target) => targets.push((provider, target)),
+            Ok(target) => {
+                if let Err(message) = check_server_url(provider_plan, &target) {
+                    return fail(message);
+                }
+                targets.push((provider, target));
+            }
             Err(diagnostics) => {
                 report_diagnostics(&diagnostics);
                 return ExitCode::FAILURE;
@@ -157,9 +191,14 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
         .await
         {
             Ok(planned) => {
-                let planned = planned.with_bulk(saved.bulk);
+                let mut planned = planned.with_bulk(saved.bulk);
+                let identified = check_server_identity(saved, &mut planned).await;
                 again.push(planned.plan);
                 sessions.push(planned.session);
+                if let Err(message) = identified {
+                    close(sessions).await;
+                    return fail(message);
+                }
             }
             Err(error) => {
                 close(sessions).await;
@@ -210,21 +249,72 @@ async fn apply_saved(args: &ApplyArgs, config: &Config, plan: &Plan) -> ExitCode
     execute_all(args, plan, sessions, true).await
 }
 
-/// Refuses a plan whose digest is not the one of its contents: edited since it was saved.
-fn check_digest(plan: &Plan) -> Result<(), &'static str> {
-    if plan.digest.is_empty() {
-        return Err(
-            "the plan has no digest of its operations (it was saved by an older \
-                    scimform, or edited); run `scimform plan --out` again",
-        );
+/// Refuses a saved provider plan for a server other than `target`, by URL, before anything is
+/// sent to it: the config's `${VAR}` references may resolve differently where the plan is
+/// applied.
+fn check_server_url(saved: &ProviderPlan, target: &Target) -> Result<(), String> {
+    let Some(server) = &saved.server else {
+        return Err(format!(
+            "refusing the saved plan: provider `{}`: the plan does not record the server it was \
+             made against (it was saved by an older scimform); run `scimform plan --out` again",
+            saved.provider
+        ));
+    };
+    let now = target.server_url();
+    if server.url == now {
+        return Ok(());
     }
-    if plan.digest != plan.computed_digest() {
-        return Err(
-            "the plan was changed after it was saved: its operations do not match its \
-                    digest; run `scimform plan --out` again",
-        );
+    Err(format!(
+        "refusing the saved plan: provider `{}` was planned against {}, but its url now \
+         resolves to {now}; nothing was sent. Apply the plan with the environment it was made \
+         in, or run `scimform plan --out` again against {now}",
+        saved.provider, server.url
+    ))
+}
+
+/// Refuses a saved provider plan when the server at its URL is not the one it was made
+/// against: what it says of itself (`/ServiceProviderConfig`, `/ResourceTypes`) differs. A
+/// plan that records no identity (printed with `--format json`, not saved with `--out`) is
+/// bound by its URL alone.
+async fn check_server_identity(saved: &ProviderPlan, planned: &mut Planned) -> Result<(), String> {
+    let Some(recorded) = saved.server.as_ref().and_then(|s| s.identity.as_ref()) else {
+        return Ok(());
+    };
+    planned.identify().await.map_err(|e| e.to_string())?;
+    let Some(now) = planned
+        .plan
+        .server
+        .as_ref()
+        .and_then(|s| s.identity.as_ref())
+    else {
+        return Ok(());
+    };
+    let shown = |digest: Option<&String>| digest.map_or("not served", String::as_str).to_owned();
+    let mut differences = Vec::new();
+    if recorded.service_provider_config != now.service_provider_config {
+        differences.push(format!(
+            "/ServiceProviderConfig ({} when planned, {} now)",
+            recorded.service_provider_config, now.service_provider_config
+        ));
     }
-    Ok(())
+    if recorded.resource_types != now.resource_types {
+        differences.push(format!(
+            "/ResourceTypes ({} when planned, {} now)",
+            shown(recorded.resource_types.as_ref()),
+            shown(now.resource_types.as_ref())
+        ));
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing the saved plan: provider `{}`: the server at {} is not the one the plan was \
+         made against: it describes itself differently, {}; nothing was written. Run `scimform \
+         plan --out` again against this server",
+        saved.provider,
+        saved.server.as_ref().map_or("", |s| s.url.as_str()),
+        differences.join(" and ")
+    ))
 }
 
 /// Where a saved provider plan departs from the plan made again from the config and the
@@ -381,7 +471,7 @@ fn init_logging(verbose: bool) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(|| crate::scrub::Scrubbed(std::io::stderr()))
                 .with_target(false)
                 .without_time()
                 .with_ansi(super::stderr_color()),

@@ -77,25 +77,55 @@ pub fn run(args: &ImportArgs) -> ExitCode {
     let imported = import::import(&block, &live);
     let mut stderr = std::io::stderr().lock();
     for warning in &imported.warnings {
-        let _ = writeln!(stderr, "warning: {warning}");
+        let _ = writeln!(stderr, "warning: {}", crate::scrub::scrub(warning));
     }
     drop(stderr);
 
-    let Some(out) = &args.out else {
-        return print_stdout(&imported.single_file(&args.schema_ref));
+    // What is written must load, checked before anything is written or printed: a server can
+    // hold what the config format rejects (two groups of one name, an email without a dot in
+    // its domain), and a folder may hold other config that does not go with the import.
+    let planned = planned_files(
+        &imported,
+        args.out.as_deref(),
+        folder,
+        &out_dir,
+        &args.schema_ref,
+    );
+    let pending: Vec<config::Pending<'_>> = planned
+        .iter()
+        .map(|file| config::Pending {
+            path: &file.path,
+            name: &file.name,
+            text: &file.text,
+        })
+        .collect();
+    let target = match &args.out {
+        Some(out) => format!("nothing was written to {}", out.display()),
+        None => "nothing was printed".to_owned(),
     };
-    if let Err(e) = write(&imported, out, folder.is_some(), &args.schema_ref) {
-        return fail(format!("cannot write {}: {e}", out.display()));
-    }
-    // The written config must load: a server can hold what the config format rejects (an
-    // email without `@`, two primary emails).
-    if let Err(errors) = config::load(out, &options) {
+    if let Err(errors) = config::load_pending(&pending, &options) {
         report_diagnostics(&errors.0);
         return fail(format!(
-            "{} was written but does not load: the server holds values the config format \
-             rejects; fix them on the server or in the file",
-            out.display()
+            "{target}: the server holds what a config cannot declare (the errors above name \
+             each object and why); fix it on the server, then import again"
         ));
+    }
+    if let Some(folder) = folder
+        && holds_other_config(folder, &planned)
+        && let Err(errors) = config::load_with(folder, &pending, &options)
+    {
+        report_diagnostics(&errors.0);
+        return fail(format!(
+            "{target}: the folder already holds config files that do not load together with \
+             the import; import into an empty folder, or move them away"
+        ));
+    }
+
+    let Some(out) = &args.out else {
+        return print_stdout(&planned[0].text);
+    };
+    if let Err(e) = write(&planned) {
+        return fail(format!("cannot write {}: {e}", out.display()));
     }
     let _ = writeln!(
         std::io::stderr().lock(),
@@ -106,6 +136,63 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Whether `folder` holds `*.yaml` or `*.yml` entries besides the files the import writes:
+/// config the import will be read with.
+fn holds_other_config(folder: &Path, planned: &[Planned]) -> bool {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let path = entry.path();
+        let is_yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        is_yaml && !planned.iter().any(|file| file.path == path)
+    })
+}
+
+/// One file `import` writes (or prints, for stdout).
+struct Planned {
+    path: PathBuf,
+    /// What errors call it.
+    name: String,
+    text: String,
+}
+
+/// The files of the import: one per concern in a folder, else one file (a file named
+/// `<stdout>` in the current folder, for stdout).
+fn planned_files(
+    imported: &Imported,
+    out: Option<&Path>,
+    folder: Option<&Path>,
+    out_dir: &Path,
+    schema_ref: &str,
+) -> Vec<Planned> {
+    if let Some(folder) = folder {
+        return imported
+            .folder(schema_ref)
+            .into_iter()
+            .map(|(name, text)| {
+                let path = folder.join(name);
+                Planned {
+                    name: path.display().to_string(),
+                    path,
+                    text,
+                }
+            })
+            .collect();
+    }
+    let (path, name) = match out {
+        Some(file) => (file.to_owned(), file.display().to_string()),
+        None => (out_dir.join("<stdout>"), "<stdout>".to_owned()),
+    };
+    vec![Planned {
+        path,
+        name,
+        text: imported.single_file(schema_ref),
+    }]
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -128,25 +215,30 @@ fn parent(file: &Path) -> PathBuf {
     }
 }
 
-/// Writes the config, each file through a temporary file renamed into place, so that an
-/// interrupted import never leaves half a backup.
-fn write(imported: &Imported, out: &Path, folder: bool, schema_ref: &str) -> std::io::Result<()> {
-    let files: Vec<(PathBuf, String)> = if folder {
-        std::fs::create_dir_all(out)?;
-        imported
-            .folder(schema_ref)
-            .into_iter()
-            .map(|(name, text)| (out.join(name), text))
-            .collect()
-    } else {
-        vec![(out.to_owned(), imported.single_file(schema_ref))]
+/// Writes the files, each through a temporary file renamed into place once every one is
+/// written, so that an interrupted import never leaves half a backup nor a mix of two.
+fn write(files: &[Planned]) -> std::io::Result<()> {
+    if let Some(folder) = files.first().and_then(|f| f.path.parent())
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder)?;
+    }
+    let temporary = |path: &Path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".tmp");
+        PathBuf::from(name)
     };
-    for (path, text) in files {
-        let mut temporary = path.clone().into_os_string();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
-        std::fs::write(&temporary, text)?;
-        std::fs::rename(&temporary, &path)?;
+    let written = files
+        .iter()
+        .try_for_each(|file| std::fs::write(temporary(&file.path), &file.text));
+    if let Err(e) = written {
+        for file in files {
+            let _ = std::fs::remove_file(temporary(&file.path));
+        }
+        return Err(e);
+    }
+    for file in files {
+        std::fs::rename(temporary(&file.path), &file.path)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod import;
 pub mod plan;
 pub mod serve;
+pub mod show;
 pub mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -17,10 +18,41 @@ use crate::config::{self, Style};
 /// Loads the config the arguments name; on failure, reports every error and returns the exit
 /// code.
 pub fn load_config(args: &crate::cli::ConfigArgs) -> Result<config::Config, ExitCode> {
-    config::load(&args.file, &args.load_options()).map_err(|errors| {
+    load_config_at(args.path(), args)
+}
+
+/// Loads the config at `path` with the arguments' options; on failure, reports every error
+/// and returns the exit code.
+pub fn load_config_at(
+    path: &std::path::Path,
+    args: &crate::cli::ConfigArgs,
+) -> Result<config::Config, ExitCode> {
+    config::load(path, &args.load_options()).map_err(|errors| {
         report_diagnostics(&errors.0);
         ExitCode::FAILURE
     })
+}
+
+/// Reads a plan saved by `plan --out` and checks that it is one: of this format version, and
+/// not edited since it was saved (its `digest`). On failure, says why and returns the exit code.
+pub fn read_saved_plan(path: &std::path::Path) -> Result<crate::plan::Plan, ExitCode> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(format!("cannot read the plan {}: {e}", path.display())))?;
+    let plan = crate::render::parse_json(&text)
+        .map_err(|e| fail(format!("{} is not a scimform plan: {e}", path.display())))?;
+    if plan.digest.is_empty() {
+        return Err(fail(
+            "the plan has no digest of its operations (it was saved by an older scimform, or \
+             edited); run `scimform plan --out` again",
+        ));
+    }
+    if plan.digest != plan.computed_digest() {
+        return Err(fail(
+            "the plan was changed after it was saved: its operations do not match its digest; \
+             run `scimform plan --out` again",
+        ));
+    }
+    Ok(plan)
 }
 
 /// Keeps `value` until the process exits, never freeing it. A command runs once per process,
@@ -33,6 +65,7 @@ fn keep_until_exit<T>(value: T) -> &'static T {
 
 /// Writes to stdout; a closed pipe is not an error (§2).
 pub fn print_stdout(text: &str) -> ExitCode {
+    let text = crate::scrub::scrub(text);
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -63,12 +96,19 @@ pub fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
     let n = diagnostics.len();
     let plural = if n == 1 { "" } else { "s" };
     text = format!("{text}scimform: {n} error{plural} found\n");
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(crate::scrub::scrub(&text).as_bytes());
 }
 
 /// Writes one error line to stderr and returns the failure code.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
-    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    let message = message.to_string();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "error: {}",
+        crate::scrub::scrub(&message)
+    );
     ExitCode::FAILURE
 }
 

@@ -3,6 +3,7 @@
 //! A plan a guard refuses (SPEC §3.6) is still printed, in text or markdown, so that what the
 //! guard refuses is named, and then refused: exit 1, nothing saved.
 
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{fail, keep_until_exit, load_config, print_stdout, report_diagnostics};
@@ -36,27 +37,34 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     let options = Options {
         allow_mass_delete: args.allow_mass_delete,
     };
-    let (plan, refusals) = match compute(
+    // A plan to be saved records what identifies each server, for `apply PLAN` to check.
+    let identify = args.out.is_some();
+    let (mut plan, refusals) = match compute(
         config,
         &targets,
         args.config.allow_insecure_http,
         options,
-        args.bulk,
+        Compute {
+            bulk: args.bulk,
+            identify,
+        },
     ) {
-        Ok(computed) => {
-            let computed = keep_until_exit(computed);
-            (&computed.0, &computed.1)
-        }
+        Ok(computed) => computed,
         Err(error) => return fail(error),
     };
     if !refusals.is_empty() {
+        let (plan, refusals) = keep_until_exit((plan, refusals));
         return refuse(plan, refusals, args);
     }
-    if let Some(out) = &args.out
-        && let Err(e) = std::fs::write(out, render::to_json(plan))
-    {
-        return fail(format!("cannot write the plan to {}: {e}", out.display()));
+    if let Some(out) = &args.out {
+        // Not covered by the plan's digest: set after it is computed, nothing to recompute.
+        plan.config_path = config_path_from(out, args.config.path());
+        let text = render::to_json(&plan);
+        if let Err(e) = std::fs::write(out, crate::scrub::scrub(&text).as_bytes()) {
+            return fail(format!("cannot write the plan to {}: {e}", out.display()));
+        }
     }
+    let plan = keep_until_exit(plan);
     let color = render::color_for_stdout();
     let code = print_stdout(&render::render(plan, args.format, color));
     if code != ExitCode::SUCCESS {
@@ -133,6 +141,52 @@ pub fn resolve_targets<'a>(
     }
 }
 
+/// Where the config is, as a saved plan records it: relative to the folder of the plan file
+/// `plan_file`, so that the plan and the config can move together (a CI job's checkout), or
+/// absolute when no relative path leads there. `None` when the path is not UTF-8.
+fn config_path_from(plan_file: &Path, config: &Path) -> Option<String> {
+    let absolute = |path: &Path| {
+        std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .ok()
+    };
+    let config = absolute(config)?;
+    let plan_dir = plan_file
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let relative = absolute(plan_dir).and_then(|dir| relative_path(&dir, &config));
+    relative.unwrap_or(config).to_str().map(str::to_owned)
+}
+
+/// The path from the folder `from` to `to`, both absolute, or `None` when they share no root.
+fn relative_path(from: &Path, to: &Path) -> Option<PathBuf> {
+    let from: Vec<Component<'_>> = from.components().collect();
+    let to: Vec<Component<'_>> = to.components().collect();
+    if from.first() != to.first() {
+        return None;
+    }
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path = PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    path.extend(&to[common..]);
+    if path.as_os_str().is_empty() {
+        path.push(".");
+    }
+    Some(path)
+}
+
+/// What [`compute`] does besides planning.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Compute {
+    /// Plan `/Bulk` batching where the server offers it (`--bulk`).
+    pub bulk: bool,
+    /// Record what identifies each server (`plan --out`).
+    pub identify: bool,
+}
+
 /// Plans every target, one after the other, closing each session when done. A provider plan
 /// a guard refuses is kept with the others, and the refusal returned beside the plan: the
 /// plan is shown whole, and then refused.
@@ -141,7 +195,7 @@ pub fn compute(
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
-    bulk: bool,
+    how: Compute,
 ) -> Result<(Plan, Vec<Refusal>), Box<PlanError>> {
     // Reading a remote server is waiting on it: one thread does that at the least cost, and
     // what it reads reuses the memory the config's loading freed (a second thread would get an
@@ -162,16 +216,23 @@ pub fn compute(
             let planned =
                 planner::plan_provider(config, provider, target, allow_insecure_http, options)
                     .await;
-            let planned = match planned {
-                Ok(planned) => planned.with_bulk(bulk),
+            let mut planned = match planned {
+                Ok(planned) => planned.with_bulk(how.bulk),
+                // A refused plan is shown, never saved: the server needs no identifying.
                 Err(PlanError::Guarded { mut plan, refusal }) => {
-                    planner::plan_bulk(&mut plan, bulk);
+                    planner::plan_bulk(&mut plan, how.bulk);
                     plans.push(*plan);
                     refusals.push(refusal);
                     continue;
                 }
                 Err(error) => return Err(Box::new(error)),
             };
+            if how.identify
+                && let Err(error) = planned.identify().await
+            {
+                planned.session.close().await;
+                return Err(Box::new(error));
+            }
             planned.session.close().await;
             plans.push(planned.plan);
             // Only rendering follows the last provider: its server state is freed by the exit.
@@ -181,4 +242,28 @@ pub fn compute(
         }
         Ok((planner::assemble(config, plans), refusals))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::relative_path;
+
+    #[test]
+    fn a_config_is_recorded_relative_to_the_plan() {
+        let rel = |from: &str, to: &str| relative_path(Path::new(from), Path::new(to));
+        assert_eq!(
+            rel("/repo", "/repo/scimform.yaml"),
+            Some(PathBuf::from("scimform.yaml"))
+        );
+        assert_eq!(
+            rel("/tmp/plans", "/repo/directory"),
+            Some(PathBuf::from("../../repo/directory"))
+        );
+        assert_eq!(
+            rel("/repo/directory", "/repo/directory"),
+            Some(PathBuf::from("."))
+        );
+    }
 }

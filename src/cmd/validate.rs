@@ -7,14 +7,14 @@ use crate::cli::ValidateArgs;
 use crate::config;
 
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    match config::load(&args.config.file, &args.config.load_options()) {
+    match config::load(args.config.path(), &args.config.load_options()) {
         Ok(config) => {
             let config = keep_until_exit(config);
             let count =
                 |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
             print_stdout(&format!(
                 "{} is valid: {}, {}, {}, {}\n",
-                args.config.file.display(),
+                args.config.path().display(),
                 count(config.providers().len(), "provider"),
                 count(config.users().len(), "user"),
                 count(config.groups().len(), "group"),

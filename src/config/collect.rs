@@ -328,6 +328,15 @@ fn mapping_with_key<'a, 't>(node: &'a Node<'t>, span: Span) -> Option<&'a [(Node
 fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnostic {
     let span = error.span.unwrap_or(fallback);
     let message = error.message.as_str();
+    // serde quotes the value it found (``integer `1234` ``), which must not be a secret's.
+    let hidden = sources.get(span.source()).hides(span);
+    let unquoted = |found: &str| {
+        if hidden {
+            found.split(' ').next().unwrap_or_default().to_owned()
+        } else {
+            found.to_owned()
+        }
+    };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let expected = backticked(expected);
@@ -344,7 +353,12 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
     }
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         let (value, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        return Diagnostic::new(format!("unknown value `{value}`"))
+        let message = if hidden {
+            "unknown value".to_owned()
+        } else {
+            format!("unknown value `{value}`")
+        };
+        return Diagnostic::new(message)
             .at(sources, span, "not one of the accepted values")
             .help(format!("use {}", list(&backticked(expected))));
     }
@@ -353,7 +367,7 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
             .split_once(", expected ")
             .unwrap_or((rest, "another type"));
         let expected = plain_type(expected);
-        let found = found.replace("unit value", "null");
+        let found = unquoted(&found.replace("unit value", "null"));
         let mut help = format!("write {expected} here");
         if expected == "a string" && !found.starts_with("sequence") && !found.starts_with("map") {
             help.push_str(" (quote the value to make it a string)");
@@ -374,10 +388,16 @@ fn node_error(error: &NodeError, fallback: Span, sources: &Sources) -> Diagnosti
             .split_once(", expected ")
             .unwrap_or((rest, "another value"));
         let expected = plain_type(expected);
+        let found = unquoted(found);
         return Diagnostic::new(format!("expected {expected}, found {found}"))
             .at(sources, span, format!("expected {expected}"))
             .help(format!("write {expected} here"));
     }
+    let message = if hidden {
+        "this value is not accepted here"
+    } else {
+        message
+    };
     Diagnostic::new(message.to_owned())
         .at(sources, span, "here")
         .help("see the config reference in README.md")
@@ -460,7 +480,7 @@ pub(crate) fn closest<'a>(
 
 /// Edit distance counting a swap of two neighbouring characters as one edit (optimal string
 /// alignment): `titel` is one typo away from `title`.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];

@@ -5,10 +5,11 @@
 //! once by the command line (`render`).
 
 use std::fmt;
+use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
-use super::source::{SourceFile, Sources, Span};
+use super::source::{Snippets, SourceFile, Sources, Span};
 
 /// How many lines apart two places of one error may be and still share a snippet.
 const MAX_SNIPPET_GAP: usize = 6;
@@ -21,7 +22,7 @@ pub struct Diagnostic(Box<Inner>);
 struct Inner {
     message: String,
     help: Option<String>,
-    source: Option<NamedSource<std::sync::Arc<String>>>,
+    source: Option<NamedSource<Snippets>>,
     location: Option<String>,
     labels: Vec<(Span, String)>,
 }
@@ -46,8 +47,8 @@ impl Diagnostic {
 
     /// Like [`Diagnostic::at`], for a span known to point into `file`.
     #[must_use]
-    pub fn at_in(mut self, file: &SourceFile, span: Span, label: impl Into<String>) -> Self {
-        self.0.source = Some(NamedSource::new(file.name(), file.display_text()));
+    pub fn at_in(mut self, file: &Arc<SourceFile>, span: Span, label: impl Into<String>) -> Self {
+        self.0.source = Some(NamedSource::new(file.name(), Snippets(Arc::clone(file))));
         self.0.location = Some(file.location(span.start()));
         self.0.labels.insert(0, (span, label.into()));
         self

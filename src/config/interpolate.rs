@@ -26,6 +26,9 @@ enum Part {
 #[error("{message}")]
 pub struct TemplateError {
     pub message: String,
+    /// The message without any of the string's text, for strings that must not be shown
+    /// (a token).
+    pub summary: &'static str,
     pub offset: usize,
     pub len: usize,
 }
@@ -57,6 +60,7 @@ impl Template {
                 let Some(close) = body.find('}') else {
                     return Err(TemplateError {
                         message: "`${` is not closed by `}`".into(),
+                        summary: "`${` is not closed by `}`",
                         offset,
                         len: text.len() - offset,
                     });
@@ -66,6 +70,7 @@ impl Template {
                 if !is_var_name(name) {
                     return Err(TemplateError {
                         message: format!("`{name}` is not a valid environment variable name"),
+                        summary: "a reference does not name a valid environment variable",
                         offset,
                         len,
                     });
@@ -95,6 +100,16 @@ impl Template {
     #[must_use]
     pub fn is_literal(&self) -> bool {
         self.vars().next().is_none()
+    }
+
+    /// The variable's name when the string is exactly one reference and nothing else, as a
+    /// token must be (§7: a token is never written into the config, not even in part).
+    #[must_use]
+    pub fn single_var(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Var { name, .. }] => Some(name),
+            _ => None,
+        }
     }
 
     /// The names of the variables referenced, in order.
@@ -190,6 +205,22 @@ mod tests {
                 len: 7
             }
         );
+    }
+
+    #[test]
+    fn single_reference() {
+        let single = |text: &str| {
+            Template::parse(text)
+                .unwrap()
+                .single_var()
+                .map(str::to_owned)
+        };
+        assert_eq!(single("${TOKEN}"), Some("TOKEN".to_owned()));
+        assert_eq!(single("${HOME}secret"), None);
+        assert_eq!(single("abc${TOKEN}"), None);
+        assert_eq!(single("${A}${B}"), None);
+        assert_eq!(single("$${TOKEN}"), None);
+        assert_eq!(single("literal"), None);
     }
 
     #[test]

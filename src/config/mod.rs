@@ -27,10 +27,11 @@ pub mod raw;
 mod redact;
 mod source;
 mod spanned;
+mod suggest;
 mod validate;
 mod yaml;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use collect::SUPPORTED_VERSION;
 pub use diagnostic::{Diagnostic, Errors, Style, render};
@@ -53,19 +54,60 @@ pub struct LoadOptions {
 /// Reads and validates the config at `path`: a file, or a folder whose `*.yaml` and `*.yml`
 /// files are merged. Makes no network call and reads no secret.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Config, Errors> {
-    let mut sources = Sources::default();
+    load_with(path, &[], options)
+}
+
+/// A config file about to be written: what `import` checks before it writes anything.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending<'a> {
+    /// Where it will be written.
+    pub path: &'a Path,
+    /// What errors call it: its path as the user gave it, or `<stdout>`.
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// Validates the config that `path` will be once the `pending` files are written: [`load`],
+/// with each pending file read from memory in place of the file at its path, and the pending
+/// files in a folder `path` (existing or not) among the folder's files.
+pub fn load_with(
+    path: &Path,
+    pending: &[Pending<'_>],
+    options: &LoadOptions,
+) -> Result<Config, Errors> {
     let mut errors = Errors::default();
+    let files = load::files_with(path, pending, &mut errors);
+    load_files(&files, pending, *options, errors)
+}
+
+/// Validates the `pending` files alone, as one config, reading nothing from disk.
+pub fn load_pending(pending: &[Pending<'_>], options: &LoadOptions) -> Result<Config, Errors> {
+    let files: Vec<PathBuf> = pending.iter().map(|p| p.path.to_owned()).collect();
+    load_files(&files, pending, *options, Errors::default())
+}
+
+fn load_files(
+    files: &[PathBuf],
+    pending: &[Pending<'_>],
+    options: LoadOptions,
+    mut errors: Errors,
+) -> Result<Config, Errors> {
+    let mut sources = Sources::default();
     let mut declarations = collect::Declarations::new();
     let mut reader = load::Reader::default();
     // One file at a time: a file's node tree takes several times the memory of its
     // declarations, so each goes as soon as they are collected.
-    for file in load::files(path, &mut errors) {
-        if let Some(text) = reader.read(&file, &mut sources, &mut errors) {
-            let document = text.parse(&sources, &mut errors);
+    for file in files {
+        let text = match pending.iter().find(|p| p.path == file) {
+            Some(p) => reader.pending(p, &mut errors),
+            None => reader.read(file, &mut errors),
+        };
+        if let Some(text) = text {
+            let document = text.parse(&mut sources, &mut errors);
             collect::collect(&mut declarations, &document, &sources, &mut errors);
         }
     }
-    let config = validate::build(declarations, &sources, *options, &mut errors);
+    let config = validate::build(declarations, &sources, options, &mut errors);
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -98,9 +140,9 @@ mod tests {
             let mut sources = Sources::default();
             let mut errors = Errors::default();
             let text = load::Reader::default()
-                .read(Path::new(example), &mut sources, &mut errors)
+                .read(Path::new(example), &mut errors)
                 .unwrap();
-            let document = text.parse(&sources, &mut errors);
+            let document = text.parse(&mut sources, &mut errors);
             assert!(errors.is_empty(), "{example}: {errors}");
             let root = document.root.as_ref().unwrap();
             let raw: RawFile = root.deserialize().unwrap();

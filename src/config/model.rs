@@ -9,7 +9,8 @@
 use std::borrow::{Borrow, Cow};
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -17,6 +18,7 @@ use secrecy::SecretString;
 
 use super::diagnostic::Diagnostic;
 use super::interpolate::{self, Template};
+use super::load::FileRefusal;
 use super::managed::Managed;
 pub use super::raw::{Deprovision, Preset};
 use super::source::{SourceFile, Span};
@@ -393,26 +395,12 @@ impl Provider {
                 Ok(Some(SecretString::from(token)))
             }
             TokenSource::File { path, span } => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Diagnostic::new(format!(
-                        "provider `{}`: cannot read token file {}: {e}",
-                        self.name,
-                        path.display()
-                    ))
-                    .at_in(&self.file, *span, "token file")
-                    .help("create the file, or fix the path (relative to this config file)")
+                let token = read_token_file(path).map_err(|(message, help)| {
+                    Diagnostic::new(format!("provider `{}`: {message}", self.name))
+                        .at_in(&self.file, *span, "token file")
+                        .help(help)
                 })?;
-                let token = text.trim_end_matches(['\n', '\r']);
-                if token.trim().is_empty() {
-                    return Err(Diagnostic::new(format!(
-                        "provider `{}`: token file {} is empty",
-                        self.name,
-                        path.display()
-                    ))
-                    .at_in(&self.file, *span, "empty token file")
-                    .help("write the API token into the file"));
-                }
-                Ok(Some(SecretString::from(token.to_owned())))
+                Ok(Some(SecretString::from(token)))
             }
         }
     }
@@ -441,6 +429,67 @@ impl Provider {
 }
 
 pub(crate) const EMBEDDED_PREFIX: &str = "embedded:";
+
+/// The largest token file read: a token is a few hundred bytes at most.
+pub const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads the token in the file at `path`: a regular file (a FIFO, device or directory is
+/// refused, never read) of at most [`MAX_TOKEN_FILE_BYTES`], in UTF-8, its token on one line,
+/// with a byte order mark and whitespace around it ignored. The error (what is wrong, and what
+/// to do) names the file and never quotes what it holds.
+fn read_token_file(path: &Path) -> Result<String, (String, &'static str)> {
+    let shown = path.display();
+    let file = super::load::open_regular(path).map_err(|refusal| match refusal {
+        FileRefusal::Io(e) => (
+            format!("cannot read token file {shown}: {e}"),
+            "create the file, or fix the path (relative to this config file)",
+        ),
+        refusal => (
+            format!("token file {}", refusal.message(path)),
+            "name a regular file that holds the token, relative to this config file",
+        ),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            (
+                format!("cannot read token file {shown}: {e}"),
+                "check the file's permissions",
+            )
+        })?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err((
+            format!(
+                "token file {shown} is larger than {} KiB, the most read for a token",
+                MAX_TOKEN_FILE_BYTES / 1024
+            ),
+            "write the API token alone into the file",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        (
+            format!("token file {shown} is not UTF-8 text"),
+            "write the API token alone into the file, as text",
+        )
+    })?;
+    let token = text
+        .trim_start_matches('\u{feff}')
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if token.is_empty() {
+        return Err((
+            format!("token file {shown} is empty"),
+            "write the API token into the file",
+        ));
+    }
+    if token.contains(['\n', '\r']) {
+        return Err((
+            format!("token file {shown} holds more than one line"),
+            "write the API token alone into the file, on one line",
+        ));
+    }
+    Ok(token.to_owned())
+}
 
 /// Parses a resolved provider URL: `embedded:PATH` (relative to `dir`) or an http(s) URL.
 pub(crate) fn parse_endpoint(text: &str, dir: &std::path::Path) -> Result<Endpoint, String> {

@@ -50,12 +50,15 @@ pub struct RawProvider {
     /// environment.
     #[schemars(required)]
     pub url: Option<Spanned<String>>,
-    /// API token as a `${VAR}` reference to the environment (a literal token is refused, so
-    /// that none is ever committed). Mutually exclusive with `token_file`.
+    /// API token as exactly one `${VAR}` reference to the environment (a literal token, or
+    /// literal text around a reference, is refused, so that no part of a token is ever
+    /// committed). Mutually exclusive with `token_file`.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^\$\{"))]
+    #[schemars(regex(pattern = r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"))]
     pub token: Option<Spanned<String>>,
-    /// File holding the API token, relative to this file. Mutually exclusive with `token`.
+    /// File holding the API token, relative to this file: a regular file of at most 64 KiB,
+    /// the token on one line (whitespace and a byte order mark around it are ignored).
+    /// Mutually exclusive with `token`.
     #[serde(default)]
     pub token_file: Option<Spanned<String>>,
     /// Scheme of the `Authorization` header: `Authorization: <scheme> <token>`.

@@ -24,6 +24,7 @@ use super::raw::{
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
+use super::suggest::Suggestions;
 
 /// The core User schema: its attributes are declared directly, not as an extension.
 const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -41,6 +42,8 @@ pub(crate) fn build(
         broken: declarations.broken,
         provider_sets: HashMap::new(),
         every_provider: Arc::default(),
+        user_suggestions: None,
+        group_suggestions: None,
     };
     let providers = v.providers(
         declarations.providers,
@@ -82,6 +85,10 @@ struct Validator<'a> {
     provider_sets: HashMap<BTreeSet<String>, Arc<BTreeSet<String>>>,
     /// The names of all valid providers: where a user or group with no `providers` is.
     every_provider: Arc<BTreeSet<String>>,
+    /// "Did you mean" among the userNames and displayNames, indexed on the first reference
+    /// that names nobody.
+    user_suggestions: Option<Suggestions>,
+    group_suggestions: Option<Suggestions>,
 }
 
 impl Validator<'_> {
@@ -354,20 +361,38 @@ impl Validator<'_> {
                 TokenSource::None
             }
             (Some(token), None) => match self.template(file, token, provider, "token") {
-                Some(template) if template.template.is_literal() => {
+                Some(template) if template.template.single_var().is_some() => {
+                    TokenSource::Value(template)
+                }
+                Some(template) => {
+                    // Literal text, whole or around a reference (`${HOME}s3cret`), would be a
+                    // secret committed with the config: a token is one variable's value.
+                    let (message, label) = if template.template.is_literal() {
+                        (
+                            "the token is written into the config file",
+                            "a literal token",
+                        )
+                    } else if template.template.vars().nth(1).is_some() {
+                        (
+                            "the token joins several `${VAR}` references",
+                            "not exactly one `${VAR}`",
+                        )
+                    } else {
+                        (
+                            "the token mixes literal text with a `${VAR}` reference",
+                            "literal text in the token",
+                        )
+                    };
                     self.error(
-                        Diagnostic::new(format!(
-                            "provider `{provider}`: the token is written into the config file"
-                        ))
-                        .at(self.sources, template.span, "a literal token")
-                        .help(format!(
-                            "never commit a token: write `token: ${{{}}}` and export that variable, or use `token_file: PATH`",
-                            token_var(provider)
-                        )),
+                        Diagnostic::new(format!("provider `{provider}`: {message}"))
+                            .at(self.sources, template.span, label)
+                            .help(format!(
+                                "never commit a token: write `token: ${{{}}}` (exactly one reference, nothing around it) and export that variable, or use `token_file: PATH`",
+                                token_var(provider)
+                            )),
                     );
                     TokenSource::None
                 }
-                Some(template) => TokenSource::Value(template),
                 None => TokenSource::None,
             },
             (None, Some(path)) => {
@@ -465,8 +490,14 @@ impl Validator<'_> {
             Err(e) => {
                 let span =
                     text_offset.map_or(value.span, |start| value.span.sub(start + e.offset, e.len));
+                // A token's text is never shown, malformed or not.
+                let message = if key == "token" {
+                    e.summary.to_owned()
+                } else {
+                    e.message
+                };
                 self.error(
-                    Diagnostic::new(format!("provider `{provider}`: `{key}`: {}", e.message))
+                    Diagnostic::new(format!("provider `{provider}`: `{key}`: {message}"))
                         .at(self.sources, span, "malformed reference")
                         .help("write `${NAME}` with NAME made of letters, digits and `_`; write `$$` for a literal `$`"),
                 );
@@ -989,7 +1020,13 @@ impl Validator<'_> {
             if self.broken.users.contains(&*key) {
                 return None;
             }
-            let help = match closest(&name.value, users.iter().map(|u| u.user_name.as_str())) {
+            let suggestions = self
+                .user_suggestions
+                .get_or_insert_with(|| Suggestions::new(users.iter().map(|u| &*u.user_name)));
+            let help = match suggestions
+                .nearest(&name.value, |i| &users[i].user_name)
+                .map(|i| &users[i].user_name)
+            {
                 Some(near) => {
                     format!("did you mean `{near}`? Otherwise declare the user under `users:`")
                 }
@@ -1188,7 +1225,13 @@ impl Validator<'_> {
             if self.broken.groups.contains(&*key) {
                 return None;
             }
-            let help = match closest(&name.value, groups.iter().map(|g| g.display_name.as_str())) {
+            let suggestions = self
+                .group_suggestions
+                .get_or_insert_with(|| Suggestions::new(groups.iter().map(|g| &*g.display_name)));
+            let help = match suggestions
+                .nearest(&name.value, |i| &groups[i].display_name)
+                .map(|i| &groups[i].display_name)
+            {
                 Some(near) => {
                     format!("did you mean `{near}`? Otherwise declare the group under `groups:`")
                 }

@@ -16,11 +16,13 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span as YamlSpan, Tag};
 
 use super::load::{MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES};
 use super::node::{Node, Value};
+use super::redact::{self, Part, Secrets};
 use super::source::{SourceId, Span};
 
 mod fast;
@@ -32,6 +34,9 @@ pub(crate) struct YamlError {
     pub(crate) message: String,
     pub(crate) start: usize,
     pub(crate) len: usize,
+    /// Byte ranges of secrets in what was read before the error (see [`redact`]), to be
+    /// masked in the error's snippet.
+    pub(crate) secrets: Vec<Range<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +110,48 @@ enum Frame<'a> {
 
 impl<'a> Builder<'a> {
     fn run(mut self) -> Result<Option<Node<'a>>, YamlError> {
+        match self.events() {
+            Ok(()) => Ok(self.root),
+            Err(mut error) => {
+                error.secrets = self.secrets();
+                Err(error)
+            }
+        }
+    }
+
+    /// The secrets in what was built when an error stopped the parser: the nodes built so
+    /// far, and the value of a token key being read, to the end of the text.
+    fn secrets(&self) -> Vec<Range<usize>> {
+        let mut parts: Vec<Part<'_, 'a>> = self.root.iter().map(Part::Node).collect();
+        let mut pending = Vec::new();
+        for frame in &self.stack {
+            match frame {
+                Frame::Seq { items, .. } => parts.extend(items.iter().map(Part::Node)),
+                Frame::Map { entries, key, .. } => {
+                    parts.push(Part::Entries(entries));
+                    if let Some(key) = key {
+                        parts.push(Part::Node(key));
+                        if redact::is_token_key(key) {
+                            // From the value on, past the `:` after the key.
+                            let rest = &self.text[key.span.start() + key.span.len()..];
+                            let rest = rest.trim_start_matches([' ', '\t']);
+                            let rest = rest.strip_prefix(':').unwrap_or(rest);
+                            let rest = rest.trim_start_matches([' ', '\t']);
+                            pending.push(self.text.len() - rest.len());
+                        }
+                    }
+                }
+            }
+        }
+        parts.extend(self.anchors.values().map(|(node, _)| Part::Node(node)));
+        let mut secrets = Secrets::find(&parts);
+        for start in pending {
+            secrets.mask_from(start);
+        }
+        secrets.into_ranges()
+    }
+
+    fn events(&mut self) -> Result<(), YamlError> {
         let mut parser = Parser::new_from_str(self.text);
         while let Some(event) = parser.next_event() {
             let (event, span) = event.map_err(|e| self.scan_error(&e))?;
@@ -156,11 +203,16 @@ impl<'a> Builder<'a> {
                 _ => {}
             }
         }
-        Ok(self.root)
+        Ok(())
     }
 
     /// Leaves the innermost collection and places it in its parent.
     fn close(&mut self) -> Result<(), YamlError> {
+        // A mapping is checked while still on the stack, so that on error its entries are
+        // among what was built, where secrets are looked for.
+        if let Some(Frame::Map { entries, .. }) = self.stack.last_mut() {
+            merge_and_check(entries)?;
+        }
         match self.stack.pop() {
             Some(Frame::Seq {
                 span,
@@ -182,7 +234,6 @@ impl<'a> Builder<'a> {
                 nodes,
                 ..
             }) => {
-                let entries = merge_and_check(entries)?;
                 self.finish(
                     Node {
                         span,
@@ -329,14 +380,13 @@ fn error(kind: YamlErrorKind, message: impl Into<String>, at: Span) -> YamlError
         message: message.into(),
         start: at.start(),
         len: at.len(),
+        secrets: Vec::new(),
     }
 }
 
 /// Applies merge keys (`<<: *defaults`: keys written in the mapping win, then earlier merged
-/// mappings) and rejects a key written twice.
-fn merge_and_check<'a>(
-    entries: Vec<(Node<'a>, Node<'a>)>,
-) -> Result<Vec<(Node<'a>, Node<'a>)>, YamlError> {
+/// mappings) and rejects a key written twice. On error, `entries` are left as they were.
+fn merge_and_check<'a>(entries: &mut Vec<(Node<'a>, Node<'a>)>) -> Result<(), YamlError> {
     let is_merge = |key: &Node| matches!(&key.value, Value::String(s) if s == "<<");
     if entries.len() <= 16 && !entries.iter().any(|(k, _)| is_merge(k)) {
         // Small mappings, the common case: compare pairwise, no allocation.
@@ -348,16 +398,15 @@ fn merge_and_check<'a>(
                 return Err(duplicate(key));
             }
         }
-        return Ok(entries);
+        return Ok(());
     }
-    let mut explicit = Vec::with_capacity(entries.len());
-    let mut merged = Vec::new();
+    // Checked first, so that nothing is moved before an error.
     let mut seen: HashSet<String> = HashSet::new();
-    for (key, value) in entries {
-        if is_merge(&key) {
-            let sources = match value.value {
-                Value::Map(_) => vec![value],
-                Value::Seq(items) => items,
+    for (key, value) in entries.iter() {
+        if is_merge(key) {
+            let sources = match &value.value {
+                Value::Map(_) => std::slice::from_ref(value),
+                Value::Seq(items) => items.as_slice(),
                 _ => {
                     return Err(error(
                         YamlErrorKind::Syntax,
@@ -366,29 +415,44 @@ fn merge_and_check<'a>(
                     ));
                 }
             };
-            for source in sources {
-                let Value::Map(entries) = source.value else {
-                    return Err(error(
-                        YamlErrorKind::Syntax,
-                        "a merge key (`<<`) takes a mapping or a list of mappings",
-                        source.span,
-                    ));
-                };
-                merged.extend(entries);
+            if let Some(source) = sources.iter().find(|s| !matches!(s.value, Value::Map(_))) {
+                return Err(error(
+                    YamlErrorKind::Syntax,
+                    "a merge key (`<<`) takes a mapping or a list of mappings",
+                    source.span,
+                ));
             }
+        } else if !seen.insert(key_text(key)) {
+            return Err(duplicate(key));
+        }
+    }
+    let mut explicit = Vec::with_capacity(entries.len());
+    let mut merged = Vec::new();
+    for (key, value) in entries.drain(..) {
+        if !is_merge(&key) {
+            explicit.push((key, value));
             continue;
         }
-        if !seen.insert(key_text(&key)) {
-            return Err(duplicate(&key));
+        let sources = match value.value {
+            Value::Seq(items) => items,
+            other => vec![Node {
+                span: value.span,
+                value: other,
+            }],
+        };
+        for source in sources {
+            if let Value::Map(entries) = source.value {
+                merged.extend(entries);
+            }
         }
-        explicit.push((key, value));
     }
     for (key, value) in merged {
         if seen.insert(key_text(&key)) {
             explicit.push((key, value));
         }
     }
-    Ok(explicit)
+    *entries = explicit;
+    Ok(())
 }
 
 /// A comparable rendering of a key.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::client::{BulkLimits, Capabilities, ResourceKind};
 use crate::plan::{
     Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, RenameOutcome,
-    Request, Unmanaged, Warning,
+    Request, Server, ServerIdentity, Unmanaged, Warning,
 };
 
 const ROLES: &str = "urn:scim:tonkean:tonkeanRoles";
@@ -267,7 +267,14 @@ fn tonkean_deprovisions() -> Vec<Op> {
 fn tonkean() -> ProviderPlan {
     ProviderPlan {
         provider: "tonkean".to_owned(),
-        url: "https://tonkean.example.com/scim/v2".to_owned(),
+        url: "${TONKEAN_SCIM_URL}".to_owned(),
+        server: Some(Server {
+            url: "https://tonkean.example.com/scim/v2".to_owned(),
+            identity: Some(ServerIdentity {
+                service_provider_config: "sha256:6a0e31c2".to_owned(),
+                resource_types: Some("sha256:b5d47f90".to_owned()),
+            }),
+        }),
         capabilities: Capabilities {
             patch: true,
             bulk: None,
@@ -435,6 +442,10 @@ fn sandbox() -> ProviderPlan {
     ProviderPlan {
         provider: "sandbox".to_owned(),
         url: "embedded:.scimform/sandbox".to_owned(),
+        server: Some(Server {
+            url: "embedded:/srv/directory/.scimform/sandbox".to_owned(),
+            identity: None,
+        }),
         capabilities: Capabilities {
             patch: true,
             bulk: Some(BulkLimits {
@@ -476,7 +487,9 @@ fn sandbox() -> ProviderPlan {
 /// tombstoned group deletion, a group renamed in place and one replaced, unmanaged objects and
 /// warnings, across two providers.
 pub fn two_providers() -> Plan {
-    Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()])
+    let mut plan = Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()]);
+    plan.config_path = Some("directory".to_owned());
+    plan
 }
 
 /// One provider with one change, for the simplest shape of each format.

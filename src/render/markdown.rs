@@ -1,13 +1,13 @@
 //! The markdown format, for a pull-request comment.
 //!
-//! A heading, a table with one row per provider (and a total row when there are several), the
-//! summary sentence, the warnings, then one collapsed `<details>` block per provider that has
-//! changes, holding its text rendering in a ```` ```diff ```` block, and one per provider that
-//! leaves objects unmanaged, naming them. GitHub colours a diff line by its first character,
-//! so here the sign comes first and the indentation after it, and `~` becomes `!`, which the
-//! diff grammar shows as a change. An empty plan is one line, with its warnings and unmanaged
-//! objects after it. A plan too long for one comment keeps its table and has its diff blocks
-//! cut, saying so.
+//! A heading, a table with one row per provider and its server (and a total row when there
+//! are several), the summary sentence, the warnings, then one collapsed `<details>` block per
+//! provider that has changes, holding its text rendering in a ```` ```diff ```` block, and one
+//! per provider that leaves objects unmanaged, naming them. GitHub colours a diff line by its
+//! first character, so here the sign comes first and the indentation after it, and `~` becomes
+//! `!`, which the diff grammar shows as a change. An empty plan is one line, one more naming
+//! the servers, then its warnings and unmanaged objects. A plan too long for one comment keeps
+//! its table and has its diff blocks cut, saying so.
 //!
 //! A plan a guard refuses says so first, with the reason, and shows its changes expanded: the
 //! comment is where a reviewer learns what the guard stopped.
@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 
 use super::text::{body, header};
 use super::{
-    Line, Sign, count, more_warnings, provider_notes, sanitize, shown_warnings, summary_sentence,
-    unmanaged_lines, warning_sentence,
+    Line, Sign, count, more_warnings, provider_notes, sanitize, server_url, shown_warnings,
+    summary_sentence, unmanaged_lines, warning_sentence,
 };
 use crate::plan::{Plan, ProviderPlan, Summary};
 
@@ -47,6 +47,20 @@ fn render_within(plan: &Plan, refusals: &[String], limit: usize) -> String {
     let unmanaged: String = plan.providers.iter().map(unmanaged_block).collect();
     if plan.is_empty() && refusals.is_empty() {
         let mut out = format!("**scimform plan:** {}\n", summary_sentence(plan));
+        let servers: Vec<String> = plan
+            .providers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} at {}",
+                    html_text(&p.provider),
+                    html_text(&server_url(p))
+                )
+            })
+            .collect();
+        if !servers.is_empty() {
+            let _ = writeln!(out, "\nServers read: {}.", servers.join("; "));
+        }
         notes(&mut out, plan);
         warnings(&mut out, plan);
         out.push_str(&unmanaged);
@@ -66,18 +80,19 @@ fn render_within(plan: &Plan, refusals: &[String], limit: usize) -> String {
         out
     };
     out.push_str(
-        "| provider | create | update | deactivate | delete | write requests | unmanaged |\n",
+        "| provider | server | create | update | deactivate | delete | write requests | unmanaged |\n",
     );
-    out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for provider in &plan.providers {
         row(
             &mut out,
             &table_cell(&provider.provider),
+            &table_cell(&server_url(provider)),
             &provider.summary(),
         );
     }
     if plan.providers.len() > 1 {
-        row(&mut out, "**total**", &plan.summary());
+        row(&mut out, "**total**", "", &plan.summary());
     }
     let _ = writeln!(out, "\n{}", summary_sentence(plan));
     notes(&mut out, plan);
@@ -190,7 +205,7 @@ fn notes(out: &mut String, plan: &Plan) {
     }
 }
 
-fn row(out: &mut String, name: &str, summary: &Summary) {
+fn row(out: &mut String, name: &str, server: &str, summary: &Summary) {
     let unmanaged = match (summary.unmanaged_users, summary.unmanaged_groups) {
         (0, 0) => "0".to_owned(),
         (users, 0) => count(users, "user", "users"),
@@ -203,7 +218,7 @@ fn row(out: &mut String, name: &str, summary: &Summary) {
     };
     let _ = writeln!(
         out,
-        "| {name} | {} | {} | {} | {} | {} | {unmanaged} |",
+        "| {name} | {server} | {} | {} | {} | {} | {} | {unmanaged} |",
         summary.create, summary.update, summary.deactivate, summary.delete, summary.requests,
     );
 }

@@ -18,10 +18,11 @@
 //! roles, likely renames) before its ops. A plan a guard refuses is rendered by
 //! [`render_refused`], in text or markdown only.
 //!
-//! Nothing here prints a token or an `Authorization` header: a plan holds none, and the
-//! provider URL is shown with any `user:password@` part masked. Text that comes from a server
-//! (userNames, display names, attribute values) has its control characters escaped, so a
-//! hostile value cannot drive the terminal.
+//! Nothing here prints a token or an `Authorization` header: a plan holds none, and it names
+//! each provider's server by its resolved URL, which holds no user, password or query (or, in
+//! a plan saved by an older release, by the URL as written, with any `user:password@` masked).
+//! Text that comes from a server (userNames, display names, attribute values) has its control
+//! characters escaped, so a hostile value cannot drive the terminal.
 
 mod json;
 mod markdown;
@@ -162,8 +163,16 @@ fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Where a provider's server is, fit to show: its resolved URL (scheme, host, path), or the URL
+/// as written in the config when the plan does not record it.
+fn server_url(provider: &ProviderPlan) -> Cow<'_, str> {
+    match &provider.server {
+        Some(server) => sanitize(&server.url),
+        None => display_url(&provider.url),
+    }
+}
+
 /// A provider URL fit to show: a `user:password@` part is masked, control characters escaped.
-/// The URL is shown as written in the config, so `${VAR}` references stay unresolved.
 fn display_url(url: &str) -> Cow<'_, str> {
     let authority_start = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[authority_start..];

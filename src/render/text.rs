@@ -39,7 +39,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::{
-    Line, Sign, count, display_url, more_warnings, provider_notes, rename_notes, sanitize,
+    Line, Sign, count, more_warnings, provider_notes, rename_notes, sanitize, server_url,
     shown_warnings, summary_sentence, unmanaged_lines, warning_sentence,
 };
 use crate::client::ResourceKind;
@@ -129,12 +129,12 @@ pub(super) fn render_refused(plan: &Plan, refusals: &[String], color: bool) -> S
     out
 }
 
-/// The provider's first line: its name, where it is, and what reading it cost.
+/// The provider's first line: its name, its server, and what reading it cost.
 pub(super) fn header(provider: &ProviderPlan) -> String {
     format!(
         "{} at {}: read in {}, {} on the server",
         sanitize(&provider.provider),
-        display_url(&provider.url),
+        server_url(provider),
         count(provider.reads, "request", "requests"),
         count(provider.existing_users, "user", "users"),
     )

@@ -115,6 +115,7 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
     ProviderPlan {
         provider: provider.name().to_owned(),
         url: provider.url_template().to_owned(),
+        server: None,
         capabilities,
         reads: 0,
         existing_users: live.total_users,

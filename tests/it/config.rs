@@ -45,6 +45,14 @@ fn corpus_covers_the_required_cases() {
         "empty.yaml",
         "folder-duplicate",
         "tombstoned-member.yaml",
+        "literal-token-anchor.yaml",
+        "literal-token-block.yaml",
+        "literal-token-flow.yaml",
+        "literal-token-json.yaml",
+        "literal-token-mixed.yaml",
+        "literal-token-next-line.yaml",
+        "literal-token-quoted.yaml",
+        "literal-token-syntax-error.yaml",
     ] {
         assert!(names.iter().any(|n| n == required), "missing {required}");
     }
@@ -85,6 +93,41 @@ fn corpus_messages() {
             );
         }
         insta::assert_snapshot!(name.as_str(), out.stderr);
+    }
+}
+
+/// A literal token is never shown, whatever its YAML spelling (plain, quoted, on the next
+/// line, a block scalar, flow style, JSON, through an anchor, under a misspelt key, as a
+/// number, mixed with a reference, in a file that does not parse): the corpus's
+/// `literal-token*` files all hold the same secret, or a number.
+#[test]
+fn literal_tokens_are_never_shown() {
+    let names: Vec<String> = corpus()
+        .into_iter()
+        .filter(|name| name.starts_with("literal-token"))
+        .collect();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let path = format!("{INVALID}/{name}");
+        let text = std::fs::read_to_string(root().join(&path)).unwrap();
+        assert!(
+            text.contains("s3cr3t-t0k3n-") || text.contains("5336353530323033"),
+            "{name} holds the secret"
+        );
+        let out = run(scimform().args(["validate", "-f", &path]));
+        assert_eq!(out.code, Some(1), "{name}\n{}", out.stderr);
+        for part in ["s3cr3t", "t0k3n", "do-not-print", "53363535"] {
+            assert!(
+                !out.stdout.contains(part) && !out.stderr.contains(part),
+                "{name} shows `{part}`:\n{}",
+                out.stderr
+            );
+        }
+        assert!(
+            out.stderr.contains("*****"),
+            "{name}: masked\n{}",
+            out.stderr
+        );
     }
 }
 

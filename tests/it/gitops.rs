@@ -138,6 +138,10 @@ fn workflows_are_valid_yaml_and_call_only_commands_that_exist() {
         count(|c| matches!(c, Command::Apply(a) if a.plan.is_some())) >= 1,
         "apply on merge applies the saved plan"
     );
+    assert!(
+        count(|c| matches!(c, Command::Show(_))) >= 1,
+        "apply on merge shows the saved plan"
+    );
 }
 
 #[test]

@@ -552,3 +552,174 @@ async fn what_cannot_be_written_exactly_is_a_warning() {
         out.stderr
     );
 }
+
+/// Every `displayName` of "Beta" in a JSON answer, made "Alpha".
+fn rename_beta(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if key == "displayName" && item == "Beta" {
+                    *item = json!("Alpha");
+                } else {
+                    rename_beta(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rename_beta),
+        _ => {}
+    }
+}
+
+/// Runs `import` with `args` on a blocking thread, so that a proxy on the test's runtime keeps
+/// serving.
+async fn import_args(token: &str, args: Vec<String>) -> Run {
+    let token = token.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        scim(&token, &args)
+    })
+    .await
+    .unwrap()
+}
+
+/// A server holding what a config cannot declare — two groups of one displayName (the embedded
+/// server refuses them, so a proxy renames one), an email without a dot in its domain — is not
+/// imported: to stdout, to a file or to a folder, the import names each object and why, exits
+/// 1, and prints or writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_config_cannot_declare_is_not_imported() {
+    let serve = Serve::start();
+    let server = Server::serve(&serve);
+    let ada = server
+        .call(
+            reqwest::Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "ada@example.com", "emails": [{"value": "ada@x"}]})),
+        )
+        .await;
+    let ada = ada["id"].as_str().unwrap().to_owned();
+    for name in ["Alpha", "Beta"] {
+        server
+            .call(
+                reqwest::Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": name, "members": [{"value": ada}]})),
+            )
+            .await;
+    }
+    let proxy = Rewriter::start(&serve.base, str::to_owned, |_, _, body| rename_beta(body)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &proxy.base_url);
+    let import = |out: Option<&Path>| {
+        let mut args = vec![
+            "import".to_owned(),
+            "-f".to_owned(),
+            config.display().to_string(),
+        ];
+        if let Some(out) = out {
+            args.extend(["-o".to_owned(), out.display().to_string()]);
+        }
+        import_args(&serve.token, args)
+    };
+
+    let out = import(None).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "", "nothing is printed");
+    for expected in [
+        "group `Alpha` is declared twice",
+        "╭─[<stdout>:",
+        "user `ada@example.com`: `ada@x` is not an email address",
+        "error: nothing was printed: the server holds what a config cannot declare",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}\n{}", out.stderr);
+    }
+
+    let file = dir.path().join("directory.yaml");
+    let out = import(Some(&file)).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "error: nothing was written to {}: the server holds",
+            file.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!file.exists(), "nothing is written");
+
+    let folder = dir.path().join("backup/");
+    let out = import(Some(&folder)).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("group `Alpha` is declared twice"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !folder.exists() || std::fs::read_dir(&folder).unwrap().next().is_none(),
+        "nothing is written to the folder"
+    );
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(written, ["source.yaml"], "no temporary file is left");
+}
+
+/// A folder that already holds config which does not go with the import (here, the same
+/// provider declared again) is left as it was, and the error names the files in the way,
+/// not the server.
+#[tokio::test]
+async fn an_import_into_a_folder_holding_other_config_writes_nothing() {
+    let serve = Serve::start();
+    let server = Server::serve(&serve);
+    seed(&server, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &serve.base);
+    let folder = dir.path().join("backup");
+    std::fs::create_dir(&folder).unwrap();
+    let other = "version: 1\nproviders:\n  live:\n    url: embedded:other\n";
+    std::fs::write(folder.join("other.yaml"), other).unwrap();
+
+    let out = scim(
+        &serve.token,
+        &[
+            "import",
+            "-f",
+            config.to_str().unwrap(),
+            "-o",
+            &format!("{}/", folder.display()),
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("provider `live` is declared twice"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "first declared here at {}:3:3",
+            folder.join("other.yaml").display()
+        )) && out
+            .stderr
+            .contains("the folder already holds config files that do not load together"),
+        "{}",
+        out.stderr
+    );
+    let names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["other.yaml"], "nothing is written");
+    assert_eq!(
+        std::fs::read_to_string(folder.join("other.yaml")).unwrap(),
+        other
+    );
+
+    // The same folder without the file in the way takes the import, and again over it.
+    std::fs::remove_file(folder.join("other.yaml")).unwrap();
+    import(&serve.token, &config, &folder);
+    import(&serve.token, &config, &folder);
+    assert_no_changes(&serve.token, &folder);
+}

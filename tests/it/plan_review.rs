@@ -363,11 +363,13 @@ groups:
     let summary = "Plan: 1 to create, 1 to update, 1 to deactivate, 1 to delete; 4 write requests.";
     assert!(text.contains(summary), "{text}");
     assert!(markdown.contains(summary), "{markdown}");
+    let server = json["providers"][0]["server"]["url"].as_str().unwrap();
+    assert!(server.starts_with("embedded:"), "{server}");
     assert!(
-        markdown.contains(
-            "| provider | create | update | deactivate | delete | write requests | unmanaged |\n\
-             | --- | ---: | ---: | ---: | ---: | ---: | --- |\n| local | 1 | 1 | 1 | 1 | 4 | 0 |"
-        ),
+        markdown.contains(&format!(
+            "| provider | server | create | update | deactivate | delete | write requests | unmanaged |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n| local | {server} | 1 | 1 | 1 | 1 | 4 | 0 |"
+        )),
         "{markdown}"
     );
     // A removal says its action on its line, in the JSON's word.
