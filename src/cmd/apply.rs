@@ -94,6 +94,24 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
                 plans.push(planned.plan);
                 sessions.push(planned.session);
             }
+            // A guard refuses the plan: shown, naming what it would deprovision, as `plan`
+            // shows it; nothing is sent.
+            Err(planner::PlanError::Guarded { plan, refusal }) => {
+                close(sessions).await;
+                let refused = Plan::new(config.digest().to_owned(), vec![*plan]);
+                let reason = refusal.to_string();
+                if !args.quiet
+                    && let Some(text) = render::render_refused(
+                        &refused,
+                        std::slice::from_ref(&reason),
+                        Format::Text,
+                        render::color_for_stdout(),
+                    )
+                {
+                    let _ = print_stdout(&text);
+                }
+                return fail(reason);
+            }
             Err(error) => {
                 close(sessions).await;
                 return fail(error);

@@ -121,6 +121,29 @@ fn a_plan_the_guard_refuses_is_shown_with_every_user_it_would_deprovision() {
     assert!(json.stdout.is_empty(), "{}", json.stdout);
     assert!(json.stderr.contains(refusal), "{}", json.stderr);
 
+    // `apply` shows the same refused plan, naming everyone, and sends nothing.
+    let applied = scim(&plan, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, Some(1), "{}", applied.stderr);
+    for name in &all[1..] {
+        assert!(
+            applied
+                .stdout
+                .contains(&format!("\n  - user {name} (deactivate, pruned)")),
+            "{name} is named: {}",
+            applied.stdout
+        );
+    }
+    assert!(
+        applied.stdout.contains(&format!("\nRefused: {refusal}")),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        !applied.stdout.contains(" done,"),
+        "nothing was sent: {}",
+        applied.stdout
+    );
+
     let allowed = scim(&plan, &["plan", "--allow-mass-delete"]);
     assert_eq!(allowed.code, Some(0), "{}", allowed.stderr);
     assert!(!allowed.stdout.contains("Refused"), "{}", allowed.stdout);
