@@ -137,6 +137,9 @@ pub(super) async fn settle_race(
     ours: &str,
 ) -> Option<Outcome> {
     let found = lookup(context, op.resource, key).await.ok()?;
+    if found.len() < 2 {
+        return None;
+    }
     let first = found
         .iter()
         .filter_map(|group| {
@@ -150,7 +153,7 @@ pub(super) async fn settle_race(
         })
         .min_by(|a, b| a.0.cmp(&b.0))?;
     let (_, _, first_id) = &first.0;
-    if found.len() < 2 || first_id == ours {
+    if first_id == ours {
         return None;
     }
     tracing::info!(key, ours, first = %first_id, "another run created this group first");

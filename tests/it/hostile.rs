@@ -12,7 +12,7 @@ use axum::response::Response;
 use crate::support::peer::{PEER_TOKEN, PeerServer};
 use crate::support::rewrite::{Rewriter, edit_query};
 use crate::support::serve::Serve;
-use crate::support::{Run, run, scimform};
+use crate::support::{Run, run_off_runtime};
 
 /// A server that only records what reaches it, standing for the other host a redirect leads
 /// to. It answers every request 201 with an empty JSON object.
@@ -77,21 +77,8 @@ fn config(dir: &Path, url: &str) -> PathBuf {
     path
 }
 
-/// Runs scimform off the async runtime, so that the servers in this test's runtime keep
-/// serving.
 async fn scim(config: &Path, token: &str, args: &[&str]) -> Run {
-    let config = config.to_owned();
-    let token = token.to_owned();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        run(scimform()
-            .env("CORP_TOKEN", token)
-            .args(&args)
-            .arg("-f")
-            .arg(&config))
-    })
-    .await
-    .unwrap()
+    run_off_runtime(config, "CORP_TOKEN", token, args).await
 }
 
 /// Every way a write can be redirected — to another host (307 and 308 keep the body), or on

@@ -15,7 +15,7 @@ use crate::support::limiter::{Limiter, Limits};
 use crate::support::peer::{PEER_TOKEN, PeerServer};
 use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
-use crate::support::{Run, run, scimform};
+use crate::support::{Run, run_off_runtime};
 
 /// A server to plan and apply against.
 enum Server {
@@ -63,20 +63,8 @@ fn config(dir: &Path, url: &str, provider_extra: &str, users: usize) -> PathBuf 
     path
 }
 
-/// Runs scimform off the async runtime, so that a proxy in this test's runtime keeps serving.
 async fn scim(config: &Path, token: &str, args: &[&str]) -> Run {
-    let config = config.to_owned();
-    let token = token.to_owned();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        run(scimform()
-            .env("CORP_TOKEN", token)
-            .args(&args)
-            .arg("-f")
-            .arg(&config))
-    })
-    .await
-    .unwrap()
+    run_off_runtime(config, "CORP_TOKEN", token, args).await
 }
 
 /// Plans and applies 30 users and two groups through a link that fails a quarter of all

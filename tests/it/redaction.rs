@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
-use crate::support::{Run, run, scimform};
+use crate::support::{Run, run_off_runtime};
 
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
@@ -26,19 +26,8 @@ fn config(dir: &Path, base: &str) -> PathBuf {
     path
 }
 
-/// Runs scimform on a blocking thread, so that the proxy on the test's runtime keeps serving.
 async fn scim(token: &str, config: &Path, args: &[&str]) -> Run {
-    let (token, config) = (token.to_owned(), config.to_owned());
-    let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        run(scimform()
-            .env("ECHO_TOKEN", &token)
-            .args(&args)
-            .arg("-f")
-            .arg(&config))
-    })
-    .await
-    .unwrap()
+    run_off_runtime(config, "ECHO_TOKEN", token, args).await
 }
 
 fn assert_redacted(out: &Run, token: &str) {

@@ -39,3 +39,19 @@ pub fn run(cmd: &mut Command) -> Run {
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
 }
+
+/// Runs `scimform ARGS -f CONFIG` with `token` in the environment variable `var`, off the async
+/// runtime, so that the servers and proxies a test runs on its runtime keep serving.
+pub async fn run_off_runtime(config: &Path, var: &str, token: &str, args: &[&str]) -> Run {
+    let (config, var, token) = (config.to_owned(), var.to_owned(), token.to_owned());
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        run(scimform()
+            .env(var, token)
+            .args(&args)
+            .arg("-f")
+            .arg(&config))
+    })
+    .await
+    .unwrap()
+}
