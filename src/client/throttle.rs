@@ -9,8 +9,9 @@
 //! - requests are spaced to a rate: the provider's `rate_limit` when the config sets one, and
 //!   once the server has refused, a rate learnt from it (additive increase, multiplicative
 //!   decrease): cut to below what the server let through in the last second at a refusal,
-//!   then raised quickly back near the rate that was refused and slowly beyond it, so that
-//!   refusals stay rare instead of recurring every few seconds;
+//!   then raised quickly back near the rate that was refused, held there for a minute, and only
+//!   then raised slowly beyond it, so that refusals stay rare instead of recurring every few
+//!   seconds;
 //! - one refusal cuts the rate once: the refusals of requests sent before the last cut are
 //!   responses to the old rate, not to the new one; and the rate is cut at most once a second,
 //!   never before a few responses have come (what the server lets through is not known), and never
@@ -40,8 +41,12 @@ const DECREASE: f64 = 0.95;
 /// Below this share of the refused rate, the rate grows by [`FAST_GROWTH`] of it per second.
 const NEAR_CEILING: f64 = 0.97;
 const FAST_GROWTH: f64 = 0.10;
-/// From [`NEAR_CEILING`] up to the refused rate, the rate grows by this share of itself per
-/// second: the next refusal comes tens of seconds after the last.
+/// How long the rate stays at [`NEAR_CEILING`] of the refused rate after a cut before it
+/// creeps on: a refusal costs every request its `Retry-After`, more than running a few percent
+/// under the server's rate for a minute does.
+const HOLD: Duration = Duration::from_secs(60);
+/// After [`HOLD`], from [`NEAR_CEILING`] up to the refused rate, the rate grows by this share
+/// of itself per second.
 const SLOW_GROWTH: f64 = 0.001;
 /// Past the refused rate, by this share of itself per second: the server's limit may have
 /// been lower for a while than it is now.
@@ -245,6 +250,11 @@ impl State {
                 QUICK_PROBE_GROWTH * rate
             } else if rate < NEAR_CEILING * ceiling {
                 FAST_GROWTH * ceiling
+            } else if self
+                .last_cut
+                .is_some_and(|cut| now.duration_since(cut) < HOLD)
+            {
+                0.0
             } else if rate < ceiling {
                 SLOW_GROWTH * rate
             } else {
@@ -275,7 +285,23 @@ impl State {
             _ => Duration::ZERO,
         };
         let measured = span.saturating_sub(paused).max(MIN_MEASURED);
-        let let_through = self.recent.len() as f64 / measured.as_secs_f64();
+        let mut let_through = self.recent.len() as f64 / measured.as_secs_f64();
+        // Probing quickly, the rate climbed through the window: averaged over all of it, what
+        // the server let through reads low. Its last second, if nothing was paused in it, is
+        // nearer the rate the server refused.
+        let probing = self.ceiling.is_some() && !self.ceiling_measured;
+        let unpaused = self
+            .paused_until
+            .is_none_or(|until| now.saturating_duration_since(until) >= WINDOW);
+        if probing && unpaused {
+            let last_window = self
+                .recent
+                .iter()
+                .rev()
+                .take_while(|t| now.duration_since(**t) <= WINDOW)
+                .count();
+            let_through = let_through.max(last_window as f64 / WINDOW.as_secs_f64());
+        }
         let refused_at = match self.rate {
             Some(rate) => rate.min(let_through.max(MIN_RATE)),
             None => let_through.max(MIN_RATE),
@@ -429,5 +455,96 @@ mod tests {
             throttle.record(at, Outcome::Responded);
         }
         assert_eq!(throttle.rate(), Some(20.0));
+    }
+
+    /// Runs `jobs` requests through `parallelism` workers against a token bucket of `rate`
+    /// per second holding `burst`, each response taking `latency`, a refusal answered at once
+    /// with `Retry-After: 1` and retried after it, as the client does. Virtual time: returns
+    /// the wall time over the floor (requests let through ÷ rate) and the requests refused.
+    async fn against_a_token_bucket(
+        rate: f64,
+        burst: f64,
+        latency: Duration,
+        parallelism: usize,
+        jobs: usize,
+    ) -> (f64, usize) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Bucket {
+            tokens: f64,
+            at: Instant,
+        }
+        let throttle = Arc::new(Throttle::new(None));
+        let bucket = Arc::new(Mutex::new(Bucket {
+            tokens: burst,
+            at: Instant::now(),
+        }));
+        let next = Arc::new(AtomicUsize::new(0));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..parallelism {
+            let (throttle, bucket, next, refused) = (
+                Arc::clone(&throttle),
+                Arc::clone(&bucket),
+                Arc::clone(&next),
+                Arc::clone(&refused),
+            );
+            workers.push(tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < jobs {
+                    loop {
+                        let at = throttle.admit().await;
+                        // The request reaches the server a little after it starts.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        let admitted = {
+                            let mut b = bucket.lock().unwrap();
+                            let now = Instant::now();
+                            b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate)
+                                .min(burst);
+                            b.at = now;
+                            if b.tokens >= 1.0 {
+                                b.tokens -= 1.0;
+                                true
+                            } else {
+                                false
+                            }
+                        };
+                        if admitted {
+                            tokio::time::sleep(latency).await;
+                            throttle.record(at, Outcome::Responded);
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        throttle.record(at, Outcome::Refused(Some(Duration::from_secs(1))));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }));
+        }
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        let floor = jobs as f64 / rate;
+        (
+            started.elapsed().as_secs_f64() / floor,
+            refused.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The benchmark's server (`benches/ratelimit.rs`), and one slower and one faster, in
+    /// virtual time: a minute of requests learnt from refusals alone stays near the floor.
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_learnt_from_refusals_keeps_near_a_token_buckets() {
+        for (rate, bound) in [(50.0, 1.10), (20.0, 1.12), (100.0, 1.15)] {
+            let jobs = (rate * 60.0) as usize;
+            let (ratio, refused) =
+                against_a_token_bucket(rate, 5.0, Duration::from_millis(22), 8, jobs).await;
+            assert!(
+                ratio < bound,
+                "{rate}/s: {ratio:.3} of the floor, over {bound}"
+            );
+            assert!(refused * 20 < jobs, "{rate}/s: {refused} of {jobs} refused");
+        }
     }
 }
