@@ -58,6 +58,9 @@ const QUICK_PROBE_GROWTH: f64 = 0.25;
 const MIN_MEASURED: Duration = Duration::from_millis(250);
 /// How many responses in the last window make a refusal in the first second teach a rate.
 const MIN_ANSWERS: usize = 5;
+/// What the server let through, as a share of the rate requests were spaced to, that shows
+/// requests were sent at that rate.
+const SENT_AT_RATE: f64 = 0.9;
 /// The slowest learnt rate, in requests per second.
 const MIN_RATE: f64 = 0.5;
 /// The slowest learnt rate, as a share of the most the server let through in a window.
@@ -302,7 +305,12 @@ impl State {
                 .count();
             let_through = let_through.max(last_window as f64 / WINDOW.as_secs_f64());
         }
+        // Requests were spaced to `rate`: if about that many came back, the server refused that
+        // rate, and what was counted fell short of it only by the jitter of responses across
+        // the window's edges. Far fewer means fewer were sent (too few in flight to keep the
+        // rate), and what was let through is what was refused.
         let refused_at = match self.rate {
+            Some(rate) if let_through >= SENT_AT_RATE * rate => rate,
             Some(rate) => rate.min(let_through.max(MIN_RATE)),
             None => let_through.max(MIN_RATE),
         };
@@ -540,6 +548,7 @@ mod tests {
             let jobs = (rate * 60.0) as usize;
             let (ratio, refused) =
                 against_a_token_bucket(rate, 5.0, Duration::from_millis(22), 8, jobs).await;
+            println!("{rate}/s: {ratio:.3} of the floor, {refused} of {jobs} refused");
             assert!(
                 ratio < bound,
                 "{rate}/s: {ratio:.3} of the floor, over {bound}"
