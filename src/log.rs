@@ -111,7 +111,7 @@ where
         }
         let line = json_line(
             std::time::SystemTime::now(),
-            event.metadata().level(),
+            *event.metadata().level(),
             fields.0,
         );
         let _ = crate::scrub::Scrubbed(std::io::stderr().lock()).write_all(line.as_bytes());
@@ -121,7 +121,7 @@ where
 /// One log line: the time and level first, then `message` and the fields, sorted by name.
 fn json_line(
     at: std::time::SystemTime,
-    level: &tracing::Level,
+    level: tracing::Level,
     mut fields: Map<String, Value>,
 ) -> String {
     let mut line = String::with_capacity(256);
@@ -187,7 +187,7 @@ mod tests {
         fields.insert("path".to_owned(), "/Users?filter=userName eq \"a\"".into());
         fields.insert("message".to_owned(), "request".into());
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_767_604_364_120);
-        let line = json_line(at, &tracing::Level::DEBUG, fields);
+        let line = json_line(at, tracing::Level::DEBUG, fields);
         assert_eq!(
             line,
             "{\"timestamp\":\"2026-01-05T09:12:44.120Z\",\"level\":\"DEBUG\",\"message\":\

@@ -238,22 +238,7 @@ pub async fn execute(
                 tasks.spawn(async move {
                     match job {
                         Job::Bulk(batch) => bulk::run(&context, batch).await,
-                        Job::Lane(lane) => {
-                            let mut results = Vec::with_capacity(lane.len());
-                            for ready in lane {
-                                let started = Instant::now();
-                                let finished = run_op(&context, &ready)
-                                    .instrument(object_span(&ready.op))
-                                    .await;
-                                results.push(Sent {
-                                    index: ready.index,
-                                    path: ready.path,
-                                    finished,
-                                    elapsed: started.elapsed(),
-                                });
-                            }
-                            results
-                        }
+                        Job::Lane(lane) => run_lane(&context, lane).await,
                     }
                 });
             }
@@ -279,6 +264,24 @@ pub async fn execute(
     };
     progress.finished(&report);
     report
+}
+
+/// Sends the ops of a lane one after another.
+async fn run_lane(context: &Context, lane: Vec<Ready>) -> Vec<Sent> {
+    let mut results = Vec::with_capacity(lane.len());
+    for ready in lane {
+        let started = Instant::now();
+        let finished = run_op(context, &ready)
+            .instrument(object_span(&ready.op))
+            .await;
+        results.push(Sent {
+            index: ready.index,
+            path: ready.path,
+            finished,
+            elapsed: started.elapsed(),
+        });
+    }
+    results
 }
 
 /// The state of one execution, kept by the driving task.

@@ -418,6 +418,15 @@ async fn execute(
     plan: &ProviderPlan,
     options: &ExecOptions,
 ) -> Report {
+    // Before the bar, which is drawn as soon as it is made.
+    if !args.quiet && !plan.ops.is_empty() {
+        let n = plan.ops.len();
+        let _ = print_stdout(&format!(
+            "provider {}: applying {n} operation{}\n",
+            plan.provider,
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     let bar = (!args.quiet && !args.log.requests() && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(plan.ops.len() as u64);
         bar.set_style(
@@ -428,14 +437,6 @@ async fn execute(
         bar.set_prefix(plan.provider.clone());
         bar
     });
-    if !args.quiet && !plan.ops.is_empty() {
-        let n = plan.ops.len();
-        let _ = print_stdout(&format!(
-            "provider {}: applying {n} operation{}\n",
-            plan.provider,
-            if n == 1 { "" } else { "s" }
-        ));
-    }
     let trail = Trail {
         bar,
         lines: !args.quiet,

@@ -98,6 +98,28 @@ fn line<'a>(stdout: &'a str, verb: &str, object: &str) -> &'a str {
     lines[0]
 }
 
+/// How many lines of `stdout` are the audit trail's.
+fn trail_lines(stdout: &str) -> usize {
+    const OUTCOMES: [&str; 7] = [
+        "created",
+        "updated",
+        "deactivated",
+        "deleted",
+        "adopted",
+        "failed",
+        "skipped",
+    ];
+    stdout
+        .lines()
+        .filter(|l| {
+            let verb = l.split_whitespace().next().unwrap_or_default();
+            l.starts_with("  ")
+                && OUTCOMES.contains(&verb)
+                && (l.contains("  id=") || l.contains("  ("))
+        })
+        .count()
+}
+
 /// A piped apply prints a line for each op as it finishes, with the outcome, the object, the
 /// id the server holds it under and the server's status, and then the summary as before.
 #[test]
@@ -182,25 +204,7 @@ fn apply_prints_a_line_per_object_with_its_id_and_status() {
         "{stdout}"
     );
     // One line per op, and the report as before.
-    let trail = stdout
-        .lines()
-        .filter(|l| {
-            let verb = l.split_whitespace().next().unwrap_or_default();
-            l.starts_with("  ")
-                && [
-                    "created",
-                    "updated",
-                    "deactivated",
-                    "deleted",
-                    "adopted",
-                    "failed",
-                    "skipped",
-                ]
-                .contains(&verb)
-                && (l.contains("  id=") || l.contains("  ("))
-        })
-        .count();
-    assert_eq!(trail, ops, "{stdout}");
+    assert_eq!(trail_lines(stdout), ops, "{stdout}");
     assert!(
         stdout.contains("provider corp: 5 done, 1 failed, 1 skipped\n"),
         "{stdout}"
@@ -211,19 +215,12 @@ fn apply_prints_a_line_per_object_with_its_id_and_status() {
     assert!(!quiet.stdout.contains("  skipped     "), "{}", quiet.stdout);
 }
 
-/// `--log-format json`: every line of stderr is one JSON object; each request says its time,
-/// provider, method, path, status and latency, the object it is about when it is about one,
-/// and its attempt when it is a retry. The token is nowhere, not even where the server echoed
-/// it in an error.
-#[tokio::test(flavor = "multi_thread")]
-async fn json_logs_name_every_request_and_never_the_token() {
-    let serve = Serve::start();
-    let ada = serve.user("ada@example.com").await;
-    let token = serve.token.clone();
-    assert!(token.trim().len() >= 16);
-    let echoed = token.clone();
+/// A proxy to `serve` that refuses the first PATCH with 503, and every create of a user with
+/// a 400 whose detail quotes the `Authorization` header, token included.
+async fn refusing(serve: &Serve) -> Rewriter {
+    let echoed = serve.token.clone();
     let refused_once = std::sync::atomic::AtomicBool::new(false);
-    let proxy = Rewriter::answering(&serve.base, str::to_owned, move |exchange| {
+    Rewriter::answering(&serve.base, str::to_owned, move |exchange| {
         // The first write to ada is refused for a moment: it is sent again.
         if *exchange.method == Method::PATCH
             && !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst)
@@ -242,7 +239,20 @@ async fn json_logs_name_every_request_and_never_the_token() {
             });
         }
     })
-    .await;
+    .await
+}
+
+/// `--log-format json`: every line of stderr is one JSON object; each request says its time,
+/// provider, method, path, status and latency, the object it is about when it is about one,
+/// and its attempt when it is a retry. The token is nowhere, not even where the server echoed
+/// it in an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_name_every_request_and_never_the_token() {
+    let serve = Serve::start();
+    let ada = serve.user("ada@example.com").await;
+    let token = serve.token.clone();
+    assert!(token.trim().len() >= 16);
+    let proxy = refusing(&serve).await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(
         dir.path(),
