@@ -12,7 +12,7 @@
 //! - [`LogFormat::Json`]: one JSON object per line, as written by [`JsonLayer`]:
 //!
 //! ```text
-//! {"timestamp":"2026-01-05T09:12:44.120Z","level":"DEBUG","message":"request","provider":"corp","method":"POST","path":"/Users","resource":"user","key":"ada@example.com","status":201,"latency_ms":84}
+//! {"timestamp":"2026-01-05T09:12:44.120Z","level":"DEBUG","message":"request","key":"ada@example.com","latency_ms":84,"method":"POST","path":"/Users","provider":"corp","resource":"user","status":201}
 //! ```
 //!
 //! Nothing logged holds a header (the client never logs one), and every line goes through
