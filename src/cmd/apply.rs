@@ -422,7 +422,7 @@ async fn execute(
     if !args.quiet && !plan.ops.is_empty() {
         let n = plan.ops.len();
         let _ = print_stdout(&format!(
-            "provider {}: applying {n} operation{}\n",
+            "Applying provider {}: {n} operation{}\n",
             plan.provider,
             if n == 1 { "" } else { "s" }
         ));

@@ -164,7 +164,7 @@ fn apply_prints_a_line_per_object_with_its_id_and_status() {
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     let stdout = &out.stdout;
     assert!(
-        stdout.contains("provider corp: applying 7 operations\n"),
+        stdout.contains("Applying provider corp: 7 operations\n"),
         "{stdout}"
     );
     assert_eq!(ops, 7, "{stdout}");
