@@ -73,8 +73,9 @@ impl Default for ExecOptions {
     }
 }
 
-/// Follows an apply as it runs: the command line draws a progress bar with it on a TTY and
-/// passes [`Quiet`] otherwise. Called from the task that drives the run, never concurrently.
+/// Follows an apply as it runs: the command line prints the audit trail with it, a line per
+/// op as it finishes ([`crate::report::AuditLine`]), and draws a progress bar on a TTY.
+/// Called from the task that drives the run, never concurrently.
 pub trait Progress: Sync {
     /// The run starts, with this many ops.
     fn started(&self, _ops: usize) {}
