@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cmd;
 use crate::config::LoadOptions;
+use crate::log::LogFormat;
 use crate::render::Format;
 
 /// A Terraform-style reconciler for SCIM 2.0 directories.
@@ -74,6 +75,32 @@ impl ConfigArgs {
     }
 }
 
+/// The request log, on stderr: `-v` and `--log-format`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log every request to stderr: time, provider, method, path, the object it is about,
+    /// status and latency.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// How the log is written: `text` for people, or `json`, one object per line, which logs
+    /// every request as -v does.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Whether every request is logged.
+    #[must_use]
+    pub fn requests(&self) -> bool {
+        crate::log::enabled(self.verbose, self.log_format)
+    }
+
+    /// Installs the log these arguments ask for.
+    pub fn init(&self) {
+        crate::log::init(self.verbose, self.log_format, cmd::stderr_color());
+    }
+}
+
 /// `scimform validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -114,6 +141,8 @@ pub struct PlanArgs {
     /// offers it; `apply PLAN` then sends them so.
     #[arg(long)]
     pub bulk: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `scimform apply`.
@@ -143,11 +172,11 @@ pub struct ApplyArgs {
     /// (a saved plan says for itself).
     #[arg(long)]
     pub bulk: bool,
-    /// Log every request (method, path, status, latency) to stderr.
-    #[arg(short, long, conflicts_with = "quiet")]
-    pub verbose: bool,
-    /// Print only failures and the final counts.
-    #[arg(short, long)]
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Print only failures and the final counts: no plan, and no line per object as it
+    /// finishes.
+    #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 }
 
@@ -177,6 +206,8 @@ pub struct ImportArgs {
     /// What the `# yaml-language-server: $schema=` comment of the written files points at.
     #[arg(long, value_name = "REF", default_value = "scimform.schema.json")]
     pub schema_ref: String,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `scimform doctor`.
@@ -187,6 +218,8 @@ pub struct DoctorArgs {
     /// The provider to check; may be left out when the config declares only one.
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `scimform serve`.

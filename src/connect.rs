@@ -126,6 +126,7 @@ impl Target {
             read.listing_time = time;
         }
         client
+            .with_provider(&self.provider)
             .with_retry(retry)
             .with_rate_limit(self.limits.rate_limit)
             .with_read_limits(read)

@@ -20,6 +20,7 @@ pub mod diff;
 pub mod digest;
 pub mod doctor;
 pub mod import;
+pub mod log;
 pub mod plan;
 pub mod planner;
 pub mod render;

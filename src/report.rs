@@ -35,6 +35,13 @@ pub struct Entry {
     pub outcome: Outcome,
     /// How many times the write itself was sent (0 when skipped; more than 1 after retries).
     pub attempts: u32,
+    /// The HTTP status of the answer the outcome rests on: the write's, or a create's 409
+    /// for an adoption; `None` when skipped, or when no answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// How long the op took, retries and lookups included, in milliseconds; for an op sent
+    /// inside `/Bulk`, the time of its bulk request.
+    pub elapsed_ms: u64,
 }
 
 /// What became of one op.
@@ -176,28 +183,12 @@ impl Report {
     }
 }
 
-fn kind_name(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "user",
-        ResourceKind::Group => "group",
-    }
-}
-
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Deactivate => "deactivate",
-        Action::Delete => "delete",
-    }
-}
-
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = format!(
             "{} {} {}",
-            action_name(self.action),
-            kind_name(self.resource),
+            self.action.as_str(),
+            self.resource.as_str(),
             self.key
         );
         match &self.outcome {
@@ -205,13 +196,7 @@ impl fmt::Display for Entry {
                 write!(f, "done     {what}")?;
                 match note {
                     Some(Note::Adopted { cause, updated }) => {
-                        let why = match cause {
-                            AdoptCause::Conflict => "it already existed",
-                            AdoptCause::LostAnswer => "the answer to the create was lost",
-                            AdoptCause::Concurrent => {
-                                "another create made it at the same time; this run's copy was deleted"
-                            }
-                        };
+                        let why = adopt_reason(*cause);
                         let then = if *updated { ", then updated it" } else { "" };
                         write!(f, " (adopted the existing object: {why}{then})")
                     }
@@ -221,6 +206,104 @@ impl fmt::Display for Entry {
             }
             Outcome::Failed(failure) => write!(f, "failed   {what}: {}", failure.message),
             Outcome::Skipped { reason } => write!(f, "skipped  {what}: {reason}"),
+        }
+    }
+}
+
+/// One line of the audit trail apply prints as each op finishes: what became of it, the
+/// object, the id the server holds it under, and the server's answer.
+///
+/// ```text
+///   created     user ada@example.com  id=2819c223  (201, 84 ms)
+///   adopted     user bob@example.com  id=7d1f0c2e  (409, 31 ms; it already existed, then updated it)
+///   deleted     group Contractors  id=e9e30dba  (404, 3 ms; it was already gone)
+///   failed      create group Owners  (409 uniqueness: displayName is taken; 12 ms)
+///   skipped     update group Owners  (it depends on user ada@example.com, whose create failed)
+/// ```
+///
+/// The first word is the outcome: the action done, in the past tense (`adopted` for a create
+/// that took over an existing object), or `failed` or `skipped` followed by the action, as the
+/// final report says them. Fields are separated by two spaces; text from the server has its
+/// control characters escaped, so one op is always one line.
+pub struct AuditLine<'a>(pub &'a Entry);
+
+impl fmt::Display for AuditLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::render::sanitize;
+        let entry = self.0;
+        let object = format!("{} {}", entry.resource.as_str(), sanitize(&entry.key));
+        let elapsed = entry.elapsed_ms;
+        match &entry.outcome {
+            Outcome::Done { id, note } => {
+                let verb = match (entry.action, note) {
+                    (_, Some(Note::Adopted { .. })) => "adopted",
+                    (Action::Create, _) => "created",
+                    (Action::Update, _) => "updated",
+                    (Action::Deactivate, _) => "deactivated",
+                    (Action::Delete, _) => "deleted",
+                };
+                write!(f, "  {verb:<11} {object}")?;
+                if let Some(id) = id {
+                    write!(f, "  id={}", sanitize(id))?;
+                }
+                f.write_str("  (")?;
+                if let Some(status) = entry.status {
+                    write!(f, "{status}, ")?;
+                }
+                write!(f, "{elapsed} ms")?;
+                match note {
+                    Some(Note::Adopted { cause, updated }) => {
+                        let then = if *updated { ", then updated it" } else { "" };
+                        write!(f, "; {}{then}", adopt_reason(*cause))?;
+                    }
+                    Some(Note::AlreadyGone) => f.write_str("; it was already gone")?,
+                    None => {}
+                }
+                f.write_str(")")
+            }
+            Outcome::Failed(failure) => {
+                let action = entry.action.as_str();
+                let why = match (failure.status, &failure.detail) {
+                    (Some(status), detail) => {
+                        let mut why = status.to_string();
+                        if let Some(scim_type) = &failure.scim_type {
+                            why.push(' ');
+                            why.push_str(scim_type);
+                        }
+                        if let Some(detail) = detail {
+                            why.push_str(": ");
+                            why.push_str(detail);
+                        }
+                        why
+                    }
+                    (None, _) => failure.message.clone(),
+                };
+                write!(
+                    f,
+                    "  {:<11} {action} {object}  ({}; {elapsed} ms)",
+                    "failed",
+                    sanitize(&why)
+                )
+            }
+            Outcome::Skipped { reason } => {
+                let action = entry.action.as_str();
+                write!(
+                    f,
+                    "  {:<11} {action} {object}  ({})",
+                    "skipped",
+                    sanitize(reason)
+                )
+            }
+        }
+    }
+}
+
+fn adopt_reason(cause: AdoptCause) -> &'static str {
+    match cause {
+        AdoptCause::Conflict => "it already existed",
+        AdoptCause::LostAnswer => "the answer to the create was lost",
+        AdoptCause::Concurrent => {
+            "another create made it at the same time; this run's copy was deleted"
         }
     }
 }
@@ -241,5 +324,178 @@ impl fmt::Display for Report {
             write!(f, " ({} existing objects adopted)", counts.adopted)?;
         }
         writeln!(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(action: Action, resource: ResourceKind, key: &str, outcome: Outcome) -> Entry {
+        Entry {
+            index: 0,
+            phase: Phase::Users,
+            action,
+            resource,
+            key: key.to_owned(),
+            method: Method::Post,
+            path: "/Users".to_owned(),
+            outcome,
+            attempts: 1,
+            status: Some(201),
+            elapsed_ms: 84,
+        }
+    }
+
+    fn line(entry: &Entry) -> String {
+        AuditLine(entry).to_string()
+    }
+
+    #[test]
+    fn an_audit_line_names_the_outcome_object_id_and_answer() {
+        let done = |id: &str| Outcome::Done {
+            id: Some(id.to_owned()),
+            note: None,
+        };
+        let created = entry(
+            Action::Create,
+            ResourceKind::User,
+            "ada@example.com",
+            done("2819c223"),
+        );
+        assert_eq!(
+            line(&created),
+            "  created     user ada@example.com  id=2819c223  (201, 84 ms)"
+        );
+        let deactivated = Entry {
+            status: Some(204),
+            ..entry(
+                Action::Deactivate,
+                ResourceKind::User,
+                "bob@example.com",
+                done("7d1f"),
+            )
+        };
+        assert_eq!(
+            line(&deactivated),
+            "  deactivated user bob@example.com  id=7d1f  (204, 84 ms)"
+        );
+        let gone = Entry {
+            status: Some(404),
+            ..entry(
+                Action::Delete,
+                ResourceKind::Group,
+                "Contractors",
+                Outcome::Done {
+                    id: Some("e9".to_owned()),
+                    note: Some(Note::AlreadyGone),
+                },
+            )
+        };
+        assert_eq!(
+            line(&gone),
+            "  deleted     group Contractors  id=e9  (404, 84 ms; it was already gone)"
+        );
+        let adopted = Entry {
+            status: Some(409),
+            ..entry(
+                Action::Create,
+                ResourceKind::User,
+                "eve@example.com",
+                Outcome::Done {
+                    id: Some("42".to_owned()),
+                    note: Some(Note::Adopted {
+                        cause: AdoptCause::Conflict,
+                        updated: true,
+                    }),
+                },
+            )
+        };
+        assert_eq!(
+            line(&adopted),
+            "  adopted     user eve@example.com  id=42  (409, 84 ms; it already existed, then \
+             updated it)"
+        );
+        let unknown_id = Entry {
+            status: None,
+            ..entry(
+                Action::Update,
+                ResourceKind::Group,
+                "Platform Team",
+                Outcome::Done {
+                    id: None,
+                    note: None,
+                },
+            )
+        };
+        assert_eq!(
+            line(&unknown_id),
+            "  updated     group Platform Team  (84 ms)"
+        );
+    }
+
+    #[test]
+    fn failed_and_skipped_lines_say_the_action_and_why() {
+        let failed = Entry {
+            status: Some(409),
+            ..entry(
+                Action::Create,
+                ResourceKind::Group,
+                "Owners",
+                Outcome::Failed(Failure {
+                    status: Some(409),
+                    scim_type: Some("uniqueness".to_owned()),
+                    detail: Some("displayName is taken".to_owned()),
+                    message: "POST /Groups: the server answered 409".to_owned(),
+                }),
+            )
+        };
+        assert_eq!(
+            line(&failed),
+            "  failed      create group Owners  (409 uniqueness: displayName is taken; 84 ms)"
+        );
+        let unanswered = entry(
+            Action::Update,
+            ResourceKind::User,
+            "ada@example.com",
+            Outcome::Failed(Failure::other("PATCH /Users/1: could not reach the server")),
+        );
+        assert_eq!(
+            line(&unanswered),
+            "  failed      update user ada@example.com  (PATCH /Users/1: could not reach the \
+             server; 84 ms)"
+        );
+        let skipped = Entry {
+            status: None,
+            elapsed_ms: 0,
+            ..entry(
+                Action::Update,
+                ResourceKind::Group,
+                "Owners",
+                Outcome::Skipped {
+                    reason: "it depends on user ada@example.com, whose create failed".to_owned(),
+                },
+            )
+        };
+        assert_eq!(
+            line(&skipped),
+            "  skipped     update group Owners  (it depends on user ada@example.com, whose \
+             create failed)"
+        );
+    }
+
+    #[test]
+    fn text_from_the_server_cannot_break_the_line() {
+        let hostile = entry(
+            Action::Delete,
+            ResourceKind::User,
+            "mallory\n  created     user root",
+            Outcome::Done {
+                id: Some("x\ny".to_owned()),
+                note: None,
+            },
+        );
+        let text = line(&hostile);
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 }

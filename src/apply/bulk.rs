@@ -12,7 +12,11 @@
 use reqwest::Method as HttpMethod;
 use serde_json::{Value, json};
 
-use super::{Context, Finished, Ready, create, run_op};
+use std::time::Instant;
+
+use tracing::Instrument as _;
+
+use super::{Context, Finished, Ready, Sent as Ended, create, object_span, run_op};
 use crate::attribute::get_ci;
 use crate::client::{
     Attempts, BulkLimits, ClientError, Fault, RawResponse, RequestLabel, ResourceKind,
@@ -60,11 +64,17 @@ enum Sent {
 }
 
 /// Sends `batch` as one bulk request and reports on each of its ops.
-pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, String, Finished)> {
+pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<Ended> {
+    let started = Instant::now();
     if let Some(skipped) = super::not_sent(context) {
         return batch
             .into_iter()
-            .map(|item| (item.index, item.path, skipped.clone()))
+            .map(|item| Ended {
+                index: item.index,
+                path: item.path,
+                finished: skipped.clone(),
+                elapsed: started.elapsed(),
+            })
             .collect();
     }
     let request = json!({
@@ -76,7 +86,14 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, Str
         attempts.made += 1;
         match context
             .client
-            .send_once(HttpMethod::POST, "/Bulk", &[], Some(&request), None)
+            .send_once(
+                HttpMethod::POST,
+                "/Bulk",
+                &[],
+                Some(&request),
+                None,
+                attempts.made,
+            )
             .await
             .and_then(RawResponse::into_json)
         {
@@ -100,24 +117,34 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<(usize, Str
     };
     let mut results = Vec::with_capacity(batch.len());
     for (position, item) in batch.iter().enumerate() {
-        let mut finished = match &sent {
-            Sent::Answered(answers) => {
-                if let Some(answer) = find_answer(answers, position, item) {
-                    answered(context, item, answer).await
-                } else {
-                    let why = "the bulk response has no answer for this op".to_owned();
-                    single(context, item, Some(why)).await
+        let mut finished = async {
+            match &sent {
+                Sent::Answered(answers) => {
+                    if let Some(answer) = find_answer(answers, position, item) {
+                        answered(context, item, answer).await
+                    } else {
+                        let why = "the bulk response has no answer for this op".to_owned();
+                        single(context, item, Some(why)).await
+                    }
                 }
+                Sent::Refused => single(context, item, None).await,
+                Sent::Lost(why) => single(context, item, Some(why.clone())).await,
+                Sent::GaveUp(error) => Finished {
+                    outcome: Outcome::Failed(Failure::from_error(error)),
+                    attempts: 0,
+                    status: error.http_status(),
+                },
             }
-            Sent::Refused => single(context, item, None).await,
-            Sent::Lost(why) => single(context, item, Some(why.clone())).await,
-            Sent::GaveUp(error) => Finished {
-                outcome: Outcome::Failed(Failure::from_error(error)),
-                attempts: 0,
-            },
-        };
+        }
+        .instrument(object_span(&item.op))
+        .await;
         finished.attempts += attempts.made;
-        results.push((item.index, item.path.clone(), finished));
+        results.push(Ended {
+            index: item.index,
+            path: item.path.clone(),
+            finished,
+            elapsed: started.elapsed(),
+        });
     }
     results
 }
@@ -141,6 +168,7 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
     let done = |outcome| Finished {
         outcome,
         attempts: 0,
+        status: Some(status).filter(|s| *s != 0),
     };
     match status {
         200..=299 if method == Method::Post => {

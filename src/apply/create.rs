@@ -59,15 +59,18 @@ pub(super) async fn create(
         if let Some(why) = lost.take()
             && let Some(outcome) = after_lost(context, op, body, &key, &why).await
         {
-            return finished(outcome, &attempts);
+            return finished(outcome, &attempts, None);
         }
         attempts.made += 1;
-        let answer = match context
+        let sent = context
             .client
-            .send_once(Method::POST, path, &[], Some(body), None)
-            .await
-            .and_then(RawResponse::into_json)
-        {
+            .send_once(Method::POST, path, &[], Some(body), None, attempts.made)
+            .await;
+        let status = match &sent {
+            Ok(response) => Some(response.status.as_u16()),
+            Err(error) => error.http_status(),
+        };
+        let answer = match sent.and_then(RawResponse::into_json) {
             Ok(response) => Ok(response.body),
             // A success whose body is not JSON: created, id unknown.
             Err(ClientError::Decode { .. }) => Ok(None),
@@ -84,24 +87,26 @@ pub(super) async fn create(
                     && let Some(id) = &id
                     && let Some(outcome) = settle_race(context, op, body, &key, id).await
                 {
-                    return finished(outcome, &attempts);
+                    return finished(outcome, &attempts, status);
                 }
-                return finished(Outcome::Done { id, note: None }, &attempts);
+                return finished(Outcome::Done { id, note: None }, &attempts, status);
             }
             Err(error) => error,
         };
         match Fault::of(&error) {
             Fault::Final if is_conflict(&error) => {
                 let outcome = conflict(context, op, body, &key, &error).await;
-                return finished(outcome, &attempts);
+                return finished(outcome, &attempts, status);
             }
             Fault::Final | Fault::Unreadable => {
-                return finished(Outcome::Failed(Failure::from_error(&error)), &attempts);
+                let failed = Outcome::Failed(Failure::from_error(&error));
+                return finished(failed, &attempts, status);
             }
             fault @ (Fault::Throttled(_) | Fault::NotSent) => {
                 tracing::info!(path, %error, "retrying a create the server did not apply");
                 if !attempts.wait(fault).await {
-                    return finished(Outcome::Failed(Failure::from_error(&error)), &attempts);
+                    let failed = Outcome::Failed(Failure::from_error(&error));
+                    return finished(failed, &attempts, status);
                 }
             }
             Fault::Lost => {
@@ -113,7 +118,7 @@ pub(super) async fn create(
                 let outcome = after_lost(context, op, body, &key, &error.to_string())
                     .await
                     .unwrap_or_else(|| Outcome::Failed(Failure::from_error(&error)));
-                return finished(outcome, &attempts);
+                return finished(outcome, &attempts, None);
             }
         }
     }
@@ -223,10 +228,13 @@ async fn after_lost(
     }
 }
 
-fn finished(outcome: Outcome, attempts: &Attempts) -> Finished {
+/// How a create ended; `status` is that of the answer to its POST, when the outcome rests on
+/// one (an object found after a lost answer rests on none).
+fn finished(outcome: Outcome, attempts: &Attempts, status: Option<u16>) -> Finished {
     Finished {
         outcome,
         attempts: attempts.made,
+        status,
     }
 }
 

@@ -35,12 +35,14 @@ mod substitute;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::Method as HttpMethod;
 use serde_json::Value;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
-use crate::client::{ClientError, ResourceKind, ScimClient};
+use crate::client::{ClientError, ScimClient};
 use crate::plan::{Method, Observed, Op, Phase, ProviderPlan};
 use crate::report::{Entry, Failure, Note, Outcome, Report};
 
@@ -71,8 +73,9 @@ impl Default for ExecOptions {
     }
 }
 
-/// Follows an apply as it runs: the command line draws a progress bar with it on a TTY and
-/// passes [`Quiet`] otherwise. Called from the task that drives the run, never concurrently.
+/// Follows an apply as it runs: the command line prints the audit trail with it, a line per
+/// op as it finishes ([`crate::report::AuditLine`]), and draws a progress bar on a TTY.
+/// Called from the task that drives the run, never concurrently.
 pub trait Progress: Sync {
     /// The run starts, with this many ops.
     fn started(&self, _ops: usize) {}
@@ -142,6 +145,18 @@ enum Job {
 struct Finished {
     outcome: Outcome,
     attempts: u32,
+    /// The HTTP status of the answer the outcome rests on, when there was one.
+    status: Option<u16>,
+}
+
+/// One op's end, as a task reports it to the driving task.
+struct Sent {
+    index: usize,
+    /// The path as sent.
+    path: String,
+    finished: Finished,
+    /// From when its task took the op up to its end.
+    elapsed: Duration,
 }
 
 /// Executes `plan` against `client`, the server it was computed for, and reports what became
@@ -182,7 +197,12 @@ pub async fn execute(
             let ready = match run.resolve(index, op) {
                 Ok(ready) => ready,
                 Err(reason) => {
-                    run.record(index, &op.request.path, Outcome::Skipped { reason }, 0);
+                    let skipped = Finished {
+                        outcome: Outcome::Skipped { reason },
+                        attempts: 0,
+                        status: None,
+                    };
+                    run.record(index, &op.request.path, skipped, Duration::ZERO);
                     continue;
                 }
             };
@@ -219,14 +239,7 @@ pub async fn execute(
                 tasks.spawn(async move {
                     match job {
                         Job::Bulk(batch) => bulk::run(&context, batch).await,
-                        Job::Lane(lane) => {
-                            let mut results = Vec::with_capacity(lane.len());
-                            for ready in lane {
-                                let finished = run_op(&context, &ready).await;
-                                results.push((ready.index, ready.path, finished));
-                            }
-                            results
-                        }
+                        Job::Lane(lane) => run_lane(&context, lane).await,
                     }
                 });
             }
@@ -237,8 +250,8 @@ pub async fn execute(
                 Ok(results) => results,
                 Err(error) => std::panic::resume_unwind(error.into_panic()),
             };
-            for (index, path, finished) in results {
-                run.record(index, &path, finished.outcome, finished.attempts);
+            for sent in results {
+                run.record(sent.index, &sent.path, sent.finished, sent.elapsed);
             }
         }
     }
@@ -252,6 +265,24 @@ pub async fn execute(
     };
     progress.finished(&report);
     report
+}
+
+/// Sends the ops of a lane one after another.
+async fn run_lane(context: &Context, lane: Vec<Ready>) -> Vec<Sent> {
+    let mut results = Vec::with_capacity(lane.len());
+    for ready in lane {
+        let started = Instant::now();
+        let finished = run_op(context, &ready)
+            .instrument(object_span(&ready.op))
+            .await;
+        results.push(Sent {
+            index: ready.index,
+            path: ready.path,
+            finished,
+            elapsed: started.elapsed(),
+        });
+    }
+    results
 }
 
 /// The state of one execution, kept by the driving task.
@@ -304,10 +335,15 @@ impl Run<'_> {
         })
     }
 
-    fn record(&mut self, index: usize, path: &str, outcome: Outcome, attempts: u32) {
+    fn record(&mut self, index: usize, path: &str, finished: Finished, elapsed: Duration) {
+        let Finished {
+            outcome,
+            attempts,
+            status,
+        } = finished;
         let op = &self.plan.ops[index];
         if let Some(bulk_id) = &op.bulk_id {
-            let what = format!("{} {}", kind_name(op.resource), op.key);
+            let what = format!("{} {}", op.resource.as_str(), op.key);
             match &outcome {
                 Outcome::Done { id: Some(id), .. } => {
                     self.created.insert(bulk_id.clone(), id.clone());
@@ -336,17 +372,18 @@ impl Run<'_> {
             path: path.to_owned(),
             outcome,
             attempts,
+            status,
+            elapsed_ms: elapsed.as_millis() as u64,
         };
         self.progress.op_finished(&entry);
         self.entries[index] = Some(entry);
     }
 }
 
-fn kind_name(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "user",
-        ResourceKind::Group => "group",
-    }
+/// The span an op's requests are sent in, naming its object in the request log. A `/Bulk`
+/// request, about many objects, is sent outside any.
+fn object_span(op: &Op) -> tracing::Span {
+    crate::client::object_span(op.resource, &op.key)
 }
 
 /// Why an op is not sent at all: the server has stopped answering ([`ScimClient::unreachable`]).
@@ -360,6 +397,7 @@ fn not_sent(context: &Context) -> Option<Finished> {
             ),
         },
         attempts: 0,
+        status: None,
     })
 }
 
@@ -390,6 +428,10 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         Observed::Present { id, .. } => Some(id.clone()),
         Observed::Absent => None,
     };
+    let status = match &result {
+        Ok(response) => Some(response.status.as_u16()),
+        Err(error) => error.http_status(),
+    };
     let outcome = match result {
         // A success, even one whose body is not JSON: the write was done, and its answer is
         // not needed.
@@ -404,7 +446,11 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         }
         Err(error) => Outcome::Failed(Failure::from_error(&error)),
     };
-    Finished { outcome, attempts }
+    Finished {
+        outcome,
+        attempts,
+        status,
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde_json::Value;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use reqwest::Method;
 
@@ -133,7 +134,12 @@ pub async fn check_preconditions(
         while tasks.len() < CONCURRENT_READS {
             let Some(check) = pending.next() else { break };
             let client = client.clone();
-            tasks.spawn(async move { run(&client, check, keep).await });
+            let span = match &check {
+                Check::Present { resource, key, .. } | Check::Absent { resource, key } => {
+                    crate::client::object_span(*resource, key)
+                }
+            };
+            tasks.spawn(async move { run(&client, check, keep).await }.instrument(span));
         }
         let Some(joined) = tasks.join_next().await else {
             break;

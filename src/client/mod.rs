@@ -35,6 +35,13 @@ use throttle::Throttle;
 /// The media type of SCIM requests and responses (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// The `tracing` target of the event each request is logged with (see [`crate::log`]).
+pub const REQUEST_TARGET: &str = "scimform::request";
+
+/// The name of the span a request about one object is sent in, with the fields `resource`
+/// (`user`, `group`) and `key` (its userName or displayName), for the request log.
+pub const OBJECT_SPAN: &str = "object";
+
 /// A SCIM resource type the engine manages, with its endpoint.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -46,6 +53,15 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// The kind as people read it: `user`, `group`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::User => "user",
+            ResourceKind::Group => "group",
+        }
+    }
+
     /// The endpoint path relative to the base URL (RFC 7644 §3.2).
     #[must_use]
     pub fn endpoint(self) -> &'static str {
@@ -54,6 +70,12 @@ impl ResourceKind {
             ResourceKind::Group => "/Groups",
         }
     }
+}
+
+/// The span the requests about one object are sent in ([`OBJECT_SPAN`]), which names it in
+/// the request log. When the log is off the span is disabled, and costs nothing to enter.
+pub fn object_span(kind: ResourceKind, key: &str) -> tracing::Span {
+    tracing::debug_span!(OBJECT_SPAN, resource = %kind.as_str(), key = %key)
 }
 
 /// How to reach one server.
@@ -102,6 +124,8 @@ pub struct ScimClient {
     limits: ReadLimits,
     /// The token, to redact from what the server sends back in errors.
     token: Arc<SecretString>,
+    /// The provider whose server this is, for the request log.
+    provider: Option<Arc<str>>,
 }
 
 /// How long the server has gone without answering anything. A server that has answered no
@@ -324,7 +348,15 @@ impl ScimClient {
             silence: Arc::new(Mutex::new(Silence::new())),
             limits: ReadLimits::default(),
             token: Arc::new(connection.token.clone()),
+            provider: None,
         })
+    }
+
+    /// The same client, its requests logged as those of provider `name`.
+    #[must_use]
+    pub fn with_provider(mut self, name: &str) -> Self {
+        self.provider = Some(name.into());
+        self
     }
 
     /// The same client with `policy` for every request it sends.
@@ -447,7 +479,7 @@ impl ScimClient {
         loop {
             attempts.made += 1;
             let result = self
-                .send_once(method.clone(), path, query, body, if_match)
+                .send_once(method.clone(), path, query, body, if_match, attempts.made)
                 .await;
             if let (Err(ClientError::Unreachable { .. }), Some(previous)) =
                 (&result, previous.take())
@@ -478,7 +510,10 @@ impl ScimClient {
     }
 
     /// Sends one request once, when the provider's pacing lets it start, and tells the pacing
-    /// what became of it. Logs method, path, status and latency, never a header.
+    /// what became of it. `attempt` counts the sends of the same request, from 1.
+    ///
+    /// Logs it to the request log ([`crate::log`]): provider, method, path with its query,
+    /// status and latency, and the attempt when it is a retry; never a header.
     pub(crate) async fn send_once(
         &self,
         method: Method,
@@ -486,6 +521,7 @@ impl ScimClient {
         query: &[(&str, String)],
         body: Option<&Value>,
         if_match: Option<&str>,
+        attempt: u32,
     ) -> Result<RawResponse, ClientError> {
         if let Some(silent) = self.unreachable() {
             return Err(ClientError::Unreachable {
@@ -502,15 +538,19 @@ impl ScimClient {
             .attempt(method.clone(), path, query, body, if_match)
             .await;
         let latency_ms = started.elapsed().as_millis() as u64;
+        let provider = self.provider.as_deref().map(tracing::field::display);
+        let path_and_query = LoggedPath { path, query };
+        let retry = (attempt > 1).then_some(attempt);
         match &result {
             Ok(response) => {
-                tracing::debug!(%method, path, status = response.status.as_u16(), latency_ms, "request");
+                let status = response.status.as_u16();
+                tracing::debug!(target: REQUEST_TARGET, provider, %method, path = %path_and_query, status, latency_ms, attempt = retry, "request");
             }
             Err(ClientError::Status { status, .. }) => {
-                tracing::debug!(%method, path, status, latency_ms, "request");
+                tracing::debug!(target: REQUEST_TARGET, provider, %method, path = %path_and_query, status, latency_ms, attempt = retry, "request");
             }
             Err(error) => {
-                tracing::debug!(%method, path, latency_ms, %error, "request without a response");
+                tracing::debug!(target: REQUEST_TARGET, provider, %method, path = %path_and_query, latency_ms, attempt = retry, %error, "request without a response");
             }
         }
         let outcome = throttle::Outcome::of(result.as_ref().err());
@@ -732,6 +772,49 @@ impl ScimClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A request's path and query as the request log shows them, formatted only when logged. The
+/// query is what the client itself puts there (a filter, a page's `startIndex` and `count`,
+/// the attributes asked for), never a credential: the token goes in a header. A parameter
+/// whose name says it holds one is left out all the same.
+struct LoggedPath<'a> {
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+}
+
+impl std::fmt::Display for LoggedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.path)?;
+        let mut separator = '?';
+        for (name, value) in self.query {
+            if is_secret_parameter(name) {
+                continue;
+            }
+            let pair = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(name, value)
+                .finish();
+            write!(f, "{separator}{pair}")?;
+            separator = '&';
+        }
+        Ok(())
+    }
+}
+
+/// Whether a query parameter's name says it carries a credential.
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "key",
+        "auth",
+        "signature",
+        "sig",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 /// Which request an error is about: method and path, never headers (they hold the token).

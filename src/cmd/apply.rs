@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::plan::resolve_targets;
 use super::{fail, load_config, load_config_at, print_stdout, read_saved_plan, report_diagnostics};
-use crate::apply::{self, ExecOptions, PreconditionError, Progress, Quiet};
+use crate::apply::{self, ExecOptions, PreconditionError, Progress};
 use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
@@ -15,10 +15,10 @@ use crate::diff::Options;
 use crate::plan::{Op, Plan, ProviderPlan};
 use crate::planner::{self, Planned};
 use crate::render::{self, Format};
-use crate::report::Report;
+use crate::report::{AuditLine, Entry, Report};
 
 pub fn run(args: &ApplyArgs) -> ExitCode {
-    init_logging(args.verbose);
+    args.log.init();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let Some(path) = &args.plan else {
         return match load_config(&args.config) {
@@ -410,14 +410,24 @@ fn exec_options(args: &ApplyArgs, if_match: bool) -> ExecOptions {
     }
 }
 
-/// Executes one provider's plan with a progress bar on a terminal.
+/// Executes one provider's plan, printing a line for each op as it finishes (unless
+/// `--quiet`), under a progress bar on a terminal.
 async fn execute(
     args: &ApplyArgs,
     session: &Session,
     plan: &ProviderPlan,
     options: &ExecOptions,
 ) -> Report {
-    let bar = (!args.quiet && !args.verbose && std::io::stderr().is_terminal()).then(|| {
+    // Before the bar, which is drawn as soon as it is made.
+    if !args.quiet && !plan.ops.is_empty() {
+        let n = plan.ops.len();
+        let _ = print_stdout(&format!(
+            "Applying provider {}: {n} operation{}\n",
+            plan.provider,
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    let bar = (!args.quiet && !args.log.requests() && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(plan.ops.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
@@ -427,11 +437,49 @@ async fn execute(
         bar.set_prefix(plan.provider.clone());
         bar
     });
-    let progress: &dyn Progress = match &bar {
-        Some(bar) => bar,
-        None => &Quiet,
+    let trail = Trail {
+        bar,
+        lines: !args.quiet,
+        stdout_terminal: std::io::stdout().is_terminal(),
     };
-    apply::execute(&session.client, plan, options, progress).await
+    apply::execute(&session.client, plan, options, &trail).await
+}
+
+/// What the command line shows of an apply as it runs: the audit trail, one line per op as it
+/// finishes ([`AuditLine`]) on stdout, and a progress bar on stderr when it is a terminal. On
+/// a terminal the bar is cleared for each line and drawn again under it.
+struct Trail {
+    bar: Option<indicatif::ProgressBar>,
+    /// Whether to print a line per op.
+    lines: bool,
+    stdout_terminal: bool,
+}
+
+impl Progress for Trail {
+    fn started(&self, ops: usize) {
+        if let Some(bar) = &self.bar {
+            Progress::started(bar, ops);
+        }
+    }
+
+    fn op_finished(&self, entry: &Entry) {
+        if self.lines {
+            let line = format!("{}\n", AuditLine(entry));
+            let _ = match &self.bar {
+                Some(bar) if self.stdout_terminal => bar.suspend(|| print_stdout(&line)),
+                _ => print_stdout(&line),
+            };
+        }
+        if let Some(bar) = &self.bar {
+            Progress::op_finished(bar, entry);
+        }
+    }
+
+    fn finished(&self, report: &Report) {
+        if let Some(bar) = &self.bar {
+            Progress::finished(bar, report);
+        }
+    }
 }
 
 fn print_report(args: &ApplyArgs, report: &Report) {
@@ -472,28 +520,4 @@ async fn close(sessions: Vec<Session>) {
     for session in sessions {
         session.close().await;
     }
-}
-
-/// `-v` logs each request to stderr; otherwise only warnings of the retry layer.
-fn init_logging(verbose: bool) {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let level = if verbose {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::WARN
-    };
-    // Only scimform's own events: the HTTP stack's debug logs are noise, and not ours to vouch
-    // for as free of secrets.
-    let filter = tracing_subscriber::filter::Targets::new().with_target("scimform", level);
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(|| crate::scrub::Scrubbed(std::io::stderr()))
-                .with_target(false)
-                .without_time()
-                .with_ansi(super::stderr_color()),
-        )
-        .with(filter)
-        .try_init();
 }

@@ -10,6 +10,7 @@ use crate::doctor;
 use crate::render;
 
 pub fn run(args: &DoctorArgs) -> ExitCode {
+    args.log.init();
     let config = match load_config(&args.config) {
         Ok(config) => config,
         Err(code) => return code,

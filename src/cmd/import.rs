@@ -44,6 +44,7 @@ enum ImportError {
 }
 
 pub fn run(args: &ImportArgs) -> ExitCode {
+    args.log.init();
     let options = args.config.load_options();
     let config = match load_config(&args.config) {
         Ok(config) => config,

@@ -22,6 +22,7 @@ pub const CHANGES_PENDING: u8 = 2;
 pub const UNMANAGED_FOUND: u8 = 3;
 
 pub fn run(args: &PlanArgs) -> ExitCode {
+    args.log.init();
     let config = match load_config(&args.config) {
         Ok(config) => keep_until_exit(config),
         Err(code) => return code,

@@ -148,7 +148,7 @@ fn count(n: usize, singular: &str, plural: &str) -> String {
 }
 
 /// Control characters escaped (`\u{1b}`), everything else as it is. Tabs are kept.
-fn sanitize(s: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize(s: &str) -> Cow<'_, str> {
     if !s.chars().any(|c| c.is_control() && c != '\t') {
         return Cow::Borrowed(s);
     }

@@ -30,6 +30,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::{CONCURRENT_LOOKUPS, Key, LiveGroup, LiveState, LiveUser, ReadError, Wanted};
 use crate::client::{Capabilities, ClientError, Keep, ResourceKind, ScimClient};
@@ -137,7 +138,10 @@ async fn read_by_id(
         for &i in at {
             let client = client.clone();
             let id = groups[i].id.clone();
-            tasks.spawn(async move { (i, client.get(ResourceKind::Group, &id).await) });
+            let span = crate::client::object_span(ResourceKind::Group, &groups[i].display_name);
+            tasks.spawn(
+                async move { (i, client.get(ResourceKind::Group, &id).await) }.instrument(span),
+            );
         }
         while let Some(joined) = tasks.join_next().await {
             let (i, response) = joined.expect("a group read does not panic");
@@ -182,10 +186,14 @@ async fn read_per_user(
                 break;
             };
             let client = client.clone();
-            tasks.spawn(async move {
-                let groups = groups_of(&client, page, attribute, &id).await;
-                (id, name, groups)
-            });
+            let span = crate::client::object_span(ResourceKind::User, &name);
+            tasks.spawn(
+                async move {
+                    let groups = groups_of(&client, page, attribute, &id).await;
+                    (id, name, groups)
+                }
+                .instrument(span),
+            );
         }
         let Some(joined) = tasks.join_next().await else {
             break;

@@ -27,6 +27,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::client::{
     Capabilities, ClientError, FirstPage, Keep, Listed, ResourceKind, ScimClient, Untrusted,
@@ -277,10 +278,19 @@ async fn lookup_all<T: Live>(
         while tasks.len() < CONCURRENT_LOOKUPS {
             let Some(value) = pending.next() else { break };
             let client = client.clone();
-            tasks.spawn(async move {
-                let found = client.find_by::<T>(kind, attribute, &value, keep).await;
-                (value, found)
-            });
+            // A lookup by externalId names no object by its key.
+            let span = if attribute == T::KEY_ATTRIBUTE {
+                crate::client::object_span(kind, &value)
+            } else {
+                tracing::Span::none()
+            };
+            tasks.spawn(
+                async move {
+                    let found = client.find_by::<T>(kind, attribute, &value, keep).await;
+                    (value, found)
+                }
+                .instrument(span),
+            );
         }
         let Some(joined) = tasks.join_next().await else {
             break;

@@ -4,6 +4,7 @@
 
 mod apply;
 mod apply_cmd;
+mod audit;
 mod client;
 mod config;
 mod doctor;
