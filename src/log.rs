@@ -109,26 +109,19 @@ where
                 }
             }
         }
-        let line = json_line(
-            std::time::SystemTime::now(),
-            *event.metadata().level(),
-            fields.0,
-        );
+        let line = json_line(jiff::Timestamp::now(), *event.metadata().level(), fields.0);
         let _ = crate::scrub::Scrubbed(std::io::stderr().lock()).write_all(line.as_bytes());
     }
 }
 
 /// One log line: the time and level first, then `message` and the fields, sorted by name.
-fn json_line(
-    at: std::time::SystemTime,
-    level: tracing::Level,
-    mut fields: Map<String, Value>,
-) -> String {
+fn json_line(at: jiff::Timestamp, level: tracing::Level, mut fields: Map<String, Value>) -> String {
     let mut line = String::with_capacity(256);
     let _ = write!(
         line,
-        "{{\"timestamp\":\"{}\",\"level\":\"{level}\"",
-        humantime::format_rfc3339_millis(at)
+        "{{\"timestamp\":\"{:.3}\",\"level\":\"{level}\"",
+        // Truncated to the millisecond, as the text log's times are.
+        jiff::Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
     );
     if let Some(message) = fields.remove("message") {
         line.push_str(",\"message\":");
@@ -186,7 +179,7 @@ mod tests {
         fields.insert("status".to_owned(), 201.into());
         fields.insert("path".to_owned(), "/Users?filter=userName eq \"a\"".into());
         fields.insert("message".to_owned(), "request".into());
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_767_604_364_120);
+        let at = jiff::Timestamp::from_nanosecond(1_767_604_364_120_999_999).unwrap();
         let line = json_line(at, tracing::Level::DEBUG, fields);
         assert_eq!(
             line,

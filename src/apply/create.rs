@@ -145,19 +145,8 @@ pub(super) async fn settle_race(
     if found.len() < 2 {
         return None;
     }
-    let first = found
-        .iter()
-        .filter_map(|group| {
-            let id = id_of(group)?;
-            let created = get_ci(group, "meta")
-                .and_then(|meta| get_ci(meta, "created"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            // Copies without a creation time come last.
-            Some(((created.is_none(), created, id), group))
-        })
-        .min_by(|a, b| a.0.cmp(&b.0))?;
-    let (_, _, first_id) = &first.0;
+    let first = first_created(&found)?;
+    let first_id = id_of(first)?;
     if first_id == ours {
         return None;
     }
@@ -173,13 +162,31 @@ pub(super) async fn settle_race(
         .await
     {
         Ok(_) | Err(ClientError::Status { status: 404, .. }) => {
-            Some(adopt(context, op, body, first.1, AdoptCause::Concurrent).await)
+            Some(adopt(context, op, body, first, AdoptCause::Concurrent).await)
         }
         Err(error) => Some(Outcome::Failed(Failure::other(format!(
             "created group {ours}, but another run created {key:?} first ({first_id}), and \
              deleting this run's copy failed: {error}"
         )))),
     }
+}
+
+/// Of several copies of one group, the one created first: by `meta.created` read as a time (as
+/// text, "10:00:00.5Z" sorts before "10:00:00Z"), then by id. Copies without a creation time
+/// that reads as one come last. Every run ranks the same copies the same.
+fn first_created(found: &[Value]) -> Option<&Value> {
+    found
+        .iter()
+        .filter_map(|group| {
+            let id = id_of(group)?;
+            let created = get_ci(group, "meta")
+                .and_then(|meta| get_ci(meta, "created"))
+                .and_then(Value::as_str)
+                .and_then(|text| text.parse::<jiff::Timestamp>().ok());
+            Some(((created.is_none(), created, id), group))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, group)| group)
 }
 
 /// After a 409: adopts the object that holds the key.
@@ -403,6 +410,29 @@ mod tests {
 
     fn wanted(value: &Value) -> Map<String, Value> {
         without_schemas(value)
+    }
+
+    #[test]
+    fn the_first_copy_is_ranked_by_creation_time_then_id() {
+        let copy = |id: &str, created: Option<&str>| match created {
+            Some(created) => json!({"id": id, "meta": {"created": created}}),
+            None => json!({"id": id}),
+        };
+        let first = |found: &[Value]| id_of(first_created(found).unwrap()).unwrap();
+        // Half a second later, though it sorts first as text.
+        let found = [
+            copy("b", Some("2026-12-07T10:00:00.5Z")),
+            copy("c", Some("2026-12-07T10:00:00Z")),
+        ];
+        assert_eq!(first(&found), "c");
+        // The same instant at another offset, then the id.
+        let found = [
+            copy("z", Some("2026-12-07T11:00:00+01:00")),
+            copy("y", Some("2026-12-07T10:00:00Z")),
+            copy("x", None),
+        ];
+        assert_eq!(first(&found), "y");
+        assert_eq!(first(&[copy("x", None), copy("w", Some("soon"))]), "w");
     }
 
     #[test]

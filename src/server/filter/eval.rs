@@ -431,80 +431,14 @@ fn push_values<'v>(out: &mut Vec<&'v Value>, value: &'v Value, sub_attr: Option<
 /// An RFC 3339 date-time (`xsd:dateTime`, RFC 7643 §2.3.5) as nanoseconds since the epoch, UTC.
 /// A missing offset is read as UTC.
 pub(super) fn parse_date_time(text: &str) -> Option<i128> {
-    let b = text.as_bytes();
-    let number = |from: usize, len: usize| -> Option<i64> {
-        let digits = b.get(from..from + len)?;
-        digits.iter().try_fold(0_i64, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-        })
+    let at = match text.parse::<jiff::Timestamp>() {
+        Ok(at) => at,
+        Err(_) => text
+            .parse::<jiff::civil::DateTime>()
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp(),
     };
-    let expect = |at: usize, c: u8| b.get(at).is_some_and(|&x| x.eq_ignore_ascii_case(&c));
-    let year = number(0, 4)?;
-    if !(expect(4, b'-') && expect(7, b'-') && (expect(10, b'T') || expect(10, b' '))) {
-        return None;
-    }
-    if !(expect(13, b':') && expect(16, b':')) {
-        return None;
-    }
-    let (month, day) = (number(5, 2)?, number(8, 2)?);
-    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0_i64;
-    if expect(i, b'.') {
-        i += 1;
-        let from = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            if i - from < 9 {
-                nanos = nanos * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == from {
-            return None;
-        }
-        for _ in (i - from)..9 {
-            nanos *= 10;
-        }
-    }
-    let offset_seconds = match b.get(i) {
-        None => 0,
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) if i + 6 == b.len() && expect(i + 3, b':') => {
-            let (h, m) = (number(i + 1, 2)?, number(i + 4, 2)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let offset = h * 3600 + m * 60;
-            if sign == b'-' { -offset } else { offset }
-        }
-        _ => return None,
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_seconds;
-    Some(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    Some(at.as_nanosecond())
 }
