@@ -11,7 +11,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use super::LoadOptions;
 use super::collect::{Broken, Declarations, closest};
 use super::diagnostic::{Diagnostic, Errors};
-use super::interpolate::Template;
+use super::interpolate::{Template, references};
 use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
@@ -165,7 +165,7 @@ impl Validator<'_> {
         let provider = name.value.as_str();
         let before = self.errors.0.len();
 
-        if !is_provider_name(provider) {
+        if !is_provider_name(provider) && !unexpanded(provider) {
             self.error(
                 Diagnostic::new(format!("`{provider}` is not a valid provider name"))
                     .at(self.sources, name.span, "invalid name")
@@ -252,6 +252,7 @@ impl Validator<'_> {
         if let Some(rate) = rate_limit {
             match parse_rate(&rate.value) {
                 Some(per_second) => limits.rate_limit = Some(per_second),
+                None if unexpanded(&rate.value) => {}
                 None => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `rate_limit` is not a rate: {:?}",
@@ -281,6 +282,7 @@ impl Validator<'_> {
         if let Some(deadline) = retry.value.deadline {
             match humantime::parse_duration(deadline.value.trim()) {
                 Ok(duration) => limits.deadline = Some(duration),
+                Err(_) if unexpanded(&deadline.value) => {}
                 Err(_) => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `retry.deadline` is not a duration: {:?}",
@@ -302,6 +304,7 @@ impl Validator<'_> {
                     limits.response_bytes =
                         Some(usize::try_from(bytes.as_u64()).unwrap_or(usize::MAX));
                 }
+                _ if unexpanded(&size.value) => {}
                 _ => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `limits.response_size` is not a size of 1 KiB or \
@@ -328,6 +331,7 @@ impl Validator<'_> {
         if let Some(time) = raw.listing_time {
             match humantime::parse_duration(time.value.trim()) {
                 Ok(duration) if !duration.is_zero() => limits.listing_time = Some(duration),
+                _ if unexpanded(&time.value) => {}
                 _ => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `limits.listing_time` is not a duration: {:?}",
@@ -455,7 +459,9 @@ impl Validator<'_> {
     ) -> String {
         match auth_scheme {
             Some(scheme) => {
-                if scheme.value.is_empty() || scheme.value.contains(char::is_whitespace) {
+                if (scheme.value.is_empty() || scheme.value.contains(char::is_whitespace))
+                    && !unexpanded(&scheme.value)
+                {
                     self.error(
                         Diagnostic::new(format!(
                             "provider `{provider}`: `auth_scheme` must be one word"
@@ -479,7 +485,7 @@ impl Validator<'_> {
         provider: &str,
         key: &str,
     ) -> Option<SpannedTemplate> {
-        let text_offset = text_offset(file, value.span, &value.value);
+        let text_offset = file.text_offset(value.span, &value.value);
         match Template::parse(&value.value) {
             Ok(template) => Some(SpannedTemplate {
                 text: value.value,
@@ -512,7 +518,7 @@ impl Validator<'_> {
         raw: RawRoleDefinition,
     ) -> Option<RoleDefinition> {
         let before = self.errors.0.len();
-        if !is_urn(&raw.schema.value) {
+        if !is_urn(&raw.schema.value) && !unexpanded(&raw.schema.value) {
             self.error(
                 Diagnostic::new(format!(
                     "provider `{provider}`: the roles schema `{}` is not a URN",
@@ -522,7 +528,7 @@ impl Validator<'_> {
                 .help("write the extension's schema URN, e.g. `urn:scim:tonkean`"),
             );
         }
-        if !is_attribute_name(&raw.attribute.value) {
+        if !is_attribute_name(&raw.attribute.value) && !unexpanded(&raw.attribute.value) {
             self.error(
                 Diagnostic::new(format!(
                     "provider `{provider}`: `{}` is not a SCIM attribute name",
@@ -652,7 +658,7 @@ impl Validator<'_> {
                 .into_iter()
                 .map(|email| {
                     let value = Self::multi_value(email);
-                    if !is_email(&value.value.value) {
+                    if !is_email(&value.value.value) && !unexpanded(&value.value.value) {
                         self.error(
                             Diagnostic::new(format!(
                                 "user `{user_name}`: `{}` is not an email address",
@@ -787,7 +793,7 @@ impl Validator<'_> {
     ) -> Vec<ExtensionAttribute> {
         let mut out = Vec::new();
         for (schema, attributes) in raw.entries {
-            if !is_urn(&schema.value) {
+            if !is_urn(&schema.value) && !unexpanded(&schema.value) {
                 self.error(
                     Diagnostic::new(format!(
                         "user `{user_name}`: extension `{}` is not a schema URN",
@@ -809,7 +815,7 @@ impl Validator<'_> {
                 continue;
             }
             for (attribute, value) in attributes.entries {
-                if !is_attribute_name(&attribute.value) {
+                if !is_attribute_name(&attribute.value) && !unexpanded(&attribute.value) {
                     self.error(
                         Diagnostic::new(format!(
                             "user `{user_name}`: `{}` is not a SCIM attribute name",
@@ -1367,22 +1373,6 @@ fn name_of(raw: RawName) -> Name {
     }
 }
 
-/// Where a scalar's text starts inside its span, when the file holds the text verbatim
-/// (plain, or quoted without escapes).
-fn text_offset(file: &SourceFile, span: Span, text: &str) -> Option<usize> {
-    let display = file.display_text();
-    let slice = display.get(span.start()..span.start() + span.len())?;
-    if slice == text {
-        Some(0)
-    } else if slice.len() == text.len() + 2 && slice.get(1..=text.len()) == Some(text) {
-        Some(1)
-    } else {
-        None
-    }
-}
-
-/// A plausible email address: one `@`, something on each side, a dot in the domain, no
-/// spaces. Deliberately loose: the server is the judge of deliverability.
 /// Requests per second from a rate written as `N/s` or `N/min`; `None` when it is not one,
 /// or not above zero.
 fn parse_rate(text: &str) -> Option<f64> {
@@ -1396,6 +1386,14 @@ fn parse_rate(text: &str) -> Option<f64> {
     (count.is_finite() && count > 0.0).then_some(count / seconds)
 }
 
+/// Whether `text` holds a `${...}` reference, which is reported on its own (see
+/// `unexpanded`): checks of a value's form pass over it rather than report it again.
+fn unexpanded(text: &str) -> bool {
+    references(text).next().is_some()
+}
+
+/// A plausible email address: one `@`, something on each side, a dot in the domain, no
+/// spaces. Deliberately loose: the server is the judge of deliverability.
 fn is_email(value: &str) -> bool {
     // `@` and `.` are ASCII: in UTF-8 no other character contains their bytes, so the
     // search is by bytes.
