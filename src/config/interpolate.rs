@@ -249,7 +249,9 @@ mod tests {
 
     #[test]
     fn references_are_found_anywhere() {
-        let found = |text: &str| references(text).map(|r| &text[r]).collect::<Vec<_>>();
+        fn found(text: &str) -> Vec<&str> {
+            references(text).map(|r| &text[r]).collect()
+        }
         assert_eq!(found("ada@${DOMAIN}"), ["${DOMAIN}"]);
         assert_eq!(found("${A}x${b-c}"), ["${A}", "${b-c}"]);
         assert_eq!(found("$${A}"), ["${A}"]);

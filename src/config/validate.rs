@@ -9,7 +9,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::LoadOptions;
-use super::collect::{Broken, Declarations, closest};
+use super::collect::{Broken, Declarations};
 use super::diagnostic::{Diagnostic, Errors};
 use super::interpolate::{Template, references};
 use super::managed::Managed;
@@ -24,7 +24,7 @@ use super::raw::{
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
-use super::suggest::Suggestions;
+use super::suggest::{Suggestions, closest};
 
 /// The core User schema: its attributes are declared directly, not as an extension.
 const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -40,6 +40,11 @@ pub(crate) fn build(
         options,
         errors,
         broken: declarations.broken,
+        set_aside: declarations.set_aside,
+        unknown_roles: HashSet::new(),
+        unsure_users: HashSet::new(),
+        unsure_groups: HashSet::new(),
+        unknown_members: HashSet::new(),
         provider_sets: HashMap::new(),
         every_provider: Arc::default(),
         user_suggestions: None,
@@ -80,6 +85,22 @@ struct Validator<'a> {
     /// Declarations already reported malformed: references to them are not errors of their
     /// own, so one mistake is reported once.
     broken: Broken,
+    /// The keys set aside from declarations read in part, by the declaration's span.
+    set_aside: HashMap<Span, Vec<String>>,
+    // What an error left unknown. A declaration with an error is still validated and still
+    // known to the declarations that name it, with all that it says well; these say what it
+    // may have meant to say, so that nothing that follows from the error is reported as an
+    // error of its own.
+    /// Providers whose roles are unknown (a misspelt `preset`, a `roles` definition with no
+    /// valid value): they may keep any role.
+    unknown_roles: HashSet<String>,
+    /// Users (by index) whose providers are unknown: a `providers` list that names a provider
+    /// not declared, names none, or does not read.
+    unsure_users: HashSet<usize>,
+    /// Groups (by index) whose providers are unknown.
+    unsure_groups: HashSet<usize>,
+    /// Groups (by index) whose `members` did not read.
+    unknown_members: HashSet<usize>,
     /// The sets of providers that users and groups are on, each held once: most users name
     /// none and so are on every provider.
     provider_sets: HashMap<BTreeSet<String>, Arc<BTreeSet<String>>>,
@@ -142,13 +163,7 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(name.value.clone(), name.span);
-            let provider_name = name.value.clone();
-            match self.provider(name, provider.value) {
-                Some(p) => providers.push(p),
-                None => {
-                    self.broken.providers.insert(provider_name);
-                }
-            }
+            providers.push(self.provider(name, provider));
         }
         if let Some(start) = start.filter(|_| !any_declared && complete && self.errors.is_empty()) {
             self.error(
@@ -160,10 +175,14 @@ impl Validator<'_> {
         providers
     }
 
-    fn provider(&mut self, name: Spanned<String>, raw: RawProvider) -> Option<Provider> {
+    /// The provider `raw` declares. One with errors is still returned, with what it says
+    /// well (its preset, its roles), so that its users and groups are checked against it.
+    fn provider(&mut self, name: Spanned<String>, raw: Spanned<RawProvider>) -> Provider {
         let file = self.file(name.span);
         let provider = name.value.as_str();
-        let before = self.errors.0.len();
+        let set_aside = self.set_aside.remove(&raw.span).unwrap_or_default();
+        let unread = |key: &str| set_aside.iter().any(|k| k == key);
+        let raw = raw.value;
 
         if !is_provider_name(provider) && !unexpanded(provider) {
             self.error(
@@ -173,17 +192,28 @@ impl Validator<'_> {
             );
         }
 
-        let Some(url) = raw.url else {
-            self.error(
-                Diagnostic::new(format!("provider `{provider}` has no `url`"))
-                    .at(self.sources, name.span, "no `url` under this provider")
-                    .help("add `url: https://HOST/scim/v2`, or `url: embedded:.scimform/NAME` for the built-in server"),
-            );
-            return None;
+        let url = match raw.url {
+            Some(url) => self.template(&file, url, provider, "url"),
+            None => {
+                if !unread("url") {
+                    self.error(
+                        Diagnostic::new(format!("provider `{provider}` has no `url`"))
+                            .at(self.sources, name.span, "no `url` under this provider")
+                            .help("add `url: https://HOST/scim/v2`, or `url: embedded:.scimform/NAME` for the built-in server"),
+                    );
+                }
+                None
+            }
         };
-        let url = self.template(&file, url, provider, "url")?;
+        // Without a URL that reads, the provider is known by its name and settings only.
+        let url = url.unwrap_or_else(|| SpannedTemplate {
+            text: String::new(),
+            template: Template::parse("").expect("an empty template parses"),
+            span: name.span,
+            text_offset: None,
+        });
         let embedded = url.text.starts_with(EMBEDDED_PREFIX);
-        if url.template.is_literal() {
+        if url.template.is_literal() && !url.text.is_empty() {
             match parse_endpoint(&url.text, file.dir()) {
                 Err(message) => self.error(
                     Diagnostic::new(format!("provider `{provider}`: invalid URL: {message}"))
@@ -199,10 +229,21 @@ impl Validator<'_> {
             }
         }
 
-        let token = self.token_source(&file, &name, embedded, raw.token, raw.token_file);
+        // A token that did not read is reported already: not as missing too.
+        let token_unread = unread("token") || unread("token_file");
+        let token = self.token_source(
+            &file,
+            &name,
+            embedded || token_unread,
+            raw.token,
+            raw.token_file,
+        );
 
         let preset = raw.preset.map(|p| p.value);
         let roles = self.provider_roles(provider, preset, raw.roles);
+        if roles.is_none() && (unread("preset") || unread("roles")) {
+            self.unknown_roles.insert(name.value.clone());
+        }
         let auth_scheme = self.auth_scheme(provider, preset, raw.auth_scheme);
 
         let mut max_changes = MaxChanges::default();
@@ -222,10 +263,7 @@ impl Validator<'_> {
             self.read_limits(provider, limits.value, &mut requests);
         }
 
-        if self.errors.0.len() != before {
-            return None;
-        }
-        Some(Provider {
+        Provider {
             name: name.value,
             span: name.span,
             file,
@@ -238,7 +276,7 @@ impl Validator<'_> {
             deprovision: raw.deprovision.map(|d| d.value).unwrap_or_default(),
             max_changes,
             requests,
-        })
+        }
     }
 
     /// A provider's `rate_limit` and `retry`.
@@ -413,6 +451,7 @@ impl Validator<'_> {
                 }
             }
             (None, None) => {
+                // `embedded` also stands for a token that did not read, reported already.
                 if !embedded {
                     self.error(
                         Diagnostic::new(format!("provider `{provider}` has no token"))
@@ -443,10 +482,18 @@ impl Validator<'_> {
                     .at(self.sources, roles.span, "conflicts with `preset`")
                     .help("the preset already defines the roles: remove `roles`, or remove `preset` and keep `roles`"),
                 );
+                // Which of the two was meant is unknown.
+                self.unknown_roles.insert(provider.to_owned());
                 None
             }
             (Some(preset), None) => Some(RoleDefinition::of_preset(preset)),
-            (None, Some(roles)) => self.role_definition(provider, roles.value),
+            (None, Some(roles)) => {
+                let definition = self.role_definition(provider, roles.value);
+                if definition.is_none() {
+                    self.unknown_roles.insert(provider.to_owned());
+                }
+                definition
+            }
             (None, None) => None,
         }
     }
@@ -512,12 +559,13 @@ impl Validator<'_> {
         }
     }
 
+    /// A provider's `roles` definition, with the values that are well-formed even when the
+    /// rest of it has errors; `None` when it lists no such value.
     fn role_definition(
         &mut self,
         provider: &str,
         raw: RawRoleDefinition,
     ) -> Option<RoleDefinition> {
-        let before = self.errors.0.len();
         if !is_urn(&raw.schema.value) && !unexpanded(&raw.schema.value) {
             self.error(
                 Diagnostic::new(format!(
@@ -564,7 +612,7 @@ impl Validator<'_> {
                 );
             }
         }
-        (self.errors.0.len() == before).then_some(RoleDefinition {
+        (!values.is_empty()).then_some(RoleDefinition {
             schema: raw.schema.value,
             attribute: raw.attribute.value,
             values,
@@ -581,33 +629,31 @@ impl Validator<'_> {
         let count = raw.iter().map(Vec::len).sum();
         let mut users: Vec<User> = Vec::with_capacity(count);
         let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(count);
-        // Where the users that failed validation are declared; the valid ones say it.
-        let mut broken_spans: HashMap<UserKey, Span> = HashMap::new();
         // Each user is read in place and its values taken out of it, rather than the whole
         // declaration moved out of its list: a `RawUser` is several hundred bytes.
         for mut section in raw {
             for user in &mut section {
-                self.user_entry(
-                    &mut user.value,
-                    providers,
-                    &mut users,
-                    &mut index,
-                    &mut broken_spans,
-                );
+                self.user_entry(user, providers, &mut users, &mut index);
             }
         }
         (users, index)
     }
 
-    /// Validates one declared user into `users`, unless its userName is empty or taken.
+    /// Validates one declared user into `users`, unless its userName is empty or taken. A
+    /// user with errors is added all the same: it is declared, and what names it is right to.
     fn user_entry(
         &mut self,
-        raw: &mut RawUser,
+        raw: &mut Spanned<RawUser>,
         providers: &[Provider],
         users: &mut Vec<User>,
         index: &mut HashMap<UserKey, usize>,
-        broken_spans: &mut HashMap<UserKey, Span>,
     ) {
+        let set_aside = if self.set_aside.is_empty() {
+            None
+        } else {
+            self.set_aside.remove(&raw.span)
+        };
+        let raw = &mut raw.value;
         let user_name = &raw.user_name;
         if user_name.value.trim().is_empty() {
             self.error(
@@ -626,27 +672,21 @@ impl Validator<'_> {
             }
             Entry::Vacant(slot) => slot,
         };
-        if let Some(&first) = broken_spans.get(slot.key()) {
-            self.duplicate("user", &user_name.value, user_name.span, first);
-            return;
-        }
-        let span = user_name.span;
         let key = slot.key().clone();
-        if let Some(u) = self.user(raw, key, providers) {
-            slot.insert(users.len());
-            users.push(u);
-        } else {
-            let key = slot.into_key();
-            broken_spans.insert(key.clone(), span);
-            self.broken.users.insert(key);
+        let providers_unread = set_aside.is_some_and(|keys| keys.iter().any(|k| k == "providers"));
+        let (user, sure) = self.user(raw, key, providers);
+        if !sure || providers_unread {
+            self.unsure_users.insert(users.len());
         }
+        slot.insert(users.len());
+        users.push(user);
     }
 
-    /// The user `raw` declares, its values taken out of `raw`; `None` when it is invalid.
-    fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
-        let before = self.errors.0.len();
+    /// The user `raw` declares, its values taken out of `raw`, and whether its providers are
+    /// known (see [`Validator::provider_list`]).
+    fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> (User, bool) {
         let user_name = raw.user_name.value.as_str();
-        let on = self.provider_list(
+        let (on, sure) = self.provider_list(
             raw.providers.take().map(|list| *list),
             providers,
             "user",
@@ -701,10 +741,7 @@ impl Validator<'_> {
             None => Vec::new(),
         };
 
-        if self.errors.0.len() != before {
-            return None;
-        }
-        Some(User {
+        let user = User {
             user_name: take(&mut raw.user_name.value),
             key,
             span: raw.user_name.span,
@@ -728,7 +765,8 @@ impl Validator<'_> {
             providers: on,
             absent: raw.absent.as_ref().is_some_and(|a| a.value),
             roles: Vec::new(),
-        })
+        };
+        (user, sure)
     }
 
     fn multi_value(raw: Spanned<RawMultiValue>) -> SpannedMultiValue {
@@ -859,17 +897,20 @@ impl Validator<'_> {
         out
     }
 
-    /// Resolves a `providers:` list of a user or group; `None` means every provider.
+    /// Resolves a `providers:` list of a user or group; `None` means every provider. Also
+    /// says whether the list is what was meant: not when it is empty or names a provider that
+    /// is not declared, so that what follows from the mistake is not reported too.
     fn provider_list(
         &mut self,
         raw: Option<Spanned<Vec<Spanned<String>>>>,
         providers: &[Provider],
         what: &str,
         name: &str,
-    ) -> Arc<BTreeSet<String>> {
+    ) -> (Arc<BTreeSet<String>>, bool) {
         let Some(list) = raw else {
-            return Arc::clone(&self.every_provider);
+            return (Arc::clone(&self.every_provider), true);
         };
+        let mut sure = !list.value.is_empty();
         if list.value.is_empty() {
             self.error(
                 Diagnostic::new(format!("{what} `{name}` is on no provider"))
@@ -883,7 +924,10 @@ impl Validator<'_> {
         for provider in list.value {
             if providers.iter().any(|p| p.name == provider.value) {
                 on.insert(provider.value);
-            } else if !self.broken.providers.contains(&provider.value) {
+                continue;
+            }
+            sure = false;
+            if !self.broken.providers.contains(&provider.value) && !unexpanded(&provider.value) {
                 let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
                 let help = match closest(&provider.value, known.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -903,7 +947,7 @@ impl Validator<'_> {
                 );
             }
         }
-        self.provider_set(on)
+        (self.provider_set(on), sure)
     }
 
     /// The shared copy of a set of providers.
@@ -924,12 +968,21 @@ impl Validator<'_> {
         users: &[User],
         user_index: &HashMap<UserKey, usize>,
     ) -> (Vec<Group>, HashMap<GroupKey, usize>) {
-        let mut groups = Vec::new();
-        let mut index = HashMap::new();
-        let mut spans: HashMap<GroupKey, Span> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<GroupKey, usize> = HashMap::new();
         // The users already listed as members of the group at hand.
         let mut member_indices: HashSet<usize> = HashSet::new();
         for group in raw {
+            let set_aside = if self.set_aside.is_empty() {
+                None
+            } else {
+                self.set_aside.remove(&group.span)
+            };
+            let unread = |key: &str| {
+                set_aside
+                    .as_ref()
+                    .is_some_and(|keys| keys.iter().any(|k| k == key))
+            };
             let RawGroup {
                 display_name,
                 external_id,
@@ -946,13 +999,21 @@ impl Validator<'_> {
                 continue;
             }
             let key = GroupKey::new(&display_name.value);
-            if let Some(&first) = spans.get(&key) {
+            if let Some(&first) = index.get(&key) {
+                let first = groups[first].span;
                 self.duplicate("group", &display_name.value, display_name.span, first);
                 continue;
             }
-            spans.insert(key.clone(), display_name.span);
-            let before = self.errors.0.len();
-            let on = self.provider_list(on, providers, "group", &display_name.value);
+            // A group with errors is kept all the same: it is declared, and what names it is
+            // right to.
+            let g = groups.len();
+            let (on, sure) = self.provider_list(on, providers, "group", &display_name.value);
+            if !sure || unread("providers") {
+                self.unsure_groups.insert(g);
+            }
+            if unread("members") {
+                self.unknown_members.insert(g);
+            }
             let absent = absent.is_some_and(|a| a.value);
             let members = managed_list(members).map(|list| {
                 let mut keys = Vec::with_capacity(list.len());
@@ -962,7 +1023,9 @@ impl Validator<'_> {
                         format!("member of group `{}`", display_name.value)
                     }) {
                         let user = &users[i];
-                        if !absent {
+                        let sure =
+                            !self.unsure_groups.contains(&g) && !self.unsure_users.contains(&i);
+                        if !absent && sure {
                             self.member_providers(user, &member, &display_name.value, &on);
                         }
                         if member_indices.insert(i) {
@@ -972,11 +1035,7 @@ impl Validator<'_> {
                 }
                 keys
             });
-            if self.errors.0.len() != before {
-                self.broken.groups.insert(key);
-                continue;
-            }
-            index.insert(key.clone(), groups.len());
+            index.insert(key.clone(), g);
             groups.push(Group {
                 display_name: display_name.value,
                 key,
@@ -1023,7 +1082,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let key = key_text(&name.value);
         let Some(&i) = index.get(&*key) else {
-            if self.broken.users.contains(&*key) {
+            if self.broken.users.contains(&*key) || unexpanded(&name.value) {
                 return None;
             }
             let suggestions = self
@@ -1100,15 +1159,16 @@ impl Validator<'_> {
                 groups: group_targets,
             } = assignment.value;
 
-            // (user index, the group through which the role is given, where it was named)
-            let mut grants: Vec<(usize, Option<&Group>, Span)> =
+            // (user index, the group through which the role is given, where it was named,
+            // whether the providers of both are known)
+            let mut grants: Vec<(usize, Option<&Group>, Span, bool)> =
                 Vec::with_capacity(user_targets.len());
             let mut user_keys = Vec::with_capacity(user_targets.len());
             for target in &user_targets {
                 if let Some(i) = self.user_ref(target, users, user_index, || {
                     format!("a target of role `{}`", role.value)
                 }) {
-                    grants.push((i, None, target.span));
+                    grants.push((i, None, target.span, !self.unsure_users.contains(&i)));
                     user_keys.push(users[i].key.clone());
                 }
             }
@@ -1121,7 +1181,9 @@ impl Validator<'_> {
                 group_keys.push(group.key.clone());
                 if let Managed::Set(members) = &group.members {
                     for &member in members {
-                        grants.push((member, Some(group), target.span));
+                        let sure = !self.unsure_groups.contains(&g)
+                            && !self.unsure_users.contains(&member);
+                        grants.push((member, Some(group), target.span, sure));
                     }
                 }
             }
@@ -1147,7 +1209,7 @@ impl Validator<'_> {
     fn grant(
         &mut self,
         role: &Spanned<String>,
-        grants: Vec<(usize, Option<&Group>, Span)>,
+        grants: Vec<(usize, Option<&Group>, Span, bool)>,
         providers: &[Provider],
         users: &[User],
         mut give: impl FnMut(usize, usize),
@@ -1162,18 +1224,26 @@ impl Validator<'_> {
                     .is_some_and(|d| d.values.contains(&role.value))
             })
             .collect();
-        for (i, group, span) in grants {
+        // Providers whose roles an error left unknown may keep this one.
+        let unknown: Vec<bool> = providers
+            .iter()
+            .map(|p| self.unknown_roles.contains(&p.name))
+            .collect();
+        for (i, group, span, sure) in grants {
             let user = &users[i];
             let mut role_providers = providers
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| {
-                    p.roles.is_some()
-                        && user.is_on(&p.name)
-                        && group.is_none_or(|g| g.is_on(&p.name))
+                .filter(|&(p, provider)| {
+                    (provider.roles.is_some() || unknown[p])
+                        && user.is_on(&provider.name)
+                        && group.is_none_or(|g| g.is_on(&provider.name))
                 })
                 .peekable();
             if role_providers.peek().is_none() {
+                if !sure {
+                    continue;
+                }
                 self.error(
                     Diagnostic::new(format!(
                         "role `{}` is assigned to user `{}`, but none of the user's providers keeps roles",
@@ -1185,10 +1255,12 @@ impl Validator<'_> {
                 continue;
             }
             for (p, provider) in role_providers {
-                let definition = provider.roles.as_ref().expect("filtered above");
+                let Some(definition) = provider.roles.as_ref() else {
+                    continue;
+                };
                 if allowed[p] {
                     give(i, p);
-                } else if reported.insert(provider.name.as_str()) {
+                } else if !unexpanded(&role.value) && reported.insert(provider.name.as_str()) {
                     let origin = match provider.preset {
                         Some(_) => "its preset".to_owned(),
                         None => "its `roles` definition".to_owned(),
@@ -1228,7 +1300,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let key = key_text(&name.value);
         let Some(&g) = index.get(&*key) else {
-            if self.broken.groups.contains(&*key) {
+            if self.broken.groups.contains(&*key) || unexpanded(&name.value) {
                 return None;
             }
             let suggestions = self
@@ -1267,6 +1339,9 @@ impl Validator<'_> {
             return None;
         }
         if !group.members.is_managed() {
+            if self.unknown_members.contains(&g) {
+                return None;
+            }
             self.error(
                 Diagnostic::new(format!(
                     "group `{}` is a target of role `{role}` but does not declare its `members`",
