@@ -285,11 +285,24 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         };
         let before = entries.len();
         let span = error.span?;
+        // A misspelt key stands for the key it is one edit from: what that key would have said
+        // is unknown too (`tokne:` is no missing token).
+        let expected = error
+            .message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(_, expected)| backticked(expected))
+            .unwrap_or_default();
         entries.retain(|(key, value)| {
-            let holds_error =
-                key.span == span || unknown_spans.contains(&key.span) || value.contains_span(span);
-            if holds_error {
-                set_aside.extend(key.as_str().map(str::to_owned));
+            let unknown = key.span == span || unknown_spans.contains(&key.span);
+            let holds_error = unknown || value.contains_span(span);
+            if let Some(name) = key.as_str().filter(|_| holds_error) {
+                set_aside.push(name.to_owned());
+                if let Some(meant) =
+                    closest(name, expected.iter().map(String::as_str)).filter(|_| unknown)
+                {
+                    set_aside.push(meant.to_owned());
+                }
             }
             !holds_error
         });

@@ -15,6 +15,7 @@ use super::interpolate::references;
 use super::load::Document;
 use super::node::{Node, Value};
 use super::source::Sources;
+use super::suggest::closest;
 
 /// The provider settings whose `${VAR}` references are expanded.
 const EXPANDED: &[&str] = &["url", "token"];
@@ -63,7 +64,12 @@ impl Check<'_> {
         };
         for (key, value) in settings {
             self.walk(key);
-            if !key.as_str().is_some_and(|k| EXPANDED.contains(&k)) {
+            // A misspelt `token:` is reported as an unknown key; its value is no less meant
+            // to be read from the environment.
+            let expanded = key
+                .as_str()
+                .is_some_and(|k| closest(k, EXPANDED.iter().copied()).is_some());
+            if !expanded {
                 self.walk(value);
             }
         }
