@@ -192,19 +192,16 @@ impl Validator<'_> {
             );
         }
 
-        let url = match raw.url {
-            Some(url) => self.template(&file, url, provider, "url"),
-            None => {
-                if !unread("url") {
-                    self.error(
-                        Diagnostic::new(format!("provider `{provider}` has no `url`"))
-                            .at(self.sources, name.span, "no `url` under this provider")
-                            .help("add `url: https://HOST/scim/v2`, or `url: embedded:.scimform/NAME` for the built-in server"),
-                    );
-                }
-                None
-            }
-        };
+        if raw.url.is_none() && !unread("url") {
+            self.error(
+                Diagnostic::new(format!("provider `{provider}` has no `url`"))
+                    .at(self.sources, name.span, "no `url` under this provider")
+                    .help("add `url: https://HOST/scim/v2`, or `url: embedded:.scimform/NAME` for the built-in server"),
+            );
+        }
+        let url = raw
+            .url
+            .and_then(|url| self.template(&file, url, provider, "url"));
         // Without a URL that reads, the provider is known by its name and settings only.
         let url = url.unwrap_or_else(|| SpannedTemplate {
             text: String::new(),
@@ -1373,13 +1370,19 @@ fn set_roles(
         .map(|p| Arc::from(p.name.as_str()))
         .collect();
     let mut shared: HashMap<Vec<usize>, Arc<BTreeSet<String>>> = HashMap::new();
+    // The providers that keep roles, in order: often one among many.
+    let keeping: Vec<(usize, &Provider)> = providers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.roles.is_some())
+        .collect();
     // The most entries a user's `roles` can have: one Vec allocation each, never regrown.
-    let role_providers = providers.iter().filter(|p| p.roles.is_some()).count();
+    let role_providers = keeping.len();
     let mut values: Vec<usize> = Vec::new();
     let mut rest = granted.as_slice();
     for (i, user) in users.iter_mut().enumerate().filter(|(_, u)| !u.absent) {
-        for (p, provider) in providers.iter().enumerate() {
-            if provider.roles.is_none() || !user.is_on(&provider.name) {
+        for &(p, provider) in &keeping {
+            if !user.is_on(&provider.name) {
                 continue;
             }
             values.clear();

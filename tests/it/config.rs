@@ -541,10 +541,10 @@ fn reported(stderr: &str) -> Vec<(String, String)> {
     for line in stderr.lines() {
         if let Some(text) = line.strip_prefix("  × ") {
             message = Some(text.to_owned());
-        } else if let Some((_, location)) = line.split_once("╭─[") {
-            if let Some(message) = message.take() {
-                errors.push((message, location.trim_end_matches(']').to_owned()));
-            }
+        } else if let Some((_, location)) = line.split_once("╭─[")
+            && let Some(message) = message.take()
+        {
+            errors.push((message, location.trim_end_matches(']').to_owned()));
         }
     }
     errors
