@@ -24,7 +24,8 @@ pub(crate) struct Declarations {
     pub(crate) users: Vec<Vec<Spanned<RawUser>>>,
     pub(crate) groups: Vec<Spanned<RawGroup>>,
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
-    /// Whether every file parsed: only then can "nothing declared" checks be trusted.
+    /// Whether every file was read and parsed: only then can "nothing declared" and "names
+    /// nobody" checks be trusted.
     pub(crate) complete: bool,
     /// The start of the first file, for errors about the config as a whole.
     pub(crate) start: Option<Span>,

@@ -110,6 +110,9 @@ fn load_files(
             let document = text.parse(&mut sources, &mut errors);
             unexpanded::check(&document, &sources, &mut errors);
             collect::collect(&mut declarations, &document, &sources, &mut errors);
+        } else {
+            // What the file declares is unknown: see `Declarations::complete`.
+            declarations.complete = false;
         }
     }
     let config = validate::build(declarations, &sources, options, &mut errors);

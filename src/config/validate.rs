@@ -40,6 +40,7 @@ pub(crate) fn build(
         options,
         errors,
         broken: declarations.broken,
+        complete: declarations.complete,
         set_aside: declarations.set_aside,
         unknown_roles: HashSet::new(),
         unsure_users: HashSet::new(),
@@ -85,6 +86,9 @@ struct Validator<'a> {
     /// Declarations already reported malformed: references to them are not errors of their
     /// own, so one mistake is reported once.
     broken: Broken,
+    /// Whether every file parsed. When one did not, a name that resolves to nothing may be
+    /// declared in it: such a reference is not reported (the file's syntax error is).
+    complete: bool,
     /// The keys set aside from declarations read in part, by the declaration's span.
     set_aside: HashMap<Span, Vec<String>>,
     // What an error left unknown. A declaration with an error is still validated and still
@@ -202,7 +206,9 @@ impl Validator<'_> {
         let url = raw
             .url
             .and_then(|url| self.template(&file, url, provider, "url"));
-        // Without a URL that reads, the provider is known by its name and settings only.
+        // Without a URL that reads, the provider is known by its name and settings only, and
+        // whether it needs a token is unknown.
+        let url_known = url.is_some();
         let url = url.unwrap_or_else(|| SpannedTemplate {
             text: String::new(),
             template: Template::parse("").expect("an empty template parses"),
@@ -231,7 +237,7 @@ impl Validator<'_> {
         let token = self.token_source(
             &file,
             &name,
-            embedded || token_unread,
+            embedded || token_unread || !url_known,
             raw.token,
             raw.token_file,
         );
@@ -383,7 +389,9 @@ impl Validator<'_> {
         &mut self,
         file: &SourceFile,
         name: &Spanned<String>,
-        embedded: bool,
+        // An `embedded:` provider needs none, and one whose URL or token did not read is
+        // reported already.
+        token_optional: bool,
         token: Option<Spanned<String>>,
         token_file: Option<Spanned<String>>,
     ) -> TokenSource {
@@ -448,8 +456,7 @@ impl Validator<'_> {
                 }
             }
             (None, None) => {
-                // `embedded` also stands for a token that did not read, reported already.
-                if !embedded {
+                if !token_optional {
                     self.error(
                         Diagnostic::new(format!("provider `{provider}` has no token"))
                             .at(self.sources, name.span, "no `token` or `token_file`")
@@ -665,6 +672,10 @@ impl Validator<'_> {
             Entry::Occupied(taken) => {
                 let first = users[*taken.get()].span;
                 self.duplicate("user", &user_name.value, user_name.span, first);
+                // The second declaration's own mistakes are reported too; references resolve
+                // to the first.
+                let key = taken.key().clone();
+                let _ = self.user(raw, key, providers);
                 return;
             }
             Entry::Vacant(slot) => slot,
@@ -924,7 +935,10 @@ impl Validator<'_> {
                 continue;
             }
             sure = false;
-            if !self.broken.providers.contains(&provider.value) && !unexpanded(&provider.value) {
+            if self.complete
+                && !self.broken.providers.contains(&provider.value)
+                && !unexpanded(&provider.value)
+            {
                 let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
                 let help = match closest(&provider.value, known.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -1079,7 +1093,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let key = key_text(&name.value);
         let Some(&i) = index.get(&*key) else {
-            if self.broken.users.contains(&*key) || unexpanded(&name.value) {
+            if !self.complete || self.broken.users.contains(&*key) || unexpanded(&name.value) {
                 return None;
             }
             let suggestions = self
@@ -1297,7 +1311,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let key = key_text(&name.value);
         let Some(&g) = index.get(&*key) else {
-            if self.broken.groups.contains(&*key) || unexpanded(&name.value) {
+            if !self.complete || self.broken.groups.contains(&*key) || unexpanded(&name.value) {
                 return None;
             }
             let suggestions = self

@@ -826,3 +826,50 @@ users:
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("ada@acme.io"), "{}", out.stdout);
 }
+
+/// A file of a folder that does not parse hides what it declares, not the other files'
+/// errors: names that may be declared in it are not reported as naming nobody, and a user
+/// declared twice still has its own mistakes reported.
+#[test]
+fn a_file_that_does_not_parse_does_not_make_its_names_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1-providers.yaml"),
+        "version: 1\nproviders:\n  local: { url: embedded:store, preset: tonkean }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2-users.yaml"),
+        "version: 1\nusers:\n  - userName: ada@example.com\n    title: [unclosed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("3-groups.yaml"),
+        "version: 1
+users:
+  - userName: grace@example.com
+  - userName: Grace@example.com
+    emails: [grace-at-example.com]
+groups:
+  - displayName: Owners
+    members: [ada@example.com, grace@example.com]
+roles:
+  SYSTEM_USER:
+    users: [ada@example.com]
+    groups: [Owners]
+",
+    )
+    .unwrap();
+    let out = run(scimform().args(["validate", "-f"]).arg(dir.path()));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let errors = reported(&out.stderr);
+    let messages: Vec<&str> = errors.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(messages.len(), 3, "{}", out.stderr);
+    assert!(messages[0].starts_with("invalid YAML"), "{}", out.stderr);
+    assert!(messages[1].contains("declared twice"), "{}", out.stderr);
+    assert!(
+        messages[2].contains("`grace-at-example.com` is not an email address"),
+        "{}",
+        out.stderr
+    );
+}
