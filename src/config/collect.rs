@@ -1,7 +1,7 @@
 //! From parsed files to raw declarations: each provider, user, group and role is deserialized
 //! on its own, so that every malformed one is reported, not only the first.
 
-use foldhash::HashSet;
+use foldhash::{HashMap, HashSet};
 
 use super::diagnostic::{Diagnostic, Errors};
 use super::load::Document;
@@ -10,6 +10,7 @@ use super::node::{Node, NodeError, Value};
 use super::raw::{RawGroup, RawProvider, RawRoleAssignment, RawUser, TOP_LEVEL_KEYS};
 use super::source::{Sources, Span};
 use super::spanned::Spanned;
+use super::suggest::closest;
 
 /// The version of the config format this build reads.
 pub const SUPPORTED_VERSION: i64 = 1;
@@ -23,16 +24,22 @@ pub(crate) struct Declarations {
     pub(crate) users: Vec<Vec<Spanned<RawUser>>>,
     pub(crate) groups: Vec<Spanned<RawGroup>>,
     pub(crate) roles: Vec<(Spanned<String>, Spanned<RawRoleAssignment>)>,
-    /// Whether every file parsed: only then can "nothing declared" checks be trusted.
+    /// Whether every file was read and parsed: only then can "nothing declared" and "names
+    /// nobody" checks be trusted.
     pub(crate) complete: bool,
     /// The start of the first file, for errors about the config as a whole.
     pub(crate) start: Option<Span>,
     /// Names of declarations that were reported malformed. References to them are not
     /// reported again as naming nobody.
     pub(crate) broken: Broken,
+    /// The keys set aside from each declaration that was read only in part, by the
+    /// declaration's span: what those keys would have said is unknown, and validation must
+    /// not report what follows from their absence (a provider whose `preset` is misspelt
+    /// still keeps roles).
+    pub(crate) set_aside: HashMap<Span, Vec<String>>,
 }
 
-/// Names declared by entries that failed to deserialize or validate.
+/// Names declared by entries that could not be read at all (not even in part).
 #[derive(Default)]
 pub(crate) struct Broken {
     pub(crate) providers: HashSet<String>,
@@ -46,6 +53,13 @@ impl Declarations {
         Declarations {
             complete: true,
             ..Declarations::default()
+        }
+    }
+
+    /// Records the keys set aside from the declaration at `span`, if any.
+    fn note(&mut self, span: Span, set_aside: Vec<String>) {
+        if !set_aside.is_empty() {
+            self.set_aside.insert(span, set_aside);
         }
     }
 }
@@ -90,8 +104,11 @@ pub(crate) fn collect(
             }
             "providers" => {
                 for (name, provider) in map_entries(key, value, sources, errors) {
-                    match deserialize(provider, sources, errors) {
-                        Some(p) => declarations.providers.push((name, p)),
+                    match deserialize::<Spanned<RawProvider>>(provider, sources, errors) {
+                        Some((p, set_aside)) => {
+                            declarations.note(p.span, set_aside);
+                            declarations.providers.push((name, p));
+                        }
                         None => {
                             declarations.broken.providers.insert(name.value);
                         }
@@ -102,8 +119,11 @@ pub(crate) fn collect(
                 let items = seq_items(key, value, sources, errors);
                 let mut users = Vec::with_capacity(items.len());
                 for item in items {
-                    match deserialize(item, sources, errors) {
-                        Some(u) => users.push(u),
+                    match deserialize::<Spanned<RawUser>>(item, sources, errors) {
+                        Some((u, set_aside)) => {
+                            declarations.note(u.span, set_aside);
+                            users.push(u);
+                        }
                         None => {
                             if let Some(name) = string_at(item, "userName") {
                                 declarations.broken.users.insert(UserKey::new(name));
@@ -115,8 +135,11 @@ pub(crate) fn collect(
             }
             "groups" => {
                 for item in seq_items(key, value, sources, errors) {
-                    match deserialize(item, sources, errors) {
-                        Some(g) => declarations.groups.push(g),
+                    match deserialize::<Spanned<RawGroup>>(item, sources, errors) {
+                        Some((g, set_aside)) => {
+                            declarations.note(g.span, set_aside);
+                            declarations.groups.push(g);
+                        }
                         None => {
                             if let Some(name) = string_at(item, "displayName") {
                                 declarations.broken.groups.insert(GroupKey::new(name));
@@ -127,7 +150,7 @@ pub(crate) fn collect(
             }
             "roles" => {
                 for (name, assignment) in map_entries(key, value, sources, errors) {
-                    if let Some(r) = deserialize(assignment, sources, errors) {
+                    if let Some((r, _)) = deserialize(assignment, sources, errors) {
                         declarations.roles.push((name, r));
                     }
                 }
@@ -237,16 +260,18 @@ fn seq_items<'a, 't>(
     }
 }
 
-/// Deserializes one entry. serde stops at its first error; to report every mistake in the
-/// entry, the key holding the error is set aside and the rest deserialized again, until the
-/// rest is well-formed.
+/// Deserializes one entry, with the keys set aside to read it. serde stops at its first
+/// error; to report every mistake in the entry, the key holding the error is set aside and the
+/// rest deserialized again, until the rest is well-formed. The rest is returned, so that the
+/// entry is still known, and still checked, for all that it says well; `None` when no part of
+/// it reads (it is not a mapping, or a required key is what is wrong).
 fn deserialize<T: serde::de::DeserializeOwned>(
     node: &Node<'_>,
     sources: &Sources,
     errors: &mut Errors,
-) -> Option<T> {
+) -> Option<(T, Vec<String>)> {
     let mut error = match node.deserialize() {
-        Ok(value) => return Some(value),
+        Ok(value) => return Some((value, Vec::new())),
         Err(e) => e,
     };
     let mut rest = node.clone();
@@ -261,11 +286,24 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         };
         let before = entries.len();
         let span = error.span?;
+        // A misspelt key stands for the key it is one edit from: what that key would have said
+        // is unknown too (`tokne:` is no missing token).
+        let expected = error
+            .message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(_, expected)| backticked(expected))
+            .unwrap_or_default();
         entries.retain(|(key, value)| {
-            let holds_error =
-                key.span == span || unknown_spans.contains(&key.span) || value.contains_span(span);
-            if holds_error {
-                set_aside.extend(key.as_str().map(str::to_owned));
+            let unknown = key.span == span || unknown_spans.contains(&key.span);
+            let holds_error = unknown || value.contains_span(span);
+            if let Some(name) = key.as_str().filter(|_| holds_error) {
+                set_aside.push(name.to_owned());
+                if let Some(meant) =
+                    closest(name, expected.iter().map(String::as_str)).filter(|_| unknown)
+                {
+                    set_aside.push(meant.to_owned());
+                }
             }
             !holds_error
         });
@@ -273,7 +311,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
             return None;
         }
         match rest.deserialize::<T>() {
-            Ok(_) => return None,
+            Ok(value) => return Some((value, set_aside)),
             // A required key that was set aside is reported already, as malformed.
             Err(next)
                 if next
@@ -463,61 +501,4 @@ pub(crate) fn unknown_key(
     Diagnostic::new(format!("unknown key `{key}`"))
         .at(sources, span, "unknown key")
         .help(help)
-}
-
-/// The candidate nearest to `word`, when it is near enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let word_lower = word.to_lowercase();
-    candidates
-        .map(|c| (edit_distance(&word_lower, &c.to_lowercase()), c))
-        .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
-/// Edit distance counting a swap of two neighbouring characters as one edit (optimal string
-/// alignment): `titel` is one typo away from `title`.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::closest;
-
-    #[test]
-    fn suggests_near_keys() {
-        let keys = ["userName", "displayName", "emails"];
-        assert_eq!(closest("username", keys.iter().copied()), Some("userName"));
-        assert_eq!(closest("emials", keys.iter().copied()), Some("emails"));
-        assert_eq!(closest("colour", keys.iter().copied()), None);
-        assert_eq!(
-            closest("titel", ["title", "type"].into_iter()),
-            Some("title")
-        );
-    }
 }

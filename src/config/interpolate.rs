@@ -3,6 +3,11 @@
 //! Parsing is eager and resolving is lazy: `validate` checks that every reference is
 //! well-formed without needing the environment, and only the commands that talk to a server
 //! look the variables up (§1.4: `validate` needs no secrets). `$$` writes a literal `$`.
+//!
+//! Nowhere else is anything expanded: [`references`] finds the `${...}` written elsewhere,
+//! each of which is an error (see `unexpanded`).
+
+use std::ops::Range;
 
 /// A string with `${VAR}` references, split into its parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +148,25 @@ impl Template {
     }
 }
 
+/// The `${...}` references in `text`, as byte ranges from `${` to the `}` that closes it (to
+/// the end of the text when none does), whether or not they name a valid variable.
+pub(crate) fn references(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let dollar = from + memchr::memchr(b'$', &bytes[from..])?;
+            if bytes.get(dollar + 1) == Some(&b'{') {
+                let end = memchr::memchr(b'}', &bytes[dollar + 2..])
+                    .map_or(bytes.len(), |close| dollar + 2 + close + 1);
+                from = end;
+                return Some(dollar..end);
+            }
+            from = dollar + 1;
+        }
+    })
+}
+
 fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -221,6 +245,20 @@ mod tests {
         assert_eq!(single("${A}${B}"), None);
         assert_eq!(single("$${TOKEN}"), None);
         assert_eq!(single("literal"), None);
+    }
+
+    #[test]
+    fn references_are_found_anywhere() {
+        fn found(text: &str) -> Vec<&str> {
+            references(text).map(|r| &text[r]).collect()
+        }
+        assert_eq!(found("ada@${DOMAIN}"), ["${DOMAIN}"]);
+        assert_eq!(found("${A}x${b-c}"), ["${A}", "${b-c}"]);
+        assert_eq!(found("$${A}"), ["${A}"]);
+        assert_eq!(found("a${open"), ["${open"]);
+        assert_eq!(found("${"), ["${"]);
+        assert!(found("$5 {x} $ {y} $").is_empty());
+        assert_eq!(found("é${É}"), ["${É}"]);
     }
 
     #[test]

@@ -67,6 +67,8 @@ impl Text {
         Document {
             source,
             root: checked(parsed, source, sources, errors),
+            // A string holds `$` only if the text does, or an escape (`\x24`) spells it.
+            may_hold_references: memchr::memchr2(b'$', b'\\', self.content.as_bytes()).is_some(),
         }
     }
 }
@@ -88,6 +90,9 @@ fn shown_before<'t>(text: &'t str, error: &YamlError) -> Cow<'t, str> {
 pub(crate) struct Document<'a> {
     pub(crate) source: SourceId,
     pub(crate) root: Option<Node<'a>>,
+    /// Whether a string of the file can hold a `${...}` reference at all: most files of a
+    /// large config cannot, and are not searched for one.
+    pub(crate) may_hold_references: bool,
 }
 
 /// The config files at `path`: the file itself, or the `*.yaml` and `*.yml` entries of a

@@ -5,16 +5,19 @@
 //!
 //! 1. [`load`](mod@self::load) reads a file or a folder of files within input budgets, and `yaml`
 //!    parses each into a tree of `node`s that remember their spans;
-//! 2. `collect` deserializes every provider, user, group and role into the [`raw`] types on
-//!    its own, so one malformed entry does not hide the others; each file's tree is dropped
-//!    once its declarations are collected, before the next file is read;
+//! 2. `unexpanded` reports every `${...}` written where nothing is expanded (anywhere but a
+//!    provider's `url` and `token`), and `collect` deserializes every provider, user, group
+//!    and role into the [`raw`] types on its own, so one malformed entry does not hide the
+//!    others; each file's tree is dropped once its declarations are collected, before the
+//!    next file is read;
 //! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
 //!    role values are allowed) and builds the model ([`Config`]);
 //! 4. every problem found along the way is a [`Diagnostic`] pointing into the file; they are
 //!    returned together as [`Errors`] and rendered once, by the command line.
 //!
 //! Provider URLs and tokens stay `${VAR}` templates in the model: `validate` needs no secrets,
-//! and only the commands that talk to a server resolve them.
+//! and only the commands that talk to a server resolve them. They are the only strings where
+//! `${VAR}` means a variable; anywhere else it is an error, never text sent as written.
 
 mod collect;
 mod diagnostic;
@@ -28,6 +31,7 @@ mod redact;
 mod source;
 mod spanned;
 mod suggest;
+mod unexpanded;
 mod validate;
 mod yaml;
 
@@ -104,7 +108,11 @@ fn load_files(
         };
         if let Some(text) = text {
             let document = text.parse(&mut sources, &mut errors);
+            unexpanded::check(&document, &sources, &mut errors);
             collect::collect(&mut declarations, &document, &sources, &mut errors);
+        } else {
+            // What the file declares is unknown: see `Declarations::complete`.
+            declarations.complete = false;
         }
     }
     let config = validate::build(declarations, &sources, options, &mut errors);

@@ -15,7 +15,8 @@ use super::managed::Managed;
 use super::spanned::{Spanned, SpannedMap};
 
 /// A scimform config file: providers (SCIM endpoints), the users and groups they must hold,
-/// and role assignments.
+/// and role assignments. `${VAR}` is read from the environment only in a provider's `url` and
+/// `token`; anywhere else a `${...}` is an error.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "scimform config")]
@@ -58,7 +59,7 @@ pub struct RawProvider {
     pub token: Option<Spanned<String>>,
     /// File holding the API token, relative to this file: a regular file of at most 64 KiB,
     /// the token on one line (whitespace and a byte order mark around it are ignored).
-    /// Mutually exclusive with `token`.
+    /// `${VAR}` is not expanded here. Mutually exclusive with `token`.
     #[serde(default)]
     pub token_file: Option<Spanned<String>>,
     /// Scheme of the `Authorization` header: `Authorization: <scheme> <token>`.

@@ -26,6 +26,7 @@ use foldhash::HashSet;
 
 use super::interpolate::Template;
 use super::node::{Node, Value};
+use super::suggest::within_one_edit;
 
 /// Something parsed: a node, or the entries of a mapping the parser had not finished.
 #[derive(Clone, Copy)]
@@ -200,28 +201,6 @@ pub(crate) fn is_token_key(key: &Node<'_>) -> bool {
     word.ends_with(&['t', 'o', 'k', 'e', 'n']) || within_one_edit(&word, &['t', 'o', 'k', 'e', 'n'])
 }
 
-/// Whether `a` becomes `b` with at most one character inserted, deleted or changed, or two
-/// neighbours swapped: an edit distance of at most one as `collect::edit_distance` counts it.
-fn within_one_edit(a: &[char], b: &[char]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if long.len() - short.len() > 1 {
-        return false;
-    }
-    let same_start = short.iter().zip(long).take_while(|(x, y)| x == y).count();
-    if short.len() == long.len() {
-        let (rest_a, rest_b) = (&short[same_start..], &long[same_start..]);
-        // One change at the first difference, the rest equal; or the first two swapped.
-        rest_a.iter().skip(1).eq(rest_b.iter().skip(1))
-            || (rest_a.len() >= 2
-                && rest_a[0] == rest_b[1]
-                && rest_a[1] == rest_b[0]
-                && rest_a[2..] == rest_b[2..])
-    } else {
-        // One insertion at the first difference.
-        short[same_start..] == long[same_start + 1..]
-    }
-}
-
 /// Whether a token's value is exactly one `${VAR}` reference, the one form that is no secret.
 fn is_reference(value: &Node<'_>) -> bool {
     value
@@ -312,30 +291,6 @@ fn is_reference_text(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_edit_agrees_with_the_edit_distance() {
-        let letters = ['t', 'o', 'k', 'e', 'n', 'x'];
-        let token: Vec<char> = "token".chars().collect();
-        // Every word of 3 to 6 of these letters: 6^3 + ... + 6^6 words.
-        for length in 3..=6u32 {
-            for mut n in 0..6usize.pow(length) {
-                let word: Vec<char> = (0..length)
-                    .map(|_| {
-                        let c = letters[n % 6];
-                        n /= 6;
-                        c
-                    })
-                    .collect();
-                let text: String = word.iter().collect();
-                assert_eq!(
-                    within_one_edit(&word, &token),
-                    super::super::collect::edit_distance(&text, "token") <= 1,
-                    "{text}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn token_keys_are_told_from_others() {

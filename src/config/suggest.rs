@@ -1,4 +1,11 @@
-//! "Did you mean" for a userName or displayName that names nobody, among every declared one.
+//! "Did you mean": one rule of closeness for every suggestion, and an index that applies it to
+//! a userName or displayName that names nobody, among every declared one.
+//!
+//! A name is suggested when it is exactly one edit away, case-insensitively (a character
+//! inserted, deleted or replaced, or two neighbours swapped), or differs only in case: close
+//! enough to be a typo, never a different name (`bob@acme.io` is two edits from
+//! `ada@acme.io`, and gets no suggestion). [`closest`] applies it to a few candidates (keys,
+//! provider names, role values), [`Suggestions`] to many.
 //!
 //! Comparing the name with each declared one would make a config with many such mistakes take
 //! time in proportion to mistakes × names: 20,000 unresolved members among 100,000 users are
@@ -7,10 +14,8 @@
 //! character inserted, deleted or replaced, or two neighbours swapped) shares one of those
 //! with the name looked up, so a lookup costs one probe per character of the name.
 //!
-//! A name is suggested when it is exactly one such edit away, case-insensitively (SCIM matches
-//! names without regard to case, so a name differing only in case resolves and needs no
-//! suggestion): close enough to be a typo, never a different person (`bob@acme.io` is two
-//! edits from `ada@acme.io`, and gets no suggestion).
+//! SCIM matches userNames and displayNames without regard to case, so such a name differing
+//! only in case resolves and needs no suggestion: the index looks for one edit only.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -107,6 +112,29 @@ impl Suggestions {
     }
 }
 
+/// The first of `candidates` that `word` is close to: equal but for case, or else one edit
+/// away (case-insensitively).
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
+    let mut word_chars = Vec::new();
+    lower_chars(word, &mut word_chars);
+    let mut other = Vec::new();
+    let mut lowered = |candidate: &str| {
+        lower_chars(candidate, &mut other);
+        other.clone()
+    };
+    candidates
+        .clone()
+        .find(|c| lowered(c) == word_chars)
+        .or_else(|| {
+            candidates
+                .into_iter()
+                .find(|c| one_edit_apart(&word_chars, &lowered(c)))
+        })
+}
+
 fn lower_chars(text: &str, out: &mut Vec<char>) {
     out.clear();
     out.extend(text.chars().flat_map(char::to_lowercase));
@@ -123,6 +151,12 @@ fn hash_without(state: &FixedState, chars: &[char], skip: Option<usize>) -> u64 
     // The length, so that a deleted form never hashes as the whole name it came from.
     hasher.write_usize(chars.len() - usize::from(skip.is_some()));
     hasher.finish()
+}
+
+/// Whether `a` becomes `b` with at most one character inserted, deleted or changed, or two
+/// neighbours swapped.
+pub(crate) fn within_one_edit(a: &[char], b: &[char]) -> bool {
+    a == b || one_edit_apart(a, b)
 }
 
 /// Whether `a` and `b` differ by exactly one insertion, deletion, substitution or swap of
@@ -185,6 +219,79 @@ mod tests {
     #[test]
     fn the_first_declared_wins_a_tie() {
         assert_eq!(nearest(&["abd", "abc"], "abx").as_deref(), Some("abd"));
+    }
+
+    #[test]
+    fn closest_is_case_or_one_edit() {
+        let keys = ["userName", "displayName", "emails"];
+        let near = |word: &str| closest(word, keys.iter().copied());
+        assert_eq!(near("username"), Some("userName"));
+        assert_eq!(near("emials"), Some("emails"));
+        assert_eq!(near("user_name"), Some("userName"));
+        assert_eq!(near("colour"), None);
+        assert_eq!(near("mails"), Some("emails"));
+        assert_eq!(near("mail"), None);
+        assert_eq!(
+            closest("titel", ["type", "title"].into_iter()),
+            Some("title")
+        );
+        assert_eq!(closest("corpp", ["corp"].into_iter()), Some("corp"));
+        assert_eq!(closest("bob@acme.io", ["Ada@acme.io"].into_iter()), None);
+        assert_eq!(
+            closest(
+                "SYSTEM_USR",
+                ["PROCESS_CONTRIBUTOR", "SYSTEM_USER"].into_iter()
+            ),
+            Some("SYSTEM_USER")
+        );
+    }
+
+    /// Edit distance counting a swap of two neighbouring characters as one edit (optimal
+    /// string alignment), the definition [`within_one_edit`] must agree with.
+    fn edit_distance(a: &[char], b: &[char]) -> usize {
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = best;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[test]
+    fn one_edit_agrees_with_the_edit_distance() {
+        let letters = ['t', 'o', 'k', 'e', 'n', 'x'];
+        let token: Vec<char> = "token".chars().collect();
+        // Every word of 3 to 6 of these letters: 6^3 + ... + 6^6 words.
+        for length in 3..=6u32 {
+            for mut n in 0..6usize.pow(length) {
+                let word: Vec<char> = (0..length)
+                    .map(|_| {
+                        let c = letters[n % 6];
+                        n /= 6;
+                        c
+                    })
+                    .collect();
+                assert_eq!(
+                    within_one_edit(&word, &token),
+                    edit_distance(&word, &token) <= 1,
+                    "{word:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::LoadOptions;
-use super::collect::{Broken, Declarations, closest};
+use super::collect::{Broken, Declarations};
 use super::diagnostic::{Diagnostic, Errors};
-use super::interpolate::Template;
+use super::interpolate::{Template, references};
 use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
@@ -24,7 +24,7 @@ use super::raw::{
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
-use super::suggest::Suggestions;
+use super::suggest::{Suggestions, closest};
 
 /// The core User schema: its attributes are declared directly, not as an extension.
 const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -40,6 +40,12 @@ pub(crate) fn build(
         options,
         errors,
         broken: declarations.broken,
+        complete: declarations.complete,
+        set_aside: declarations.set_aside,
+        unknown_roles: HashSet::new(),
+        unsure_users: HashSet::new(),
+        unsure_groups: HashSet::new(),
+        unknown_members: HashSet::new(),
         provider_sets: HashMap::new(),
         every_provider: Arc::default(),
         user_suggestions: None,
@@ -80,6 +86,25 @@ struct Validator<'a> {
     /// Declarations already reported malformed: references to them are not errors of their
     /// own, so one mistake is reported once.
     broken: Broken,
+    /// Whether every file parsed. When one did not, a name that resolves to nothing may be
+    /// declared in it: such a reference is not reported (the file's syntax error is).
+    complete: bool,
+    /// The keys set aside from declarations read in part, by the declaration's span.
+    set_aside: HashMap<Span, Vec<String>>,
+    // What an error left unknown. A declaration with an error is still validated and still
+    // known to the declarations that name it, with all that it says well; these say what it
+    // may have meant to say, so that nothing that follows from the error is reported as an
+    // error of its own.
+    /// Providers whose roles are unknown (a misspelt `preset`, a `roles` definition with no
+    /// valid value): they may keep any role.
+    unknown_roles: HashSet<String>,
+    /// Users (by index) whose providers are unknown: a `providers` list that names a provider
+    /// not declared, names none, or does not read.
+    unsure_users: HashSet<usize>,
+    /// Groups (by index) whose providers are unknown.
+    unsure_groups: HashSet<usize>,
+    /// Groups (by index) whose `members` did not read.
+    unknown_members: HashSet<usize>,
     /// The sets of providers that users and groups are on, each held once: most users name
     /// none and so are on every provider.
     provider_sets: HashMap<BTreeSet<String>, Arc<BTreeSet<String>>>,
@@ -142,13 +167,7 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(name.value.clone(), name.span);
-            let provider_name = name.value.clone();
-            match self.provider(name, provider.value) {
-                Some(p) => providers.push(p),
-                None => {
-                    self.broken.providers.insert(provider_name);
-                }
-            }
+            providers.push(self.provider(name, provider));
         }
         if let Some(start) = start.filter(|_| !any_declared && complete && self.errors.is_empty()) {
             self.error(
@@ -160,12 +179,16 @@ impl Validator<'_> {
         providers
     }
 
-    fn provider(&mut self, name: Spanned<String>, raw: RawProvider) -> Option<Provider> {
+    /// The provider `raw` declares. One with errors is still returned, with what it says
+    /// well (its preset, its roles), so that its users and groups are checked against it.
+    fn provider(&mut self, name: Spanned<String>, raw: Spanned<RawProvider>) -> Provider {
         let file = self.file(name.span);
         let provider = name.value.as_str();
-        let before = self.errors.0.len();
+        let set_aside = self.set_aside.remove(&raw.span).unwrap_or_default();
+        let unread = |key: &str| set_aside.iter().any(|k| k == key);
+        let raw = raw.value;
 
-        if !is_provider_name(provider) {
+        if !is_provider_name(provider) && !unexpanded(provider) {
             self.error(
                 Diagnostic::new(format!("`{provider}` is not a valid provider name"))
                     .at(self.sources, name.span, "invalid name")
@@ -173,17 +196,27 @@ impl Validator<'_> {
             );
         }
 
-        let Some(url) = raw.url else {
+        if raw.url.is_none() && !unread("url") {
             self.error(
                 Diagnostic::new(format!("provider `{provider}` has no `url`"))
                     .at(self.sources, name.span, "no `url` under this provider")
                     .help("add `url: https://HOST/scim/v2`, or `url: embedded:.scimform/NAME` for the built-in server"),
             );
-            return None;
-        };
-        let url = self.template(&file, url, provider, "url")?;
+        }
+        let url = raw
+            .url
+            .and_then(|url| self.template(&file, url, provider, "url"));
+        // Without a URL that reads, the provider is known by its name and settings only, and
+        // whether it needs a token is unknown.
+        let url_known = url.is_some();
+        let url = url.unwrap_or_else(|| SpannedTemplate {
+            text: String::new(),
+            template: Template::parse("").expect("an empty template parses"),
+            span: name.span,
+            text_offset: None,
+        });
         let embedded = url.text.starts_with(EMBEDDED_PREFIX);
-        if url.template.is_literal() {
+        if url.template.is_literal() && !url.text.is_empty() {
             match parse_endpoint(&url.text, file.dir()) {
                 Err(message) => self.error(
                     Diagnostic::new(format!("provider `{provider}`: invalid URL: {message}"))
@@ -199,10 +232,21 @@ impl Validator<'_> {
             }
         }
 
-        let token = self.token_source(&file, &name, embedded, raw.token, raw.token_file);
+        // A token that did not read is reported already: not as missing too.
+        let token_unread = unread("token") || unread("token_file");
+        let token = self.token_source(
+            &file,
+            &name,
+            embedded || token_unread || !url_known,
+            raw.token,
+            raw.token_file,
+        );
 
         let preset = raw.preset.map(|p| p.value);
         let roles = self.provider_roles(provider, preset, raw.roles);
+        if roles.is_none() && (unread("preset") || unread("roles")) {
+            self.unknown_roles.insert(name.value.clone());
+        }
         let auth_scheme = self.auth_scheme(provider, preset, raw.auth_scheme);
 
         let mut max_changes = MaxChanges::default();
@@ -222,10 +266,7 @@ impl Validator<'_> {
             self.read_limits(provider, limits.value, &mut requests);
         }
 
-        if self.errors.0.len() != before {
-            return None;
-        }
-        Some(Provider {
+        Provider {
             name: name.value,
             span: name.span,
             file,
@@ -238,7 +279,7 @@ impl Validator<'_> {
             deprovision: raw.deprovision.map(|d| d.value).unwrap_or_default(),
             max_changes,
             requests,
-        })
+        }
     }
 
     /// A provider's `rate_limit` and `retry`.
@@ -252,6 +293,7 @@ impl Validator<'_> {
         if let Some(rate) = rate_limit {
             match parse_rate(&rate.value) {
                 Some(per_second) => limits.rate_limit = Some(per_second),
+                None if unexpanded(&rate.value) => {}
                 None => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `rate_limit` is not a rate: {:?}",
@@ -281,6 +323,7 @@ impl Validator<'_> {
         if let Some(deadline) = retry.value.deadline {
             match humantime::parse_duration(deadline.value.trim()) {
                 Ok(duration) => limits.deadline = Some(duration),
+                Err(_) if unexpanded(&deadline.value) => {}
                 Err(_) => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `retry.deadline` is not a duration: {:?}",
@@ -302,6 +345,7 @@ impl Validator<'_> {
                     limits.response_bytes =
                         Some(usize::try_from(bytes.as_u64()).unwrap_or(usize::MAX));
                 }
+                _ if unexpanded(&size.value) => {}
                 _ => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `limits.response_size` is not a size of 1 KiB or \
@@ -328,6 +372,7 @@ impl Validator<'_> {
         if let Some(time) = raw.listing_time {
             match humantime::parse_duration(time.value.trim()) {
                 Ok(duration) if !duration.is_zero() => limits.listing_time = Some(duration),
+                _ if unexpanded(&time.value) => {}
                 _ => self.error(
                     Diagnostic::new(format!(
                         "provider `{provider}`: `limits.listing_time` is not a duration: {:?}",
@@ -344,7 +389,9 @@ impl Validator<'_> {
         &mut self,
         file: &SourceFile,
         name: &Spanned<String>,
-        embedded: bool,
+        // An `embedded:` provider needs none, and one whose URL or token did not read is
+        // reported already.
+        token_optional: bool,
         token: Option<Spanned<String>>,
         token_file: Option<Spanned<String>>,
     ) -> TokenSource {
@@ -409,7 +456,7 @@ impl Validator<'_> {
                 }
             }
             (None, None) => {
-                if !embedded {
+                if !token_optional {
                     self.error(
                         Diagnostic::new(format!("provider `{provider}` has no token"))
                             .at(self.sources, name.span, "no `token` or `token_file`")
@@ -439,10 +486,18 @@ impl Validator<'_> {
                     .at(self.sources, roles.span, "conflicts with `preset`")
                     .help("the preset already defines the roles: remove `roles`, or remove `preset` and keep `roles`"),
                 );
+                // Which of the two was meant is unknown.
+                self.unknown_roles.insert(provider.to_owned());
                 None
             }
             (Some(preset), None) => Some(RoleDefinition::of_preset(preset)),
-            (None, Some(roles)) => self.role_definition(provider, roles.value),
+            (None, Some(roles)) => {
+                let definition = self.role_definition(provider, roles.value);
+                if definition.is_none() {
+                    self.unknown_roles.insert(provider.to_owned());
+                }
+                definition
+            }
             (None, None) => None,
         }
     }
@@ -455,7 +510,9 @@ impl Validator<'_> {
     ) -> String {
         match auth_scheme {
             Some(scheme) => {
-                if scheme.value.is_empty() || scheme.value.contains(char::is_whitespace) {
+                if (scheme.value.is_empty() || scheme.value.contains(char::is_whitespace))
+                    && !unexpanded(&scheme.value)
+                {
                     self.error(
                         Diagnostic::new(format!(
                             "provider `{provider}`: `auth_scheme` must be one word"
@@ -479,7 +536,7 @@ impl Validator<'_> {
         provider: &str,
         key: &str,
     ) -> Option<SpannedTemplate> {
-        let text_offset = text_offset(file, value.span, &value.value);
+        let text_offset = file.text_offset(value.span, &value.value);
         match Template::parse(&value.value) {
             Ok(template) => Some(SpannedTemplate {
                 text: value.value,
@@ -506,13 +563,14 @@ impl Validator<'_> {
         }
     }
 
+    /// A provider's `roles` definition, with the values that are well-formed even when the
+    /// rest of it has errors; `None` when it lists no such value.
     fn role_definition(
         &mut self,
         provider: &str,
         raw: RawRoleDefinition,
     ) -> Option<RoleDefinition> {
-        let before = self.errors.0.len();
-        if !is_urn(&raw.schema.value) {
+        if !is_urn(&raw.schema.value) && !unexpanded(&raw.schema.value) {
             self.error(
                 Diagnostic::new(format!(
                     "provider `{provider}`: the roles schema `{}` is not a URN",
@@ -522,7 +580,7 @@ impl Validator<'_> {
                 .help("write the extension's schema URN, e.g. `urn:scim:tonkean`"),
             );
         }
-        if !is_attribute_name(&raw.attribute.value) {
+        if !is_attribute_name(&raw.attribute.value) && !unexpanded(&raw.attribute.value) {
             self.error(
                 Diagnostic::new(format!(
                     "provider `{provider}`: `{}` is not a SCIM attribute name",
@@ -558,7 +616,7 @@ impl Validator<'_> {
                 );
             }
         }
-        (self.errors.0.len() == before).then_some(RoleDefinition {
+        (!values.is_empty()).then_some(RoleDefinition {
             schema: raw.schema.value,
             attribute: raw.attribute.value,
             values,
@@ -575,33 +633,31 @@ impl Validator<'_> {
         let count = raw.iter().map(Vec::len).sum();
         let mut users: Vec<User> = Vec::with_capacity(count);
         let mut index: HashMap<UserKey, usize> = HashMap::with_capacity(count);
-        // Where the users that failed validation are declared; the valid ones say it.
-        let mut broken_spans: HashMap<UserKey, Span> = HashMap::new();
         // Each user is read in place and its values taken out of it, rather than the whole
         // declaration moved out of its list: a `RawUser` is several hundred bytes.
         for mut section in raw {
             for user in &mut section {
-                self.user_entry(
-                    &mut user.value,
-                    providers,
-                    &mut users,
-                    &mut index,
-                    &mut broken_spans,
-                );
+                self.user_entry(user, providers, &mut users, &mut index);
             }
         }
         (users, index)
     }
 
-    /// Validates one declared user into `users`, unless its userName is empty or taken.
+    /// Validates one declared user into `users`, unless its userName is empty or taken. A
+    /// user with errors is added all the same: it is declared, and what names it is right to.
     fn user_entry(
         &mut self,
-        raw: &mut RawUser,
+        raw: &mut Spanned<RawUser>,
         providers: &[Provider],
         users: &mut Vec<User>,
         index: &mut HashMap<UserKey, usize>,
-        broken_spans: &mut HashMap<UserKey, Span>,
     ) {
+        let set_aside = if self.set_aside.is_empty() {
+            None
+        } else {
+            self.set_aside.remove(&raw.span)
+        };
+        let raw = &mut raw.value;
         let user_name = &raw.user_name;
         if user_name.value.trim().is_empty() {
             self.error(
@@ -616,31 +672,29 @@ impl Validator<'_> {
             Entry::Occupied(taken) => {
                 let first = users[*taken.get()].span;
                 self.duplicate("user", &user_name.value, user_name.span, first);
+                // The second declaration's own mistakes are reported too; references resolve
+                // to the first.
+                let key = taken.key().clone();
+                let _ = self.user(raw, key, providers);
                 return;
             }
             Entry::Vacant(slot) => slot,
         };
-        if let Some(&first) = broken_spans.get(slot.key()) {
-            self.duplicate("user", &user_name.value, user_name.span, first);
-            return;
-        }
-        let span = user_name.span;
         let key = slot.key().clone();
-        if let Some(u) = self.user(raw, key, providers) {
-            slot.insert(users.len());
-            users.push(u);
-        } else {
-            let key = slot.into_key();
-            broken_spans.insert(key.clone(), span);
-            self.broken.users.insert(key);
+        let providers_unread = set_aside.is_some_and(|keys| keys.iter().any(|k| k == "providers"));
+        let (user, sure) = self.user(raw, key, providers);
+        if !sure || providers_unread {
+            self.unsure_users.insert(users.len());
         }
+        slot.insert(users.len());
+        users.push(user);
     }
 
-    /// The user `raw` declares, its values taken out of `raw`; `None` when it is invalid.
-    fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> Option<User> {
-        let before = self.errors.0.len();
+    /// The user `raw` declares, its values taken out of `raw`, and whether its providers are
+    /// known (see [`Validator::provider_list`]).
+    fn user(&mut self, raw: &mut RawUser, key: UserKey, providers: &[Provider]) -> (User, bool) {
         let user_name = raw.user_name.value.as_str();
-        let on = self.provider_list(
+        let (on, sure) = self.provider_list(
             raw.providers.take().map(|list| *list),
             providers,
             "user",
@@ -652,7 +706,7 @@ impl Validator<'_> {
                 .into_iter()
                 .map(|email| {
                     let value = Self::multi_value(email);
-                    if !is_email(&value.value.value) {
+                    if !is_email(&value.value.value) && !unexpanded(&value.value.value) {
                         self.error(
                             Diagnostic::new(format!(
                                 "user `{user_name}`: `{}` is not an email address",
@@ -695,10 +749,7 @@ impl Validator<'_> {
             None => Vec::new(),
         };
 
-        if self.errors.0.len() != before {
-            return None;
-        }
-        Some(User {
+        let user = User {
             user_name: take(&mut raw.user_name.value),
             key,
             span: raw.user_name.span,
@@ -722,7 +773,8 @@ impl Validator<'_> {
             providers: on,
             absent: raw.absent.as_ref().is_some_and(|a| a.value),
             roles: Vec::new(),
-        })
+        };
+        (user, sure)
     }
 
     fn multi_value(raw: Spanned<RawMultiValue>) -> SpannedMultiValue {
@@ -787,7 +839,7 @@ impl Validator<'_> {
     ) -> Vec<ExtensionAttribute> {
         let mut out = Vec::new();
         for (schema, attributes) in raw.entries {
-            if !is_urn(&schema.value) {
+            if !is_urn(&schema.value) && !unexpanded(&schema.value) {
                 self.error(
                     Diagnostic::new(format!(
                         "user `{user_name}`: extension `{}` is not a schema URN",
@@ -809,7 +861,7 @@ impl Validator<'_> {
                 continue;
             }
             for (attribute, value) in attributes.entries {
-                if !is_attribute_name(&attribute.value) {
+                if !is_attribute_name(&attribute.value) && !unexpanded(&attribute.value) {
                     self.error(
                         Diagnostic::new(format!(
                             "user `{user_name}`: `{}` is not a SCIM attribute name",
@@ -853,17 +905,20 @@ impl Validator<'_> {
         out
     }
 
-    /// Resolves a `providers:` list of a user or group; `None` means every provider.
+    /// Resolves a `providers:` list of a user or group; `None` means every provider. Also
+    /// says whether the list is what was meant: not when it is empty or names a provider that
+    /// is not declared, so that what follows from the mistake is not reported too.
     fn provider_list(
         &mut self,
         raw: Option<Spanned<Vec<Spanned<String>>>>,
         providers: &[Provider],
         what: &str,
         name: &str,
-    ) -> Arc<BTreeSet<String>> {
+    ) -> (Arc<BTreeSet<String>>, bool) {
         let Some(list) = raw else {
-            return Arc::clone(&self.every_provider);
+            return (Arc::clone(&self.every_provider), true);
         };
+        let mut sure = !list.value.is_empty();
         if list.value.is_empty() {
             self.error(
                 Diagnostic::new(format!("{what} `{name}` is on no provider"))
@@ -877,7 +932,13 @@ impl Validator<'_> {
         for provider in list.value {
             if providers.iter().any(|p| p.name == provider.value) {
                 on.insert(provider.value);
-            } else if !self.broken.providers.contains(&provider.value) {
+                continue;
+            }
+            sure = false;
+            if self.complete
+                && !self.broken.providers.contains(&provider.value)
+                && !unexpanded(&provider.value)
+            {
                 let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
                 let help = match closest(&provider.value, known.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -897,7 +958,7 @@ impl Validator<'_> {
                 );
             }
         }
-        self.provider_set(on)
+        (self.provider_set(on), sure)
     }
 
     /// The shared copy of a set of providers.
@@ -918,12 +979,21 @@ impl Validator<'_> {
         users: &[User],
         user_index: &HashMap<UserKey, usize>,
     ) -> (Vec<Group>, HashMap<GroupKey, usize>) {
-        let mut groups = Vec::new();
-        let mut index = HashMap::new();
-        let mut spans: HashMap<GroupKey, Span> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<GroupKey, usize> = HashMap::new();
         // The users already listed as members of the group at hand.
         let mut member_indices: HashSet<usize> = HashSet::new();
         for group in raw {
+            let set_aside = if self.set_aside.is_empty() {
+                None
+            } else {
+                self.set_aside.remove(&group.span)
+            };
+            let unread = |key: &str| {
+                set_aside
+                    .as_ref()
+                    .is_some_and(|keys| keys.iter().any(|k| k == key))
+            };
             let RawGroup {
                 display_name,
                 external_id,
@@ -940,13 +1010,21 @@ impl Validator<'_> {
                 continue;
             }
             let key = GroupKey::new(&display_name.value);
-            if let Some(&first) = spans.get(&key) {
+            if let Some(&first) = index.get(&key) {
+                let first = groups[first].span;
                 self.duplicate("group", &display_name.value, display_name.span, first);
                 continue;
             }
-            spans.insert(key.clone(), display_name.span);
-            let before = self.errors.0.len();
-            let on = self.provider_list(on, providers, "group", &display_name.value);
+            // A group with errors is kept all the same: it is declared, and what names it is
+            // right to.
+            let g = groups.len();
+            let (on, sure) = self.provider_list(on, providers, "group", &display_name.value);
+            if !sure || unread("providers") {
+                self.unsure_groups.insert(g);
+            }
+            if unread("members") {
+                self.unknown_members.insert(g);
+            }
             let absent = absent.is_some_and(|a| a.value);
             let members = managed_list(members).map(|list| {
                 let mut keys = Vec::with_capacity(list.len());
@@ -956,7 +1034,9 @@ impl Validator<'_> {
                         format!("member of group `{}`", display_name.value)
                     }) {
                         let user = &users[i];
-                        if !absent {
+                        let sure =
+                            !self.unsure_groups.contains(&g) && !self.unsure_users.contains(&i);
+                        if !absent && sure {
                             self.member_providers(user, &member, &display_name.value, &on);
                         }
                         if member_indices.insert(i) {
@@ -966,11 +1046,7 @@ impl Validator<'_> {
                 }
                 keys
             });
-            if self.errors.0.len() != before {
-                self.broken.groups.insert(key);
-                continue;
-            }
-            index.insert(key.clone(), groups.len());
+            index.insert(key.clone(), g);
             groups.push(Group {
                 display_name: display_name.value,
                 key,
@@ -1017,7 +1093,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let key = key_text(&name.value);
         let Some(&i) = index.get(&*key) else {
-            if self.broken.users.contains(&*key) {
+            if !self.complete || self.broken.users.contains(&*key) || unexpanded(&name.value) {
                 return None;
             }
             let suggestions = self
@@ -1094,15 +1170,16 @@ impl Validator<'_> {
                 groups: group_targets,
             } = assignment.value;
 
-            // (user index, the group through which the role is given, where it was named)
-            let mut grants: Vec<(usize, Option<&Group>, Span)> =
+            // (user index, the group through which the role is given, where it was named,
+            // whether the providers of both are known)
+            let mut grants: Vec<(usize, Option<&Group>, Span, bool)> =
                 Vec::with_capacity(user_targets.len());
             let mut user_keys = Vec::with_capacity(user_targets.len());
             for target in &user_targets {
                 if let Some(i) = self.user_ref(target, users, user_index, || {
                     format!("a target of role `{}`", role.value)
                 }) {
-                    grants.push((i, None, target.span));
+                    grants.push((i, None, target.span, !self.unsure_users.contains(&i)));
                     user_keys.push(users[i].key.clone());
                 }
             }
@@ -1115,7 +1192,9 @@ impl Validator<'_> {
                 group_keys.push(group.key.clone());
                 if let Managed::Set(members) = &group.members {
                     for &member in members {
-                        grants.push((member, Some(group), target.span));
+                        let sure = !self.unsure_groups.contains(&g)
+                            && !self.unsure_users.contains(&member);
+                        grants.push((member, Some(group), target.span, sure));
                     }
                 }
             }
@@ -1141,7 +1220,7 @@ impl Validator<'_> {
     fn grant(
         &mut self,
         role: &Spanned<String>,
-        grants: Vec<(usize, Option<&Group>, Span)>,
+        grants: Vec<(usize, Option<&Group>, Span, bool)>,
         providers: &[Provider],
         users: &[User],
         mut give: impl FnMut(usize, usize),
@@ -1156,18 +1235,26 @@ impl Validator<'_> {
                     .is_some_and(|d| d.values.contains(&role.value))
             })
             .collect();
-        for (i, group, span) in grants {
+        // Providers whose roles an error left unknown may keep this one.
+        let unknown: Vec<bool> = providers
+            .iter()
+            .map(|p| self.unknown_roles.contains(&p.name))
+            .collect();
+        for (i, group, span, sure) in grants {
             let user = &users[i];
             let mut role_providers = providers
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| {
-                    p.roles.is_some()
-                        && user.is_on(&p.name)
-                        && group.is_none_or(|g| g.is_on(&p.name))
+                .filter(|&(p, provider)| {
+                    (provider.roles.is_some() || unknown[p])
+                        && user.is_on(&provider.name)
+                        && group.is_none_or(|g| g.is_on(&provider.name))
                 })
                 .peekable();
             if role_providers.peek().is_none() {
+                if !sure {
+                    continue;
+                }
                 self.error(
                     Diagnostic::new(format!(
                         "role `{}` is assigned to user `{}`, but none of the user's providers keeps roles",
@@ -1179,10 +1266,12 @@ impl Validator<'_> {
                 continue;
             }
             for (p, provider) in role_providers {
-                let definition = provider.roles.as_ref().expect("filtered above");
+                let Some(definition) = provider.roles.as_ref() else {
+                    continue;
+                };
                 if allowed[p] {
                     give(i, p);
-                } else if reported.insert(provider.name.as_str()) {
+                } else if !unexpanded(&role.value) && reported.insert(provider.name.as_str()) {
                     let origin = match provider.preset {
                         Some(_) => "its preset".to_owned(),
                         None => "its `roles` definition".to_owned(),
@@ -1222,7 +1311,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let key = key_text(&name.value);
         let Some(&g) = index.get(&*key) else {
-            if self.broken.groups.contains(&*key) {
+            if !self.complete || self.broken.groups.contains(&*key) || unexpanded(&name.value) {
                 return None;
             }
             let suggestions = self
@@ -1261,6 +1350,9 @@ impl Validator<'_> {
             return None;
         }
         if !group.members.is_managed() {
+            if self.unknown_members.contains(&g) {
+                return None;
+            }
             self.error(
                 Diagnostic::new(format!(
                     "group `{}` is a target of role `{role}` but does not declare its `members`",
@@ -1292,13 +1384,19 @@ fn set_roles(
         .map(|p| Arc::from(p.name.as_str()))
         .collect();
     let mut shared: HashMap<Vec<usize>, Arc<BTreeSet<String>>> = HashMap::new();
+    // The providers that keep roles, in order: often one among many.
+    let keeping: Vec<(usize, &Provider)> = providers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.roles.is_some())
+        .collect();
     // The most entries a user's `roles` can have: one Vec allocation each, never regrown.
-    let role_providers = providers.iter().filter(|p| p.roles.is_some()).count();
+    let role_providers = keeping.len();
     let mut values: Vec<usize> = Vec::new();
     let mut rest = granted.as_slice();
     for (i, user) in users.iter_mut().enumerate().filter(|(_, u)| !u.absent) {
-        for (p, provider) in providers.iter().enumerate() {
-            if provider.roles.is_none() || !user.is_on(&provider.name) {
+        for &(p, provider) in &keeping {
+            if !user.is_on(&provider.name) {
                 continue;
             }
             values.clear();
@@ -1367,22 +1465,6 @@ fn name_of(raw: RawName) -> Name {
     }
 }
 
-/// Where a scalar's text starts inside its span, when the file holds the text verbatim
-/// (plain, or quoted without escapes).
-fn text_offset(file: &SourceFile, span: Span, text: &str) -> Option<usize> {
-    let display = file.display_text();
-    let slice = display.get(span.start()..span.start() + span.len())?;
-    if slice == text {
-        Some(0)
-    } else if slice.len() == text.len() + 2 && slice.get(1..=text.len()) == Some(text) {
-        Some(1)
-    } else {
-        None
-    }
-}
-
-/// A plausible email address: one `@`, something on each side, a dot in the domain, no
-/// spaces. Deliberately loose: the server is the judge of deliverability.
 /// Requests per second from a rate written as `N/s` or `N/min`; `None` when it is not one,
 /// or not above zero.
 fn parse_rate(text: &str) -> Option<f64> {
@@ -1396,6 +1478,14 @@ fn parse_rate(text: &str) -> Option<f64> {
     (count.is_finite() && count > 0.0).then_some(count / seconds)
 }
 
+/// Whether `text` holds a `${...}` reference, which is reported on its own (see
+/// `unexpanded`): checks of a value's form pass over it rather than report it again.
+fn unexpanded(text: &str) -> bool {
+    references(text).next().is_some()
+}
+
+/// A plausible email address: one `@`, something on each side, a dot in the domain, no
+/// spaces. Deliberately loose: the server is the judge of deliverability.
 fn is_email(value: &str) -> bool {
     // `@` and `.` are ASCII: in UTF-8 no other character contains their bytes, so the
     // search is by bytes.

@@ -532,3 +532,344 @@ roles:
         ["SYSTEM_USER"]
     );
 }
+
+/// The errors `validate` prints: each one's first line (its message, or the start of it) and
+/// its `file:line:column`.
+fn reported(stderr: &str) -> Vec<(String, String)> {
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut message = None;
+    for line in stderr.lines() {
+        if let Some(text) = line.strip_prefix("  × ") {
+            message = Some(text.to_owned());
+        } else if let Some((_, location)) = line.split_once("╭─[")
+            && let Some(message) = message.take()
+        {
+            errors.push((message, location.trim_end_matches(']').to_owned()));
+        }
+    }
+    errors
+}
+
+/// Whether one of `errors` says `text` at `location` (`LINE:COLUMN`).
+fn has(errors: &[(String, String)], text: &str, location: &str) -> bool {
+    errors
+        .iter()
+        .any(|(m, l)| m.contains(text) && l.ends_with(&format!(":{location}")))
+}
+
+/// `${...}` is expanded in a provider's `url` and `token` only; anywhere else each one is an
+/// error at its own line and column, whichever YAML reader reads the file.
+#[test]
+fn references_outside_url_and_token_are_errors_where_they_are_written() {
+    let path = root().join(INVALID).join("unexpanded-variables.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let expected = [
+        ("`${SCHEME}` is not expanded here", "7:18"),
+        ("`${DOMAIN}` is not expanded here", "10:19"),
+        ("`${FAMILY}` is not expanded here", "11:42"),
+        ("`${MAIL_DOMAIN}` is not expanded here", "12:19"),
+        ("`${EMPLOYEE}` is not expanded here", "15:26"),
+        ("`${TEAM}` is not expanded here", "18:18"),
+        ("`${LEAD}` is not expanded here", "19:16"),
+    ];
+    // The file as it is, and with an anchor, which only the full YAML reader reads.
+    let anchored = text.replace(
+        "  - userName: grace@example.com",
+        "  - userName: &g grace@example.com",
+    );
+    assert_ne!(anchored, text);
+    for text in [text, anchored] {
+        let (_dir, path) = write(&text);
+        let out = run(scimform().args(["validate", "-f"]).arg(&path));
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        let errors = reported(&out.stderr);
+        for (message, location) in expected {
+            assert!(
+                has(&errors, message, location),
+                "no `{message}` at {location}:\n{}",
+                out.stderr
+            );
+        }
+        assert_eq!(errors.len(), expected.len(), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("variables are read only in a provider's `url` and `token`"),
+            "{}",
+            out.stderr
+        );
+        // The references a provider's URL and token hold are read, not reported.
+        assert!(
+            !out.stderr.contains("${CORP_HOST}` is not")
+                && !out.stderr.contains("${CORP_TOKEN}` is not"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A `${...}` in a comment is no value; `$` without `{` is ordinary text; a URL and a token
+/// made of references are valid without the variables set (`validate` reads no secret).
+#[test]
+fn references_in_url_and_token_still_expand() {
+    let (_dir, path) = write(
+        "version: 1
+# the host comes from ${SCIM_HOST}
+providers:
+  corp:
+    url: https://${SCIMFORM_TEST_HOST}/scim/v2
+    token: ${SCIMFORM_TEST_TOKEN}
+users:
+  - userName: ada@example.com
+    displayName: Ada $ Lovelace
+    title: '$5 {analyst}'
+",
+    );
+    let out = run(scimform()
+        .args(["validate", "-f"])
+        .arg(&path)
+        .env_remove("SCIMFORM_TEST_HOST")
+        .env_remove("SCIMFORM_TEST_TOKEN"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    let config = load(&path).unwrap();
+    let corp = &config.providers()[0];
+    let lookup = |name: &str| match name {
+        "SCIMFORM_TEST_HOST" => Some("scim.example.com".to_owned()),
+        "SCIMFORM_TEST_TOKEN" => Some("t0k3n".to_owned()),
+        _ => None,
+    };
+    assert_eq!(
+        corp.resolve_url_with(lookup, true).unwrap(),
+        Endpoint::Http("https://scim.example.com/scim/v2".parse().unwrap())
+    );
+}
+
+/// The file of issue 13: a literal token makes provider `corp` an error, but `corp` is still
+/// known, so its users are not blamed for what follows from the token. Only the real mistakes
+/// are reported, with a suggestion only where a name is one edit away.
+#[test]
+fn a_provider_with_an_error_is_still_known() {
+    let path = format!("{INVALID}/provider-error-still-known.yaml");
+    let out = run(scimform().args(["validate", "-f", &path]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let errors = reported(&out.stderr);
+    let messages: Vec<&str> = errors.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "provider `corp`: the token is written into the config file",
+            "user `bob@acme.io` names provider `corpp`, which is not declared",
+            "`bobb@acme.io` is named as member of group `eng` but no user has that userName",
+        ],
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: did you mean `corp`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: did you mean `bob@acme.io`?"),
+        "{}",
+        out.stderr
+    );
+    for cascade in [
+        "none of the group's providers",
+        "keeps roles",
+        "`Ada@acme.io`",
+    ] {
+        assert!(!out.stderr.contains(cascade), "{cascade}:\n{}", out.stderr);
+    }
+    assert!(out.stderr.contains("3 errors found"), "{}", out.stderr);
+}
+
+/// A user and a group with errors (an unknown key among them) have every error reported, and
+/// are still known to the groups and roles that name them: no "no user has that userName"
+/// for them, and suggestions among them.
+#[test]
+fn a_user_or_group_with_an_error_is_still_known() {
+    let path = format!("{INVALID}/errored-declarations-still-known.yaml");
+    let out = run(scimform().args(["validate", "-f", &path]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let errors = reported(&out.stderr);
+    for (message, location) in [
+        ("unknown key `titel`", "8:5"),
+        ("`ada-at-example.com` is not an email address", "9:14"),
+        ("unknown key `colour`", "13:5"),
+        (
+            "`bob@exmple.com` is named as member of group `Owners`",
+            "14:32",
+        ),
+        (
+            "`Ownrs` is named as a target of role `PROCESS_CONTRIBUTOR`",
+            "20:14",
+        ),
+    ] {
+        assert!(
+            has(&errors, message, location),
+            "no `{message}` at {location}:\n{}",
+            out.stderr
+        );
+    }
+    assert_eq!(errors.len(), 5, "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `bob@example.com`?"));
+    assert!(out.stderr.contains("did you mean `Owners`?"));
+    assert!(
+        !out.stderr.contains("`ada@example.com` is named"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("`Owners` is named"), "{}", out.stderr);
+}
+
+/// Suggestions are offered only for a name one edit away: never another user's name.
+#[test]
+fn no_suggestion_for_a_name_that_is_not_close() {
+    let (_dir, path) = write(
+        "version: 1
+providers:
+  local: { url: embedded:store, preset: tonkean }
+users:
+  - userName: Ada@acme.io
+groups:
+  - displayName: eng
+    members: [bob@acme.io]
+roles:
+  SYSTEM_USR:
+    users: [Ada@acme.io]
+  ADMIN:
+    users: [Ada@acme.io]
+",
+    );
+    let out = run(scimform().args(["validate", "-f"]).arg(&path));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no user has that userName"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("did you mean `Ada@acme.io`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `SYSTEM_USER`?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("did you mean").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}
+
+/// A config with a `${...}` where nothing is expanded never reaches a server: `plan` and
+/// `apply` refuse it before any request, and fixed, the same config plans against the
+/// embedded server with its URL and token read from the environment.
+#[test]
+fn a_reference_outside_url_and_token_is_never_sent() {
+    let config = |user_name: &str| {
+        format!(
+            "version: 1
+providers:
+  corp:
+    url: ${{SCIMFORM_TEST_URL}}
+    token: ${{SCIMFORM_TEST_TOKEN}}
+  local:
+    url: embedded:store/scim.db
+users:
+  - userName: {user_name}
+"
+        )
+    };
+    // A listener that no request may reach.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/scim/v2", listener.local_addr().unwrap());
+    let (dir, path) = write(&config("ada@${DOMAIN}"));
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let out = run(scimform()
+            .args(args)
+            .arg("-f")
+            .arg(&path)
+            .env("SCIMFORM_TEST_URL", &url)
+            .env("SCIMFORM_TEST_TOKEN", "test-token-0123456789")
+            .env("DOMAIN", "acme.io"));
+        assert_eq!(out.code, Some(1), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("`${DOMAIN}` is not expanded here"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("ada@"), "{args:?}: {}", out.stdout);
+        assert!(
+            matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{args:?}: a request reached the server"
+        );
+        assert!(
+            !dir.path().join("store").exists(),
+            "{args:?}: the embedded store was opened"
+        );
+    }
+
+    let serve = crate::support::serve::Serve::start();
+    let (_dir, path) = write(&config("ada@acme.io"));
+    let out = run(scimform()
+        .args(["plan", "--provider", "corp", "-f"])
+        .arg(&path)
+        .env("SCIMFORM_TEST_URL", &serve.base)
+        .env("SCIMFORM_TEST_TOKEN", &serve.token));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("ada@acme.io"), "{}", out.stdout);
+}
+
+/// A file of a folder that does not parse hides what it declares, not the other files'
+/// errors: names that may be declared in it are not reported as naming nobody, and a user
+/// declared twice still has its own mistakes reported.
+#[test]
+fn a_file_that_does_not_parse_does_not_make_its_names_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1-providers.yaml"),
+        "version: 1\nproviders:\n  local: { url: embedded:store, preset: tonkean }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2-users.yaml"),
+        "version: 1\nusers:\n  - userName: ada@example.com\n    title: [unclosed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("3-groups.yaml"),
+        "version: 1
+users:
+  - userName: grace@example.com
+  - userName: Grace@example.com
+    emails: [grace-at-example.com]
+groups:
+  - displayName: Owners
+    members: [ada@example.com, grace@example.com]
+roles:
+  SYSTEM_USER:
+    users: [ada@example.com]
+    groups: [Owners]
+",
+    )
+    .unwrap();
+    let out = run(scimform().args(["validate", "-f"]).arg(dir.path()));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let errors = reported(&out.stderr);
+    let messages: Vec<&str> = errors.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(messages.len(), 3, "{}", out.stderr);
+    assert!(messages[0].starts_with("invalid YAML"), "{}", out.stderr);
+    assert!(messages[1].contains("declared twice"), "{}", out.stderr);
+    assert!(
+        messages[2].contains("`grace-at-example.com` is not an email address"),
+        "{}",
+        out.stderr
+    );
+}
