@@ -233,7 +233,9 @@ impl Out {
                 let entries = match std::fs::read_dir(folder) {
                     Ok(entries) => entries,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                    Err(e) => return Err(format!("cannot list the folder {}: {e}", folder.display())),
+                    Err(e) => {
+                        return Err(format!("cannot list the folder {}: {e}", folder.display()));
+                    }
                 };
                 let mut found: Vec<PathBuf> = entries
                     .filter_map(Result::ok)
