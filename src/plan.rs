@@ -209,7 +209,6 @@ impl ProviderPlan {
                 Action::Delete => summary.delete += 1,
             }
         }
-        summary.destroy = summary.deactivate + summary.delete;
         summary.requests = self.write_requests();
         summary
     }
@@ -387,13 +386,9 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     /// Ops with action `deactivate`.
-    #[serde(default)]
     pub deactivate: usize,
     /// Ops with action `delete`.
-    #[serde(default)]
     pub delete: usize,
-    /// `deactivate` + `delete`: the name of format version 1 for both, kept for its readers.
-    pub destroy: usize,
     /// Write requests apply will send.
     pub requests: usize,
     pub unmanaged_users: usize,
@@ -406,7 +401,6 @@ impl Summary {
         self.update += other.update;
         self.deactivate += other.deactivate;
         self.delete += other.delete;
-        self.destroy += other.destroy;
         self.requests += other.requests;
         // Unmanaged counts come from what servers claim to hold, which may be anything.
         self.unmanaged_users = self.unmanaged_users.saturating_add(other.unmanaged_users);

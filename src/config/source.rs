@@ -365,6 +365,7 @@ mod tests {
             &shared,
             Cow::Borrowed(text),
             Vec::new(),
+            String::new(),
         ));
         let snippets = Snippets(Arc::clone(&file));
         for start in 0..=text.len() {
