@@ -12,6 +12,7 @@
 //! as a whole must then load and plan empty too, or nothing is written. Deleting config that
 //! import did not write is never import's call.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -110,69 +111,16 @@ pub fn run(args: &ImportArgs) -> ExitCode {
             text: &file.text,
         })
         .collect();
-    let nothing = out.nothing_done();
-    let alone = match config::load_pending(&pending, &options) {
-        Ok(alone) => alone,
-        Err(errors) => {
-            report_diagnostics(&errors.0);
-            return fail(format!(
-                "{nothing}: the server holds what a config cannot declare (the errors above name \
-                 each object and why); fix it on the server, then import again"
-            ));
-        }
-    };
-    let changes = match changes(&alone, provider.name(), &live, &capabilities) {
-        Ok(changes) => changes,
-        Err(message) => return fail(format!("{nothing}: {message}")),
-    };
-    if !changes.is_empty() {
-        if imported.warnings.is_empty() {
-            return fail(format!(
-                "{nothing}: `plan` on the import would not report no changes against the \
-                 server it was read from; it would {}",
-                listed(&changes)
-            ));
-        }
-        // What the warnings above say is left out shows as changes; the person importing
-        // was told which, and a backup that leaves them out is still wanted.
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "warning: because of what is left out, `plan` on the import would {}",
-            crate::scrub::scrub(&listed(&changes))
-        );
-    }
-    if let Out::Folder(folder) = &out {
-        let kept: Vec<&PathBuf> = existing.iter().filter(|p| !is_import_file(p)).collect();
-        if !kept.is_empty() {
-            let kept = names(&kept);
-            let whole = match config::load_with(folder, &pending, &options) {
-                Ok(whole) => whole,
-                Err(errors) => {
-                    report_diagnostics(&errors.0);
-                    return fail(format!(
-                        "{nothing}: the folder already holds {kept}, which import does not \
-                         write and --force keeps, and the folder would not load with it (the \
-                         errors above say why); move it away, or import into another folder"
-                    ));
-                }
-            };
-            let with_kept = match self::changes(&whole, provider.name(), &live, &capabilities) {
-                Ok(with_kept) => with_kept,
-                Err(message) => return fail(format!("{nothing}: {message}")),
-            };
-            let added: Vec<String> = with_kept
-                .into_iter()
-                .filter(|change| !changes.contains(change))
-                .collect();
-            if !added.is_empty() {
-                return fail(format!(
-                    "{nothing}: the folder already holds {kept}, which import does not write \
-                     and --force keeps, and with it `plan` on the folder would {}; move it \
-                     away, or import into another folder",
-                    listed(&added)
-                ));
-            }
-        }
+    if let Err(code) = check(
+        &out,
+        &pending,
+        &existing,
+        &imported,
+        provider.name(),
+        (&live, &capabilities),
+        options,
+    ) {
+        return code;
     }
 
     let Some(path) = &args.out else {
@@ -190,6 +138,86 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         path.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Whether what the import would write loads, and plans empty against the server as `read`;
+/// with other config kept in the folder by `--force`, whether the folder as a whole does too.
+/// On failure, says why (naming the files in the way, or each object the server holds that a
+/// config cannot declare) and returns the exit code.
+fn check(
+    out: &Out,
+    pending: &[config::Pending<'_>],
+    existing: &[PathBuf],
+    imported: &Imported,
+    provider: &str,
+    (live, capabilities): (&LiveState, &Capabilities),
+    options: config::LoadOptions,
+) -> Result<(), ExitCode> {
+    let nothing = out.nothing_done();
+    let alone = match config::load_pending(pending, &options) {
+        Ok(alone) => alone,
+        Err(errors) => {
+            report_diagnostics(&errors.0);
+            return Err(fail(format!(
+                "{nothing}: the server holds what a config cannot declare (the errors above name \
+                 each object and why); fix it on the server, then import again"
+            )));
+        }
+    };
+    let changes = match changes(&alone, provider, live, capabilities) {
+        Ok(changes) => changes,
+        Err(message) => return Err(fail(format!("{nothing}: {message}"))),
+    };
+    if !changes.is_empty() {
+        if imported.warnings.is_empty() {
+            return Err(fail(format!(
+                "{nothing}: `plan` on the import would find changes against the server it \
+                 was read from: it would {}",
+                listed(&changes)
+            )));
+        }
+        // What the warnings above say is left out shows as changes; the person importing
+        // was told which, and a backup that leaves them out is still wanted.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: because of what is left out, `plan` on the import would {}",
+            crate::scrub::scrub(&listed(&changes))
+        );
+    }
+    if let Out::Folder(folder) = &out {
+        let kept: Vec<&PathBuf> = existing.iter().filter(|p| !is_import_file(p)).collect();
+        if !kept.is_empty() {
+            let kept = names(&kept);
+            let whole = match config::load_with(folder, pending, &options) {
+                Ok(whole) => whole,
+                Err(errors) => {
+                    report_diagnostics(&errors.0);
+                    return Err(fail(format!(
+                        "{nothing}: the folder already holds {kept}, which import does not \
+                         write and --force keeps, and the folder would not load with it (the \
+                         errors above say why); move it away, or import into another folder"
+                    )));
+                }
+            };
+            let with_kept = match self::changes(&whole, provider, live, capabilities) {
+                Ok(with_kept) => with_kept,
+                Err(message) => return Err(fail(format!("{nothing}: {message}"))),
+            };
+            let added: Vec<String> = with_kept
+                .into_iter()
+                .filter(|change| !changes.contains(change))
+                .collect();
+            if !added.is_empty() {
+                return Err(fail(format!(
+                    "{nothing}: the folder already holds {kept}, which import does not write \
+                     and --force keeps, and with it `plan` on the folder would {}; move it \
+                     away, or import into another folder",
+                    listed(&added)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where the import goes.
@@ -364,7 +392,7 @@ fn listed(changes: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if changes.len() > SHOWN {
-        text.push_str(&format!(" and {} more", changes.len() - SHOWN));
+        let _ = write!(text, " and {} more", changes.len() - SHOWN);
     }
     text
 }
