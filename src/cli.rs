@@ -203,6 +203,11 @@ pub struct ImportArgs {
     /// gets providers.yaml, users.yaml, groups.yaml and roles.yaml. Default: stdout.
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Overwrite the files import writes when the target already holds config: the file, or
+    /// the folder's providers.yaml, users.yaml, groups.yaml and roles.yaml. Other config in the
+    /// folder is kept, and the folder as a whole must then load and plan empty.
+    #[arg(long)]
+    pub force: bool,
     /// What the `# yaml-language-server: $schema=` comment of the written files points at.
     #[arg(long, value_name = "REF", default_value = "scimform.schema.json")]
     pub schema_ref: String,

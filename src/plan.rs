@@ -9,21 +9,28 @@
 //! references (`"bulkId:u3"`), in request bodies and as the last path segment; the executor
 //! substitutes the server-assigned id before sending, or sends them as they are inside `/Bulk`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::{Capabilities, ListingCheck, ResourceKind};
 
 /// The version of the saved-plan and `--format json` document. Bumped on any change that a
-/// reader could notice.
-pub const FORMAT_VERSION: u32 = 1;
+/// reader could notice. Version 2: `config_digest` covers what the config says rather than
+/// its bytes, and is made of the digests of its files, recorded in `config_files`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A whole plan: one part per provider, in config order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
-    /// A digest of the config the plan was computed from (`sha256:<hex>`).
+    /// A digest of the config the plan was computed from (`sha256:<hex>`):
+    /// [`crate::digest::of_config_files`] of `config_files`.
     pub config_digest: String,
+    /// The digest of what each file of the config says, comments and layout aside, by file
+    /// name: how a stale plan names the file that changed.
+    pub config_files: BTreeMap<String, String>,
     /// A digest of the config's digest and of every provider's part, operations included
     /// (`sha256:<hex>`): a saved plan edited afterwards no longer matches it.
     #[serde(default)]
@@ -37,13 +44,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan of `providers`, computed from the config whose digest is `config_digest`,
-    /// with its own digest.
+    /// The plan of `providers`, computed from the config whose files' digests are
+    /// `config_files`, with its own digest.
     #[must_use]
-    pub fn new(config_digest: String, providers: Vec<ProviderPlan>) -> Self {
+    pub fn new(config_files: BTreeMap<String, String>, providers: Vec<ProviderPlan>) -> Self {
         let mut plan = Plan {
             format_version: FORMAT_VERSION,
-            config_digest,
+            config_digest: crate::digest::of_config_files(&config_files),
+            config_files,
             digest: String::new(),
             config_path: None,
             providers,
@@ -201,7 +209,6 @@ impl ProviderPlan {
                 Action::Delete => summary.delete += 1,
             }
         }
-        summary.destroy = summary.deactivate + summary.delete;
         summary.requests = self.write_requests();
         summary
     }
@@ -379,13 +386,9 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     /// Ops with action `deactivate`.
-    #[serde(default)]
     pub deactivate: usize,
     /// Ops with action `delete`.
-    #[serde(default)]
     pub delete: usize,
-    /// `deactivate` + `delete`: the name of format version 1 for both, kept for its readers.
-    pub destroy: usize,
     /// Write requests apply will send.
     pub requests: usize,
     pub unmanaged_users: usize,
@@ -398,7 +401,6 @@ impl Summary {
         self.update += other.update;
         self.deactivate += other.deactivate;
         self.delete += other.delete;
-        self.destroy += other.destroy;
         self.requests += other.requests;
         // Unmanaged counts come from what servers claim to hold, which may be anything.
         self.unmanaged_users = self.unmanaged_users.saturating_add(other.unmanaged_users);

@@ -258,7 +258,7 @@ pub const BULK_NOT_OFFERED: &str = "Bulk not offered: one request per write";
 /// Assembles provider plans into one plan for `config`.
 #[must_use]
 pub fn assemble(config: &Config, providers: Vec<ProviderPlan>) -> Plan {
-    Plan::new(config.digest().to_owned(), providers)
+    Plan::new(config.file_digests().clone(), providers)
 }
 
 #[cfg(test)]

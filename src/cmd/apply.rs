@@ -1,6 +1,7 @@
 //! `scimform apply`: plan, confirm, execute (SPEC §4.1); or execute a saved plan after checking
 //! that nothing it touches has moved (SPEC §3.8).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,7 +99,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
             // shows it; nothing is sent.
             Err(planner::PlanError::Guarded { plan, refusal }) => {
                 close(sessions).await;
-                let refused = Plan::new(config.digest().to_owned(), vec![*plan]);
+                let refused = Plan::new(config.file_digests().clone(), vec![*plan]);
                 let reason = refusal.to_string();
                 if !args.quiet
                     && let Some(text) = render::render_refused(
@@ -150,6 +151,63 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
     execute_all(args, &plan, sessions, false).await
 }
 
+/// What changed in the config at `path` since the plan whose files' digests are `saved` was
+/// made, `now` being its files' digests now: `users.yaml changed`, `extra.yaml was added`,
+/// each file named by its path (a folder's files under the folder).
+fn config_changes(
+    saved: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    path: &Path,
+) -> String {
+    let shown = |name: &str| {
+        if path.is_dir() {
+            path.join(name).display().to_string()
+        } else {
+            path.with_file_name(name).display().to_string()
+        }
+    };
+    let mut changed = Vec::new();
+    let mut added = Vec::new();
+    for (name, digest) in now {
+        match saved.get(name) {
+            Some(before) if before == digest => {}
+            Some(_) => changed.push(shown(name)),
+            None => added.push(shown(name)),
+        }
+    }
+    let removed: Vec<String> = saved
+        .keys()
+        .filter(|name| !now.contains_key(*name))
+        .map(|name| shown(name))
+        .collect();
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!("{} changed", and(&changed)));
+    }
+    let was = |files: &[String]| if files.len() == 1 { "was" } else { "were" };
+    if !added.is_empty() {
+        parts.push(format!("{} {} added", and(&added), was(&added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("{} {} removed", and(&removed), was(&removed)));
+    }
+    if parts.is_empty() {
+        // The digests of the files agree and the config's does not: the plan was saved by a
+        // release that digested the config otherwise.
+        return format!("the config {} changed", path.display());
+    }
+    and(&parts)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// `apply PLAN`: refuse a plan made from another config, for another server, whose objects
 /// moved, or whose operations are not the ones the config calls for on the server as it is
 /// (one edited since it was saved is refused when it is read); otherwise execute it as it is,
@@ -166,8 +224,8 @@ async fn apply_saved(
 ) -> ExitCode {
     if plan.config_digest != config.digest() {
         return fail(format!(
-            "stale plan: {} changed since the plan was made; run `scimform plan` again",
-            config_path.display()
+            "stale plan: {} since the plan was made; run `scimform plan` again",
+            config_changes(&plan.config_files, config.file_digests(), config_path)
         ));
     }
     let mut targets: Vec<(&Provider, Target)> = Vec::new();

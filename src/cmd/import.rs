@@ -1,15 +1,28 @@
 //! `scimform import`: read one provider's server completely and write it as config (SPEC §5).
+//!
+//! An import never damages a folder. The target is checked before the server is read: a file
+//! that exists, or a folder that holds `*.yaml`/`*.yml` files, is refused unless `--force`.
+//! What would be written is then loaded by the same loader `validate` uses and planned against
+//! the server as it was just read; only a config that loads and plans empty is written, to
+//! temporary files renamed into place once all are written.
+//!
+//! `--force` overwrites the files import writes (the target file, or a folder's
+//! `providers.yaml`, `users.yaml`, `groups.yaml` and `roles.yaml`) and nothing else. Any other
+//! config in the folder is kept, and since `plan -f DIR` reads it with the import, the folder
+//! as a whole must then load and plan empty too, or nothing is written. Deleting config that
+//! import did not write is never import's call.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{fail, load_config, pick_provider, print_stdout, report_diagnostics};
 use crate::cli::ImportArgs;
-use crate::client::Untrusted;
-use crate::config::{self, Provider};
+use crate::client::{Capabilities, ResourceKind, Untrusted};
+use crate::config::{self, Config, Provider};
 use crate::connect::{self, ConnectError};
-use crate::import::{self, Imported, ProviderBlock};
+use crate::import::{self, FOLDER_FILES, Imported, ProviderBlock};
 use crate::state::{self, HiddenMembers, LiveState, ReadError, Wanted};
 
 /// Why a server could not be read for import.
@@ -54,6 +67,16 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         Ok(provider) => provider,
         Err(code) => return code,
     };
+    let out = Out::of(args.out.as_deref());
+    // The target first: a refusal costs no request, and is never mistaken for the server's
+    // fault.
+    let existing = match out.existing_config() {
+        Ok(existing) => existing,
+        Err(message) => return fail(message),
+    };
+    if !existing.is_empty() && !args.force {
+        return fail(out.refusal(&existing));
+    }
     let target = match connect::resolve(provider, args.config.allow_insecure_http) {
         Ok(target) => target,
         Err(errors) => {
@@ -62,19 +85,13 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         }
     };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let live = match runtime.block_on(read_all(provider, &target, args.config.allow_insecure_http))
-    {
-        Ok(live) => live,
-        Err(error) => return fail(error),
-    };
+    let (live, capabilities) =
+        match runtime.block_on(read_all(provider, &target, args.config.allow_insecure_http)) {
+            Ok(read) => read,
+            Err(error) => return fail(error),
+        };
 
-    let folder = args.out.as_deref().filter(|out| is_folder(out));
-    let out_dir = match (&args.out, folder) {
-        (_, Some(folder)) => folder.to_owned(),
-        (Some(file), None) => parent(file),
-        (None, None) => PathBuf::from("."),
-    };
-    let block = ProviderBlock::from_config(provider, &out_dir);
+    let block = ProviderBlock::from_config(provider, &out.dir());
     let imported = import::import(&block, &live);
     let mut stderr = std::io::stderr().lock();
     for warning in &imported.warnings {
@@ -82,16 +99,11 @@ pub fn run(args: &ImportArgs) -> ExitCode {
     }
     drop(stderr);
 
-    // What is written must load, checked before anything is written or printed: a server can
-    // hold what the config format rejects (two groups of one name, an email without a dot in
-    // its domain), and a folder may hold other config that does not go with the import.
-    let planned = planned_files(
-        &imported,
-        args.out.as_deref(),
-        folder,
-        &out_dir,
-        &args.schema_ref,
-    );
+    // What is written must load and plan empty, checked before anything is written or
+    // printed: a server can hold what the config format rejects (two groups of one name, an
+    // email without a dot in its domain), and a folder may hold other config that does not go
+    // with the import.
+    let planned = planned_files(&imported, &out, &args.schema_ref);
     let pending: Vec<config::Pending<'_>> = planned
         .iter()
         .map(|file| config::Pending {
@@ -100,33 +112,23 @@ pub fn run(args: &ImportArgs) -> ExitCode {
             text: &file.text,
         })
         .collect();
-    let target = match &args.out {
-        Some(out) => format!("nothing was written to {}", out.display()),
-        None => "nothing was printed".to_owned(),
-    };
-    if let Err(errors) = config::load_pending(&pending, &options) {
-        report_diagnostics(&errors.0);
-        return fail(format!(
-            "{target}: the server holds what a config cannot declare (the errors above name \
-             each object and why); fix it on the server, then import again"
-        ));
-    }
-    if let Some(folder) = folder
-        && holds_other_config(folder, &planned)
-        && let Err(errors) = config::load_with(folder, &pending, &options)
-    {
-        report_diagnostics(&errors.0);
-        return fail(format!(
-            "{target}: the folder already holds config files that do not load together with \
-             the import; import into an empty folder, or move them away"
-        ));
+    if let Err(code) = check(
+        &out,
+        &pending,
+        &existing,
+        &imported,
+        provider.name(),
+        (&live, &capabilities),
+        options,
+    ) {
+        return code;
     }
 
-    let Some(out) = &args.out else {
+    let Some(path) = &args.out else {
         return print_stdout(&planned[0].text);
     };
     if let Err(e) = write(&planned) {
-        return fail(format!("cannot write {}: {e}", out.display()));
+        return fail(format!("cannot write {}: {e}", path.display()));
     }
     let _ = writeln!(
         std::io::stderr().lock(),
@@ -134,24 +136,266 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         count(imported.user_count, "user"),
         count(imported.group_count, "group"),
         provider.name(),
-        out.display()
+        path.display()
     );
     ExitCode::SUCCESS
 }
 
-/// Whether `folder` holds `*.yaml` or `*.yml` entries besides the files the import writes:
-/// config the import will be read with.
-fn holds_other_config(folder: &Path, planned: &[Planned]) -> bool {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return false;
+/// Whether what the import would write loads, and plans empty against the server as `read`;
+/// with other config kept in the folder by `--force`, whether the folder as a whole does too.
+/// On failure, says why (naming the files in the way, or each object the server holds that a
+/// config cannot declare) and returns the exit code.
+fn check(
+    out: &Out,
+    pending: &[config::Pending<'_>],
+    existing: &[PathBuf],
+    imported: &Imported,
+    provider: &str,
+    (live, capabilities): (&LiveState, &Capabilities),
+    options: config::LoadOptions,
+) -> Result<(), ExitCode> {
+    let nothing = out.nothing_done();
+    let alone = match config::load_pending(pending, &options) {
+        Ok(alone) => alone,
+        Err(errors) => {
+            report_diagnostics(&errors.0);
+            return Err(fail(format!(
+                "{nothing}: the server holds what a config cannot declare (the errors above name \
+                 each object and why); fix it on the server, then import again"
+            )));
+        }
     };
-    entries.filter_map(Result::ok).any(|entry| {
-        let path = entry.path();
-        let is_yaml = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-        is_yaml && !planned.iter().any(|file| file.path == path)
-    })
+    let changes = match changes(&alone, provider, live, capabilities) {
+        Ok(changes) => changes,
+        Err(message) => return Err(fail(format!("{nothing}: {message}"))),
+    };
+    if !changes.is_empty() {
+        if imported.warnings.is_empty() {
+            return Err(fail(format!(
+                "{nothing}: `plan` on the import would find changes against the server it \
+                 was read from: it would {}",
+                listed(&changes)
+            )));
+        }
+        // What the warnings above say is left out shows as changes; the person importing
+        // was told which, and a backup that leaves them out is still wanted.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: because of what is left out, `plan` on the import would {}",
+            crate::scrub::scrub(&listed(&changes))
+        );
+    }
+    if let Out::Folder(folder) = &out {
+        let kept: Vec<&PathBuf> = existing.iter().filter(|p| !is_import_file(p)).collect();
+        if !kept.is_empty() {
+            let kept = names(&kept);
+            let whole = match config::load_with(folder, pending, &options) {
+                Ok(whole) => whole,
+                Err(errors) => {
+                    report_diagnostics(&errors.0);
+                    return Err(fail(format!(
+                        "{nothing}: the folder already holds {kept}, which import does not \
+                         write and --force keeps, and the folder would not load with it (the \
+                         errors above say why); move it away, or import into another folder"
+                    )));
+                }
+            };
+            let with_kept = match self::changes(&whole, provider, live, capabilities) {
+                Ok(with_kept) => with_kept,
+                Err(message) => return Err(fail(format!("{nothing}: {message}"))),
+            };
+            let added: Vec<String> = with_kept
+                .into_iter()
+                .filter(|change| !changes.contains(change))
+                .collect();
+            if !added.is_empty() {
+                return Err(fail(format!(
+                    "{nothing}: the folder already holds {kept}, which import does not write \
+                     and --force keeps, and with it `plan` on the folder would {}; move it \
+                     away, or import into another folder",
+                    listed(&added)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the import goes.
+enum Out {
+    Stdout,
+    /// One config file.
+    File(PathBuf),
+    /// A folder that gets one file per concern ([`FOLDER_FILES`]).
+    Folder(PathBuf),
+}
+
+impl Out {
+    /// `-o PATH`: a folder when it is one or is written with a trailing `/`, else a file.
+    fn of(out: Option<&Path>) -> Self {
+        match out {
+            None => Out::Stdout,
+            Some(path) if is_folder(path) => Out::Folder(path.to_owned()),
+            Some(path) => Out::File(path.to_owned()),
+        }
+    }
+
+    /// The folder the written config is in, which its relative paths start from.
+    fn dir(&self) -> PathBuf {
+        match self {
+            Out::Stdout => PathBuf::from("."),
+            Out::File(file) => parent(file),
+            Out::Folder(folder) => folder.clone(),
+        }
+    }
+
+    /// The config already at the target, which the import would overwrite or be read with:
+    /// the target file when it exists, or the folder's `*.yaml` and `*.yml` entries (of any
+    /// kind, as `plan -f DIR` reads them), in name order.
+    fn existing_config(&self) -> Result<Vec<PathBuf>, String> {
+        match self {
+            Out::Stdout => Ok(Vec::new()),
+            Out::File(file) => Ok(std::fs::symlink_metadata(file)
+                .map(|_| vec![file.clone()])
+                .unwrap_or_default()),
+            Out::Folder(folder) => {
+                let entries = match std::fs::read_dir(folder) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => {
+                        return Err(format!("cannot list the folder {}: {e}", folder.display()));
+                    }
+                };
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| is_yaml(path))
+                    .collect();
+                found.sort();
+                Ok(found)
+            }
+        }
+    }
+
+    /// Why the import refuses a target that holds `existing` without `--force`.
+    fn refusal(&self, existing: &[PathBuf]) -> String {
+        let nothing = self.nothing_done();
+        match self {
+            Out::Stdout => nothing,
+            Out::File(file) => format!(
+                "{nothing}: {} already exists; pass --force to overwrite it",
+                file.display()
+            ),
+            Out::Folder(folder) => {
+                let all = names(&existing.iter().collect::<Vec<_>>());
+                let own: Vec<&PathBuf> = existing.iter().filter(|p| is_import_file(p)).collect();
+                let kept: Vec<&PathBuf> = existing.iter().filter(|p| !is_import_file(p)).collect();
+                let folder = folder.display();
+                if kept.is_empty() {
+                    return format!(
+                        "{nothing}: the folder {folder} already holds {all}; pass --force to \
+                         overwrite {}",
+                        if own.len() == 1 { "it" } else { "them" }
+                    );
+                }
+                let (is_not, it) = if kept.len() == 1 {
+                    ("is not a file", "it")
+                } else {
+                    ("are not files", "them")
+                };
+                let kept_note = format!(
+                    "{} {is_not} import writes: --force keeps {it}, and writes only if the \
+                     folder as a whole loads and plans empty",
+                    names(&kept)
+                );
+                if own.is_empty() {
+                    format!(
+                        "{nothing}: the folder {folder} already holds {all}; import into an empty \
+                         folder, or pass --force to write the import beside it ({kept_note})"
+                    )
+                } else {
+                    format!(
+                        "{nothing}: the folder {folder} already holds {all}; pass --force to \
+                         overwrite {} ({kept_note}), or import into an empty folder",
+                        names(&own)
+                    )
+                }
+            }
+        }
+    }
+
+    /// The start of every refusal: what was not done.
+    fn nothing_done(&self) -> String {
+        match self {
+            Out::Stdout => "nothing was printed".to_owned(),
+            Out::File(path) | Out::Folder(path) => {
+                format!("nothing was written to {}", path.display())
+            }
+        }
+    }
+}
+
+/// A `*.yaml` or `*.yml` path, as a folder's config files are found.
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// One of the files a folder import writes.
+fn is_import_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| FOLDER_FILES.iter().any(|own| name == *own))
+}
+
+/// File names, as a list: `a.yaml, b.yaml`.
+fn names(paths: &[&PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What `plan` on `config` would do to provider `name`'s server as `live` holds it, one
+/// phrase per operation (`create user ada@example.com`); none when the import round-trips.
+/// Planned from the state already read: no request is sent.
+fn changes(
+    config: &Config,
+    name: &str,
+    live: &LiveState,
+    capabilities: &Capabilities,
+) -> Result<Vec<String>, String> {
+    let provider = config
+        .provider(name)
+        .ok_or_else(|| format!("the written config does not declare provider `{name}`"))?;
+    let diff = crate::diff::compute(config, provider, live, capabilities)
+        .map_err(|refusal| refusal.to_string())?;
+    Ok(diff
+        .ops
+        .iter()
+        .map(|op| {
+            let resource = match op.resource {
+                ResourceKind::User => "user",
+                ResourceKind::Group => "group",
+            };
+            format!("{} {resource} `{}`", op.action.as_str(), op.key)
+        })
+        .collect())
+}
+
+/// `changes` as one phrase, the first few named.
+fn listed(changes: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = changes
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if changes.len() > SHOWN {
+        let _ = write!(text, " and {} more", changes.len() - SHOWN);
+    }
+    text
 }
 
 /// One file `import` writes (or prints, for stdout).
@@ -164,30 +408,24 @@ struct Planned {
 
 /// The files of the import: one per concern in a folder, else one file (a file named
 /// `<stdout>` in the current folder, for stdout).
-fn planned_files(
-    imported: &Imported,
-    out: Option<&Path>,
-    folder: Option<&Path>,
-    out_dir: &Path,
-    schema_ref: &str,
-) -> Vec<Planned> {
-    if let Some(folder) = folder {
-        return imported
-            .folder(schema_ref)
-            .into_iter()
-            .map(|(name, text)| {
-                let path = folder.join(name);
-                Planned {
-                    name: path.display().to_string(),
-                    path,
-                    text,
-                }
-            })
-            .collect();
-    }
+fn planned_files(imported: &Imported, out: &Out, schema_ref: &str) -> Vec<Planned> {
     let (path, name) = match out {
-        Some(file) => (file.to_owned(), file.display().to_string()),
-        None => (out_dir.join("<stdout>"), "<stdout>".to_owned()),
+        Out::Folder(folder) => {
+            return imported
+                .folder(schema_ref)
+                .into_iter()
+                .map(|(name, text)| {
+                    let path = folder.join(name);
+                    Planned {
+                        name: path.display().to_string(),
+                        path,
+                        text,
+                    }
+                })
+                .collect();
+        }
+        Out::File(file) => (file.clone(), file.display().to_string()),
+        Out::Stdout => (out.dir().join("<stdout>"), "<stdout>".to_owned()),
     };
     vec![Planned {
         path,
@@ -244,12 +482,13 @@ fn write(files: &[Planned]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads every user and group of the provider's server, members included.
+/// Reads every user and group of the provider's server, members included, and what the
+/// server says it can do.
 async fn read_all(
     provider: &Provider,
     target: &connect::Target,
     allow_insecure_http: bool,
-) -> Result<LiveState, ImportError> {
+) -> Result<(LiveState, Capabilities), ImportError> {
     let session = connect::open(target, allow_insecure_http).await?;
     let result = read_session(provider, &session.client).await;
     session.close().await;
@@ -259,7 +498,7 @@ async fn read_all(
 async fn read_session(
     provider: &Provider,
     client: &crate::client::ScimClient,
-) -> Result<LiveState, ImportError> {
+) -> Result<(LiveState, Capabilities), ImportError> {
     let read_error = |source: ReadError| ImportError::Read {
         provider: provider.name().to_owned(),
         source,
@@ -308,5 +547,5 @@ async fn read_session(
             HiddenMembers::BEHAVIOUR
         );
     }
-    Ok(live)
+    Ok((live, capabilities))
 }

@@ -46,6 +46,12 @@ pub fn read_saved_plan(path: &std::path::Path) -> Result<crate::plan::Plan, Exit
              edited); run `scimform plan --out` again",
         ));
     }
+    if plan.config_digest != crate::digest::of_config_files(&plan.config_files) {
+        return Err(fail(
+            "the plan was changed after it was saved: its config_files do not match its \
+             config_digest; run `scimform plan --out` again",
+        ));
+    }
     if plan.digest != plan.computed_digest() {
         return Err(fail(
             "the plan was changed after it was saved: its operations do not match its digest; \

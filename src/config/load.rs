@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::Pending;
 use super::diagnostic::{Diagnostic, Errors};
+use super::meaning;
 use super::node::{Node, Value};
 use super::redact::{self, Part, Secrets};
 use super::source::{SourceFile, SourceId, Sources, Span};
@@ -35,7 +36,8 @@ pub const MAX_NODES: usize = 4_000_000;
 pub(crate) struct Text {
     name: String,
     path: PathBuf,
-    /// Shared with the file's [`SourceFile`], for its digest.
+    /// Shared with the file's [`SourceFile`] as the text its errors quote, when nothing in it
+    /// is masked.
     content: Arc<String>,
 }
 
@@ -55,12 +57,14 @@ impl Text {
             Ok(None) => (Cow::Borrowed(self.content.as_str()), Vec::new()),
             Err(error) => (shown_before(&self.content, error), error.secrets.clone()),
         };
+        let meaning = meaning::digest(parsed.as_ref().ok().and_then(Option::as_ref));
         let file = SourceFile::new(
             self.name.clone(),
             self.path.clone(),
             &self.content,
             display,
             secrets,
+            meaning,
         );
         let added = sources.add(file);
         debug_assert_eq!(added, source);

@@ -24,6 +24,7 @@ mod diagnostic;
 mod interpolate;
 pub mod load;
 mod managed;
+mod meaning;
 pub(crate) mod model;
 mod node;
 pub mod raw;

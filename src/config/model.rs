@@ -7,7 +7,7 @@
 //! secrets.
 
 use std::borrow::{Borrow, Cow};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -32,9 +32,11 @@ pub struct Config {
     pub(crate) roles: Vec<RoleAssignment>,
     pub(crate) user_index: HashMap<UserKey, usize>,
     pub(crate) group_index: HashMap<GroupKey, usize>,
-    /// [`Sources::digest`](super::Sources::digest) of the files the config was read from.
-    /// The files' texts are not kept: a config of 100,000 users is tens of megabytes of YAML,
-    /// and a valid config's errors are all reported while it is loaded (SPEC §8).
+    /// [`Sources::digests`](super::Sources::digests) of the files the config was read from,
+    /// and the config's digest made of them. The files' texts are not kept: a config of
+    /// 100,000 users is tens of megabytes of YAML, and a valid config's errors are all
+    /// reported while it is loaded (SPEC §8).
+    pub(crate) file_digests: BTreeMap<String, String>,
     pub(crate) digest: String,
 }
 
@@ -113,11 +115,19 @@ impl Config {
         &self.roles
     }
 
-    /// A digest of the files the config was read from (names and contents), so that a saved
-    /// plan can tell that the config changed since it was made (SPEC §3.8).
+    /// A digest of what the files the config was read from say (comments and layout aside),
+    /// so that a saved plan can tell that the config changed since it was made (SPEC §3.8):
+    /// [`crate::digest::of_config_files`] of [`Config::file_digests`].
     #[must_use]
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The digest of what each file of the config says, by file name: what a saved plan
+    /// names when it is stale.
+    #[must_use]
+    pub fn file_digests(&self) -> &BTreeMap<String, String> {
+        &self.file_digests
     }
 }
 

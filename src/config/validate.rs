@@ -68,6 +68,7 @@ pub(crate) fn build(
         &groups,
         &group_index,
     );
+    let file_digests = sources.digests();
     Config {
         providers,
         users,
@@ -75,7 +76,8 @@ pub(crate) fn build(
         roles,
         user_index,
         group_index,
-        digest: sources.digest(),
+        digest: crate::digest::of_config_files(&file_digests),
+        file_digests,
     }
 }
 

@@ -2,6 +2,8 @@
 //! way the diff engine emits changes: a create lists every attribute it sets; members and role
 //! sets are one change each, with the whole list before and after.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::client::{BulkLimits, Capabilities, ResourceKind};
@@ -11,6 +13,14 @@ use crate::plan::{
 };
 
 const ROLES: &str = "urn:scim:tonkean:tonkeanRoles";
+
+/// The digests of a config folder's files, as a plan records them.
+fn config_files() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("groups.yaml".to_owned(), "sha256:4f1c0d9a".to_owned()),
+        ("users.yaml".to_owned(), "sha256:9e27b3c5".to_owned()),
+    ])
+}
 
 fn change(attribute: &str, old: Option<Value>, new: Option<Value>) -> Change {
     Change {
@@ -487,7 +497,7 @@ fn sandbox() -> ProviderPlan {
 /// tombstoned group deletion, a group renamed in place and one replaced, unmanaged objects and
 /// warnings, across two providers.
 pub fn two_providers() -> Plan {
-    let mut plan = Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean(), sandbox()]);
+    let mut plan = Plan::new(config_files(), vec![tonkean(), sandbox()]);
     plan.config_path = Some("directory".to_owned());
     plan
 }
@@ -499,7 +509,7 @@ pub fn single_update() -> Plan {
     provider.ops.remove(0);
     provider.unmanaged = Unmanaged::default();
     provider.warnings.clear();
-    Plan::new("sha256:4f1c0d9a".to_owned(), vec![provider])
+    Plan::new(config_files(), vec![provider])
 }
 
 /// Two providers that already match the config; one holds objects the config does not manage.
@@ -512,7 +522,7 @@ pub fn empty() -> Plan {
     let mut sandbox = sandbox();
     sandbox.ops.clear();
     sandbox.warnings.clear();
-    Plan::new("sha256:4f1c0d9a".to_owned(), vec![tonkean, sandbox])
+    Plan::new(config_files(), vec![tonkean, sandbox])
 }
 
 /// One provider without changes whose server holds many objects the config does not declare:
@@ -530,5 +540,5 @@ pub fn many_unmanaged() -> Plan {
             .collect(),
         group_names: vec!["Contractors".to_owned(), "Interns".to_owned()],
     };
-    Plan::new("sha256:4f1c0d9a".to_owned(), vec![provider])
+    Plan::new(config_files(), vec![provider])
 }

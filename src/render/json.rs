@@ -100,7 +100,7 @@ mod tests {
         let start = DOC.find("```json\n").expect("an example") + "```json\n".len();
         let end = start + DOC[start..].find("```").expect("a closed example");
         let plan = parse_json(&DOC[start..end]).unwrap();
-        assert_eq!(plan.summary().destroy, 1);
+        assert_eq!(plan.summary().deactivate, 1);
     }
 
     #[test]
@@ -109,8 +109,9 @@ mod tests {
             if let serde_json::Value::Object(map) = value {
                 for (key, item) in map {
                     out.push(key.clone());
-                    // Request bodies and attribute values are SCIM's, not the document's.
-                    if !matches!(key.as_str(), "body" | "old" | "new") {
+                    // Request bodies and attribute values are SCIM's, not the document's;
+                    // the keys of `config_files` are the config's file names.
+                    if !matches!(key.as_str(), "body" | "old" | "new" | "config_files") {
                         keys(item, out);
                     }
                 }
@@ -134,21 +135,24 @@ mod tests {
 
     #[test]
     fn refuses_other_versions_by_their_version() {
-        let mut document: serde_json::Value =
-            serde_json::from_str(&to_json(&fixtures::two_providers())).unwrap();
-        document["format_version"] = 2.into();
-        document["providers"] = "reshaped in version 2".into();
-        let error = parse_json(&document.to_string()).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                JsonPlanError::UnsupportedVersion {
-                    found: 2,
-                    supported: 1
-                }
-            ),
-            "{error}"
-        );
+        // Version 1, whose config digest covered the files' bytes, and a version to come.
+        for found in [1, FORMAT_VERSION + 1] {
+            let mut document: serde_json::Value =
+                serde_json::from_str(&to_json(&fixtures::two_providers())).unwrap();
+            document["format_version"] = found.into();
+            document["providers"] = "reshaped in another version".into();
+            let error = parse_json(&document.to_string()).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    JsonPlanError::UnsupportedVersion {
+                        found: f,
+                        supported: FORMAT_VERSION
+                    } if f == u64::from(found)
+                ),
+                "{error}"
+            );
+        }
         assert!(matches!(
             parse_json("{\"providers\": []}"),
             Err(JsonPlanError::Invalid(_))

@@ -227,18 +227,26 @@ fn scim(token: &str, args: &[&str]) -> Run {
 }
 
 fn import(token: &str, config: &Path, out: &Path) -> Run {
-    let out = scim(
-        token,
-        &[
-            "import",
-            "--provider",
-            "live",
-            "-f",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    );
+    import_with(token, config, out, &[])
+}
+
+/// [`import`] over what a previous import wrote.
+fn import_forced(token: &str, config: &Path, out: &Path) -> Run {
+    import_with(token, config, out, &["--force"])
+}
+
+fn import_with(token: &str, config: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "import",
+        "--provider",
+        "live",
+        "-f",
+        config.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = scim(token, &args);
     assert_eq!(
         out.code,
         Some(0),
@@ -287,7 +295,7 @@ async fn round_trip(server: &Server, n: u64) {
     assert!(first.contains("token: ${IMPORT_TOKEN}"), "{first}");
     assert_no_changes(&server.token, &out);
 
-    import(&server.token, &config, &out);
+    import_forced(&server.token, &config, &out);
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         first,
@@ -666,11 +674,169 @@ async fn what_a_config_cannot_declare_is_not_imported() {
     assert_eq!(written, ["source.yaml"], "no temporary file is left");
 }
 
-/// A folder that already holds config which does not go with the import (here, the same
-/// provider declared again) is left as it was, and the error names the files in the way,
-/// not the server.
+/// The files of `folder`, by name, in name order.
+fn listing(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The text of each file of `folder`, by name.
+fn contents(folder: &Path) -> BTreeMap<String, String> {
+    listing(folder)
+        .into_iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(folder.join(&name)).unwrap();
+            (name, text)
+        })
+        .collect()
+}
+
+/// A folder or a file that already holds config is refused before the server is read: the
+/// error names the files in the way and says `--force` overwrites them, nothing is written,
+/// and no request is sent. Not the server's fault, and never said to be.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_into_a_folder_that_holds_config_is_refused_before_any_request() {
+    let serve = Serve::start();
+    let server = Server::serve(&serve);
+    seed(&server, 3).await;
+    let proxy = Rewriter::start(&serve.base, str::to_owned, |_, _, _| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &proxy.base_url);
+    let folder = dir.path().join("directory");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(&config, folder.join("scimform.yaml")).unwrap();
+    std::fs::write(folder.join("providers.yaml"), "version: 1\n# mine\n").unwrap();
+    std::fs::write(folder.join("notes.txt"), "not config").unwrap();
+    let before = contents(&folder);
+    let import = |out: String| {
+        let args = ["import", "-f", config.to_str().unwrap(), "-o", &out];
+        import_args(&serve.token, args.map(str::to_owned).to_vec())
+    };
+
+    let out = import(format!("{}/", folder.display())).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "error: nothing was written to {0}/: the folder {0}/ already holds providers.yaml, \
+             scimform.yaml; pass --force to overwrite providers.yaml (scimform.yaml is not a \
+             file import writes: --force keeps it",
+            folder.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("the server holds"), "{}", out.stderr);
+    assert_eq!(contents(&folder), before, "nothing is written");
+
+    // A folder of import's own files: `--force` overwrites them, and nothing else.
+    let own = dir.path().join("backup");
+    std::fs::create_dir(&own).unwrap();
+    for name in ["roles.yaml", "users.yaml"] {
+        std::fs::write(own.join(name), "version: 1\n").unwrap();
+    }
+    let out = import(own.display().to_string()).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "the folder {} already holds roles.yaml, users.yaml; pass --force to overwrite them",
+            own.display()
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // A file that exists.
+    let file = dir.path().join("directory.yaml");
+    std::fs::write(&file, "version: 1\n").unwrap();
+    let out = import(file.display().to_string()).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "nothing was written to {0}: {0} already exists; pass --force to overwrite it",
+            file.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "version: 1\n");
+    assert_eq!(
+        proxy.requests(),
+        Vec::<String>::new(),
+        "no request is sent before the target is checked"
+    );
+
+    // An empty folder and a new one take the import.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for target in [empty, dir.path().join("new/")] {
+        let out = import(target.display().to_string()).await;
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert_eq!(
+            listing(&target),
+            ["groups.yaml", "providers.yaml", "roles.yaml", "users.yaml"]
+        );
+    }
+}
+
+/// `--force` replaces what an earlier import wrote, file or folder, and the result plans
+/// empty against the server as it is now.
 #[tokio::test]
-async fn an_import_into_a_folder_holding_other_config_writes_nothing() {
+async fn with_force_an_import_replaces_an_earlier_one_and_plans_empty() {
+    let serve = Serve::start();
+    let server = Server::serve(&serve);
+    seed(&server, 4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = source_config(dir.path(), &serve.base);
+    let folder = dir.path().join("backup/");
+    let file = dir.path().join("backup.yaml");
+    import(&serve.token, &config, &folder);
+    import(&serve.token, &config, &file);
+
+    server
+        .call(
+            reqwest::Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "late@example.com"})),
+        )
+        .await;
+    for target in [&folder, &file] {
+        let refused = scim(
+            &serve.token,
+            &[
+                "import",
+                "-f",
+                config.to_str().unwrap(),
+                "-o",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+        assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+        import_forced(&serve.token, &config, target);
+        assert_no_changes(&serve.token, target);
+    }
+    assert!(
+        std::fs::read_to_string(folder.join("users.yaml"))
+            .unwrap()
+            .contains("- userName: late@example.com"),
+        "the folder holds the new user"
+    );
+    assert_eq!(
+        listing(&folder),
+        ["groups.yaml", "providers.yaml", "roles.yaml", "users.yaml"],
+        "no temporary file is left"
+    );
+}
+
+/// `--force` keeps config that import does not write, so the folder must still load and
+/// plan empty as a whole: a file that declares the provider again, or more users, leaves the
+/// folder as it was and is named as the cause; a file that goes with the import is kept.
+#[tokio::test]
+async fn with_force_other_config_in_the_folder_must_go_with_the_import() {
     let serve = Serve::start();
     let server = Server::serve(&serve);
     seed(&server, 3).await;
@@ -678,48 +844,64 @@ async fn an_import_into_a_folder_holding_other_config_writes_nothing() {
     let config = source_config(dir.path(), &serve.base);
     let folder = dir.path().join("backup");
     std::fs::create_dir(&folder).unwrap();
-    let other = "version: 1\nproviders:\n  live:\n    url: embedded:other\n";
-    std::fs::write(folder.join("other.yaml"), other).unwrap();
+    import(&serve.token, &config, &folder);
+    let force = |out: &Path| {
+        scim(
+            &serve.token,
+            &[
+                "import",
+                "-f",
+                config.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--force",
+            ],
+        )
+    };
 
-    let out = scim(
-        &serve.token,
-        &[
-            "import",
-            "-f",
-            config.to_str().unwrap(),
-            "-o",
-            &format!("{}/", folder.display()),
-        ],
-    );
+    let provider_again = "version: 1\nproviders:\n  live:\n    url: embedded:other\n";
+    std::fs::write(folder.join("other.yaml"), provider_again).unwrap();
+    let before = contents(&folder);
+    let out = force(&folder);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("provider `live` is declared twice"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains(&format!(
+    for expected in [
+        "provider `live` is declared twice".to_owned(),
+        format!(
             "first declared here at {}:3:3",
             folder.join("other.yaml").display()
-        )) && out
-            .stderr
-            .contains("the folder already holds config files that do not load together"),
+        ),
+        "the folder already holds other.yaml, which import does not write and --force \
+         keeps, and the folder would not load with it"
+            .to_owned(),
+    ] {
+        assert!(out.stderr.contains(&expected), "{expected}\n{}", out.stderr);
+    }
+    assert!(!out.stderr.contains("the server holds"), "{}", out.stderr);
+    assert_eq!(contents(&folder), before, "nothing is written");
+
+    let more_users = "version: 1\nusers:\n  - userName: extra@example.com\n";
+    std::fs::write(folder.join("other.yaml"), more_users).unwrap();
+    let before = contents(&folder);
+    let out = force(&folder);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "the folder already holds other.yaml, which import does not write and --force \
+             keeps, and with it `plan` on the folder would create user `extra@example.com`"
+        ),
         "{}",
         out.stderr
     );
-    let names: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["other.yaml"], "nothing is written");
+    assert_eq!(contents(&folder), before, "nothing is written");
+
+    let harmless =
+        "# Notes for reviewers: this folder is written by `scimform import`.\nversion: 1\n";
+    std::fs::write(folder.join("other.yaml"), harmless).unwrap();
+    let out = force(&folder);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(folder.join("other.yaml")).unwrap(),
-        other
+        harmless
     );
-
-    // The same folder without the file in the way takes the import, and again over it.
-    std::fs::remove_file(folder.join("other.yaml")).unwrap();
-    import(&serve.token, &config, &folder);
-    import(&serve.token, &config, &folder);
     assert_no_changes(&serve.token, &folder);
 }

@@ -513,3 +513,131 @@ async fn every_format_names_the_resolved_server_and_never_the_token() {
         doctor.stderr
     );
 }
+
+/// [`CONFIG`] as a folder of three files.
+const PROVIDERS_YAML: &str = "version: 1
+providers:
+  corp:
+    url: ${SCIM_URL}
+    token: ${SCIM_TOKEN}
+    preset: tonkean
+";
+const USERS_YAML: &str = "version: 1
+users:
+  - userName: ada@example.com
+    title: Analyst
+  - userName: bob@example.com
+";
+const GROUPS_YAML: &str = "version: 1
+groups:
+  - displayName: Owners
+    members: [ada@example.com, bob@example.com]
+roles:
+  SYSTEM_USER:
+    groups: [Owners]
+";
+
+/// A saved plan is bound to what its config says, not to how it is written. A change of
+/// meaning is refused, naming the file that changed (not the folder), and so is a file added
+/// to the folder; comments, blank lines, quoting, flow style and key order may change, and the
+/// plan still applies. A plan saved in format version 1 is refused with that reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_survives_a_comment_and_names_the_file_whose_meaning_changed() {
+    let serve = Serve::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    for (name, text) in [
+        ("providers.yaml", PROVIDERS_YAML),
+        ("users.yaml", USERS_YAML),
+        ("groups.yaml", GROUPS_YAML),
+    ] {
+        std::fs::write(repo.join(name), text).unwrap();
+    }
+    let scim = |args: &'static [&'static str]| scim_in(dir.path(), &serve.base, &serve.token, args);
+    let plan = scim(&["plan", "-f", "repo", "--out", "plan.json"]).await;
+    assert_eq!(plan.code, Some(0), "{}{}", plan.stdout, plan.stderr);
+    let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
+    let document: Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(document["format_version"], 2);
+    let files: Vec<&String> = document["config_files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(files, ["groups.yaml", "providers.yaml", "users.yaml"]);
+
+    // The same plan as version 1 wrote it.
+    let mut old = document.clone();
+    old["format_version"] = json!(1);
+    old.as_object_mut().unwrap().remove("config_files");
+    std::fs::write(dir.path().join("old.json"), old.to_string()).unwrap();
+    let out = scim(&["apply", "old.json"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "the plan has format_version 1, but this scimform reads format_version 2; plan \
+             again with this version"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // A change of meaning in one file.
+    std::fs::write(
+        repo.join("users.yaml"),
+        USERS_YAML.replace("Analyst", "Lead"),
+    )
+    .unwrap();
+    let out = scim(&["apply", "plan.json"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    // The config is found through the plan, and named by its canonical path.
+    let shown = repo.canonicalize().unwrap();
+    let users_yaml = shown.join("users.yaml");
+    assert!(
+        out.stderr.contains(&format!(
+            "error: stale plan: {} changed since the plan was made; run `scimform plan` again",
+            users_yaml.display()
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // The meaning restored, the writing not: comments, blank lines, quoting, flow style and
+    // key order. A file added beside it is a change of the config.
+    let rewritten = "# yaml-language-server: $schema=../scimform.schema.json
+# Who works here.
+version: 1
+
+users:
+  # Ada leads the analysts.
+  - title: \"Analyst\"   # since 2025
+    userName: 'ada@example.com'
+  - {userName: bob@example.com}
+";
+    std::fs::write(repo.join("users.yaml"), rewritten).unwrap();
+    std::fs::write(repo.join("notes.yaml"), "version: 1\n").unwrap();
+    let out = scim(&["apply", "plan.json"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "stale plan: {} was added since the plan was made",
+            shown.join("notes.yaml").display()
+        )) && !out.stderr.contains("users.yaml"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(users(&serve).await, 0, "nothing was written");
+
+    std::fs::remove_file(repo.join("notes.yaml")).unwrap();
+    let out = scim(&["apply", "plan.json"]).await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("provider corp: 3 done, 0 failed, 0 skipped"),
+        "{}",
+        out.stdout
+    );
+    let again = scim(&["plan", "-f", "repo", "--detailed-exitcode"]).await;
+    assert_eq!(again.code, Some(0), "{}{}", again.stdout, again.stderr);
+}
