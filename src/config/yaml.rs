@@ -2,13 +2,9 @@
 //!
 //! The tree is built from `granit_parser` events (the parser serde-saphyr itself stands on)
 //! rather than through serde-saphyr's deserializer: the config is read into spanned nodes
-//! anyway, and on a 100,000-user file the events alone take a quarter of the time the
-//! deserializer needs (0.9 s against 3.7 s, release build), which matters for §8.
-//!
-//! The events still cost about 0.9 s on a 100,000-user config, so text in the subset configs are
-//! written in (block collections, one-line scalars and flow collections, comments) is read by
-//! [`fast`] instead, which builds the same tree or declines; anything it declines, every error
-//! included, goes through the events.
+//! anyway (every later error points at a file, line and column), and the events give those
+//! spans directly. Every config is read by this one parser; figures are in
+//! `docs/benchmarks.md`.
 //!
 //! Scalars are typed by the YAML 1.2 core schema: `yes`, `no`, `on` and `off` are strings,
 //! not booleans. The bounds of §7 are enforced here: nesting depth, nodes replayed by aliases
@@ -24,8 +20,6 @@ use super::load::{MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES};
 use super::node::{Node, Value};
 use super::redact::{self, Part, Secrets};
 use super::source::{SourceId, Span};
-
-mod fast;
 
 /// Why a file could not be read as YAML, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,20 +47,9 @@ pub(crate) enum YamlErrorKind {
     Tag,
 }
 
-/// Parses `text` into a tree whose spans point into `source`. `Ok(None)` for a file without
-/// a document.
-///
-/// Text in the subset configs are written in is read by [`fast::parse`]; anything else, and
-/// every error, by the event parser.
+/// Parses `text` into a tree whose spans point into `source`, from the event parser's events:
+/// all of YAML, with its errors. `Ok(None)` for a file without a document.
 pub(crate) fn parse(text: &str, source: SourceId) -> Result<Option<Node<'_>>, YamlError> {
-    if let Some(root) = fast::parse(text, source) {
-        return Ok(Some(root));
-    }
-    parse_events(text, source)
-}
-
-/// Parses `text` from the event parser's events: all of YAML, with its errors.
-fn parse_events(text: &str, source: SourceId) -> Result<Option<Node<'_>>, YamlError> {
     Builder {
         source,
         text,
