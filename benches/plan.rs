@@ -25,7 +25,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use scimform::server::schema::{GROUP, ResourceKind, TONKEAN, USER};
+use scim::ResourceKind;
+use scim::urn::{GROUP, TONKEAN, USER};
 use scimform::server::{ids, resource, store};
 use serde_json::{Value, json};
 

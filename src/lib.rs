@@ -10,7 +10,6 @@
 //! `doctor` probes a provider with the client before anything is planned.
 
 pub mod apply;
-pub mod attribute;
 pub mod cli;
 pub mod client;
 pub mod cmd;

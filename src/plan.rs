@@ -9,10 +9,11 @@
 //! references (`"bulkId:u3"`), in request bodies and as the last path segment; the executor
 //! substitutes the server-assigned id before sending, or sends them as they are inside `/Bulk`.
 
+use scim::ResourceKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client::{Capabilities, ListingCheck, ResourceKind};
+use crate::client::{Capabilities, ListingCheck};
 
 /// The version of the saved-plan and `--format json` document. Bumped on any change that a
 /// reader could notice.

@@ -2,9 +2,10 @@
 //! way the diff engine emits changes: a create lists every attribute it sets; members and role
 //! sets are one change each, with the whole list before and after.
 
+use scim::ResourceKind;
 use serde_json::{Value, json};
 
-use crate::client::{BulkLimits, Capabilities, ResourceKind};
+use crate::client::{BulkLimits, Capabilities};
 use crate::plan::{
     Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, RenameOutcome,
     Request, Server, ServerIdentity, Unmanaged, Warning,

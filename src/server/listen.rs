@@ -426,7 +426,7 @@ mod tests {
         let body: serde_json::Value =
             serde_json::from_str(refused.split("\r\n\r\n").nth(1).unwrap()).unwrap();
         assert_eq!(body["status"], "503");
-        assert_eq!(body["schemas"][0], crate::server::schema::ERROR);
+        assert_eq!(body["schemas"][0], scim::urn::ERROR);
 
         // The request in flight was not cut.
         release.notify_one();

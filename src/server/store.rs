@@ -10,11 +10,11 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use scim::ResourceKind;
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ServerError};
 use super::files;
-use super::schema::ResourceKind;
 
 /// One stored resource.
 #[derive(Debug, Clone)]
