@@ -67,13 +67,9 @@ fn client(base_url: &str, token: SecretString) -> ScimClient {
 }
 
 /// A client of a fresh embedded server over a fresh store, and what keeps both alive.
-async fn embedded() -> (
-    ScimClient,
-    scimform::server::EmbeddedServer,
-    tempfile::TempDir,
-) {
+async fn embedded() -> (ScimClient, scim_server::EmbeddedServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let server = scimform::server::spawn_embedded(&dir.path().join("scim.db"))
+    let server = scim_server::spawn_embedded(&dir.path().join("scim.db"))
         .await
         .unwrap();
     let client = client(server.base_url(), server.token().clone());

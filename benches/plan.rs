@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use scim::ResourceKind;
 use scim::urn::{GROUP, TONKEAN, USER};
-use scimform::server::{ids, resource, store};
+use scim_server::{ids, resource, store};
 use serde_json::{Value, json};
 
 const SIZES_ENV: &str = "SCIMFORM_BENCH_SIZES";

@@ -25,7 +25,6 @@ pub mod planner;
 pub mod render;
 pub mod report;
 pub mod scrub;
-pub mod server;
 pub mod state;
 
 /// The seeded generator the randomised tests share with the integration tests.

@@ -431,16 +431,6 @@ impl Projection {
         }
     }
 
-    /// Everything, as by default.
-    #[must_use]
-    pub fn all(kind: ResourceKind) -> Self {
-        Self {
-            kind,
-            attributes: Vec::new(),
-            excluded: Vec::new(),
-        }
-    }
-
     /// Whether the output will contain this core attribute.
     #[must_use]
     pub fn wants(&self, attr: &str) -> bool {

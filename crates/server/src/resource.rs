@@ -215,7 +215,10 @@ fn put_attribute(
 
 /// Checks a value against its attribute definition and returns it normalised, or `None` when
 /// it amounts to "unassigned".
-pub fn check_value(attribute: &Attribute, value: &Value) -> Result<Option<Value>, ScimError> {
+pub(crate) fn check_value(
+    attribute: &Attribute,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
@@ -332,7 +335,7 @@ fn check_single(attribute: &Attribute, value: &Value) -> Result<Option<Value>, S
 
 /// The ids of a group's members, in order.
 #[must_use]
-pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
+pub(crate) fn member_ids(body: &Map<String, Value>) -> Vec<String> {
     body.get("members")
         .and_then(Value::as_array)
         .map(|members| {
@@ -347,13 +350,13 @@ pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
 /// A stored row as a full SCIM resource: body, `id`, `meta`, computed `$ref`s and, for users,
 /// the `groups` they are in.
 #[must_use]
-pub fn render(row: &Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
+pub(crate) fn render(row: &Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
     render_owned(row.clone(), base_url, groups)
 }
 
 /// [`render`], consuming the row: listing moves each body instead of copying it.
 #[must_use]
-pub fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
+pub(crate) fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
     let Row {
         id,
         kind,

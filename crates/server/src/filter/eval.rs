@@ -24,9 +24,9 @@ use std::cmp::Ordering;
 use scim::attribute::{get_ci_in, names};
 use serde_json::{Map, Value};
 
-use super::{
-    AttrKind, AttrPath, AttributeTypes, CompValue, CompareOp, Filter, FilterError, FilterErrorKind,
-};
+use super::{AttrKind, AttrPath, AttributeTypes, CompValue, CompareOp, Filter};
+#[cfg(test)]
+use super::{FilterError, FilterErrorKind};
 
 impl Filter {
     /// Whether `resource` (a User, a Group…) matches the filter.
@@ -40,6 +40,7 @@ impl Filter {
     /// a complex value (an object) or, for attributes of simple values such as `tonkeanRoles`, the
     /// value itself, which the filter names `value`.
     #[must_use]
+    #[cfg(test)]
     pub fn matches_value(
         &self,
         value: &Value,
@@ -51,11 +52,13 @@ impl Filter {
 
     /// Checks what the grammar cannot: that no `gt`, `ge`, `lt` or `le` orders a boolean or a
     /// binary attribute, which RFC 7644 §3.4.2.2 answers with 400 `invalidFilter`.
+    #[cfg(test)]
     pub fn validate(&self, types: &dyn AttributeTypes) -> Result<(), FilterError> {
         validate(self, None, types)
     }
 }
 
+#[cfg(test)]
 fn validate(
     filter: &Filter,
     outer: Option<&AttrPath>,
