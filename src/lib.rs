@@ -2,8 +2,9 @@
 //!
 //! The data flows one way, and the module list follows it: `config` (raw YAML → validated
 //! model) → `state` (what a server holds) → `diff` (pure) → `plan` (ordered ops) → `render`
-//! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` and the embedded
-//! `server` stand on their own: the server never imports the engine, nor the engine the server.
+//! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` stands on its own.
+//! The embedded server (`scim_server`) and the SCIM vocabulary both sides speak (`scim`) are
+//! crates of their own: `docs/architecture.md` shows the crates and which may import which.
 //!
 //! Two modules read a server for another purpose: `import` writes what `state` read back as
 //! config text (the flow reversed, exact because it follows the diff's own rules), and
