@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::http::StatusCode;
+use scim::ResourceKind;
 use scimform::apply::{self, ExecOptions, Quiet};
-use scimform::client::{Capabilities, Connection, ResourceKind, ScimClient};
+use scimform::client::{Capabilities, Connection, ScimClient};
 use scimform::plan::{Action, Method, Observed, Op, Phase, ProviderPlan, Request, Unmanaged};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ fn env(name: &str, default: usize) -> usize {
 
 fn body(i: usize) -> Value {
     json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "schemas": [scim::urn::USER],
         "userName": format!("user{i:06}@example.com"),
         "displayName": format!("User {i}"),
         "emails": [{"value": format!("user{i:06}@example.com")}],
@@ -66,13 +67,9 @@ fn client(base_url: &str, token: SecretString) -> ScimClient {
 }
 
 /// A client of a fresh embedded server over a fresh store, and what keeps both alive.
-async fn embedded() -> (
-    ScimClient,
-    scimform::server::EmbeddedServer,
-    tempfile::TempDir,
-) {
+async fn embedded() -> (ScimClient, scim_server::EmbeddedServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let server = scimform::server::spawn_embedded(&dir.path().join("scim.db"))
+    let server = scim_server::spawn_embedded(&dir.path().join("scim.db"))
         .await
         .unwrap();
     let client = client(server.base_url(), server.token().clone());

@@ -25,8 +25,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use scimform::server::schema::{GROUP, ResourceKind, TONKEAN, USER};
-use scimform::server::{ids, resource, store};
+use scim::ResourceKind;
+use scim::urn::{GROUP, TONKEAN, USER};
+use scim_server::{ids, resource, store};
 use serde_json::{Value, json};
 
 const SIZES_ENV: &str = "SCIMFORM_BENCH_SIZES";

@@ -45,7 +45,7 @@ async fn run_once(
     provider_extra: &str,
 ) -> Measured {
     let dir = tempfile::tempdir().unwrap();
-    let server = scimform::server::spawn_embedded(&dir.path().join("scim.db"))
+    let server = scim_server::spawn_embedded(&dir.path().join("scim.db"))
         .await
         .unwrap();
     let proxy = Limiter::start(

@@ -18,15 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use scim::urn::{BULK_REQUEST, ENTERPRISE_USER, GROUP, USER};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const OPERATIONS: usize = 1000;
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// Email addresses per user in the large chain.
 const EMAILS: usize = 60;
 const STALLED: usize = 1100;
@@ -101,11 +99,11 @@ fn reverse_chain(chain: Chain, run: usize) -> Value {
                     let emails: Vec<Value> = (0..EMAILS)
                         .map(|e| json!({"value": format!("r{run}u{i}.{e}@example.com"), "type": "work"}))
                         .collect();
-                    let mut user = json!({"schemas": [USER, ENTERPRISE],
+                    let mut user = json!({"schemas": [USER, ENTERPRISE_USER],
                                           "userName": format!("run{run}-chain{i}@example.com"),
                                           "emails": emails});
                     if !last {
-                        user[ENTERPRISE] = json!({"manager": {"value": next}});
+                        user[ENTERPRISE_USER] = json!({"manager": {"value": next}});
                     }
                     user
                 }
@@ -117,7 +115,7 @@ fn reverse_chain(chain: Chain, run: usize) -> Value {
             json!({"method": "POST", "path": path, "bulkId": format!("c{i}"), "data": data})
         })
         .collect();
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
+    json!({"schemas": [BULK_REQUEST], "Operations": ops})
 }
 
 async fn send_bulk(client: &reqwest::Client, base: &str, body: &Value) -> Duration {

@@ -10,9 +10,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use scim::urn::{BULK_REQUEST, TONKEAN, USER};
 use serde_json::{Value, json};
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const CLIENTS: usize = 4;
 const PAGE: usize = 1000;
 
@@ -28,14 +28,14 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn user(i: usize) -> Value {
     json!({
-        "schemas": [USER, "urn:scim:tonkean"],
+        "schemas": [USER, TONKEAN],
         "userName": format!("user{i:06}@example.com"),
         "name": {"givenName": "User", "familyName": format!("N{i}")},
         "displayName": format!("User {i}"),
         "emails": [{"value": format!("user{i:06}@example.com"), "type": "work", "primary": true}],
         "externalId": format!("ext-{i}"),
         "active": true,
-        "urn:scim:tonkean": {"tonkeanRoles": ["PROCESS_CONTRIBUTOR"]},
+        TONKEAN: {"tonkeanRoles": ["PROCESS_CONTRIBUTOR"]},
     })
 }
 
@@ -172,7 +172,7 @@ async fn run(base: &str, users: usize, creates: usize, pid: u32) -> Vec<Row> {
                         .iter()
                         .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": i.to_string(), "data": user(*i)}))
                         .collect();
-                    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
+                    let body = json!({"schemas": [BULK_REQUEST], "Operations": ops});
                     let response: Value = client
                         .post(&url)
                         .header("Authorization", auth)

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::client::{ClientError, Connection, ReadLimits, RetryPolicy, ScimClient};
 use crate::config::{Diagnostic, Endpoint, Provider, RequestLimits};
-use crate::server::{self, EmbeddedServer, ServerError};
+use scim_server::{self as server, EmbeddedServer, ServerError};
 
 /// A provider's resolved endpoint and token, checked before any request is sent.
 pub struct Target {

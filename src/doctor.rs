@@ -12,12 +12,12 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use reqwest::Method;
+use scim::ResourceKind;
+use scim::attribute::get_ci;
+use scim::urn;
 use serde_json::Value;
 
-use crate::attribute::get_ci;
-use crate::client::{
-    Capabilities, ClientError, ReadLimits, ResourceKind, RetryPolicy, ScimClient, bytes,
-};
+use crate::client::{Capabilities, ClientError, ReadLimits, RetryPolicy, ScimClient, bytes};
 use crate::config::{Provider, RequestLimits, RoleDefinition};
 use crate::connect::{self, Target};
 use crate::state::{HiddenMembers, member_filter};
@@ -816,10 +816,9 @@ fn extensions_of(resource_type: &Value) -> Vec<&str> {
 /// A schema URN as people say it: the core schemas by their last word, the enterprise
 /// extension as `EnterpriseUser`.
 fn short(id: &str) -> String {
-    if let Some(rest) = id.strip_prefix("urn:ietf:params:scim:schemas:core:2.0:") {
+    if let Some(rest) = (id.strip_prefix(urn::CORE_PREFIX)).and_then(|r| r.strip_prefix("2.0:")) {
         rest.to_owned()
-    } else if id.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
-    {
+    } else if id.eq_ignore_ascii_case(urn::ENTERPRISE_USER) {
         "EnterpriseUser".to_owned()
     } else {
         id.to_owned()

@@ -2,15 +2,15 @@
 //!
 //! The data flows one way, and the module list follows it: `config` (raw YAML → validated
 //! model) → `state` (what a server holds) → `diff` (pure) → `plan` (ordered ops) → `render`
-//! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` and the embedded
-//! `server` stand on their own: the server never imports the engine, nor the engine the server.
+//! (text / markdown / json) → `apply` → `report`. The SCIM HTTP `client` stands on its own.
+//! The embedded server (`scim_server`) and the SCIM vocabulary both sides speak (`scim`) are
+//! crates of their own: `docs/architecture.md` shows the crates and which may import which.
 //!
 //! Two modules read a server for another purpose: `import` writes what `state` read back as
 //! config text (the flow reversed, exact because it follows the diff's own rules), and
 //! `doctor` probes a provider with the client before anything is planned.
 
 pub mod apply;
-pub mod attribute;
 pub mod cli;
 pub mod client;
 pub mod cmd;
@@ -26,7 +26,6 @@ pub mod planner;
 pub mod render;
 pub mod report;
 pub mod scrub;
-pub mod server;
 pub mod state;
 
 /// The seeded generator the randomised tests share with the integration tests.

@@ -11,10 +11,11 @@
 
 use std::collections::BTreeMap;
 
+use scim::ResourceKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client::{Capabilities, ListingCheck, ResourceKind};
+use crate::client::{Capabilities, ListingCheck};
 
 /// The version of the saved-plan and `--format json` document. Bumped on any change that a
 /// reader could notice. Version 2: `config_digest` covers what the config says rather than

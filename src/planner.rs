@@ -2,9 +2,10 @@
 //! against the config. The reads are the only I/O; the diff itself is pure ([`crate::diff`]).
 
 use reqwest::Method;
+use scim::ResourceKind;
 use serde_json::Value;
 
-use crate::client::{Capabilities, ClientError, ResourceKind};
+use crate::client::{Capabilities, ClientError};
 use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};

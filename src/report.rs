@@ -7,9 +7,10 @@
 
 use std::fmt;
 
+use scim::ResourceKind;
 use serde::Serialize;
 
-use crate::client::{ClientError, ResourceKind};
+use crate::client::ClientError;
 use crate::plan::{Action, Method, Phase};
 
 /// The outcome of applying one provider's plan.

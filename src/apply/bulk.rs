@@ -14,18 +14,14 @@ use serde_json::{Value, json};
 
 use std::time::Instant;
 
+use scim::ResourceKind;
+use scim::attribute::get_ci;
 use tracing::Instrument as _;
 
 use super::{Context, Finished, Ready, Sent as Ended, create, object_span, run_op};
-use crate::attribute::get_ci;
-use crate::client::{
-    Attempts, BulkLimits, ClientError, Fault, RawResponse, RequestLabel, ResourceKind,
-};
+use crate::client::{Attempts, BulkLimits, ClientError, Fault, RawResponse, RequestLabel};
 use crate::plan::Method;
 use crate::report::{Failure, Note, Outcome};
-
-/// The schema of a bulk request (RFC 7644 §3.7).
-pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// Groups `ready` into bulk requests within the server's limits. An op too large for any
 /// request on its own, and a batch of one, are returned as single ops.
@@ -78,7 +74,7 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<Ended> {
             .collect();
     }
     let request = json!({
-        "schemas": [BULK_REQUEST_SCHEMA],
+        "schemas": [scim::urn::BULK_REQUEST],
         "Operations": batch.iter().map(operation).collect::<Vec<_>>(),
     });
     let mut attempts = Attempts::new(context.client.retry_policy());
@@ -315,8 +311,8 @@ fn status_of(answer: &Value) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ResourceKind;
     use crate::plan::{Action, Observed, Op, Phase, Request};
+    use scim::ResourceKind;
 
     fn ready(index: usize, size: usize) -> Ready {
         let body = json!({"userName": format!("u{index}"), "title": "x".repeat(size)});

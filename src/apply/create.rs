@@ -19,26 +19,18 @@
 //! adopts the first.
 
 use reqwest::Method;
+use scim::ResourceKind;
+use scim::attribute::get_ci;
 use serde_json::{Map, Value, json};
 
 use super::{Context, Finished};
-use crate::attribute::get_ci;
-use crate::client::{Attempts, ClientError, Fault, Keep, RawResponse, ResourceKind};
-use crate::diff::PATCH_OP_SCHEMA;
+use crate::client::{Attempts, ClientError, Fault, Keep, RawResponse};
 use crate::plan::Op;
 use crate::report::{AdoptCause, Failure, Note, Outcome};
 
-/// The attribute an object is looked up by: what §3.2 matches on.
-pub(super) fn key_attribute(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "userName",
-        ResourceKind::Group => "displayName",
-    }
-}
-
 /// The key of the object a create makes: from its body, else as planned.
 pub(super) fn key_of(op: &Op, body: Option<&Value>) -> String {
-    body.and_then(|b| get_ci(b, key_attribute(op.resource)))
+    body.and_then(|b| get_ci(b, op.resource.key_attribute()))
         .and_then(Value::as_str)
         .unwrap_or(&op.key)
         .to_owned()
@@ -226,7 +218,7 @@ async fn after_lost(
             "{why}; afterwards the server holds {} objects with {} {key:?}, so which one the \
              create made cannot be told",
             found.len(),
-            key_attribute(op.resource),
+            op.resource.key_attribute(),
         )))),
         // Without knowing whether the object exists, sending again could duplicate it.
         Err(lookup_error) => Some(Outcome::Failed(Failure::other(format!(
@@ -260,7 +252,7 @@ async fn lookup(
 ) -> Result<Vec<Value>, ClientError> {
     context
         .client
-        .find_by(kind, key_attribute(kind), key, Keep::Managed)
+        .find_by(kind, kind.key_attribute(), key, Keep::Managed)
         .await
 }
 
@@ -281,7 +273,7 @@ async fn adopt(
     let Some(id) = id_of(found) else {
         return Outcome::Failed(Failure::other(format!(
             "the existing {} {:?} has no id",
-            key_attribute(op.resource),
+            op.resource.key_attribute(),
             op.key
         )));
     };
@@ -321,7 +313,7 @@ async fn adopt(
 
 fn without_schemas(body: &Value) -> Map<String, Value> {
     let mut object = body.as_object().cloned().unwrap_or_default();
-    object.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
+    object.retain(|k, _| !scim::attribute::names(k, "schemas"));
     object
 }
 
@@ -355,11 +347,7 @@ fn patch_body(wanted: &Map<String, Value>) -> Value {
     let mut operations = Vec::new();
     for (name, value) in wanted {
         match value {
-            Value::Object(inner)
-                if name
-                    .get(..4)
-                    .is_some_and(|p| p.eq_ignore_ascii_case("urn:")) =>
-            {
+            Value::Object(inner) if scim::attribute::has_urn_prefix(name) => {
                 for (sub, value) in inner {
                     operations.push(replace(&format!("{name}:{sub}"), value));
                 }
@@ -370,7 +358,7 @@ fn patch_body(wanted: &Map<String, Value>) -> Value {
             _ => operations.push(replace(name, value)),
         }
     }
-    json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations})
+    json!({"schemas": [scim::urn::PATCH_OP], scim::patch::OPERATIONS: operations})
 }
 
 fn replace(path: &str, value: &Value) -> Value {
@@ -382,12 +370,9 @@ fn replace(path: &str, value: &Value) -> Value {
 /// not set survive).
 fn put_body(found: &Value, wanted: &Map<String, Value>) -> Value {
     let mut object = found.as_object().cloned().unwrap_or_default();
-    object.retain(|k, _| !k.eq_ignore_ascii_case("meta"));
+    object.retain(|k, _| !scim::attribute::names(k, "meta"));
     for (name, value) in wanted {
-        let existing = object
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(name))
-            .cloned();
+        let existing = scim::attribute::key_ci(&object, name).cloned();
         let merged = match (existing.as_ref().and_then(|k| object.get(k)), value) {
             (Some(Value::Object(have)), Value::Object(want)) => {
                 let mut merged = have.clone();

@@ -15,10 +15,11 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use reqwest::Method;
+use scim::ResourceKind;
+use scim::attribute::get_ci;
 
-use super::create::{key_attribute, key_of};
-use crate::attribute::get_ci;
-use crate::client::{ClientError, Keep, ResourceKind, ScimClient};
+use super::create::key_of;
+use crate::client::{ClientError, Keep, ScimClient};
 use crate::plan::{Observed, ProviderPlan};
 use crate::state::{LiveGroup, LiveUser};
 
@@ -52,11 +53,7 @@ pub enum Movement {
 
 impl fmt::Display for Moved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.resource {
-            ResourceKind::User => "user",
-            ResourceKind::Group => "group",
-        };
-        write!(f, "{kind} {}: ", self.key)?;
+        write!(f, "{} {}: ", self.resource.as_str(), self.key)?;
         match &self.movement {
             Movement::Version { planned, now } => write!(
                 f,
@@ -204,7 +201,7 @@ async fn run(client: &ScimClient, check: Check, keep: Keep) -> Result<Option<Mov
         }
         Check::Absent { resource, key } => {
             let found: Vec<Value> = client
-                .find_by(resource, key_attribute(resource), &key, Keep::Managed)
+                .find_by(resource, resource.key_attribute(), &key, Keep::Managed)
                 .await?;
             Ok(found.first().map(|object| Moved {
                 resource,

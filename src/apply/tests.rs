@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use scim::ResourceKind;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::client::{Capabilities, Connection, Keep, ResourceKind, RetryPolicy};
+use crate::client::{Capabilities, Connection, Keep, RetryPolicy};
 use crate::plan::{Action, Request, Unmanaged};
 use crate::report::AdoptCause;
 use crate::state::LiveUser;

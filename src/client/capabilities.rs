@@ -2,9 +2,8 @@
 //! missing or malformed section means "not supported", never a failure, because the engine can
 //! always fall back to the plainest requests.
 
+use scim::attribute::get_ci;
 use serde_json::Value;
-
-use crate::attribute::get_ci;
 
 /// Bulk limits (RFC 7643 §5 `bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -21,14 +21,15 @@ use std::time::Instant;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use reqwest::Method;
+use scim::ResourceKind;
+use scim::attribute::{Pick, get_ci};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
-use super::{Capabilities, ClientError, ReadLimits, RequestLabel, ResourceKind, ScimClient};
-use crate::attribute::{Pick, get_ci};
+use super::{Capabilities, ClientError, ReadLimits, RequestLabel, ScimClient};
 
 /// How many pages are fetched at once after the first.
 const CONCURRENT_PAGES: usize = 4;
@@ -162,7 +163,7 @@ impl<T: Listed> ListPage<T> {
 }
 
 /// Reads a `ListResponse` object as it is parsed: `totalResults`, and each item of `Resources`
-/// made into a `T` on the way, member names matched by [`crate::attribute`]'s rule. `None`
+/// made into a `T` on the way, member names matched by [`scim::attribute`]'s rule. `None`
 /// when the object is not a list.
 struct PageReader<T> {
     keep: Keep,
@@ -605,10 +606,7 @@ impl ScimClient {
             }
         }
         if untrusted.is_none() && seen.len() != total {
-            let name = match kind {
-                ResourceKind::User => "user",
-                ResourceKind::Group => "group",
-            };
+            let name = kind.as_str();
             untrusted = Some(Untrusted {
                 check: ListingCheck::Complete,
                 detail: format!(

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
+use scim::ResourceKind;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -41,36 +42,6 @@ pub const REQUEST_TARGET: &str = "scimform::request";
 /// The name of the span a request about one object is sent in, with the fields `resource`
 /// (`user`, `group`) and `key` (its userName or displayName), for the request log.
 pub const OBJECT_SPAN: &str = "object";
-
-/// A SCIM resource type the engine manages, with its endpoint.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ResourceKind {
-    User,
-    Group,
-}
-
-impl ResourceKind {
-    /// The kind as people read it: `user`, `group`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceKind::User => "user",
-            ResourceKind::Group => "group",
-        }
-    }
-
-    /// The endpoint path relative to the base URL (RFC 7644 §3.2).
-    #[must_use]
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "/Users",
-            ResourceKind::Group => "/Groups",
-        }
-    }
-}
 
 /// The span the requests about one object are sent in ([`OBJECT_SPAN`]), which names it in
 /// the request log. When the log is off the span is disabled, and costs nothing to enter.

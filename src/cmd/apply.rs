@@ -403,8 +403,8 @@ fn first_difference(saved: &ProviderPlan, again: &ProviderPlan) -> Option<String
             op.request.path,
             op.action.as_str(),
             match op.resource {
-                crate::client::ResourceKind::User => format!("user {}", op.key),
-                crate::client::ResourceKind::Group => format!("group {}", op.key),
+                scim::ResourceKind::User => format!("user {}", op.key),
+                scim::ResourceKind::Group => format!("group {}", op.key),
             }
         )
     };

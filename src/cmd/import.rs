@@ -19,11 +19,12 @@ use std::process::ExitCode;
 
 use super::{fail, load_config, pick_provider, print_stdout, report_diagnostics};
 use crate::cli::ImportArgs;
-use crate::client::{Capabilities, ResourceKind, Untrusted};
+use crate::client::{Capabilities, Untrusted};
 use crate::config::{self, Config, Provider};
 use crate::connect::{self, ConnectError};
 use crate::import::{self, FOLDER_FILES, Imported, ProviderBlock};
 use crate::state::{self, HiddenMembers, LiveState, ReadError, Wanted};
+use scim::ResourceKind;
 
 /// Why a server could not be read for import.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::ServeArgs;
-use crate::server::{self, ServerError, auth, files};
+use scim_server::{self as server, ServerError, auth, files};
 
 /// The largest token file read: a token is a line, not a document.
 const MAX_TOKEN_FILE: u64 = 4096;

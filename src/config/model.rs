@@ -551,7 +551,7 @@ impl RoleDefinition {
     pub fn of_preset(preset: Preset) -> Self {
         match preset {
             Preset::Tonkean => RoleDefinition {
-                schema: "urn:scim:tonkean".into(),
+                schema: scim::urn::TONKEAN.into(),
                 attribute: "tonkeanRoles".into(),
                 values: ["PROCESS_CONTRIBUTOR", "SYSTEM_USER"]
                     .into_iter()

@@ -26,9 +26,6 @@ use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
 use super::suggest::{Suggestions, closest};
 
-/// The core User schema: its attributes are declared directly, not as an extension.
-const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-
 pub(crate) fn build(
     declarations: Declarations,
     sources: &Sources,
@@ -852,7 +849,7 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            if schema.value.eq_ignore_ascii_case(CORE_USER_SCHEMA) {
+            if schema.value.eq_ignore_ascii_case(scim::urn::USER) {
                 self.error(
                     Diagnostic::new(format!(
                         "user `{user_name}`: core User attributes are not extensions"
@@ -1518,11 +1515,7 @@ fn has_whitespace(text: &str) -> bool {
 }
 
 fn is_urn(value: &str) -> bool {
-    value
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-        && value.len() > 4
-        && !value.contains(char::is_whitespace)
+    scim::attribute::is_schema_urn(value) && !value.contains(char::is_whitespace)
 }
 
 /// RFC 7643 §2.1: `ATTRNAME = ALPHA *(nameChar)`, `nameChar = "-" / "_" / DIGIT / ALPHA`.

@@ -10,9 +10,6 @@ use crate::config::{Group, Managed};
 use crate::plan::Change;
 use crate::state::LiveGroup;
 
-/// The core Group schema (RFC 7643 §4.2).
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
 /// A member as the plan refers to it: a server id, or the bulkId of a user created earlier in
 /// the same run.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,7 +155,7 @@ pub fn members_json(members: &[Member]) -> Value {
 /// The POST body that creates `group` with `members`.
 pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>) {
     let mut body = json!({
-        "schemas": [GROUP_SCHEMA],
+        "schemas": [scim::urn::GROUP],
         "displayName": group.display_name,
     });
     let mut changes = Vec::new();

@@ -14,9 +14,10 @@ use std::fmt::Write as _;
 // A faster hash than std's for the maps keyed by every user's name and id, still seeded per
 // process.
 use hashbrown::HashMap;
+use scim::ResourceKind;
 use serde_json::Value;
 
-use crate::client::{Capabilities, ListingCheck, ResourceKind, Untrusted};
+use crate::client::{Capabilities, ListingCheck, Untrusted};
 use crate::config::model::key_text;
 use crate::config::{Config, Deprovision, Group, Managed, Provider, RoleDefinition, User};
 use crate::plan::{
@@ -26,7 +27,7 @@ use crate::state::{HiddenMembers, LiveGroup, LiveState, LiveUser};
 use group::Member;
 use patch::Operation;
 
-pub use patch::{PATCH_OP_SCHEMA, split_urn};
+pub use patch::split_urn;
 
 /// The most members one PATCH request adds or removes: large membership changes are split
 /// into several requests so no server's payload limit is met (SPEC §3.5).

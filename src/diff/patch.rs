@@ -1,11 +1,9 @@
 //! SCIM PATCH operations (RFC 7644 §3.5.2) and their PUT equivalent for servers without PATCH.
 
+use scim::attribute::{self, names};
+use scim::patch::{self, Op};
+use scim::urn;
 use serde_json::{Map, Value, json};
-
-use crate::attribute::{self, names};
-
-/// The `schemas` value of a PatchOp request.
-pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// One operation of a PATCH request.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +25,13 @@ impl Operation {
 
     fn to_json(&self) -> Value {
         match self {
-            Operation::Add { path, value } => json!({"op": "add", "path": path, "value": value}),
-            Operation::Replace { path, value } => {
-                json!({"op": "replace", "path": path, "value": value})
+            Operation::Add { path, value } => {
+                json!({"op": Op::Add.as_str(), "path": path, "value": value})
             }
-            Operation::Remove { path } => json!({"op": "remove", "path": path}),
+            Operation::Replace { path, value } => {
+                json!({"op": Op::Replace.as_str(), "path": path, "value": value})
+            }
+            Operation::Remove { path } => json!({"op": Op::Remove.as_str(), "path": path}),
         }
     }
 }
@@ -39,8 +39,8 @@ impl Operation {
 /// A `PatchOp` request body.
 pub fn patch_body(operations: &[Operation]) -> Value {
     json!({
-        "schemas": [PATCH_OP_SCHEMA],
-        "Operations": operations.iter().map(Operation::to_json).collect::<Vec<_>>(),
+        "schemas": [urn::PATCH_OP],
+        patch::OPERATIONS: operations.iter().map(Operation::to_json).collect::<Vec<_>>(),
     })
 }
 
@@ -84,7 +84,7 @@ pub fn put_body(resource: &Value, operations: &[Operation]) -> Value {
 /// path.
 #[must_use]
 pub fn split_urn(path: &str) -> Option<(&str, &str)> {
-    if !path.starts_with("urn:") {
+    if !path.starts_with(urn::PREFIX) {
         return None;
     }
     let at = path.rfind(':')?;
@@ -130,7 +130,7 @@ fn set_path(resource: &mut Value, path: &str, value: Option<Value>) {
 
 /// The spelling of the member the attribute `name` is read from, if any.
 fn existing_key(object: &Map<String, Value>, name: &str) -> Option<String> {
-    attribute::find(object.keys().map(|key| (key.as_str(), key)), name).cloned()
+    attribute::key_ci(object, name).cloned()
 }
 
 /// Adds an extension's URN to `schemas` (RFC 7643 §3: extensions in use are listed there).
@@ -138,9 +138,7 @@ fn add_schema(object: &mut Map<String, Value>, urn: &str) {
     let key = existing_key(object, "schemas").unwrap_or_else(|| "schemas".to_owned());
     let schemas = object.entry(key).or_insert_with(|| json!([]));
     if let Some(list) = schemas.as_array_mut()
-        && !list
-            .iter()
-            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+        && !attribute::schemas_include(list, urn)
     {
         list.push(Value::String(urn.to_owned()));
     }

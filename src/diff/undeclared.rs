@@ -16,8 +16,8 @@
 use std::collections::BTreeSet;
 
 use hashbrown::HashMap;
+use scim::ResourceKind;
 
-use crate::client::ResourceKind;
 use crate::config::model::key_text;
 use crate::config::{Group, RoleDefinition, User};
 use crate::plan::{RenameOutcome, Warning};

@@ -12,9 +12,6 @@ use crate::config::{Managed, MultiValue, Name, User};
 use crate::plan::Change;
 use crate::state::{self, Item, LiveUser, items_json, role_values};
 
-/// The core User schema (RFC 7643 §4.1).
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-
 /// The roles a user must hold on a provider, and where they are kept.
 #[derive(Clone, Copy)]
 pub struct Roles<'a> {
@@ -352,7 +349,7 @@ pub fn create(user: &User, roles: Option<Roles<'_>>) -> (Value, Vec<Change>) {
     let mut diff = diff(user, &empty, roles);
     // A new user's userName is not a change to show; it is the op's key.
     diff.changes.retain(|c| c.attribute != "userName");
-    let mut schemas = vec![Value::String(USER_SCHEMA.to_owned())];
+    let mut schemas = vec![Value::String(scim::urn::USER.to_owned())];
     let mut body = super::patch::put_body(&json!({"schemas": []}), &diff.operations);
     if let Some(object) = body.as_object_mut() {
         object.insert("userName".into(), Value::String(user.user_name.clone()));

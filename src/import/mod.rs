@@ -18,18 +18,14 @@ pub mod yaml;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
+use scim::attribute::{is_schema_urn, is_unassigned, names};
+use scim::urn::{ENTERPRISE_USER, USER as CORE_USER};
 use serde_json::Value;
 
-use crate::attribute::{is_schema_urn, is_unassigned, names};
 use crate::config::model::{EMBEDDED_PREFIX, TokenSource};
 use crate::config::{Deprovision, MaxChanges, Preset, Provider, RoleDefinition};
 use crate::state::{Item, LiveState, LiveUser};
 use yaml::{Writer, scalar};
-
-/// The core User schema URN: its attributes are not extensions.
-const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-/// The enterprise User extension (RFC 7643 §4.3).
-const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// The provider block of an imported config, taken from the config imported with: the URL as
 /// written and the token by reference, never the token itself.

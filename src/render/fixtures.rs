@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use scim::ResourceKind;
 use serde_json::{Value, json};
 
-use crate::client::{BulkLimits, Capabilities, ResourceKind};
+use crate::client::{BulkLimits, Capabilities};
 use crate::plan::{
     Action, Change, Method, Observed, Op, Phase, Plan, ProviderPlan, Reason, RenameOutcome,
     Request, Server, ServerIdentity, Unmanaged, Warning,

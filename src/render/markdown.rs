@@ -391,7 +391,7 @@ mod tests {
                 continue;
             };
             provider.reading.untrusted_listings.push(UntrustedListing {
-                resource: crate::client::ResourceKind::User,
+                resource: scim::ResourceKind::User,
                 check: crate::client::ListingCheck::StartIndex,
                 detail: "GET /Users?startIndex=101&count=100 answered startIndex 1".to_owned(),
             });

@@ -31,7 +31,8 @@ mod text;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::client::ResourceKind;
+use scim::ResourceKind;
+
 use crate::plan::{Plan, ProviderPlan, RenameOutcome, Warning};
 
 pub use json::{JsonPlanError, parse_json, to_json};
@@ -193,7 +194,7 @@ fn display_url(url: &str) -> Cow<'_, str> {
 fn provider_notes(provider: &ProviderPlan) -> Vec<String> {
     let mut notes = Vec::new();
     for listing in &provider.reading.untrusted_listings {
-        let kind = kind_word(listing.resource);
+        let kind = listing.resource.as_str();
         notes.push(format!(
             "the {kind} listing failed the check \"{}\": {}; declared {kind}s it does not show \
              were looked up by filter, and nothing is inferred from what it leaves out",
@@ -268,13 +269,6 @@ fn more_warnings(hidden: usize) -> String {
     )
 }
 
-fn kind_word(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "user",
-        ResourceKind::Group => "group",
-    }
-}
-
 /// A warning as the text and markdown formats say it, one sentence naming the objects.
 fn warning_sentence(warning: &Warning) -> String {
     match warning {
@@ -302,7 +296,7 @@ fn warning_sentence(warning: &Warning) -> String {
             then,
             external_id,
         } => {
-            let kind = kind_word(*resource);
+            let kind = resource.as_str();
             let (key, of) = (sanitize(key), sanitize(of));
             let gone = match resource {
                 ResourceKind::User => "deprovision",

@@ -35,6 +35,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use scim::ResourceKind;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -42,7 +43,6 @@ use super::{
     Line, Sign, count, more_warnings, provider_notes, rename_notes, sanitize, server_url,
     shown_warnings, summary_sentence, unmanaged_lines, warning_sentence,
 };
-use crate::client::ResourceKind;
 use crate::plan::{Action, Change, Op, Phase, Plan, ProviderPlan, Reason};
 
 /// How many unmanaged objects of each kind the text format names; JSON names them all.
@@ -222,7 +222,7 @@ fn op_lines(op: &Op, renames: &[(ResourceKind, String, String)], lines: &mut Vec
         Action::Update => Sign::Change,
         Action::Deactivate | Action::Delete => Sign::Remove,
     };
-    let kind = super::kind_word(op.resource);
+    let kind = op.resource.as_str();
     let mut notes: Vec<String> = Vec::new();
     if matches!(op.action, Action::Deactivate | Action::Delete) {
         notes.push(op.action.as_str().to_owned());
@@ -264,10 +264,7 @@ fn renamed_from(op: &Op) -> Option<&str> {
     if op.action != Action::Update {
         return None;
     }
-    let key_attribute = match op.resource {
-        ResourceKind::User => "userName",
-        ResourceKind::Group => "displayName",
-    };
+    let key_attribute = op.resource.key_attribute();
     let change = op.changes.iter().find(|c| c.attribute == key_attribute)?;
     let old = change.old.as_ref()?.as_str()?;
     let new = change.new.as_ref()?.as_str()?;

@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use scim::attribute::{Pick, names};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::reader::{SubAttributes, offer, offer_among, read_hash, string, whole, whole_resource};
-use crate::attribute::{Pick, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
 use crate::client::{Keep, Listed};
 

@@ -28,12 +28,13 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use scim::ResourceKind;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use super::{CONCURRENT_LOOKUPS, Key, LiveGroup, LiveState, LiveUser, ReadError, Wanted};
-use crate::client::{Capabilities, ClientError, Keep, ResourceKind, ScimClient};
+use crate::client::{Capabilities, ClientError, Keep, ScimClient};
 
 /// The filters that find a user's groups, in the order they are tried: RFC 7644 §3.4.2.2's
 /// sub-attribute form, then the bare form AWS IAM Identity Center documents.
@@ -336,7 +337,7 @@ async fn groups_of(
     let ids = listing
         .resources
         .iter()
-        .filter_map(|g| crate::attribute::get_ci(g, "id").and_then(Value::as_str))
+        .filter_map(|g| scim::attribute::get_ci(g, "id").and_then(Value::as_str))
         .map(str::to_owned)
         .collect();
     Ok(Ok((ids, listing.pages)))

@@ -25,13 +25,12 @@ mod user;
 
 use std::collections::HashSet;
 
+use scim::ResourceKind;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use crate::client::{
-    Capabilities, ClientError, FirstPage, Keep, Listed, ResourceKind, ScimClient, Untrusted,
-};
+use crate::client::{Capabilities, ClientError, FirstPage, Keep, Listed, ScimClient, Untrusted};
 
 pub use group::LiveGroup;
 pub use members::{HiddenMembers, MEMBER_FILTERS, member_filter};

@@ -5,21 +5,21 @@
 //! A resource is read once, by `serde_json`, member by member as its page is parsed. Each
 //! member the diff needs is decoded into a typed value; the others are read and dropped. Which
 //! member is read when a server writes one attribute under two spellings is decided by
-//! [`crate::attribute`], here and nowhere else.
+//! [`scim::attribute`], here and nowhere else.
 
 use std::fmt;
 use std::marker::PhantomData;
 
+use scim::attribute::{Pick, names};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::attribute::{Pick, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip, scalars_read_as};
 
 /// Reads the member `key`'s value with `seed` when it is the member read for the attribute
-/// `name` (see [`crate::attribute`]), and reads it as [`Skip`] does otherwise.
+/// `name` (see [`scim::attribute`]), and reads it as [`Skip`] does otherwise.
 pub(super) fn offer<'de, A, S>(
     map: &mut A,
     key: MemberName<'de>,

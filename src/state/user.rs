@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use scim::attribute::{self, Pick, get_ci, is_schema_urn, is_unassigned, names};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess};
 use serde_json::value::RawValue;
@@ -19,7 +20,6 @@ use super::reader::{
     Items, READ_ONLY, SubAttributes, flag, offer, offer_among, read_hash, string, text, whole,
     whole_resource,
 };
-use crate::attribute::{self, Pick, get_ci, is_schema_urn, is_unassigned, names};
 use crate::client::json::{MemberName, Object, ReadObject, Skip};
 use crate::client::{Keep, Listed};
 
@@ -201,7 +201,7 @@ pub type Attribute = (Box<str>, Value);
 
 impl UserAttributes {
     /// The value of the extension attribute `attribute` of `schema`, both names matched by
-    /// [`crate::attribute`]'s rule; `None` when absent or unassigned.
+    /// [`scim::attribute`]'s rule; `None` when absent or unassigned.
     #[must_use]
     pub fn extension(&self, schema: &str, attribute: &str) -> Option<&Value> {
         let extension = attribute::find(
@@ -423,7 +423,7 @@ impl<'de> ReadObject<'de> for UserReader {
 }
 
 /// Adds what the server holds under the URN `schema`; a URN written twice in the same spelling
-/// is read where it is written last, as for any member (see [`crate::attribute`]).
+/// is read where it is written last, as for any member (see [`scim::attribute`]).
 fn add_extension(
     extensions: &mut Vec<Extension>,
     schema: Box<str>,

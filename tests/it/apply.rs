@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Method;
+use scim::ResourceKind;
 use scimform::apply::{self, ExecOptions, Movement, PreconditionError, Quiet};
-use scimform::client::{Connection, Keep, ResourceKind, RetryPolicy, ScimClient};
+use scimform::client::{Connection, Keep, RetryPolicy, ScimClient};
 use scimform::config::{self, Config, LoadOptions};
 use scimform::plan::{Action, ProviderPlan};
 use scimform::report::{AdoptCause, Note, Outcome};

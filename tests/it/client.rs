@@ -2,7 +2,8 @@
 //! real HTTP.
 
 use reqwest::Method;
-use scimform::client::{BulkLimits, ClientError, Connection, Keep, ResourceKind, ScimClient};
+use scim::ResourceKind;
+use scimform::client::{BulkLimits, ClientError, Connection, Keep, ScimClient};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 

@@ -1,9 +1,9 @@
 //! Reading live users: what is kept, how attribute names are matched, and what refuses a page.
 
+use scim::attribute;
 use serde_json::json;
 
 use super::*;
-use crate::attribute;
 use crate::client::ListPage;
 use crate::random::Lcg;
 use crate::state::resource_hash;

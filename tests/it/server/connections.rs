@@ -91,7 +91,7 @@ async fn stalled_connections_leave_room_for_authenticated_requests() {
 
     // The server closed stalled connections to stay below its open-file limit, and no more
     // than it had to: most of them are still open.
-    let bound = usize::try_from(OPEN_FILES - scimform::server::listen::RESERVED_FILES).unwrap();
+    let bound = usize::try_from(OPEN_FILES - scim_server::listen::RESERVED_FILES).unwrap();
     let must_close = STALLED - bound;
     let closed = tokio::time::timeout(HANG_GUARD, async {
         loop {

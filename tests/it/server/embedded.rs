@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use scimform::server::spawn_embedded;
+use scim_server::spawn_embedded;
 
 async fn create(client: &reqwest::Client, base: &str, token: &str, user_name: &str) -> StatusCode {
     client

@@ -9,12 +9,15 @@
 use std::cmp::Ordering;
 
 use rusqlite::Connection;
+use scim::ResourceKind;
+use scim::attribute::{get_ci, names};
 use serde_json::{Value, json};
 
 use super::error::ScimError;
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, Limits};
 use super::resource;
-use super::schema::{self, MAX_RESULTS, ResourceKind, Returned, registry};
+use super::schema::{self, MAX_RESULTS, Returned, registry};
+
 use super::store::{self, Lookup, Row};
 
 /// Bounds on a filter's text and nesting (RFC 7644 §3.4.2.2 leaves them to the server).
@@ -333,7 +336,7 @@ fn sort_key(kind: ResourceKind, resource: &Value, path: &AttrPath) -> Option<Val
         Some(urn) if urn != kind.core_schema() => resource.get(urn)?,
         _ => resource,
     };
-    let mut value = lookup_ci(container, &path.attr)?;
+    let mut value = get_ci(container, &path.attr)?;
     if let Value::Array(items) = value {
         // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, if any.
         value = items
@@ -342,8 +345,8 @@ fn sort_key(kind: ResourceKind, resource: &Value, path: &AttrPath) -> Option<Val
             .or_else(|| items.first())?;
     }
     let value = match &path.sub_attr {
-        Some(sub) => lookup_ci(value, sub)?,
-        None if value.is_object() => lookup_ci(value, "value")?,
+        Some(sub) => get_ci(value, sub)?,
+        None if value.is_object() => get_ci(value, "value")?,
         None => value,
     };
     let case_exact = registry().resolve(kind, path).is_some_and(|a| a.case_exact);
@@ -351,14 +354,6 @@ fn sort_key(kind: ResourceKind, resource: &Value, path: &AttrPath) -> Option<Val
         Value::String(s) if !case_exact => Value::String(s.to_lowercase()),
         other => other.clone(),
     })
-}
-
-fn lookup_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 fn compare_values(a: &Value, b: &Value) -> Ordering {
@@ -377,7 +372,7 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 #[must_use]
 pub fn list_response(total: usize, start_index: usize, resources: &[Value]) -> Value {
     json!({
-        "schemas": [schema::LIST_RESPONSE],
+        "schemas": [scim::urn::LIST_RESPONSE],
         "totalResults": total,
         "startIndex": start_index,
         "itemsPerPage": resources.len(),
@@ -436,27 +431,16 @@ impl Projection {
         }
     }
 
-    /// Everything, as by default.
-    #[must_use]
-    pub fn all(kind: ResourceKind) -> Self {
-        Self {
-            kind,
-            attributes: Vec::new(),
-            excluded: Vec::new(),
-        }
-    }
-
     /// Whether the output will contain this core attribute.
     #[must_use]
     pub fn wants(&self, attr: &str) -> bool {
-        let named = |list: &[AttrPath]| {
-            list.iter()
-                .any(|p| p.urn.is_none() && p.attr.eq_ignore_ascii_case(attr))
-        };
+        let named =
+            |list: &[AttrPath]| list.iter().any(|p| p.urn.is_none() && names(&p.attr, attr));
         if self.attributes.is_empty() {
-            !self.excluded.iter().any(|p| {
-                p.urn.is_none() && p.sub_attr.is_none() && p.attr.eq_ignore_ascii_case(attr)
-            })
+            !self
+                .excluded
+                .iter()
+                .any(|p| p.urn.is_none() && p.sub_attr.is_none() && names(&p.attr, attr))
         } else {
             named(&self.attributes)
         }
@@ -481,8 +465,8 @@ impl Projection {
                 let Some(Value::Object(ext)) = map.get_mut(&key) else {
                     continue;
                 };
-                let names: Vec<String> = ext.keys().cloned().collect();
-                for name in names {
+                let members: Vec<String> = ext.keys().cloned().collect();
+                for name in members {
                     let returned = registry
                         .attribute(self.kind, Some(urn), &name)
                         .map_or(Returned::Default, |(_, a)| a.returned);
@@ -490,7 +474,7 @@ impl Projection {
                         p.urn
                             .as_deref()
                             .is_some_and(|u| u.eq_ignore_ascii_case(urn))
-                            && (p.attr.is_empty() || p.attr.eq_ignore_ascii_case(&name))
+                            && (p.attr.is_empty() || names(&p.attr, &name))
                     };
                     let selected: Vec<&AttrPath> = self.attributes.iter().filter(in_urn).collect();
                     let excluded: Vec<&AttrPath> = self.excluded.iter().filter(in_urn).collect();
@@ -517,7 +501,7 @@ impl Projection {
             let returned = registry
                 .attribute(self.kind, None, &key)
                 .map_or(Returned::Default, |(_, a)| a.returned);
-            let core = |p: &&AttrPath| p.urn.is_none() && p.attr.eq_ignore_ascii_case(&key);
+            let core = |p: &&AttrPath| p.urn.is_none() && names(&p.attr, &key);
             let selected: Vec<&AttrPath> = self.attributes.iter().filter(core).collect();
             let excluded: Vec<&AttrPath> = self.excluded.iter().filter(core).collect();
             if let Some(v) = map.get_mut(&key)
@@ -535,8 +519,7 @@ impl Projection {
         // Keep `schemas` honest about the extensions still present.
         let present: Vec<Value> = std::iter::once(self.kind.core_schema())
             .chain(
-                self.kind
-                    .extensions()
+                schema::extensions(self.kind)
                     .iter()
                     .copied()
                     .filter(|u| map.contains_key(*u)),
@@ -573,9 +556,7 @@ fn keep(
             .iter()
             .filter_map(|p| p.sub_attr.as_deref())
             .collect();
-        retain_subs(value, |name| {
-            subs.iter().any(|s| s.eq_ignore_ascii_case(name))
-        });
+        retain_subs(value, |name| subs.iter().any(|s| names(s, name)));
         return !is_empty(value);
     }
     if excluded.iter().any(|p| p.sub_attr.is_none()) {
@@ -586,9 +567,7 @@ fn keep(
         .filter_map(|p| p.sub_attr.as_deref())
         .collect();
     if !subs.is_empty() {
-        retain_subs(value, |name| {
-            !subs.iter().any(|s| s.eq_ignore_ascii_case(name))
-        });
+        retain_subs(value, |name| !subs.iter().any(|s| names(s, name)));
     }
     !is_empty(value)
 }

@@ -14,7 +14,7 @@ use super::error::ServerError;
 
 /// The companions SQLite creates beside a database in WAL mode (and a rollback journal, should
 /// one be left from an older run).
-pub const STORE_COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+pub(crate) const STORE_COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// Creates `dir` and its missing parents, each new one with mode 0700.
 pub fn create_private_dir_all(dir: &Path) -> Result<(), ServerError> {
@@ -54,7 +54,7 @@ pub fn open_private(path: &Path, truncate: bool) -> Result<File, ServerError> {
 }
 
 /// Narrows an existing file to mode 0600, refusing a symbolic link; nothing when it is missing.
-pub fn narrow_existing(path: &Path) -> Result<(), ServerError> {
+pub(crate) fn narrow_existing(path: &Path) -> Result<(), ServerError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     private_open(path, &mut options).map(drop)
@@ -63,7 +63,7 @@ pub fn narrow_existing(path: &Path) -> Result<(), ServerError> {
 /// Makes the store's files private before SQLite opens them: the database is created 0600 if
 /// missing (SQLite gives its `-wal` and `-shm` the database's mode), and any companion left
 /// from a run before is checked and narrowed too.
-pub fn prepare_store(path: &Path) -> Result<(), ServerError> {
+pub(crate) fn prepare_store(path: &Path) -> Result<(), ServerError> {
     drop(open_private(path, false)?);
     for suffix in STORE_COMPANIONS {
         narrow_existing(&with_suffix(path, suffix))?;

@@ -15,34 +15,8 @@
 //! Paths keep the case they were written in; every lookup compares names ASCII
 //! case-insensitively, as RFC 7643 §2.1 asks.
 //!
-//! ```
-//! use scimform::server::filter::{AttrKind, AttrPath, AttributeTypes, Limits, parse_filter};
-//!
-//! struct Types;
-//! impl AttributeTypes for Types {
-//!     fn case_exact(&self, path: &AttrPath) -> bool {
-//!         path.attr == "id"
-//!     }
-//!     fn kind(&self, _: &AttrPath) -> AttrKind {
-//!         AttrKind::String
-//!     }
-//! }
-//!
-//! let filter = parse_filter(
-//!     r#"userName SW "bj" and emails[type eq "work" and value co "@example.com"]"#,
-//!     &Limits::default(),
-//! )?;
-//! let user = serde_json::json!({
-//!     "userName": "BJensen",
-//!     "emails": [{"type": "work", "value": "bjensen@example.com"}],
-//! });
-//! assert!(filter.matches(&user, &Types));
-//! assert_eq!(
-//!     filter.to_string(),
-//!     r#"userName sw "bj" and emails[type eq "work" and value co "@example.com"]"#
-//! );
-//! # Ok::<(), scimform::server::filter::FilterError>(())
-//! ```
+//! The module's example, `a_filter_parses_matches_and_prints_canonically` in its tests, shows
+//! the three together.
 
 mod error;
 mod eval;
@@ -88,6 +62,7 @@ pub struct AttrPath {
 impl AttrPath {
     /// A path to a top-level attribute of the resource's core schema.
     #[must_use]
+    #[cfg(test)]
     pub fn new(attr: impl Into<String>) -> Self {
         Self {
             urn: None,
@@ -98,6 +73,7 @@ impl AttrPath {
 
     /// The same path, pointing at `sub_attr` of the attribute.
     #[must_use]
+    #[cfg(test)]
     pub fn with_sub_attr(mut self, sub_attr: impl Into<String>) -> Self {
         self.sub_attr = Some(sub_attr.into());
         self
@@ -105,6 +81,7 @@ impl AttrPath {
 
     /// The same path, qualified by a schema URN.
     #[must_use]
+    #[cfg(test)]
     pub fn with_urn(mut self, urn: impl Into<String>) -> Self {
         self.urn = Some(urn.into());
         self
@@ -121,6 +98,7 @@ impl AttrPath {
     /// (`urn:scim:tonkean`, parsed as attribute `tonkean` of `urn:scim`) gives the extension
     /// object.
     #[must_use]
+    #[cfg(test)]
     pub fn values<'v>(&self, resource: &'v serde_json::Value) -> Vec<&'v serde_json::Value> {
         eval::path_values(resource, self)
     }
@@ -247,6 +225,7 @@ impl Filter {
     /// `path eq value` for a string value: the filter a client sends to find an object by
     /// `userName`, `displayName` or `externalId`.
     #[must_use]
+    #[cfg(test)]
     pub fn eq_string(path: AttrPath, value: impl Into<String>) -> Self {
         Self::Compare(path, CompareOp::Eq, CompValue::String(value.into()))
     }
@@ -329,6 +308,7 @@ pub enum AttrKind {
 impl AttrKind {
     /// The kind named by an attribute definition's `type` (RFC 7643 §7), in any case.
     #[must_use]
+    #[cfg(test)]
     pub fn from_type_name(name: &str) -> Option<Self> {
         [
             ("string", Self::String),
@@ -373,6 +353,7 @@ pub fn parse_patch_path(input: &str, limits: &Limits) -> Result<PatchPath, Filte
 
 /// Parses a bare attribute path, as in `sortBy` and in the entries of `attributes` and
 /// `excludedAttributes` (RFC 7644 §3.4.2.3, §3.4.2.5). Errors are `invalidPath`.
+#[cfg(test)]
 pub fn parse_attr_path(input: &str, limits: &Limits) -> Result<AttrPath, FilterError> {
     parser::parse_attr_path(input, limits)
 }

@@ -3,8 +3,6 @@
 
 use serde_json::{Value, json};
 
-use super::schema;
-
 /// A SCIM error response: an HTTP status, an optional `scimType` and a human-readable detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {}: {detail}", scim_type.unwrap_or("-"))]
@@ -74,7 +72,7 @@ impl ScimError {
     #[must_use]
     pub fn body(&self) -> Value {
         let mut body = json!({
-            "schemas": [schema::ERROR],
+            "schemas": [scim::urn::ERROR],
             "status": self.status.to_string(),
             "detail": self.detail,
         });

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 /// Whether an `Authorization` header value carries the expected token.
 #[must_use]
-pub fn authorized(header: Option<&str>, expected: &SecretString) -> bool {
+pub(crate) fn authorized(header: Option<&str>, expected: &SecretString) -> bool {
     let Some(header) = header else { return false };
     let Some((scheme, credentials)) = header.trim().split_once(char::is_whitespace) else {
         return false;
@@ -23,7 +23,7 @@ pub fn authorized(header: Option<&str>, expected: &SecretString) -> bool {
 
 /// The fewest characters a token may have: a guessable token would make the check above
 /// worthless. Tokens `serve` makes itself have 64.
-pub const MIN_TOKEN_LENGTH: usize = 16;
+pub(crate) const MIN_TOKEN_LENGTH: usize = 16;
 
 /// Why a token cannot protect the server: too short, or holding a character that cannot travel
 /// in an `Authorization` header (anything but visible ASCII).
@@ -41,7 +41,7 @@ pub fn weakness(token: &str) -> Option<String> {
 }
 
 /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3).
-pub const CHALLENGE: &str = "Bearer realm=\"scimform\"";
+pub(crate) const CHALLENGE: &str = "Bearer realm=\"scimform\"";
 
 #[cfg(test)]
 mod tests {

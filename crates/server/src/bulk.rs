@@ -18,12 +18,15 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use scim::ResourceKind;
+use scim::attribute::{get_ci_in, schemas_include};
+use serde_json::{Value, json};
 
 use super::error::ScimError;
 use super::patch;
 use super::resource;
-use super::schema::{self, BULK_MAX_OPERATIONS, ResourceKind};
+use super::schema::BULK_MAX_OPERATIONS;
+
 use super::service::{Batch, Body, Rendered};
 
 /// How long a bulk runs before it lets the writes that wait meanwhile in. Each time costs the
@@ -62,12 +65,6 @@ pub struct Plan {
     fail_on_errors: Option<u64>,
 }
 
-fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
 impl Plan {
     /// Reads a `BulkRequest`. A request that is not one, that exceeds `maxOperations`, or
     /// that gives one `bulkId` to two operations is refused as a whole; a single operation
@@ -78,27 +75,22 @@ impl Plan {
                 "a BulkRequest must be a JSON object",
             ));
         };
-        let is_bulk = get_ci(map, "schemas")
+        let is_bulk = get_ci_in(map, "schemas")
             .and_then(Value::as_array)
-            .is_some_and(|s| {
-                s.iter().any(|u| {
-                    u.as_str()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(schema::BULK_REQUEST))
-                })
-            });
+            .is_some_and(|s| schemas_include(s, scim::urn::BULK_REQUEST));
         if !is_bulk {
             return Err(ScimError::invalid_syntax(format!(
                 "schemas must be [\"{}\"]",
-                schema::BULK_REQUEST
+                scim::urn::BULK_REQUEST
             )));
         }
-        let fail_on_errors = match get_ci(map, "failOnErrors") {
+        let fail_on_errors = match get_ci_in(map, "failOnErrors") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
                 ScimError::invalid_value("failOnErrors must be a positive integer")
             })?),
         };
-        let Some(Value::Array(raw_ops)) = get_ci(map, "Operations") else {
+        let Some(Value::Array(raw_ops)) = get_ci_in(map, "Operations") else {
             return Err(ScimError::invalid_syntax(
                 "a BulkRequest needs an \"Operations\" list",
             ));
@@ -189,7 +181,11 @@ fn parse_op(raw: &Value) -> Result<BulkOp, ScimError> {
             "each bulk operation must be an object",
         ));
     };
-    let text = |name: &str| get_ci(o, name).and_then(Value::as_str).map(str::to_owned);
+    let text = |name: &str| {
+        get_ci_in(o, name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     let Some(method) = text("method") else {
         return Err(ScimError::invalid_syntax(
             "each bulk operation needs a method",
@@ -201,7 +197,7 @@ fn parse_op(raw: &Value) -> Result<BulkOp, ScimError> {
         ));
     };
     let method = method.to_ascii_uppercase();
-    let data = get_ci(o, "data");
+    let data = get_ci_in(o, "data");
     let mut refs = Vec::new();
     collect_refs(&path, &mut refs);
     if let Some(data) = data {
@@ -341,7 +337,7 @@ impl Run {
     #[must_use]
     pub fn into_response(self) -> Value {
         json!({
-            "schemas": [schema::BULK_RESPONSE],
+            "schemas": [scim::urn::BULK_RESPONSE],
             "Operations": self.responses.into_iter().flatten().collect::<Vec<_>>(),
         })
     }
@@ -404,7 +400,7 @@ fn perform(
             batch.delete(*kind, &id, version)?;
             Ok(Done {
                 status: 204,
-                location: format!("{}/{}/{id}", batch.base_url(), kind.endpoint()),
+                location: format!("{}{}/{id}", batch.base_url(), kind.endpoint()),
                 version: None,
                 id: None,
             })
@@ -494,17 +490,17 @@ mod tests {
     }
 
     fn request(operations: &Value) -> Value {
-        json!({"schemas": [schema::BULK_REQUEST], "Operations": operations})
+        json!({"schemas": [scim::urn::BULK_REQUEST], "Operations": operations})
     }
 
     #[test]
     fn refuses_a_bulk_id_given_twice() {
         let Err(e) = Plan::parse(&request(&json!([
             {"method": "POST", "path": "/Users", "bulkId": "a",
-             "data": {"schemas": [schema::USER], "userName": "x"}},
+             "data": {"schemas": [scim::urn::USER], "userName": "x"}},
             {"method": "DELETE", "path": "/Users/1"},
             {"method": "POST", "path": "/Users", "bulkId": "a",
-             "data": {"schemas": [schema::USER], "userName": "y"}},
+             "data": {"schemas": [scim::urn::USER], "userName": "y"}},
         ]))) else {
             panic!("a repeated bulkId is refused");
         };

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use scim::ResourceKind;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -23,7 +24,8 @@ use super::bulk;
 use super::error::ScimError;
 use super::listen;
 use super::query::{self, ListQuery};
-use super::schema::{self, BULK_MAX_PAYLOAD, MAX_BODY, ResourceKind, registry};
+use super::schema::{self, BULK_MAX_PAYLOAD, MAX_BODY, registry};
+
 use super::service::{self, Directory, Rendered};
 
 /// The content type of every SCIM message (RFC 7644 §3.1).
@@ -72,7 +74,7 @@ fn with_etag(mut response: Response, etag: &str) -> Response {
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new();
     for kind in [ResourceKind::User, ResourceKind::Group] {
-        let collection = format!("/{}", kind.endpoint());
+        let collection = kind.endpoint().to_owned();
         api = api
             .route(
                 &collection,
@@ -586,7 +588,7 @@ mod tests {
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["status"], "400");
         assert_eq!(body["detail"], "Invalid URL");
-        assert_eq!(body["schemas"][0], super::super::schema::ERROR);
+        assert_eq!(body["schemas"][0], scim::urn::ERROR);
 
         let empty = StatusCode::METHOD_NOT_ALLOWED.into_response();
         let body = axum::body::to_bytes(scim_errors(empty).await.into_body(), 4096)

@@ -2,21 +2,17 @@
 //! value-path filters. Operations apply in order to a copy of the stored body; the result is
 //! validated as a whole, like a PUT, so a PATCH can never store what a PUT could not.
 
+use scim::ResourceKind;
+use scim::attribute::{get_ci_in, names, schemas_include};
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use super::query::FILTER_LIMITS;
 use super::resource::check_value;
-use super::schema::{self, Attribute, Mutability, ResourceKind, registry};
+use super::schema::{self, Attribute, Mutability, registry};
 
-/// A PATCH operation's verb; names are case-insensitive (`"Add"`, `"REPLACE"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Add,
-    Replace,
-    Remove,
-}
+pub use scim::patch::Op;
 
 /// One entry of `Operations`.
 #[derive(Debug, Clone)]
@@ -26,32 +22,21 @@ pub struct Operation {
     pub value: Option<Value>,
 }
 
-fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
 /// Parses a `PatchOp` message.
 pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
     let Value::Object(map) = body else {
         return Err(ScimError::invalid_syntax("a PatchOp must be a JSON object"));
     };
-    let is_patch = get_ci(map, "schemas")
+    let is_patch = get_ci_in(map, "schemas")
         .and_then(Value::as_array)
-        .is_some_and(|s| {
-            s.iter().any(|u| {
-                u.as_str()
-                    .is_some_and(|u| u.eq_ignore_ascii_case(schema::PATCH_OP))
-            })
-        });
+        .is_some_and(|s| schemas_include(s, scim::urn::PATCH_OP));
     if !is_patch {
         return Err(ScimError::invalid_syntax(format!(
             "schemas must be [\"{}\"]",
-            schema::PATCH_OP
+            scim::urn::PATCH_OP
         )));
     }
-    let Some(Value::Array(operations)) = get_ci(map, "Operations") else {
+    let Some(Value::Array(operations)) = get_ci_in(map, "Operations") else {
         return Err(ScimError::invalid_syntax(
             "a PatchOp needs an \"Operations\" list",
         ));
@@ -67,27 +52,20 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
                     "each operation must be an object",
                 ));
             };
-            let op = match get_ci(o, "op")
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
-            {
-                Some(op) if op == "add" => Op::Add,
-                Some(op) if op == "replace" => Op::Replace,
-                Some(op) if op == "remove" => Op::Remove,
-                other => {
-                    return Err(ScimError::invalid_syntax(format!(
-                        "op must be add, replace or remove, not {}",
-                        other.unwrap_or_else(|| "missing".to_owned())
-                    )));
-                }
+            let word = get_ci_in(o, "op").and_then(Value::as_str);
+            let Some(op) = word.and_then(Op::from_word) else {
+                return Err(ScimError::invalid_syntax(format!(
+                    "op must be add, replace or remove, not {}",
+                    word.map_or_else(|| "missing".to_owned(), str::to_ascii_lowercase)
+                )));
             };
-            let path = match get_ci(o, "path") {
+            let path = match get_ci_in(o, "path") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(p)) if p.trim().is_empty() => None,
                 Some(Value::String(p)) => Some(p.clone()),
                 Some(_) => return Err(ScimError::invalid_path("path must be a string")),
             };
-            let value = get_ci(o, "value").cloned();
+            let value = get_ci_in(o, "value").cloned();
             if op != Op::Remove && value.is_none() {
                 return Err(ScimError::invalid_syntax("add and replace need a value"));
             }
@@ -106,7 +84,7 @@ pub fn apply(
         apply_one(kind, body, operation)?;
     }
     // An extension left empty is no longer present.
-    for urn in kind.extensions() {
+    for urn in schema::extensions(kind) {
         if body
             .get(*urn)
             .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
@@ -135,7 +113,7 @@ fn apply_one(
             ));
         };
         for (key, v) in values {
-            if key.eq_ignore_ascii_case("schemas") {
+            if names(key, "schemas") {
                 continue;
             }
             if let Some(urn) = registry().schema_of(kind, key) {

@@ -3,8 +3,9 @@
 //!
 //! It is a real RFC 7643/7644 server, not a test double: resources live in SQLite and survive
 //! `kill -9`; filters, sorting, pagination, projection, PATCH, Bulk, ETags and the integrity rules
-//! behave as the RFCs say, so what scimform learns against it holds against other servers. It
-//! imports nothing from the rest of scimform; the engine talks to it over HTTP like to any peer.
+//! behave as the RFCs say, so what scimform learns against it holds against other servers. It is a
+//! crate of its own that depends on the SCIM vocabulary (`scim`) and not on the engine, so it
+//! cannot import it; the engine talks to it over HTTP like to any peer.
 //!
 //! The modules follow a request inward: [`listen`] (connections: header deadline, connection
 //! bound) → [`http`] (routes, limits, content types, SCIM errors) → [`auth`] →
@@ -12,19 +13,24 @@
 //! [`patch`] / [`query`] (the RFC rules, driven by [`schema`]) → [`store`] (SQLite).
 
 pub mod auth;
-pub mod bulk;
-pub mod error;
+mod bulk;
+mod error;
 pub mod files;
-pub mod filter;
-pub mod http;
+mod filter;
+mod http;
 pub mod ids;
 pub mod listen;
-pub mod patch;
-pub mod query;
+mod patch;
+mod query;
 pub mod resource;
-pub mod schema;
-pub mod service;
+mod schema;
+mod service;
 pub mod store;
+
+/// The seeded generator the randomised tests share with scimform's integration tests.
+#[cfg(test)]
+#[path = "../../../tests/it/support/random.rs"]
+mod random;
 
 use std::future::Future;
 use std::net::SocketAddr;

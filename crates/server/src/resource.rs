@@ -5,10 +5,13 @@
 //! are rejected (400 `invalidValue`), readOnly attributes (`id`, `meta`, `User.groups`) are
 //! ignored as RFC 7643 §2.2 allows, and `null` or `[]` mean "unassigned" (RFC 7644 §3.5.1).
 
+use scim::ResourceKind;
+use scim::attribute::{get_ci_in, names};
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
-use super::schema::{Attribute, Mutability, ResourceKind, registry};
+use super::schema::{self, Attribute, Mutability, registry};
+
 use super::store::{Membership, Row};
 
 /// Validates a full resource representation (POST, PUT, or the result of a PATCH) and returns
@@ -24,11 +27,7 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
     };
     let registry = registry();
     let mut declared = Vec::new();
-    match input
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
-        .map(|(_, v)| v)
-    {
+    match get_ci_in(input, "schemas") {
         Some(Value::Array(list)) => {
             for urn in list {
                 let urn = urn
@@ -56,7 +55,7 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
     let mut body = Map::new();
     let mut extensions: Vec<(&'static str, Map<String, Value>)> = Vec::new();
     for (key, value) in input {
-        if key.eq_ignore_ascii_case("schemas") || value.is_null() {
+        if names(key, "schemas") || value.is_null() {
             continue;
         }
         if let Some(urn) = registry.schema_of(kind, key) {
@@ -86,7 +85,7 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
             }
             continue;
         }
-        if key.to_ascii_lowercase().starts_with("urn:") {
+        if scim::attribute::has_urn_prefix(key) {
             // `urn:…:attr` written as a flat key.
             let path = registry.split_name(kind, key);
             if let Some(urn) = path
@@ -136,7 +135,7 @@ pub fn validate(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>,
     check_names(&body)?;
 
     let mut schemas = vec![json!(kind.core_schema())];
-    for &urn in kind.extensions() {
+    for &urn in schema::extensions(kind) {
         if let Some(pos) = extensions.iter().position(|(u, _)| *u == urn) {
             let (_, ext) = extensions.swap_remove(pos);
             schemas.push(json!(urn));
@@ -216,7 +215,10 @@ fn put_attribute(
 
 /// Checks a value against its attribute definition and returns it normalised, or `None` when
 /// it amounts to "unassigned".
-pub fn check_value(attribute: &Attribute, value: &Value) -> Result<Option<Value>, ScimError> {
+pub(crate) fn check_value(
+    attribute: &Attribute,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
@@ -333,7 +335,7 @@ fn check_single(attribute: &Attribute, value: &Value) -> Result<Option<Value>, S
 
 /// The ids of a group's members, in order.
 #[must_use]
-pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
+pub(crate) fn member_ids(body: &Map<String, Value>) -> Vec<String> {
     body.get("members")
         .and_then(Value::as_array)
         .map(|members| {
@@ -348,13 +350,13 @@ pub fn member_ids(body: &Map<String, Value>) -> Vec<String> {
 /// A stored row as a full SCIM resource: body, `id`, `meta`, computed `$ref`s and, for users,
 /// the `groups` they are in.
 #[must_use]
-pub fn render(row: &Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
+pub(crate) fn render(row: &Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
     render_owned(row.clone(), base_url, groups)
 }
 
 /// [`render`], consuming the row: listing moves each body instead of copying it.
 #[must_use]
-pub fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
+pub(crate) fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> Value {
     let Row {
         id,
         kind,
@@ -400,7 +402,7 @@ pub fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> 
             "resourceType": kind.name(),
             "created": created,
             "lastModified": last_modified,
-            "location": format!("{base_url}/{}/{id}", kind.endpoint()),
+            "location": format!("{base_url}{}/{id}", kind.endpoint()),
             "version": etag,
         }),
     );
@@ -410,7 +412,8 @@ pub fn render_owned(row: Row, base_url: &str, groups: Option<&[Membership]>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::schema::{TONKEAN, USER};
+
+    use scim::urn::{TONKEAN, USER};
 
     #[test]
     fn canonicalises_names_and_drops_read_only() {
@@ -456,7 +459,7 @@ mod tests {
             ),
             (
                 ResourceKind::Group,
-                json!({"schemas": [crate::server::schema::GROUP], "displayName": "G\t1"}),
+                json!({"schemas": [scim::urn::GROUP], "displayName": "G\t1"}),
             ),
         ] {
             let e = validate(kind, &input).unwrap_err();

@@ -15,7 +15,9 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::urn;
 
 /// Whether the member name `key` names the attribute `name`.
 #[must_use]
@@ -46,7 +48,13 @@ pub fn find<'k, V>(members: impl IntoIterator<Item = (&'k str, V)>, name: &str) 
 /// object or no member names the attribute.
 #[must_use]
 pub fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    let object = value.as_object()?;
+    get_ci_in(value.as_object()?, name)
+}
+
+/// The value of the attribute `name` among the members of `object`; `None` when no member
+/// names it.
+#[must_use]
+pub fn get_ci_in<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     // An exact spelling wins, and a map holds each spelling once.
     object.get(name).or_else(|| {
         find(
@@ -54,6 +62,12 @@ pub fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
             name,
         )
     })
+}
+
+/// The spelling of the member of `object` the attribute `name` is read from, if any.
+#[must_use]
+pub fn key_ci<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
+    find(object.keys().map(|key| (key.as_str(), key)), name)
 }
 
 /// The member read for one attribute while an object is read member by member: offer each
@@ -91,14 +105,28 @@ impl<'k, T> Pick<'k, T> {
     }
 }
 
+/// Whether `key` starts with `urn:`, in any case: a schema URN, or an attribute path
+/// qualified by one (`urn:…:User:employeeNumber`, RFC 7644 §3.10).
+#[must_use]
+pub fn has_urn_prefix(key: &str) -> bool {
+    key.get(..urn::PREFIX.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(urn::PREFIX))
+}
+
 /// Whether the member name `key` is a schema URN, under which a resource holds the
 /// attributes of a schema extension (RFC 7643 §3.3).
 #[must_use]
 pub fn is_schema_urn(key: &str) -> bool {
-    key.len() > 4
-        && key
-            .get(..4)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("urn:"))
+    key.len() > urn::PREFIX.len() && has_urn_prefix(key)
+}
+
+/// Whether the `schemas` list `schemas` names the schema or message `urn`; URNs compare
+/// case-insensitively, as attribute names do (RFC 7643 §2.1, §3).
+#[must_use]
+pub fn schemas_include(schemas: &[Value], urn: &str) -> bool {
+    schemas
+        .iter()
+        .any(|s| s.as_str().is_some_and(|s| names(s, urn)))
 }
 
 /// Whether `value` is unassigned: RFC 7643 §2.5 makes null and an empty array equivalent to

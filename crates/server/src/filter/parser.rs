@@ -57,6 +57,7 @@ pub(super) fn parse_patch_path(input: &str, limits: &Limits) -> Result<PatchPath
     })
 }
 
+#[cfg(test)]
 pub(super) fn parse_attr_path(input: &str, limits: &Limits) -> Result<AttrPath, FilterError> {
     let mut parser = Parser::new(input, limits, INVALID_PATH)?;
     let path = parser.attr_path_token()?;

@@ -10,11 +10,11 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use scim::ResourceKind;
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ServerError};
 use super::files;
-use super::schema::ResourceKind;
 
 /// One stored resource.
 #[derive(Debug, Clone)]
@@ -30,14 +30,14 @@ pub struct Row {
 impl Row {
     /// The weak ETag of this version (RFC 7644 §3.14).
     #[must_use]
-    pub fn etag(&self) -> String {
+    pub(crate) fn etag(&self) -> String {
         format!("W/\"{}\"", self.version)
     }
 }
 
 /// An equality lookup an index answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Id(String),
     UserName(String),
     ExternalId(String),
@@ -109,7 +109,7 @@ pub fn open(path: &Path) -> Result<Connection, ServerError> {
 }
 
 /// Opens a read connection to a store [`open`] has prepared.
-pub fn open_reader(path: &Path) -> Result<Connection, ServerError> {
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, ServerError> {
     let fail = |source| ServerError::Store {
         path: path.to_owned(),
         source,
@@ -141,7 +141,11 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 /// A resource by id.
-pub fn get(conn: &Connection, kind: ResourceKind, id: &str) -> rusqlite::Result<Option<Row>> {
+pub(crate) fn get(
+    conn: &Connection,
+    kind: ResourceKind,
+    id: &str,
+) -> rusqlite::Result<Option<Row>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND kind = ?2"
     ))?
@@ -150,7 +154,7 @@ pub fn get(conn: &Connection, kind: ResourceKind, id: &str) -> rusqlite::Result<
 }
 
 /// The type of the resource with this id, if any.
-pub fn kind_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<ResourceKind>> {
+pub(crate) fn kind_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<ResourceKind>> {
     let kind: Option<String> = conn
         .prepare_cached("SELECT kind FROM resources WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -209,7 +213,7 @@ pub fn insert(conn: &Connection, row: &Row) -> Result<(), ScimError> {
 }
 
 /// Overwrites an existing resource (same id).
-pub fn update(conn: &Connection, row: &Row) -> Result<(), ScimError> {
+pub(crate) fn update(conn: &Connection, row: &Row) -> Result<(), ScimError> {
     let (user_name, external_id, display_name) = index_columns(row);
     conn.prepare_cached(
         "UPDATE resources SET user_name_key = ?2, external_id = ?3, display_name_key = ?4,
@@ -229,7 +233,7 @@ pub fn update(conn: &Connection, row: &Row) -> Result<(), ScimError> {
 }
 
 /// Deletes a resource and its own membership rows.
-pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+pub(crate) fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM resources WHERE id = ?1")?
         .execute([id])?;
     conn.prepare_cached("DELETE FROM members WHERE group_id = ?1")?
@@ -250,7 +254,7 @@ pub fn set_members(conn: &Connection, group_id: &str, members: &[String]) -> rus
 }
 
 /// The ids of the groups that list `member_id` directly.
-pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare_cached(
         "SELECT m.group_id FROM members m JOIN resources r ON r.id = m.group_id
          WHERE m.member_id = ?1 ORDER BY r.seq",
@@ -261,7 +265,7 @@ pub fn groups_of(conn: &Connection, member_id: &str) -> rusqlite::Result<Vec<Str
 
 /// A group a resource belongs to, directly or through nested groups (RFC 7643 §4.1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
+pub(crate) struct Membership {
     pub id: String,
     pub display: String,
     pub direct: bool,
@@ -269,7 +273,7 @@ pub struct Membership {
 
 /// The groups each of `member_ids` belongs to, directly or through groups in groups, in one
 /// recursive query per 500 ids. `UNION` (not `UNION ALL`) keeps a membership cycle finite.
-pub fn memberships(
+pub(crate) fn memberships(
     conn: &Connection,
     member_ids: &[&str],
 ) -> rusqlite::Result<std::collections::HashMap<String, Vec<Membership>>> {
@@ -308,7 +312,7 @@ pub fn memberships(
 }
 
 /// How many resources of a type match an optional indexed lookup.
-pub fn count(
+pub(crate) fn count(
     conn: &Connection,
     kind: ResourceKind,
     lookup: Option<&Lookup>,
@@ -326,7 +330,7 @@ pub fn count(
 
 /// Resources of a type in insertion order, optionally narrowed by an indexed lookup, skipping
 /// `offset` and stopping after `limit`; `visit` returns false to stop early.
-pub fn scan(
+pub(crate) fn scan(
     conn: &Connection,
     kind: ResourceKind,
     lookup: Option<&Lookup>,

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 
 use rusqlite::{Connection, Transaction};
+use scim::ResourceKind;
 use serde_json::{Value, json};
 
 use super::error::{ScimError, ServerError};
@@ -16,7 +17,6 @@ use super::ids;
 use super::patch;
 use super::query::{self, ListQuery, Projection};
 use super::resource;
-use super::schema::ResourceKind;
 use super::store::{self, Row};
 
 /// A resource body as stored: what [`resource::validate`] returns.
@@ -192,7 +192,7 @@ impl Directory {
         Ok(Rendered {
             resource: resource::render(row, &self.base_url, groups.as_deref()),
             etag: row.etag(),
-            location: format!("{}/{}/{}", self.base_url, row.kind.endpoint(), row.id),
+            location: format!("{}{}/{}", self.base_url, row.kind.endpoint(), row.id),
         })
     }
 
@@ -655,7 +655,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::server::schema::USER;
+    use scim::urn::USER;
 
     fn user(user_name: &str) -> Body {
         resource::validate(

@@ -53,7 +53,7 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most connections served at once, whatever the open-file limit: each costs buffers, and
 /// no SCIM client needs more.
-pub const MAX_CONNECTIONS: usize = 1024;
+pub(crate) const MAX_CONNECTIONS: usize = 1024;
 
 /// File descriptors kept for everything but connections: the standard streams, the listener,
 /// the runtime, the SQLite store's database, WAL and shared-memory files on each of its
@@ -84,7 +84,7 @@ impl Default for Limits {
 /// The process's soft limit on open files (`RLIMIT_NOFILE`) less [`RESERVED_FILES`], at most
 /// [`MAX_CONNECTIONS`].
 #[must_use]
-pub fn connection_limit() -> usize {
+pub(crate) fn connection_limit() -> usize {
     from_open_file_limit(open_file_limit())
 }
 
@@ -111,7 +111,7 @@ fn open_file_limit() -> Option<u64> {
 /// One open connection, as the bound sees it. Requests carry it as an extension, so that
 /// authentication can mark it.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     id: u64,
     state: Mutex<State>,
     close: Notify,
@@ -175,7 +175,7 @@ impl Drop for InFlight {
 
 /// The open connections.
 #[derive(Debug)]
-pub struct Connections {
+pub(crate) struct Connections {
     open: Mutex<HashMap<u64, Arc<Connection>>>,
     next_id: AtomicU64,
     max: usize,
@@ -234,19 +234,15 @@ impl Connections {
 
     /// How many connections are open.
     #[must_use]
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.open().len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 /// Accepts and serves connections until `shutdown` completes, then lets the requests in
 /// flight finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
@@ -426,7 +422,7 @@ mod tests {
         let body: serde_json::Value =
             serde_json::from_str(refused.split("\r\n\r\n").nth(1).unwrap()).unwrap();
         assert_eq!(body["status"], "503");
-        assert_eq!(body["schemas"][0], crate::server::schema::ERROR);
+        assert_eq!(body["schemas"][0], scim::urn::ERROR);
 
         // The request in flight was not cut.
         release.notify_one();

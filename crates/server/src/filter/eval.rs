@@ -21,13 +21,12 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
+use scim::attribute::{get_ci_in, names};
 use serde_json::{Map, Value};
 
-use super::{
-    AttrKind, AttrPath, AttributeTypes, CompValue, CompareOp, Filter, FilterError, FilterErrorKind,
-};
-
-const CORE_SCHEMA_PREFIX: &str = "urn:ietf:params:scim:schemas:core:";
+use super::{AttrKind, AttrPath, AttributeTypes, CompValue, CompareOp, Filter};
+#[cfg(test)]
+use super::{FilterError, FilterErrorKind};
 
 impl Filter {
     /// Whether `resource` (a User, a Group…) matches the filter.
@@ -41,6 +40,7 @@ impl Filter {
     /// a complex value (an object) or, for attributes of simple values such as `tonkeanRoles`, the
     /// value itself, which the filter names `value`.
     #[must_use]
+    #[cfg(test)]
     pub fn matches_value(
         &self,
         value: &Value,
@@ -52,11 +52,13 @@ impl Filter {
 
     /// Checks what the grammar cannot: that no `gt`, `ge`, `lt` or `le` orders a boolean or a
     /// binary attribute, which RFC 7644 §3.4.2.2 answers with 400 `invalidFilter`.
+    #[cfg(test)]
     pub fn validate(&self, types: &dyn AttributeTypes) -> Result<(), FilterError> {
         validate(self, None, types)
     }
 }
 
+#[cfg(test)]
 fn validate(
     filter: &Filter,
     outer: Option<&AttrPath>,
@@ -160,7 +162,7 @@ fn compare(
         let (value, rules) = match value {
             // A complex value compares by its `value` sub-attribute.
             Value::Object(object) if path.sub_attr.is_none() => {
-                let Some(inner) = get_ci(object, "value").filter(|v| !v.is_null()) else {
+                let Some(inner) = get_ci_in(object, "value").filter(|v| !v.is_null()) else {
                     continue;
                 };
                 let rules = *value_rules.get_or_insert_with(|| {
@@ -324,16 +326,6 @@ fn is_present(value: &Value) -> bool {
     }
 }
 
-/// The member of `object` named `name`, in any case; an exact match wins.
-pub(super) fn get_ci<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
-    object.get(name).or_else(|| {
-        object
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
-    })
-}
-
 /// The object holding the attributes of `urn`'s schema in `resource`: the extension object
 /// stored under the URN, or the resource itself for its core schema.
 fn schema_object<'v>(resource: &'v Value, urn: Option<&str>) -> Option<&'v Map<String, Value>> {
@@ -341,11 +333,11 @@ fn schema_object<'v>(resource: &'v Value, urn: Option<&str>) -> Option<&'v Map<S
     let Some(urn) = urn else {
         return Some(resource);
     };
-    if let Some(extension) = get_ci(resource, urn) {
+    if let Some(extension) = get_ci_in(resource, urn) {
         return extension.as_object();
     }
-    let is_core = starts_with(urn, CORE_SCHEMA_PREFIX, false)
-        || get_ci(resource, "schemas")
+    let is_core = starts_with(urn, scim::urn::CORE_PREFIX, false)
+        || get_ci_in(resource, "schemas")
             .and_then(|schemas| schemas.as_array()?.first()?.as_str())
             .is_some_and(|core| core.eq_ignore_ascii_case(urn));
     is_core.then_some(resource)
@@ -358,13 +350,13 @@ pub(super) fn path_values<'v>(resource: &'v Value, path: &AttrPath) -> Vec<&'v V
     let Some(object) = schema_object(resource, path.urn.as_deref()) else {
         // `urn:scim:tonkean` reads as attribute `tonkean` of `urn:scim`, but names the extension.
         if let (Some(urn), None, Some(resource)) = (&path.urn, &path.sub_attr, resource.as_object())
-            && let Some(extension) = get_ci(resource, &format!("{urn}:{}", path.attr))
+            && let Some(extension) = get_ci_in(resource, &format!("{urn}:{}", path.attr))
         {
             push_values(&mut out, extension, None);
         }
         return out;
     };
-    let value = get_ci(object, &path.attr).or_else(|| {
+    let value = get_ci_in(object, &path.attr).or_else(|| {
         // RFC 7644 §3.10: clients SHOULD, not MUST, qualify extension attributes with their URN.
         path.urn
             .is_none()
@@ -381,7 +373,7 @@ fn extension_attr<'v>(resource: &'v Map<String, Value>, attr: &str) -> Option<&'
     resource
         .iter()
         .filter(|(key, _)| key.contains(':'))
-        .find_map(|(_, extension)| get_ci(extension.as_object()?, attr))
+        .find_map(|(_, extension)| get_ci_in(extension.as_object()?, attr))
 }
 
 /// The values `path` designates within one value of a value path's attribute.
@@ -392,12 +384,12 @@ fn scope_values<'v>(scope: Scope<'v, '_>, path: &AttrPath) -> Vec<&'v Value> {
             let mut out = Vec::new();
             match value {
                 Value::Object(object) => {
-                    if let Some(value) = get_ci(object, &path.attr) {
+                    if let Some(value) = get_ci_in(object, &path.attr) {
                         push_values(&mut out, value, path.sub_attr.as_deref());
                     }
                 }
                 // A simple value is its own `value`.
-                simple if path.attr.eq_ignore_ascii_case("value") && path.sub_attr.is_none() => {
+                simple if names(&path.attr, "value") && path.sub_attr.is_none() => {
                     push_values(&mut out, simple, None);
                 }
                 _ => {}
@@ -419,7 +411,7 @@ fn push_values<'v>(out: &mut Vec<&'v Value>, value: &'v Value, sub_attr: Option<
             }
         }
         (Value::Object(object), Some(sub_attr)) => {
-            if let Some(value) = get_ci(object, sub_attr) {
+            if let Some(value) = get_ci_in(object, sub_attr) {
                 push_values(out, value, None);
             }
         }

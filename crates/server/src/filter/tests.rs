@@ -4,6 +4,36 @@ use serde_json::{Value, json};
 
 use super::*;
 
+/// The module's example: a filter parsed from the network, matched against a resource, and
+/// printed in canonical form (operators in lower case).
+#[test]
+fn a_filter_parses_matches_and_prints_canonically() {
+    struct Types;
+    impl AttributeTypes for Types {
+        fn case_exact(&self, path: &AttrPath) -> bool {
+            path.attr == "id"
+        }
+        fn kind(&self, _: &AttrPath) -> AttrKind {
+            AttrKind::String
+        }
+    }
+
+    let filter = parse_filter(
+        r#"userName SW "bj" and emails[type eq "work" and value co "@example.com"]"#,
+        &Limits::default(),
+    )
+    .unwrap();
+    let user = json!({
+        "userName": "BJensen",
+        "emails": [{"type": "work", "value": "bjensen@example.com"}],
+    });
+    assert!(filter.matches(&user, &Types));
+    assert_eq!(
+        filter.to_string(),
+        r#"userName sw "bj" and emails[type eq "work" and value co "@example.com"]"#
+    );
+}
+
 const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 

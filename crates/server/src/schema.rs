@@ -5,24 +5,13 @@
 
 use std::sync::LazyLock;
 
+use scim::ResourceKind;
+use scim::attribute::names;
+use scim::urn::{ENTERPRISE_USER, RESOURCE_TYPE, SCHEMA, SERVICE_PROVIDER_CONFIG, TONKEAN};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::filter::{AttrKind, AttrPath, AttributeTypes};
-
-pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const TONKEAN: &str = "urn:scim:tonkean";
-pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
-pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
-pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
 /// Largest page a list answers (announced as `filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -33,57 +22,12 @@ pub const BULK_MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 /// Largest body of any other request, in bytes.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The two resource types this server holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceKind {
-    User,
-    Group,
-}
-
-impl ResourceKind {
-    /// The resource type name, as in `meta.resourceType`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::User => "User",
-            Self::Group => "Group",
-        }
-    }
-
-    /// The endpoint below the base URL.
-    #[must_use]
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            Self::User => "Users",
-            Self::Group => "Groups",
-        }
-    }
-
-    /// The core schema URN.
-    #[must_use]
-    pub fn core_schema(self) -> &'static str {
-        match self {
-            Self::User => USER,
-            Self::Group => GROUP,
-        }
-    }
-
-    /// The extension schemas a resource of this type may carry.
-    #[must_use]
-    pub fn extensions(self) -> &'static [&'static str] {
-        match self {
-            Self::User => &[ENTERPRISE_USER, TONKEAN],
-            Self::Group => &[],
-        }
-    }
-
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "User" => Some(Self::User),
-            "Group" => Some(Self::Group),
-            _ => None,
-        }
+/// The extension schemas a resource of this type may carry on this server.
+#[must_use]
+pub fn extensions(kind: ResourceKind) -> &'static [&'static str] {
+    match kind {
+        ResourceKind::User => &[ENTERPRISE_USER, TONKEAN],
+        ResourceKind::Group => &[],
     }
 }
 
@@ -167,9 +111,7 @@ impl Attribute {
     /// A sub-attribute by case-insensitive name.
     #[must_use]
     pub fn sub(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| names(&a.name, name))
     }
 }
 
@@ -184,9 +126,7 @@ impl Schema {
     /// An attribute by case-insensitive name.
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| names(&a.name, name))
     }
 }
 
@@ -262,9 +202,12 @@ impl Registry {
 
     /// The canonical spelling of a schema URN this resource type may carry.
     #[must_use]
+    // Asked of the registry like every other schema question, though the schemas a resource
+    // type carries are fixed today (`extensions`).
+    #[expect(clippy::unused_self)]
     pub fn schema_of(&self, kind: ResourceKind, urn: &str) -> Option<&'static str> {
         std::iter::once(kind.core_schema())
-            .chain(kind.extensions().iter().copied())
+            .chain(extensions(kind).iter().copied())
             .find(|s| s.eq_ignore_ascii_case(urn))
     }
 
@@ -295,11 +238,14 @@ impl Registry {
     /// `emails.value`. The URN is matched against the known schemas, because a URN's own colons
     /// make the split ambiguous otherwise.
     #[must_use]
+    // Asked of the registry like every other schema question, though the schemas a resource
+    // type carries are fixed today (`extensions`).
+    #[expect(clippy::unused_self)]
     pub fn split_name(&self, kind: ResourceKind, input: &str) -> AttrPath {
         let input = input.trim();
         let mut urn = None;
         let mut rest = input;
-        for schema in std::iter::once(kind.core_schema()).chain(kind.extensions().iter().copied()) {
+        for schema in std::iter::once(kind.core_schema()).chain(extensions(kind).iter().copied()) {
             if input.len() > schema.len()
                 && input[..schema.len()].eq_ignore_ascii_case(schema)
                 && input.as_bytes()[schema.len()] == b':'
@@ -416,6 +362,7 @@ impl AttributeTypes for ResourceTypes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scim::urn::USER;
 
     #[test]
     fn splits_three_part_urns() {

@@ -29,7 +29,7 @@ pub fn resource_id() -> Result<String, ServerError> {
 }
 
 /// A new bearer token: 256 random bits.
-pub fn token() -> Result<SecretString, ServerError> {
+pub(crate) fn token() -> Result<SecretString, ServerError> {
     Ok(SecretString::from(random_hex(32)?))
 }
 
