@@ -152,7 +152,7 @@ impl<'a> Builder<'a> {
                 }
                 Event::Scalar(value, style, anchor, tag) => {
                     self.grow(1, at)?;
-                    let node = scalar(&value, style, tag.as_deref(), at)?;
+                    let node = scalar(value, style, tag.as_deref(), at)?;
                     self.finish(node, anchor, 1);
                 }
                 Event::SequenceStart(_, anchor, _) => {
@@ -331,13 +331,14 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// A scalar node: plain scalars typed by the core schema, others (and `!!str`) strings.
-fn scalar(
-    value: &str,
+/// A scalar node: plain scalars typed by the core schema, others (and `!!str`) strings. A
+/// string the parser read straight from the file's text stays borrowed from it.
+fn scalar<'a>(
+    value: Cow<'a, str>,
     style: ScalarStyle,
     tag: Option<&Tag>,
     at: Span,
-) -> Result<Node<'static>, YamlError> {
+) -> Result<Node<'a>, YamlError> {
     let forced_string = match tag {
         None => false,
         Some(tag) if tag.is_yaml_core_schema_tag("str") => true,
@@ -350,9 +351,12 @@ fn scalar(
         }
     };
     let value = if style == ScalarStyle::Plain && !forced_string {
-        resolve_plain(value).into_owned()
+        match value {
+            Cow::Borrowed(text) => resolve_plain(text),
+            Cow::Owned(text) => resolve_plain(&text).into_owned(),
+        }
     } else {
-        Value::String(Cow::Owned(value.to_owned()))
+        Value::String(value)
     };
     Ok(Node { span: at, value })
 }

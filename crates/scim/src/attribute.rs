@@ -21,6 +21,7 @@ use crate::urn;
 
 /// Whether the member name `key` names the attribute `name`.
 #[must_use]
+#[inline]
 pub fn names(key: &str, name: &str) -> bool {
     // Attribute names are ASCII (RFC 7643 §2.1: `ATTRNAME = ALPHA *(nameChar)`).
     key.eq_ignore_ascii_case(name)
