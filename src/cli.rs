@@ -14,7 +14,12 @@ use crate::render::Format;
 
 /// A Terraform-style reconciler for SCIM 2.0 directories.
 #[derive(Debug, Parser)]
-#[command(name = "scimform", version, about, propagate_version = true)]
+#[command(
+    name = "scimform",
+    version = env!("SCIMFORM_VERSION_LONG"),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -336,3 +336,33 @@ fn the_drift_check_opens_an_issue_for_changes_and_for_unmanaged_objects() {
     assert!(clean.gh.is_empty(), "{:?}", clean.gh);
     assert!(!clean.failed);
 }
+
+/// The repository's own workflow: the release builds every target the install script
+/// downloads, and publishes the `SHA256SUMS` it checks.
+#[test]
+fn the_release_workflow_builds_what_the_install_script_downloads() {
+    let path = root().join(".github/workflows/release.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let workflow: Value = serde_saphyr::from_str(&text).expect("release.yml is YAML");
+    let targets: Vec<&str> = workflow["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("a build matrix")
+        .iter()
+        .map(|entry| entry["target"].as_str().expect("a target"))
+        .collect();
+    let install = std::fs::read_to_string(root().join(".github/install.sh")).unwrap();
+    for target in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(targets.contains(&target), "release.yml builds {target}");
+        assert!(install.contains(target), "install.sh knows {target}");
+    }
+    let scripts = scripts(&workflow).join("\n");
+    assert!(scripts.contains("sha256sum scimform-* > SHA256SUMS"));
+    assert!(scripts.contains("scimform-${GITHUB_REF_NAME}-${{ matrix.target }}"));
+    assert!(install.contains(r#"scimform-$version-$target.tar.gz"#));
+}

@@ -12,6 +12,8 @@ mod files;
 mod gitops;
 mod hostile;
 mod import;
+#[cfg(unix)]
+mod install;
 mod listing;
 mod plan;
 mod plan_review;
