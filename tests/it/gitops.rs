@@ -364,5 +364,5 @@ fn the_release_workflow_builds_what_the_install_script_downloads() {
     let scripts = scripts(&workflow).join("\n");
     assert!(scripts.contains("sha256sum scimform-* > SHA256SUMS"));
     assert!(scripts.contains("scimform-${GITHUB_REF_NAME}-${{ matrix.target }}"));
-    assert!(install.contains(r#"scimform-$version-$target.tar.gz"#));
+    assert!(install.contains("scimform-$version-$target.tar.gz"));
 }
