@@ -366,3 +366,167 @@ fn the_release_workflow_builds_what_the_install_script_downloads() {
     assert!(scripts.contains("scimform-${GITHUB_REF_NAME}-${{ matrix.target }}"));
     assert!(install.contains("scimform-$version-$target.tar.gz"));
 }
+
+/// The action (`action.yml` at the repository's root): valid YAML shaped like a composite
+/// action, whose `scimform` commands parse with the real CLI, with and without the optional
+/// arguments its scripts add.
+#[test]
+fn the_action_calls_only_commands_that_exist() {
+    let action = action();
+    assert_eq!(action["runs"]["using"], "composite");
+    let mut commands = Vec::new();
+    for step in action_steps(&action) {
+        let Some(script) = step["run"].as_str() else {
+            continue;
+        };
+        assert_eq!(step["shell"], "bash", "a composite step names its shell");
+        for args in invocations(script) {
+            // `"${args[@]}"` is where a script adds the optional arguments.
+            let optional: &[&[&str]] = if args.iter().any(|w| w == "${args[@]}") {
+                &[&[], &["--provider", "corp"]]
+            } else {
+                &[&[]]
+            };
+            for optional in optional {
+                let mut args: Vec<String> = args
+                    .iter()
+                    .filter(|w| w.as_str() != "${args[@]}")
+                    .cloned()
+                    .collect();
+                args.extend(optional.iter().map(|w| (*w).to_owned()));
+                let cli = Cli::try_parse_from(&args)
+                    .unwrap_or_else(|e| panic!("`{}` does not parse:\n{e}", args.join(" ")));
+                commands.push(cli.command);
+            }
+        }
+    }
+    assert!(commands.iter().any(|c| matches!(c, Command::Validate(_))));
+    assert!(
+        commands
+            .iter()
+            .any(|c| matches!(c, Command::Plan(p) if p.detailed_exitcode && p.out.is_some()))
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| matches!(c, Command::Apply(a) if a.plan.is_some())),
+        "apply runs the saved plan"
+    );
+}
+
+fn action() -> Value {
+    let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    serde_saphyr::from_str(&text).expect("action.yml is YAML")
+}
+
+fn action_steps(action: &Value) -> Vec<Value> {
+    action["runs"]["steps"].as_array().expect("steps").clone()
+}
+
+fn action_step(action: &Value, name: &str) -> Value {
+    action_steps(action)
+        .into_iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("a step named {name}"))
+}
+
+/// Runs the action's Plan step, then its comment step, with stub `scimform` and `gh`: the
+/// plan goes on the pull request as one comment, created once and then edited, and a refused
+/// plan says so above the plan.
+#[test]
+fn the_action_keeps_one_plan_comment_per_pull_request() {
+    let action = action();
+    let plan = action_step(&action, "Plan");
+    let comment = action_step(&action, "Comment the plan on the pull request");
+    let run = |existing: &str, code: i32| {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = dir.path().join("calls.log");
+        stub(
+            &bin,
+            "scimform",
+            &format!(
+                "echo \"scimform $*\" >> '{log}'; echo '### Plan: 1 to create'; exit {code}",
+                log = log.display()
+            ),
+        );
+        stub(
+            &bin,
+            "gh",
+            &format!(
+                "echo \"gh $*\" >> '{log}'\ncase \"$*\" in *--paginate*) echo '{existing}' ;; \
+                 *body=@*) cp scimform-comment.md '{body}' ;; esac",
+                log = log.display(),
+                body = dir.path().join("body.md").display()
+            ),
+        );
+        let output = dir.path().join("output");
+        let summary = dir.path().join("summary");
+        for (step, env) in [
+            (
+                &plan,
+                vec![
+                    ("CONFIG", "directory".to_owned()),
+                    ("PROVIDER", String::new()),
+                    ("PLAN_FILE", "plan.json".to_owned()),
+                    ("ALLOW_MASS_DELETE", "true".to_owned()),
+                ],
+            ),
+            (
+                &comment,
+                vec![
+                    ("GH_TOKEN", "t".to_owned()),
+                    ("PR", "7".to_owned()),
+                    ("CODE", code.to_string()),
+                ],
+            ),
+        ] {
+            let status = std::process::Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+                .arg(step["run"].as_str().unwrap())
+                .current_dir(dir.path())
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .env("GITHUB_OUTPUT", &output)
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("GITHUB_REPOSITORY", "acme/directory")
+                .envs(env)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let body = std::fs::read_to_string(dir.path().join("body.md")).unwrap();
+        let output = std::fs::read_to_string(&output).unwrap();
+        (calls, body, output)
+    };
+
+    let (calls, body, output) = run("", 2);
+    assert!(
+        calls.contains(
+            "scimform plan -f directory --format markdown --detailed-exitcode --out plan.json \
+             --allow-mass-delete"
+        ),
+        "{calls}"
+    );
+    assert!(output.contains("exitcode=2"));
+    assert!(
+        calls.contains("gh api --method POST repos/acme/directory/issues/7/comments"),
+        "{calls}"
+    );
+    assert!(
+        body.starts_with("<!-- scimform plan -->\n### Plan: 1 to create"),
+        "{body}"
+    );
+
+    let (calls, body, _) = run("4242", 1);
+    assert!(
+        calls.contains("gh api --method PATCH repos/acme/directory/issues/comments/4242"),
+        "{calls}"
+    );
+    assert!(!calls.contains("--method POST"), "{calls}");
+    assert!(
+        body.contains("refused the plan") && body.contains("### Plan"),
+        "{body}"
+    );
+}

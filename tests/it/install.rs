@@ -209,3 +209,64 @@ async fn the_install_script_refuses_an_archive_that_does_not_match_and_installs_
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The action's own install step (`action.yml`), run as GitHub runs it: its `env` with the
+/// action's expressions filled in as a runner would for `uses: acme/scimform@v9.8.7`, against
+/// the local fake release. The binary lands in `$RUNNER_TEMP/scimform/bin`, on the job's PATH.
+#[tokio::test]
+async fn the_actions_install_step_installs_the_release_of_its_tag() {
+    let Some(target) = target() else {
+        eprintln!("no release target for this machine; the install step would build instead");
+        return;
+    };
+    let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    let action: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let step = action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Install scimform")
+        .expect("an install step")
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    fake_release(&dir.path().join("releases"), target, false);
+    let releases = serve(dir.path().join("releases")).await;
+    let runner_temp = dir.path().join("runner-temp");
+    let github_path = dir.path().join("github_path");
+    let expression = |value: &str| -> String {
+        match value {
+            "${{ inputs.version || github.action_ref }}" => VERSION.to_owned(),
+            "${{ github.action_repository }}" => "acme/scimform".to_owned(),
+            "${{ github.action_path }}" => root().display().to_string(),
+            "${{ steps.cache.outputs.cache-hit }}" => String::new(),
+            other => panic!("an expression this test does not fill in: {other}"),
+        }
+    };
+    let mut command = Command::new("bash");
+    command
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(step["run"].as_str().unwrap())
+        .env("GITHUB_ACTION_PATH", root())
+        .env("RUNNER_TEMP", &runner_temp)
+        .env("GITHUB_PATH", &github_path)
+        // Where the fake release is served; the step itself reads GitHub's.
+        .env("SCIMFORM_RELEASES_URL", &releases)
+        .env_remove("SCIMFORM_INSTALL_DIR");
+    for (name, value) in step["env"].as_object().unwrap() {
+        command.env(name, expression(value.as_str().unwrap()));
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bin_dir = runner_temp.join("scimform/bin");
+    assert!(bin_dir.join("scimform").exists());
+    assert_eq!(
+        std::fs::read_to_string(&github_path).unwrap().trim(),
+        bin_dir.to_str().unwrap()
+    );
+}
