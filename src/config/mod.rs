@@ -29,6 +29,7 @@ pub(crate) mod model;
 mod node;
 pub mod raw;
 mod redact;
+pub mod reformat;
 mod source;
 mod spanned;
 mod suggest;

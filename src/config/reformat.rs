@@ -1,0 +1,60 @@
+//! `scimform fmt`: config files laid out one way, comments and key order kept.
+//!
+//! The layout is `pretty_yaml`'s (a formatter over a concrete syntax tree, so comments, key
+//! order, quoting choices that matter and anchors survive). A formatter must never change what a
+//! file says: each result is parsed again and its meaning digest (the one a saved plan records,
+//! [`super::meaning`]) compared with the original's; a file whose meaning would change is left
+//! as it is and reported.
+
+use super::meaning;
+use super::source::SourceId;
+use super::yaml;
+
+/// Why a file was not formatted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    /// The file is not YAML that the config reader accepts; `validate` says where.
+    #[error("it does not parse as YAML (run `scimform validate` for where)")]
+    Unparsable,
+    /// The formatter's output would read differently: left alone.
+    #[error("formatting would change what it says; it was left as it is")]
+    MeaningChanged,
+}
+
+/// The file's text laid out by the formatter, or why it cannot be.
+pub fn format(text: &str) -> Result<String, FormatError> {
+    let before = yaml::parse(text, SourceId::default()).map_err(|_| FormatError::Unparsable)?;
+    let options = pretty_yaml::config::FormatOptions::default();
+    let formatted =
+        pretty_yaml::format_text(text, &options).map_err(|_| FormatError::Unparsable)?;
+    let after =
+        yaml::parse(&formatted, SourceId::default()).map_err(|_| FormatError::MeaningChanged)?;
+    if meaning::digest(before.as_ref()) != meaning::digest(after.as_ref()) {
+        return Err(FormatError::MeaningChanged);
+    }
+    Ok(formatted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_changes_and_comments_and_key_order_stay() {
+        let text = "version:   1\n# the directory's users\nusers:\n    -   userName:  ada@example.com   # first\n        displayName: Ada\n    - {userName: bob@example.com, active: false}\n";
+        let formatted = format(text).unwrap();
+        assert_ne!(formatted, text);
+        assert!(formatted.contains("# the directory's users"), "{formatted}");
+        assert!(formatted.contains("# first"), "{formatted}");
+        let ada = formatted.find("ada@example.com").unwrap();
+        let display = formatted.find("displayName").unwrap();
+        let bob = formatted.find("bob@example.com").unwrap();
+        assert!(ada < display && display < bob, "key and item order kept: {formatted}");
+        assert_eq!(format(&formatted).unwrap(), formatted, "formatting is stable");
+    }
+
+    #[test]
+    fn a_file_that_is_not_yaml_is_not_touched() {
+        assert_eq!(format("users: [unclosed\n"), Err(FormatError::Unparsable));
+    }
+}
