@@ -103,7 +103,7 @@ fn load(base_url: &str, rest: &str) -> Config {
 async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
     let provider = &config.providers()[0];
     let capabilities = client.capabilities().await.unwrap();
-    let wanted = scimform::planner::wanted(config, provider);
+    let wanted = scimform::make_plan::wanted(config, provider);
     let live = state::read(client, &capabilities, &wanted).await.unwrap();
     let (ops, unmanaged) = scimform::diff::diff(
         config,
