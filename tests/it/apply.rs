@@ -234,7 +234,7 @@ async fn apply_through_faults(server: Server, bulk: bool) {
                 .unwrap_or(0x5C1_F0E3),
             throttle: 0.15,
             reset: 0.1,
-            drop_answer: 0.15,
+            drop_response: 0.15,
             max_in_a_row: 2,
         },
     )
@@ -249,7 +249,7 @@ async fn apply_through_faults(server: Server, bulk: bool) {
     assert_eq!(report.entries.len(), planned.ops.len());
     let stats = &proxy.stats;
     assert!(FaultStats::get(&stats.throttled) > 0);
-    assert!(FaultStats::get(&stats.answers_dropped) > 0);
+    assert!(FaultStats::get(&stats.responses_dropped) > 0);
     let counts = report.counts();
     assert!(counts.adopted > 0, "a lost create was adopted: {report:#?}");
     if !bulk {
