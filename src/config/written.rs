@@ -5,9 +5,8 @@
 //! also the source of the JSON Schema (`scimform schema`), so their doc comments are what
 //! editors show, and every struct denies unknown keys.
 //!
-//! `written` pairs with `model`: the config as written, then the config as validated (as
-//! ripgrep's `lowargs` pair with `hiargs`). The `Raw` prefix of the types says the same: not
-//! yet validated.
+//! `written` pairs with `model`: the config as written, then the config as validated. The
+//! `Raw` prefix of the types says the same: not yet validated.
 
 use std::fmt;
 
