@@ -1,8 +1,8 @@
 //! What a hostile or broken server costs the client (SPEC §7), the real binary against real
-//! servers: the memory and time a plan takes to refuse a 1 GiB answer, and the time an apply
+//! servers: the memory and time a plan takes to refuse a 1 GiB response, and the time an apply
 //! takes to stop after its server dies.
 //!
-//! `SCIMFORM_BENCH_BODY_MIB` (default 1024) sizes the answer; `SCIMFORM_BENCH_USERS` (default
+//! `SCIMFORM_BENCH_BODY_MIB` (default 1024) sizes the response; `SCIMFORM_BENCH_USERS` (default
 //! 2000) the apply, which sends at most 100 requests a second and has its server killed once
 //! 100 users exist. Run with `cargo bench --bench hostile`.
 
@@ -33,12 +33,12 @@ fn main() {
         "{:<44} {:>9} {:>10} {:>9}",
         "case", "wall", "client CPU", "peak RSS"
     );
-    runtime.block_on(giant_answer(env("SCIMFORM_BENCH_BODY_MIB", 1024)));
+    runtime.block_on(giant_response(env("SCIMFORM_BENCH_BODY_MIB", 1024)));
     runtime.block_on(dying_server(env("SCIMFORM_BENCH_USERS", 2000)));
 }
 
-/// A server whose `/Users` answer is `mib` MiB of users, sent as fast as the client reads.
-async fn giant_answer(mib: usize) {
+/// A server whose `/Users` response is `mib` MiB of users, sent as fast as the client reads.
+async fn giant_response(mib: usize) {
     const CHUNK: usize = 1024 * 1024;
     let user = r#"{"id":"00000000000000000000000000000000","userName":"ada@example.com"},"#;
     let chunk = Bytes::from(user.repeat(CHUNK / user.len()));
@@ -90,11 +90,11 @@ async fn giant_answer(mib: usize) {
     let stderr = String::from_utf8_lossy(&probed.output.stderr);
     assert!(
         stderr.contains("the response is larger than 64 MiB"),
-        "the plan refuses the answer: {stderr}"
+        "the plan refuses the response: {stderr}"
     );
     println!(
         "{:<44} {:>7.2} s {:>8.2} s {:>6} MB",
-        format!("plan, a {mib} MiB /Users answer"),
+        format!("plan, a {mib} MiB /Users response"),
         probed.wall.as_secs_f64(),
         probed.cpu.as_secs_f64(),
         probed.peak_rss_kb / 1024

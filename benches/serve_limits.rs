@@ -29,7 +29,7 @@ const OPERATIONS: usize = 1000;
 const EMAILS: usize = 60;
 const STALLED: usize = 1100;
 const OPEN_FILES: u64 = 1024;
-/// How long the bench waits for an answer before it reports none.
+/// How long the bench waits for a response before it reports none.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn binary() -> PathBuf {
@@ -164,13 +164,14 @@ async fn bulk(base: &str, runs: usize, chain: Chain, first_run: usize) {
     );
 
     for run in first_run + runs..first_run + runs * 2 {
-        let answered = Arc::new(AtomicBool::new(false));
+        let bulk_responded = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (client, base, answered) = (client.clone(), base.to_owned(), Arc::clone(&answered));
+            let (client, base, bulk_responded) =
+                (client.clone(), base.to_owned(), Arc::clone(&bulk_responded));
             tokio::spawn(async move {
                 let mut waits = Vec::new();
                 let mut k = 0;
-                while !answered.load(Ordering::SeqCst) {
+                while !bulk_responded.load(Ordering::SeqCst) {
                     let started = Instant::now();
                     let status = client
                         .post(format!("{base}/Users"))
@@ -185,7 +186,7 @@ async fn bulk(base: &str, runs: usize, chain: Chain, first_run: usize) {
                         .expect("create")
                         .status();
                     assert_eq!(status, 201);
-                    waits.push((started.elapsed(), answered.load(Ordering::SeqCst)));
+                    waits.push((started.elapsed(), bulk_responded.load(Ordering::SeqCst)));
                     k += 1;
                 }
                 waits
@@ -193,7 +194,7 @@ async fn bulk(base: &str, runs: usize, chain: Chain, first_run: usize) {
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let took = send_bulk(&client, base, &reverse_chain(chain, run)).await;
-        answered.store(true, Ordering::SeqCst);
+        bulk_responded.store(true, Ordering::SeqCst);
         let waits = writer.await.expect("writer");
         let during: Vec<Duration> = waits
             .iter()

@@ -472,10 +472,10 @@ impl Doctor<'_> {
                 self.allow_insecure_http,
             )?
             .ok()?;
-        let answer = client
+        let response = client
             .send(Method::GET, "/ServiceProviderConfig", &[], None, None)
             .await;
-        match answer {
+        match response {
             Ok(_)
             | Err(ClientError::Status {
                 status: 401 | 403, ..

@@ -36,8 +36,8 @@ pub struct Entry {
     pub outcome: Outcome,
     /// How many times the write itself was sent (0 when skipped; more than 1 after retries).
     pub attempts: u32,
-    /// The HTTP status of the answer the outcome rests on: the write's, or a create's 409
-    /// for an adoption; `None` when skipped, or when no answer came.
+    /// The HTTP status of the response the outcome rests on: the write's, or a create's 409
+    /// for an adoption; `None` when skipped, or when no response came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// How long the op took, retries and lookups included, in milliseconds; for an op sent
@@ -74,7 +74,7 @@ impl Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum Note {
     /// A create found its object already there and took it over (SPEC §4.3): the server
-    /// answered 409 uniqueness, or the answer to the POST was lost and a lookup found it.
+    /// answered 409 uniqueness, or the response to the POST was lost and a lookup found it.
     /// `updated` says whether a further write brought it in line with the create's body.
     Adopted { cause: AdoptCause, updated: bool },
     /// A DELETE answered 404: the object was already gone, which is what the op wanted.
@@ -87,8 +87,10 @@ pub enum Note {
 pub enum AdoptCause {
     /// 409 with scimType `uniqueness`: the object existed.
     Conflict,
-    /// The POST's answer was lost, and the object was found by its key.
-    LostAnswer,
+    /// The POST's response was lost, and the object was found by its key (`lost_answer` in
+    /// JSON, as it has always been written).
+    #[serde(rename = "lost_answer")]
+    LostResponse,
     /// Another create of the same group (another apply, at the same time) made it first: the
     /// copy this create made was deleted.
     Concurrent,
@@ -97,7 +99,7 @@ pub enum AdoptCause {
 /// Why an op failed: the last error, with the server's SCIM error detail when it answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
-    /// The HTTP status of the server's error answer; `None` when there was no answer.
+    /// The HTTP status of the server's error response; `None` when there was no response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,7 +214,7 @@ impl fmt::Display for Entry {
 }
 
 /// One line of the audit trail apply prints as each op finishes: what became of it, the
-/// object, the id the server holds it under, and the server's answer.
+/// object, the id the server holds it under, and the server's response.
 ///
 /// ```text
 ///   created     user ada@example.com  id=2819c223  (201, 84 ms)
@@ -302,7 +304,7 @@ impl fmt::Display for AuditLine<'_> {
 fn adopt_reason(cause: AdoptCause) -> &'static str {
     match cause {
         AdoptCause::Conflict => "it already existed",
-        AdoptCause::LostAnswer => "the answer to the create was lost",
+        AdoptCause::LostResponse => "the answer to the create was lost",
         AdoptCause::Concurrent => {
             "another create made it at the same time; this run's copy was deleted"
         }
@@ -353,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn an_audit_line_names_the_outcome_object_id_and_answer() {
+    fn an_audit_line_names_the_outcome_object_id_and_response() {
         let done = |id: &str| Outcome::Done {
             id: Some(id.to_owned()),
             note: None,
@@ -455,14 +457,14 @@ mod tests {
             line(&failed),
             "  failed      create group Owners  (409 uniqueness: displayName is taken; 84 ms)"
         );
-        let unanswered = entry(
+        let no_response = entry(
             Action::Update,
             ResourceKind::User,
             "ada@example.com",
             Outcome::Failed(Failure::other("PATCH /Users/1: could not reach the server")),
         );
         assert_eq!(
-            line(&unanswered),
+            line(&no_response),
             "  failed      update user ada@example.com  (PATCH /Users/1: could not reach the \
              server; 84 ms)"
         );

@@ -3,11 +3,11 @@
 //!
 //! A bulk request holds ops of one phase only, which never refer to each other, so every
 //! bulkId reference in it is already resolved; a create still carries its bulkId so its
-//! answer can be told apart. The answer is checked op by op: each op is done, failed with its
-//! own status and SCIM error, or handed to the single-request path when a retry is due. When
-//! the bulk request as a whole fails, its ops fall back to single requests: all of them when
-//! the server refused it (4xx), and with a lookup before any create when its answer was lost,
-//! since the server may have applied any part of it.
+//! response can be told apart. The bulk response is checked op by op: each op is done, failed
+//! with its own status and SCIM error, or handed to the single-request path when a retry is
+//! due. When the bulk request as a whole fails, its ops fall back to single requests: all of
+//! them when the server refused it (4xx), and with a lookup before any create when its
+//! response was lost, since the server may have applied any part of it.
 
 use reqwest::Method as HttpMethod;
 use serde_json::{Value, json};
@@ -49,8 +49,8 @@ fn operation(item: &Ready) -> Value {
 
 /// How the bulk request as a whole ended.
 enum Sent {
-    /// Answered: the `Operations` of the bulk response.
-    Answered(Vec<Value>),
+    /// Responded to: the `Operations` of the bulk response.
+    Responded(Vec<Value>),
     /// Refused as a whole, so none of it was applied.
     Refused,
     /// Maybe applied, in any part: the reason.
@@ -93,7 +93,7 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<Ended> {
             .await
             .and_then(RawResponse::into_json)
         {
-            Ok(response) => break Sent::Answered(bulk_operations(response.body.as_ref())),
+            Ok(response) => break Sent::Responded(bulk_operations(response.body.as_ref())),
             Err(error @ ClientError::Unreachable { .. }) => break Sent::GaveUp(error),
             Err(error) => match Fault::of(&error) {
                 fault @ (Fault::Throttled(_) | Fault::NotSent) => {
@@ -115,9 +115,9 @@ pub(super) async fn run(context: &Context, batch: Vec<Ready>) -> Vec<Ended> {
     for (position, item) in batch.iter().enumerate() {
         let mut finished = async {
             match &sent {
-                Sent::Answered(answers) => {
-                    if let Some(answer) = find_answer(answers, position, item) {
-                        answered(context, item, answer).await
+                Sent::Responded(op_responses) => {
+                    if let Some(op_response) = find_op_response(op_responses, position, item) {
+                        responded(context, item, op_response).await
                     } else {
                         let why = "the bulk response has no answer for this op".to_owned();
                         single(context, item, Some(why)).await
@@ -157,9 +157,9 @@ async fn single(context: &Context, item: &Ready, lost: Option<String>) -> Finish
     }
 }
 
-/// What one op's answer inside the bulk response means.
-async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
-    let status = status_of(answer).unwrap_or(0);
+/// What the response to one op inside the bulk response means.
+async fn responded(context: &Context, item: &Ready, op_response: &Value) -> Finished {
+    let status = status_of(op_response).unwrap_or(0);
     let method = item.op.request.method;
     let done = |outcome| Finished {
         outcome,
@@ -168,12 +168,12 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
     };
     match status {
         200..=299 if method == Method::Post => {
-            let id = get_ci(answer, "response")
+            let id = get_ci(op_response, "response")
                 .and_then(|r| get_ci(r, "id"))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .or_else(|| {
-                    get_ci(answer, "location")
+                    get_ci(op_response, "location")
                         .and_then(Value::as_str)
                         .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
                         .filter(|id| !id.is_empty())
@@ -209,13 +209,17 @@ async fn answered(context: &Context, item: &Ready, answer: &Value) -> Finished {
             single(context, item, Some(why)).await
         }
         409 if method == Method::Post => {
-            let error = context.client.redacted(answer_error(item, status, answer));
+            let error = context
+                .client
+                .redacted(op_response_error(item, status, op_response));
             let body = item.body().unwrap_or(&Value::Null);
             let key = create::key_of(&item.op, Some(body));
             done(create::conflict(context, &item.op, body, &key, &error).await)
         }
         _ => done(Outcome::Failed(Failure::from_error(
-            &context.client.redacted(answer_error(item, status, answer)),
+            &context
+                .client
+                .redacted(op_response_error(item, status, op_response)),
         ))),
     }
 }
@@ -227,9 +231,9 @@ fn observed_id(item: &Ready) -> Option<String> {
     }
 }
 
-/// One op's error answer, as the client reports errors.
-fn answer_error(item: &Ready, status: u16, answer: &Value) -> ClientError {
-    let response = get_ci(answer, "response");
+/// The error response to one op, as the client reports errors.
+fn op_response_error(item: &Ready, status: u16, op_response: &Value) -> ClientError {
+    let response = get_ci(op_response, "response");
     let text = |key: &str| {
         response
             .and_then(|r| get_ci(r, key))
@@ -257,32 +261,36 @@ fn bulk_operations(body: Option<&Value>) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The answer to the op at `position` of the request: by bulkId for a create; otherwise the
-/// answer at the same position if it is for the same method and path, else the first that is.
-fn find_answer<'a>(answers: &'a [Value], position: usize, item: &Ready) -> Option<&'a Value> {
+/// The response to the op at `position` of the request: by bulkId for a create; otherwise the
+/// response at the same position if it is for the same method and path, else the first that is.
+fn find_op_response<'a>(
+    op_responses: &'a [Value],
+    position: usize,
+    item: &Ready,
+) -> Option<&'a Value> {
     let method = item.op.request.method.as_str();
-    let same_method = |answer: &Value| {
-        get_ci(answer, "method")
+    let same_method = |op_response: &Value| {
+        get_ci(op_response, "method")
             .and_then(Value::as_str)
             .is_some_and(|m| m.eq_ignore_ascii_case(method))
     };
     if item.op.request.method == Method::Post
         && let Some(bulk_id) = &item.op.bulk_id
     {
-        return answers.iter().find(|answer| {
-            get_ci(answer, "bulkId").and_then(Value::as_str) == Some(bulk_id.as_str())
+        return op_responses.iter().find(|op_response| {
+            get_ci(op_response, "bulkId").and_then(Value::as_str) == Some(bulk_id.as_str())
         });
     }
-    let same_location = |answer: &Value| {
-        get_ci(answer, "location")
+    let same_location = |op_response: &Value| {
+        get_ci(op_response, "location")
             .and_then(Value::as_str)
             .is_none_or(|location| location.ends_with(&item.path))
     };
-    answers
+    op_responses
         .get(position)
         .filter(|a| same_method(a) && same_location(a))
         .or_else(|| {
-            answers.iter().find(|a| {
+            op_responses.iter().find(|a| {
                 same_method(a)
                     && get_ci(a, "location")
                         .and_then(Value::as_str)
@@ -292,8 +300,8 @@ fn find_answer<'a>(answers: &'a [Value], position: usize, item: &Ready) -> Optio
 }
 
 /// An op's `status`: RFC 7644 writes it as a string; some servers send a number.
-fn status_of(answer: &Value) -> Option<u16> {
-    match get_ci(answer, "status")? {
+fn status_of(op_response: &Value) -> Option<u16> {
+    match get_ci(op_response, "status")? {
         Value::String(text) => text.trim().parse().ok(),
         Value::Number(number) => number.as_u64().and_then(|n| u16::try_from(n).ok()),
         Value::Object(object) => object
@@ -371,22 +379,28 @@ mod tests {
     }
 
     #[test]
-    fn answers_are_found_by_bulk_id_or_by_position_and_location() {
+    fn op_responses_are_found_by_bulk_id_or_by_position_and_location() {
         let item = ready(3, 0);
-        let answers = vec![
+        let op_responses = vec![
             json!({"method": "POST", "bulkId": "u1", "status": "201"}),
             json!({"method": "POST", "bulkId": "u3", "status": "409"}),
         ];
-        assert_eq!(find_answer(&answers, 0, &item), Some(&answers[1]));
+        assert_eq!(
+            find_op_response(&op_responses, 0, &item),
+            Some(&op_responses[1])
+        );
         let mut patch = ready(0, 0);
         std::sync::Arc::make_mut(&mut patch.op).request.method = Method::Patch;
         patch.path = "/Users/7".into();
-        let answers = vec![
+        let op_responses = vec![
             json!({"method": "DELETE", "location": "https://h/scim/v2/Users/9", "status": "204"}),
             json!({"method": "PATCH", "location": "https://h/scim/v2/Users/7", "status": "200"}),
         ];
-        assert_eq!(find_answer(&answers, 0, &patch), Some(&answers[1]));
-        assert_eq!(find_answer(&answers[..1], 0, &patch), None);
+        assert_eq!(
+            find_op_response(&op_responses, 0, &patch),
+            Some(&op_responses[1])
+        );
+        assert_eq!(find_op_response(&op_responses[..1], 0, &patch), None);
     }
 
     #[test]

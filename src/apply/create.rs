@@ -1,6 +1,6 @@
 //! Creates, which are not safe to repeat (SPEC §4.3).
 //!
-//! A POST that the server may have applied without the answer arriving (a reset, a timeout, a
+//! A POST that the server may have applied without the response arriving (a reset, a timeout, a
 //! 5xx other than 503) is never sent again blindly: the object is first looked up by its key
 //! (userName, displayName). If it is there, it is adopted; only if it is not is the POST sent
 //! again. A 409 `uniqueness` answer (RFC 7644 §3.3) adopts the object found the same way.
@@ -37,7 +37,7 @@ pub(super) fn key_of(op: &Op, body: Option<&Value>) -> String {
 }
 
 /// Sends the create `op`. `lost` says why an earlier send of it (inside `/Bulk`, say) may have
-/// been applied without an answer: the object is then looked up before anything is sent.
+/// been applied without a response: the object is then looked up before anything is sent.
 pub(super) async fn create(
     context: &Context,
     op: &Op,
@@ -62,15 +62,15 @@ pub(super) async fn create(
             Ok(response) => Some(response.status.as_u16()),
             Err(error) => error.http_status(),
         };
-        let answer = match sent.and_then(RawResponse::into_json) {
+        let response_body = match sent.and_then(RawResponse::into_json) {
             Ok(response) => Ok(response.body),
             // A success whose body is not JSON: created, id unknown.
             Err(ClientError::Decode { .. }) => Ok(None),
             Err(error) => Err(error),
         };
-        let error = match answer {
-            Ok(answer) => {
-                let id = match answer.as_ref().and_then(id_of) {
+        let error = match response_body {
+            Ok(response_body) => {
+                let id = match response_body.as_ref().and_then(id_of) {
                     Some(id) => Some(id),
                     // 201 or 204 without a body: the key says which object was made.
                     None => created_id(context, op.resource, &key).await,
@@ -116,7 +116,7 @@ pub(super) async fn create(
     }
 }
 
-/// The id of an object just created, found by its key, when the answer did not say it.
+/// The id of an object just created, found by its key, when the response did not say it.
 pub(super) async fn created_id(context: &Context, kind: ResourceKind, key: &str) -> Option<String> {
     match lookup(context, kind, key).await {
         Ok(found) if found.len() == 1 => id_of(&found[0]),
@@ -211,7 +211,7 @@ async fn after_lost(
 ) -> Option<Outcome> {
     match lookup(context, op.resource, key).await {
         Ok(found) if found.len() == 1 => {
-            Some(adopt(context, op, body, &found[0], AdoptCause::LostAnswer).await)
+            Some(adopt(context, op, body, &found[0], AdoptCause::LostResponse).await)
         }
         Ok(found) if found.is_empty() => None,
         Ok(found) => Some(Outcome::Failed(Failure::other(format!(
@@ -227,8 +227,8 @@ async fn after_lost(
     }
 }
 
-/// How a create ended; `status` is that of the answer to its POST, when the outcome rests on
-/// one (an object found after a lost answer rests on none).
+/// How a create ended; `status` is that of the response to its POST, when the outcome rests on
+/// one (an object found after a lost response rests on none).
 fn finished(outcome: Outcome, attempts: &Attempts, status: Option<u16>) -> Finished {
     Finished {
         outcome,

@@ -145,7 +145,7 @@ enum Job {
 struct Finished {
     outcome: Outcome,
     attempts: u32,
-    /// The HTTP status of the answer the outcome rests on, when there was one.
+    /// The HTTP status of the response the outcome rests on, when there was one.
     status: Option<u16>,
 }
 
@@ -433,7 +433,7 @@ async fn run_op(context: &Context, ready: &Ready) -> Finished {
         Err(error) => error.http_status(),
     };
     let outcome = match result {
-        // A success, even one whose body is not JSON: the write was done, and its answer is
+        // A success, even one whose body is not JSON: the write was done, and its response is
         // not needed.
         Ok(_) | Err(ClientError::Decode { .. }) => Outcome::Done { id, note: None },
         // Deleting what is already gone reaches the op's goal; on a retry it is the sign

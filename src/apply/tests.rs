@@ -115,12 +115,12 @@ async fn handle(
     let now = fake.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     fake.max_in_flight.fetch_max(now, Ordering::SeqCst);
     tokio::time::sleep(fake.delay).await;
-    let response = answer(fake, &method, uri, headers, body);
+    let response = respond(fake, &method, uri, headers, body);
     fake.in_flight.fetch_sub(1, Ordering::SeqCst);
     response
 }
 
-fn answer(
+fn respond(
     fake: &Fake,
     method: &HttpMethod,
     uri: &Uri,
@@ -344,7 +344,7 @@ async fn at_most_parallelism_requests_are_in_flight() {
 }
 
 #[tokio::test]
-async fn a_create_answered_without_a_body_is_found_by_its_key() {
+async fn a_create_whose_response_has_no_body_is_found_by_its_key() {
     let script = vec![(HttpMethod::POST, "/Users", Script::DoThenAnswer(201))];
     let (client, fake) = start(script, Duration::ZERO).await;
     let ops = vec![
@@ -362,7 +362,7 @@ async fn a_create_answered_without_a_body_is_found_by_its_key() {
 }
 
 #[tokio::test]
-async fn a_create_whose_answer_was_lost_is_adopted_not_repeated() {
+async fn a_create_whose_response_was_lost_is_adopted_not_repeated() {
     let script = vec![(HttpMethod::POST, "/Groups", Script::DoThenAnswer(502))];
     let (client, fake) = start(script, Duration::ZERO).await;
     let report = execute(
@@ -378,7 +378,7 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_repeated() {
         Outcome::Done {
             id: Some("id1".into()),
             note: Some(Note::Adopted {
-                cause: AdoptCause::LostAnswer,
+                cause: AdoptCause::LostResponse,
                 updated: false
             })
         }
@@ -477,7 +477,7 @@ async fn throttling_honours_retry_after_and_is_bounded() {
 }
 
 #[tokio::test]
-async fn a_delete_repeated_after_a_lost_answer_is_done() {
+async fn a_delete_repeated_after_a_lost_response_is_done() {
     let script = vec![(HttpMethod::DELETE, "/Users", Script::DoThenAnswer(504))];
     let (client, fake) = start(script, Duration::ZERO).await;
     fake.state
@@ -532,7 +532,7 @@ async fn a_skipped_create_skips_what_depends_on_it_in_later_phases() {
 }
 
 #[tokio::test]
-async fn a_write_answered_with_a_body_that_is_not_json_is_done() {
+async fn a_write_whose_response_body_is_not_json_is_done() {
     let script = vec![
         (HttpMethod::POST, "/Users", Script::DoThenGarbage),
         (HttpMethod::PATCH, "/Users", Script::DoThenGarbage),

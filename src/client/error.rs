@@ -106,7 +106,7 @@ impl ClientError {
         self
     }
 
-    /// The HTTP status of an error answer, if this is one.
+    /// The HTTP status of an error response, if this is one.
     #[must_use]
     pub fn http_status(&self) -> Option<u16> {
         match self {

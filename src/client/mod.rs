@@ -88,7 +88,7 @@ pub struct ScimClient {
     timeout: Option<Duration>,
     retry: RetryPolicy,
     throttle: Arc<Throttle>,
-    /// Buffers that answers were read into, kept for the next answers.
+    /// Buffers that responses were read into, kept for the next responses.
     buffers: Arc<Mutex<Vec<Vec<u8>>>>,
     /// Whether the server still answers at all.
     silence: Arc<Mutex<Silence>>,
@@ -105,8 +105,8 @@ pub struct ScimClient {
 /// about a minute instead of retrying every op in turn.
 struct Silence {
     /// When the server last answered (any status), or when the client was made.
-    last_answer: Instant,
-    /// Requests in a row that got no answer: not connected, reset or timed out.
+    last_response: Instant,
+    /// Requests in a row that got no response: not connected, reset or timed out.
     failures: u32,
     /// Set once the server is taken as down; it stays down for the client's life.
     down_for: Option<Duration>,
@@ -118,7 +118,7 @@ impl Silence {
 
     fn new() -> Self {
         Silence {
-            last_answer: Instant::now(),
+            last_response: Instant::now(),
             failures: 0,
             down_for: None,
         }
@@ -130,14 +130,14 @@ impl Silence {
         (policy.max_elapsed / 4).clamp(Duration::from_secs(1), Duration::from_secs(30))
     }
 
-    fn record(&mut self, answered: bool, limit: Duration) {
-        if answered {
-            self.last_answer = Instant::now();
+    fn record(&mut self, responded: bool, limit: Duration) {
+        if responded {
+            self.last_response = Instant::now();
             self.failures = 0;
             return;
         }
         self.failures += 1;
-        let silent = self.last_answer.elapsed();
+        let silent = self.last_response.elapsed();
         if self.down_for.is_none() && self.failures >= Self::FAILURES && silent >= limit {
             self.down_for = Some(silent);
         }
@@ -152,7 +152,7 @@ impl std::fmt::Debug for ScimClient {
     }
 }
 
-/// A successful answer whose body is left as received.
+/// A successful response whose body is left as received.
 pub(crate) struct RawResponse {
     pub status: StatusCode,
     pub etag: Option<String>,
@@ -183,12 +183,12 @@ impl Default for ReadLimits {
     }
 }
 
-/// The most answer buffers a client keeps for reuse: as many as answers read at once.
+/// The most response buffers a client keeps for reuse: as many as responses read at once.
 const KEPT_BUFFERS: usize = 8;
 /// The largest buffer kept for reuse.
 const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
-/// The body of an answer, in one buffer. Its buffer goes back to the client when dropped: a
+/// The body of a response, in one buffer. Its buffer goes back to the client when dropped: a
 /// listing reads a hundred pages of about a megabyte each, and a reused buffer is memory the
 /// system has already handed over, where a new one would be handed over page by page again.
 pub(crate) struct Body {
@@ -250,7 +250,7 @@ impl RawResponse {
     }
 }
 
-/// A server's answer: status, `ETag` header and JSON body (absent for 204 and empty bodies).
+/// A server's response: status, `ETag` header and JSON body (absent for 204 and empty bodies).
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: StatusCode,
@@ -376,8 +376,8 @@ impl ScimClient {
     }
 
     /// The same client with each request limited to `timeout` (connection, sending and the
-    /// whole answer). A request that runs out of time fails as a transport error, which the
-    /// executor treats like a lost answer.
+    /// whole response). A request that runs out of time fails as a transport error, which the
+    /// executor treats like a lost response.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -412,7 +412,7 @@ impl ScimClient {
             .into_json()
     }
 
-    /// [`ScimClient::send`], leaving a successful answer's body as the bytes received.
+    /// [`ScimClient::send`], leaving a successful response's body as the bytes received.
     pub(crate) async fn send_raw(
         &self,
         method: Method,
@@ -430,7 +430,7 @@ impl ScimClient {
     /// final error, or the policy's attempts or time are spent. Returns the last result and
     /// how many attempts were made.
     ///
-    /// A request that may have been applied without its answer arriving (a reset, a timeout,
+    /// A request that may have been applied without its response arriving (a reset, a timeout,
     /// a 5xx) is sent again only when it is safe to repeat: a POST is not, and its caller
     /// decides (a lost create is looked up first). `If-Match` goes with every attempt until
     /// one may have been applied: the attempts after it go without, since the version they
@@ -526,11 +526,11 @@ impl ScimClient {
         }
         let outcome = throttle::Outcome::of(result.as_ref().err());
         self.throttle.record(admitted, outcome);
-        let answered = !matches!(result, Err(ClientError::Transport { .. }));
+        let responded = !matches!(result, Err(ClientError::Transport { .. }));
         self.silence
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .record(answered, Silence::limit(&self.retry));
+            .record(responded, Silence::limit(&self.retry));
         result
     }
 
@@ -643,7 +643,7 @@ impl ScimClient {
         error.redacted(&self.token)
     }
 
-    /// Frees the buffers kept for reading answers into: for when the reading is done and the
+    /// Frees the buffers kept for reading responses into: for when the reading is done and the
     /// memory is better used for what comes after.
     pub fn release_buffers(&self) {
         self.buffers
@@ -652,7 +652,7 @@ impl ScimClient {
             .clear();
     }
 
-    /// Reads the body of `response` into a buffer this client read an earlier answer into,
+    /// Reads the body of `response` into a buffer this client read an earlier response into,
     /// when one is free; `None` when it is larger than the client's limit, which is
     /// known as soon as that much has arrived, so no more than that is ever held.
     async fn read_body(
@@ -713,7 +713,7 @@ impl ScimClient {
 
     /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`), each
     /// kept as `keep` says. A 404 or a list without `Resources` both mean none, as servers
-    /// answer either.
+    /// response either.
     pub async fn find_by<T: Listed>(
         &self,
         kind: ResourceKind,
@@ -917,7 +917,7 @@ mod tests {
         let limit = Silence::limit(&RetryPolicy::default());
         assert_eq!(limit, Duration::from_secs(30));
         let mut silence = Silence::new();
-        silence.last_answer = Instant::now().checked_sub(limit * 2).unwrap();
+        silence.last_response = Instant::now().checked_sub(limit * 2).unwrap();
         silence.record(false, limit);
         silence.record(false, limit);
         assert_eq!(silence.down_for, None, "two failures are not enough");
@@ -926,7 +926,7 @@ mod tests {
         silence.record(false, limit);
         silence.record(false, limit);
         assert_eq!(silence.down_for, None, "an answer resets the silence");
-        silence.last_answer = Instant::now().checked_sub(limit).unwrap();
+        silence.last_response = Instant::now().checked_sub(limit).unwrap();
         silence.record(false, limit);
         assert!(silence.down_for.is_some_and(|d| d >= limit));
         silence.record(true, limit);
@@ -943,7 +943,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_answer_read_into_a_reused_buffer_holds_only_itself() {
+    async fn a_response_read_into_a_reused_buffer_holds_only_itself() {
         use axum::routing::get;
         let app = axum::Router::new()
             .route("/scim/v2/long", get(|| async { "x".repeat(100_000) }))

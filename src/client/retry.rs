@@ -55,11 +55,11 @@ pub(crate) enum Fault {
     /// request: it was not applied.
     NotSent,
     /// The request may have been applied: another 5xx, a reset connection, a timeout, an
-    /// answer cut short.
+    /// response cut short.
     Lost,
     /// A success whose body could not be parsed: done, and what it said is unknown.
     Unreadable,
-    /// An answer that repeating the request will not change: 501 (RFC 9110 §15.6.2) and
+    /// A response that repeating the request will not change: 501 (RFC 9110 §15.6.2) and
     /// every 4xx but 408 and 429.
     Final,
 }

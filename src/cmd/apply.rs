@@ -13,8 +13,8 @@ use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
 use crate::diff::Options;
+use crate::make_plan::{self, Planned};
 use crate::plan::{Op, Plan, ProviderPlan};
-use crate::planner::{self, Planned};
 use crate::render::{self, Format};
 use crate::report::{AuditLine, Entry, Report};
 
@@ -81,7 +81,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
     let mut plans = Vec::new();
     let mut sessions = Vec::new();
     for (provider, target) in &targets {
-        match planner::plan_provider(
+        match make_plan::plan_provider(
             config,
             provider,
             target,
@@ -97,7 +97,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
             }
             // A guard refuses the plan: shown, naming what it would deprovision, as `plan`
             // shows it; nothing is sent.
-            Err(planner::PlanError::Guarded { plan, refusal }) => {
+            Err(make_plan::PlanError::Guarded { plan, refusal }) => {
                 close(sessions).await;
                 let refused = Plan::new(config.file_digests().clone(), vec![*plan]);
                 let reason = refusal.to_string();
@@ -119,7 +119,7 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
             }
         }
     }
-    let plan = planner::assemble(config, plans);
+    let plan = make_plan::assemble(config, plans);
     if !args.quiet {
         let code = print_stdout(&render::render(
             &plan,
@@ -257,7 +257,7 @@ async fn apply_saved(
     let mut sessions = Vec::new();
     let mut again = Vec::new();
     for ((provider, target), saved) in targets.iter().zip(&plan.providers) {
-        match planner::plan_provider(
+        match make_plan::plan_provider(
             config,
             provider,
             target,

@@ -11,8 +11,8 @@ use crate::cli::PlanArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
 use crate::diff::{Options, Refusal};
+use crate::make_plan::{self, PlanError};
 use crate::plan::Plan;
-use crate::planner::{self, PlanError};
 use crate::render;
 
 /// The exit code of `--detailed-exitcode` when the plan holds changes.
@@ -215,13 +215,13 @@ pub fn compute(
         let mut refusals = Vec::new();
         for (n, (provider, target)) in targets.iter().enumerate() {
             let planned =
-                planner::plan_provider(config, provider, target, allow_insecure_http, options)
+                make_plan::plan_provider(config, provider, target, allow_insecure_http, options)
                     .await;
             let mut planned = match planned {
                 Ok(planned) => planned.with_bulk(how.bulk),
                 // A refused plan is shown, never saved: the server needs no identifying.
                 Err(PlanError::Guarded { mut plan, refusal }) => {
-                    planner::plan_bulk(&mut plan, how.bulk);
+                    make_plan::plan_bulk(&mut plan, how.bulk);
                     plans.push(*plan);
                     refusals.push(refusal);
                     continue;
@@ -241,7 +241,7 @@ pub fn compute(
                 keep_until_exit(planned.live);
             }
         }
-        Ok((planner::assemble(config, plans), refusals))
+        Ok((make_plan::assemble(config, plans), refusals))
     })
 }
 

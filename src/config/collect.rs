@@ -7,10 +7,10 @@ use super::diagnostic::{Diagnostic, Errors};
 use super::load::Document;
 use super::model::{GroupKey, UserKey};
 use super::node::{Node, NodeError, Value};
-use super::raw::{RawGroup, RawProvider, RawRoleAssignment, RawUser, TOP_LEVEL_KEYS};
 use super::source::{Sources, Span};
 use super::spanned::Spanned;
 use super::suggest::closest;
+use super::written::{RawGroup, RawProvider, RawRoleAssignment, RawUser, TOP_LEVEL_KEYS};
 
 /// The version of the config format this build reads.
 pub const SUPPORTED_VERSION: i64 = 1;

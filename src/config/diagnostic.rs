@@ -11,7 +11,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 
 use super::source::{Snippets, SourceFile, Sources, Span};
 
-/// How many lines apart two places of one error may be and still share a snippet.
+/// How many lines apart two spans of one error may be and still share a snippet.
 const MAX_SNIPPET_GAP: usize = 6;
 
 /// One problem with a config, pointing into the file it is about.
@@ -54,7 +54,7 @@ impl Diagnostic {
         self
     }
 
-    /// Adds a second place the error is about, such as the first declaration of a duplicate.
+    /// Adds a second span the error is about, such as the first declaration of a duplicate.
     #[must_use]
     pub fn also(mut self, sources: &Sources, span: Span, label: impl Into<String>) -> Self {
         let near = self.0.labels.first().is_some_and(|(primary, _)| {
@@ -69,7 +69,7 @@ impl Diagnostic {
         if near {
             self.0.labels.push((span, label.into()));
         } else {
-            // A place in another file, or far away, would make an unreadable snippet; the
+            // A span in another file, or far away, would make an unreadable snippet; the
             // message names it instead.
             let location = sources.location(span);
             self.0.message = format!("{}\n{} at {location}", self.0.message, label.into());

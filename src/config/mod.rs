@@ -7,9 +7,9 @@
 //!    parses each into a tree of `node`s that remember their spans;
 //! 2. `unexpanded` reports every `${...}` written where nothing is expanded (anywhere but a
 //!    provider's `url` and `token`), and `collect` deserializes every provider, user, group
-//!    and role into the [`raw`] types on its own, so one malformed entry does not hide the
-//!    others; each file's tree is dropped once its declarations are collected, before the
-//!    next file is read;
+//!    and role into the [`written`] types (the file as written, not yet validated) on its own,
+//!    so one malformed entry does not hide the others; each file's tree is dropped once its
+//!    declarations are collected, before the next file is read;
 //! 3. `validate` checks what the declarations mean (names resolve, nothing is declared twice,
 //!    role values are allowed) and builds the model ([`Config`]);
 //! 4. every problem found along the way is a [`Diagnostic`] pointing into the file; they are
@@ -27,7 +27,6 @@ mod managed;
 mod meaning;
 pub(crate) mod model;
 mod node;
-pub mod raw;
 mod redact;
 pub mod reformat;
 mod source;
@@ -35,6 +34,7 @@ mod spanned;
 mod suggest;
 mod unexpanded;
 mod validate;
+pub mod written;
 mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -129,7 +129,7 @@ fn load_files(
 /// The JSON Schema of the config format, as committed at `schema/scimform.schema.json`.
 #[must_use]
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(raw::RawFile);
+    let schema = schemars::schema_for!(written::RawFile);
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     text.push('\n');
     text
@@ -139,7 +139,7 @@ pub fn json_schema() -> String {
 mod tests {
     use std::path::Path;
 
-    use super::raw::RawFile;
+    use super::written::RawFile;
     use super::{Errors, Sources, load};
 
     /// The loader reads the top level key by key; `RawFile`, which the schema is generated

@@ -20,8 +20,8 @@ use super::diagnostic::Diagnostic;
 use super::interpolate::{self, Template};
 use super::load::FileRefusal;
 use super::managed::Managed;
-pub use super::raw::{Deprovision, Preset};
 use super::source::{SourceFile, Span};
+pub use super::written::{Deprovision, Preset};
 
 /// A validated config: providers, users, groups and role assignments.
 #[derive(Debug)]

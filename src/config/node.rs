@@ -19,7 +19,7 @@ use serde::de::{
 use super::source::Span;
 use super::spanned::SPANNED_MARKER;
 
-/// One YAML node and the place in its file it was written. Strings written as they read
+/// One YAML node and its span: where in its file it was written. Strings written as they read
 /// (plain, or quoted without escapes) borrow the file's text `'a`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node<'a> {

@@ -18,13 +18,13 @@ use super::model::{
     Name, OtherAttributes, Provider, RequestLimits, RoleAssignment, RoleDefinition,
     SpannedTemplate, TokenSource, User, UserKey, insecure_http, key_text, parse_endpoint,
 };
-use super::raw::{
-    Preset, RawExtensions, RawGroup, RawLimits, RawMultiValue, RawName, RawProvider, RawRetry,
-    RawRoleAssignment, RawRoleDefinition, RawUser,
-};
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
 use super::suggest::{Suggestions, closest};
+use super::written::{
+    Preset, RawExtensions, RawGroup, RawLimits, RawMultiValue, RawName, RawProvider, RawRetry,
+    RawRoleAssignment, RawRoleDefinition, RawUser,
+};
 
 pub(crate) fn build(
     declarations: Declarations,

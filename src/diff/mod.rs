@@ -668,14 +668,14 @@ fn match_objects<'a, T>(
     external_id: impl Fn(&'a T) -> Option<&'a str>,
 ) -> Vec<Option<usize>> {
     // Where each of the config's objects is among the declared ones, if it is.
-    let mut place = vec![None; count];
+    let mut declared_at = vec![None; count];
     for (at, (index, _)) in declared.iter().enumerate() {
-        place[*index] = Some(at);
+        declared_at[*index] = Some(at);
     }
     let mut matches: Vec<Option<usize>> = vec![None; declared.len()];
     let mut taken = vec![false; live.len()];
     for (i, object) in live.iter().enumerate() {
-        if let Some(at) = config_index(&key_text(key(object))).and_then(|index| place[index])
+        if let Some(at) = config_index(&key_text(key(object))).and_then(|index| declared_at[index])
             && matches[at].is_none()
         {
             matches[at] = Some(i);

@@ -103,7 +103,7 @@ fn load(base_url: &str, rest: &str) -> Config {
 async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
     let provider = &config.providers()[0];
     let capabilities = client.capabilities().await.unwrap();
-    let wanted = scimform::planner::wanted(config, provider);
+    let wanted = scimform::make_plan::wanted(config, provider);
     let live = state::read(client, &capabilities, &wanted).await.unwrap();
     let (ops, unmanaged) = scimform::diff::diff(
         config,
@@ -234,7 +234,7 @@ async fn apply_through_faults(server: Server, bulk: bool) {
                 .unwrap_or(0x5C1_F0E3),
             throttle: 0.15,
             reset: 0.1,
-            drop_answer: 0.15,
+            drop_response: 0.15,
             max_in_a_row: 2,
         },
     )
@@ -249,7 +249,7 @@ async fn apply_through_faults(server: Server, bulk: bool) {
     assert_eq!(report.entries.len(), planned.ops.len());
     let stats = &proxy.stats;
     assert!(FaultStats::get(&stats.throttled) > 0);
-    assert!(FaultStats::get(&stats.answers_dropped) > 0);
+    assert!(FaultStats::get(&stats.responses_dropped) > 0);
     let counts = report.counts();
     assert!(counts.adopted > 0, "a lost create was adopted: {report:#?}");
     if !bulk {

@@ -220,7 +220,7 @@ fn apply_prints_a_line_per_object_with_its_id_and_status() {
 async fn refusing(serve: &Serve) -> Rewriter {
     let echoed = serve.token.clone();
     let refused_once = std::sync::atomic::AtomicBool::new(false);
-    Rewriter::answering(&serve.base, str::to_owned, move |exchange| {
+    Rewriter::editing_responses(&serve.base, str::to_owned, move |exchange| {
         // The first write to ada is refused for a moment: it is sent again.
         if *exchange.method == Method::PATCH
             && !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst)

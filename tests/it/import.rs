@@ -561,7 +561,7 @@ async fn what_cannot_be_written_exactly_is_a_warning() {
     );
 }
 
-/// Every `displayName` of "Beta" in a JSON answer, made "Alpha".
+/// Every `displayName` of "Beta" in a JSON response, made "Alpha".
 fn rename_beta(value: &mut Value) {
     match value {
         Value::Object(map) => {

@@ -170,7 +170,7 @@ async fn ignored_start_index(on: On) {
     let ids = seed_users(&upstream).await;
     upstream.group("Owners", &[&ids[3], &ids[27]]).await;
     // Every page asked for is answered with the first.
-    let proxy = Rewriter::answering(
+    let proxy = Rewriter::editing_responses(
         upstream.base(),
         |pq| {
             edit_query(pq, |query| {
@@ -279,7 +279,7 @@ async fn ignored_filters_too(on: On) {
     let upstream = Upstream::start(on);
     seed_users(&upstream).await;
     // Every page is the first, and a lookup by filter answers the whole first page.
-    let proxy = Rewriter::answering(
+    let proxy = Rewriter::editing_responses(
         upstream.base(),
         |pq| {
             edit_query(pq, |query| {
@@ -321,12 +321,12 @@ async fn a_server_that_ignores_filters_too_is_an_error_not_a_create_on_scim2_ser
     ignored_filters_too(On::Peer).await;
 }
 
-/// A way of paging badly: the request sent upstream, the answer changed, and the check the
+/// A way of paging badly: the request sent upstream, the response changed, and the check the
 /// listing fails with the start of what it reports.
 struct BadPaging {
     name: &'static str,
     on_request: fn(&str) -> String,
-    on_answer: fn(&mut Exchange<'_>),
+    on_response: fn(&mut Exchange<'_>),
     check: &'static str,
     detail: &'static str,
     /// The most list requests before reading stops.
@@ -346,7 +346,7 @@ const BAD_PAGING: [BadPaging; 5] = [
                 }
             })
         },
-        on_answer: |exchange| {
+        on_response: |exchange| {
             if is_user_list(exchange)
                 && let Some(list) = exchange.body.as_object_mut()
             {
@@ -369,7 +369,7 @@ const BAD_PAGING: [BadPaging; 5] = [
                 }
             })
         },
-        on_answer: |exchange| {
+        on_response: |exchange| {
             if is_user_list(exchange)
                 && let Some(list) = exchange.body.as_object_mut()
             {
@@ -385,7 +385,7 @@ const BAD_PAGING: [BadPaging; 5] = [
     BadPaging {
         name: "pages that never end: each claims one more page",
         on_request: |pq| edit_query(pq, |query| clamp(query)),
-        on_answer: |exchange| {
+        on_response: |exchange| {
             if is_user_list(exchange) {
                 let start: usize = exchange.param("startIndex").unwrap().parse().unwrap();
                 exchange.body["totalResults"] = json!(start + 2 * PAGE - 1);
@@ -399,7 +399,7 @@ const BAD_PAGING: [BadPaging; 5] = [
     BadPaging {
         name: "a totalResults of 10^12",
         on_request: |pq| edit_query(pq, |query| clamp(query)),
-        on_answer: |exchange| {
+        on_response: |exchange| {
             if is_user_list(exchange) {
                 exchange.body["totalResults"] = json!(1_000_000_000_000_u64);
             }
@@ -412,7 +412,7 @@ const BAD_PAGING: [BadPaging; 5] = [
     BadPaging {
         name: "a totalResults of 2^64-1",
         on_request: |pq| edit_query(pq, |query| clamp(query)),
-        on_answer: |exchange| {
+        on_response: |exchange| {
             if is_user_list(exchange) {
                 exchange.body["totalResults"] = json!(u64::MAX);
             }
@@ -428,7 +428,8 @@ async fn bad_paging(on: On) {
     seed_users(&upstream).await;
     let token = upstream.token();
     for case in BAD_PAGING {
-        let proxy = Rewriter::answering(upstream.base(), case.on_request, case.on_answer).await;
+        let proxy =
+            Rewriter::editing_responses(upstream.base(), case.on_request, case.on_response).await;
         let dir = tempfile::tempdir().unwrap();
         let rest = declared_users();
 
@@ -572,7 +573,7 @@ async fn seed_hidden(upstream: &Upstream) -> (String, String, String) {
 async fn hidden_members_converge(on: On) {
     let upstream = Upstream::start(on);
     let (ada, bob, owners) = seed_hidden(&upstream).await;
-    let proxy = Rewriter::answering(upstream.base(), str::to_owned, aws_like).await;
+    let proxy = Rewriter::editing_responses(upstream.base(), str::to_owned, aws_like).await;
     let token = upstream.token();
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &proxy.base_url, "", HIDDEN);
@@ -689,7 +690,8 @@ async fn hidden_members_are_read_per_user_and_converge_on_scim2_server() {
 async fn unreadable_members_are_refused(on: On) {
     let upstream = Upstream::start(on);
     seed_hidden(&upstream).await;
-    let proxy = Rewriter::answering(upstream.base(), str::to_owned, hiding_everything).await;
+    let proxy =
+        Rewriter::editing_responses(upstream.base(), str::to_owned, hiding_everything).await;
     let token = upstream.token();
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &proxy.base_url, "", HIDDEN);

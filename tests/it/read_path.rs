@@ -68,7 +68,7 @@ async fn scim(config: &Path, token: &str, args: &[&str]) -> Run {
 }
 
 /// Plans and applies 30 users and two groups through a link that fails a quarter of all
-/// requests (throttled, reset, or for writes, answered but the answer lost), then checks with
+/// requests (throttled, reset, or for writes, answered but the response lost), then checks with
 /// a direct plan that the server converged.
 async fn a_lossy_link_is_crossed_in_one_run(server: Server) {
     let proxy = FaultProxy::start(
@@ -77,7 +77,7 @@ async fn a_lossy_link_is_crossed_in_one_run(server: Server) {
             seed: 12,
             throttle: 0.12,
             reset: 0.13,
-            drop_answer: 0.08,
+            drop_response: 0.08,
             max_in_a_row: 4,
         },
     )
@@ -117,7 +117,7 @@ async fn a_lossy_link_is_crossed_in_one_run(server: Server) {
     );
     let faults = FaultStats::get(&proxy.stats.throttled)
         + FaultStats::get(&proxy.stats.reset)
-        + FaultStats::get(&proxy.stats.answers_dropped);
+        + FaultStats::get(&proxy.stats.responses_dropped);
     assert!(faults >= 10, "faults were injected: {:?}", proxy.stats);
 
     // Import and doctor read through the same link.

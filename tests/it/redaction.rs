@@ -62,7 +62,7 @@ async fn a_token_echoed_in_a_read_error_is_redacted() {
     let serve = Serve::start();
     let token = serve.token.clone();
     let echoed = token.clone();
-    let proxy = Rewriter::answering(&serve.base, str::to_owned, move |exchange| {
+    let proxy = Rewriter::editing_responses(&serve.base, str::to_owned, move |exchange| {
         if exchange.path.ends_with("/Users") {
             exchange.status = 400;
             *exchange.body = echo(&echoed);
@@ -86,7 +86,7 @@ async fn a_token_echoed_in_a_write_error_is_redacted() {
     let serve = Serve::start();
     let token = serve.token.clone();
     let echoed = token.clone();
-    let proxy = Rewriter::answering(&serve.base, str::to_owned, move |exchange| {
+    let proxy = Rewriter::editing_responses(&serve.base, str::to_owned, move |exchange| {
         if *exchange.method == Method::POST {
             exchange.status = 400;
             *exchange.body = echo(&echoed);

@@ -222,7 +222,7 @@ async fn a_saved_plan_is_refused_by_a_different_server_at_the_same_url() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_without_resource_types_still_binds_its_plans() {
     let upstream = Serve::start();
-    let proxy = Rewriter::answering(&upstream.base, str::to_owned, |exchange| {
+    let proxy = Rewriter::editing_responses(&upstream.base, str::to_owned, |exchange| {
         if exchange.path.ends_with("/ResourceTypes") {
             exchange.status = 404;
             *exchange.body = json!({

@@ -58,7 +58,7 @@ fn schema_and_loader_agree_on_top_level_keys() {
         .keys()
         .map(String::as_str)
         .collect();
-    let mut in_loader = scimform::config::raw::TOP_LEVEL_KEYS.to_vec();
+    let mut in_loader = scimform::config::written::TOP_LEVEL_KEYS.to_vec();
     in_schema.sort_unstable();
     in_loader.sort_unstable();
     assert_eq!(in_schema, in_loader);

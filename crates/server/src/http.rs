@@ -288,7 +288,7 @@ async fn read_json(
 }
 
 /// How much of an oversized body is still read, and thrown away, before the 413 is sent: a
-/// client that is still sending when the answer comes and the connection closes sees a reset,
+/// client that is still sending when the response comes and the connection closes sees a reset,
 /// not the 413. Beyond this the connection is given up.
 const DRAIN_FACTOR: usize = 8;
 

@@ -228,18 +228,18 @@ async fn a_reverse_chained_bulk_of_max_operations_runs_and_lets_other_writes_in(
     let n = usize::try_from(n).unwrap();
 
     // Two clients create groups one by one from before the bulk is sent until it is answered.
-    let bulk_answered = Arc::new(AtomicBool::new(false));
+    let bulk_responded = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicUsize::new(0));
     let writers: Vec<_> = (0..2)
         .map(|w| {
-            let (serve, bulk_answered, written) = (
+            let (serve, bulk_responded, written) = (
                 Arc::clone(&serve),
-                Arc::clone(&bulk_answered),
+                Arc::clone(&bulk_responded),
                 Arc::clone(&written),
             );
             tokio::spawn(async move {
                 let mut k = 0;
-                while !bulk_answered.load(Ordering::SeqCst) {
+                while !bulk_responded.load(Ordering::SeqCst) {
                     serve.group(&format!("writer {w} {k}"), &[]).await;
                     written.fetch_add(1, Ordering::SeqCst);
                     k += 1;
@@ -251,7 +251,7 @@ async fn a_reverse_chained_bulk_of_max_operations_runs_and_lets_other_writes_in(
         tokio::task::yield_now().await;
     }
     let a = serve.post("/Bulk", reverse_chain(n)).await;
-    bulk_answered.store(true, Ordering::SeqCst);
+    bulk_responded.store(true, Ordering::SeqCst);
     for writer in writers {
         writer.await.unwrap();
     }

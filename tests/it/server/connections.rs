@@ -81,9 +81,9 @@ async fn stalled_connections_leave_room_for_authenticated_requests() {
         stalled.push(stream);
     }
 
-    let answer = tokio::time::timeout(HANG_GUARD, serve.get("/Users")).await;
-    let answer = answer.expect("an authenticated request is answered while 1,100 are stalled");
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let response = tokio::time::timeout(HANG_GUARD, serve.get("/Users")).await;
+    let response = response.expect("an authenticated request is answered while 1,100 are stalled");
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     let created = tokio::time::timeout(HANG_GUARD, serve.user("ada"))
         .await
         .expect("and so is a write");

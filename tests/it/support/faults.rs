@@ -3,7 +3,7 @@
 //! It listens on an ephemeral loopback port and forwards each request to the server over a
 //! fresh connection, one request per connection. Before forwarding, it may answer 503 or 429
 //! itself with `Retry-After: 0` or `1`, or reset the connection; after forwarding a write, it
-//! may drop the server's answer (a reset), or hold the connection until the client gives up.
+//! may drop the server's response (a reset), or hold the connection until the client gives up.
 //! Which of these happens is drawn from a seeded random source, after a short script that
 //! makes sure every kind of fault is met at least once in a run. At most `max_in_a_row`
 //! faults are injected one after another, so a client with a few retries always gets through.
@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// The largest request or answer the proxy handles.
+/// The largest request or response the proxy handles.
 const MAX_MESSAGE: usize = 4 << 20;
 
 /// How long a stalled connection is held before it is closed.
@@ -30,7 +30,7 @@ pub struct FaultRates {
     /// A reset before forwarding.
     pub reset: f64,
     /// For writes: forward, then reset instead of answering.
-    pub drop_answer: f64,
+    pub drop_response: f64,
     pub max_in_a_row: u32,
 }
 
@@ -39,7 +39,7 @@ pub struct FaultRates {
 pub struct FaultStats {
     pub throttled: AtomicUsize,
     pub reset: AtomicUsize,
-    pub answers_dropped: AtomicUsize,
+    pub responses_dropped: AtomicUsize,
     pub stalled: AtomicUsize,
     pub forwarded: AtomicUsize,
 }
@@ -145,7 +145,7 @@ impl Decider {
             }
         } else if roll < rates.throttle + rates.reset {
             Fault::Reset
-        } else if write && roll < rates.throttle + rates.reset + rates.drop_answer {
+        } else if write && roll < rates.throttle + rates.reset + rates.drop_response {
             Fault::DropAnswer
         } else {
             Fault::Pass
@@ -225,12 +225,12 @@ async fn serve(
             let body = format!(
                 r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"{status}","detail":"injected"}}"#
             );
-            let answer = format!(
+            let response = format!(
                 "HTTP/1.1 {status} {reason}\r\nRetry-After: {retry_after}\r\nContent-Type: \
                  application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
-            client.write_all(answer.as_bytes()).await?;
+            client.write_all(response.as_bytes()).await?;
             client.shutdown().await
         }
         Fault::Reset => {
@@ -240,11 +240,11 @@ async fn serve(
             Ok(())
         }
         Fault::DropAnswer | Fault::Stall | Fault::Pass => {
-            let answer = forward(upstream, &request).await?;
+            let response = forward(upstream, &request).await?;
             stats.forwarded.fetch_add(1, Ordering::Relaxed);
             match fault {
                 Fault::DropAnswer => {
-                    stats.answers_dropped.fetch_add(1, Ordering::Relaxed);
+                    stats.responses_dropped.fetch_add(1, Ordering::Relaxed);
                     client.set_zero_linger()?;
                     drop(client);
                     Ok(())
@@ -257,7 +257,7 @@ async fn serve(
                     Ok(())
                 }
                 _ => {
-                    client.write_all(&answer).await?;
+                    client.write_all(&response).await?;
                     client.shutdown().await
                 }
             }
@@ -271,7 +271,7 @@ struct Message {
     body: Vec<u8>,
 }
 
-/// Reads one message. A request's body is as long as its `Content-Length`; an answer is read
+/// Reads one message. A request's body is as long as its `Content-Length`; a response is read
 /// to the end of the connection (the proxy asks for `Connection: close`).
 async fn read_message(stream: &mut TcpStream, request: bool) -> std::io::Result<Option<Message>> {
     let mut buffer = Vec::new();
@@ -315,18 +315,18 @@ async fn read_message(stream: &mut TcpStream, request: bool) -> std::io::Result<
     Ok(Some(Message { head, body }))
 }
 
-/// Sends `request` to the server on a new connection and returns its whole answer, rewritten
+/// Sends `request` to the server on a new connection and returns its whole response, rewritten
 /// to close the client's connection after it.
 async fn forward(upstream: &str, request: &Message) -> std::io::Result<Vec<u8>> {
     let mut server = TcpStream::connect(upstream).await?;
     let mut out = close_connection(&request.head).into_bytes();
     out.extend_from_slice(&request.body);
     server.write_all(&out).await?;
-    let answer = read_message(&mut server, false)
+    let response = read_message(&mut server, false)
         .await?
         .ok_or_else(|| std::io::Error::other("the server closed without answering"))?;
-    let mut bytes = close_connection(&answer.head).into_bytes();
-    bytes.extend_from_slice(&answer.body);
+    let mut bytes = close_connection(&response.head).into_bytes();
+    bytes.extend_from_slice(&response.body);
     Ok(bytes)
 }
 

@@ -173,16 +173,16 @@ async fn forward(
             request = request.header(name, value.as_bytes());
         }
     }
-    let Ok(answer) = request.send().await else {
+    let Ok(upstream_response) = request.send().await else {
         return error(StatusCode::BAD_GATEWAY, None);
     };
     proxy.stats.forwarded.fetch_add(1, Ordering::Relaxed);
-    let mut response = Response::builder().status(answer.status().as_u16());
-    for (name, value) in answer.headers() {
+    let mut response = Response::builder().status(upstream_response.status().as_u16());
+    for (name, value) in upstream_response.headers() {
         if name != "content-length" && name != "transfer-encoding" {
             response = response.header(name.as_str(), value.as_bytes());
         }
     }
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let bytes = upstream_response.bytes().await.unwrap_or_default();
     response.body(Body::from(bytes)).expect("a response")
 }

@@ -152,7 +152,7 @@ fn free_port() -> u16 {
 }
 
 impl PeerServer {
-    /// Sends one authorized request to the peer and returns the JSON answer (`Null` when
+    /// Sends one authorized request to the peer and returns the JSON response (`Null` when
     /// empty); panics on an error status, since seeding must not fail.
     pub async fn call(
         &self,
@@ -226,8 +226,8 @@ impl PeerServer {
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
                 "Operations": operations,
             });
-            let answer = self.call(reqwest::Method::POST, "/Bulk", Some(body)).await;
-            let failed: Vec<&serde_json::Value> = answer["Operations"]
+            let response = self.call(reqwest::Method::POST, "/Bulk", Some(body)).await;
+            let failed: Vec<&serde_json::Value> = response["Operations"]
                 .as_array()
                 .expect("a BulkResponse")
                 .iter()

@@ -1,7 +1,7 @@
 //! A rewriting HTTP proxy for reproducing what some real servers do and the test peers do not:
 //! clamp `count`, ignore `startIndex`, leave `members` out of groups, or report a
 //! `totalResults` they cannot list. It forwards every request to the upstream server and lets
-//! the test change the request's path and query, and the answer's status and JSON body. It
+//! the test change the request's path and query, and the response's status and JSON body. It
 //! keeps a log of the requests it received.
 
 use std::fmt::Write as _;
@@ -18,8 +18,8 @@ use serde_json::Value;
 const RAW_OPEN: &str = "\"<<raw:";
 const RAW_CLOSE: &str = ">>\"";
 
-/// A JSON value that stands for `text` written as is, for answers no JSON tree can hold (a
-/// number such as `1e400`, say): the proxy writes `text` where this value is.
+/// A JSON value that stands for `text` written as is, for a number that overflows f64
+/// (`1e400`, say): the proxy writes `text` where this value is.
 pub fn raw_json(text: &str) -> Value {
     Value::String(format!("<<raw:{text}>>"))
 }
@@ -40,7 +40,7 @@ fn write_raw(json: &str) -> String {
     out
 }
 
-/// A JSON answer on its way back through the proxy, for a test to change.
+/// A JSON response on its way back through the proxy, for a test to change.
 pub struct Exchange<'a> {
     pub method: &'a Method,
     /// The path the client asked for.
@@ -63,15 +63,15 @@ impl Exchange<'_> {
 }
 
 type OnRequest = dyn Fn(&str) -> String + Send + Sync;
-type OnAnswer = dyn Fn(&mut Exchange<'_>) + Send + Sync;
-/// Answers a request in the proxy's place, from its method and path-and-query.
+type OnResponse = dyn Fn(&mut Exchange<'_>) + Send + Sync;
+/// Responds to a request in the proxy's place, from its method and path-and-query.
 type Intercept = dyn Fn(&Method, &str) -> Option<Response> + Send + Sync;
 
 struct Proxy {
     upstream: String,
     client: reqwest::Client,
     on_request: Box<OnRequest>,
-    on_answer: Box<OnAnswer>,
+    on_response: Box<OnResponse>,
     /// Asked first: a request it answers is not forwarded.
     intercept: Option<Box<Intercept>>,
     /// When set, an `Authorization` header with another scheme is not forwarded, as a server
@@ -108,19 +108,19 @@ pub fn edit_query(path_and_query: &str, edit: impl FnOnce(&mut Vec<(String, Stri
 
 impl Rewriter {
     /// Proxies `upstream` (a base URL ending in `/scim/v2`). `on_request` maps the
-    /// path-and-query sent upstream; `on_response` edits JSON answers in place.
+    /// path-and-query sent upstream; `on_response` edits JSON responses in place.
     pub async fn start(
         upstream: &str,
         on_request: impl Fn(&str) -> String + Send + Sync + 'static,
         on_response: impl Fn(&Method, &str, &mut Value) + Send + Sync + 'static,
     ) -> Self {
-        let on_answer = move |exchange: &mut Exchange<'_>| {
+        let on_exchange = move |exchange: &mut Exchange<'_>| {
             on_response(exchange.method, exchange.path, exchange.body);
         };
         Self::launch(
             upstream,
             Box::new(on_request),
-            Box::new(on_answer),
+            Box::new(on_exchange),
             None,
             None,
         )
@@ -145,16 +145,16 @@ impl Rewriter {
     }
 
     /// Proxies `upstream`, `on_request` mapping the path-and-query sent upstream and
-    /// `on_answer` changing each JSON answer's status and body, knowing the client's query.
-    pub async fn answering(
+    /// `on_response` changing each JSON response's status and body, knowing the client's query.
+    pub async fn editing_responses(
         upstream: &str,
         on_request: impl Fn(&str) -> String + Send + Sync + 'static,
-        on_answer: impl Fn(&mut Exchange<'_>) + Send + Sync + 'static,
+        on_response: impl Fn(&mut Exchange<'_>) + Send + Sync + 'static,
     ) -> Self {
         Self::launch(
             upstream,
             Box::new(on_request),
-            Box::new(on_answer),
+            Box::new(on_response),
             None,
             None,
         )
@@ -182,7 +182,7 @@ impl Rewriter {
     async fn launch(
         upstream: &str,
         on_request: Box<OnRequest>,
-        on_answer: Box<OnAnswer>,
+        on_response: Box<OnResponse>,
         intercept: Option<Box<Intercept>>,
         only_scheme: Option<&'static str>,
     ) -> Self {
@@ -198,7 +198,7 @@ impl Rewriter {
             upstream: origin,
             client: reqwest::Client::new(),
             on_request,
-            on_answer,
+            on_response,
             intercept,
             only_scheme,
             log: Arc::clone(&log),
@@ -237,12 +237,12 @@ async fn forward(
         let _ = write!(logged, "{}{key}={value}", if i == 0 { '?' } else { '&' });
     }
     proxy.log.lock().unwrap().push(logged);
-    if let Some(answer) = proxy
+    if let Some(response) = proxy
         .intercept
         .as_ref()
         .and_then(|i| i(&method, &path_and_query))
     {
-        return answer;
+        return response;
     }
     let sent = (proxy.on_request)(&path_and_query);
     let mut request = proxy
@@ -270,15 +270,15 @@ async fn forward(
             }
         }
     }
-    let Ok(answer) = request.send().await else {
+    let Ok(response) = request.send().await else {
         return Response::builder()
             .status(StatusCode::BAD_GATEWAY)
             .body(Body::empty())
             .expect("a response");
     };
-    let mut status = answer.status().as_u16();
-    let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap_or_default();
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut json) => {
             let mut exchange = Exchange {
@@ -288,7 +288,7 @@ async fn forward(
                 status,
                 body: &mut json,
             };
-            (proxy.on_answer)(&mut exchange);
+            (proxy.on_response)(&mut exchange);
             status = exchange.status;
             write_raw(&json.to_string()).into_bytes()
         }

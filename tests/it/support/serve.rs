@@ -169,7 +169,7 @@ impl Serve {
             .header("Authorization", format!("Bearer {}", self.token))
     }
 
-    /// Sends a request and decodes the answer.
+    /// Sends a request and decodes the response.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("the server answers");
         let status = response.status();

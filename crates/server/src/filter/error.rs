@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A filter or PATCH path that could not be accepted. Its message says why and, when the input
-/// is at fault at a particular place, at which character (counted from 0).
+/// is at fault at a particular character, its offset (counted from 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {
     kind: FilterErrorKind,

@@ -4,6 +4,9 @@
 //! values a provider allows, well-formed emails) is decided in `validate`. They are
 //! also the source of the JSON Schema (`scimform schema`), so their doc comments are what
 //! editors show, and every struct denies unknown keys.
+//!
+//! `written` pairs with `model`: the config as written, then the config as validated. The
+//! `Raw` prefix of the types says the same: not yet validated.
 
 use std::fmt;
 

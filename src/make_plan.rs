@@ -1,5 +1,10 @@
-//! Computing a [`Plan`]: for each provider, connect, read what the server holds, diff it
+//! Making a [`Plan`]: for each provider, connect, read what the server holds, diff it
 //! against the config. The reads are the only I/O; the diff itself is pure ([`crate::diff`]).
+//!
+//! Three things share the word "plan": [`crate::plan`] is the plan as a value, this module
+//! makes one, and [`crate::cmd::plan`] is the command that prints it. The name says the verb:
+//! not `refresh`, since it diffs as well as reads, and not `reconcile`, since it writes
+//! nothing; writing is [`crate::apply`].
 
 use reqwest::Method;
 use scim::ResourceKind;
