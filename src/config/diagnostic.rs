@@ -24,6 +24,8 @@ struct Inner {
     help: Option<String>,
     source: Option<NamedSource<Snippets>>,
     location: Option<String>,
+    /// The file (as its name is shown), line and column the error is about.
+    position: Option<(String, usize, usize)>,
     labels: Vec<(Span, String)>,
 }
 
@@ -35,6 +37,7 @@ impl Diagnostic {
             help: None,
             source: None,
             location: None,
+            position: None,
             labels: Vec::new(),
         }))
     }
@@ -50,6 +53,8 @@ impl Diagnostic {
     pub fn at_in(mut self, file: &Arc<SourceFile>, span: Span, label: impl Into<String>) -> Self {
         self.0.source = Some(NamedSource::new(file.name(), Snippets(Arc::clone(file))));
         self.0.location = Some(file.location(span.start()));
+        let (line, column) = file.line_col(span.start());
+        self.0.position = Some((file.name().to_owned(), line, column));
         self.0.labels.insert(0, (span, label.into()));
         self
     }
@@ -100,6 +105,74 @@ impl Diagnostic {
     pub fn location(&self) -> Option<&str> {
         self.0.location.as_deref()
     }
+
+    /// What to do about it, if anything is said.
+    #[must_use]
+    pub fn help_text(&self) -> Option<&str> {
+        self.0.help.as_deref()
+    }
+
+    /// The file (its name as shown), 1-based line and column the error is about, if any.
+    #[must_use]
+    pub fn position(&self) -> Option<(&str, usize, usize)> {
+        self.0
+            .position
+            .as_ref()
+            .map(|(file, line, column)| (file.as_str(), *line, *column))
+    }
+
+    /// The error as JSON: `message`, and `file`, `line`, `column` and `help` where known.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        object.insert("message".into(), self.0.message.clone().into());
+        if let Some((file, line, column)) = self.position() {
+            object.insert("file".into(), file.into());
+            object.insert("line".into(), line.into());
+            object.insert("column".into(), column.into());
+        }
+        if let Some(help) = &self.0.help {
+            object.insert("help".into(), help.clone().into());
+        }
+        serde_json::Value::Object(object)
+    }
+
+    /// The error as a GitHub Actions workflow command (`::error file=…,line=…,col=…::…`), which
+    /// GitHub shows on the line of the pull request's diff it names. One line, whatever the
+    /// message holds.
+    #[must_use]
+    pub fn to_github_annotation(&self) -> String {
+        let mut text = self.0.message.clone();
+        if let Some(help) = &self.0.help {
+            text.push_str("\nhelp: ");
+            text.push_str(help);
+        }
+        let text = escape_github(&text, false).replace("\\n", "%0A");
+        match self.position() {
+            Some((file, line, column)) => format!(
+                "::error file={},line={line},col={column},title=scimform::{text}",
+                escape_github(file, true)
+            ),
+            None => format!("::error title=scimform::{text}"),
+        }
+    }
+}
+
+/// Escapes `text` for a workflow command: its data (`%`, CR, LF), and for a property value
+/// also `:` and `,`.
+fn escape_github(text: &str, property: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            ':' if property => out.push_str("%3A"),
+            ',' if property => out.push_str("%2C"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl fmt::Display for Diagnostic {
