@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use super::plan::resolve_targets;
-use super::{fail, load_config, load_config_at, print_stdout, read_saved_plan, report_diagnostics};
+use super::{Error, load_config, load_config_at, print_stdout, read_saved_plan};
 use crate::apply::{self, ExecOptions, PreconditionError, Progress};
 use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
@@ -18,37 +17,27 @@ use crate::planner::{self, Planned};
 use crate::render::{self, Format};
 use crate::report::{AuditLine, Entry, Report};
 
-pub fn run(args: &ApplyArgs) -> ExitCode {
+pub fn run(args: &ApplyArgs) -> Result<(), Error> {
     args.log.init();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let Some(path) = &args.plan else {
-        return match load_config(&args.config) {
-            Ok(config) => runtime.block_on(plan_and_apply(args, &config)),
-            Err(code) => code,
-        };
+        let config = load_config(&args.config)?;
+        return runtime.block_on(plan_and_apply(args, &config));
     };
-    let plan = match read_saved_plan(path) {
-        Ok(plan) => plan,
-        Err(code) => return code,
-    };
-    let config_path = match saved_config_path(args, path, &plan) {
-        Ok(config_path) => config_path,
-        Err(code) => return code,
-    };
-    match load_config_at(&config_path, &args.config) {
-        Ok(config) => runtime.block_on(apply_saved(args, &config, &config_path, &plan)),
-        Err(code) => code,
-    }
+    let plan = read_saved_plan(path)?;
+    let config_path = saved_config_path(args, path, &plan)?;
+    let config = load_config_at(&config_path, &args.config)?;
+    runtime.block_on(apply_saved(args, &config, &config_path, &plan))
 }
 
 /// The config a saved plan is checked against and applied with: `-f`, or else the one the plan
 /// was made from, which it records relative to its own folder.
-fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<PathBuf, ExitCode> {
+fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<PathBuf, Error> {
     if let Some(file) = &args.config.file {
         return Ok(file.clone());
     }
     let Some(recorded) = &plan.config_path else {
-        return Err(fail(format!(
+        return Err(Error::msg(format!(
             "{} does not record the config it was made from (it was not saved by `plan --out`); \
              pass the config with -f PATH",
             plan_path.display()
@@ -57,7 +46,7 @@ fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<
     let path = plan_path.parent().unwrap_or(Path::new("")).join(recorded);
     // Canonical, so that messages name the config plainly rather than `plans/../repo`.
     std::fs::canonicalize(&path).map_err(|e| {
-        fail(format!(
+        Error::msg(format!(
             "the plan was made from the config at {}, which is not there ({e}); pass the \
              config with -f PATH",
             path.display()
@@ -66,15 +55,12 @@ fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<
 }
 
 /// `apply -f CONFIG`: plan, print, confirm, execute.
-async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
-    let targets = match resolve_targets(
+async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> Result<(), Error> {
+    let targets = resolve_targets(
         config,
         args.provider.as_deref(),
         args.config.allow_insecure_http,
-    ) {
-        Ok(targets) => targets,
-        Err(code) => return code,
-    };
+    )?;
     let options = Options {
         allow_mass_delete: args.allow_mass_delete,
     };
@@ -111,40 +97,40 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
                 {
                     let _ = print_stdout(&text);
                 }
-                return fail(reason);
+                return Err(Error::Message(reason));
             }
             Err(error) => {
                 close(sessions).await;
-                return fail(error);
+                return Err(error.into());
             }
         }
     }
     let plan = planner::assemble(config, plans);
     if !args.quiet {
-        let code = print_stdout(&render::render(
+        let printed = print_stdout(&render::render(
             &plan,
             Format::Text,
             render::color_for_stdout(),
         ));
-        if code != ExitCode::SUCCESS {
+        if printed.is_err() {
             close(sessions).await;
-            return code;
+            return printed;
         }
     }
     if plan.is_empty() {
         close(sessions).await;
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     if !args.auto_approve {
         match confirm() {
             Ok(true) => {}
             Ok(false) => {
                 close(sessions).await;
-                return fail("apply cancelled: nothing was changed");
+                return Err(Error::msg("apply cancelled: nothing was changed"));
             }
             Err(message) => {
                 close(sessions).await;
-                return fail(message);
+                return Err(Error::Message(message));
             }
         }
     }
@@ -221,33 +207,24 @@ async fn apply_saved(
     config: &Config,
     config_path: &Path,
     plan: &Plan,
-) -> ExitCode {
+) -> Result<(), Error> {
     if plan.config_digest != config.digest() {
-        return fail(format!(
+        return Err(Error::msg(format!(
             "stale plan: {} since the plan was made; run `scimform plan` again",
             config_changes(&plan.config_files, config.file_digests(), config_path)
-        ));
+        )));
     }
     let mut targets: Vec<(&Provider, Target)> = Vec::new();
     for provider_plan in &plan.providers {
         let Some(provider) = config.provider(&provider_plan.provider) else {
-            return fail(format!(
+            return Err(Error::msg(format!(
                 "stale plan: provider `{}` is not in the config",
                 provider_plan.provider
-            ));
+            )));
         };
-        match connect::resolve(provider, args.config.allow_insecure_http) {
-            Ok(target) => {
-                if let Err(message) = check_server_url(provider_plan, &target) {
-                    return fail(message);
-                }
-                targets.push((provider, target));
-            }
-            Err(diagnostics) => {
-                report_diagnostics(&diagnostics);
-                return ExitCode::FAILURE;
-            }
-        }
+        let target = connect::resolve(provider, args.config.allow_insecure_http)?;
+        check_server_url(provider_plan, &target).map_err(Error::Message)?;
+        targets.push((provider, target));
     }
     // The plan of each provider made again, from the config and the server as they are now.
     // The guard against mass deletion was passed when the plan was saved.
@@ -273,12 +250,12 @@ async fn apply_saved(
                 sessions.push(planned.session);
                 if let Err(message) = identified {
                     close(sessions).await;
-                    return fail(message);
+                    return Err(Error::Message(message));
                 }
             }
             Err(error) => {
                 close(sessions).await;
-                return fail(error);
+                return Err(error.into());
             }
         }
     }
@@ -295,7 +272,10 @@ async fn apply_saved(
             }
             Err(error @ PreconditionError::Read(_)) => {
                 close(sessions).await;
-                return fail(format!("provider `{}`: {error}", provider_plan.provider));
+                return Err(Error::msg(format!(
+                    "provider `{}`: {error}",
+                    provider_plan.provider
+                )));
             }
         }
     }
@@ -310,16 +290,16 @@ async fn apply_saved(
             message.push_str("\n  ");
             message.push_str(&line);
         }
-        return fail(message);
+        return Err(Error::Message(message));
     }
     for (saved, again) in plan.providers.iter().zip(&again) {
         if let Some(difference) = first_difference(saved, again) {
             close(sessions).await;
-            return fail(format!(
+            return Err(Error::msg(format!(
                 "refusing the saved plan: provider `{}`: {difference}; run `scimform plan \
                  --out` again and review it",
                 saved.provider
-            ));
+            )));
         }
     }
     execute_all(args, plan, sessions, true).await
@@ -434,14 +414,14 @@ fn first_difference(saved: &ProviderPlan, again: &ProviderPlan) -> Option<String
 }
 
 /// Executes each provider's plan over its session, prints each report, closes the sessions;
-/// exit 1 if anything was not done. A saved plan's writes carry `If-Match` where the server
+/// fails if anything was not done. A saved plan's writes carry `If-Match` where the server
 /// keeps versions.
 async fn execute_all(
     args: &ApplyArgs,
     plan: &Plan,
     sessions: Vec<Session>,
     saved: bool,
-) -> ExitCode {
+) -> Result<(), Error> {
     let mut success = true;
     for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
         let exec = ExecOptions {
@@ -454,9 +434,9 @@ async fn execute_all(
     }
     close(sessions).await;
     if success {
-        ExitCode::SUCCESS
+        Ok(())
     } else {
-        ExitCode::FAILURE
+        Err(Error::Reported)
     }
 }
 

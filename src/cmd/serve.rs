@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::ExitCode;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -13,11 +12,8 @@ use scim_server::{self as server, ServerError, auth, files};
 /// The largest token file read: a token is a line, not a document.
 const MAX_TOKEN_FILE: u64 = 4096;
 
-pub fn run(args: &ServeArgs) -> ExitCode {
-    match serve(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => super::fail(error),
-    }
+pub fn run(args: &ServeArgs) -> Result<(), super::Error> {
+    serve(args).map_err(super::Error::msg)
 }
 
 fn serve(args: &ServeArgs) -> Result<(), ServerError> {
