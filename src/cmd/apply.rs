@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::plan::resolve_targets;
-use super::{Error, load_config, load_config_at, print_stdout, read_saved_plan};
+use super::{Error, Threads, block_on, load_config, load_config_at, print_stdout, read_saved_plan};
 use crate::apply::{self, ExecOptions, PreconditionError, Progress};
 use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
@@ -19,15 +19,17 @@ use crate::report::{AuditLine, Entry, Report};
 
 pub fn run(args: &ApplyArgs) -> Result<(), Error> {
     args.log.init();
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let Some(path) = &args.plan else {
         let config = load_config(&args.config)?;
-        return runtime.block_on(plan_and_apply(args, &config));
+        return block_on(Threads::PerCore, plan_and_apply(args, &config));
     };
     let plan = read_saved_plan(path)?;
     let config_path = saved_config_path(args, path, &plan)?;
     let config = load_config_at(&config_path, &args.config)?;
-    runtime.block_on(apply_saved(args, &config, &config_path, &plan))
+    block_on(
+        Threads::PerCore,
+        apply_saved(args, &config, &config_path, &plan),
+    )
 }
 
 /// The config a saved plan is checked against and applied with: `-f`, or else the one the plan

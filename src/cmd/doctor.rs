@@ -1,7 +1,7 @@
 //! `scimform doctor`: check that a provider's server answers, accepts the token and offers
 //! what plan needs; a one-screen report on stdout, exit 1 when a check fails.
 
-use super::{Error, load_config, pick_provider, print_stdout};
+use super::{Error, Threads, block_on, load_config, pick_provider, print_stdout};
 use crate::cli::DoctorArgs;
 use crate::connect;
 use crate::doctor;
@@ -12,12 +12,9 @@ pub fn run(args: &DoctorArgs) -> Result<(), Error> {
     let config = load_config(&args.config)?;
     let provider = pick_provider(&config, args.provider.as_deref(), "doctor")?;
     let target = connect::resolve(provider, args.config.allow_insecure_http)?;
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let report = runtime.block_on(doctor::diagnose(
-        provider,
-        &target,
-        args.config.allow_insecure_http,
-    ));
+    let report = block_on(Threads::PerCore, async {
+        Ok(doctor::diagnose(provider, &target, args.config.allow_insecure_http).await)
+    })?;
     print_stdout(&report.render(render::color_for_stdout()))?;
     if report.passed() {
         Ok(())

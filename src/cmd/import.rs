@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{Error, load_config, pick_provider, print_stdout};
+use super::{Error, Threads, block_on, load_config, pick_provider, print_stdout};
 use crate::cli::ImportArgs;
 use crate::client::{Capabilities, Untrusted};
 use crate::config::{self, Config, Provider};
@@ -69,10 +69,11 @@ pub fn run(args: &ImportArgs) -> Result<(), Error> {
         return Err(Error::Message(out.refusal(&existing)));
     }
     let target = connect::resolve(provider, args.config.allow_insecure_http)?;
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let (live, capabilities) = runtime
-        .block_on(read_all(provider, &target, args.config.allow_insecure_http))
-        .map_err(Error::msg)?;
+    let (live, capabilities) = block_on(Threads::PerCore, async {
+        read_all(provider, &target, args.config.allow_insecure_http)
+            .await
+            .map_err(Error::msg)
+    })?;
 
     let block = ProviderBlock::from_config(provider, &out.dir());
     let imported = import::import(&block, &live);

@@ -94,6 +94,33 @@ impl From<crate::planner::PlanError> for Error {
     }
 }
 
+/// How many threads the runtime of [`block_on`] runs tasks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// The calling thread alone: reading a remote server is waiting on it, which one thread
+    /// does at the least cost.
+    One,
+    /// A thread per core, for work done in this process: the embedded server, `serve`.
+    PerCore,
+}
+
+/// Runs a command's asynchronous part to its end, on the process's tokio runtime. This is the
+/// one place a runtime is built; a command calls it once, after its synchronous part (loading
+/// the config) has told it how many threads it needs.
+pub fn block_on<T>(
+    threads: Threads,
+    body: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let runtime = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Threads::PerCore => tokio::runtime::Runtime::new(),
+    }
+    .map_err(|e| Error::msg(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(body)
+}
+
 /// Loads the config the arguments name; on failure, with every error.
 pub fn load_config(args: &crate::cli::ConfigArgs) -> Result<config::Config, Error> {
     load_config_at(args.path(), args)

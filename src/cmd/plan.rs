@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::{Error, Outcome, keep_until_exit, load_config, print_stdout};
+use super::{Error, Outcome, Threads, block_on, keep_until_exit, load_config, print_stdout};
 use crate::cli::PlanArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
@@ -27,17 +27,29 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, Error> {
     };
     // A plan to be saved records what identifies each server, for `apply PLAN` to check.
     let identify = args.out.is_some();
-    let (mut plan, refusals) = compute(
-        config,
-        &targets,
-        args.config.allow_insecure_http,
-        options,
-        Compute {
-            bulk: args.bulk,
-            identify,
-        },
-    )
-    .map_err(|error| Error::msg(*error))?;
+    // Reading a remote server is waiting on it: one thread does that at the least cost, and
+    // what it reads reuses the memory the config's loading freed (a second thread would get an
+    // allocator arena of its own, about 30 MB more at 100,000 users). The embedded server does
+    // its share of the work in this process, so it gets the threads to do it in parallel.
+    let threads = if targets.iter().any(|(_, target)| target.is_embedded()) {
+        Threads::PerCore
+    } else {
+        Threads::One
+    };
+    let (mut plan, refusals) = block_on(threads, async {
+        compute(
+            config,
+            &targets,
+            args.config.allow_insecure_http,
+            options,
+            Compute {
+                bulk: args.bulk,
+                identify,
+            },
+        )
+        .await
+        .map_err(|error| Error::msg(*error))
+    })?;
     if !refusals.is_empty() {
         let (plan, refusals) = keep_until_exit((plan, refusals));
         return Err(refuse(plan, refusals, args));
@@ -166,58 +178,43 @@ pub struct Compute {
 /// Plans every target, one after the other, closing each session when done. A provider plan
 /// a guard refuses is kept with the others, and the refusal returned beside the plan: the
 /// plan is shown whole, and then refused.
-pub fn compute(
+pub async fn compute(
     config: &Config,
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
     how: Compute,
 ) -> Result<(Plan, Vec<Refusal>), Box<PlanError>> {
-    // Reading a remote server is waiting on it: one thread does that at the least cost, and
-    // what it reads reuses the memory the config's loading freed (a second thread would get an
-    // allocator arena of its own, about 30 MB more at 100,000 users). The embedded server does
-    // its share of the work in this process, so it gets the threads to do it in parallel.
-    let runtime = if targets.iter().any(|(_, target)| target.is_embedded()) {
-        tokio::runtime::Runtime::new()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    }
-    .expect("a tokio runtime starts");
-    runtime.block_on(async {
-        let mut plans = Vec::new();
-        let mut refusals = Vec::new();
-        for (n, (provider, target)) in targets.iter().enumerate() {
-            let planned =
-                planner::plan_provider(config, provider, target, allow_insecure_http, options)
-                    .await;
-            let mut planned = match planned {
-                Ok(planned) => planned.with_bulk(how.bulk),
-                // A refused plan is shown, never saved: the server needs no identifying.
-                Err(PlanError::Guarded { mut plan, refusal }) => {
-                    planner::plan_bulk(&mut plan, how.bulk);
-                    plans.push(*plan);
-                    refusals.push(refusal);
-                    continue;
-                }
-                Err(error) => return Err(Box::new(error)),
-            };
-            if how.identify
-                && let Err(error) = planned.identify().await
-            {
-                planned.session.close().await;
-                return Err(Box::new(error));
+    let mut plans = Vec::new();
+    let mut refusals = Vec::new();
+    for (n, (provider, target)) in targets.iter().enumerate() {
+        let planned =
+            planner::plan_provider(config, provider, target, allow_insecure_http, options).await;
+        let mut planned = match planned {
+            Ok(planned) => planned.with_bulk(how.bulk),
+            // A refused plan is shown, never saved: the server needs no identifying.
+            Err(PlanError::Guarded { mut plan, refusal }) => {
+                planner::plan_bulk(&mut plan, how.bulk);
+                plans.push(*plan);
+                refusals.push(refusal);
+                continue;
             }
+            Err(error) => return Err(Box::new(error)),
+        };
+        if how.identify
+            && let Err(error) = planned.identify().await
+        {
             planned.session.close().await;
-            plans.push(planned.plan);
-            // Only rendering follows the last provider: its server state is freed by the exit.
-            if n + 1 == targets.len() {
-                keep_until_exit(planned.live);
-            }
+            return Err(Box::new(error));
         }
-        Ok((planner::assemble(config, plans), refusals))
-    })
+        planned.session.close().await;
+        plans.push(planned.plan);
+        // Only rendering follows the last provider: its server state is freed by the exit.
+        if n + 1 == targets.len() {
+            keep_until_exit(planned.live);
+        }
+    }
+    Ok((planner::assemble(config, plans), refusals))
 }
 
 #[cfg(test)]
