@@ -13,7 +13,7 @@ use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
 use crate::diff::Options;
 use crate::plan::{Op, Plan, ProviderPlan};
-use crate::planner::{self, Planned};
+use crate::planner::{self, OnRefusal, PlanAll, Planned, Planning};
 use crate::render::{self, Format};
 use crate::report::{AuditLine, Entry, Report};
 
@@ -63,80 +63,59 @@ async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> Result<(), Error> 
         args.provider.as_deref(),
         args.config.allow_insecure_http,
     )?;
-    let options = Options {
-        allow_mass_delete: args.allow_mass_delete,
+    let how = PlanAll {
+        allow_insecure_http: args.config.allow_insecure_http,
+        options: Options {
+            allow_mass_delete: args.allow_mass_delete,
+        },
+        on_refusal: OnRefusal::Stop,
     };
-    let mut plans = Vec::new();
-    let mut sessions = Vec::new();
-    for (provider, target) in &targets {
-        match planner::plan_provider(
-            config,
-            provider,
-            target,
-            args.config.allow_insecure_http,
-            options,
-        )
-        .await
-        {
-            Ok(planned) => {
-                let planned = planned.with_bulk(args.bulk);
-                plans.push(planned.plan);
-                sessions.push(planned.session);
+    connect::with_sessions(async |sessions| {
+        let no_check = async |_: usize, _: &mut Planned| Ok::<(), Error>(());
+        let Planning {
+            mut plans,
+            mut refusals,
+        } = planner::plan_all(config, &targets, how, sessions, no_check).await?;
+        // A guard refuses the plan: shown, naming what it would deprovision, as `plan` shows
+        // it; nothing is sent.
+        if let Some(refusal) = refusals.pop() {
+            let refused = Plan::new(
+                config.file_digests().clone(),
+                plans.split_off(plans.len() - 1),
+            );
+            let reason = refusal.to_string();
+            if !args.quiet
+                && let Some(text) = render::render_refused(
+                    &refused,
+                    std::slice::from_ref(&reason),
+                    Format::Text,
+                    render::color_for_stdout(),
+                )
+            {
+                let _ = print_stdout(&text);
             }
-            // A guard refuses the plan: shown, naming what it would deprovision, as `plan`
-            // shows it; nothing is sent.
-            Err(planner::PlanError::Guarded { plan, refusal }) => {
-                close(sessions).await;
-                let refused = Plan::new(config.file_digests().clone(), vec![*plan]);
-                let reason = refusal.to_string();
-                if !args.quiet
-                    && let Some(text) = render::render_refused(
-                        &refused,
-                        std::slice::from_ref(&reason),
-                        Format::Text,
-                        render::color_for_stdout(),
-                    )
-                {
-                    let _ = print_stdout(&text);
-                }
-                return Err(Error::Message(reason));
-            }
-            Err(error) => {
-                close(sessions).await;
-                return Err(error.into());
-            }
+            return Err(Error::Message(reason));
         }
-    }
-    let plan = planner::assemble(config, plans);
-    if !args.quiet {
-        let printed = print_stdout(&render::render(
-            &plan,
-            Format::Text,
-            render::color_for_stdout(),
-        ));
-        if printed.is_err() {
-            close(sessions).await;
-            return printed;
+        for plan in &mut plans {
+            planner::plan_bulk(plan, args.bulk);
         }
-    }
-    if plan.is_empty() {
-        close(sessions).await;
-        return Ok(());
-    }
-    if !args.auto_approve {
-        match confirm() {
-            Ok(true) => {}
-            Ok(false) => {
-                close(sessions).await;
-                return Err(Error::msg("apply cancelled: nothing was changed"));
-            }
-            Err(message) => {
-                close(sessions).await;
-                return Err(Error::Message(message));
-            }
+        let plan = planner::assemble(config, plans);
+        if !args.quiet {
+            print_stdout(&render::render(
+                &plan,
+                Format::Text,
+                render::color_for_stdout(),
+            ))?;
         }
-    }
-    execute_all(args, &plan, sessions, false).await
+        if plan.is_empty() {
+            return Ok(());
+        }
+        if !args.auto_approve && !confirm().map_err(Error::Message)? {
+            return Err(Error::msg("apply cancelled: nothing was changed"));
+        }
+        execute_all(args, &plan, sessions, false).await
+    })
+    .await
 }
 
 /// What changed in the config at `path` since the plan whose files' digests are `saved` was
@@ -230,81 +209,73 @@ async fn apply_saved(
     }
     // The plan of each provider made again, from the config and the server as they are now.
     // The guard against mass deletion was passed when the plan was saved.
-    let options = Options {
-        allow_mass_delete: true,
+    let how = PlanAll {
+        allow_insecure_http: args.config.allow_insecure_http,
+        options: Options {
+            allow_mass_delete: true,
+        },
+        on_refusal: OnRefusal::Stop,
     };
-    let mut sessions = Vec::new();
-    let mut again = Vec::new();
-    for ((provider, target), saved) in targets.iter().zip(&plan.providers) {
-        match planner::plan_provider(
-            config,
-            provider,
-            target,
-            args.config.allow_insecure_http,
-            options,
-        )
-        .await
-        {
-            Ok(planned) => {
-                let mut planned = planned.with_bulk(saved.bulk);
-                let identified = check_server_identity(saved, &mut planned).await;
-                again.push(planned.plan);
-                sessions.push(planned.session);
-                if let Err(message) = identified {
-                    close(sessions).await;
-                    return Err(Error::Message(message));
+    connect::with_sessions(async |sessions| {
+        let check_identity = async |n: usize, planned: &mut Planned| {
+            check_server_identity(&plan.providers[n], planned)
+                .await
+                .map_err(Error::Message)
+        };
+        let Planning {
+            plans: mut again,
+            refusals,
+        } = planner::plan_all(config, &targets, how, sessions, check_identity).await?;
+        if let Some(refusal) = refusals.first() {
+            return Err(Error::msg(refusal));
+        }
+        for (again, saved) in again.iter_mut().zip(&plan.providers) {
+            planner::plan_bulk(again, saved.bulk);
+        }
+        // Every provider is checked before anything is written anywhere.
+        let mut moved = Vec::new();
+        for (provider_plan, session) in plan.providers.iter().zip(sessions.iter()) {
+            match apply::check_preconditions(&session.client, provider_plan).await {
+                Ok(()) => {}
+                Err(PreconditionError::Moved(list)) => {
+                    moved.extend(
+                        list.into_iter()
+                            .map(|m| format!("{}: {m}", provider_plan.provider)),
+                    );
+                }
+                Err(error @ PreconditionError::Read(_)) => {
+                    return Err(Error::msg(format!(
+                        "provider `{}`: {error}",
+                        provider_plan.provider
+                    )));
                 }
             }
-            Err(error) => {
-                close(sessions).await;
-                return Err(error.into());
-            }
         }
-    }
-    // Every provider is checked before anything is written anywhere.
-    let mut moved = Vec::new();
-    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
-        match apply::check_preconditions(&session.client, provider_plan).await {
-            Ok(()) => {}
-            Err(PreconditionError::Moved(list)) => {
-                moved.extend(
-                    list.into_iter()
-                        .map(|m| format!("{}: {m}", provider_plan.provider)),
-                );
+        if !moved.is_empty() {
+            let mut message = format!(
+                "stale plan: {} object{} changed since the plan was made; run `scimform plan` \
+                 again:",
+                moved.len(),
+                if moved.len() == 1 { "" } else { "s" }
+            );
+            for line in moved {
+                message.push_str("\n  ");
+                message.push_str(&line);
             }
-            Err(error @ PreconditionError::Read(_)) => {
-                close(sessions).await;
+            return Err(Error::Message(message));
+        }
+        for (saved, again) in plan.providers.iter().zip(&again) {
+            if let Some(difference) = first_difference(saved, again) {
                 return Err(Error::msg(format!(
-                    "provider `{}`: {error}",
-                    provider_plan.provider
+                    "refusing the saved plan: provider `{}`: {difference}; run `scimform plan \
+                     --out` again and review it",
+                    saved.provider
                 )));
             }
         }
-    }
-    if !moved.is_empty() {
-        close(sessions).await;
-        let mut message = format!(
-            "stale plan: {} object{} changed since the plan was made; run `scimform plan` again:",
-            moved.len(),
-            if moved.len() == 1 { "" } else { "s" }
-        );
-        for line in moved {
-            message.push_str("\n  ");
-            message.push_str(&line);
-        }
-        return Err(Error::Message(message));
-    }
-    for (saved, again) in plan.providers.iter().zip(&again) {
-        if let Some(difference) = first_difference(saved, again) {
-            close(sessions).await;
-            return Err(Error::msg(format!(
-                "refusing the saved plan: provider `{}`: {difference}; run `scimform plan \
-                 --out` again and review it",
-                saved.provider
-            )));
-        }
-    }
-    execute_all(args, plan, sessions, true).await
+        execute_all(args, plan, sessions, true).await
+    })
+    .await
 }
 
 /// Refuses a saved provider plan for a server other than `target`, by URL, before anything is
@@ -415,17 +386,17 @@ fn first_difference(saved: &ProviderPlan, again: &ProviderPlan) -> Option<String
     }
 }
 
-/// Executes each provider's plan over its session, prints each report, closes the sessions;
-/// fails if anything was not done. A saved plan's writes carry `If-Match` where the server
+/// Executes each provider's plan over its session and prints each report; fails if anything
+/// was not done. A saved plan's writes carry `If-Match` where the server
 /// keeps versions.
 async fn execute_all(
     args: &ApplyArgs,
     plan: &Plan,
-    sessions: Vec<Session>,
+    sessions: &[Session],
     saved: bool,
 ) -> Result<(), Error> {
     let mut success = true;
-    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
+    for (provider_plan, session) in plan.providers.iter().zip(sessions) {
         let exec = ExecOptions {
             bulk: provider_plan.bulk,
             ..exec_options(args, saved && provider_plan.capabilities.etag)
@@ -434,7 +405,6 @@ async fn execute_all(
         success &= report.is_success();
         print_report(args, &report);
     }
-    close(sessions).await;
     if success {
         Ok(())
     } else {
@@ -554,10 +524,4 @@ fn confirm() -> Result<bool, String> {
         .read_line(&mut answer)
         .map_err(|e| format!("cannot read the answer: {e}"))?;
     Ok(answer.trim() == "yes")
-}
-
-async fn close(sessions: Vec<Session>) {
-    for session in sessions {
-        session.close().await;
-    }
 }

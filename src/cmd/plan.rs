@@ -11,7 +11,7 @@ use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
 use crate::diff::{Options, Refusal};
 use crate::plan::Plan;
-use crate::planner::{self, PlanError};
+use crate::planner::{self, OnRefusal, PlanAll, Planned, Planning};
 use crate::render;
 
 pub fn run(args: &PlanArgs) -> Result<Outcome, Error> {
@@ -48,7 +48,6 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, Error> {
             },
         )
         .await
-        .map_err(|error| Error::msg(*error))
     })?;
     if !refusals.is_empty() {
         let (plan, refusals) = keep_until_exit((plan, refusals));
@@ -175,44 +174,50 @@ pub struct Compute {
     pub identify: bool,
 }
 
-/// Plans every target, one after the other, closing each session when done. A provider plan
-/// a guard refuses is kept with the others, and the refusal returned beside the plan: the
-/// plan is shown whole, and then refused.
+/// Plans every target, one after the other, and closes their sessions. A provider plan a
+/// guard refuses is kept with the others, and the refusal returned beside the plan: the plan
+/// is shown whole, and then refused. A refused plan is never saved, so its server needs no
+/// identifying.
 pub async fn compute(
     config: &Config,
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
     how: Compute,
-) -> Result<(Plan, Vec<Refusal>), Box<PlanError>> {
-    let mut plans = Vec::new();
-    let mut refusals = Vec::new();
-    for (n, (provider, target)) in targets.iter().enumerate() {
-        let planned =
-            planner::plan_provider(config, provider, target, allow_insecure_http, options).await;
-        let mut planned = match planned {
-            Ok(planned) => planned.with_bulk(how.bulk),
-            // A refused plan is shown, never saved: the server needs no identifying.
-            Err(PlanError::Guarded { mut plan, refusal }) => {
-                planner::plan_bulk(&mut plan, how.bulk);
-                plans.push(*plan);
-                refusals.push(refusal);
-                continue;
-            }
-            Err(error) => return Err(Box::new(error)),
-        };
-        if how.identify
-            && let Err(error) = planned.identify().await
-        {
-            planned.session.close().await;
-            return Err(Box::new(error));
-        }
-        planned.session.close().await;
-        plans.push(planned.plan);
-        // Only rendering follows the last provider: its server state is freed by the exit.
-        if n + 1 == targets.len() {
-            keep_until_exit(planned.live);
-        }
+) -> Result<(Plan, Vec<Refusal>), Error> {
+    let plan_all = PlanAll {
+        allow_insecure_http,
+        options,
+        on_refusal: OnRefusal::PlanTheRest,
+    };
+    let last = targets.len().saturating_sub(1);
+    let planning = connect::with_sessions(async |sessions| {
+        planner::plan_all(
+            config,
+            targets,
+            plan_all,
+            sessions,
+            async |n, planned: &mut Planned| {
+                if how.identify {
+                    planned.identify().await?;
+                }
+                // Only rendering follows the last provider: its server state is freed by the
+                // exit.
+                if n == last {
+                    keep_until_exit(std::mem::take(&mut planned.live));
+                }
+                Ok::<(), Error>(())
+            },
+        )
+        .await
+    })
+    .await?;
+    let Planning {
+        mut plans,
+        refusals,
+    } = planning;
+    for plan in &mut plans {
+        planner::plan_bulk(plan, how.bulk);
     }
     Ok((planner::assemble(config, plans), refusals))
 }
