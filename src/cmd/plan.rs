@@ -36,19 +36,20 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, Error> {
     } else {
         Threads::One
     };
-    let (mut plan, refusals) = block_on(threads, async {
+    let how = Compute {
+        bulk: args.bulk,
+        identify,
+    };
+    let (mut plan, refusals) = block_on(
+        threads,
         compute(
             config,
             &targets,
             args.config.allow_insecure_http,
             options,
-            Compute {
-                bulk: args.bulk,
-                identify,
-            },
-        )
-        .await
-    })?;
+            how,
+        ),
+    )?;
     if !refusals.is_empty() {
         let (plan, refusals) = keep_until_exit((plan, refusals));
         return Err(refuse(plan, refusals, args));
