@@ -1,13 +1,13 @@
 //! Command-line arguments and dispatch. Arguments are parsed raw by clap and handed to the
-//! command modules in [`crate::cmd`]; each returns its exit code, so this is the one place
-//! that maps a run to the process's status.
+//! command modules in [`crate::cmd`]; each returns how it ended, and [`run`] is the one place
+//! that maps that to the process's status.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cmd;
+use crate::cmd::{self, Outcome};
 use crate::config::LoadOptions;
 use crate::log::LogFormat;
 use crate::render::Format;
@@ -259,18 +259,36 @@ fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
     }
 }
 
-/// Parses the process arguments, runs the command and returns its exit code.
+/// Parses the process arguments, runs the command, and maps how it ended to the exit code:
+/// the one place that does (README, "What the exit code reports"). A failure is written to
+/// stderr here, once.
 #[must_use]
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Validate(args) => cmd::validate::run(&args),
+    let done = |result: Result<(), cmd::Error>| result.map(|()| Outcome::Success);
+    let result = match cli.command {
+        Command::Validate(args) => done(cmd::validate::run(&args)),
         Command::Plan(args) => cmd::plan::run(&args),
-        Command::Apply(args) => cmd::apply::run(&args),
-        Command::Show(args) => cmd::show::run(&args),
-        Command::Import(args) => cmd::import::run(&args),
-        Command::Doctor(args) => cmd::doctor::run(&args),
-        Command::Serve(args) => cmd::serve::run(&args),
-        Command::Schema => cmd::print_stdout(&crate::config::json_schema()),
+        Command::Apply(args) => done(cmd::apply::run(&args)),
+        Command::Show(args) => done(cmd::show::run(&args)),
+        Command::Import(args) => done(cmd::import::run(&args)),
+        Command::Doctor(args) => done(cmd::doctor::run(&args)),
+        Command::Serve(args) => done(cmd::serve::run(&args)),
+        Command::Schema => done(cmd::print_stdout(&crate::config::json_schema())),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPending) => ExitCode::from(CHANGES_PENDING),
+        Ok(Outcome::UnmanagedFound) => ExitCode::from(UNMANAGED_FOUND),
+        Err(error) => {
+            error.report();
+            ExitCode::FAILURE
+        }
     }
 }
+
+/// The exit code of `plan --detailed-exitcode` when the plan holds changes.
+pub const CHANGES_PENDING: u8 = 2;
+/// The exit code of `plan --fail-on-unmanaged` when a server holds objects the config does not
+/// declare (and `--detailed-exitcode` has no changes to report).
+pub const UNMANAGED_FOUND: u8 = 3;

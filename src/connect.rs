@@ -168,6 +168,19 @@ impl Session {
     }
 }
 
+/// Runs `body` with a place for the sessions it opens, and closes every one of them once
+/// `body` has returned, however it returns: their cleanup is written here, not on each of its
+/// return paths. Closing is asynchronous (an embedded server finishes the requests in flight),
+/// so it cannot be a `Drop`.
+pub async fn with_sessions<T>(body: impl AsyncFnOnce(&mut Vec<Session>) -> T) -> T {
+    let mut sessions = Vec::new();
+    let result = body(&mut sessions).await;
+    for session in sessions {
+        session.close().await;
+    }
+    result
+}
+
 /// Why a provider could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {

@@ -119,6 +119,77 @@ pub async fn plan_provider(
     })
 }
 
+/// What [`plan_all`] does when a guard refuses a provider's plan (SPEC §3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRefusal {
+    /// Plan the other providers too: the whole plan is shown, and then refused (`plan`).
+    PlanTheRest,
+    /// Plan no further provider: nothing is to be applied (`apply`).
+    Stop,
+}
+
+/// How [`plan_all`] plans each provider.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanAll {
+    pub allow_insecure_http: bool,
+    pub options: Options,
+    pub on_refusal: OnRefusal,
+}
+
+/// Every selected provider planned, by [`plan_all`].
+#[derive(Debug, Default)]
+pub struct Planning {
+    /// Each provider's plan, in the order of the targets, the refused ones included; after
+    /// [`OnRefusal::Stop`], the refused plan is the last.
+    pub plans: Vec<ProviderPlan>,
+    /// Why a guard refuses plans among `plans`, in their order.
+    pub refusals: Vec<Refusal>,
+}
+
+/// Plans every target, one after the other: connects, reads what its server holds, diffs. A
+/// plan a guard refuses is kept, with the refusal, and `how.on_refusal` says whether to go on.
+/// Every other plan is handed to `each` with its index among the targets, which may read more
+/// of the server (identify it, check it against a saved plan) or fail; its session goes to
+/// `sessions` either way, for the caller to close once, however planning ends
+/// ([`connect::with_sessions`]). A refused plan's session is closed already: nothing will be
+/// sent over it.
+pub async fn plan_all<E: From<PlanError>>(
+    config: &Config,
+    targets: &[(&Provider, Target)],
+    how: PlanAll,
+    sessions: &mut Vec<Session>,
+    mut each: impl AsyncFnMut(usize, &mut Planned) -> Result<(), E>,
+) -> Result<Planning, E> {
+    let mut planning = Planning::default();
+    for (n, (provider, target)) in targets.iter().enumerate() {
+        let planned = plan_provider(
+            config,
+            provider,
+            target,
+            how.allow_insecure_http,
+            how.options,
+        )
+        .await;
+        match planned {
+            Ok(mut planned) => {
+                let checked = each(n, &mut planned).await;
+                planning.plans.push(planned.plan);
+                sessions.push(planned.session);
+                checked?;
+            }
+            Err(PlanError::Guarded { plan, refusal }) => {
+                planning.plans.push(*plan);
+                planning.refusals.push(refusal);
+                if how.on_refusal == OnRefusal::Stop {
+                    break;
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(planning)
+}
+
 /// What reading `live` took beyond listing it, for the plan to say.
 fn reading(live: &LiveState) -> Reading {
     let untrusted_listings = [

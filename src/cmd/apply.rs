@@ -4,51 +4,42 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use super::plan::resolve_targets;
-use super::{fail, load_config, load_config_at, print_stdout, read_saved_plan, report_diagnostics};
+use super::{Error, Threads, block_on, load_config, load_config_at, print_stdout, read_saved_plan};
 use crate::apply::{self, ExecOptions, PreconditionError, Progress};
 use crate::cli::ApplyArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Session, Target};
 use crate::diff::Options;
-use crate::make_plan::{self, Planned};
+use crate::make_plan::{self, OnRefusal, PlanAll, Planned, Planning};
 use crate::plan::{Op, Plan, ProviderPlan};
 use crate::render::{self, Format};
 use crate::report::{AuditLine, Entry, Report};
 
-pub fn run(args: &ApplyArgs) -> ExitCode {
+pub fn run(args: &ApplyArgs) -> Result<(), Error> {
     args.log.init();
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let Some(path) = &args.plan else {
-        return match load_config(&args.config) {
-            Ok(config) => runtime.block_on(plan_and_apply(args, &config)),
-            Err(code) => code,
-        };
+        let config = load_config(&args.config)?;
+        return block_on(Threads::PerCore, plan_and_apply(args, &config));
     };
-    let plan = match read_saved_plan(path) {
-        Ok(plan) => plan,
-        Err(code) => return code,
-    };
-    let config_path = match saved_config_path(args, path, &plan) {
-        Ok(config_path) => config_path,
-        Err(code) => return code,
-    };
-    match load_config_at(&config_path, &args.config) {
-        Ok(config) => runtime.block_on(apply_saved(args, &config, &config_path, &plan)),
-        Err(code) => code,
-    }
+    let plan = read_saved_plan(path)?;
+    let config_path = saved_config_path(args, path, &plan)?;
+    let config = load_config_at(&config_path, &args.config)?;
+    block_on(
+        Threads::PerCore,
+        apply_saved(args, &config, &config_path, &plan),
+    )
 }
 
 /// The config a saved plan is checked against and applied with: `-f`, or else the one the plan
 /// was made from, which it records relative to its own folder.
-fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<PathBuf, ExitCode> {
+fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<PathBuf, Error> {
     if let Some(file) = &args.config.file {
         return Ok(file.clone());
     }
     let Some(recorded) = &plan.config_path else {
-        return Err(fail(format!(
+        return Err(Error::msg(format!(
             "{} does not record the config it was made from (it was not saved by `plan --out`); \
              pass the config with -f PATH",
             plan_path.display()
@@ -57,7 +48,7 @@ fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<
     let path = plan_path.parent().unwrap_or(Path::new("")).join(recorded);
     // Canonical, so that messages name the config plainly rather than `plans/../repo`.
     std::fs::canonicalize(&path).map_err(|e| {
-        fail(format!(
+        Error::msg(format!(
             "the plan was made from the config at {}, which is not there ({e}); pass the \
              config with -f PATH",
             path.display()
@@ -66,89 +57,65 @@ fn saved_config_path(args: &ApplyArgs, plan_path: &Path, plan: &Plan) -> Result<
 }
 
 /// `apply -f CONFIG`: plan, print, confirm, execute.
-async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> ExitCode {
-    let targets = match resolve_targets(
+async fn plan_and_apply(args: &ApplyArgs, config: &Config) -> Result<(), Error> {
+    let targets = resolve_targets(
         config,
         args.provider.as_deref(),
         args.config.allow_insecure_http,
-    ) {
-        Ok(targets) => targets,
-        Err(code) => return code,
+    )?;
+    let how = PlanAll {
+        allow_insecure_http: args.config.allow_insecure_http,
+        options: Options {
+            allow_mass_delete: args.allow_mass_delete,
+        },
+        on_refusal: OnRefusal::Stop,
     };
-    let options = Options {
-        allow_mass_delete: args.allow_mass_delete,
-    };
-    let mut plans = Vec::new();
-    let mut sessions = Vec::new();
-    for (provider, target) in &targets {
-        match make_plan::plan_provider(
-            config,
-            provider,
-            target,
-            args.config.allow_insecure_http,
-            options,
-        )
-        .await
-        {
-            Ok(planned) => {
-                let planned = planned.with_bulk(args.bulk);
-                plans.push(planned.plan);
-                sessions.push(planned.session);
+    connect::with_sessions(async |sessions| {
+        let no_check = async |_: usize, _: &mut Planned| Ok::<(), Error>(());
+        let Planning {
+            mut plans,
+            mut refusals,
+        } = make_plan::plan_all(config, &targets, how, sessions, no_check).await?;
+        // A guard refuses the plan: shown, naming what it would deprovision, as `plan` shows
+        // it; nothing is sent.
+        if let Some(refusal) = refusals.pop() {
+            let refused = Plan::new(
+                config.file_digests().clone(),
+                plans.split_off(plans.len() - 1),
+            );
+            let reason = refusal.to_string();
+            if !args.quiet
+                && let Some(text) = render::render_refused(
+                    &refused,
+                    std::slice::from_ref(&reason),
+                    Format::Text,
+                    render::color_for_stdout(),
+                )
+            {
+                let _ = print_stdout(&text);
             }
-            // A guard refuses the plan: shown, naming what it would deprovision, as `plan`
-            // shows it; nothing is sent.
-            Err(make_plan::PlanError::Guarded { plan, refusal }) => {
-                close(sessions).await;
-                let refused = Plan::new(config.file_digests().clone(), vec![*plan]);
-                let reason = refusal.to_string();
-                if !args.quiet
-                    && let Some(text) = render::render_refused(
-                        &refused,
-                        std::slice::from_ref(&reason),
-                        Format::Text,
-                        render::color_for_stdout(),
-                    )
-                {
-                    let _ = print_stdout(&text);
-                }
-                return fail(reason);
-            }
-            Err(error) => {
-                close(sessions).await;
-                return fail(error);
-            }
+            return Err(Error::Message(reason));
         }
-    }
-    let plan = make_plan::assemble(config, plans);
-    if !args.quiet {
-        let code = print_stdout(&render::render(
-            &plan,
-            Format::Text,
-            render::color_for_stdout(),
-        ));
-        if code != ExitCode::SUCCESS {
-            close(sessions).await;
-            return code;
+        for plan in &mut plans {
+            make_plan::plan_bulk(plan, args.bulk);
         }
-    }
-    if plan.is_empty() {
-        close(sessions).await;
-        return ExitCode::SUCCESS;
-    }
-    if !args.auto_approve {
-        match confirm() {
-            Ok(true) => {}
-            Ok(false) => {
-                close(sessions).await;
-                return fail("apply cancelled: nothing was changed");
-            }
-            Err(message) => {
-                close(sessions).await;
-                return fail(message);
-            }
+        let plan = make_plan::assemble(config, plans);
+        if !args.quiet {
+            print_stdout(&render::render(
+                &plan,
+                Format::Text,
+                render::color_for_stdout(),
+            ))?;
         }
-    }
-    execute_all(args, &plan, sessions, false).await
+        if plan.is_empty() {
+            return Ok(());
+        }
+        if !args.auto_approve && !confirm().map_err(Error::Message)? {
+            return Err(Error::msg("apply cancelled: nothing was changed"));
+        }
+        execute_all(args, &plan, sessions, false).await
+    })
+    .await
 }
 
 /// What changed in the config at `path` since the plan whose files' digests are `saved` was
@@ -221,108 +188,94 @@ async fn apply_saved(
     config: &Config,
     config_path: &Path,
     plan: &Plan,
-) -> ExitCode {
+) -> Result<(), Error> {
     if plan.config_digest != config.digest() {
-        return fail(format!(
+        return Err(Error::msg(format!(
             "stale plan: {} since the plan was made; run `scimform plan` again",
             config_changes(&plan.config_files, config.file_digests(), config_path)
-        ));
+        )));
     }
     let mut targets: Vec<(&Provider, Target)> = Vec::new();
     for provider_plan in &plan.providers {
         let Some(provider) = config.provider(&provider_plan.provider) else {
-            return fail(format!(
+            return Err(Error::msg(format!(
                 "stale plan: provider `{}` is not in the config",
                 provider_plan.provider
-            ));
+            )));
         };
-        match connect::resolve(provider, args.config.allow_insecure_http) {
-            Ok(target) => {
-                if let Err(message) = check_server_url(provider_plan, &target) {
-                    return fail(message);
-                }
-                targets.push((provider, target));
-            }
-            Err(diagnostics) => {
-                report_diagnostics(&diagnostics);
-                return ExitCode::FAILURE;
-            }
-        }
+        let target = connect::resolve(provider, args.config.allow_insecure_http)?;
+        check_server_url(provider_plan, &target).map_err(Error::Message)?;
+        targets.push((provider, target));
     }
     // The plan of each provider made again, from the config and the server as they are now.
     // The guard against mass deletion was passed when the plan was saved.
-    let options = Options {
-        allow_mass_delete: true,
+    let how = PlanAll {
+        allow_insecure_http: args.config.allow_insecure_http,
+        options: Options {
+            allow_mass_delete: true,
+        },
+        on_refusal: OnRefusal::Stop,
     };
-    let mut sessions = Vec::new();
-    let mut again = Vec::new();
-    for ((provider, target), saved) in targets.iter().zip(&plan.providers) {
-        match make_plan::plan_provider(
-            config,
-            provider,
-            target,
-            args.config.allow_insecure_http,
-            options,
-        )
-        .await
-        {
-            Ok(planned) => {
-                let mut planned = planned.with_bulk(saved.bulk);
-                let identified = check_server_identity(saved, &mut planned).await;
-                again.push(planned.plan);
-                sessions.push(planned.session);
-                if let Err(message) = identified {
-                    close(sessions).await;
-                    return fail(message);
+    connect::with_sessions(async |sessions| {
+        let check_identity = async |n: usize, planned: &mut Planned| {
+            check_server_identity(&plan.providers[n], planned)
+                .await
+                .map_err(Error::Message)
+        };
+        let Planning {
+            plans: mut again,
+            refusals,
+        } = make_plan::plan_all(config, &targets, how, sessions, check_identity).await?;
+        if let Some(refusal) = refusals.first() {
+            return Err(Error::msg(refusal));
+        }
+        for (again, saved) in again.iter_mut().zip(&plan.providers) {
+            make_plan::plan_bulk(again, saved.bulk);
+        }
+        // Every provider is checked before anything is written anywhere.
+        let mut moved = Vec::new();
+        for (provider_plan, session) in plan.providers.iter().zip(sessions.iter()) {
+            match apply::check_preconditions(&session.client, provider_plan).await {
+                Ok(()) => {}
+                Err(PreconditionError::Moved(list)) => {
+                    moved.extend(
+                        list.into_iter()
+                            .map(|m| format!("{}: {m}", provider_plan.provider)),
+                    );
+                }
+                Err(error @ PreconditionError::Read(_)) => {
+                    return Err(Error::msg(format!(
+                        "provider `{}`: {error}",
+                        provider_plan.provider
+                    )));
                 }
             }
-            Err(error) => {
-                close(sessions).await;
-                return fail(error);
+        }
+        if !moved.is_empty() {
+            let mut message = format!(
+                "stale plan: {} object{} changed since the plan was made; run `scimform plan` \
+                 again:",
+                moved.len(),
+                if moved.len() == 1 { "" } else { "s" }
+            );
+            for line in moved {
+                message.push_str("\n  ");
+                message.push_str(&line);
+            }
+            return Err(Error::Message(message));
+        }
+        for (saved, again) in plan.providers.iter().zip(&again) {
+            if let Some(difference) = first_difference(saved, again) {
+                return Err(Error::msg(format!(
+                    "refusing the saved plan: provider `{}`: {difference}; run `scimform plan \
+                     --out` again and review it",
+                    saved.provider
+                )));
             }
         }
-    }
-    // Every provider is checked before anything is written anywhere.
-    let mut moved = Vec::new();
-    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
-        match apply::check_preconditions(&session.client, provider_plan).await {
-            Ok(()) => {}
-            Err(PreconditionError::Moved(list)) => {
-                moved.extend(
-                    list.into_iter()
-                        .map(|m| format!("{}: {m}", provider_plan.provider)),
-                );
-            }
-            Err(error @ PreconditionError::Read(_)) => {
-                close(sessions).await;
-                return fail(format!("provider `{}`: {error}", provider_plan.provider));
-            }
-        }
-    }
-    if !moved.is_empty() {
-        close(sessions).await;
-        let mut message = format!(
-            "stale plan: {} object{} changed since the plan was made; run `scimform plan` again:",
-            moved.len(),
-            if moved.len() == 1 { "" } else { "s" }
-        );
-        for line in moved {
-            message.push_str("\n  ");
-            message.push_str(&line);
-        }
-        return fail(message);
-    }
-    for (saved, again) in plan.providers.iter().zip(&again) {
-        if let Some(difference) = first_difference(saved, again) {
-            close(sessions).await;
-            return fail(format!(
-                "refusing the saved plan: provider `{}`: {difference}; run `scimform plan \
-                 --out` again and review it",
-                saved.provider
-            ));
-        }
-    }
-    execute_all(args, plan, sessions, true).await
+        execute_all(args, plan, sessions, true).await
+    })
+    .await
 }
 
 /// Refuses a saved provider plan for a server other than `target`, by URL, before anything is
@@ -433,17 +386,17 @@ fn first_difference(saved: &ProviderPlan, again: &ProviderPlan) -> Option<String
     }
 }
 
-/// Executes each provider's plan over its session, prints each report, closes the sessions;
-/// exit 1 if anything was not done. A saved plan's writes carry `If-Match` where the server
+/// Executes each provider's plan over its session and prints each report; fails if anything
+/// was not done. A saved plan's writes carry `If-Match` where the server
 /// keeps versions.
 async fn execute_all(
     args: &ApplyArgs,
     plan: &Plan,
-    sessions: Vec<Session>,
+    sessions: &[Session],
     saved: bool,
-) -> ExitCode {
+) -> Result<(), Error> {
     let mut success = true;
-    for (provider_plan, session) in plan.providers.iter().zip(&sessions) {
+    for (provider_plan, session) in plan.providers.iter().zip(sessions) {
         let exec = ExecOptions {
             bulk: provider_plan.bulk,
             ..exec_options(args, saved && provider_plan.capabilities.etag)
@@ -452,11 +405,10 @@ async fn execute_all(
         success &= report.is_success();
         print_report(args, &report);
     }
-    close(sessions).await;
     if success {
-        ExitCode::SUCCESS
+        Ok(())
     } else {
-        ExitCode::FAILURE
+        Err(Error::Reported)
     }
 }
 
@@ -572,10 +524,4 @@ fn confirm() -> Result<bool, String> {
         .read_line(&mut answer)
         .map_err(|e| format!("cannot read the answer: {e}"))?;
     Ok(answer.trim() == "yes")
-}
-
-async fn close(sessions: Vec<Session>) {
-    for session in sessions {
-        session.close().await;
-    }
 }

@@ -15,9 +15,8 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use super::{fail, load_config, pick_provider, print_stdout, report_diagnostics};
+use super::{Error, Threads, block_on, load_config, pick_provider, print_stdout};
 use crate::cli::ImportArgs;
 use crate::client::{Capabilities, Untrusted};
 use crate::config::{self, Config, Provider};
@@ -57,40 +56,24 @@ enum ImportError {
     },
 }
 
-pub fn run(args: &ImportArgs) -> ExitCode {
+pub fn run(args: &ImportArgs) -> Result<(), Error> {
     args.log.init();
     let options = args.config.load_options();
-    let config = match load_config(&args.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let provider = match pick_provider(&config, args.provider.as_deref(), "import") {
-        Ok(provider) => provider,
-        Err(code) => return code,
-    };
+    let config = load_config(&args.config)?;
+    let provider = pick_provider(&config, args.provider.as_deref(), "import")?;
     let out = Out::of(args.out.as_deref());
     // The target first: a refusal costs no request, and is never mistaken for the server's
     // fault.
-    let existing = match out.existing_config() {
-        Ok(existing) => existing,
-        Err(message) => return fail(message),
-    };
+    let existing = out.existing_config().map_err(Error::Message)?;
     if !existing.is_empty() && !args.force {
-        return fail(out.refusal(&existing));
+        return Err(Error::Message(out.refusal(&existing)));
     }
-    let target = match connect::resolve(provider, args.config.allow_insecure_http) {
-        Ok(target) => target,
-        Err(errors) => {
-            report_diagnostics(&errors);
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let (live, capabilities) =
-        match runtime.block_on(read_all(provider, &target, args.config.allow_insecure_http)) {
-            Ok(read) => read,
-            Err(error) => return fail(error),
-        };
+    let target = connect::resolve(provider, args.config.allow_insecure_http)?;
+    let (live, capabilities) = block_on(Threads::PerCore, async {
+        read_all(provider, &target, args.config.allow_insecure_http)
+            .await
+            .map_err(Error::msg)
+    })?;
 
     let block = ProviderBlock::from_config(provider, &out.dir());
     let imported = import::import(&block, &live);
@@ -113,7 +96,7 @@ pub fn run(args: &ImportArgs) -> ExitCode {
             text: &file.text,
         })
         .collect();
-    if let Err(code) = check(
+    check(
         &out,
         &pending,
         &existing,
@@ -121,16 +104,12 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         provider.name(),
         (&live, &capabilities),
         options,
-    ) {
-        return code;
-    }
+    )?;
 
     let Some(path) = &args.out else {
         return print_stdout(&planned[0].text);
     };
-    if let Err(e) = write(&planned) {
-        return fail(format!("cannot write {}: {e}", path.display()));
-    }
+    write(&planned).map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
     let _ = writeln!(
         std::io::stderr().lock(),
         "Imported {} and {} from provider `{}` into {}.",
@@ -139,13 +118,13 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         provider.name(),
         path.display()
     );
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Whether what the import would write loads, and plans empty against the server as `read`;
 /// with other config kept in the folder by `--force`, whether the folder as a whole does too.
-/// On failure, says why (naming the files in the way, or each object the server holds that a
-/// config cannot declare) and returns the exit code.
+/// On failure, says why: naming the files in the way, or each object the server holds that a
+/// config cannot declare.
 fn check(
     out: &Out,
     pending: &[config::Pending<'_>],
@@ -154,25 +133,27 @@ fn check(
     provider: &str,
     (live, capabilities): (&LiveState, &Capabilities),
     options: config::LoadOptions,
-) -> Result<(), ExitCode> {
+) -> Result<(), Error> {
     let nothing = out.nothing_done();
     let alone = match config::load_pending(pending, &options) {
         Ok(alone) => alone,
         Err(errors) => {
-            report_diagnostics(&errors.0);
-            return Err(fail(format!(
-                "{nothing}: the server holds what a config cannot declare (the errors above name \
-                 each object and why); fix it on the server, then import again"
-            )));
+            return Err(Error::Config {
+                diagnostics: errors.0,
+                then: Some(format!(
+                    "{nothing}: the server holds what a config cannot declare (the errors above \
+                     name each object and why); fix it on the server, then import again"
+                )),
+            });
         }
     };
     let changes = match changes(&alone, provider, live, capabilities) {
         Ok(changes) => changes,
-        Err(message) => return Err(fail(format!("{nothing}: {message}"))),
+        Err(message) => return Err(Error::msg(format!("{nothing}: {message}"))),
     };
     if !changes.is_empty() {
         if imported.warnings.is_empty() {
-            return Err(fail(format!(
+            return Err(Error::msg(format!(
                 "{nothing}: `plan` on the import would find changes against the server it \
                  was read from: it would {}",
                 listed(&changes)
@@ -193,24 +174,27 @@ fn check(
             let whole = match config::load_with(folder, pending, &options) {
                 Ok(whole) => whole,
                 Err(errors) => {
-                    report_diagnostics(&errors.0);
-                    return Err(fail(format!(
-                        "{nothing}: the folder already holds {kept}, which import does not \
-                         write and --force keeps, and the folder would not load with it (the \
-                         errors above say why); move it away, or import into another folder"
-                    )));
+                    return Err(Error::Config {
+                        diagnostics: errors.0,
+                        then: Some(format!(
+                            "{nothing}: the folder already holds {kept}, which import does not \
+                             write and --force keeps, and the folder would not load with it \
+                             (the errors above say why); move it away, or import into another \
+                             folder"
+                        )),
+                    });
                 }
             };
             let with_kept = match self::changes(&whole, provider, live, capabilities) {
                 Ok(with_kept) => with_kept,
-                Err(message) => return Err(fail(format!("{nothing}: {message}"))),
+                Err(message) => return Err(Error::msg(format!("{nothing}: {message}"))),
             };
             let added: Vec<String> = with_kept
                 .into_iter()
                 .filter(|change| !changes.contains(change))
                 .collect();
             if !added.is_empty() {
-                return Err(fail(format!(
+                return Err(Error::msg(format!(
                     "{nothing}: the folder already holds {kept}, which import does not write \
                      and --force keeps, and with it `plan` on the folder would {}; move it \
                      away, or import into another folder",

@@ -1,6 +1,7 @@
 //! One module per command: each turns parsed arguments into library calls and its result into
-//! output and an exit code. Output rules (SPEC §2): plans on stdout, logs and errors on stderr,
-//! colour only on a terminal and never with `NO_COLOR`, a closed pipe exits quietly.
+//! output, and returns what [`crate::cli::run`] maps to the exit code. Output rules (SPEC §2):
+//! plans on stdout, logs and errors on stderr, colour only on a terminal and never with
+//! `NO_COLOR`, a closed pipe exits quietly.
 
 pub mod apply;
 pub mod doctor;
@@ -11,49 +12,149 @@ pub mod show;
 pub mod validate;
 
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 
 use crate::config::{self, Style};
 
-/// Loads the config the arguments name; on failure, reports every error and returns the exit
-/// code.
-pub fn load_config(args: &crate::cli::ConfigArgs) -> Result<config::Config, ExitCode> {
+/// How a command that did what it was asked ends: in success, or, for `plan`, with what
+/// `--detailed-exitcode` and `--fail-on-unmanaged` ask to hear about. [`crate::cli::run`]
+/// maps it to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The plan holds changes (`--detailed-exitcode`).
+    ChangesPending,
+    /// A server holds objects the config does not declare (`--fail-on-unmanaged`).
+    UnmanagedFound,
+}
+
+/// Why a command failed. It is written to stderr once, by [`Error::report`], when the command
+/// has returned; every failure exits 1.
+#[derive(Debug)]
+pub enum Error {
+    /// One problem: `error: …`.
+    Message(String),
+    /// Several problems, one `error: …` line each, in order.
+    Messages(Vec<String>),
+    /// Every error of a config, each pointing into its file, with their count; then, if any,
+    /// what they stopped.
+    Config {
+        diagnostics: Vec<config::Diagnostic>,
+        then: Option<String>,
+    },
+    /// stdout could not be written, for a reason other than a closed pipe.
+    Output(std::io::Error),
+    /// What failed was said already, on stdout: an apply's report, doctor's checks.
+    Reported,
+}
+
+impl Error {
+    /// One problem, from anything that can say what it is.
+    pub fn msg(message: impl std::fmt::Display) -> Self {
+        Error::Message(message.to_string())
+    }
+
+    /// Writes the error to stderr, secrets scrubbed.
+    pub fn report(&self) {
+        let line = |message: &str| {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: {}",
+                crate::scrub::scrub(message)
+            );
+        };
+        match self {
+            Error::Message(message) => line(message),
+            Error::Messages(messages) => messages.iter().for_each(|m| line(m)),
+            Error::Config { diagnostics, then } => {
+                report_diagnostics(diagnostics);
+                if let Some(then) = then {
+                    line(then);
+                }
+            }
+            Error::Output(e) => {
+                let _ = writeln!(std::io::stderr(), "scimform: cannot write output: {e}");
+            }
+            Error::Reported => {}
+        }
+    }
+}
+
+impl From<Vec<config::Diagnostic>> for Error {
+    fn from(diagnostics: Vec<config::Diagnostic>) -> Self {
+        Error::Config {
+            diagnostics,
+            then: None,
+        }
+    }
+}
+
+impl From<crate::make_plan::PlanError> for Error {
+    fn from(error: crate::make_plan::PlanError) -> Self {
+        Error::msg(error)
+    }
+}
+
+/// How many threads the runtime of [`block_on`] runs tasks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// The calling thread alone: reading a remote server is waiting on it, which one thread
+    /// does at the least cost.
+    One,
+    /// A thread per core, for work done in this process: the embedded server, `serve`.
+    PerCore,
+}
+
+/// Runs a command's asynchronous part to its end, on the process's tokio runtime. This is the
+/// one place a runtime is built; a command calls it once, after its synchronous part (loading
+/// the config) has told it how many threads it needs.
+pub fn block_on<T>(
+    threads: Threads,
+    body: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let runtime = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Threads::PerCore => tokio::runtime::Runtime::new(),
+    }
+    .map_err(|e| Error::msg(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(body)
+}
+
+/// Loads the config the arguments name; on failure, with every error.
+pub fn load_config(args: &crate::cli::ConfigArgs) -> Result<config::Config, Error> {
     load_config_at(args.path(), args)
 }
 
-/// Loads the config at `path` with the arguments' options; on failure, reports every error
-/// and returns the exit code.
+/// Loads the config at `path` with the arguments' options; on failure, with every error.
 pub fn load_config_at(
     path: &std::path::Path,
     args: &crate::cli::ConfigArgs,
-) -> Result<config::Config, ExitCode> {
-    config::load(path, &args.load_options()).map_err(|errors| {
-        report_diagnostics(&errors.0);
-        ExitCode::FAILURE
-    })
+) -> Result<config::Config, Error> {
+    config::load(path, &args.load_options()).map_err(|errors| errors.0.into())
 }
 
 /// Reads a plan saved by `plan --out` and checks that it is one: of this format version, and
-/// not edited since it was saved (its `digest`). On failure, says why and returns the exit code.
-pub fn read_saved_plan(path: &std::path::Path) -> Result<crate::plan::Plan, ExitCode> {
+/// not edited since it was saved (its `digest`). On failure, says why.
+pub fn read_saved_plan(path: &std::path::Path) -> Result<crate::plan::Plan, Error> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(format!("cannot read the plan {}: {e}", path.display())))?;
+        .map_err(|e| Error::msg(format!("cannot read the plan {}: {e}", path.display())))?;
     let plan = crate::render::parse_json(&text)
-        .map_err(|e| fail(format!("{} is not a scimform plan: {e}", path.display())))?;
+        .map_err(|e| Error::msg(format!("{} is not a scimform plan: {e}", path.display())))?;
     if plan.digest.is_empty() {
-        return Err(fail(
+        return Err(Error::msg(
             "the plan has no digest of its operations (it was saved by an older scimform, or \
              edited); run `scimform plan --out` again",
         ));
     }
     if plan.config_digest != crate::digest::of_config_files(&plan.config_files) {
-        return Err(fail(
+        return Err(Error::msg(
             "the plan was changed after it was saved: its config_files do not match its \
              config_digest; run `scimform plan --out` again",
         ));
     }
     if plan.digest != plan.computed_digest() {
-        return Err(fail(
+        return Err(Error::msg(
             "the plan was changed after it was saved: its operations do not match its digest; \
              run `scimform plan --out` again",
         ));
@@ -70,19 +171,16 @@ fn keep_until_exit<T>(value: T) -> &'static T {
 }
 
 /// Writes to stdout; a closed pipe is not an error (§2).
-pub fn print_stdout(text: &str) -> ExitCode {
+pub fn print_stdout(text: &str) -> Result<(), Error> {
     let text = crate::scrub::scrub(text);
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "scimform: cannot write output: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Output(e)),
     }
 }
 
@@ -92,7 +190,7 @@ pub fn stderr_color() -> bool {
 }
 
 /// Writes config diagnostics to stderr, with a count.
-pub fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
+fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
     let style = if stderr_color() {
         Style::Color
     } else {
@@ -107,24 +205,13 @@ pub fn report_diagnostics(diagnostics: &[config::Diagnostic]) {
         .write_all(crate::scrub::scrub(&text).as_bytes());
 }
 
-/// Writes one error line to stderr and returns the failure code.
-pub fn fail(message: impl std::fmt::Display) -> ExitCode {
-    let message = message.to_string();
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "error: {}",
-        crate::scrub::scrub(&message)
-    );
-    ExitCode::FAILURE
-}
-
 /// The provider a single-provider command (`import`, `doctor`) works on: the one named, or the
 /// only one the config declares.
 pub fn pick_provider<'a>(
     config: &'a config::Config,
     name: Option<&str>,
     command: &str,
-) -> Result<&'a config::Provider, ExitCode> {
+) -> Result<&'a config::Provider, Error> {
     let known = || {
         config
             .providers()
@@ -135,14 +222,14 @@ pub fn pick_provider<'a>(
     };
     match name {
         Some(name) => config.provider(name).ok_or_else(|| {
-            fail(format!(
+            Error::msg(format!(
                 "--provider {name}: no such provider; the config declares: {}",
                 known()
             ))
         }),
         None => match config.providers() {
             [only] => Ok(only),
-            _ => Err(fail(format!(
+            _ => Err(Error::msg(format!(
                 "{command} works on one provider: pass --provider NAME (the config declares: {})",
                 known()
             ))),

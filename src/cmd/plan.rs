@@ -4,108 +4,96 @@
 //! guard refuses is named, and then refused: exit 1, nothing saved.
 
 use std::path::{Component, Path, PathBuf};
-use std::process::ExitCode;
 
-use super::{fail, keep_until_exit, load_config, print_stdout, report_diagnostics};
+use super::{Error, Outcome, Threads, block_on, keep_until_exit, load_config, print_stdout};
 use crate::cli::PlanArgs;
 use crate::config::{Config, Provider};
 use crate::connect::{self, Target};
 use crate::diff::{Options, Refusal};
-use crate::make_plan::{self, PlanError};
+use crate::make_plan::{self, OnRefusal, PlanAll, Planned, Planning};
 use crate::plan::Plan;
 use crate::render;
 
-/// The exit code of `--detailed-exitcode` when the plan holds changes.
-pub const CHANGES_PENDING: u8 = 2;
-/// The exit code of `--fail-on-unmanaged` when a server holds objects the config does not
-/// declare (and `--detailed-exitcode` has no changes to report).
-pub const UNMANAGED_FOUND: u8 = 3;
-
-pub fn run(args: &PlanArgs) -> ExitCode {
+pub fn run(args: &PlanArgs) -> Result<Outcome, Error> {
     args.log.init();
-    let config = match load_config(&args.config) {
-        Ok(config) => keep_until_exit(config),
-        Err(code) => return code,
-    };
-    let targets = match resolve_targets(
+    let config = keep_until_exit(load_config(&args.config)?);
+    let targets = resolve_targets(
         config,
         args.provider.as_deref(),
         args.config.allow_insecure_http,
-    ) {
-        Ok(targets) => targets,
-        Err(code) => return code,
-    };
+    )?;
     let options = Options {
         allow_mass_delete: args.allow_mass_delete,
     };
     // A plan to be saved records what identifies each server, for `apply PLAN` to check.
     let identify = args.out.is_some();
-    let (mut plan, refusals) = match compute(
-        config,
-        &targets,
-        args.config.allow_insecure_http,
-        options,
-        Compute {
-            bulk: args.bulk,
-            identify,
-        },
-    ) {
-        Ok(computed) => computed,
-        Err(error) => return fail(error),
+    // Reading a remote server is waiting on it: one thread does that at the least cost, and
+    // what it reads reuses the memory the config's loading freed (a second thread would get an
+    // allocator arena of its own: docs/benchmarks.md). The embedded server does
+    // its share of the work in this process, so it gets the threads to do it in parallel.
+    let threads = if targets.iter().any(|(_, target)| target.is_embedded()) {
+        Threads::PerCore
+    } else {
+        Threads::One
     };
+    let how = Compute {
+        bulk: args.bulk,
+        identify,
+    };
+    let (mut plan, refusals) = block_on(
+        threads,
+        compute(
+            config,
+            &targets,
+            args.config.allow_insecure_http,
+            options,
+            how,
+        ),
+    )?;
     if !refusals.is_empty() {
         let (plan, refusals) = keep_until_exit((plan, refusals));
-        return refuse(plan, refusals, args);
+        return Err(refuse(plan, refusals, args));
     }
     if let Some(out) = &args.out {
         // Not covered by the plan's digest: set after it is computed, nothing to recompute.
         plan.config_path = config_path_from(out, args.config.path());
         let text = render::to_json(&plan);
-        if let Err(e) = std::fs::write(out, crate::scrub::scrub(&text).as_bytes()) {
-            return fail(format!("cannot write the plan to {}: {e}", out.display()));
-        }
+        std::fs::write(out, crate::scrub::scrub(&text).as_bytes())
+            .map_err(|e| Error::msg(format!("cannot write the plan to {}: {e}", out.display())))?;
     }
     let plan = keep_until_exit(plan);
     let color = render::color_for_stdout();
-    let code = print_stdout(&render::render(plan, args.format, color));
-    if code != ExitCode::SUCCESS {
-        return code;
-    }
-    exit_code(plan, args)
+    print_stdout(&render::render(plan, args.format, color))?;
+    Ok(outcome(plan, args))
 }
 
-/// 0, or what `--detailed-exitcode` and `--fail-on-unmanaged` ask to hear about: changes
-/// pending first, then unmanaged objects.
-fn exit_code(plan: &Plan, args: &PlanArgs) -> ExitCode {
+/// Success, or what `--detailed-exitcode` and `--fail-on-unmanaged` ask to hear about:
+/// changes pending first, then unmanaged objects.
+fn outcome(plan: &Plan, args: &PlanArgs) -> Outcome {
     let summary = plan.summary();
     if args.detailed_exitcode && !plan.is_empty() {
-        ExitCode::from(CHANGES_PENDING)
+        Outcome::ChangesPending
     } else if args.fail_on_unmanaged && summary.unmanaged_users + summary.unmanaged_groups > 0 {
-        ExitCode::from(UNMANAGED_FOUND)
+        Outcome::UnmanagedFound
     } else {
-        ExitCode::SUCCESS
+        Outcome::Success
     }
 }
 
-/// Prints a plan a guard refuses, with the reasons, and refuses it. JSON prints nothing: a
+/// Prints a plan a guard refuses, and refuses it with the reasons. JSON prints nothing: a
 /// JSON plan can be applied, and this one must not be.
-fn refuse(plan: &Plan, refusals: &[Refusal], args: &PlanArgs) -> ExitCode {
-    let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+fn refuse(plan: &Plan, refusals: &[Refusal], args: &PlanArgs) -> Error {
+    let mut reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
     if let Some(text) =
         render::render_refused(plan, &reasons, args.format, render::color_for_stdout())
+        && let Err(error) = print_stdout(&text)
     {
-        let code = print_stdout(&text);
-        if code != ExitCode::SUCCESS {
-            return code;
-        }
-    }
-    for reason in &reasons {
-        fail(reason);
+        return error;
     }
     if args.out.is_some() {
-        fail("the plan was not saved: a refused plan cannot be applied");
+        reasons.push("the plan was not saved: a refused plan cannot be applied".to_owned());
     }
-    ExitCode::FAILURE
+    Error::Messages(reasons)
 }
 
 /// The providers to plan, their URLs and tokens resolved; every problem reported at once.
@@ -113,11 +101,11 @@ pub fn resolve_targets<'a>(
     config: &'a Config,
     only: Option<&str>,
     allow_insecure_http: bool,
-) -> Result<Vec<(&'a Provider, Target)>, ExitCode> {
+) -> Result<Vec<(&'a Provider, Target)>, Error> {
     let providers: Vec<&Provider> = if let Some(name) = only {
         let Some(provider) = config.provider(name) else {
             let known: Vec<&str> = config.providers().iter().map(Provider::name).collect();
-            return Err(fail(format!(
+            return Err(Error::msg(format!(
                 "--provider {name}: no such provider; the config declares: {}",
                 known.join(", ")
             )));
@@ -137,8 +125,7 @@ pub fn resolve_targets<'a>(
     if errors.is_empty() {
         Ok(targets)
     } else {
-        report_diagnostics(&errors);
-        Err(ExitCode::FAILURE)
+        Err(errors.into())
     }
 }
 
@@ -188,61 +175,52 @@ pub struct Compute {
     pub identify: bool,
 }
 
-/// Plans every target, one after the other, closing each session when done. A provider plan
-/// a guard refuses is kept with the others, and the refusal returned beside the plan: the
-/// plan is shown whole, and then refused.
-pub fn compute(
+/// Plans every target, one after the other, and closes their sessions. A provider plan a
+/// guard refuses is kept with the others, and the refusal returned beside the plan: the plan
+/// is shown whole, and then refused. A refused plan is never saved, so its server needs no
+/// identifying.
+pub async fn compute(
     config: &Config,
     targets: &[(&Provider, Target)],
     allow_insecure_http: bool,
     options: Options,
     how: Compute,
-) -> Result<(Plan, Vec<Refusal>), Box<PlanError>> {
-    // Reading a remote server is waiting on it: one thread does that at the least cost, and
-    // what it reads reuses the memory the config's loading freed (a second thread would get an
-    // allocator arena of its own, about 30 MB more at 100,000 users). The embedded server does
-    // its share of the work in this process, so it gets the threads to do it in parallel.
-    let runtime = if targets.iter().any(|(_, target)| target.is_embedded()) {
-        tokio::runtime::Runtime::new()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    }
-    .expect("a tokio runtime starts");
-    runtime.block_on(async {
-        let mut plans = Vec::new();
-        let mut refusals = Vec::new();
-        for (n, (provider, target)) in targets.iter().enumerate() {
-            let planned =
-                make_plan::plan_provider(config, provider, target, allow_insecure_http, options)
-                    .await;
-            let mut planned = match planned {
-                Ok(planned) => planned.with_bulk(how.bulk),
-                // A refused plan is shown, never saved: the server needs no identifying.
-                Err(PlanError::Guarded { mut plan, refusal }) => {
-                    make_plan::plan_bulk(&mut plan, how.bulk);
-                    plans.push(*plan);
-                    refusals.push(refusal);
-                    continue;
+) -> Result<(Plan, Vec<Refusal>), Error> {
+    let plan_all = PlanAll {
+        allow_insecure_http,
+        options,
+        on_refusal: OnRefusal::PlanTheRest,
+    };
+    let last = targets.len().saturating_sub(1);
+    let planning = connect::with_sessions(async |sessions| {
+        make_plan::plan_all(
+            config,
+            targets,
+            plan_all,
+            sessions,
+            async |n, planned: &mut Planned| {
+                if how.identify {
+                    planned.identify().await?;
                 }
-                Err(error) => return Err(Box::new(error)),
-            };
-            if how.identify
-                && let Err(error) = planned.identify().await
-            {
-                planned.session.close().await;
-                return Err(Box::new(error));
-            }
-            planned.session.close().await;
-            plans.push(planned.plan);
-            // Only rendering follows the last provider: its server state is freed by the exit.
-            if n + 1 == targets.len() {
-                keep_until_exit(planned.live);
-            }
-        }
-        Ok((make_plan::assemble(config, plans), refusals))
+                // Only rendering follows the last provider: its server state is freed by the
+                // exit.
+                if n == last {
+                    keep_until_exit(std::mem::take(&mut planned.live));
+                }
+                Ok::<(), Error>(())
+            },
+        )
+        .await
     })
+    .await?;
+    let Planning {
+        mut plans,
+        refusals,
+    } = planning;
+    for plan in &mut plans {
+        make_plan::plan_bulk(plan, how.bulk);
+    }
+    Ok((make_plan::assemble(config, plans), refusals))
 }
 
 #[cfg(test)]

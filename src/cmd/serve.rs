@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::ExitCode;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -13,39 +12,43 @@ use scim_server::{self as server, ServerError, auth, files};
 /// The largest token file read: a token is a line, not a document.
 const MAX_TOKEN_FILE: u64 = 4096;
 
-pub fn run(args: &ServeArgs) -> ExitCode {
-    match serve(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => super::fail(error),
-    }
-}
-
-fn serve(args: &ServeArgs) -> Result<(), ServerError> {
-    let token = if let Some(path) = &args.token_file {
-        read_token(path)?
-    } else {
-        let token = server::generate_token()?;
-        let path = files::with_suffix(&args.store, ".token");
-        write_token(&path, &token)?;
-        eprintln!("token written to {}", path.display());
-        token
-    };
+pub fn run(args: &ServeArgs) -> Result<(), super::Error> {
+    let token = token(args).map_err(super::Error::msg)?;
     let limits = server::Limits {
         header_timeout: args.header_timeout,
         ..server::Limits::new()
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
-    runtime.block_on(async {
-        let server = server::Server::bind(&args.store, &args.listen, token, limits).await?;
-        if let Some(warning) = exposure_warning(server.local_addr()) {
-            eprintln!("{warning}");
-        }
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{}", server.base_url());
-        let _ = stdout.flush();
-        drop(stdout);
-        server.run(shutdown_signal()).await
+    super::block_on(super::Threads::PerCore, async {
+        serve(args, token, limits).await.map_err(super::Error::msg)
     })
+}
+
+/// The token clients must send: `--token-file`'s, or a fresh one written beside the store.
+fn token(args: &ServeArgs) -> Result<SecretString, ServerError> {
+    if let Some(path) = &args.token_file {
+        return read_token(path);
+    }
+    let token = server::generate_token()?;
+    let path = files::with_suffix(&args.store, ".token");
+    write_token(&path, &token)?;
+    eprintln!("token written to {}", path.display());
+    Ok(token)
+}
+
+async fn serve(
+    args: &ServeArgs,
+    token: SecretString,
+    limits: server::Limits,
+) -> Result<(), ServerError> {
+    let server = server::Server::bind(&args.store, &args.listen, token, limits).await?;
+    if let Some(warning) = exposure_warning(server.local_addr()) {
+        eprintln!("{warning}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", server.base_url());
+    let _ = stdout.flush();
+    drop(stdout);
+    server.run(shutdown_signal()).await
 }
 
 /// What to say when the server listens beyond this machine: it speaks plain HTTP, so the token

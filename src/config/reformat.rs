@@ -49,8 +49,15 @@ mod tests {
         let ada = formatted.find("ada@example.com").unwrap();
         let display = formatted.find("displayName").unwrap();
         let bob = formatted.find("bob@example.com").unwrap();
-        assert!(ada < display && display < bob, "key and item order kept: {formatted}");
-        assert_eq!(format(&formatted).unwrap(), formatted, "formatting is stable");
+        assert!(
+            ada < display && display < bob,
+            "key and item order kept: {formatted}"
+        );
+        assert_eq!(
+            format(&formatted).unwrap(),
+            formatted,
+            "formatting is stable"
+        );
     }
 
     #[test]
