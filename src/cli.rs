@@ -111,6 +111,20 @@ impl LogArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// How to report: `text` (errors drawn into the YAML, on stderr), `json` (one object on
+    /// stdout: `valid`, `errors` with file, line, column, message and help, and the counts), or
+    /// `github` (workflow commands that GitHub shows on the lines of a pull request's diff, on
+    /// stdout, and the text on stderr).
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+}
+
+/// The formats of `scimform validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Github,
 }
 
 /// `scimform plan`.

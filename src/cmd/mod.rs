@@ -67,6 +67,9 @@ impl Error {
             Error::Messages(messages) => messages.iter().for_each(|m| line(m)),
             Error::Config { diagnostics, then } => {
                 report_diagnostics(diagnostics);
+                if in_github_actions() {
+                    let _ = print_stdout(&github_annotations(diagnostics));
+                }
                 if let Some(then) = then {
                     line(then);
                 }
@@ -77,6 +80,20 @@ impl Error {
             Error::Reported => {}
         }
     }
+}
+
+/// Whether this runs as a step of a GitHub Actions workflow, where config errors are also
+/// written as workflow commands, so that GitHub shows each on its line of the pull request's diff.
+fn in_github_actions() -> bool {
+    std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+}
+
+/// Config errors as GitHub Actions workflow commands, one line each.
+pub fn github_annotations(diagnostics: &[config::Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| d.to_github_annotation() + "\n")
+        .collect()
 }
 
 impl From<Vec<config::Diagnostic>> for Error {

@@ -873,3 +873,109 @@ roles:
         out.stderr
     );
 }
+
+/// A config with two errors in two places, one of whose messages spans lines.
+fn two_errors() -> (tempfile::TempDir, PathBuf) {
+    write(
+        "version: 1\nproviders:\n  corp:\n    url: https://scim.example.com/scim/v2\n    \
+         token: ${CORP_TOKEN}\nusers:\n  - userName: ada@example.com\n    bogus: 1\n\
+         groups:\n  - displayName: Eng\n    members: [ada@example.com, nobody@example.com]\n",
+    )
+}
+
+#[test]
+fn validate_reports_errors_as_json_with_where_and_why() {
+    let (_dir, path) = two_errors();
+    let out = run(scimform()
+        .args(["validate", "--format", "json", "-f"])
+        .arg(&path)
+        .env_remove("GITHUB_ACTIONS"));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{report}");
+    assert_eq!(errors[0]["line"], 8);
+    assert_eq!(errors[0]["column"], 5);
+    assert!(errors[0]["message"].as_str().unwrap().contains("bogus"));
+    assert!(errors[0]["file"].as_str().unwrap().ends_with(".yaml"));
+    assert_eq!(errors[1]["line"], 11);
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody@example.com")
+    );
+
+    let out = run(scimform()
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "-f",
+            "examples/tonkean.yaml",
+        ])
+        .env_remove("TONKEAN_SCIM_TOKEN"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(report["counts"]["users"], 2);
+}
+
+#[test]
+fn validate_writes_github_annotations_on_the_lines_of_the_errors() {
+    let (_dir, path) = two_errors();
+    let out = run(scimform()
+        .args(["validate", "--format", "github", "-f"])
+        .arg(&path));
+    assert_eq!(out.code, Some(1));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one line per error, whatever it holds: {}",
+        out.stdout
+    );
+    let file = path
+        .display()
+        .to_string()
+        .replace(':', "%3A")
+        .replace(',', "%2C");
+    assert!(
+        lines[0].starts_with(&format!(
+            "::error file={file},line=8,col=5,title=scimform::"
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("%0Ahelp: "),
+        "help on the same line: {}",
+        lines[0]
+    );
+    assert!(lines[1].contains(",line=11,"), "{}", lines[1]);
+    assert!(
+        out.stderr.contains("unknown key `bogus`"),
+        "the text too: {}",
+        out.stderr
+    );
+
+    // Inside GitHub Actions, every command that loads a config annotates its errors.
+    let out = run(scimform()
+        .args(["plan", "-f"])
+        .arg(&path)
+        .env("GITHUB_ACTIONS", "true"));
+    assert_eq!(out.code, Some(1));
+    assert_eq!(
+        out.stdout.matches("::error file=").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    let out = run(scimform()
+        .args(["plan", "-f"])
+        .arg(&path)
+        .env_remove("GITHUB_ACTIONS"));
+    assert!(!out.stdout.contains("::error"), "{}", out.stdout);
+}
