@@ -43,6 +43,32 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of the config format.
     Schema,
+    /// Lay out config files one way, keeping comments and key order; `--check` only reports.
+    Fmt(FmtArgs),
+    /// Print a shell completion script: `scimform completions bash > /etc/bash_completion.d/scimform`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `scimform man > scimform.1`.
+    Man,
+}
+
+/// `scimform fmt`.
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// A config file, or a folder whose *.yaml and *.yml files are formatted [default:
+    /// scimform.yaml].
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Write nothing: list the files that are not laid out, and exit 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `scimform completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the config is read from.
@@ -289,6 +315,9 @@ pub fn run() -> ExitCode {
         Command::Doctor(args) => done(cmd::doctor::run(&args)),
         Command::Serve(args) => done(cmd::serve::run(&args)),
         Command::Schema => done(cmd::print_stdout(&crate::config::json_schema())),
+        Command::Fmt(args) => done(cmd::fmt::run(&args)),
+        Command::Completions(args) => done(cmd::generate::completions(args.shell)),
+        Command::Man => done(cmd::generate::man()),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -5,6 +5,8 @@
 
 pub mod apply;
 pub mod doctor;
+pub mod fmt;
+pub mod generate;
 pub mod import;
 pub mod plan;
 pub mod serve;

@@ -42,6 +42,11 @@ pub(crate) struct Text {
 }
 
 impl Text {
+    /// The file's text as read.
+    pub(crate) fn content(&self) -> &str {
+        &self.content
+    }
+
     /// Parses the file into a node tree that borrows its text, and registers the file in
     /// `sources`: with its secrets masked, before any error can quote it. Errors are collected
     /// into `errors`; a file that fails to parse yields a `Document` with no root, so that the

@@ -6,6 +6,10 @@
 //! [`super::meaning`]) compared with the original's; a file whose meaning would change is left
 //! as it is and reported.
 
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{Diagnostic, Errors};
+use super::load::{self, Reader};
 use super::meaning;
 use super::source::SourceId;
 use super::yaml;
@@ -33,6 +37,44 @@ pub fn format(text: &str) -> Result<String, FormatError> {
         return Err(FormatError::MeaningChanged);
     }
     Ok(formatted)
+}
+
+/// One config file, and its text laid out, if that differs.
+#[derive(Debug)]
+pub struct Reformatted {
+    pub path: PathBuf,
+    /// `None` when the file is laid out already.
+    pub text: Option<String>,
+}
+
+/// Formats every config file at `path` (a file, or a folder's `*.yaml` and `*.yml`), read
+/// within the same bounds as a config load. Every file that cannot be formatted is an error,
+/// and then none is returned: a half-formatted folder is not offered.
+pub fn reformat_files(path: &Path) -> Result<Vec<Reformatted>, Errors> {
+    let mut errors = Errors::default();
+    let files = load::files(path, &mut errors);
+    let mut reader = Reader::default();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let Some(text) = reader.read(&file, &mut errors) else {
+            continue;
+        };
+        match format(text.content()) {
+            Ok(formatted) => out.push(Reformatted {
+                text: (formatted != text.content()).then_some(formatted),
+                path: file,
+            }),
+            Err(error) => errors.push(Diagnostic::new(format!(
+                "{} was not formatted: {error}",
+                file.display()
+            ))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]

@@ -23,3 +23,4 @@ mod saved_plan;
 mod schema;
 mod server;
 mod support;
+mod tools;
