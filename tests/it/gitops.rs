@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser as _;
 use scimform::cli::{Cli, Command};
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::support::root;
@@ -115,33 +117,68 @@ fn workflows_are_valid_yaml_and_call_only_commands_that_exist() {
         }
     }
     let count = |f: fn(&Command) -> bool| used.iter().filter(|(_, c)| f(c)).count();
-    assert!(count(|c| matches!(c, Command::Validate(_))) >= 1);
     assert!(count(|c| matches!(c, Command::Doctor(_))) >= 1);
     assert!(
         count(|c| matches!(c, Command::Import(i) if i.out.is_some())) >= 1,
         "the nightly job takes a backup"
     );
     assert!(
-        count(|c| matches!(c, Command::Plan(p) if p.detailed_exitcode)) >= 2,
-        "the PR plan and the drift check use --detailed-exitcode"
-    );
-    assert!(
         used.iter().any(|(file, c)| file == "scimform-drift.yml"
-            && matches!(c, Command::Plan(p) if p.fail_on_unmanaged)),
-        "the drift check fails on unmanaged objects"
+            && matches!(c, Command::Plan(p) if p.detailed_exitcode && p.fail_on_unmanaged)),
+        "the drift check fails on changes and on unmanaged objects"
     );
-    assert!(
-        count(|c| matches!(c, Command::Plan(p) if p.out.is_some())) >= 1,
-        "apply on merge saves the plan"
-    );
-    assert!(
-        count(|c| matches!(c, Command::Apply(a) if a.plan.is_some())) >= 1,
-        "apply on merge applies the saved plan"
-    );
-    assert!(
-        count(|c| matches!(c, Command::Show(_))) >= 1,
-        "apply on merge shows the saved plan"
-    );
+    // The steps that use the action pass only inputs it declares, and name its commands.
+    let inputs = action()["inputs"].as_object().unwrap().clone();
+    let mut commands = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let workflow: Value = serde_saphyr::from_str(&text).unwrap();
+        for job in workflow["jobs"].as_object().unwrap().values() {
+            for step in job["steps"].as_array().unwrap() {
+                let Some(action_ref) = step["uses"].as_str() else {
+                    continue;
+                };
+                if !action_ref.contains("/scimform@") {
+                    continue;
+                }
+                assert!(
+                    action_ref
+                        .rsplit_once('@')
+                        .is_some_and(|(_, tag)| tag.starts_with('v')),
+                    "{}: pinned to a release tag: {action_ref}",
+                    file.display()
+                );
+                for key in step["with"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                {
+                    assert!(
+                        inputs.contains_key(key),
+                        "{}: no input `{key}`",
+                        file.display()
+                    );
+                }
+                let command = step["with"]["command"]
+                    .as_str()
+                    .unwrap_or("plan")
+                    .to_owned();
+                assert!(["plan", "apply", "install"].contains(&command.as_str()));
+                commands.push((file.file_name().unwrap().to_owned(), command));
+            }
+        }
+    }
+    for (file, command) in [
+        ("scimform-plan.yml", "plan"),
+        ("scimform-apply.yml", "apply"),
+        ("scimform-drift.yml", "install"),
+    ] {
+        assert!(
+            commands.iter().any(|(f, c)| f == file && c == command),
+            "{file} uses the action to {command}: {commands:?}"
+        );
+    }
 }
 
 #[test]
@@ -177,8 +214,14 @@ struct JobRun {
 /// `if` of the form `steps.ID.outputs.NAME == 'V'` (or `!=`) read from the step's
 /// `$GITHUB_OUTPUT`, and no step after a failed one but those whose `if` says `always()`. The
 /// stub `scimform plan` prints `plan_output` and exits `plan_code`; every other command
-/// succeeds.
-fn run_job(workflow: &str, job: &str, plan_output: &str, plan_code: i32) -> JobRun {
+/// succeeds; `gh` prints what `gh_says` for the first pattern its arguments contain.
+fn run_job(
+    workflow: &str,
+    job: &str,
+    plan_output: &str,
+    plan_code: i32,
+    gh_says: &[(&str, &str)],
+) -> JobRun {
     let text = std::fs::read_to_string(
         root()
             .join("examples/github-actions/workflows")
@@ -201,10 +244,18 @@ fn run_job(workflow: &str, job: &str, plan_output: &str, plan_code: i32) -> JobR
             dir.path().join("plan-output").display()
         ),
     );
+    // `gh` logs its arguments, and prints what `gh_says` for arguments that contain a pattern.
+    let mut answers = String::new();
+    for (pattern, says) in gh_says {
+        let _ = writeln!(answers, "  *'{pattern}'*) echo '{says}' ;;");
+    }
     stub(
         &bin,
         "gh",
-        &format!("echo \"gh $*\" >> '{}'", log.display()),
+        &format!(
+            "echo \"gh $*\" >> '{}'\ncase \"$*\" in\n{answers}esac",
+            log.display()
+        ),
     );
     stub(&bin, "cargo", "true");
     let mut outputs: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
@@ -228,7 +279,20 @@ fn run_job(workflow: &str, job: &str, plan_output: &str, plan_code: i32) -> JobR
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
             .env("GITHUB_OUTPUT", &output_file);
         for (name, value) in step["env"].as_object().into_iter().flatten() {
-            command.env(name, value.as_str().unwrap_or_default());
+            let value = value.as_str().unwrap_or_default();
+            // `${{ steps.ID.outputs.NAME }}` is filled in; other expressions stay as written.
+            let output = value
+                .strip_prefix("${{ steps.")
+                .and_then(|rest| rest.strip_suffix(" }}"))
+                .and_then(|path| path.split_once(".outputs."))
+                .map(|(id, name)| {
+                    outputs
+                        .get(id)
+                        .and_then(|o| o.get(name))
+                        .cloned()
+                        .unwrap_or_default()
+                });
+            command.env(name, output.as_deref().unwrap_or(value));
         }
         let status = command.status().unwrap();
         failed |= !status.success();
@@ -267,6 +331,9 @@ fn condition_holds(
     if condition == "success()" || condition == "always()" {
         return true;
     }
+    if let Some((left, right)) = condition.split_once("&&") {
+        return condition_holds(left, outputs) && condition_holds(right, outputs);
+    }
     let (left, equal, right) = if let Some((l, r)) = condition.split_once("==") {
         (l, true, r)
     } else if let Some((l, r)) = condition.split_once("!=") {
@@ -286,54 +353,135 @@ fn condition_holds(
     (value == expected) == equal
 }
 
-const REFUSED: &str = "### scimform plan: refused\n\n> **Refused:** provider `tonkean`: ...\n";
-
+/// The pull request's plan is the one the merge applies: saved as the artifact named after
+/// the pull request's head commit, which the merge fetches; and only a label lets it pass the
+/// mass-delete guard.
 #[test]
-fn the_pull_request_gets_the_plan_even_when_a_guard_refuses_it() {
-    let refused = run_job("scimform-plan.yml", "plan", REFUSED, 1);
+fn the_merge_applies_the_plan_reviewed_on_the_pull_request() {
+    let text =
+        std::fs::read_to_string(root().join("examples/github-actions/workflows/scimform-plan.yml"))
+            .unwrap();
+    let plan: Value = serde_saphyr::from_str(&text).unwrap();
+    let step = plan["jobs"]["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.contains("/scimform@")))
+        .expect("the plan job uses the action")
+        .clone();
+    assert_eq!(step["with"]["plan-file"], "plan.json");
+    assert_eq!(
+        step["with"]["artifact"],
+        "scimform-plan-${{ github.event.pull_request.head.sha }}"
+    );
+    assert_eq!(
+        step["with"]["allow-mass-delete"],
+        "${{ contains(github.event.pull_request.labels.*.name, 'scimform:allow-mass-delete') }}"
+    );
+
+    // Merged from pull request 7, whose head was planned by run 99: that run's plan is fetched.
+    let merged = run_job(
+        "scimform-apply.yml",
+        "apply",
+        "",
+        0,
+        &[("commits/", "7"), ("pulls/7", "abc123"), ("run list", "99")],
+    );
+    assert!(!merged.failed, "{:?}", merged.gh);
     assert!(
-        refused
+        merged.gh.iter().any(|c| c
+            .contains("run list --workflow scimform-plan.yml --commit abc123 --status success")),
+        "{:?}",
+        merged.gh
+    );
+    assert!(
+        merged
             .gh
             .iter()
-            .any(|c| c.contains("pr comment") && c.contains("--body-file plan.md")),
-        "the refused plan is posted: {:?}",
-        refused.gh
-    );
-    assert!(refused.failed, "and the job fails");
-
-    let changes = run_job("scimform-plan.yml", "plan", "### scimform plan\n", 2);
-    assert!(changes.gh.iter().any(|c| c.contains("pr comment")));
-    assert!(
-        !changes.failed,
-        "changes pending are what a pull request is for"
+            .any(|c| c == "gh run download 99 --name scimform-plan-abc123 --dir ."),
+        "{:?}",
+        merged.gh
     );
 
-    let error = run_job("scimform-plan.yml", "plan", "", 1);
-    assert!(error.gh.is_empty(), "nothing to post: {:?}", error.gh);
-    assert!(error.failed);
+    // A push that no pull request made, or a pull request with no plan: nothing is applied.
+    let unreviewed = run_job("scimform-apply.yml", "apply", "", 0, &[]);
+    assert!(unreviewed.failed);
+    assert!(!unreviewed.gh.iter().any(|c| c.contains("run download")));
+    let unplanned = run_job(
+        "scimform-apply.yml",
+        "apply",
+        "",
+        0,
+        &[("commits/", "7"), ("pulls/7", "abc123")],
+    );
+    assert!(unplanned.failed);
+    assert!(!unplanned.gh.iter().any(|c| c.contains("run download")));
 }
 
 #[test]
-fn the_drift_check_opens_an_issue_for_changes_and_for_unmanaged_objects() {
+fn the_drift_check_keeps_one_issue_while_the_drift_lasts() {
     for code in [2, 3, 1] {
-        let drift = run_job("scimform-drift.yml", "drift", "### scimform plan\n", code);
+        // The first night: a new issue, labelled so that later nights find it.
+        let first = run_job(
+            "scimform-drift.yml",
+            "drift",
+            "### scimform plan\n",
+            code,
+            &[],
+        );
         assert!(
-            drift
+            first.gh.iter().any(|c| c.contains("issue create")
+                && c.contains("--label scimform-drift")
+                && c.contains("--body-file drift.md")),
+            "exit {code}: {:?}",
+            first.gh
+        );
+        assert!(first.failed, "exit {code}");
+        // The nights after: the same issue gets tonight's plan.
+        let later = run_job(
+            "scimform-drift.yml",
+            "drift",
+            "### scimform plan\n",
+            code,
+            &[("issue list", "12")],
+        );
+        assert!(
+            later
                 .gh
                 .iter()
-                .any(|c| c.contains("issue create") && c.contains("drift.md")),
-            "exit {code}: {:?}",
-            drift.gh
+                .any(|c| c == "gh issue edit 12 --body-file drift.md"),
+            "{:?}",
+            later.gh
         );
-        assert!(drift.failed, "exit {code}");
+        assert!(!later.gh.iter().any(|c| c.contains("issue create")));
+        assert!(later.failed);
     }
+    // No drift: the open issue is closed; with none open, nothing is done.
+    let gone = run_job(
+        "scimform-drift.yml",
+        "drift",
+        "**scimform plan:** No changes.\n",
+        0,
+        &[("issue list", "12")],
+    );
+    assert!(
+        gone.gh.iter().any(|c| c.starts_with("gh issue close 12")),
+        "{:?}",
+        gone.gh
+    );
+    assert!(!gone.failed);
     let clean = run_job(
         "scimform-drift.yml",
         "drift",
         "**scimform plan:** No changes.\n",
         0,
+        &[],
     );
-    assert!(clean.gh.is_empty(), "{:?}", clean.gh);
+    assert!(
+        clean.gh.iter().all(|c| c.contains("issue list")),
+        "{:?}",
+        clean.gh
+    );
     assert!(!clean.failed);
 }
 
