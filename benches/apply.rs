@@ -1,9 +1,10 @@
-//! The executor's own cost (SPEC §8): N creates applied through `scimform::apply::execute`
-//! next to the same N requests sent raw, at the same concurrency, against the same server.
+//! The executor's own cost (docs/benchmarks.md, Targets): N creates applied through
+//! `scimform::apply::execute` next to the same N requests sent raw, at the same concurrency,
+//! against the same server.
 //!
 //! Two servers: a minimal in-process stub that answers every POST with 201 and an id, so that
 //! what is measured is the executor's overhead alone; and the embedded server, each run over a
-//! fresh store, as SPEC §8 states the target (a ratio of at most 1.25).
+//! fresh store. The target is a ratio of at most 1.25 (docs/benchmarks.md, Targets).
 //! `SCIMFORM_BENCH_CREATES` (default 10000), `SCIMFORM_BENCH_PARALLELISM` (default 4) and
 //! `SCIMFORM_BENCH_ROUNDS` (default 3, the best is kept) change the load. Run with
 //! `cargo bench --bench apply`.

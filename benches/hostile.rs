@@ -1,6 +1,6 @@
-//! What a hostile or broken server costs the client (SPEC §7), the real binary against real
-//! servers: the memory and time a plan takes to refuse a 1 GiB response, and the time an apply
-//! takes to stop after its server dies.
+//! What a hostile or broken server costs the client, the real binary against real servers
+//! (docs/benchmarks.md, Hostile and broken servers): the memory and time a plan takes to refuse a
+//! 1 GiB response, and the time an apply takes to stop after its server dies.
 //!
 //! `SCIMFORM_BENCH_BODY_MIB` (default 1024) sizes the response; `SCIMFORM_BENCH_USERS` (default
 //! 2000) the apply, which sends at most 100 requests a second and has its server killed once

@@ -1,5 +1,6 @@
-//! `scimform plan` against the embedded SCIM server, at directory sizes where SPEC §8 sets
-//! targets: requests sent, wall time, client CPU time and client peak memory.
+//! `scimform plan` against the embedded SCIM server, at directory sizes with targets
+//! (docs/benchmarks.md, Targets): requests sent, wall time, client CPU time and client peak
+//! memory.
 //!
 //! Each size gets a fresh store, seeded directly through the server's own store module in one
 //! transaction (seeding over `/Bulk` would commit every operation on its own, and the seed is
@@ -40,8 +41,8 @@ const DEFAULT_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
 /// Users per group; 100,000 users make 5,000 groups.
 const GROUP_SIZE: usize = 20;
-/// Users per config file: a large directory is split across files (SPEC §1.1), and each file
-/// stays well inside the YAML parser's per-file node budget.
+/// Users per config file: a large directory is split across files (README, Several files), and each
+/// file stays well inside the YAML parser's per-file node budget.
 const USERS_PER_FILE: usize = 5_000;
 const GROUPS_PER_FILE: usize = 1_000;
 const TOKEN: &str = "bench-token-0123456789abcdef";

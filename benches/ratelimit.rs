@@ -1,9 +1,9 @@
-//! A rate-limited server (SPEC §8): `scimform apply` of N new users, the real binary, against
-//! the embedded server behind a proxy that adds latency to every request and refuses with 429
-//! and `Retry-After` above a rate (a token bucket). It reports the wall time against the floor
-//! (the requests let through ÷ the rate) and the share of requests refused, for a provider
-//! that learns the rate from the refusals and for one whose `rate_limit` is set a little under
-//! the server's.
+//! A rate-limited server (docs/benchmarks.md, Targets): `scimform apply` of N new users, the real
+//! binary, against the embedded server behind a proxy that adds latency to every request and
+//! refuses with 429 and `Retry-After` above a rate (a token bucket). It reports the wall time
+//! against the floor (the requests let through ÷ the rate) and the share of requests refused, for a
+//! provider that learns the rate from the refusals and for one whose `rate_limit` is set a little
+//! under the server's.
 //!
 //! `SCIMFORM_BENCH_LEARNT_ONLY` (skip the run with `rate_limit` set), `SCIMFORM_BENCH_USERS` (default 3000), `SCIMFORM_BENCH_RATE` (requests per second, default
 //! 50), `SCIMFORM_BENCH_LATENCY_MS` (default 20) and `SCIMFORM_BENCH_PARALLELISM` (default 8)

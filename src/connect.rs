@@ -1,8 +1,8 @@
 //! From a provider in the config to a [`ScimClient`] talking to its server.
 //!
 //! An `embedded:PATH` provider starts the embedded server in-process on an ephemeral loopback
-//! port over the store at PATH (SPEC §6.2) and is then reached over HTTP like any other: the
-//! engine has one code path for every server.
+//! port over the store at PATH (README, The embedded server) and is then reached over HTTP like any
+//! other: the engine has one code path for every server.
 
 use secrecy::SecretString;
 
@@ -59,7 +59,7 @@ impl Target {
         &self.auth_scheme
     }
 
-    /// Whether the target is the embedded server (§6.2).
+    /// Whether the target is the embedded server (README, The embedded server).
     #[must_use]
     pub fn is_embedded(&self) -> bool {
         matches!(self.endpoint, Endpoint::Embedded(_))
@@ -67,7 +67,7 @@ impl Target {
 
     /// Where the target is, fit to show and to record in a saved plan: the resolved URL's
     /// scheme, host, port and path, without a user, password, query or fragment, which may
-    /// hold secrets (§7); or `embedded:` and the store's absolute path.
+    /// hold secrets (README, Plans); or `embedded:` and the store's absolute path.
     #[must_use]
     pub fn server_url(&self) -> String {
         match &self.endpoint {

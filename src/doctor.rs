@@ -164,7 +164,7 @@ impl Report {
     }
 }
 
-/// What the capabilities mean for plan and apply (SPEC §3.1, §3.5).
+/// What the capabilities mean for plan and apply (README, Plans).
 fn plan_notes(caps: &Capabilities) -> Vec<(&'static str, String)> {
     let page = caps.max_results.map_or_else(
         || "pages at the server's default size (it announces no filter.maxResults)".to_owned(),
@@ -294,7 +294,7 @@ impl Doctor<'_> {
     }
 
     /// `GET /Groups`, then groups by id: whether the server shows group members, and when it
-    /// shows none, how plan will read them (SPEC §3.1).
+    /// shows none, how plan will read them (README, Plans).
     async fn members(&self, report: &mut Report, page: Option<usize>, users: Option<u64>) {
         const NAME: &str = "group members";
         let query = [("count", GROUPS_READ_BY_ID.to_string())];

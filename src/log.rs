@@ -1,5 +1,5 @@
-//! The request log: what `-v` and `--log-format json` write to stderr (SPEC §2: logs go to
-//! stderr).
+//! The request log: what `-v` and `--log-format json` write to stderr (README, Audit trail: logs go
+//! to stderr).
 //!
 //! The client reports each request it sends as a `tracing` event with target
 //! [`REQUEST_TARGET`] and the fields `provider`, `method`, `path` (query included), `status`,
@@ -16,8 +16,8 @@
 //! ```
 //!
 //! Nothing logged holds a header (the client never logs one), and every line goes through
-//! [`crate::scrub`] on its way out (SPEC §7). When the log is off, the events and spans are
-//! disabled at their call sites and cost a load and a branch each.
+//! [`crate::scrub`] on its way out (README, Secrets in output). When the log is off, the events and
+//! spans are disabled at their call sites and cost a load and a branch each.
 
 use std::fmt::Write as _;
 use std::io::Write as _;

@@ -32,7 +32,7 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Refused(#[from] Refusal),
-    /// The plan was made, and a guard refuses it (SPEC §3.6): the plan is kept so that it can
+    /// The plan was made, and a guard refuses it (README, Plans): the plan is kept so that it can
     /// be shown, naming what the guard refuses, but never applied.
     #[error("{refusal}")]
     Guarded {
@@ -119,7 +119,7 @@ pub async fn plan_provider(
     })
 }
 
-/// What [`plan_all`] does when a guard refuses a provider's plan (SPEC §3.6).
+/// What [`plan_all`] does when a guard refuses a provider's plan (README, Plans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnRefusal {
     /// Plan the other providers too: the whole plan is shown, and then refused (`plan`).
@@ -259,9 +259,9 @@ impl Planned {
     }
 
     /// Records what identifies the server beyond its URL, for a saved plan to be applied to
-    /// it and no other (SPEC §3.8): digests of its `/ServiceProviderConfig`, read already, and
-    /// of its `/ResourceTypes`, read now. A server that does not serve `/ResourceTypes`
-    /// (4xx but 408 and 429, or 501) is identified by the first alone.
+    /// it and no other (README, Saved plans): digests of its `/ServiceProviderConfig`, read
+    /// already, and of its `/ResourceTypes`, read now. A server that does not serve
+    /// `/ResourceTypes` (4xx but 408 and 429, or 501) is identified by the first alone.
     pub async fn identify(&mut self) -> Result<(), PlanError> {
         const RESOURCE_TYPES: &str = "/ResourceTypes";
         let client = &self.session.client;

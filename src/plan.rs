@@ -1,4 +1,4 @@
-//! The plan: what `apply` will send, as a value (SPEC §3.5, §3.8).
+//! The plan: what `apply` will send, as a value (README, Plans; docs/plan-json.md).
 //!
 //! A plan is computed by [`crate::diff`] without any I/O, rendered by [`crate::render`], saved
 //! as JSON by `plan --out`, and executed by `apply` without diffing again. Each [`Op`] carries
@@ -108,7 +108,7 @@ pub struct ProviderPlan {
     pub reads: usize,
     /// How many users the server held when it was read.
     pub existing_users: usize,
-    /// Server objects the config does not manage, left alone (§3.4).
+    /// Server objects the config does not manage, left alone (README, What the plan names).
     pub unmanaged: Unmanaged,
     /// What a reviewer should look at before applying: unmanaged users that hold roles, and
     /// declared objects that look like renames of objects the config does not declare.
@@ -129,7 +129,7 @@ pub struct ProviderPlan {
     pub ops: Vec<Op>,
 }
 
-/// The server a provider's plan was made against (SPEC §3.8).
+/// The server a provider's plan was made against (README, Saved plans).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Server {
     /// The provider's URL resolved: scheme, host, port and path, without any user, password,
@@ -155,7 +155,7 @@ pub struct ServerIdentity {
 }
 
 /// What reading a server took beyond its listings, for the reviewer to know: listings that
-/// failed a check (SPEC §3.1) and group members the server does not show.
+/// failed a check (README, Plans) and group members the server does not show.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reading {
     /// Listings that failed a check: the plan infers nothing from what they leave out.
@@ -320,7 +320,7 @@ impl Op {
     }
 }
 
-/// Server objects the config does not manage (§3.4): how many, and which.
+/// Server objects the config does not manage (README, What the plan names): how many, and which.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unmanaged {
     /// Users on the server the config does not declare, counted from `totalResults`.
@@ -329,7 +329,7 @@ pub struct Unmanaged {
     pub groups: usize,
     /// The userName of each unmanaged user the plan read, sorted. Every one of them when the
     /// plan listed the server; fewer than `users` when it looked the declared users up by
-    /// filter instead (SPEC §3.1) and so never read the others.
+    /// filter instead (README, What the plan names) and so never read the others.
     #[serde(default)]
     pub user_names: Vec<String>,
     /// The displayName of each unmanaged group the plan read, sorted; as `user_names`.
@@ -409,7 +409,7 @@ impl Summary {
     }
 }
 
-/// The order ops run in (§3.5). Ops of one phase are independent of each other and may run
+/// The order ops run in (README, Plans). Ops of one phase are independent of each other and may run
 /// concurrently; a phase starts when the one before it has finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -537,7 +537,7 @@ impl Method {
     }
 }
 
-/// What was observed of the op's object when the plan was computed (§3.8).
+/// What was observed of the op's object when the plan was computed (README, Saved plans).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Observed {

@@ -1,6 +1,6 @@
-//! What an apply did (SPEC §4.2): every op of the plan, done, failed with the server's own
-//! SCIM error (RFC 7644 §3.12), or skipped with the reason, and the counts the command line
-//! turns into an exit code.
+//! What an apply did (docs/apply.md, The report): every op of the plan, done, failed with the
+//! server's own SCIM error (RFC 7644 §3.12), or skipped with the reason, and the counts the command
+//! line turns into an exit code.
 //!
 //! The report is a value like the plan: the executor builds it, the command line renders it
 //! (its `Display` is the human form) or serializes it.
@@ -73,7 +73,7 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Note {
-    /// A create found its object already there and took it over (SPEC §4.3): the server
+    /// A create found its object already there and took it over (docs/apply.md, Faults): the server
     /// answered 409 uniqueness, or the response to the POST was lost and a lookup found it.
     /// `updated` says whether a further write brought it in line with the create's body.
     Adopted { cause: AdoptCause, updated: bool },

@@ -1,6 +1,6 @@
-//! The last line of defence against a token in output (SPEC §7). Errors redact the token where
-//! they are made, but a server can put it anywhere it sends text: a userName, an id, a
-//! listing's detail. So every token resolved in this process is remembered here, and all that
+//! The last line of defence against a token in output (README, Secrets in output). Errors redact
+//! the token where they are made, but a server can put it anywhere it sends text: a userName, an
+//! id, a listing's detail. So every token resolved in this process is remembered here, and all that
 //! the commands print goes through [`scrub`], which writes `[redacted]` in place of each.
 
 use std::borrow::Cow;

@@ -1,5 +1,5 @@
 //! Sending a phase's independent writes in `/Bulk` requests (RFC 7644 §3.7), where the server
-//! supports it and the caller asks for it (SPEC §3.5).
+//! supports it and the caller asks for it (docs/apply.md, `/Bulk`).
 //!
 //! A bulk request holds ops of one phase only, which never refer to each other, so every
 //! bulkId reference in it is already resolved; a create still carries its bulkId so its

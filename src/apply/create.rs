@@ -1,4 +1,4 @@
-//! Creates, which are not safe to repeat (SPEC §4.3).
+//! Creates, which are not safe to repeat (docs/apply.md, Faults).
 //!
 //! A POST that the server may have applied without the response arriving (a reset, a timeout, a
 //! 5xx other than 503) is never sent again blindly: the object is first looked up by its key

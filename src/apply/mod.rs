@@ -1,4 +1,4 @@
-//! The executor: sends a plan's ops to a server, and nothing else (SPEC §4.2, §4.3).
+//! The executor: sends a plan's ops to a server, and nothing else (docs/apply.md).
 //!
 //! Ops run phase by phase ([`Phase::ALL`]); within a phase they are independent and run
 //! concurrently, at most [`ExecOptions::parallelism`] requests in flight (lookups and retries

@@ -1,4 +1,4 @@
-//! Whether a saved plan still describes the server (SPEC §3.8).
+//! Whether a saved plan still describes the server (README, Saved plans).
 //!
 //! A saved plan is only applied to the server it was computed against. Each object an op
 //! touches is re-read, and only those: an object the plan saw is fetched by id, read as the

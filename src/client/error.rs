@@ -121,7 +121,7 @@ impl ClientError {
     /// carries from the server (the SCIM error's `scimType` and `detail`, a decoding error's
     /// reason, which may quote the response) and in the request's path (which may hold an id
     /// the server chose): a server that echoes the `Authorization` header in an error never
-    /// gets the token printed (§7).
+    /// gets the token printed (README, Secrets in output).
     #[must_use]
     pub fn redacted(mut self, token: &SecretString) -> Self {
         let token = token.expose_secret();

@@ -1,5 +1,5 @@
 //! Reading a whole resource type with paginated lists (RFC 7644 §3.4.2.4), and proving that the
-//! listing is complete before anything relies on it for deletion (SPEC §3.1).
+//! listing is complete before anything relies on it for deletion (README, Plans).
 //!
 //! The first page tells the total and how many resources the server really returns per page
 //! (servers clamp `count` or ignore it); the remaining pages are then fetched concurrently. Every
@@ -63,7 +63,7 @@ impl Keep {
 /// A resource as a listing keeps it, read by serde while the page holding it is parsed.
 ///
 /// Each caller keeps what it needs: the engine's live state the attributes the diff reads
-/// (SPEC §8), others the whole [`Value`].
+/// (the memory target, docs/benchmarks.md), others the whole [`Value`].
 pub trait Listed: Sized + Send + 'static {
     /// Reads one item of a page's `Resources`, or a resource on its own; `Ok(None)` when it is
     /// not a resource of this type (not an object, say, or one without an id). `keep` says
@@ -313,7 +313,7 @@ impl<'de, T: Listed> DeserializeSeed<'de> for Item<T> {
     }
 }
 
-/// A check a listing must pass before anything is inferred from what it leaves out (SPEC §3.1,
+/// A check a listing must pass before anything is inferred from what it leaves out (README, Plans;
 /// RFC 7644 §3.4.2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -379,7 +379,7 @@ pub struct Listing<T = Value> {
 impl<T> Listing<T> {
     /// Whether the listing provably holds every resource: every page passed its checks and the
     /// unique ids add up to `totalResults`. Pruning, deletion and import are refused when it
-    /// does not (SPEC §3.1).
+    /// does not (README, Plans).
     #[must_use]
     pub fn is_complete(&self) -> bool {
         self.untrusted.is_none()
@@ -418,7 +418,7 @@ impl ListQuery {
 }
 
 /// The first page of a listing: enough to know the total, and to decide whether reading the
-/// rest is worth it (SPEC §3.1).
+/// rest is worth it (README, Plans).
 #[derive(Debug)]
 pub struct FirstPage<T = Value> {
     pub kind: ResourceKind,

@@ -1,10 +1,10 @@
 //! The SCIM 2.0 HTTP client (RFC 7644) the engine reads and writes servers through.
 //!
-//! Every server is reached the same way, the embedded one included (SPEC §6.2): over HTTP, with
-//! the provider's `Authorization: <scheme> <token>` header and `application/scim+json` bodies.
-//! The client is tolerant of what real servers do — `count` clamped or ignored, `Resources`
-//! missing from an empty list, 404 for a filter that matches nothing, PATCH answered with 204 —
-//! and says exactly which request failed and why when it cannot cope.
+//! Every server is reached the same way, the embedded one included (README, The embedded server):
+//! over HTTP, with the provider's `Authorization: <scheme> <token>` header and
+//! `application/scim+json` bodies. The client is tolerant of what real servers do — `count` clamped
+//! or ignored, `Resources` missing from an empty list, 404 for a filter that matches nothing, PATCH
+//! answered with 204 — and says exactly which request failed and why when it cannot cope.
 
 mod capabilities;
 mod error;
@@ -56,7 +56,7 @@ pub struct Connection {
     /// The `Authorization` scheme: `Bearer` or `token`.
     pub auth_scheme: String,
     pub token: SecretString,
-    /// Allow the token over plain `http://` to a host that is not loopback (SPEC §7).
+    /// Allow the token over plain `http://` to a host that is not loopback (README, Providers).
     pub allow_insecure_http: bool,
 }
 
@@ -73,7 +73,7 @@ impl std::fmt::Debug for Connection {
 /// A client for one SCIM server. Cheap to clone: clones share the connection pool, the
 /// request counter and the pacing of requests.
 ///
-/// Every request goes through one policy ([`RetryPolicy`], SPEC §8): throttled and lost
+/// Every request goes through one policy ([`RetryPolicy`]; README, Apply): throttled and lost
 /// requests are retried with backoff, and every request to the server is paced by one
 /// [`Throttle`], which a 429 slows as a whole.
 #[derive(Clone)]
@@ -101,8 +101,8 @@ pub struct ScimClient {
 
 /// How long the server has gone without answering anything. A server that has answered no
 /// request for [`Silence::limit`], across at least [`Silence::FAILURES`] requests in a row, is
-/// taken as down: no further request is sent to it (SPEC §7), so that an apply stops within
-/// about a minute instead of retrying every op in turn.
+/// taken as down: no further request is sent to it (docs/apply.md, A server that stops answering),
+/// so that an apply stops within about a minute instead of retrying every op in turn.
 struct Silence {
     /// When the server last answered (any status), or when the client was made.
     last_response: Instant,
@@ -161,7 +161,7 @@ pub(crate) struct RawResponse {
     token: Arc<SecretString>,
 }
 
-/// What a client reads of a server at most (SPEC §7: input is bounded), whatever the server
+/// What a client reads of a server at most (README, Plans and Providers), whatever the server
 /// says: a provider's `limits` in the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {
@@ -637,7 +637,8 @@ impl ScimClient {
         ))
     }
 
-    /// `error` with this client's token redacted from what the server sent (§7).
+    /// `error` with this client's token redacted from what the server sent
+    /// (README, Secrets in output).
     #[must_use]
     pub(crate) fn redacted(&self, error: ClientError) -> ClientError {
         error.redacted(&self.token)
@@ -842,7 +843,7 @@ fn same_origin(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Ac
     attempt.follow()
 }
 
-/// Why a redirect was not followed (SPEC §7).
+/// Why a redirect was not followed (docs/apply.md, Redirects).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedirectRefusal {
     /// To another scheme, host or port than the request was sent to.

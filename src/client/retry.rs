@@ -1,4 +1,4 @@
-//! The retry policy every request goes through (SPEC §4.3, §8).
+//! The retry policy every request goes through (README, Apply; docs/apply.md, Faults).
 //!
 //! Every failed attempt is sorted into a [`Fault`]: whether the server said to come back later
 //! (429, 503), whether the request certainly never reached it (the connection could not be

@@ -1,4 +1,5 @@
-//! Pacing the requests sent to one provider (SPEC §8: rate-limited servers).
+//! Pacing the requests sent to one provider
+//! (README, Apply; docs/benchmarks.md, Rate-limited servers).
 //!
 //! A 429 is the server saying the provider as a whole goes too fast, not that one request
 //! did; so the response is taken for every request to it. All clones of a client share one

@@ -1,5 +1,5 @@
-//! `scimform apply`: plan, confirm, execute (SPEC §4.1); or execute a saved plan after checking
-//! that nothing it touches has moved (SPEC §3.8).
+//! `scimform apply`: plan, confirm, execute (README, Commands); or execute a saved plan after
+//! checking that nothing it touches has moved (README, Saved plans).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -502,7 +502,7 @@ fn print_report(args: &ApplyArgs, report: &Report) {
     }
 }
 
-/// Asks for `yes` on the terminal; refuses to guess when there is none (SPEC §4.1).
+/// Asks for `yes` on the terminal; refuses to guess when there is none (README, Commands).
 fn confirm() -> Result<bool, String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {

@@ -1,4 +1,5 @@
-//! `scimform import`: read one provider's server completely and write it as config (SPEC §5).
+//! `scimform import`: read one provider's server completely and write it as config
+//! (README, Import and disaster recovery).
 //!
 //! An import never damages a folder. The target is checked before the server is read: a file
 //! that exists, or a folder that holds `*.yaml`/`*.yml` files, is refused unless `--force`.

@@ -1,7 +1,7 @@
 //! One module per command: each turns parsed arguments into library calls and its result into
-//! output, and returns what [`crate::cli::run`] maps to the exit code. Output rules (SPEC §2):
-//! plans on stdout, logs and errors on stderr, colour only on a terminal and never with
-//! `NO_COLOR`, a closed pipe exits quietly.
+//! output, and returns what [`crate::cli::run`] maps to the exit code. Output rules
+//! (README, Commands): plans on stdout, logs and errors on stderr, colour only on a terminal and
+//! never with `NO_COLOR`, a closed pipe exits quietly.
 
 pub mod apply;
 pub mod doctor;
@@ -189,7 +189,7 @@ fn keep_until_exit<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
 }
 
-/// Writes to stdout; a closed pipe is not an error (§2).
+/// Writes to stdout; a closed pipe is not an error.
 pub fn print_stdout(text: &str) -> Result<(), Error> {
     let text = crate::scrub::scrub(text);
     let mut stdout = std::io::stdout().lock();

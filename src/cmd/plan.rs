@@ -1,6 +1,6 @@
-//! `scimform plan`: read each provider's server, diff, print the plan (SPEC §3).
+//! `scimform plan`: read each provider's server, diff, print the plan (README, Plans).
 //!
-//! A plan a guard refuses (SPEC §3.6) is still printed, in text or markdown, so that what the
+//! A plan a guard refuses (README, Plans) is still printed, in text or markdown, so that what the
 //! guard refuses is named, and then refused: exit 1, nothing saved.
 
 use std::path::{Component, Path, PathBuf};

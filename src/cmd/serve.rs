@@ -1,4 +1,5 @@
-//! `scimform serve`: the embedded SCIM 2.0 server as a process of its own (SPEC §6.1).
+//! `scimform serve`: the embedded SCIM 2.0 server as a process of its own
+//! (README, The embedded server).
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! `scimform show PLAN`: a saved plan printed again, as `plan` printed it, so that what is
-//! about to be applied (or what was) can be read in any format (SPEC §3.7, §3.8).
+//! about to be applied (or what was) can be read in any format (README, Saved plans).
 
 use super::{Error, print_stdout, read_saved_plan};
 use crate::cli::ShowArgs;

@@ -2,7 +2,7 @@
 //!
 //! Parsing is eager and resolving is lazy: `validate` checks that every reference is
 //! well-formed without needing the environment, and only the commands that talk to a server
-//! look the variables up (§1.4: `validate` needs no secrets). `$$` writes a literal `$`.
+//! look the variables up (`validate` needs none: README, Variables). `$$` writes a literal `$`.
 //!
 //! Nowhere else is anything expanded: [`references`] finds the `${...}` written elsewhere,
 //! each of which is an error (see `unexpanded`).
@@ -108,7 +108,8 @@ impl Template {
     }
 
     /// The variable's name when the string is exactly one reference and nothing else, as a
-    /// token must be (§7: a token is never written into the config, not even in part).
+    /// token must be: a token is never written into the config, not even in part
+    /// (README, Providers).
     #[must_use]
     pub fn single_var(&self) -> Option<&str> {
         match self.parts.as_slice() {

@@ -1,5 +1,6 @@
-//! Reading config files: one file, or every `*.yaml`/`*.yml` file of a folder (§1.1), each
-//! parsed into a tree of spanned nodes within fixed input budgets (§7).
+//! Reading config files: one file, or every `*.yaml`/`*.yml` file of a folder
+//! (README, Several files), each parsed into a tree of spanned nodes within fixed input budgets
+//! (README, Limits).
 //!
 //! A config is often reviewed in pull requests from people outside the team, so the YAML it
 //! reads is treated as untrusted: a file larger than [`MAX_FILE_BYTES`], nesting deeper than
@@ -29,7 +30,8 @@ pub const MAX_FILES: usize = 1024;
 pub const MAX_DEPTH: usize = 32;
 /// The most YAML nodes that aliases (`*name`) may replay across one file.
 pub const MAX_ALIAS_NODES: usize = 10_000;
-/// The most YAML nodes in one file: room for §8's 100,000 users and 5,000 groups.
+/// The most YAML nodes in one file: room for the 100,000 users and 5,000 groups of
+/// docs/benchmarks.md.
 pub const MAX_NODES: usize = 4_000_000;
 
 /// The text of one config file, read, not yet parsed nor registered in [`Sources`].

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-/// Whether and how the config manages one attribute (§3.3).
+/// Whether and how the config manages one attribute (README, Users).
 ///
 /// scimform only touches what the file declares: an attribute the file does not mention is
 /// left alone on the server, `attr: null` removes it, and a value makes the server hold

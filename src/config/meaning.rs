@@ -1,4 +1,4 @@
-//! The digest of what a config file says, not of how it is written (SPEC §3.8).
+//! The digest of what a config file says, not of how it is written (README, Saved plans).
 //!
 //! A saved plan records one digest per file, and `apply PLAN` refuses the plan when one of them
 //! differs. A digest of the bytes would make a comment, a blank line or re-indented YAML a

@@ -1,5 +1,5 @@
-//! The config language (§1): YAML files that declare providers, users, groups and role
-//! assignments, read into a validated [`Config`].
+//! The config language (README, Config reference): YAML files that declare providers, users, groups
+//! and role assignments, read into a validated [`Config`].
 //!
 //! Loading runs in four steps, each in its own module:
 //!
@@ -53,7 +53,7 @@ pub use spanned::{Spanned, SpannedMap};
 /// Choices the command line makes about what a valid config is.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoadOptions {
-    /// Accept plain `http://` provider URLs to hosts other than loopback (§7).
+    /// Accept plain `http://` provider URLs to hosts other than loopback (README, Providers).
     pub allow_insecure_http: bool,
 }
 

@@ -35,7 +35,7 @@ pub struct Config {
     /// [`Sources::digests`](super::Sources::digests) of the files the config was read from,
     /// and the config's digest made of them. The files' texts are not kept: a config of
     /// 100,000 users is tens of megabytes of YAML, and a valid config's errors are all
-    /// reported while it is loaded (SPEC §8).
+    /// reported while it is loaded (the memory target, docs/benchmarks.md).
     pub(crate) file_digests: BTreeMap<String, String>,
     pub(crate) digest: String,
 }
@@ -116,8 +116,8 @@ impl Config {
     }
 
     /// A digest of what the files the config was read from say (comments and layout aside),
-    /// so that a saved plan can tell that the config changed since it was made (SPEC §3.8):
-    /// [`crate::digest::of_config_files`] of [`Config::file_digests`].
+    /// so that a saved plan can tell that the config changed since it was made
+    /// (README, Saved plans): [`crate::digest::of_config_files`] of [`Config::file_digests`].
     #[must_use]
     pub fn digest(&self) -> &str {
         &self.digest
@@ -271,13 +271,13 @@ pub(crate) enum TokenSource {
 pub enum Endpoint {
     /// A SCIM server's base URL, such as `https://tonkean.example.com/scim/v2`.
     Http(reqwest::Url),
-    /// The embedded server (§6.2) over the store at this path.
+    /// The embedded server (README, The embedded server) over the store at this path.
     Embedded(PathBuf),
 }
 
 impl Endpoint {
-    /// Whether a token may be sent here (§7): https, loopback over http, or the embedded
-    /// server. Plain http elsewhere needs `--allow-insecure-http`.
+    /// Whether a token may be sent here (README, Providers): https, loopback over http, or the
+    /// embedded server. Plain http elsewhere needs `--allow-insecure-http`.
     #[must_use]
     pub fn is_secure(&self) -> bool {
         match self {
@@ -317,7 +317,7 @@ impl Provider {
         &self.url.text
     }
 
-    /// Whether the provider is the embedded server (§6.2).
+    /// Whether the provider is the embedded server (README, The embedded server).
     #[must_use]
     pub fn is_embedded(&self) -> bool {
         self.url.text.starts_with(EMBEDDED_PREFIX)
@@ -361,7 +361,7 @@ impl Provider {
     }
 
     /// Resolves the URL from the process environment and checks that a token may be sent
-    /// there (§7) unless `allow_insecure_http`.
+    /// there (README, Providers) unless `allow_insecure_http`.
     pub fn resolve_url(&self, allow_insecure_http: bool) -> Result<Endpoint, Diagnostic> {
         self.resolve_url_with(interpolate::from_env, allow_insecure_http)
     }
@@ -546,7 +546,7 @@ pub struct RoleDefinition {
 }
 
 impl RoleDefinition {
-    /// The role definition of a preset (§1.3).
+    /// The role definition of a preset (README, Providers).
     #[must_use]
     pub fn of_preset(preset: Preset) -> Self {
         match preset {
@@ -587,7 +587,7 @@ pub struct RequestLimits {
     pub listing_time: Option<std::time::Duration>,
 }
 
-/// Safety limits on destructive plans (§3.6).
+/// Safety limits on destructive plans (README, Plans).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaxChanges {
     /// Refuse a plan that deprovisions more than this percentage of the provider's users.
@@ -624,8 +624,8 @@ pub struct User {
     /// A tombstone: the user must be gone.
     pub absent: bool,
     /// Effective roles per provider that has a role definition: direct assignments and those
-    /// of the user's groups on that provider. Authoritative (§3.3). Users with the same roles
-    /// share one set.
+    /// of the user's groups on that provider. Authoritative (README, Roles). Users with the same
+    /// roles share one set.
     pub(crate) roles: Vec<(Arc<str>, Arc<BTreeSet<String>>)>,
 }
 
@@ -739,7 +739,7 @@ pub struct Name {
 }
 
 /// One value of a multi-valued attribute (RFC 7643 §2.4). `kind` and `primary` are `None`
-/// when the file does not declare them; they are then not compared (§3.3).
+/// when the file does not declare them; they are then not compared (README, Users).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MultiValue {
     pub value: String,

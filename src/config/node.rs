@@ -2,10 +2,10 @@
 //! `Deserializer` over that tree.
 //!
 //! Why not deserialize the YAML straight into the raw config types? Because serde stops at the
-//! first error, and §1.4 asks for every error at once. Parsing into this tree first (the only
-//! step that can fail on YAML syntax) lets the loader deserialize each provider, user, group and
-//! role on its own, so one typo in one user does not hide the mistakes in the others. Every
-//! error raised while deserializing from a node carries that node's [`Span`].
+//! first error, and every error is reported at once (README, Errors). Parsing into this tree first
+//! (the only step that can fail on YAML syntax) lets the loader deserialize each provider, user,
+//! group and role on its own, so one typo in one user does not hide the mistakes in the others.
+//! Every error raised while deserializing from a node carries that node's [`Span`].
 
 use std::borrow::Cow;
 use std::fmt;

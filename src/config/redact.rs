@@ -1,4 +1,4 @@
-//! Masking of secrets in the text that error messages quote (§7).
+//! Masking of secrets in the text that error messages quote (README, Secrets in output).
 //!
 //! A config should never hold a literal token (validation rejects one), but when it does, no
 //! error snippet may print it. Snippets quote whole lines around the text they are about, so

@@ -191,8 +191,8 @@ impl SourceFile {
         self.path.parent().unwrap_or_else(|| Path::new("."))
     }
 
-    /// The text errors quote: the file with any secret masked (§7). For a valid config, which
-    /// holds no literal token, this is usually the file's text.
+    /// The text errors quote: the file with any secret masked (README, Secrets in output). For a
+    /// valid config, which holds no literal token, this is usually the file's text.
     #[must_use]
     pub fn display_text(&self) -> Arc<String> {
         Arc::clone(&self.display)
@@ -341,8 +341,8 @@ impl Sources {
 
     /// The digest of what each file says ([`meaning`](super::meaning)), by file name, so
     /// that a saved plan can tell that the config changed since it was made, and which file
-    /// (SPEC §3.8). They are printed in plans, and reveal nothing of the text, masked or not.
-    /// A file is named by its file name alone, not by the path it was reached by, so that
+    /// (README, Saved plans). They are printed in plans, and reveal nothing of the text, masked or
+    /// not. A file is named by its file name alone, not by the path it was reached by, so that
     /// `apply PLAN` run from another folder finds the same digests.
     #[must_use]
     pub fn digests(&self) -> BTreeMap<String, String> {

@@ -1,5 +1,5 @@
-//! From raw declarations to the validated [`Config`]: every check of §1.4 that is about
-//! meaning rather than form, all problems collected, none fatal until the end.
+//! From raw declarations to the validated [`Config`]: every check that is about meaning rather
+//! than form (README, Errors), all problems collected, none fatal until the end.
 
 use std::collections::BTreeSet;
 use std::collections::hash_map::Entry;
@@ -791,7 +791,7 @@ impl Validator<'_> {
         }
     }
 
-    /// Multi-valued attributes compare as sets (§3.3), emails case-insensitively: a value
+    /// Multi-valued attributes compare as sets (README, Users), emails case-insensitively: a value
     /// written twice is a mistake.
     fn no_repeats(&mut self, values: &[SpannedMultiValue], user_name: &str, attribute: &str) {
         for (i, value) in values.iter().enumerate() {
@@ -1369,7 +1369,8 @@ impl Validator<'_> {
 
 /// Sets every user's effective roles from the roles `granted` ((user, provider, assignment)
 /// indices). A non-tombstoned user on a provider that keeps roles has an authoritative role set
-/// there, empty unless assigned (§3.3). Users with the same roles on a provider share one set.
+/// there, empty unless assigned (README, Roles). Users with the same roles on a provider share one
+/// set.
 fn set_roles(
     mut granted: Vec<(usize, usize, usize)>,
     assignments: &[RoleAssignment],

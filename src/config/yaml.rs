@@ -7,8 +7,8 @@
 //! `docs/benchmarks.md`.
 //!
 //! Scalars are typed by the YAML 1.2 core schema: `yes`, `no`, `on` and `off` are strings,
-//! not booleans. The bounds of §7 are enforced here: nesting depth, nodes replayed by aliases
-//! (the "billion laughs" bomb), node count, and one document per file.
+//! not booleans. The input bounds (README, Limits) are enforced here: nesting depth, nodes replayed
+//! by aliases (the "billion laughs" bomb), node count, and one document per file.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

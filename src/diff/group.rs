@@ -1,4 +1,4 @@
-//! Groups: displayName, externalId and members (SPEC §3.3). A declared member list is
+//! Groups: displayName, externalId and members (README, Groups). A declared member list is
 //! authoritative: members the server has and the file does not are removed.
 
 use std::collections::BTreeSet;

@@ -1,5 +1,5 @@
 //! The diff: a declared config against a server's live state, into the ordered ops of a plan
-//! (SPEC §3.2–§3.6). Pure: no I/O, so every rule here is unit-testable and a plan can be
+//! (README, Plans). Pure: no I/O, so every rule here is unit-testable and a plan can be
 //! computed twice with the same result.
 
 mod group;
@@ -30,10 +30,11 @@ use patch::Operation;
 pub use patch::split_urn;
 
 /// The most members one PATCH request adds or removes: large membership changes are split
-/// into several requests so no server's payload limit is met (SPEC §3.5).
+/// into several requests so no server's payload limit is met
+/// (docs/apply.md, Order and concurrency).
 pub const MEMBERS_PER_REQUEST: usize = 1000;
 
-/// Mass-deletion guard applies from this many existing users on (SPEC §3.6).
+/// Mass-deletion guard applies from this many existing users on (README, Plans).
 const MASS_DELETE_MIN_USERS: usize = 10;
 
 /// How many of the users a mass deprovisioning would reach its refusal names; the plan
@@ -442,7 +443,7 @@ impl<'a> Differ<'a> {
         }
     }
 
-    /// §3.3: a declared member list is compared with the members the server holds, never with
+    /// A declared member list is compared with the members the server holds, never with
     /// members it did not show (see `state::members`).
     fn require_members_known(&self, group: &Group, matched: Option<usize>) -> Result<(), Refusal> {
         let live = self.live;
@@ -466,7 +467,7 @@ impl<'a> Differ<'a> {
         })
     }
 
-    /// §3.2: the server group each group on the provider matches, in declared order: by
+    /// The server group each group on the provider matches, in declared order: by
     /// displayName, case-insensitively, then by externalId for a rename.
     fn match_groups(&self) -> Vec<Option<usize>> {
         let (config, name) = (self.config, self.provider.name());
@@ -625,8 +626,8 @@ impl<'a> Differ<'a> {
     }
 }
 
-/// §3.1: nothing is pruned from a listing that is not proven complete; the refusal names the
-/// check the listing failed.
+/// Nothing is pruned from a listing that is not proven complete (README, Plans); the refusal names
+/// the check the listing failed.
 fn require_complete(
     provider: &str,
     kind: &'static str,
@@ -649,10 +650,10 @@ fn require_complete(
     })
 }
 
-/// §3.2: matches declared objects to server objects: first by key (case-insensitively), then,
-/// for the ones left, by externalId (a rename). Each server object is matched at most once; a
-/// key or externalId that several server objects hold matches the first of them. Returns, for
-/// each declared object in order, the index of its server object.
+/// Matches declared objects to server objects (README, Plans): first by key (case-insensitively),
+/// then, for the ones left, by externalId (a rename). Each server object is matched at most once; a
+/// key or externalId that several server objects hold matches the first of them. Returns, for each
+/// declared object in order, the index of its server object.
 ///
 /// `declared` holds each declared object's index among the `count` the config declares of its
 /// kind, and its externalId; `config_index` finds the config's object a key (in lower case)
@@ -732,7 +733,7 @@ impl<'a> Current<'a> {
     }
 
     /// What an op on the object was computed from: its id, its version, and a hash of what
-    /// was read of it, so a saved plan can tell whether it moved (SPEC §3.8).
+    /// was read of it, so a saved plan can tell whether it moved (README, Saved plans).
     fn observed(self) -> Observed {
         let (version, hash) = match self {
             Current::User(user) => (&user.version, user.hash()),
@@ -812,8 +813,8 @@ fn update_user(
     ))
 }
 
-/// Deactivates or deletes a user, per the provider's `deprovision` (SPEC §3.4). A user who is
-/// already inactive needs no deactivation.
+/// Deactivates or deletes a user, per the provider's `deprovision` (README, Providers). A user who
+/// is already inactive needs no deactivation.
 fn deprovision(
     provider: &Provider,
     current: &LiveUser,
@@ -882,8 +883,8 @@ fn delete(current: Current<'_>, phase: Phase, key: &str, reason: Reason) -> Op {
     }
 }
 
-/// §3.6: refuse to deprovision more than `delete_percent` of the `existing` users of a
-/// provider. The refusal names the first users the ops would deprovision.
+/// The mass-delete guard (README, Plans): refuse to deprovision more than `delete_percent` of the
+/// `existing` users of a provider. The refusal names the first users the ops would deprovision.
 pub fn guard_mass_delete(
     provider: &Provider,
     existing: usize,

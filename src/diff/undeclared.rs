@@ -1,13 +1,13 @@
-//! What the config does not declare, named (SPEC §3.4): the unmanaged users and groups a plan
-//! leaves alone, the roles unmanaged users still hold, and declared objects that look like
-//! renames of undeclared ones.
+//! What the config does not declare, named (README, What the plan names): the unmanaged users and
+//! groups a plan leaves alone, the roles unmanaged users still hold, and declared objects that look
+//! like renames of undeclared ones.
 //!
-//! A rename is recognised by the diff only through a declared externalId (§3.2). Without one,
-//! a new userName or displayName is a new object: the plan creates it, and the old one stays
-//! as it is (`prune: false`) or is deprovisioned (`prune: true`). Neither is what whoever
-//! renamed it meant, and the old account may keep its roles, so the plan says so, naming both.
-//! Likeness is what survives a rename: for users, an email, the given and family name, or the
-//! displayName; for groups, most of their members.
+//! A rename is recognised by the diff only through a declared externalId (README, Plans). Without
+//! one, a new userName or displayName is a new object: the plan creates it, and the old one stays
+//! as it is (`prune: false`) or is deprovisioned (`prune: true`). Neither is what whoever renamed
+//! it meant, and the old account may keep its roles, so the plan says so, naming both. Likeness is
+//! what survives a rename: for users, an email, the given and family name, or the displayName; for
+//! groups, most of their members.
 //!
 //! Everything here reads the live state already in memory and builds its indexes only over
 //! the objects the plan creates, which are few unless the server is empty (and then nothing is

@@ -1,5 +1,5 @@
 //! Users: the attribute-by-attribute diff of a declared user against the server's, and the
-//! body that creates one (SPEC §3.3).
+//! body that creates one (README, Users).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -242,7 +242,7 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
     diff
 }
 
-/// Multi-valued attributes compare as sets of values (SPEC §3.3); `type` and `primary` only
+/// Multi-valued attributes compare as sets of values (README, Users); `type` and `primary` only
 /// when the file declares them.
 fn multi_valued(
     diff: &mut UserDiff,

@@ -1,5 +1,5 @@
-//! Import (SPEC §5): what a server holds, written back as config, such that `plan` on the
-//! written config against the same server finds nothing to do.
+//! Import (README, Import and disaster recovery): what a server holds, written back as config, such
+//! that `plan` on the written config against the same server finds nothing to do.
 //!
 //! The round trip is exact because the writer follows the diff's own rules: it writes every
 //! attribute the diff manages that the server holds (and no blank one, since the diff reads a

@@ -1,4 +1,4 @@
-//! Rendering a [`Plan`] for people and for tools (SPEC §3.7).
+//! Rendering a [`Plan`] for people and for tools (README, Plans; docs/plan-json.md).
 //!
 //! The plan is a value; rendering is a pure function of it, so the same plan always reads the
 //! same way and every format can be snapshot-tested from a hand-built plan. Three formats:
@@ -67,7 +67,7 @@ pub fn render(plan: &Plan, format: Format, color: bool) -> String {
     }
 }
 
-/// Renders a plan that a guard refuses (SPEC §3.6), in `format`: the whole plan, so that what
+/// Renders a plan that a guard refuses (README, Plans), in `format`: the whole plan, so that what
 /// the guard refuses is named object by object, and then `refusals`, the reasons. `None` for
 /// [`Format::Json`]: a JSON plan is what `apply PLAN` executes, so a refused plan has no JSON
 /// form.

@@ -20,7 +20,7 @@
 //! Plan: 1 to create, 1 to update, 1 to deactivate, 0 to delete; 3 write requests. 1 unmanaged user left alone.
 //! ```
 //!
-//! Ops are listed phase by phase, in the order apply runs them (SPEC §3.5), each with the
+//! Ops are listed phase by phase, in the order apply runs them (README, Plans), each with the
 //! request it sends, so a reviewer sees the calls and not only the intent. Group members and
 //! role sets are shown as the values added and removed, not as two whole lists; a value that
 //! spans lines or is too long for one is shown as a line diff. Each op says its action in the
@@ -259,7 +259,7 @@ fn op_lines(op: &Op, renames: &[(ResourceKind, String, String)], lines: &mut Vec
 }
 
 /// The old key of an update that renames its object: a userName or displayName that changes
-/// other than in case, which only a match by externalId allows (SPEC §3.2).
+/// other than in case, which only a match by externalId allows (README, Plans).
 fn renamed_from(op: &Op) -> Option<&str> {
     if op.action != Action::Update {
         return None;

@@ -1,5 +1,5 @@
 //! A group as the server holds it, read into what the diff compares: displayName, externalId
-//! and the ids of its members (SPEC §1.2), and whether the server showed its members at all.
+//! and the ids of its members (README, Groups), and whether the server showed its members at all.
 
 use std::collections::BTreeSet;
 use std::fmt;

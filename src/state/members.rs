@@ -1,4 +1,4 @@
-//! Group members a server does not show (SPEC §3.1, §3.3).
+//! Group members a server does not show (README, Plans).
 //!
 //! Servers leave `members` out of group lists, where it is by far the largest attribute, and
 //! some leave it out of `GET /Groups/{id}` too: AWS IAM Identity Center documents that its

@@ -1,5 +1,5 @@
 //! What a server holds: its users and groups, read as cheaply as correctness allows
-//! (SPEC §3.1).
+//! (README, Plans).
 //!
 //! Reading starts with the first page of `/Users` and of `/Groups`, which tells how many
 //! objects the server holds. When the rest of a listing would cost more requests than looking

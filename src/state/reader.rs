@@ -167,7 +167,7 @@ impl serde::Serialize for Without<'_> {
 pub(super) const READ_ONLY: &[&str] = &["meta", "groups"];
 
 /// `sha256:<hex>` of a resource's canonical JSON, without `meta` and `groups`: what a saved plan
-/// records of a whole resource, to tell whether it moved since (SPEC §3.8).
+/// records of a whole resource, to tell whether it moved since (README, Saved plans).
 #[must_use]
 pub fn resource_hash(resource: &Value) -> String {
     // serde_json's maps are sorted, so this text is canonical.
@@ -179,8 +179,8 @@ pub fn resource_hash(resource: &Value) -> String {
     crate::digest::sha256_hex(text.as_bytes())
 }
 
-/// `sha256:<hex>` of what a plan read of a resource (SPEC §3.8): the whole resource when it
-/// was kept, since a PUT sends it back; else the attributes it can manage, as `managed` writes
+/// `sha256:<hex>` of what a plan read of a resource (README, Saved plans): the whole resource when
+/// it was kept, since a PUT sends it back; else the attributes it can manage, as `managed` writes
 /// them.
 pub(super) fn read_hash(whole: Option<&RawValue>, managed: impl FnOnce() -> Value) -> String {
     match whole {
@@ -189,8 +189,8 @@ pub(super) fn read_hash(whole: Option<&RawValue>, managed: impl FnOnce() -> Valu
     }
 }
 
-/// The whole resource as the server sent it: what a PUT sends back, changed (RFC 7644
-/// §3.5.1).
+/// The whole resource as the server sent it: what a PUT sends back, changed
+/// (RFC 7644 §3.5.1).
 ///
 /// # Panics
 ///

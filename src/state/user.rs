@@ -1,9 +1,9 @@
-//! A user as the server holds it, read into the typed values the diff compares (SPEC §1.2,
-//! §3.3) and nothing else.
+//! A user as the server holds it, read into the typed values the diff compares (README, Users)
+//! and nothing else.
 //!
 //! At 100,000 users, what a server sends is mostly what the plan never reads: `meta`,
 //! `schemas`, attributes nobody declares. A live user keeps its id, userName, externalId and
-//! version, and the attributes scimform can manage: the core ones of SPEC §1.2 as typed
+//! version, and the attributes scimform can manage: the core ones (README, Users) as typed
 //! fields, and every extension attribute (RFC 7643 §3.3) as `serde_json` reads it, since their
 //! types are the extension's to say and `import` writes them all. The whole resource is kept
 //! too only when it will be sent back: by a PUT, on a server without PATCH.
@@ -38,7 +38,7 @@ pub struct LiveUser {
     pub resource: Option<Box<RawValue>>,
 }
 
-/// The attributes of a user that scimform can manage (SPEC §1.2), but `userName` and
+/// The attributes of a user that scimform can manage (README, Users), but `userName` and
 /// `externalId`. An unassigned value (RFC 7643 §2.5: null, empty) is absent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserAttributes {
@@ -60,7 +60,8 @@ pub struct UserAttributes {
 }
 
 impl UserAttributes {
-    /// The single-valued string attributes, by SCIM name, in the order SPEC §1.2 lists them.
+    /// The single-valued string attributes, by SCIM name, in the order the README's Users
+    /// section lists them.
     #[must_use]
     pub fn strings(&self) -> [(&'static str, Option<&str>); 7] {
         [

@@ -1,6 +1,7 @@
 //! The audit trail, the real binary over HTTP against `scimform serve`: apply prints one line
 //! per object as it finishes; `-v` and `--log-format json` log every request with its time,
-//! provider and object, `plan` and `doctor` included; no line holds the token (SPEC §7).
+//! provider and object, `plan` and `doctor` included; no line holds the token
+//! (docs/apply.md, The request log).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -495,8 +495,8 @@ fn config_and_errors_are_send_and_sync() {
     send_sync::<config::Errors>();
 }
 
-/// A group's members on a provider are those of its members the provider holds, as in the
-/// example of SPEC §1 (a user on one provider in a group on every provider).
+/// A group's members on a provider are those of its members the provider holds (README,
+/// Groups): here a user on one provider in a group on every provider.
 #[test]
 fn group_members_per_provider() {
     let (_dir, config) = load_text(

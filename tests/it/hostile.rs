@@ -1,5 +1,5 @@
-//! Servers that behave as a hostile or broken one would (SPEC §7), against the real binary:
-//! redirects that would carry user data to another host, or turn a write into a read.
+//! Servers that behave as a hostile or broken one would (docs/apply.md, Redirects), against the
+//! real binary: redirects that would carry user data to another host, or turn a write into a read.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

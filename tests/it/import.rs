@@ -1,7 +1,7 @@
 //! `scimform import`, the real binary against real servers (`scimform serve` and scim2-server):
 //! randomly generated directories round-trip exactly (`plan --detailed-exitcode` exits 0 on the
 //! import, and importing again gives the same bytes), and a directory rebuilt from an import on
-//! an empty server is the same directory (SPEC §5).
+//! an empty server is the same directory (README, Reseeding a directory).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

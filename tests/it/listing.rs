@@ -1,5 +1,5 @@
-//! Listings that cannot be trusted and group members a server does not show (SPEC §3.1,
-//! §3.3): the real binary over real HTTP, through a proxy that makes `scimform serve` and
+//! Listings that cannot be trusted and group members a server does not show (README, Plans):
+//! the real binary over real HTTP, through a proxy that makes `scimform serve` and
 //! scim2-server behave like servers seen in the wild. Each case runs against both.
 
 use std::collections::BTreeSet;

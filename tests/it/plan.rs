@@ -1,6 +1,6 @@
 //! `scimform plan`, the real binary against real servers: scim2-server (Tonkean-shaped) and the
-//! embedded server. The costs of SPEC §3.1/§3.5 are asserted exactly: the requests each server
-//! received and the writes the plan announces.
+//! embedded server. The costs of reading and writing (README, Plans) are asserted exactly: the
+//! requests each server received and the writes the plan announces.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Every request through one policy (SPEC §8): the real binary plans and applies through
+//! Every request through one policy (README, Apply): the real binary plans and applies through
 //! proxies that behave like the SCIM APIs of real services, in front of the embedded server and of
 //! scim2-server. Reads and writes are retried through a link that loses one request in four;
 //! `501 Not Implemented` fails at once; a server that refuses above a rate is met by pacing

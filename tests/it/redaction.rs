@@ -1,6 +1,6 @@
 //! A server that echoes the token in what it answers (here, in SCIM errors that quote the
 //! `Authorization` header) never gets it printed: not by `plan`, whose read fails, nor by
-//! `apply`, whose write fails (SPEC §7).
+//! `apply`, whose write fails (README, Secrets in output).
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! The committed JSON Schema (§1.5).
+//! The committed JSON Schema (README, Editor support).
 
 use crate::support::{root, run, scimform};
 

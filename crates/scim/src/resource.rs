@@ -61,8 +61,8 @@ impl ResourceKind {
         }
     }
 
-    /// The attribute a resource of this kind is known by: `userName` for a User (RFC 7643
-    /// §4.1.1), `displayName` for a Group (§4.2).
+    /// The attribute a resource of this kind is known by: `userName` for a User
+    /// (RFC 7643 §4.1.1), `displayName` for a Group (RFC 7643 §4.2).
     #[must_use]
     pub const fn key_attribute(self) -> &'static str {
         match self {

@@ -8,11 +8,11 @@
 //! ([`super::service::Directory::bulk`]).
 //!
 //! `bulkId:` references in paths and data are replaced by the ids of resources created earlier
-//! in the same request. §3.7.1 lets a client list operations in any order, so they run in a
-//! topological order of those references (Kahn's algorithm, earliest listed first among the
-//! ready ones): linear in the request, however the references are chained. What can never
-//! resolve fails with 409: a reference to a `bulkId` no POST defines, to an operation that
-//! failed, or within a cycle.
+//! in the same request. RFC 7644 §3.7.1 lets a client list operations in any order, so they run in
+//! a topological order of those references (Kahn's algorithm, earliest listed first among the ready
+//! ones): linear in the request, however the references are chained. What can never resolve fails
+//! with 409: a reference to a `bulkId` no POST defines, to an operation that failed, or within a
+//! cycle.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};

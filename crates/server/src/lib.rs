@@ -1,5 +1,5 @@
-//! The embedded SCIM 2.0 service provider (SPEC §6): `scimform serve`, and the in-process server
-//! behind `embedded:PATH` providers.
+//! The embedded SCIM 2.0 service provider (README, The embedded server): `scimform serve`, and the
+//! in-process server behind `embedded:PATH` providers.
 //!
 //! It is a real RFC 7643/7644 server, not a test double: resources live in SQLite and survive
 //! `kill -9`; filters, sorting, pagination, projection, PATCH, Bulk, ETags and the integrity rules
@@ -116,8 +116,8 @@ impl Server {
     }
 }
 
-/// An in-process server on an ephemeral loopback port (SPEC §6.2). Dropping it stops it;
-/// [`EmbeddedServer::shutdown`] stops it and waits for requests in flight.
+/// An in-process server on an ephemeral loopback port (README, The embedded server). Dropping it
+/// stops it; [`EmbeddedServer::shutdown`] stops it and waits for requests in flight.
 pub struct EmbeddedServer {
     base_url: String,
     token: SecretString,

@@ -1,4 +1,4 @@
-//! A fault-injecting HTTP proxy to put between scimform and a server (SPEC §4.3).
+//! A fault-injecting HTTP proxy to put between scimform and a server (docs/apply.md, Faults).
 //!
 //! It listens on an ephemeral loopback port and forwards each request to the server over a
 //! fresh connection, one request per connection. Before forwarding, it may answer 503 or 429
