@@ -141,7 +141,7 @@ pub enum Preset {
     Tonkean,
 }
 
-/// How users are deprovisioned (§3.4).
+/// How users are deprovisioned (README, Providers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Deprovision {
@@ -165,7 +165,7 @@ pub struct RawRoleDefinition {
     pub values: Spanned<Vec<Spanned<String>>>,
 }
 
-/// Safety limits on destructive plans (§3.6).
+/// Safety limits on destructive plans (README, Plans).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "MaxChanges")]
