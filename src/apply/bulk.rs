@@ -247,8 +247,8 @@ fn op_response_error(item: &Ready, status: u16, op_response: &Value) -> ClientEr
             path: format!("{} (in /Bulk)", item.path),
         },
         status,
-        scim_type: text("scimType"),
-        detail: text("detail"),
+        scim_type: text(scim::message::SCIM_TYPE),
+        detail: text(scim::message::DETAIL),
         retry_after: None,
     }
 }

@@ -82,16 +82,12 @@ pub enum ClientError {
 
 impl ClientError {
     pub(super) fn status(request: RequestLabel, status: StatusCode, body: Option<&Value>) -> Self {
-        let text = |key: &str| {
-            body.and_then(|b| b.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
+        let error = scim::message::ErrorBody::read(status.as_u16(), body);
         ClientError::Status {
             request,
-            status: status.as_u16(),
-            scim_type: text("scimType"),
-            detail: text("detail"),
+            status: error.status,
+            scim_type: error.scim_type,
+            detail: error.detail,
             retry_after: None,
         }
     }

@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use reqwest::Method;
-use scim::ResourceKind;
 use scim::attribute::{Pick, get_ci};
+use scim::{ResourceKind, message};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -178,13 +178,13 @@ impl<'de, T: Listed> ReadObject<'de> for PageReader<T> {
         let mut start = Pick::default();
         let mut resources = Pick::default();
         while let Some(MemberName(key)) = map.next_key()? {
-            if total.wants(&key, "totalResults") {
+            if total.wants(&key, message::TOTAL_RESULTS) {
                 let value = map.next_value::<TotalResults>()?.0;
                 total.put(key, value);
-            } else if start.wants(&key, "startIndex") {
+            } else if start.wants(&key, message::START_INDEX) {
                 let value = map.next_value::<TotalResults>()?.0;
                 start.put(key, value);
-            } else if resources.wants(&key, "Resources") {
+            } else if resources.wants(&key, message::RESOURCES) {
                 let value = map.next_value_seed(ResourcesReader {
                     keep: self.keep,
                     resources: PhantomData,

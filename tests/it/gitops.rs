@@ -560,6 +560,10 @@ fn the_action_calls_only_commands_that_exist() {
             .any(|c| matches!(c, Command::Apply(a) if a.plan.is_some())),
         "apply runs the saved plan"
     );
+    assert!(
+        commands.iter().any(|c| matches!(c, Command::Show(_))),
+        "and shows it on the run's summary first"
+    );
 }
 
 fn action() -> Value {

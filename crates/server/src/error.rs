@@ -1,7 +1,7 @@
 //! Errors: [`ScimError`] is what a request answers (RFC 7644 §3.12), [`ServerError`] what
 //! starting or running the server can fail with.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A SCIM error response: an HTTP status, an optional `scimType` and a human-readable detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,15 +71,12 @@ impl ScimError {
     /// The `urn:ietf:params:scim:api:messages:2.0:Error` body.
     #[must_use]
     pub fn body(&self) -> Value {
-        let mut body = json!({
-            "schemas": [scim::urn::ERROR],
-            "status": self.status.to_string(),
-            "detail": self.detail,
-        });
-        if let Some(scim_type) = self.scim_type {
-            body["scimType"] = json!(scim_type);
+        scim::message::ErrorBody {
+            status: self.status,
+            scim_type: self.scim_type.map(str::to_owned),
+            detail: Some(self.detail.clone()),
         }
-        body
+        .to_value()
     }
 }
 
