@@ -38,6 +38,17 @@ pub fn run(args: &FmtArgs) -> Result<(), Error> {
             )))
         };
     }
+    // Renaming over a symlink would replace the link with a file and leave its target as it
+    // was: refused for every file before any is written.
+    for file in &unformatted {
+        if std::fs::symlink_metadata(&file.path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::msg(format!(
+                "{} was not formatted, nor any other file: it is a symlink; run `scimform fmt` \
+                 on the file it points to",
+                file.path.display()
+            )));
+        }
+    }
     for file in &unformatted {
         let text = file.text.as_deref().unwrap_or_default();
         write_replacing(&file.path, text)

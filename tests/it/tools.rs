@@ -77,6 +77,23 @@ fn fmt_leaves_a_folder_alone_when_one_file_cannot_be_formatted() {
 }
 
 #[test]
+fn fmt_does_not_replace_a_symlink_with_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("real.yaml"), MESSY).unwrap();
+    std::os::unix::fs::symlink("real.yaml", dir.path().join("scimform.yaml")).unwrap();
+    std::fs::write(dir.path().join("a.yaml"), MESSY).unwrap();
+    let out = fmt(dir.path(), &["-f", "."]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("it is a symlink"), "{}", out.stderr);
+    let link = std::fs::symlink_metadata(dir.path().join("scimform.yaml")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is still a link");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("real.yaml")).unwrap(),
+        MESSY
+    );
+}
+
+#[test]
 fn completions_and_the_man_page_come_from_the_command_line_definition() {
     let commands = [
         "validate", "plan", "apply", "show", "import", "doctor", "serve", "schema", "fmt",
