@@ -498,3 +498,56 @@ fn the_examples_apply_to_the_embedded_server_and_converge() {
         );
     }
 }
+
+/// Every request names its sender: AWS IAM Identity Center refuses a `PATCH` that carries no
+/// `User-Agent`. Through a proxy that records each request's, a create and then an update.
+// The proxy runs on the test's runtime while the binary runs: it needs a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_carries_scimforms_user_agent() {
+    let serve = crate::support::serve::Serve::start();
+    let proxy = crate::support::rewrite::Rewriter::editing_responses(
+        &serve.base,
+        str::to_owned,
+        |_: &mut crate::support::rewrite::Exchange<'_>| {},
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |title: &str| {
+        write(
+            dir.path(),
+            &format!(
+                "version: 1\nproviders:\n  corp:\n    url: {}\n    token: ${{CORP_TOKEN}}\n\
+                 users:\n  - userName: ada@example.com\n    title: {title}\n",
+                proxy.base_url
+            ),
+        )
+    };
+    for title in ["Analyst", "Engineer"] {
+        let path = config(title);
+        let out = tokio::task::spawn_blocking({
+            let token = serve.token.clone();
+            move || {
+                run(scimform()
+                    .args(["apply", "--auto-approve", "-f"])
+                    .arg(&path)
+                    .env("CORP_TOKEN", token))
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    let requests = proxy.requests();
+    assert!(
+        requests.iter().any(|r| r.starts_with("POST ")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r.starts_with("PATCH ")),
+        "{requests:?}"
+    );
+    let agents = proxy.user_agents();
+    assert_eq!(agents.len(), requests.len());
+    let expected = format!("scimform/{}", env!("CARGO_PKG_VERSION"));
+    assert!(agents.iter().all(|a| *a == expected), "{agents:?}");
+}

@@ -79,6 +79,7 @@ struct Proxy {
     only_scheme: Option<&'static str>,
     /// Each request received, as `METHOD /path?query` with the query decoded.
     log: Arc<Mutex<Vec<String>>>,
+    agents: Arc<Mutex<Vec<String>>>,
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -86,6 +87,7 @@ pub struct Rewriter {
     /// The proxy's base URL, standing in for the upstream's.
     pub base_url: String,
     log: Arc<Mutex<Vec<String>>>,
+    agents: Arc<Mutex<Vec<String>>>,
 }
 
 /// `path_and_query` with its query parameters changed by `edit`, re-encoded.
@@ -166,6 +168,11 @@ impl Rewriter {
         self.log.lock().unwrap().clone()
     }
 
+    /// The `User-Agent` of each request received so far, in order (empty when none was sent).
+    pub fn user_agents(&self) -> Vec<String> {
+        self.agents.lock().unwrap().clone()
+    }
+
     /// Proxies `upstream` unchanged, except that only `scheme` is accepted in the
     /// `Authorization` header (the upstream answers 401 to anything else).
     pub async fn only_scheme(upstream: &str, scheme: &'static str) -> Self {
@@ -194,6 +201,7 @@ impl Rewriter {
             upstream_url.port_or_known_default().expect("a port")
         );
         let log = Arc::new(Mutex::new(Vec::new()));
+        let agents = Arc::new(Mutex::new(Vec::new()));
         let proxy = Arc::new(Proxy {
             upstream: origin,
             client: reqwest::Client::new(),
@@ -202,6 +210,7 @@ impl Rewriter {
             intercept,
             only_scheme,
             log: Arc::clone(&log),
+            agents: Arc::clone(&agents),
         });
         let app = Router::new().fallback(forward).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -214,6 +223,7 @@ impl Rewriter {
         Rewriter {
             base_url: format!("http://{addr}{}", upstream_url.path().trim_end_matches('/')),
             log,
+            agents,
         }
     }
 }
@@ -237,6 +247,13 @@ async fn forward(
         let _ = write!(logged, "{}{key}={value}", if i == 0 { '?' } else { '&' });
     }
     proxy.log.lock().unwrap().push(logged);
+    proxy.agents.lock().unwrap().push(
+        headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    );
     if let Some(response) = proxy
         .intercept
         .as_ref()
