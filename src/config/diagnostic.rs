@@ -23,7 +23,6 @@ struct Inner {
     message: String,
     help: Option<String>,
     source: Option<NamedSource<Snippets>>,
-    location: Option<String>,
     /// The file (as its name is shown), line and column the error is about.
     position: Option<(String, usize, usize)>,
     labels: Vec<(Span, String)>,
@@ -36,7 +35,6 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             source: None,
-            location: None,
             position: None,
             labels: Vec::new(),
         }))
@@ -52,7 +50,6 @@ impl Diagnostic {
     #[must_use]
     pub fn at_in(mut self, file: &Arc<SourceFile>, span: Span, label: impl Into<String>) -> Self {
         self.0.source = Some(NamedSource::new(file.name(), Snippets(Arc::clone(file))));
-        self.0.location = Some(file.location(span.start()));
         let (line, column) = file.line_col(span.start());
         self.0.position = Some((file.name().to_owned(), line, column));
         self.0.labels.insert(0, (span, label.into()));
@@ -102,8 +99,9 @@ impl Diagnostic {
 
     /// `file:line:column` of the text the error is about, if any.
     #[must_use]
-    pub fn location(&self) -> Option<&str> {
-        self.0.location.as_deref()
+    pub fn location(&self) -> Option<String> {
+        self.position()
+            .map(|(file, line, column)| format!("{file}:{line}:{column}"))
     }
 
     /// What to do about it, if anything is said.

@@ -17,9 +17,16 @@ use super::yaml;
 /// Why a file was not formatted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FormatError {
-    /// The file is not YAML that the config reader accepts; `validate` says where.
-    #[error("it does not parse as YAML (run `scimform validate` for where)")]
-    Unparsable,
+    /// The file is not YAML that the config reader accepts: where, and the parser's reason.
+    #[error("it does not parse as YAML at line {line}, column {column}: {reason}")]
+    Unparsable {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// The config reader accepts the file, the formatter does not.
+    #[error("the formatter cannot read it: {0}")]
+    Unformattable(String),
     /// The formatter's output would read differently: left alone.
     #[error("formatting would change what it says; it was left as it is")]
     MeaningChanged,
@@ -27,10 +34,19 @@ pub enum FormatError {
 
 /// The file's text laid out by the formatter, or why it cannot be.
 pub fn format(text: &str) -> Result<String, FormatError> {
-    let before = yaml::parse(text, SourceId::default()).map_err(|_| FormatError::Unparsable)?;
+    let before = yaml::parse(text, SourceId::default()).map_err(|error| {
+        // 1-based, the column in characters, as every config error counts them.
+        let before = &text[..error.start.min(text.len())];
+        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+        FormatError::Unparsable {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            reason: error.message,
+        }
+    })?;
     let options = pretty_yaml::config::FormatOptions::default();
-    let formatted =
-        pretty_yaml::format_text(text, &options).map_err(|_| FormatError::Unparsable)?;
+    let formatted = pretty_yaml::format_text(text, &options)
+        .map_err(|error| FormatError::Unformattable(error.to_string()))?;
     let after =
         yaml::parse(&formatted, SourceId::default()).map_err(|_| FormatError::MeaningChanged)?;
     if meaning::digest(before.as_ref()) != meaning::digest(after.as_ref()) {
@@ -104,6 +120,9 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_yaml_is_not_touched() {
-        assert_eq!(format("users: [unclosed\n"), Err(FormatError::Unparsable));
+        match format("version: 1\nusers: [unclosed\n") {
+            Err(FormatError::Unparsable { line, .. }) => assert!(line >= 2, "{line}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
