@@ -9,6 +9,7 @@
 pub mod attribute;
 pub mod message;
 pub mod patch;
+pub mod profile;
 pub mod urn;
 
 mod resource;
