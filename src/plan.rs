@@ -418,6 +418,10 @@ pub enum Phase {
     Users,
     /// Create and update groups, adding members.
     Groups,
+    /// Add members to groups created without them, on services that refuse members in
+    /// `POST /Groups` (README, Provider profiles): the group's id is known only once the
+    /// create has run.
+    AddMembers,
     /// Remove members from groups.
     RemoveMembers,
     /// Deactivate or delete users.
@@ -427,9 +431,10 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 6] = [
         Phase::Users,
         Phase::Groups,
+        Phase::AddMembers,
         Phase::RemoveMembers,
         Phase::DeprovisionUsers,
         Phase::DeleteGroups,

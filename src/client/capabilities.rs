@@ -3,6 +3,7 @@
 //! always fall back to the plainest requests.
 
 use scim::attribute::get_ci;
+use scim::profile::Profile;
 use serde_json::Value;
 
 /// Bulk limits (RFC 7643 §5 `bulk`).
@@ -83,6 +84,27 @@ impl Capabilities {
             etag: supported("etag"),
             sort: supported("sort"),
         }
+    }
+}
+
+impl Capabilities {
+    /// What a server may be asked, given what its service documents about itself (README,
+    /// Provider profiles): no Bulk where the service has none, pages no larger than its cap,
+    /// and filters and PATCH, which every profiled service accepts, even when its
+    /// `/ServiceProviderConfig` does not say so.
+    #[must_use]
+    pub fn within(mut self, profile: Option<&Profile>) -> Self {
+        let Some(profile) = profile else {
+            return self;
+        };
+        if !profile.bulk {
+            self.bulk = None;
+        }
+        let cap = profile.paging.max_count;
+        self.max_results = Some(self.max_results.map_or(cap, |announced| announced.min(cap)));
+        self.filter = true;
+        self.patch = true;
+        self
     }
 }
 

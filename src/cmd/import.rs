@@ -489,13 +489,16 @@ async fn read_session(
         provider: provider.name().to_owned(),
         source,
     };
-    let capabilities = (client.capabilities().await).map_err(|e| read_error(e.into()))?;
+    let profile = provider.preset().map(crate::config::Preset::profile);
+    let capabilities = (client.capabilities().await)
+        .map_err(|e| read_error(e.into()))?
+        .within(profile);
     let wanted = Wanted {
         everything: true,
         all_members: true,
         ..Wanted::default()
     };
-    let live = state::read(client, &capabilities, &wanted)
+    let live = state::read(client, &capabilities, &wanted, profile)
         .await
         .map_err(read_error)?;
     let incomplete = |kind, check: &Untrusted| ImportError::Incomplete {

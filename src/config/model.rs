@@ -22,6 +22,7 @@ use super::load::FileRefusal;
 use super::managed::Managed;
 use super::source::{SourceFile, Span};
 pub use super::written::{Deprovision, Preset};
+pub use scim::profile::RoleShape;
 
 /// A validated config: providers, users, groups and role assignments.
 #[derive(Debug)]
@@ -543,29 +544,52 @@ pub struct RoleDefinition {
     pub attribute: String,
     /// The values the provider accepts.
     pub values: BTreeSet<String>,
+    /// How a value is written: a string, or an object with a `value`.
+    pub shape: RoleShape,
 }
 
 impl RoleDefinition {
-    /// The role definition of a preset (README, Providers).
+    /// The role definition of a preset, from its profile (README, Provider profiles); `None`
+    /// for a service without roles.
     #[must_use]
-    pub fn of_preset(preset: Preset) -> Self {
-        match preset {
-            Preset::Tonkean => RoleDefinition {
-                schema: scim::urn::TONKEAN.into(),
-                attribute: "tonkeanRoles".into(),
-                values: ["PROCESS_CONTRIBUTOR", "SYSTEM_USER"]
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
-            },
+    pub fn of_preset(preset: Preset) -> Option<Self> {
+        let roles = preset.profile().roles?;
+        Some(RoleDefinition {
+            schema: roles.schema.into(),
+            attribute: roles.attribute.into(),
+            values: roles.values.iter().copied().map(String::from).collect(),
+            shape: roles.shape,
+        })
+    }
+
+    /// Whether the attribute is the core User schema's (`roles`, `entitlements`), not an
+    /// extension's.
+    #[must_use]
+    pub fn is_core(&self) -> bool {
+        self.schema.eq_ignore_ascii_case(scim::urn::USER)
+    }
+
+    /// The attribute's path for PATCH (RFC 7644 §3.5.2): the full path of an extension
+    /// attribute, e.g. `urn:scim:tonkean:tonkeanRoles`; a core attribute's name, e.g. `roles`.
+    #[must_use]
+    pub fn path(&self) -> String {
+        if self.is_core() {
+            self.attribute.clone()
+        } else {
+            format!("{}:{}", self.schema, self.attribute)
         }
     }
 
-    /// The attribute's full path for PATCH (RFC 7644 §3.5.2), e.g.
-    /// `urn:scim:tonkean:tonkeanRoles`.
+    /// The attribute's value holding `values`, in the provider's shape.
     #[must_use]
-    pub fn path(&self) -> String {
-        format!("{}:{}", self.schema, self.attribute)
+    pub fn value<'v>(&self, values: impl IntoIterator<Item = &'v String>) -> serde_json::Value {
+        let values = values.into_iter().cloned().map(serde_json::Value::String);
+        match self.shape {
+            RoleShape::Strings => values.collect(),
+            RoleShape::Objects => values
+                .map(|value| serde_json::json!({ "value": value }))
+                .collect(),
+        }
     }
 }
 

@@ -15,16 +15,32 @@ use super::interpolate::{Template, references};
 use super::managed::Managed;
 use super::model::{
     Config, EMBEDDED_PREFIX, Endpoint, ExtensionAttribute, Group, GroupKey, MaxChanges, MultiValue,
-    Name, OtherAttributes, Provider, RequestLimits, RoleAssignment, RoleDefinition,
+    Name, OtherAttributes, Provider, RequestLimits, RoleAssignment, RoleDefinition, RoleShape,
     SpannedTemplate, TokenSource, User, UserKey, insecure_http, key_text, parse_endpoint,
 };
 use super::source::{SourceFile, Sources, Span};
 use super::spanned::Spanned;
 use super::suggest::{Suggestions, closest};
 use super::written::{
-    Preset, RawExtensions, RawGroup, RawLimits, RawMultiValue, RawName, RawProvider, RawRetry,
-    RawRoleAssignment, RawRoleDefinition, RawUser,
+    Deprovision, Preset, RawExtensions, RawGroup, RawLimits, RawMultiValue, RawName, RawProvider,
+    RawRetry, RawRoleAssignment, RawRoleDefinition, RawUser,
 };
+
+/// A multi-valued user attribute a service may limit.
+#[derive(Clone, Copy)]
+enum Attribute {
+    Emails,
+    PhoneNumbers,
+}
+
+impl Attribute {
+    fn name(self) -> &'static str {
+        match self {
+            Attribute::Emails => "emails",
+            Attribute::PhoneNumbers => "phoneNumbers",
+        }
+    }
+}
 
 pub(crate) fn build(
     declarations: Declarations,
@@ -261,6 +277,10 @@ impl Validator<'_> {
         }
 
         let mut requests = self.request_limits(provider, raw.rate_limit, raw.retry);
+        // A service's documented rate is the ceiling until the config says otherwise.
+        if requests.rate_limit.is_none() {
+            requests.rate_limit = preset.and_then(|p| p.profile().rate_limit);
+        }
         if let Some(limits) = raw.limits {
             self.read_limits(provider, limits.value, &mut requests);
         }
@@ -275,7 +295,14 @@ impl Validator<'_> {
             preset,
             roles,
             prune: raw.prune.is_some_and(|p| p.value),
-            deprovision: raw.deprovision.map(|d| d.value).unwrap_or_default(),
+            deprovision: raw.deprovision.map_or_else(
+                || {
+                    preset
+                        .map(|p| Deprovision::of_profile(p.profile()))
+                        .unwrap_or_default()
+                },
+                |d| d.value,
+            ),
             max_changes,
             requests,
         }
@@ -489,7 +516,7 @@ impl Validator<'_> {
                 self.unknown_roles.insert(provider.to_owned());
                 None
             }
-            (Some(preset), None) => Some(RoleDefinition::of_preset(preset)),
+            (Some(preset), None) => RoleDefinition::of_preset(preset),
             (None, Some(roles)) => {
                 let definition = self.role_definition(provider, roles.value);
                 if definition.is_none() {
@@ -522,8 +549,9 @@ impl Validator<'_> {
                 }
                 scheme.value
             }
-            None if preset.is_some() => "token".to_owned(),
-            None => "Bearer".to_owned(),
+            None => preset
+                .map_or("Bearer", |p| p.profile().auth_scheme)
+                .to_owned(),
         }
     }
 
@@ -615,10 +643,18 @@ impl Validator<'_> {
                 );
             }
         }
+        // The core User schema's `roles` and `entitlements` are complex (RFC 7643 §4.1.2):
+        // their values are objects with a `value`. An extension's are plain strings.
+        let shape = if raw.schema.value.eq_ignore_ascii_case(scim::urn::USER) {
+            RoleShape::Objects
+        } else {
+            RoleShape::Strings
+        };
         (!values.is_empty()).then_some(RoleDefinition {
             schema: raw.schema.value,
             attribute: raw.attribute.value,
             values,
+            shape,
         })
     }
 
@@ -742,6 +778,12 @@ impl Validator<'_> {
         if let Managed::Set(phones) = &phone_numbers {
             self.one_primary(phones, user_name, "phoneNumbers");
         }
+        if let Managed::Set(emails) = &emails {
+            self.within_profiles(emails, user_name, &on, providers, Attribute::Emails);
+        }
+        if let Managed::Set(phones) = &phone_numbers {
+            self.within_profiles(phones, user_name, &on, providers, Attribute::PhoneNumbers);
+        }
 
         let extensions = match raw.extensions.take() {
             Some(extensions) => self.extensions(extensions.value, user_name, &on, providers),
@@ -774,6 +816,53 @@ impl Validator<'_> {
             roles: Vec::new(),
         };
         (user, sure)
+    }
+
+    /// A user's emails or phone numbers are no more than each of its providers' services
+    /// holds (README, Provider profiles): the first value past the limit is reported, once per
+    /// user, naming the provider and its service.
+    fn within_profiles(
+        &mut self,
+        values: &[SpannedMultiValue],
+        user_name: &str,
+        on: &BTreeSet<String>,
+        providers: &[Provider],
+        attribute: Attribute,
+    ) {
+        let limited = providers
+            .iter()
+            .filter(|p| on.contains(&p.name))
+            .find_map(|p| {
+                let profile = p.preset?.profile();
+                let most = match attribute {
+                    Attribute::Emails => profile.max_emails,
+                    Attribute::PhoneNumbers => profile.max_phone_numbers,
+                }?;
+                (values.len() > most).then_some((p, profile, most))
+            });
+        let Some((provider, profile, most)) = limited else {
+            return;
+        };
+        let name = attribute.name();
+        let plural = if most == 1 { "" } else { "s" };
+        self.error(
+            Diagnostic::new(format!(
+                "user `{user_name}` has {} {name}, but provider `{}` ({}) holds at most {most}",
+                values.len(),
+                provider.name,
+                profile.title,
+            ))
+            .at(
+                self.sources,
+                values[most].value.span,
+                format!("{name} past the first {most}"),
+            )
+            .help(format!(
+                "keep {most} value{plural}, or put this user on another provider with `providers:` \
+                 (see {})",
+                profile.page()
+            )),
+        );
     }
 
     fn multi_value(raw: Spanned<RawMultiValue>) -> SpannedMultiValue {

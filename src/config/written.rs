@@ -132,13 +132,51 @@ pub struct RawRetry {
     pub deadline: Option<Spanned<String>>,
 }
 
-/// A SCIM server whose conventions scimform knows.
+/// A SCIM service whose documented behaviour scimform knows: its profile (README, Provider
+/// profiles; docs/providers/NAME.md). It sets the auth scheme, the roles, the default
+/// deprovisioning and rate, what validation refuses and which requests the plan uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// Tonkean: roles in `urn:scim:tonkean:tonkeanRoles` (`PROCESS_CONTRIBUTOR`,
-    /// `SYSTEM_USER`), auth scheme `token`.
+    /// `SYSTEM_USER`), auth scheme `token` (docs/providers/tonkean.md).
     Tonkean,
+    /// AWS IAM Identity Center: members hidden (read with member filters), `eq` filters only,
+    /// no Bulk, group PATCH without `replace`, one email and one phone number per user
+    /// (docs/providers/aws-identity-center.md).
+    AwsIdentityCenter,
+    /// GitHub Enterprise Managed Users: roles in the core `roles` attribute
+    /// (docs/providers/github-emu.md).
+    GithubEmu,
+    /// Slack (docs/providers/slack.md).
+    Slack,
+    /// Databricks account SCIM: roles in the core `roles` attribute
+    /// (docs/providers/databricks.md).
+    Databricks,
+}
+
+impl Preset {
+    /// Every preset, in the order of [`scim::profile::PROFILES`].
+    pub const ALL: [Preset; 5] = [
+        Preset::Tonkean,
+        Preset::AwsIdentityCenter,
+        Preset::GithubEmu,
+        Preset::Slack,
+        Preset::Databricks,
+    ];
+
+    /// What the service documents about itself.
+    #[must_use]
+    pub fn profile(self) -> &'static scim::profile::Profile {
+        use scim::profile;
+        match self {
+            Preset::Tonkean => &profile::TONKEAN,
+            Preset::AwsIdentityCenter => &profile::AWS_IDENTITY_CENTER,
+            Preset::GithubEmu => &profile::GITHUB_EMU,
+            Preset::Slack => &profile::SLACK,
+            Preset::Databricks => &profile::DATABRICKS,
+        }
+    }
 }
 
 /// How users are deprovisioned (README, Providers).
@@ -150,6 +188,17 @@ pub enum Deprovision {
     Deactivate,
     /// `DELETE` the user.
     Delete,
+}
+
+impl Deprovision {
+    /// What a service's documentation says removing a user should be.
+    #[must_use]
+    pub fn of_profile(profile: &scim::profile::Profile) -> Self {
+        match profile.deprovisioning {
+            scim::profile::Deprovisioning::Deactivate => Deprovision::Deactivate,
+            scim::profile::Deprovisioning::Delete => Deprovision::Delete,
+        }
+    }
 }
 
 /// Where a provider keeps role values: a multi-valued string attribute of a schema extension.

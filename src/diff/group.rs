@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use scim::profile::{MemberRemoval, Profile};
+
 use super::patch::Operation;
 use crate::config::{Group, Managed};
 use crate::plan::Change;
@@ -36,24 +38,92 @@ impl GroupDiff {
         self.attributes.is_empty() && self.added.is_empty() && self.removed.is_empty()
     }
 
-    /// The PATCH operations, members added in requests of at most `per_request` members.
-    pub fn operations(&self, per_request: usize) -> Vec<Operation> {
-        let mut operations = self.attributes.clone();
-        for chunk in self.added.chunks(per_request.max(1)) {
+    /// The PATCH operations in the server's dialect, members added (and, where removals
+    /// list values, removed) in operations of at most `dialect.per_request` members.
+    pub fn operations(&self, dialect: &Dialect) -> Vec<Operation> {
+        let per_request = dialect.per_request.max(1);
+        let mut operations: Vec<Operation> = (self.attributes.iter().cloned())
+            .map(|operation| dialect.attribute(operation))
+            .collect();
+        for chunk in self.added.chunks(per_request) {
             operations.push(Operation::Add {
                 path: "members".into(),
                 value: members_json(chunk),
             });
         }
-        for member in &self.removed {
-            operations.push(Operation::Remove {
-                path: format!(
-                    "members[value eq {}]",
-                    Value::String(member.reference.clone())
-                ),
-            });
+        match dialect.removal {
+            MemberRemoval::ValuePath => {
+                for member in &self.removed {
+                    operations.push(Operation::Remove {
+                        path: format!(
+                            "members[value eq {}]",
+                            Value::String(member.reference.clone())
+                        ),
+                    });
+                }
+            }
+            MemberRemoval::ValueList => {
+                for chunk in self.removed.chunks(per_request) {
+                    let values = chunk.iter().map(|m| json!({"value": m.reference}));
+                    operations.push(Operation::RemoveValues {
+                        path: "members".into(),
+                        value: values.collect(),
+                    });
+                }
+            }
         }
         operations
+    }
+}
+
+/// How a group's PATCH is written for its server: what its profile documents (README,
+/// Provider profiles), or plain RFC 7644 when the config names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// Whether `replace` is accepted; where it is not, `add` sets a single-valued attribute.
+    pub replace: bool,
+    pub removal: MemberRemoval,
+    /// The most members one request adds and removes.
+    pub per_request: usize,
+    /// The most members `POST /Groups` carries; the rest are added by PATCH.
+    pub members_per_create: usize,
+}
+
+impl Dialect {
+    /// The dialect of a server whose service's profile is `profile`.
+    #[must_use]
+    pub fn of(profile: Option<&Profile>) -> Self {
+        let rfc = Dialect {
+            replace: true,
+            removal: MemberRemoval::ValuePath,
+            per_request: super::MEMBERS_PER_REQUEST,
+            members_per_create: usize::MAX,
+        };
+        let Some(profile) = profile else {
+            return rfc;
+        };
+        let patch = profile.group_patch;
+        let per_request = (patch.member_changes_per_request)
+            .map_or(rfc.per_request, |most| most.min(rfc.per_request));
+        Dialect {
+            replace: patch.replace,
+            removal: patch.member_removal,
+            per_request,
+            members_per_create: if patch.members_on_create {
+                per_request
+            } else {
+                0
+            },
+        }
+    }
+
+    /// `operation` as the server accepts it: a `replace` becomes an `add` where `replace` is
+    /// refused, which sets a single-valued attribute all the same (RFC 7644 §3.5.2.1).
+    fn attribute(&self, operation: Operation) -> Operation {
+        match operation {
+            Operation::Replace { path, value } if !self.replace => Operation::Add { path, value },
+            operation => operation,
+        }
     }
 }
 
@@ -168,15 +238,20 @@ pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>)
         });
     }
     if !members.is_empty() {
-        let members: Vec<Member> = members.iter().cloned().collect();
-        body["members"] = members_json(&members);
-        changes.push(Change {
-            attribute: "members".into(),
-            old: None,
-            new: Some(names(members.iter())),
-        });
+        let listed: Vec<Member> = members.iter().cloned().collect();
+        body["members"] = members_json(&listed);
+        changes.push(members_change(members));
     }
     (body, changes)
+}
+
+/// The change a new group's `members` shows.
+pub fn members_change(members: &BTreeSet<Member>) -> Change {
+    Change {
+        attribute: "members".into(),
+        old: None,
+        new: Some(names(members.iter())),
+    }
 }
 
 /// The PUT body for servers without PATCH: the group as the server has it, with the new

@@ -143,6 +143,7 @@ pub fn compute(
         provider,
         live,
         capabilities,
+        dialect: group::Dialect::of(provider.preset().map(crate::config::Preset::profile)),
         ops: Vec::new(),
         references: vec![None; config.users().len()],
         next_bulk_id: 0,
@@ -175,6 +176,8 @@ struct Differ<'a> {
     provider: &'a Provider,
     live: &'a LiveState,
     capabilities: &'a Capabilities,
+    /// How group PATCH requests are written for this server.
+    dialect: group::Dialect,
     ops: Vec<Op>,
     /// Where each declared user is (or will be), by its index in the config: a server id or
     /// `bulkId:…`; `None` for users not on the provider, or absent from it.
@@ -225,8 +228,7 @@ impl<'a> Differ<'a> {
             let user_roles = roles
                 .zip(user.roles(name))
                 .map(|(definition, values)| user::Roles {
-                    schema: &definition.schema,
-                    attribute: &definition.attribute,
+                    definition,
                     path: &role_path,
                     values,
                 });
@@ -536,6 +538,9 @@ impl<'a> Differ<'a> {
         });
     }
 
+    /// The op that creates a declared group, with as many of its members as the server takes
+    /// in `POST /Groups`; the rest are added by PATCH once the group exists
+    /// ([`Phase::AddMembers`]).
     fn create_group(&mut self, group: &'a Group, members: &BTreeSet<Member>) {
         if group.external_id.as_set().is_none() {
             let members = (members.iter())
@@ -545,7 +550,23 @@ impl<'a> Differ<'a> {
             self.created_groups
                 .push(undeclared::CreatedGroup { group, members });
         }
-        let (body, changes) = group::create(group, members);
+        // A server without PATCH takes every member on create, as there is no other way.
+        let on_create = if self.capabilities.patch {
+            self.dialect.members_per_create
+        } else {
+            usize::MAX
+        };
+        let (in_create, later): (BTreeSet<Member>, Vec<Member>) = {
+            let mut all = members.iter().cloned();
+            let first = all.by_ref().take(on_create).collect();
+            (first, all.collect())
+        };
+        let (body, mut changes) = group::create(group, &in_create);
+        if !later.is_empty() {
+            // The members are shown once, all of them, on the create.
+            changes.retain(|c| c.attribute != "members");
+            changes.push(group::members_change(members));
+        }
         let bulk_id = self.bulk_id('g');
         self.ops.push(Op {
             phase: Phase::Groups,
@@ -553,7 +574,7 @@ impl<'a> Differ<'a> {
             resource: ResourceKind::Group,
             key: group.display_name.clone(),
             reason: None,
-            bulk_id: Some(bulk_id),
+            bulk_id: Some(bulk_id.clone()),
             changes,
             request: Request {
                 method: Method::Post,
@@ -561,8 +582,33 @@ impl<'a> Differ<'a> {
                 body: Some(body),
             },
             observed: Observed::Absent,
-            depends_on: bulk_references(members),
+            depends_on: bulk_references(&in_create),
         });
+        let added = group::GroupDiff {
+            added: later,
+            ..group::GroupDiff::default()
+        };
+        let chunks = patch::chunk(added.operations(&self.dialect), self.dialect.per_request);
+        for chunk in chunks {
+            let mut depends_on = vec![bulk_id.clone()];
+            depends_on.extend(bulk_references_in(&chunk));
+            self.ops.push(Op {
+                phase: Phase::AddMembers,
+                action: Action::Update,
+                resource: ResourceKind::Group,
+                key: group.display_name.clone(),
+                reason: None,
+                bulk_id: None,
+                changes: Vec::new(),
+                request: Request {
+                    method: Method::Patch,
+                    path: format!("/Groups/{}{bulk_id}", crate::plan::BULK_ID_PREFIX),
+                    body: Some(patch::patch_body(&chunk)),
+                },
+                observed: Observed::Absent,
+                depends_on,
+            });
+        }
     }
 
     /// The requests that update one group: one PATCH, split when its membership change is
@@ -581,7 +627,8 @@ impl<'a> Differ<'a> {
             Phase::Groups
         };
         if capabilities.patch {
-            let chunks = patch::chunk(diff.operations(MEMBERS_PER_REQUEST), MEMBERS_PER_REQUEST);
+            let dialect = &self.dialect;
+            let chunks = patch::chunk(diff.operations(dialect), dialect.per_request);
             let count = chunks.len();
             for (i, chunk) in chunks.into_iter().enumerate() {
                 // The changes are shown once, on the first request.

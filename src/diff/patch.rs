@@ -8,9 +8,23 @@ use serde_json::{Map, Value, json};
 /// One operation of a PATCH request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Add { path: String, value: Value },
-    Replace { path: String, value: Value },
-    Remove { path: String },
+    Add {
+        path: String,
+        value: Value,
+    },
+    Replace {
+        path: String,
+        value: Value,
+    },
+    Remove {
+        path: String,
+    },
+    /// `remove` of the listed values of a multi-valued attribute, for services that take the
+    /// values in the body rather than a value filter in the path.
+    RemoveValues {
+        path: String,
+        value: Value,
+    },
 }
 
 impl Operation {
@@ -18,7 +32,9 @@ impl Operation {
     /// add, else one.
     pub fn weight(&self) -> usize {
         match self {
-            Operation::Add { value, .. } => value.as_array().map_or(1, Vec::len),
+            Operation::Add { value, .. } | Operation::RemoveValues { value, .. } => {
+                value.as_array().map_or(1, Vec::len)
+            }
             _ => 1,
         }
     }
@@ -32,6 +48,9 @@ impl Operation {
                 json!({"op": Op::Replace.as_str(), "path": path, "value": value})
             }
             Operation::Remove { path } => json!({"op": Op::Remove.as_str(), "path": path}),
+            Operation::RemoveValues { path, value } => {
+                json!({"op": Op::Remove.as_str(), "path": path, "value": value})
+            }
         }
     }
 }
@@ -75,6 +94,9 @@ pub fn put_body(resource: &Value, operations: &[Operation]) -> Value {
                 set_path(&mut body, path, Some(value.clone()));
             }
             Operation::Remove { path } => set_path(&mut body, path, None),
+            // Only group members are removed this way, and a group's PUT body is given its
+            // whole member list instead (`group::put_body`).
+            Operation::RemoveValues { .. } => {}
         }
     }
     body

@@ -8,17 +8,16 @@ use serde_json::{Map, Value, json};
 
 use super::patch::Operation;
 use crate::config::model::key_text;
-use crate::config::{Managed, MultiValue, Name, User};
+use crate::config::{Managed, MultiValue, Name, RoleDefinition, User};
 use crate::plan::Change;
 use crate::state::{self, Item, LiveUser, items_json, role_values};
 
 /// The roles a user must hold on a provider, and where they are kept.
 #[derive(Clone, Copy)]
 pub struct Roles<'a> {
-    /// The extension schema and attribute that keep them.
-    pub schema: &'a str,
-    pub attribute: &'a str,
-    /// Their full path: `RoleDefinition::path`, made once per provider.
+    /// The schema and attribute that keep them, and the shape of a value.
+    pub definition: &'a RoleDefinition,
+    /// Their path: `RoleDefinition::path`, made once per provider.
     pub path: &'a str,
     pub values: &'a BTreeSet<String>,
 }
@@ -223,7 +222,8 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
         diff.single(&extension.path(), current, &extension.value);
     }
     if let Some(roles) = roles {
-        let current = attributes.extension(roles.schema, roles.attribute);
+        let definition = roles.definition;
+        let current = attributes.extension(&definition.schema, &definition.attribute);
         if !same_roles(current, roles.values) {
             let old = Value::from(
                 role_values(current)
@@ -234,7 +234,7 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
             if roles.values.is_empty() {
                 diff.remove(roles.path, &old);
             } else {
-                let new = Value::from(roles.values.iter().cloned().collect::<Vec<_>>());
+                let new = definition.value(roles.values);
                 diff.replace(roles.path, Some(&old), new);
             }
         }

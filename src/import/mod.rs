@@ -108,7 +108,7 @@ pub fn import(provider: &ProviderBlock, live: &LiveState) -> Imported {
     let mut warnings = Vec::new();
     let role_definition = provider
         .preset
-        .map(RoleDefinition::of_preset)
+        .and_then(RoleDefinition::of_preset)
         .or_else(|| provider.roles.clone());
 
     let mut users: Vec<&LiveUser> = live.users.iter().collect();
@@ -303,8 +303,8 @@ fn provider_text(provider: &ProviderBlock) -> String {
     if let Some(scheme) = &provider.auth_scheme {
         w.string(4, "auth_scheme", scheme);
     }
-    if let Some(Preset::Tonkean) = provider.preset {
-        w.entry(4, "preset", "tonkean");
+    if let Some(preset) = provider.preset {
+        w.entry(4, "preset", preset.profile().name);
     }
     if let Some(roles) = &provider.roles {
         w.open(4, "roles");
@@ -316,8 +316,15 @@ fn provider_text(provider: &ProviderBlock) -> String {
     if provider.prune {
         w.entry(4, "prune", "true");
     }
-    if provider.deprovision == Deprovision::Delete {
-        w.entry(4, "deprovision", "delete");
+    let default_deprovision = (provider.preset)
+        .map(|p| Deprovision::of_profile(p.profile()))
+        .unwrap_or_default();
+    if provider.deprovision != default_deprovision {
+        let deprovision = match provider.deprovision {
+            Deprovision::Deactivate => "deactivate",
+            Deprovision::Delete => "delete",
+        };
+        w.entry(4, "deprovision", deprovision);
     }
     if provider.max_changes != MaxChanges::default() {
         w.open(4, "max_changes");
@@ -351,10 +358,9 @@ impl ProviderBlock {
             TokenSource::Value(template) => TokenRef::Template(template.text.clone()),
             TokenSource::File { path, .. } => TokenRef::File(rebase(path, out_dir)),
         };
-        let default_scheme = match provider.preset {
-            Some(Preset::Tonkean) => "token",
-            None => "Bearer",
-        };
+        let default_scheme = provider
+            .preset
+            .map_or("Bearer", |p| p.profile().auth_scheme);
         ProviderBlock {
             name: provider.name.clone(),
             url,

@@ -207,6 +207,7 @@ fn phase_title(phase: Phase) -> &'static str {
     match phase {
         Phase::Users => "create and update users",
         Phase::Groups => "create and update groups, add members",
+        Phase::AddMembers => "add members to the groups created",
         Phase::RemoveMembers => "remove members",
         Phase::DeprovisionUsers => "deprovision users",
         Phase::DeleteGroups => "delete groups",

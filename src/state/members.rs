@@ -76,10 +76,15 @@ impl HiddenMembers {
 
 /// Proves the members of the groups in `live` that `wanted` needs, reading them another way
 /// when the server does not show them. Returns how, when it had to.
+///
+/// `hidden` is the member filter of a service documented to hide members (its profile): the
+/// groups are then not read by id, nor the filter probed, since the documentation says what
+/// both would find.
 pub(super) async fn read(
     client: &ScimClient,
     capabilities: &Capabilities,
     wanted: &Wanted<'_>,
+    hidden: Option<&'static str>,
     live: &mut LiveState,
 ) -> Result<Option<HiddenMembers>, ReadError> {
     let groups = &mut live.groups;
@@ -100,7 +105,7 @@ pub(super) async fn read(
     }
     // 2. The groups that matter, read by id.
     let keep = Keep::for_server(capabilities);
-    if read_by_id(client, &mut live.groups, &matter, keep).await? {
+    if hidden.is_none() && read_by_id(client, &mut live.groups, &matter, keep).await? {
         return Ok(None);
     }
     // 3. One filtered listing per user.
@@ -108,14 +113,19 @@ pub(super) async fn read(
     if let Some(reason) = all_users(client, page, keep, live).await? {
         return Ok(Some(HiddenMembers::Unreadable(reason)));
     }
-    let attribute = match member_filter(client, page).await? {
-        Ok(attribute) => attribute,
-        Err(reason) => return Ok(Some(HiddenMembers::Unreadable(reason))),
+    let (attribute, probes) = match hidden {
+        Some(attribute) => (attribute, 0),
+        None => match member_filter(client, page).await? {
+            Ok(attribute) => {
+                let probes = 1 + MEMBER_FILTERS
+                    .iter()
+                    .position(|a| *a == attribute)
+                    .unwrap_or(0);
+                (attribute, probes)
+            }
+            Err(reason) => return Ok(Some(HiddenMembers::Unreadable(reason))),
+        },
     };
-    let probes = 1 + MEMBER_FILTERS
-        .iter()
-        .position(|a| *a == attribute)
-        .unwrap_or(0);
     Ok(Some(
         read_per_user(client, page, attribute, live, probes).await?,
     ))

@@ -30,6 +30,8 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+use scim::profile::Profile;
+
 use crate::client::{Capabilities, ClientError, FirstPage, Keep, Listed, ScimClient, Untrusted};
 
 pub use group::LiveGroup;
@@ -105,11 +107,13 @@ pub struct Wanted<'a> {
     pub all_members: bool,
 }
 
-/// Reads the users and groups the plan needs from a server.
+/// Reads the users and groups the plan needs from a server. `profile` is what the server's
+/// service documents about itself, when the config names it (README, Provider profiles).
 pub async fn read(
     client: &ScimClient,
     capabilities: &Capabilities,
     wanted: &Wanted<'_>,
+    profile: Option<&'static Profile>,
 ) -> Result<LiveState, ReadError> {
     let page = capabilities.max_results;
     let keep = Keep::for_server(capabilities);
@@ -137,7 +141,11 @@ pub async fn read(
         groups_untrusted: groups_read.untrusted,
         hidden_members: None,
     };
-    live.hidden_members = members::read(client, capabilities, wanted, &mut live).await?;
+    let hidden = profile.and_then(|p| match p.members {
+        scim::profile::Members::Hidden { filter } => Some(filter),
+        scim::profile::Members::Shown => None,
+    });
+    live.hidden_members = members::read(client, capabilities, wanted, hidden, &mut live).await?;
     Ok(live)
 }
 

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use scim::attribute::{self, Pick, get_ci, is_schema_urn, is_unassigned, names};
+use scim::urn;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess};
 use serde_json::value::RawValue;
@@ -374,6 +375,13 @@ impl<'de> ReadObject<'de> for UserReader {
             } else if is_schema_urn(&key.0) {
                 let attributes = map.next_value_seed(Object(ExtensionReader))?;
                 add_extension(&mut extensions, key.0.into(), attributes);
+            } else if let Some(attribute) = CORE_ROLES.iter().find(|a| name_of(a)) {
+                // Where services keep roles in the core schema (RFC 7643 §4.1.2): held as the
+                // core URN's attributes, so that a role definition finds them as it finds an
+                // extension's.
+                let mut value: Value = map.next_value()?;
+                shrink(&mut value);
+                add_core_attribute(&mut extensions, attribute, value);
             } else {
                 map.next_value::<Skip>()?;
             }
@@ -421,6 +429,26 @@ impl<'de> ReadObject<'de> for UserReader {
             resource: None,
         }))
     }
+}
+
+/// The core User attributes that services keep roles in (RFC 7643 §4.1.2).
+const CORE_ROLES: [&str; 2] = ["roles", "entitlements"];
+
+/// Adds a core attribute that holds roles to the attributes held under the core User URN.
+fn add_core_attribute(extensions: &mut Vec<Extension>, attribute: &str, value: Value) {
+    let core = match extensions.iter_mut().position(|e| &*e.schema == urn::USER) {
+        Some(index) => &mut extensions[index],
+        None => {
+            extensions.push(Extension {
+                schema: urn::USER.into(),
+                attributes: None,
+            });
+            extensions.last_mut().expect("pushed above")
+        }
+    };
+    let mut attributes = core.attributes.take().map(Vec::from).unwrap_or_default();
+    attributes.push((attribute.into(), value));
+    core.attributes = Some(attributes.into_boxed_slice());
 }
 
 /// Adds what the server holds under the URN `schema`; a URN written twice in the same spelling
