@@ -163,7 +163,9 @@ pub const TONKEAN: Profile = Profile {
     deprovisioning: Deprovisioning::Deactivate,
 };
 
-/// AWS IAM Identity Center (docs/providers/aws-identity-center.md).
+/// AWS IAM Identity Center (docs/providers/aws-identity-center.md). Cursor paging only
+/// (`startIndex` is not supported), `eq`/`and` filters, no members on reads, no `replace` or
+/// remove-all on groups, at most 100 membership changes per request, one email and one phone.
 pub const AWS_IDENTITY_CENTER: Profile = Profile {
     name: "aws-identity-center",
     title: "AWS IAM Identity Center",
@@ -178,34 +180,42 @@ pub const AWS_IDENTITY_CENTER: Profile = Profile {
     group_patch: GroupPatch {
         replace: false,
         remove_without_path: false,
-        member_removal: MemberRemoval::ValuePath,
+        member_removal: MemberRemoval::ValueList,
         member_changes_per_request: Some(100),
-        members_on_create: false,
+        // CreateGroup accepts `members`, at most 100 in one request.
+        members_on_create: true,
     },
     bulk: false,
     max_emails: Some(1),
     max_phone_numbers: Some(1),
     roles: None,
+    // The guide documents `429 ThrottlingException` but no figure.
     rate_limit: None,
-    deprovisioning: Deprovisioning::Delete,
+    // Not prescribed by the guide; `active=false` is the reversible choice.
+    deprovisioning: Deprovisioning::Deactivate,
 };
 
-/// GitHub Enterprise Managed Users (docs/providers/github-emu.md).
+/// GitHub Enterprise Managed Users (docs/providers/github-emu.md). One `eq` filter without
+/// `and`, members shown, roles as `{value}` objects; `active=false` is the reversible
+/// ("soft") deprovisioning, `DELETE` the irreversible one.
 pub const GITHUB_EMU: Profile = Profile {
     name: "github-emu",
     title: "GitHub Enterprise Managed Users",
     url: "https://api.github.com/scim/v2/enterprises/{enterprise}",
     auth_scheme: "Bearer",
     paging: Paging {
-        max_count: 100,
+        // The documented default; no maximum is documented.
+        max_count: 30,
         cursor: false,
     },
     filters: Filters::EqAnd,
     members: Members::Shown,
     group_patch: GroupPatch {
         replace: true,
-        remove_without_path: true,
-        member_removal: MemberRemoval::ValuePath,
+        // Undocumented; assumed refused.
+        remove_without_path: false,
+        // Undocumented for removal; the form the reference shows for adding members.
+        member_removal: MemberRemoval::ValueList,
         member_changes_per_request: None,
         members_on_create: true,
     },
@@ -215,19 +225,16 @@ pub const GITHUB_EMU: Profile = Profile {
     roles: Some(Roles {
         schema: crate::urn::USER,
         attribute: "roles",
-        values: &[
-            "User",
-            "Guest Collaborator",
-            "Enterprise Owner",
-            "Billing Manager",
-        ],
+        values: &["user", "guest_collaborator", "enterprise_owner", "billing_manager"],
         shape: RoleShape::Objects,
     }),
+    // Documented as "no more than 1,000 users assigned per hour", not as a request rate.
     rate_limit: None,
     deprovisioning: Deprovisioning::Deactivate,
 };
 
-/// Slack (docs/providers/slack.md).
+/// Slack (docs/providers/slack.md). Pages of at most 1,000, members shown, one member removed
+/// with a value filter, `DELETE /Users/{id}` deactivates the user.
 pub const SLACK: Profile = Profile {
     name: "slack",
     title: "Slack",
@@ -237,38 +244,49 @@ pub const SLACK: Profile = Profile {
         max_count: 1000,
         cursor: false,
     },
+    // The filter section is marked "not applicable to SCIM v2.0"; only `eq`/`and` is assumed.
     filters: Filters::EqAnd,
     members: Members::Shown,
     group_patch: GroupPatch {
         replace: true,
+        // Every member is removed with `path: "members"` and no value; without a path is
+        // undocumented.
         remove_without_path: false,
-        member_removal: MemberRemoval::ValueList,
-        member_changes_per_request: None,
+        member_removal: MemberRemoval::ValuePath,
+        // The recommended batch; more than 15,000 is refused with `too_many_users`.
+        member_changes_per_request: Some(5000),
         members_on_create: true,
     },
     bulk: false,
     max_emails: None,
     max_phone_numbers: None,
+    // `roles` is a free-text profile field holding one value, not an access role.
     roles: None,
-    rate_limit: None,
+    // 180 requests a minute on each write endpoint, the lowest documented limit.
+    rate_limit: Some(3.0),
+    // `DELETE /Users/{id}` deactivates the Slack user; it is not erased.
     deprovisioning: Deprovisioning::Delete,
 };
 
-/// Databricks account SCIM (docs/providers/databricks.md).
+/// Databricks account SCIM (docs/providers/databricks.md). Members shown, one member removed
+/// with a value filter, the `account_admin` role as a `{value}` object.
 pub const DATABRICKS: Profile = Profile {
     name: "databricks",
     title: "Databricks account SCIM",
     url: "https://accounts.cloud.databricks.com/api/2.0/accounts/{account_id}/scim/v2",
     auth_scheme: "Bearer",
     paging: Paging {
+        // No maximum found in the documentation; a conservative page.
         max_count: 100,
         cursor: false,
     },
-    filters: Filters::Full,
+    // The service also accepts `ne`, `co`, `sw` and `or`; scimform sends only `eq`/`and`.
+    filters: Filters::EqAnd,
     members: Members::Shown,
     group_patch: GroupPatch {
         replace: true,
-        remove_without_path: true,
+        // Undocumented; assumed refused.
+        remove_without_path: false,
         member_removal: MemberRemoval::ValuePath,
         member_changes_per_request: None,
         members_on_create: true,
@@ -282,6 +300,7 @@ pub const DATABRICKS: Profile = Profile {
         values: &["account_admin"],
         shape: RoleShape::Objects,
     }),
+    // Published on the "Resource limits" page; no figure is taken from it here.
     rate_limit: None,
     deprovisioning: Deprovisioning::Deactivate,
 };
