@@ -385,3 +385,19 @@ pub struct RawRoleAssignment {
     #[serde(default)]
     pub groups: Vec<Spanned<String>>,
 }
+
+#[cfg(test)]
+mod preset_tests {
+    use super::Preset;
+
+    #[test]
+    fn every_profile_is_a_preset_under_its_own_name() {
+        assert_eq!(Preset::ALL.len(), scim::profile::PROFILES.len());
+        for (preset, profile) in Preset::ALL.into_iter().zip(scim::profile::PROFILES) {
+            assert_eq!(preset.profile(), profile);
+            let read: Preset = serde_json::from_value(serde_json::json!(profile.name))
+                .unwrap_or_else(|e| panic!("`preset: {}` does not read: {e}", profile.name));
+            assert_eq!(read, preset);
+        }
+    }
+}

@@ -15,6 +15,20 @@ fn committed_schema_is_fresh() {
 }
 
 #[test]
+fn schema_lists_every_profile_as_a_preset() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&scimform::config::json_schema()).expect("the schema is JSON");
+    let presets: Vec<&str> = schema["$defs"]["Preset"]["oneOf"]
+        .as_array()
+        .expect("Preset is a oneOf")
+        .iter()
+        .filter_map(|variant| variant["const"].as_str())
+        .collect();
+    let profiles: Vec<&str> = scim::profile::PROFILES.iter().map(|p| p.name).collect();
+    assert_eq!(presets, profiles);
+}
+
+#[test]
 fn schema_command_prints_the_schema() {
     let out = run(scimform().arg("schema"));
     assert_eq!(out.code, Some(0));

@@ -225,7 +225,12 @@ pub const GITHUB_EMU: Profile = Profile {
     roles: Some(Roles {
         schema: crate::urn::USER,
         attribute: "roles",
-        values: &["user", "guest_collaborator", "enterprise_owner", "billing_manager"],
+        values: &[
+            "user",
+            "guest_collaborator",
+            "enterprise_owner",
+            "billing_manager",
+        ],
         shape: RoleShape::Objects,
     }),
     // Documented as "no more than 1,000 users assigned per hour", not as a request rate.

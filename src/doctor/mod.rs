@@ -14,13 +14,16 @@ use std::time::Instant;
 use reqwest::Method;
 use scim::ResourceKind;
 use scim::attribute::get_ci;
+use scim::profile::Profile;
 use scim::urn;
 use serde_json::Value;
 
 use crate::client::{Capabilities, ClientError, ReadLimits, RetryPolicy, ScimClient, bytes};
-use crate::config::{Provider, RequestLimits, RoleDefinition};
+use crate::config::{Preset, Provider, RequestLimits, RoleDefinition};
 use crate::connect::{self, Target};
 use crate::state::{HiddenMembers, member_filter};
+
+mod profile;
 
 /// How many groups doctor reads by id to see whether the server shows their members.
 const GROUPS_READ_BY_ID: usize = 8;
@@ -275,12 +278,24 @@ impl Doctor<'_> {
         let Some(capabilities) = self.service_provider_config(report).await else {
             return;
         };
+        let configured = provider.preset().map(Preset::profile);
+        let mut seen = profile::Observed {
+            url: report.url.clone(),
+            bulk: Some(capabilities.bulk.is_some()),
+            max_results: capabilities.max_results,
+            ..profile::Observed::default()
+        };
+        // Plan and apply work within what the configured profile documents.
+        let capabilities = capabilities.within(configured);
         let page = capabilities.max_results;
         report.capabilities = Some(capabilities);
         let Some(users) = self.token(report).await else {
             return;
         };
         let schemas = self.schemas(report).await;
+        seen.tonkean_extension = schemas.as_ref().map(|schemas| {
+            (schemas.iter()).any(|s| id(s).is_some_and(|id| id.eq_ignore_ascii_case(urn::TONKEAN)))
+        });
         let resource_types = self.resource_types(report).await;
         if let Some(definition) = provider.role_definition() {
             role_extension(
@@ -290,12 +305,33 @@ impl Doctor<'_> {
                 resource_types.as_deref(),
             );
         }
-        self.members(report, page, users).await;
+        seen.members_hidden = self.members(report, page, users).await;
+        seen.eq_only = self.eq_only().await;
+        which_profile(report, configured, &seen);
+    }
+
+    /// Whether the server refuses a filter other than `eq` (a `co` on userName) with 400.
+    async fn eq_only(&self) -> Option<bool> {
+        let query = [
+            ("filter", "userName co \"scimform-probe\"".to_owned()),
+            ("count", "1".to_owned()),
+        ];
+        match self.get("/Users", &query).await {
+            Ok(_) => Some(false),
+            Err(ClientError::Status { status, .. }) if status == 400 => Some(true),
+            Err(_) => None,
+        }
     }
 
     /// `GET /Groups`, then groups by id: whether the server shows group members, and when it
-    /// shows none, how plan will read them (README, Plans).
-    async fn members(&self, report: &mut Report, page: Option<usize>, users: Option<u64>) {
+    /// shows none, how plan will read them (README, Plans). Returns whether it hides them, when
+    /// that could be seen.
+    async fn members(
+        &self,
+        report: &mut Report,
+        page: Option<usize>,
+        users: Option<u64>,
+    ) -> Option<bool> {
         const NAME: &str = "group members";
         let query = [("count", GROUPS_READ_BY_ID.to_string())];
         let groups = match self.get("/Groups", &query).await {
@@ -306,16 +342,16 @@ impl Doctor<'_> {
                     format!("GET /Groups failed: {e}"),
                     "plan lists /Groups to manage groups; check the token's permissions",
                 );
-                return;
+                return None;
             }
         };
         if groups.is_empty() {
             report.push(NAME, Status::Pass, "the server holds no group yet");
-            return;
+            return None;
         }
         if groups.iter().any(shows_members) {
             report.push(NAME, Status::Pass, "GET /Groups lists members");
-            return;
+            return Some(false);
         }
         for group in &groups {
             let Some(id) = id(group) else { continue };
@@ -329,7 +365,7 @@ impl Doctor<'_> {
                     "GET /Groups/{id} shows members (GET /Groups leaves them out): plan reads \
                      the groups it manages one by one",
                 );
-                return;
+                return Some(false);
             }
         }
         let seen = format!(
@@ -364,6 +400,8 @@ impl Doctor<'_> {
                 "plan refuses to manage group members it cannot see",
             ),
         }
+        // No group read showed a member: either every one is empty, or they are hidden.
+        Some(true)
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
@@ -944,5 +982,71 @@ mod tests {
             retries.starts_with("3 attempts per request, none started after 20s;"),
             "{retries}"
         );
+    }
+}
+
+/// Says which profile the server behaves like, and warns when the config names another
+/// (README, Provider profiles).
+fn which_profile(report: &mut Report, configured: Option<&Profile>, seen: &profile::Observed) {
+    const NAME: &str = "profile";
+    let matching = profile::matching(seen);
+    let names = |profiles: &[&Profile]| {
+        (profiles.iter())
+            .map(|p| format!("`{}` ({})", p.name, p.title))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let how = if profile::by_url(&seen.url).is_some() {
+        "by its URL"
+    } else {
+        "by its behaviour"
+    };
+    match configured {
+        Some(configured) => {
+            let differences = profile::differences(configured, seen);
+            if differences.is_empty() {
+                report.push(
+                    NAME,
+                    Status::Pass,
+                    format!(
+                        "the server behaves like `{}` ({}), as the config says",
+                        configured.name, configured.title
+                    ),
+                );
+            } else {
+                let like = if matching.is_empty() {
+                    "no known profile".to_owned()
+                } else {
+                    format!("{} {how}", names(&matching))
+                };
+                report.warn(
+                    NAME,
+                    format!(
+                        "the config names `{}`, but {}; the server behaves like {like}",
+                        configured.name,
+                        differences.join(", ")
+                    ),
+                    format!(
+                        "check `preset:` against the server; plans follow `{}` ({})",
+                        configured.name,
+                        configured.page()
+                    ),
+                );
+            }
+        }
+        None if matching.is_empty() => report.push(
+            NAME,
+            Status::Pass,
+            "the server behaves like no known profile: plans follow what it announces",
+        ),
+        None => report.push(
+            NAME,
+            Status::Pass,
+            format!(
+                "the server behaves like {} {how}; the config names no `preset`, so plans \
+                 follow what it announces",
+                names(&matching)
+            ),
+        ),
     }
 }
