@@ -351,6 +351,7 @@ async fn search(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
+    state.dir.emulation().check_search()?;
     let request = read_json(&headers, body, MAX_BODY, "request").await?;
     let q = ListQuery::from_search(&request)?;
     let body = blocking(&state, move |dir| dir.list(&kinds, &q)).await?;
@@ -455,6 +456,7 @@ async fn bulk_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
+    state.dir.emulation().check_bulk()?;
     let request = read_json(
         &headers,
         body,
@@ -490,10 +492,9 @@ async fn service_provider_config(
     params: Params,
 ) -> Result<Response, ScimError> {
     reject_filter(params)?;
-    Ok(scim(
-        StatusCode::OK,
-        &schema::service_provider_config(state.dir.base_url()),
-    ))
+    let mut config = schema::service_provider_config(state.dir.base_url());
+    state.dir.emulation().service_provider_config(&mut config);
+    Ok(scim(StatusCode::OK, &config))
 }
 
 async fn schemas(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
