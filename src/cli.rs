@@ -289,7 +289,7 @@ pub struct ServeArgs {
     /// opened or got its previous response; a connection idle that long is closed (`5s`, `1m`).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = positive_duration)]
     pub header_timeout: std::time::Duration,
-    /// Answer as this SaaS service's SCIM API does, with the deviations from RFC 7644 its
+    /// Answer as this hosted service's SCIM API does, with the deviations from RFC 7644 its
     /// provider profile documents (page size, filters, hidden group members, the group PATCH
     /// it accepts, /Bulk, emails and roles), over the same store.
     #[arg(long, value_name = "PROFILE", value_parser = emulated_profile())]
