@@ -289,6 +289,21 @@ pub struct ServeArgs {
     /// opened or got its previous response; a connection idle that long is closed (`5s`, `1m`).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = positive_duration)]
     pub header_timeout: std::time::Duration,
+    /// Answer as this hosted service's SCIM API does, with the deviations from RFC 7644 its
+    /// provider profile documents (page size, filters, hidden group members, the group PATCH
+    /// it accepts, /Bulk, emails and roles), over the same store.
+    #[arg(long, value_name = "PROFILE", value_parser = emulated_profile())]
+    pub emulate: Option<&'static scim::profile::Profile>,
+}
+
+/// `--emulate`'s values: the name of every provider profile, its service's name as its help.
+fn emulated_profile()
+-> impl clap::builder::TypedValueParser<Value = &'static scim::profile::Profile> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(
+        scim::profile::PROFILES.map(|profile| PossibleValue::new(profile.name).help(profile.title)),
+    )
+    .map(|name| scim::profile::find(&name).expect("only the profiles' names are accepted"))
 }
 
 fn positive_duration(text: &str) -> Result<std::time::Duration, String> {

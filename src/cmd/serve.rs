@@ -41,7 +41,12 @@ async fn serve(
     token: SecretString,
     limits: server::Limits,
 ) -> Result<(), ServerError> {
-    let server = server::Server::bind(&args.store, &args.listen, token, limits).await?;
+    let server =
+        server::Server::bind(&args.store, &args.listen, token, limits, args.emulate).await?;
+    if let Some(profile) = args.emulate {
+        // stderr: stdout carries the base URL alone, which scripts and tests read.
+        eprintln!("emulating {}", profile.title);
+    }
     if let Some(warning) = exposure_warning(server.local_addr()) {
         eprintln!("{warning}");
     }
@@ -135,6 +140,25 @@ mod tests {
             panic!("serve parses as serve");
         };
         assert_eq!(args.header_timeout, server::listen::HEADER_TIMEOUT);
+        assert_eq!(args.emulate, None);
+    }
+
+    #[test]
+    fn emulate_takes_a_profiles_name() {
+        use clap::Parser as _;
+        for profile in scim::profile::PROFILES {
+            let cli = crate::cli::Cli::parse_from(["scimform", "serve", "--emulate", profile.name]);
+            let crate::cli::Command::Serve(args) = cli.command else {
+                panic!("serve parses as serve");
+            };
+            assert_eq!(args.emulate, Some(profile));
+        }
+        let error = crate::cli::Cli::try_parse_from(["scimform", "serve", "--emulate", "okta"])
+            .unwrap_err()
+            .to_string();
+        for profile in scim::profile::PROFILES {
+            assert!(error.contains(profile.name), "{error}");
+        }
     }
 
     #[test]

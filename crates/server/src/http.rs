@@ -351,6 +351,7 @@ async fn search(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
+    state.dir.emulation().check_search()?;
     let request = read_json(&headers, body, MAX_BODY, "request").await?;
     let q = ListQuery::from_search(&request)?;
     let body = blocking(&state, move |dir| dir.list(&kinds, &q)).await?;
@@ -455,6 +456,7 @@ async fn bulk_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
+    state.dir.emulation().check_bulk()?;
     let request = read_json(
         &headers,
         body,
@@ -490,10 +492,9 @@ async fn service_provider_config(
     params: Params,
 ) -> Result<Response, ScimError> {
     reject_filter(params)?;
-    Ok(scim(
-        StatusCode::OK,
-        &schema::service_provider_config(state.dir.base_url()),
-    ))
+    let mut config = schema::service_provider_config(state.dir.base_url());
+    state.dir.emulation().service_provider_config(&mut config);
+    Ok(scim(StatusCode::OK, &config))
 }
 
 async fn schemas(State(state): State<AppState>, params: Params) -> Result<Response, ScimError> {
@@ -596,5 +597,118 @@ mod tests {
             .unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["detail"], "Method Not Allowed");
+    }
+
+    /// The router over a fresh store, answering as `profile` says.
+    fn routes(profile: Option<&'static scim::profile::Profile>) -> (tempfile::TempDir, Router) {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = Directory::open(
+            &dir.path().join("s.db"),
+            "http://x/scim/v2".to_owned(),
+            crate::emulate::Emulation::new(profile),
+        )
+        .unwrap();
+        let state = AppState {
+            dir: Arc::new(directory),
+            token: Arc::new(SecretString::from("test-token-0123456789")),
+        };
+        (dir, router(state))
+    }
+
+    async fn call(router: &Router, method: &str, uri: &str, body: Option<Value>) -> (u16, Value) {
+        use tower::ServiceExt as _;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("/scim/v2{uri}"))
+            .header(header::AUTHORIZATION, "Bearer test-token-0123456789");
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, SCIM_JSON);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let response = router
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, body)
+    }
+
+    fn bulk_request() -> Value {
+        serde_json::json!({"schemas": [scim::urn::BULK_REQUEST], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "a",
+             "data": {"schemas": [scim::urn::USER], "userName": "bulk"}}]})
+    }
+
+    fn search_request() -> Value {
+        serde_json::json!({"schemas": [scim::urn::SEARCH_REQUEST], "filter": "userName pr"})
+    }
+
+    #[tokio::test]
+    async fn an_emulated_service_lacks_what_its_profile_says() {
+        let profile = &scim::profile::AWS_IDENTITY_CENTER;
+        let (_dir, router) = routes(Some(profile));
+        let (status, body) = call(&router, "POST", "/Bulk", Some(bulk_request())).await;
+        if profile.bulk {
+            assert_eq!(status, 200, "{body}");
+        } else {
+            assert_eq!(
+                (status, &body["status"]),
+                (501, &Value::from("501")),
+                "{body}"
+            );
+            assert_eq!(body["schemas"][0], scim::urn::ERROR);
+        }
+        if profile.filters == scim::profile::Filters::EqAnd {
+            for uri in ["/.search", "/Users/.search", "/Groups/.search"] {
+                let (status, body) = call(&router, "POST", uri, Some(search_request())).await;
+                assert_eq!(status, 501, "{uri}: {body}");
+                assert_eq!(body["schemas"][0], scim::urn::ERROR);
+            }
+            let (status, body) = call(
+                &router,
+                "GET",
+                "/Users?filter=userName%20co%20%22a%22",
+                None,
+            )
+            .await;
+            assert_eq!(
+                (status, &body["scimType"]),
+                (400, &Value::from("invalidFilter")),
+                "{body}"
+            );
+        }
+        let (status, config) = call(&router, "GET", "/ServiceProviderConfig", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(config["bulk"]["supported"], profile.bulk);
+        assert_eq!(
+            config["filter"]["maxResults"],
+            profile.paging.max_count.min(schema::MAX_RESULTS)
+        );
+        let (status, listed) = call(&router, "GET", "/Users?count=100000", None).await;
+        assert_eq!((status, &listed["itemsPerPage"]), (200, &Value::from(0)));
+    }
+
+    #[tokio::test]
+    async fn without_emulation_every_endpoint_answers() {
+        let (_dir, router) = routes(None);
+        let (status, body) = call(&router, "POST", "/Bulk", Some(bulk_request())).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call(&router, "POST", "/.search", Some(search_request())).await;
+        assert_eq!(
+            (status, &body["totalResults"]),
+            (200, &Value::from(1)),
+            "{body}"
+        );
+        let (_, config) = call(&router, "GET", "/ServiceProviderConfig", None).await;
+        assert_eq!(config, schema::service_provider_config("http://x/scim/v2"));
     }
 }

@@ -11,9 +11,12 @@
 //! bound) → [`http`] (routes, limits, content types, SCIM errors) → [`auth`] →
 //! [`service`] (one transaction per operation; [`bulk`] runs several) → [`resource`] /
 //! [`patch`] / [`query`] (the RFC rules, driven by [`schema`]) → [`store`] (SQLite).
+//! [`emulate`] holds what changes when the server answers as a hosted service
+//! (`serve --emulate NAME`): small checks the routes and the service call.
 
 pub mod auth;
 mod bulk;
+mod emulate;
 mod error;
 pub mod files;
 mod filter;
@@ -37,6 +40,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use scim::profile::Profile;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -55,12 +59,15 @@ pub struct Server {
 
 impl Server {
     /// Opens the store at `store` and binds `addr` (`127.0.0.1:0` picks a free port); the
-    /// connections it accepts are bounded by `limits`.
+    /// connections it accepts are bounded by `limits`. With `emulate`, it answers as that
+    /// service does, with the deviations from RFC 7644 its profile documents
+    /// (`serve --emulate NAME`); with `None`, as the RFCs say.
     pub async fn bind(
         store: &Path,
         addr: &str,
         token: SecretString,
         limits: Limits,
+        emulate: Option<&'static Profile>,
     ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr)
             .await
@@ -74,9 +81,12 @@ impl Server {
         })?;
         let base_url = format!("http://{local_addr}/scim/v2");
         let store = store.to_owned();
-        let dir = tokio::task::spawn_blocking(move || service::Directory::open(&store, base_url))
-            .await
-            .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
+        let emulation = emulate::Emulation::new(emulate);
+        let dir = tokio::task::spawn_blocking(move || {
+            service::Directory::open(&store, base_url, emulation)
+        })
+        .await
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
         Ok(Self {
             listener,
             local_addr,
@@ -164,8 +174,17 @@ impl Drop for EmbeddedServer {
 /// directories if missing) on `127.0.0.1:0` with a fresh random token, serving in the current
 /// tokio runtime.
 pub async fn spawn_embedded(store: &Path) -> Result<EmbeddedServer, ServerError> {
+    spawn_embedded_emulating(store, None).await
+}
+
+/// [`spawn_embedded`], answering as the service `emulate` profiles when it is given
+/// ([`Server::bind`]).
+pub async fn spawn_embedded_emulating(
+    store: &Path,
+    emulate: Option<&'static Profile>,
+) -> Result<EmbeddedServer, ServerError> {
     let token = ids::token()?;
-    let server = Server::bind(store, "127.0.0.1:0", token.clone(), Limits::new()).await?;
+    let server = Server::bind(store, "127.0.0.1:0", token.clone(), Limits::new(), emulate).await?;
     let base_url = server.base_url().to_owned();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {

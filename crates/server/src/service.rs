@@ -12,6 +12,7 @@ use rusqlite::{Connection, Transaction};
 use scim::ResourceKind;
 use serde_json::{Value, json};
 
+use super::emulate::Emulation;
 use super::error::{ScimError, ServerError};
 use super::ids;
 use super::patch;
@@ -41,11 +42,12 @@ pub struct Directory {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     base_url: String,
+    emulation: Emulation,
 }
 
 impl Directory {
-    /// Opens the store at `path`.
-    pub fn open(path: &Path, base_url: String) -> Result<Self, ServerError> {
+    /// Opens the store at `path`, answering as `emulation` says.
+    pub fn open(path: &Path, base_url: String, emulation: Emulation) -> Result<Self, ServerError> {
         let conn = Mutex::new(store::open(path)?);
         let readers = (0..READERS)
             .map(|_| store::open_reader(path).map(Mutex::new))
@@ -56,6 +58,7 @@ impl Directory {
             readers,
             next_reader: AtomicUsize::new(0),
             base_url,
+            emulation,
         })
     }
 
@@ -76,6 +79,12 @@ impl Directory {
     #[must_use]
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The service this directory answers as, if any.
+    #[must_use]
+    pub fn emulation(&self) -> Emulation {
+        self.emulation
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -189,8 +198,10 @@ impl Directory {
             ),
             ResourceKind::Group => None,
         };
+        let mut resource = resource::render(row, &self.base_url, groups.as_deref());
+        self.emulation.hide_members(row.kind, &mut resource);
         Ok(Rendered {
-            resource: resource::render(row, &self.base_url, groups.as_deref()),
+            resource,
             etag: row.etag(),
             location: format!("{}{}/{}", self.base_url, row.kind.endpoint(), row.id),
         })
@@ -215,6 +226,7 @@ impl Directory {
         kind: ResourceKind,
         mut body: Body,
     ) -> Result<Rendered, ScimError> {
+        self.emulation.check_create(kind, &body)?;
         let id = ids::resource_id().map_err(|e| ScimError::internal(&e))?;
         check_members(tx, kind, &id, &mut body)?;
         let now = ids::now();
@@ -280,6 +292,7 @@ impl Directory {
         operations: &[patch::Operation],
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
+        self.emulation.check_patch(kind, operations)?;
         let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
         check_if_match(if_match, &row)?;
         let mut body = row.body.clone();
@@ -294,6 +307,7 @@ impl Directory {
         mut row: Row,
         mut body: Body,
     ) -> Result<Rendered, ScimError> {
+        self.emulation.check_body(row.kind, &body)?;
         check_members(tx, row.kind, &row.id, &mut body)?;
         if body != row.body {
             // Only a real change moves the version, so a no-op write keeps ETags valid.
@@ -528,6 +542,15 @@ impl Batch<'_, '_> {
 impl Directory {
     /// A list or search over one or more resource types (`/.search` spans both).
     pub fn list(&self, kinds: &[ResourceKind], q: &ListQuery) -> Result<Value, ScimError> {
+        let emulated;
+        let q = if self.emulation.profile().is_some() {
+            let mut copy = q.clone();
+            self.emulation.check_query(&mut copy)?;
+            emulated = copy;
+            &emulated
+        } else {
+            q
+        };
         let filter = q.filter.as_deref().map(query::parse_filter).transpose()?;
         if let Some(sort_by) = &q.sort_by {
             let known = kinds.iter().any(|k| {
@@ -564,7 +587,10 @@ impl Directory {
             offset = offset.saturating_sub(page.total);
             remaining -= page.resources.len();
             total += page.total;
-            resources.extend(page.resources);
+            resources.extend(page.resources.into_iter().map(|mut resource| {
+                self.emulation.hide_members(kind, &mut resource);
+                resource
+            }));
         }
         Ok(query::list_response(total, start, &resources))
     }
@@ -669,7 +695,12 @@ mod tests {
     fn a_write_that_waits_on_a_bulk_is_answered_between_its_steps() {
         let dir = tempfile::tempdir().unwrap();
         let directory = Arc::new(
-            Directory::open(&dir.path().join("s.db"), "http://x/scim/v2".to_owned()).unwrap(),
+            Directory::open(
+                &dir.path().join("s.db"),
+                "http://x/scim/v2".to_owned(),
+                Emulation::default(),
+            )
+            .unwrap(),
         );
         let (answered, answer) = mpsc::channel();
         let mut steps = 0;
@@ -720,7 +751,12 @@ mod tests {
     fn concurrent_writes_all_commit_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
         let directory = Arc::new(
-            Directory::open(&dir.path().join("s.db"), "http://x/scim/v2".to_owned()).unwrap(),
+            Directory::open(
+                &dir.path().join("s.db"),
+                "http://x/scim/v2".to_owned(),
+                Emulation::default(),
+            )
+            .unwrap(),
         );
         let threads: Vec<_> = (0..16)
             .map(|t| {

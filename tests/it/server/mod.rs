@@ -7,6 +7,7 @@ mod conformance;
 mod connections;
 mod durability;
 mod embedded;
+mod emulate;
 mod filters;
 mod patch;
 mod scim2_tester;
