@@ -17,6 +17,9 @@ pub struct Target {
     auth_scheme: String,
     token: Option<SecretString>,
     limits: RequestLimits,
+    /// The service an `embedded:` server behaves as: the provider's preset (README, Provider
+    /// profiles), so that a rehearsal meets the service's rules.
+    emulate: Option<&'static scim::profile::Profile>,
 }
 
 /// Resolves the URL and token of `provider` from the environment (`${VAR}`) or token file.
@@ -46,6 +49,7 @@ pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target,
                 auth_scheme: provider.auth_scheme().to_owned(),
                 token,
                 limits: provider.request_limits(),
+                emulate: provider.preset().map(crate::config::Preset::profile),
             })
         }
         _ => Err(errors),
@@ -207,13 +211,12 @@ pub async fn open(target: &Target, allow_insecure_http: bool) -> Result<Session,
     };
     match &target.endpoint {
         Endpoint::Embedded(store) => {
-            let embedded =
-                server::spawn_embedded(store)
-                    .await
-                    .map_err(|source| ConnectError::Embedded {
-                        provider: target.provider.clone(),
-                        source,
-                    })?;
+            let embedded = server::spawn_embedded_emulating(store, target.emulate)
+                .await
+                .map_err(|source| ConnectError::Embedded {
+                    provider: target.provider.clone(),
+                    source,
+                })?;
             let client = ScimClient::new(&Connection {
                 base_url: embedded.base_url().to_owned(),
                 auth_scheme: "Bearer".to_owned(),
@@ -258,6 +261,7 @@ mod tests {
             auth_scheme: "Bearer".to_owned(),
             token: None,
             limits: RequestLimits::default(),
+            emulate: None,
         }
     }
 

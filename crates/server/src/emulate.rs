@@ -124,6 +124,21 @@ impl Emulation {
                 profile.title
             )));
         }
+        // A create's members count against the same limit as a PATCH's member changes
+        // (AWS IAM Identity Center's CreateGroup takes at most 100).
+        let members = (kind == ResourceKind::Group)
+            .then(|| body.get("members").and_then(Value::as_array).map(Vec::len))
+            .flatten()
+            .unwrap_or(0);
+        if let Some(most) = profile.group_patch.member_changes_per_request
+            && members > most
+        {
+            return Err(ScimError::invalid_value(format!(
+                "{} accepts at most {most} members in POST /Groups, not {members}: add the \
+                 rest by PATCH",
+                profile.title
+            )));
+        }
         self.check_body(kind, body)
     }
 
@@ -565,6 +580,19 @@ mod tests {
         };
         aws.check_create(ResourceKind::Group, &group(json!([])))
             .unwrap();
+        let most = AWS_IDENTITY_CENTER
+            .group_patch
+            .member_changes_per_request
+            .unwrap();
+        let members = |n: usize| (0..n).map(|i| json!({"value": format!("u{i}")})).collect();
+        if AWS_IDENTITY_CENTER.group_patch.members_on_create {
+            aws.check_create(ResourceKind::Group, &group(members(most)))
+                .unwrap();
+        }
+        assert!(
+            aws.check_create(ResourceKind::Group, &group(members(most + 1)))
+                .is_err()
+        );
         assert_eq!(
             aws.check_create(ResourceKind::Group, &group(json!([{"value": "u"}])))
                 .is_err(),
