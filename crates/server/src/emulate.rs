@@ -542,7 +542,7 @@ mod tests {
             aws.check_patch(ResourceKind::Group, &at_max).unwrap();
             let over = ops(json!([
                 {"op": "add", "path": "members", "value": members(max)},
-                {"op": "remove", "path": "members[value eq \"x\"]"},
+                {"op": "remove", "path": "members", "value": [{"value": "x"}]},
             ]));
             let e = aws.check_patch(ResourceKind::Group, &over).unwrap_err();
             assert!(e.detail.contains(&max.to_string()), "{}", e.detail);
@@ -553,19 +553,21 @@ mod tests {
 
     #[test]
     fn value_list_removal() {
-        let slack = emulating(&SLACK);
-        assert_eq!(SLACK.group_patch.member_removal, MemberRemoval::ValueList);
+        let aws = emulating(&AWS_IDENTITY_CENTER);
+        assert_eq!(
+            AWS_IDENTITY_CENTER.group_patch.member_removal,
+            MemberRemoval::ValueList
+        );
         let filtered = ops(json!([{"op": "remove", "path": "members[value eq \"u\"]"}]));
-        let e = slack
-            .check_patch(ResourceKind::Group, &filtered)
-            .unwrap_err();
+        let e = aws.check_patch(ResourceKind::Group, &filtered).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidPath"));
         let listed = ops(json!([{"op": "remove", "path": "members", "value": [{"value": "u"}]}]));
-        slack.check_patch(ResourceKind::Group, &listed).unwrap();
-        // A ValuePath service takes both forms.
-        let aws = emulating(&AWS_IDENTITY_CENTER);
-        aws.check_patch(ResourceKind::Group, &filtered).unwrap();
         aws.check_patch(ResourceKind::Group, &listed).unwrap();
+        // A ValuePath service takes both forms.
+        let slack = emulating(&SLACK);
+        assert_eq!(SLACK.group_patch.member_removal, MemberRemoval::ValuePath);
+        slack.check_patch(ResourceKind::Group, &filtered).unwrap();
+        slack.check_patch(ResourceKind::Group, &listed).unwrap();
     }
 
     #[test]
