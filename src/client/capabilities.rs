@@ -89,9 +89,8 @@ impl Capabilities {
 
 impl Capabilities {
     /// What a server may be asked, given what its service documents about itself (README,
-    /// Provider profiles): no Bulk where the service has none, pages no larger than its cap,
-    /// and filters and PATCH, which every profiled service accepts, even when its
-    /// `/ServiceProviderConfig` does not say so.
+    /// Provider profiles): no Bulk where the service has none, and pages no larger than its
+    /// cap. A profile only takes away: what the server announces otherwise still holds.
     #[must_use]
     pub fn within(mut self, profile: Option<&Profile>) -> Self {
         let Some(profile) = profile else {
@@ -102,8 +101,6 @@ impl Capabilities {
         }
         let cap = profile.paging.max_count;
         self.max_results = Some(self.max_results.map_or(cap, |announced| announced.min(cap)));
-        self.filter = true;
-        self.patch = true;
         self
     }
 }
