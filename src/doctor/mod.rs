@@ -305,7 +305,11 @@ impl Doctor<'_> {
                 resource_types.as_deref(),
             );
         }
-        seen.members_hidden = self.members(report, page, users).await;
+        let documented = configured.and_then(|profile| match profile.members {
+            scim::profile::Members::Hidden { filter } => Some((profile, filter)),
+            scim::profile::Members::Shown => None,
+        });
+        seen.members_hidden = self.members(report, page, users, documented).await;
         seen.eq_only = self.eq_only().await;
         which_profile(report, configured, &seen);
     }
@@ -326,11 +330,14 @@ impl Doctor<'_> {
     /// `GET /Groups`, then groups by id: whether the server shows group members, and when it
     /// shows none, how plan will read them (README, Plans). Returns whether it hides them, when
     /// that could be seen.
+    /// `documented` is the configured profile and its member filter, when the profile says the
+    /// service hides members: plan uses that filter without probing, and so does doctor.
     async fn members(
         &self,
         report: &mut Report,
         page: Option<usize>,
         users: Option<u64>,
+        documented: Option<(&Profile, &'static str)>,
     ) -> Option<bool> {
         const NAME: &str = "group members";
         let query = [("count", GROUPS_READ_BY_ID.to_string())];
@@ -367,6 +374,23 @@ impl Doctor<'_> {
                 );
                 return Some(false);
             }
+        }
+        if let Some((profile, attribute)) = documented {
+            let cost = users.map_or_else(
+                || "one request per user".to_owned(),
+                |n| format!("{n} requests for the {n} users it holds"),
+            );
+            report.push(
+                NAME,
+                Status::Pass,
+                format!(
+                    "no group read shows a member, as {} documents: plan and import read \
+                     membership with one `GET /Groups?filter={attribute} eq \"<user id>\"` per \
+                     user ({cost}), and say so in the plan",
+                    profile.title
+                ),
+            );
+            return Some(true);
         }
         let seen = format!(
             "{} (or every group read is empty)",
