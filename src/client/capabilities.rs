@@ -25,6 +25,12 @@ pub struct Capabilities {
     pub max_results: Option<usize>,
     pub etag: bool,
     pub sort: bool,
+    /// Whether the server pages only by cursor (RFC 9865): its `pagination` announces `cursor`
+    /// and refuses `index`, or its provider profile says so. Listings then follow `nextCursor`
+    /// one page at a time instead of asking for pages by `startIndex`. Left out of a saved plan
+    /// when false, so that plans of other servers read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cursor: bool,
 }
 
 impl Default for Capabilities {
@@ -38,6 +44,7 @@ impl Default for Capabilities {
             max_results: None,
             etag: false,
             sort: false,
+            cursor: false,
         }
     }
 }
@@ -83,14 +90,30 @@ impl Capabilities {
             max_results: number("filter", "maxResults"),
             etag: supported("etag"),
             sort: supported("sort"),
+            cursor: cursor_only(section("pagination")),
         }
     }
 }
 
+/// Whether RFC 9865's `pagination` section says the server pages by cursor only: `index`
+/// explicitly false, and `cursor` true or `defaultPaginationMethod` "cursor". A server that
+/// says nothing of `index` is taken to accept it, as RFC 7644 has every server do.
+fn cursor_only(pagination: Option<&Value>) -> bool {
+    let Some(pagination) = pagination else {
+        return false;
+    };
+    let flag = |name: &str| get_ci(pagination, name).and_then(as_bool);
+    let default_is_cursor = get_ci(pagination, "defaultPaginationMethod")
+        .and_then(Value::as_str)
+        .is_some_and(|method| method.trim().eq_ignore_ascii_case("cursor"));
+    flag("index") == Some(false) && (flag("cursor") == Some(true) || default_is_cursor)
+}
+
 impl Capabilities {
     /// What a server may be asked, given what its service documents about itself (README,
-    /// Provider profiles): no Bulk where the service has none, and pages no larger than its
-    /// cap. A profile only takes away: what the server announces otherwise still holds.
+    /// Provider profiles): no Bulk where the service has none, pages no larger than its cap,
+    /// and no `startIndex` where the service pages by cursor only. A profile only takes away:
+    /// what the server announces otherwise still holds.
     #[must_use]
     pub fn within(mut self, profile: Option<&Profile>) -> Self {
         let Some(profile) = profile else {
@@ -101,6 +124,9 @@ impl Capabilities {
         }
         let cap = profile.paging.max_count;
         self.max_results = Some(self.max_results.map_or(cap, |announced| announced.min(cap)));
+        // A server that announces cursor-only paging is believed even where its profile
+        // documents `startIndex`: it is the server's own word on what it accepts now.
+        self.cursor |= profile.paging.cursor && !profile.paging.index;
         self
     }
 }
@@ -147,6 +173,57 @@ mod tests {
             })
         );
         assert_eq!(caps.max_results, Some(200));
+        assert!(!caps.cursor);
+    }
+
+    #[test]
+    fn cursor_only_paging_is_read_from_pagination() {
+        let cursor = |pagination: Value| {
+            Capabilities::from_json(Some(&json!({"pagination": pagination}))).cursor
+        };
+        assert!(cursor(json!({"cursor": true, "index": false})));
+        assert!(cursor(
+            json!({"Cursor": "true", "INDEX": "false", "maxPageSize": 100})
+        ));
+        assert!(cursor(
+            json!({"defaultPaginationMethod": "cursor", "index": false})
+        ));
+        // Cursor offered besides startIndex, or nothing said of startIndex: index paging.
+        assert!(!cursor(json!({"cursor": true, "index": true})));
+        assert!(!cursor(json!({"cursor": true})));
+        assert!(!cursor(json!({"defaultPaginationMethod": "cursor"})));
+        assert!(!cursor(json!({"cursor": false, "index": false})));
+        assert!(!cursor(json!("cursor")));
+    }
+
+    #[test]
+    fn a_profile_without_start_index_pages_by_cursor() {
+        use scim::profile::{AWS_IDENTITY_CENTER, SLACK};
+        let caps = Capabilities::default().within(Some(&AWS_IDENTITY_CENTER));
+        assert!(caps.cursor);
+        assert_eq!(caps.max_results, Some(100));
+        assert!(!Capabilities::default().within(Some(&SLACK)).cursor);
+        let announced = Capabilities {
+            cursor: true,
+            ..Capabilities::default()
+        };
+        assert!(announced.within(Some(&SLACK)).cursor);
+    }
+
+    #[test]
+    fn a_saved_plan_reads_the_same_with_or_without_cursor() {
+        let caps = Capabilities::default();
+        let text = serde_json::to_string(&caps).unwrap();
+        assert!(!text.contains("cursor"), "{text}");
+        let read: Capabilities = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, caps);
+        let cursor = Capabilities {
+            cursor: true,
+            ..Capabilities::default()
+        };
+        let text = serde_json::to_string(&cursor).unwrap();
+        assert!(text.ends_with(r#""cursor":true}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Capabilities>(&text).unwrap(), cursor);
     }
 
     #[test]

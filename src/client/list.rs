@@ -10,10 +10,17 @@
 //! not show may exist too. Reading stops at the first failed check, so a server that repeats a
 //! page or claims a `totalResults` of 10^12 costs a handful of requests, not millions.
 //!
+//! A server that pages by cursor only (RFC 9865; [`Capabilities::cursor`]) is read the way it
+//! pages: the first page asked for with an empty `cursor`, each next one with the `nextCursor`
+//! the page before answered, one at a time, until a page answers none. Its pages are checked
+//! too: none holds more than `count`, none is empty but points to another, no `nextCursor` comes
+//! back twice (a loop), and a `totalResults`, where the server gives one, stays the same and
+//! matches what was read.
+//!
 //! Each page is read once, by `serde_json`, and each resource on it is made by its [`Listed`]
 //! type while the page is parsed: no page is held as a tree, and no resource is read twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
@@ -95,6 +102,8 @@ pub(crate) struct ListPage<T> {
     pub total_results: Option<usize>,
     /// The `startIndex` the page says it starts at, when it says.
     pub start_index: Option<usize>,
+    /// The cursor of the next page (RFC 9865), when the page names one that is not empty.
+    pub next_cursor: Option<String>,
     pub resources: Vec<T>,
 }
 
@@ -103,6 +112,7 @@ impl<T> Default for ListPage<T> {
         ListPage {
             total_results: None,
             start_index: None,
+            next_cursor: None,
             resources: Vec::new(),
         }
     }
@@ -176,6 +186,7 @@ impl<'de, T: Listed> ReadObject<'de> for PageReader<T> {
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut total = Pick::default();
         let mut start = Pick::default();
+        let mut next = Pick::default();
         let mut resources = Pick::default();
         while let Some(MemberName(key)) = map.next_key()? {
             if total.wants(&key, message::TOTAL_RESULTS) {
@@ -184,6 +195,9 @@ impl<'de, T: Listed> ReadObject<'de> for PageReader<T> {
             } else if start.wants(&key, message::START_INDEX) {
                 let value = map.next_value::<TotalResults>()?.0;
                 start.put(key, value);
+            } else if next.wants(&key, message::NEXT_CURSOR) {
+                let value = map.next_value::<Cursor>()?.0;
+                next.put(key, value);
             } else if resources.wants(&key, message::RESOURCES) {
                 let value = map.next_value_seed(ResourcesReader {
                     keep: self.keep,
@@ -205,6 +219,7 @@ impl<'de, T: Listed> ReadObject<'de> for PageReader<T> {
         Ok(Some(ListPage {
             total_results,
             start_index: start.into_value().flatten(),
+            next_cursor: next.into_value().flatten(),
             resources,
         }))
     }
@@ -251,6 +266,53 @@ impl<'de> Deserialize<'de> for TotalResults {
             }
         }
         deserializer.deserialize_any(TotalVisitor)
+    }
+}
+
+/// A page's `nextCursor`: a string that is not empty; `None` for anything else, which ends the
+/// listing as an absent one does.
+struct Cursor(Option<String>);
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CursorVisitor;
+        impl<'de> Visitor<'de> for CursorVisitor {
+            type Value = Cursor;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a cursor")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cursor((!v.is_empty()).then(|| v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cursor((!v.is_empty()).then_some(v)))
+            }
+            // A cursor written as a number is read as the string it would be in a URL.
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Cursor(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Cursor(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Cursor(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Cursor(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cursor(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Skip::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Cursor(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Skip::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Cursor(None))
+            }
+        }
+        deserializer.deserialize_any(CursorVisitor)
     }
 }
 
@@ -333,6 +395,9 @@ pub enum ListingCheck {
     Bounded,
     /// The unique ids read add up to `totalResults`.
     Complete,
+    /// No `nextCursor` is answered twice in one listing (RFC 9865): a repeated one would lead
+    /// back to a page already read, and round again.
+    NewCursors,
 }
 
 impl fmt::Display for ListingCheck {
@@ -344,6 +409,7 @@ impl fmt::Display for ListingCheck {
             ListingCheck::FullPages => "a short page only at the end",
             ListingCheck::Bounded => "readable in a bounded number of requests",
             ListingCheck::Complete => "as many distinct ids as totalResults",
+            ListingCheck::NewCursors => "no nextCursor answered twice",
         })
     }
 }
@@ -400,20 +466,64 @@ struct ListQuery {
     limits: ReadLimits,
     /// When its first page was asked for.
     started: Instant,
+    /// Whether pages are asked for by cursor (RFC 9865) rather than by `startIndex`.
+    cursor: bool,
 }
 
 impl ListQuery {
     /// The request for the page at `start`, as error messages name it.
     fn label(&self, start: usize) -> String {
-        let filter = self
-            .filter
-            .as_ref()
-            .map_or_else(String::new, |f| format!("filter={f}&"));
         format!(
-            "GET {}?{filter}startIndex={start}&count={}",
+            "GET {}?{}startIndex={start}&count={}",
             self.kind.endpoint(),
+            self.filter_param(),
             self.count
         )
+    }
+
+    /// The request for the page at `cursor` (empty for the first), as error messages name it.
+    fn cursor_label(&self, cursor: &str) -> String {
+        format!(
+            "GET {}?{}count={}&cursor={cursor}",
+            self.kind.endpoint(),
+            self.filter_param(),
+            self.count
+        )
+    }
+
+    /// The request for the first page, as error messages name it.
+    fn first_label(&self) -> String {
+        if self.cursor {
+            self.cursor_label("")
+        } else {
+            self.label(1)
+        }
+    }
+
+    fn filter_param(&self) -> String {
+        self.filter
+            .as_ref()
+            .map_or_else(String::new, |f| format!("filter={f}&"))
+    }
+}
+
+/// Which page of a listing to ask for.
+#[derive(Debug, Clone, Copy)]
+enum At<'a> {
+    /// The page at this 1-based `startIndex`.
+    Index(usize),
+    /// The page at this cursor; empty for the first (RFC 9865).
+    Cursor(&'a str),
+}
+
+impl At<'_> {
+    /// The first page of `query`'s listing.
+    fn first(query: &ListQuery) -> Self {
+        if query.cursor {
+            At::Cursor("")
+        } else {
+            At::Index(1)
+        }
     }
 }
 
@@ -426,6 +536,10 @@ pub struct FirstPage<T = Value> {
     pub total_results: usize,
     /// The check the first page failed already, if any: then the rest is not read.
     pub untrusted: Option<Untrusted>,
+    /// The `nextCursor` the first page answered, when the listing pages by cursor.
+    next_cursor: Option<String>,
+    /// The `totalResults` the server gave, if it did; a cursor page may leave it out.
+    announced_total: Option<usize>,
     query: ListQuery,
 }
 
@@ -439,11 +553,25 @@ impl<T> FirstPage<T> {
 
 impl<T> FirstPage<T> {
     /// How many more list requests reading everything would take; none when the first page
-    /// failed a check, since the rest could not be trusted either.
+    /// failed a check, since the rest could not be trusted either. A cursor listing that
+    /// gives no `totalResults` may take as many as the listing's request limit allows, and
+    /// says so.
     #[must_use]
     pub fn remaining_pages(&self) -> usize {
         let returned = self.resources.len();
-        if self.untrusted.is_some() || returned == 0 || returned >= self.total_results {
+        if self.untrusted.is_some() || returned == 0 {
+            return 0;
+        }
+        if self.query.cursor {
+            if self.next_cursor.is_none() {
+                return 0;
+            }
+            return match self.announced_total {
+                Some(total) if total > returned => (total - returned).div_ceil(returned),
+                _ => self.query.limits.listing_requests.saturating_sub(1).max(1),
+            };
+        }
+        if returned >= self.total_results {
             0
         } else {
             (self.total_results - returned).div_ceil(returned)
@@ -482,8 +610,9 @@ impl ScimClient {
             filter: Some(filter.to_owned()),
             limits: self.read_limits(),
             started: Instant::now(),
+            cursor: self.cursor,
         };
-        let first = self.list_page(&query, 1).await?;
+        let first = self.list_page(&query, At::first(&query)).await?;
         self.list_rest(FirstPage::of(query, first)).await
     }
 
@@ -503,15 +632,16 @@ impl ScimClient {
             filter: None,
             limits: self.read_limits(),
             started: Instant::now(),
+            cursor: self.cursor,
         };
-        let first = match self.list_page(&query, 1).await {
+        let first = match self.list_page(&query, At::first(&query)).await {
             // `excludedAttributes` is part of the protocol (RFC 7644 §3.4.2.5), but a server
             // may refuse it as a parameter it does not know: list everything instead.
             Err(ClientError::Status {
                 status: 400 | 501, ..
             }) if !query.excluded.is_empty() => {
                 query.excluded.clear();
-                self.list_page(&query, 1).await?
+                self.list_page(&query, At::first(&query)).await?
             }
             page => page?,
         };
@@ -519,11 +649,15 @@ impl ScimClient {
     }
 
     /// Reads the pages after `first`, concurrently, checking each, and returns the whole
-    /// listing. Reading stops at the first page that fails a check.
+    /// listing. Reading stops at the first page that fails a check. A listing by cursor is
+    /// read one page after another instead ([`ScimClient::list_by_cursor`]).
     pub async fn list_rest<T: Listed>(
         &self,
         first: FirstPage<T>,
     ) -> Result<Listing<T>, ClientError> {
+        if first.query.cursor {
+            return self.list_by_cursor(first).await;
+        }
         let remaining = first.remaining_pages();
         let FirstPage {
             kind,
@@ -531,6 +665,7 @@ impl ScimClient {
             total_results: total,
             mut untrusted,
             mut query,
+            ..
         } = first;
         let mut pages = 1;
         let mut seen = Collected::default();
@@ -563,7 +698,7 @@ impl ScimClient {
                     let client = self.clone();
                     let query = query.clone();
                     tasks.spawn(async move {
-                        let page = client.list_page(&query, start).await;
+                        let page = client.list_page(&query, At::Index(start)).await;
                         (start, page)
                     });
                 }
@@ -623,17 +758,124 @@ impl ScimClient {
         })
     }
 
+    /// Reads the pages after a cursor listing's first, one at a time: each asked for with the
+    /// `nextCursor` of the page before, until a page answers none (RFC 9865). A cursor names
+    /// a place only the server knows, so no page can be asked for before the one before it
+    /// has come back. Reading stops at the first page that fails a check, and after the
+    /// listing's request and time limits.
+    async fn list_by_cursor<T: Listed>(
+        &self,
+        first: FirstPage<T>,
+    ) -> Result<Listing<T>, ClientError> {
+        let FirstPage {
+            kind,
+            resources,
+            mut untrusted,
+            next_cursor,
+            announced_total,
+            query,
+            ..
+        } = first;
+        let mut pages = 1;
+        let mut seen = Collected::default();
+        if let Some(id) = seen.extend(resources) {
+            untrusted.get_or_insert_with(|| listed_twice_at(&query.first_label(), &id));
+        }
+        // Every cursor answered so far: the first page's (the empty one) and each nextCursor.
+        let mut cursors: HashSet<String> = HashSet::from([String::new()]);
+        cursors.extend(next_cursor.clone());
+        let mut next = next_cursor;
+        while untrusted.is_none() {
+            let Some(cursor) = next.take() else {
+                break;
+            };
+            let label = query.cursor_label(&cursor);
+            if pages >= query.limits.listing_requests {
+                untrusted = Some(Untrusted {
+                    check: ListingCheck::Bounded,
+                    detail: format!(
+                        "the server still answered a nextCursor after {pages} requests, as \
+                         many as the provider's `limits.listing_requests` allows ({label} \
+                         would be next)"
+                    ),
+                });
+                break;
+            }
+            let time_left = query
+                .limits
+                .listing_time
+                .saturating_sub(query.started.elapsed());
+            let page = tokio::time::timeout(time_left, self.list_page(&query, At::Cursor(&cursor)))
+                .await
+                .map_err(|_| ClientError::ListingTooSlow {
+                    request: RequestLabel {
+                        method: Method::GET,
+                        path: kind.endpoint().to_owned(),
+                    },
+                    limit: query.limits.listing_time,
+                    pages,
+                })??;
+            pages += 1;
+            if let Some(problem) = check_cursor_page(&query, &label, announced_total, &page) {
+                untrusted = Some(problem);
+                break;
+            }
+            if let Some(repeated) = page.next_cursor.as_ref().filter(|c| cursors.contains(*c)) {
+                untrusted = Some(Untrusted {
+                    check: ListingCheck::NewCursors,
+                    detail: format!(
+                        "{label} answered nextCursor {}, which the server had answered \
+                         before: reading on would go round in a loop",
+                        Value::String(repeated.clone())
+                    ),
+                });
+                break;
+            }
+            cursors.extend(page.next_cursor.clone());
+            next = page.next_cursor;
+            if let Some(id) = seen.extend(page.resources) {
+                untrusted = Some(listed_twice_at(&label, &id));
+            }
+        }
+        let total = announced_total.unwrap_or(seen.len());
+        if untrusted.is_none() && seen.len() != total {
+            let name = kind.as_str();
+            untrusted = Some(Untrusted {
+                check: ListingCheck::Complete,
+                detail: format!(
+                    "the server reported {total} {name}s but listed {} distinct ones, \
+                     following nextCursor to its end",
+                    seen.len()
+                ),
+            });
+        }
+        Ok(Listing {
+            resources: seen.into_resources(),
+            total_results: total,
+            pages,
+            untrusted,
+        })
+    }
+
     async fn list_page<T: Listed>(
         &self,
         query: &ListQuery,
-        start_index: usize,
+        at: At<'_>,
     ) -> Result<ListPage<T>, ClientError> {
         let mut pairs = Vec::with_capacity(4);
         if let Some(filter) = &query.filter {
             pairs.push(("filter", filter.clone()));
         }
-        pairs.push(("startIndex", start_index.to_string()));
-        pairs.push(("count", query.count.to_string()));
+        match at {
+            At::Index(start_index) => {
+                pairs.push(("startIndex", start_index.to_string()));
+                pairs.push(("count", query.count.to_string()));
+            }
+            At::Cursor(cursor) => {
+                pairs.push(("count", query.count.to_string()));
+                pairs.push((message::CURSOR, cursor.to_owned()));
+            }
+        }
         if !query.excluded.is_empty() {
             pairs.push(("excludedAttributes", query.excluded.clone()));
         }
@@ -647,12 +889,19 @@ impl ScimClient {
 impl<T> FirstPage<T> {
     /// The first page of `query`'s listing, checked.
     fn of(query: ListQuery, page: ListPage<T>) -> Self {
-        let untrusted = check_first(&query, &page);
+        let untrusted = if query.cursor {
+            check_first_cursor(&query, &page)
+        } else {
+            check_first(&query, &page)
+        };
         FirstPage {
             kind: query.kind,
             total_results: page.total_results.unwrap_or(page.resources.len()),
             resources: page.resources,
             untrusted,
+            // Only a cursor listing follows it.
+            next_cursor: page.next_cursor.filter(|_| query.cursor),
+            announced_total: page.total_results,
             query,
         }
     }
@@ -707,6 +956,86 @@ fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
     None
 }
 
+/// The check the first page of a cursor listing fails, if any: the checks of
+/// [`check_cursor_page`], and a `totalResults`, when given, at least as large as the page and
+/// readable within the listing's request limit. Its `startIndex` is not looked at: RFC 9865
+/// pages have none to echo. Without a `totalResults`, a `nextCursor` is what says more follow.
+fn check_first_cursor<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
+    let label = query.first_label();
+    if let Some(problem) = check_cursor_page(query, &label, None, page) {
+        return Some(problem);
+    }
+    let returned = page.resources.len();
+    let total = page.total_results?;
+    if returned > total {
+        return Some(Untrusted {
+            check: ListingCheck::TotalResults,
+            detail: format!(
+                "{label} listed {returned} resources but answered totalResults {total}"
+            ),
+        });
+    }
+    if returned > 0 && total > returned {
+        let requests = (total - returned).div_ceil(returned).saturating_add(1);
+        let most = query.limits.listing_requests;
+        if requests > most {
+            return Some(Untrusted {
+                check: ListingCheck::Bounded,
+                detail: format!(
+                    "{label} answered totalResults {total}: at the {returned} per page it \
+                     returns, reading them would take {requests} requests, more than {most}, \
+                     the provider's `limits.listing_requests`"
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// The check a page of a cursor listing, asked for as `label`, fails, if any: it holds no more
+/// than `count` (RFC 7644 §3.4.2.4: a server MUST NOT return more), it is not empty while
+/// naming a next page, and its `totalResults`, when it gives one, is the first page's
+/// (`total`, when that gave one).
+fn check_cursor_page<T>(
+    query: &ListQuery,
+    label: &str,
+    total: Option<usize>,
+    page: &ListPage<T>,
+) -> Option<Untrusted> {
+    let returned = page.resources.len();
+    if returned > query.count {
+        return Some(Untrusted {
+            check: ListingCheck::FullPages,
+            detail: format!(
+                "{label} answered {returned} resources, more than the {} asked for",
+                query.count
+            ),
+        });
+    }
+    if returned == 0
+        && let Some(next) = &page.next_cursor
+    {
+        return Some(Untrusted {
+            check: ListingCheck::FullPages,
+            detail: format!(
+                "{label} answered no resources but a nextCursor {}",
+                Value::String(next.clone())
+            ),
+        });
+    }
+    if let (Some(first), Some(answered)) = (total, page.total_results)
+        && first != answered
+    {
+        return Some(Untrusted {
+            check: ListingCheck::TotalResults,
+            detail: format!(
+                "{label} answered totalResults {answered}, where the first page answered {first}"
+            ),
+        });
+    }
+    None
+}
+
 /// The check the page at `start` fails, if any, in a listing of `total` read `step` at a time.
 /// Repeated ids are found when the pages are merged.
 fn check_page<T>(
@@ -750,13 +1079,14 @@ fn check_page<T>(
 
 /// The failed check of a page that lists `id` again.
 fn listed_twice(query: &ListQuery, start: usize, id: &str) -> Untrusted {
+    listed_twice_at(&query.label(start), id)
+}
+
+/// The failed check of the page asked for as `label` that lists `id` again.
+fn listed_twice_at(label: &str, id: &str) -> Untrusted {
     Untrusted {
         check: ListingCheck::UniqueIds,
-        detail: format!(
-            "{} listed id {} again",
-            query.label(start),
-            Value::String(id.to_owned())
-        ),
+        detail: format!("{label} listed id {} again", Value::String(id.to_owned())),
     }
 }
 
@@ -1008,6 +1338,7 @@ mod tests {
             filter: None,
             limits: ReadLimits::default(),
             started: Instant::now(),
+            cursor: false,
         }
     }
 
@@ -1019,6 +1350,7 @@ mod tests {
         ListPage {
             total_results: total,
             start_index: start,
+            next_cursor: None,
             resources: ids.map(|i| json!({"id": format!("u{i}")})).collect(),
         }
     }
@@ -1152,5 +1484,267 @@ mod tests {
         assert_eq!(resources[0], json!({"id": "u0", "v": 1}));
         assert_eq!(resources[250], json!({"id": "u250", "v": 2}));
         assert_eq!(resources[999], json!({"id": "u999", "v": 1}));
+    }
+
+    #[test]
+    fn a_page_names_its_next_cursor() {
+        let next = |text: &str| {
+            ListPage::<Value>::parse(text.as_bytes(), Keep::Managed)
+                .unwrap()
+                .next_cursor
+        };
+        assert_eq!(
+            next(r#"{"Resources": [], "nextCursor": "VZUTiy"}"#).as_deref(),
+            Some("VZUTiy")
+        );
+        assert_eq!(
+            next(r#"{"Resources": [], "NextCursor": 42}"#).as_deref(),
+            Some("42")
+        );
+        for text in [
+            r#"{"Resources": []}"#,
+            r#"{"Resources": [], "nextCursor": ""}"#,
+            r#"{"Resources": [], "nextCursor": null}"#,
+            r#"{"Resources": [], "nextCursor": ["a"]}"#,
+            r#"{"Resources": [], "nextCursor": {"a": 1}}"#,
+        ] {
+            assert_eq!(next(text), None, "{text}");
+        }
+    }
+
+    /// A page of `ids` with a `totalResults` and a `nextCursor` when given.
+    fn cursor_page(ids: std::ops::Range<usize>, total: Option<usize>, next: Option<&str>) -> Value {
+        let mut body = json!({
+            "Resources": ids.map(|i| json!({"id": format!("u{i}")})).collect::<Vec<_>>(),
+        });
+        if let Some(total) = total {
+            body["totalResults"] = json!(total);
+        }
+        if let Some(next) = next {
+            body["nextCursor"] = json!(next);
+        }
+        body
+    }
+
+    type Pages = std::sync::Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>;
+
+    /// A server whose `GET /Users` answers `pages(cursor)`, 400 where that is `None`, and a
+    /// client paging it by cursor; the query strings it was sent are kept, in order.
+    async fn cursor_server(
+        pages: Pages,
+    ) -> (ScimClient, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use axum::response::IntoResponse;
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = sent.clone();
+        let handler = move |uri: axum::http::Uri| {
+            let (pages, log) = (pages.clone(), log.clone());
+            async move {
+                let query = uri.query().unwrap_or_default().to_owned();
+                log.lock().unwrap().push(query.clone());
+                let cursor = url::form_urlencoded::parse(query.as_bytes())
+                    .find(|(name, _)| name == "cursor")
+                    .map(|(_, value)| value.into_owned());
+                match cursor.and_then(|cursor| pages(&cursor)) {
+                    Some(body) => axum::Json(body).into_response(),
+                    None => axum::http::StatusCode::BAD_REQUEST.into_response(),
+                }
+            }
+        };
+        let app = axum::Router::new().route("/scim/v2/Users", axum::routing::get(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let connection = super::super::Connection {
+            base_url: format!("http://{address}/scim/v2"),
+            auth_scheme: "Bearer".to_owned(),
+            token: secrecy::SecretString::from("t"),
+            allow_insecure_http: true,
+        };
+        let client = ScimClient::new(&connection)
+            .unwrap()
+            .with_cursor_paging(true);
+        (client, sent)
+    }
+
+    /// Lists every user of `pages` by cursor, 100 a page.
+    async fn list_by_cursor(pages: Pages) -> (Listing<Value>, Vec<String>) {
+        let (client, sent) = cursor_server(pages).await;
+        let listing = client
+            .list_all::<Value>(ResourceKind::User, Some(100), &[], Keep::Managed)
+            .await
+            .unwrap();
+        let sent = sent.lock().unwrap().clone();
+        (listing, sent)
+    }
+
+    /// 250 users in pages of 100 behind the cursors "", "p2" and "p3", `total` on every page.
+    fn three_pages(total: Option<usize>) -> Pages {
+        std::sync::Arc::new(move |cursor: &str| match cursor {
+            "" => Some(cursor_page(0..100, total, Some("p2"))),
+            "p2" => Some(cursor_page(100..200, total, Some("p3"))),
+            "p3" => Some(cursor_page(200..250, total, None)),
+            _ => None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_cursor_listing_follows_next_cursor_to_the_end() {
+        for total in [Some(250), None] {
+            let (listing, sent) = list_by_cursor(three_pages(total)).await;
+            assert_eq!(listing.untrusted, None, "{total:?}");
+            assert!(listing.is_complete());
+            assert_eq!(listing.resources.len(), 250);
+            assert_eq!(listing.total_results, 250);
+            assert_eq!(listing.pages, 3);
+            assert_eq!(
+                sent,
+                [
+                    "count=100&cursor=",
+                    "count=100&cursor=p2",
+                    "count=100&cursor=p3"
+                ],
+                "one page after another, never by startIndex"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_next_cursor_is_a_loop_named_and_not_followed() {
+        let pages: Pages = std::sync::Arc::new(|cursor: &str| match cursor {
+            "" => Some(cursor_page(0..100, Some(250), Some("p2"))),
+            "p2" => Some(cursor_page(100..200, Some(250), Some("p3"))),
+            // Back to a page already read.
+            "p3" => Some(cursor_page(200..250, Some(250), Some("p2"))),
+            _ => None,
+        });
+        let (listing, sent) = list_by_cursor(pages).await;
+        let untrusted = listing.untrusted.unwrap();
+        assert_eq!(untrusted.check, ListingCheck::NewCursors);
+        assert_eq!(
+            untrusted.detail,
+            "GET /Users?count=100&cursor=p3 answered nextCursor \"p2\", which the server had \
+             answered before: reading on would go round in a loop"
+        );
+        assert_eq!(sent.len(), 3, "the repeated cursor is not asked for");
+        // The first page answering its own cursor again is a loop too.
+        let (listing, sent) = list_by_cursor(std::sync::Arc::new(|_: &str| {
+            Some(cursor_page(0..100, None, Some("same")))
+        }))
+        .await;
+        assert_eq!(listing.untrusted.unwrap().check, ListingCheck::NewCursors);
+        assert_eq!(sent.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_cursor_listing_that_does_not_add_up_to_its_total_is_untrusted() {
+        let (listing, _) = list_by_cursor(three_pages(Some(300))).await;
+        let untrusted = listing.untrusted.unwrap();
+        assert_eq!(untrusted.check, ListingCheck::Complete);
+        assert!(untrusted.detail.contains("reported 300"), "{untrusted}");
+        // A total that changes from page to page.
+        let pages: Pages = std::sync::Arc::new(|cursor: &str| match cursor {
+            "" => Some(cursor_page(0..100, Some(250), Some("p2"))),
+            "p2" => Some(cursor_page(100..200, Some(260), None)),
+            _ => None,
+        });
+        let (listing, _) = list_by_cursor(pages).await;
+        let untrusted = listing.untrusted.unwrap();
+        assert_eq!(
+            (untrusted.check, untrusted.detail.as_str()),
+            (
+                ListingCheck::TotalResults,
+                "GET /Users?count=100&cursor=p2 answered totalResults 260, where the first \
+                 page answered 250"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn an_over_full_or_empty_cursor_page_is_untrusted() {
+        let pages: Pages = std::sync::Arc::new(|cursor: &str| match cursor {
+            "" => Some(cursor_page(0..100, None, Some("p2"))),
+            "p2" => Some(cursor_page(100..201, None, None)),
+            _ => None,
+        });
+        let (listing, _) = list_by_cursor(pages).await;
+        let untrusted = listing.untrusted.unwrap();
+        assert_eq!(
+            (untrusted.check, untrusted.detail.as_str()),
+            (
+                ListingCheck::FullPages,
+                "GET /Users?count=100&cursor=p2 answered 101 resources, more than the 100 \
+                 asked for"
+            )
+        );
+        let pages: Pages = std::sync::Arc::new(|cursor: &str| match cursor {
+            "" => Some(cursor_page(0..0, None, Some("p2"))),
+            _ => Some(cursor_page(0..10, None, None)),
+        });
+        let (listing, sent) = list_by_cursor(pages).await;
+        let untrusted = listing.untrusted.unwrap();
+        assert_eq!(
+            (untrusted.check, untrusted.detail.as_str()),
+            (
+                ListingCheck::FullPages,
+                "GET /Users?count=100&cursor= answered no resources but a nextCursor \"p2\""
+            )
+        );
+        assert_eq!(sent.len(), 1, "the first page decides");
+    }
+
+    #[tokio::test]
+    async fn an_endless_cursor_listing_stops_at_the_request_limit() {
+        let pages: Pages = std::sync::Arc::new(|cursor: &str| {
+            let n: usize = cursor
+                .strip_prefix('c')
+                .map_or(Some(0), |n| n.parse().ok())?;
+            Some(cursor_page(
+                n * 10..n * 10 + 10,
+                None,
+                Some(&format!("c{}", n + 1)),
+            ))
+        });
+        let (client, sent) = cursor_server(pages).await;
+        let client = client.with_read_limits(ReadLimits {
+            listing_requests: 5,
+            ..ReadLimits::default()
+        });
+        let listing = client
+            .list_all::<Value>(ResourceKind::User, Some(10), &[], Keep::Managed)
+            .await
+            .unwrap();
+        let untrusted = listing.untrusted.unwrap();
+        assert_eq!(untrusted.check, ListingCheck::Bounded, "{untrusted}");
+        assert_eq!((listing.pages, sent.lock().unwrap().len()), (5, 5));
+        assert_eq!(listing.resources.len(), 50);
+    }
+
+    #[test]
+    fn a_cursor_first_page_says_how_many_requests_may_remain() {
+        let cursor_query = ListQuery {
+            cursor: true,
+            ..query()
+        };
+        let first = |total, ids, next: Option<&str>| {
+            let mut page = page(total, None, ids);
+            page.next_cursor = next.map(str::to_owned);
+            FirstPage::of(cursor_query.clone(), page)
+        };
+        assert_eq!(first(Some(250), 0..100, Some("n")).remaining_pages(), 2);
+        assert_eq!(first(Some(100), 0..100, None).remaining_pages(), 0);
+        assert_eq!(first(None, 0..40, None).remaining_pages(), 0);
+        // Without a total, the most the listing may take.
+        assert_eq!(
+            first(None, 0..100, Some("n")).remaining_pages(),
+            ReadLimits::default().listing_requests - 1
+        );
+        // A full page without a total is no reason to distrust a cursor listing.
+        assert_eq!(first(None, 0..100, Some("n")).untrusted, None);
+        let absurd = first(Some(1_000_000_000_000), 0..100, Some("n"));
+        assert_eq!(absurd.untrusted.unwrap().check, ListingCheck::Bounded);
+        // An index listing never follows a nextCursor it is sent.
+        let mut index_page = page(Some(250), Some(1), 0..100);
+        index_page.next_cursor = Some("n".to_owned());
+        assert_eq!(FirstPage::of(query(), index_page).next_cursor, None);
     }
 }

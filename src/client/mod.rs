@@ -93,6 +93,9 @@ pub struct ScimClient {
     /// Whether the server still answers at all.
     silence: Arc<Mutex<Silence>>,
     limits: ReadLimits,
+    /// Whether listings page by cursor (RFC 9865) instead of `startIndex`
+    /// ([`Capabilities::cursor`]).
+    cursor: bool,
     /// The token, to redact from what the server sends back in errors.
     token: Arc<SecretString>,
     /// The provider whose server this is, for the request log.
@@ -318,6 +321,7 @@ impl ScimClient {
             buffers: Arc::default(),
             silence: Arc::new(Mutex::new(Silence::new())),
             limits: ReadLimits::default(),
+            cursor: false,
             token: Arc::new(connection.token.clone()),
             provider: None,
         })
@@ -360,6 +364,14 @@ impl ScimClient {
     #[must_use]
     pub fn with_read_limits(mut self, limits: ReadLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The same client, its listings paged by cursor (RFC 9865) when `cursor` is true, as
+    /// [`Capabilities::cursor`] says of a server that offers no `startIndex`.
+    #[must_use]
+    pub fn with_cursor_paging(mut self, cursor: bool) -> Self {
+        self.cursor = cursor;
         self
     }
 
@@ -747,8 +759,8 @@ impl ScimClient {
 }
 
 /// A request's path and query as the request log shows them, formatted only when logged. The
-/// query is what the client itself puts there (a filter, a page's `startIndex` and `count`,
-/// the attributes asked for), never a credential: the token goes in a header. A parameter
+/// query is what the client itself puts there (a filter, a page's `startIndex` or `cursor` and
+/// `count`, the attributes asked for), never a credential: the token goes in a header. A parameter
 /// whose name says it holds one is left out all the same.
 struct LoggedPath<'a> {
     path: &'a str,

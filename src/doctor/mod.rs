@@ -198,12 +198,21 @@ fn plan_notes(caps: &Capabilities) -> Vec<(&'static str, String)> {
     } else {
         "no ETags: a saved plan is checked by re-reading what it touches"
     };
-    vec![
-        ("reads", format!("{page}{lookups}")),
+    let mut notes = vec![("reads", format!("{page}{lookups}"))];
+    if caps.cursor {
+        notes.push((
+            "paging",
+            "by cursor (RFC 9865), one page after another: the server takes no startIndex, \
+             so each page is asked for with the nextCursor of the one before"
+                .to_owned(),
+        ));
+    }
+    notes.extend([
         ("writes", writes.to_owned()),
         ("bulk", bulk),
         ("saved", etag.to_owned()),
-    ]
+    ]);
+    notes
 }
 
 /// How every request to the provider is paced and retried, and how much is read of it
@@ -288,6 +297,7 @@ impl Doctor<'_> {
         // Plan and apply work within what the configured profile documents.
         let capabilities = capabilities.within(configured);
         let page = capabilities.max_results;
+        let cursor = capabilities.cursor;
         report.capabilities = Some(capabilities);
         let Some(users) = self.token(report).await else {
             return;
@@ -309,7 +319,14 @@ impl Doctor<'_> {
             scim::profile::Members::Hidden { filter } => Some((profile, filter)),
             scim::profile::Members::Shown => None,
         });
-        seen.members_hidden = self.members(report, page, users, documented).await;
+        // The member filter is probed the way plan will list: by cursor where the server
+        // takes no `startIndex`.
+        let paged = self.client.clone().with_cursor_paging(cursor);
+        let doctor = Doctor {
+            client: &paged,
+            ..*self
+        };
+        seen.members_hidden = doctor.members(report, page, users, documented).await;
         seen.eq_only = self.eq_only().await;
         which_profile(report, configured, &seen);
     }

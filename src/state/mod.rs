@@ -117,6 +117,8 @@ pub async fn read(
 ) -> Result<LiveState, ReadError> {
     let page = capabilities.max_results;
     let keep = Keep::for_server(capabilities);
+    // A server that pages by cursor only is listed by cursor (RFC 9865).
+    let client = &client.clone().with_cursor_paging(capabilities.cursor);
     // A user's `groups` is computed from the groups, which are read too; leaving it out of the
     // user listing saves about a fifth of its bytes.
     let (users_first, groups_first) = tokio::try_join!(

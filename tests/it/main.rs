@@ -7,6 +7,7 @@ mod apply_cmd;
 mod audit;
 mod client;
 mod config;
+mod cursor;
 mod doctor;
 mod files;
 mod gitops;

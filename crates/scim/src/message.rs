@@ -16,6 +16,10 @@ pub const START_INDEX: &str = "startIndex";
 pub const ITEMS_PER_PAGE: &str = "itemsPerPage";
 /// `Resources`: the page's resources.
 pub const RESOURCES: &str = "Resources";
+/// `cursor`: the query parameter asking for a page by cursor (RFC 9865); empty for the first.
+pub const CURSOR: &str = "cursor";
+/// `nextCursor`: the cursor of the page after this one, absent on the last (RFC 9865).
+pub const NEXT_CURSOR: &str = "nextCursor";
 
 /// An `Error`'s HTTP status, written as a string (RFC 7644 §3.12).
 pub const STATUS: &str = "status";

@@ -12,7 +12,10 @@
 pub struct Paging {
     /// The largest `count` it honours; a larger one is cut to this.
     pub max_count: usize,
-    /// Whether it also offers cursor paging (RFC 9865) besides `startIndex`.
+    /// Whether `startIndex` paging (RFC 7644 §3.4.2.4) is accepted.
+    pub index: bool,
+    /// Whether cursor paging (RFC 9865: `cursor` asked, `nextCursor` answered) is offered. A
+    /// service with `cursor` and without `index` is read by cursor only.
     pub cursor: bool,
 }
 
@@ -139,6 +142,7 @@ pub const TONKEAN: Profile = Profile {
     auth_scheme: "token",
     paging: Paging {
         max_count: 1000,
+        index: true,
         cursor: false,
     },
     filters: Filters::Full,
@@ -173,6 +177,7 @@ pub const AWS_IDENTITY_CENTER: Profile = Profile {
     auth_scheme: "Bearer",
     paging: Paging {
         max_count: 100,
+        index: false,
         cursor: true,
     },
     filters: Filters::EqAnd,
@@ -206,6 +211,7 @@ pub const GITHUB_EMU: Profile = Profile {
     paging: Paging {
         // The documented default; no maximum is documented.
         max_count: 30,
+        index: true,
         cursor: false,
     },
     filters: Filters::EqAnd,
@@ -247,6 +253,7 @@ pub const SLACK: Profile = Profile {
     auth_scheme: "Bearer",
     paging: Paging {
         max_count: 1000,
+        index: true,
         cursor: false,
     },
     // The filter section is marked "not applicable to SCIM v2.0"; only `eq`/`and` is assumed.
@@ -283,6 +290,7 @@ pub const DATABRICKS: Profile = Profile {
     paging: Paging {
         // No maximum found in the documentation; a conservative page.
         max_count: 100,
+        index: true,
         cursor: false,
     },
     // The service also accepts `ne`, `co`, `sw` and `or`; scimform sends only `eq`/`and`.
@@ -339,5 +347,21 @@ mod tests {
             );
         }
         assert_eq!(find("okta"), None);
+    }
+
+    #[test]
+    fn every_profile_pages_one_way_or_another() {
+        for profile in PROFILES {
+            assert!(
+                profile.paging.index || profile.paging.cursor,
+                "{}",
+                profile.name
+            );
+        }
+        let aws = AWS_IDENTITY_CENTER.paging;
+        assert!(
+            aws.cursor && !aws.index,
+            "AWS IAM Identity Center pages by cursor only"
+        );
     }
 }

@@ -11,8 +11,7 @@
 //! - `auth_scheme`: the server accepts `Bearer` and `token` in every mode ([`super::auth`]).
 //! - `deprovisioning`: what a service's documentation asks a client to send (DELETE or
 //!   `active=false`); both are ordinary requests the server already answers.
-//! - `paging.cursor`, `rate_limit`: the server offers `startIndex` paging and no rate limit in
-//!   every mode.
+//! - `rate_limit`: the server sets no rate limit in any mode.
 //! - `group_patch.remove_without_path == true`: the server still refuses a `remove` without a
 //!   path, as RFC 7644 §3.5.2.2 says; no service is emulated as accepting more than the RFC.
 //! - `members: Hidden { filter }`: the server answers `members eq "<id>"` and
@@ -49,13 +48,37 @@ impl Emulation {
     }
 
     /// A list or search query as the service takes it: a filter only it accepts
-    /// (`filters`), and `count` cut to its largest page (`paging.max_count`).
+    /// (`filters`), `count` cut to its largest page (`paging.max_count`), and its pages asked
+    /// for the way it pages (`paging`).
+    ///
+    /// Where the service offers cursor paging, a `cursor` is turned into the `startIndex` it
+    /// stands for, and kept, so that [`Self::list_response`] answers with a `nextCursor`;
+    /// elsewhere it is dropped, as a parameter the service does not know. Where the service
+    /// takes no `startIndex`, one is refused; a query with neither is answered its first page,
+    /// as AWS IAM Identity Center documents for a ListUsers without `cursor` (a page without
+    /// `nextCursor`, in the RFC 7644 format).
     pub fn check_query(self, query: &mut ListQuery) -> Result<(), ScimError> {
         let Some(profile) = self.0 else {
             return Ok(());
         };
         if let Some(text) = &query.filter {
             check_filter(profile, text)?;
+        }
+        if !profile.paging.index && query.start_index.is_some() {
+            return Err(ScimError::invalid_value(format!(
+                "{} pages only by cursor (RFC 9865), not by startIndex: ask for the first page \
+                 with an empty `cursor` and for each next one with the `nextCursor` of the page \
+                 before",
+                profile.title
+            )));
+        }
+        match query.cursor.as_deref() {
+            Some(cursor) if profile.paging.cursor => {
+                let offset = cursor_offset(cursor)?;
+                query.start_index =
+                    Some(i64::try_from(offset).unwrap_or(i64::MAX).saturating_add(1));
+            }
+            _ => query.cursor = None,
         }
         // RFC 7644 §3.4.2.4: a service may return fewer results than `count` asks for; its
         // `itemsPerPage` says how many it did.
@@ -236,7 +259,71 @@ impl Emulation {
             config["bulk"] = json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0});
         }
         config["filter"]["maxResults"] = json!(max_results(profile));
+        // RFC 9865's `pagination`: which ways of paging the service offers.
+        let paging = profile.paging;
+        config["pagination"] = json!({
+            "cursor": paging.cursor,
+            "index": paging.index,
+            "defaultPaginationMethod": if paging.index { "index" } else { "cursor" },
+            "defaultPageSize": max_results(profile),
+            "maxPageSize": max_results(profile),
+        });
     }
+
+    /// The `ListResponse` of a query [`Self::check_query`] passed: with a `nextCursor` where
+    /// more remain and no `startIndex` when it was asked for by cursor (RFC 9865), as RFC 7644
+    /// says otherwise. `start` is the 1-based index of the page's first resource.
+    #[must_use]
+    pub fn list_response(
+        self,
+        query: &ListQuery,
+        total: usize,
+        start: usize,
+        resources: &[Value],
+    ) -> Value {
+        let mut body = scim::message::list_response(total, start, resources);
+        if self.0.is_some()
+            && query.cursor.is_some()
+            && let Value::Object(map) = &mut body
+        {
+            map.remove(scim::message::START_INDEX);
+            let next = (start - 1).saturating_add(resources.len());
+            if !resources.is_empty() && next < total {
+                map.insert(
+                    scim::message::NEXT_CURSOR.to_owned(),
+                    Value::String(cursor_at(next)),
+                );
+            }
+        }
+        body
+    }
+}
+
+/// The cursor of the page that starts at 0-based `offset`. A cursor is opaque to clients (RFC
+/// 9865): they send back what they were given and never read it. This one is the offset in hex
+/// behind a letter, within the characters AWS IAM Identity Center's cursors use; like an offset,
+/// it moves when resources before it are created or deleted between pages.
+fn cursor_at(offset: usize) -> String {
+    format!("o{offset:x}")
+}
+
+/// The 0-based offset `cursor` stands for: 0 for the empty cursor, which asks for the first
+/// page; 400 `invalidCursor` (RFC 9865) for one this server did not give.
+fn cursor_offset(cursor: &str) -> Result<usize, ScimError> {
+    if cursor.is_empty() {
+        return Ok(0);
+    }
+    cursor
+        .strip_prefix('o')
+        .filter(|hex| !hex.is_empty() && hex.len() <= 16)
+        .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| {
+            ScimError::new(
+                400,
+                Some("invalidCursor"),
+                format!("{cursor:?} is not a cursor this service gave"),
+            )
+        })
 }
 
 /// The largest page the emulated service answers: its `max_count`, and never more than the
@@ -492,6 +579,74 @@ mod tests {
         };
         aws.check_query(&mut q).unwrap();
         assert_eq!(q.count, Some(3));
+    }
+
+    #[test]
+    fn a_cursor_stands_for_an_offset_only_this_server_knows() {
+        for offset in [0, 1, 100, 4096, usize::MAX] {
+            assert_eq!(cursor_offset(&cursor_at(offset)).unwrap(), offset);
+        }
+        assert_eq!(
+            cursor_offset("").unwrap(),
+            0,
+            "the empty cursor is the first page"
+        );
+        for refused in ["o", "x64", "64", "ozz", "o-1", "o11111111111111111"] {
+            let e = cursor_offset(refused).unwrap_err();
+            assert_eq!(
+                (e.status, e.scim_type),
+                (400, Some("invalidCursor")),
+                "{refused}"
+            );
+        }
+        let aws = emulating(&AWS_IDENTITY_CENTER);
+        let mut q = ListQuery {
+            cursor: Some(cursor_at(200)),
+            ..ListQuery::default()
+        };
+        aws.check_query(&mut q).unwrap();
+        assert_eq!(q.start_index, Some(201));
+        let resources = vec![json!({"id": "a"}); 100];
+        let body = aws.list_response(&q, 350, 201, &resources);
+        assert_eq!(body["nextCursor"], cursor_at(300));
+        assert_eq!(body["totalResults"], 350);
+        assert!(body.get("startIndex").is_none());
+        let last = aws.list_response(&q, 300, 201, &resources);
+        assert!(
+            last.get("nextCursor").is_none(),
+            "nothing remains after the last page"
+        );
+        // A service without cursor paging drops the parameter; without a profile, the server
+        // answers as RFC 7644 says whatever the query holds.
+        let mut q = ListQuery {
+            cursor: Some("o64".to_owned()),
+            ..ListQuery::default()
+        };
+        emulating(&SLACK).check_query(&mut q).unwrap();
+        assert_eq!((q.cursor, q.start_index), (None, None));
+        let q = ListQuery {
+            cursor: Some(String::new()),
+            ..ListQuery::default()
+        };
+        let body = Emulation::default().list_response(&q, 350, 1, &resources);
+        assert_eq!(body["startIndex"], 1);
+        assert!(body.get("nextCursor").is_none());
+    }
+
+    #[test]
+    fn start_index_is_refused_where_the_service_pages_by_cursor_only() {
+        let q = || ListQuery {
+            start_index: Some(1),
+            ..ListQuery::default()
+        };
+        let e = emulating(&AWS_IDENTITY_CENTER)
+            .check_query(&mut q())
+            .unwrap_err();
+        assert_eq!((e.status, e.scim_type), (400, Some("invalidValue")));
+        assert!(e.detail.contains("pages only by cursor"), "{}", e.detail);
+        for profile in PROFILES.into_iter().filter(|p| p.paging.index) {
+            emulating(profile).check_query(&mut q()).unwrap();
+        }
     }
 
     #[test]

@@ -710,5 +710,121 @@ mod tests {
         );
         let (_, config) = call(&router, "GET", "/ServiceProviderConfig", None).await;
         assert_eq!(config, schema::service_provider_config("http://x/scim/v2"));
+        // `cursor` is a parameter the RFC 7644 server does not know, and ignores.
+        let (status, listed) = call(&router, "GET", "/Users?cursor=&startIndex=1", None).await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["startIndex"], 1);
+        assert!(listed.get("nextCursor").is_none(), "{listed}");
+    }
+
+    /// Creates users `u0`..`u{n}` through `router`.
+    async fn create_users(router: &Router, n: usize) {
+        for i in 0..n {
+            let user =
+                serde_json::json!({"schemas": [scim::urn::USER], "userName": format!("u{i}")});
+            let (status, body) = call(router, "POST", "/Users", Some(user)).await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_emulated_cursor_service_pages_by_cursor_only() {
+        let profile = &scim::profile::AWS_IDENTITY_CENTER;
+        let (_dir, router) = routes(Some(profile));
+        create_users(&router, 5).await;
+        let (_, config) = call(&router, "GET", "/ServiceProviderConfig", None).await;
+        assert_eq!(
+            config["pagination"],
+            serde_json::json!({"cursor": true, "index": false,
+                "defaultPaginationMethod": "cursor", "defaultPageSize": 100, "maxPageSize": 100})
+        );
+        // startIndex is refused, with or without a cursor.
+        for uri in [
+            "/Users?startIndex=1",
+            "/Groups?startIndex=3&count=2",
+            "/Users?startIndex=1&cursor=",
+        ] {
+            let (status, body) = call(&router, "GET", uri, None).await;
+            assert_eq!(
+                (status, &body["scimType"]),
+                (400, &Value::from("invalidValue")),
+                "{uri}"
+            );
+            let detail = body["detail"].as_str().unwrap();
+            assert!(detail.contains("pages only by cursor"), "{detail}");
+        }
+        // Pages of two by cursor: the first with an empty cursor, then each nextCursor.
+        let mut cursor = String::new();
+        let mut names = Vec::new();
+        let mut pages = 0;
+        loop {
+            let (status, page) = call(
+                &router,
+                "GET",
+                &format!("/Users?count=2&cursor={cursor}"),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(page["totalResults"], 5);
+            assert!(page.get("startIndex").is_none(), "{page}");
+            pages += 1;
+            for user in page["Resources"].as_array().unwrap() {
+                names.push(user["userName"].as_str().unwrap().to_owned());
+            }
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        names.sort();
+        assert_eq!(names, ["u0", "u1", "u2", "u3", "u4"]);
+        // Neither cursor nor startIndex: the first page, in the RFC 7644 format (what AWS
+        // documents for a ListUsers without `cursor`).
+        let (status, page) = call(&router, "GET", "/Users?count=2", None).await;
+        assert_eq!(
+            (status, &page["startIndex"], &page["itemsPerPage"]),
+            (200, &Value::from(1), &Value::from(2))
+        );
+        assert!(page.get("nextCursor").is_none(), "{page}");
+        // A cursor the service did not give.
+        let (status, body) = call(&router, "GET", "/Users?cursor=nonsense", None).await;
+        assert_eq!(
+            (status, &body["scimType"]),
+            (400, &Value::from("invalidCursor")),
+            "{body}"
+        );
+        // A filter that matches one user is one page, without a nextCursor.
+        let (status, page) = call(
+            &router,
+            "GET",
+            "/Users?filter=userName%20eq%20%22u3%22&count=100&cursor=",
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, &page["totalResults"]),
+            (200, &Value::from(1)),
+            "{page}"
+        );
+        assert!(page.get("nextCursor").is_none(), "{page}");
+    }
+
+    #[tokio::test]
+    async fn an_emulated_index_service_ignores_a_cursor() {
+        let (_dir, router) = routes(Some(&scim::profile::SLACK));
+        create_users(&router, 3).await;
+        let (_, config) = call(&router, "GET", "/ServiceProviderConfig", None).await;
+        assert_eq!(config["pagination"]["index"], true);
+        assert_eq!(config["pagination"]["cursor"], false);
+        let (status, page) =
+            call(&router, "GET", "/Users?count=1&startIndex=2&cursor=x", None).await;
+        assert_eq!(
+            (status, &page["startIndex"]),
+            (200, &Value::from(2)),
+            "{page}"
+        );
+        assert!(page.get("nextCursor").is_none(), "{page}");
     }
 }

@@ -31,6 +31,10 @@ pub const FILTER_LIMITS: Limits = Limits {
 pub struct ListQuery {
     pub filter: Option<String>,
     pub start_index: Option<i64>,
+    /// RFC 9865's `cursor`, as sent (empty for the first page). Only a service emulated with
+    /// cursor paging reads it ([`super::emulate`]); otherwise it is ignored, as RFC 7644
+    /// §3.4.2 has a server ignore parameters it does not know.
+    pub cursor: Option<String>,
     pub count: Option<i64>,
     pub sort_by: Option<String>,
     pub descending: bool,
@@ -61,6 +65,7 @@ impl ListQuery {
             match name.to_ascii_lowercase().as_str() {
                 "filter" => q.filter = Some(value.clone()),
                 "startindex" => q.start_index = Some(parse_int("startIndex", value)?),
+                "cursor" => q.cursor = Some(value.clone()),
                 "count" => q.count = Some(parse_int("count", value)?),
                 "sortby" => q.sort_by = Some(value.clone()),
                 "sortorder" => q.descending = parse_order(value)?,
@@ -108,6 +113,7 @@ impl ListQuery {
             match key.to_ascii_lowercase().as_str() {
                 "filter" => q.filter = Some(text(value, "filter")?),
                 "startindex" => q.start_index = Some(int(value, "startIndex")?),
+                "cursor" => q.cursor = Some(text(value, "cursor")?),
                 "count" => q.count = Some(int(value, "count")?),
                 "sortby" => q.sort_by = Some(text(value, "sortBy")?),
                 "sortorder" => q.descending = parse_order(&text(value, "sortOrder")?)?,

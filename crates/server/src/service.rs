@@ -592,7 +592,7 @@ impl Directory {
                 resource
             }));
         }
-        Ok(query::list_response(total, start, &resources))
+        Ok(self.emulation.list_response(q, total, start, &resources))
     }
 }
 
