@@ -55,7 +55,7 @@ impl Emulation {
     /// stands for, and kept, so that [`Self::list_response`] answers with a `nextCursor`;
     /// elsewhere it is dropped, as a parameter the service does not know. Where the service
     /// takes no `startIndex`, one is refused; a query with neither is answered its first page,
-    /// as AWS IAM Identity Center documents for a ListUsers without `cursor` (a page without
+    /// as AWS IAM Identity Center documents for a `ListUsers` without `cursor` (a page without
     /// `nextCursor`, in the RFC 7644 format).
     pub fn check_query(self, query: &mut ListQuery) -> Result<(), ScimError> {
         let Some(profile) = self.0 else {
