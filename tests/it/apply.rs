@@ -104,7 +104,9 @@ async fn plan(client: &ScimClient, config: &Config) -> ProviderPlan {
     let provider = &config.providers()[0];
     let capabilities = client.capabilities().await.unwrap();
     let wanted = scimform::make_plan::wanted(config, provider);
-    let live = state::read(client, &capabilities, &wanted).await.unwrap();
+    let live = state::read(client, &capabilities, &wanted, None)
+        .await
+        .unwrap();
     let (ops, unmanaged) = scimform::diff::diff(
         config,
         provider,
