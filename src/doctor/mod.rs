@@ -318,7 +318,7 @@ impl Doctor<'_> {
         ];
         match self.get("/Users", &query).await {
             Ok(_) => Some(false),
-            Err(ClientError::Status { status, .. }) if status == 400 => Some(true),
+            Err(ClientError::Status { status: 400, .. }) => Some(true),
             Err(_) => None,
         }
     }
@@ -921,70 +921,6 @@ fn transport(base_url: &str, error: &reqwest::Error) -> (String, String) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schema_names_are_shortened_for_reading() {
-        assert_eq!(short("urn:ietf:params:scim:schemas:core:2.0:User"), "User");
-        assert_eq!(
-            short("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
-            "EnterpriseUser"
-        );
-        assert_eq!(short("urn:scim:tonkean"), "urn:scim:tonkean");
-    }
-
-    #[test]
-    fn a_report_without_colour_reads_plainly() {
-        let mut report = Report {
-            provider: "tonkean".into(),
-            url: "https://t.example.com/scim/v2".into(),
-            checks: Vec::new(),
-            capabilities: None,
-            limits: RequestLimits::default(),
-        };
-        report.fail("token", "rejected (401)", "check the token");
-        let text = report.render(false);
-        assert!(!text.contains('\x1b'));
-        assert!(text.contains("✗ token"), "{text}");
-        assert!(text.contains("hint: check the token"), "{text}");
-        assert!(text.contains("1 check failed"), "{text}");
-        assert!(report.render(true).contains("\x1b[31m"));
-    }
-
-    #[test]
-    fn the_provider_s_pacing_and_retries_are_said() {
-        let [(_, pacing), (_, retries), (_, reading)] = request_notes(RequestLimits::default());
-        assert_eq!(
-            reading,
-            "responses up to 64 MiB; a listing in at most 10000 requests and 30m (limits)"
-        );
-        assert!(pacing.starts_with("not paced until"), "{pacing}");
-        assert!(
-            retries.starts_with("9 attempts per request, none started after 2m;"),
-            "{retries}"
-        );
-        let [(_, pacing), (_, retries), (_, reading)] = request_notes(RequestLimits {
-            attempts: Some(3),
-            deadline: Some(std::time::Duration::from_secs(20)),
-            rate_limit: Some(5.0),
-            response_bytes: Some(2 * 1024 * 1024),
-            listing_requests: Some(50),
-            listing_time: Some(std::time::Duration::from_secs(60)),
-        });
-        assert!(
-            reading.starts_with("responses up to 2 MiB; a listing in at most 50 requests and 1m"),
-            "{reading}"
-        );
-        assert!(pacing.starts_with("at most 5/s (rate_limit)"), "{pacing}");
-        assert!(
-            retries.starts_with("3 attempts per request, none started after 20s;"),
-            "{retries}"
-        );
-    }
-}
-
 /// Says which profile the server behaves like, and warns when the config names another
 /// (README, Provider profiles).
 fn which_profile(report: &mut Report, configured: Option<&Profile>, seen: &profile::Observed) {
@@ -1048,5 +984,69 @@ fn which_profile(report: &mut Report, configured: Option<&Profile>, seen: &profi
                 names(&matching)
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_shortened_for_reading() {
+        assert_eq!(short("urn:ietf:params:scim:schemas:core:2.0:User"), "User");
+        assert_eq!(
+            short("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+            "EnterpriseUser"
+        );
+        assert_eq!(short("urn:scim:tonkean"), "urn:scim:tonkean");
+    }
+
+    #[test]
+    fn a_report_without_colour_reads_plainly() {
+        let mut report = Report {
+            provider: "tonkean".into(),
+            url: "https://t.example.com/scim/v2".into(),
+            checks: Vec::new(),
+            capabilities: None,
+            limits: RequestLimits::default(),
+        };
+        report.fail("token", "rejected (401)", "check the token");
+        let text = report.render(false);
+        assert!(!text.contains('\x1b'));
+        assert!(text.contains("✗ token"), "{text}");
+        assert!(text.contains("hint: check the token"), "{text}");
+        assert!(text.contains("1 check failed"), "{text}");
+        assert!(report.render(true).contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn the_provider_s_pacing_and_retries_are_said() {
+        let [(_, pacing), (_, retries), (_, reading)] = request_notes(RequestLimits::default());
+        assert_eq!(
+            reading,
+            "responses up to 64 MiB; a listing in at most 10000 requests and 30m (limits)"
+        );
+        assert!(pacing.starts_with("not paced until"), "{pacing}");
+        assert!(
+            retries.starts_with("9 attempts per request, none started after 2m;"),
+            "{retries}"
+        );
+        let [(_, pacing), (_, retries), (_, reading)] = request_notes(RequestLimits {
+            attempts: Some(3),
+            deadline: Some(std::time::Duration::from_secs(20)),
+            rate_limit: Some(5.0),
+            response_bytes: Some(2 * 1024 * 1024),
+            listing_requests: Some(50),
+            listing_time: Some(std::time::Duration::from_secs(60)),
+        });
+        assert!(
+            reading.starts_with("responses up to 2 MiB; a listing in at most 50 requests and 1m"),
+            "{reading}"
+        );
+        assert!(pacing.starts_with("at most 5/s (rate_limit)"), "{pacing}");
+        assert!(
+            retries.starts_with("3 attempts per request, none started after 20s;"),
+            "{retries}"
+        );
     }
 }

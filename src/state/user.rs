@@ -436,16 +436,16 @@ const CORE_ROLES: [&str; 2] = ["roles", "entitlements"];
 
 /// Adds a core attribute that holds roles to the attributes held under the core User URN.
 fn add_core_attribute(extensions: &mut Vec<Extension>, attribute: &str, value: Value) {
-    let core = match extensions.iter_mut().position(|e| &*e.schema == urn::USER) {
-        Some(index) => &mut extensions[index],
-        None => {
-            extensions.push(Extension {
-                schema: urn::USER.into(),
-                attributes: None,
-            });
-            extensions.last_mut().expect("pushed above")
-        }
+    let index = if let Some(index) = extensions.iter().position(|e| &*e.schema == urn::USER) {
+        index
+    } else {
+        extensions.push(Extension {
+            schema: urn::USER.into(),
+            attributes: None,
+        });
+        extensions.len() - 1
     };
+    let core = &mut extensions[index];
     let mut attributes = core.attributes.take().map(Vec::from).unwrap_or_default();
     attributes.push((attribute.into(), value));
     core.attributes = Some(attributes.into_boxed_slice());
