@@ -8,6 +8,7 @@
 //! requested: every listing a test makes fits in one page, and larger reads go by filter.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use reqwest::Method;
@@ -192,10 +193,12 @@ fn directory(profile: &Profile, ops: &str, engineering: &[&str]) -> String {
     let mut out = String::from("users:\n");
     for (i, user) in USERS.iter().enumerate() {
         let given = user.split('@').next().unwrap();
-        out.push_str(&format!(
+        write!(
+            out,
             "  - userName: {user}\n    displayName: {given} Example\n    \
              name: {{ givenName: {given}, familyName: Example }}\n"
-        ));
+        )
+        .unwrap();
         // Up to the profile's bound, and never more than two.
         let emails = profile.max_emails.unwrap_or(2).min(2);
         let list: Vec<String> = (0..emails)
@@ -204,30 +207,36 @@ fn directory(profile: &Profile, ops: &str, engineering: &[&str]) -> String {
                 format!("{{ value: \"{given}{n}@example.com\", type: work{primary} }}")
             })
             .collect();
-        out.push_str(&format!("    emails: [{}]\n", list.join(", ")));
+        writeln!(out, "    emails: [{}]", list.join(", ")).unwrap();
         if profile.max_phone_numbers.unwrap_or(1) >= 1 {
-            out.push_str(&format!(
-                "    phoneNumbers: [{{ value: \"+1 555 010{i}\", type: work }}]\n"
-            ));
+            writeln!(
+                out,
+                "    phoneNumbers: [{{ value: \"+1 555 010{i}\", type: work }}]"
+            )
+            .unwrap();
         }
     }
-    out.push_str(&format!(
+    write!(out,
         "groups:\n  - displayName: Engineering\n    externalId: eng-1\n    members: [{}]\n  \
          - displayName: {ops}\n    externalId: ops-1\n    members: [bob@example.com, dan@example.com]\n  \
          - displayName: Sales\n    members: [carol@example.com]\n",
         engineering.join(", ")
-    ));
+    ).unwrap();
     if let Some(roles) = profile.roles {
         let first = roles.values[0];
         let last = roles.values[roles.values.len() - 1];
         if first == last {
-            out.push_str(&format!(
+            write!(
+                out,
                 "roles:\n  {first}:\n    users: [ada@example.com]\n    groups: [{ops}]\n"
-            ));
+            )
+            .unwrap();
         } else {
-            out.push_str(&format!(
+            write!(
+                out,
                 "roles:\n  {first}:\n    users: [ada@example.com]\n  {last}:\n    groups: [{ops}]\n"
-            ));
+            )
+            .unwrap();
         }
     }
     out
@@ -259,9 +268,16 @@ async fn round_trip(profile: &'static Profile) {
         &config_text(&serve.base, profile, &directory(profile, "Ops", &all)),
     );
 
-    // 1. Applied, then nothing left to do.
-    apply(&serve, &config);
-    assert_no_changes(&serve, &config);
+    applies_and_plans_empty(&serve, profile, &config).await;
+    removal_and_rename_converge(&serve, profile, &config).await;
+    import_round_trips(&serve, profile, &config, dir.path());
+}
+
+/// Step 1: applied, then nothing left to do; the server holds the members and roles declared.
+async fn applies_and_plans_empty(serve: &Serve, profile: &Profile, config: &Path) {
+    let all = ["ada@example.com", "bob@example.com", "carol@example.com"];
+    apply(serve, config);
+    assert_no_changes(serve, config);
     let users: Vec<String> = USERS.iter().map(|s| (*s).to_owned()).collect();
     let expected = BTreeMap::from([
         ("Engineering".to_owned(), set(&all)),
@@ -271,47 +287,51 @@ async fn round_trip(profile: &'static Profile) {
         ),
         ("Sales".to_owned(), set(&["carol@example.com"])),
     ]);
-    assert_eq!(membership(&serve, profile, &users).await, expected);
+    assert_eq!(membership(serve, profile, &users).await, expected);
     if let Some(roles) = profile.roles {
         let (first, last) = (roles.values[0], roles.values[roles.values.len() - 1]);
         assert_eq!(
-            roles_of(&serve, profile, "ada@example.com").await,
+            roles_of(serve, profile, "ada@example.com").await,
             set(&[first])
         );
         assert_eq!(
-            roles_of(&serve, profile, "bob@example.com").await,
+            roles_of(serve, profile, "bob@example.com").await,
             set(&[last])
         );
         assert_eq!(
-            roles_of(&serve, profile, "dan@example.com").await,
+            roles_of(serve, profile, "dan@example.com").await,
             set(&[last])
         );
         assert!(
-            roles_of(&serve, profile, "carol@example.com")
+            roles_of(serve, profile, "carol@example.com")
                 .await
                 .is_empty()
         );
     }
+}
 
-    // 2. carol leaves Engineering, Ops becomes Operations (the same externalId).
+/// Step 2: carol leaves Engineering, Ops becomes Operations (the same externalId): applied, the
+/// plan is empty and the server holds what the file says.
+async fn removal_and_rename_converge(serve: &Serve, profile: &Profile, config: &Path) {
+    let users: Vec<String> = USERS.iter().map(|s| (*s).to_owned()).collect();
     let two = ["ada@example.com", "bob@example.com"];
     write(
-        &config,
+        config,
         &config_text(
             &serve.base,
             profile,
             &directory(profile, "Operations", &two),
         ),
     );
-    let plan = scim_on(&serve, &config, &["plan"]);
+    let plan = scim_on(serve, config, &["plan"]);
     assert_ok(&plan, "plan");
     assert!(
         plan.stdout.contains("rename from Ops"),
         "a rename, not a create:\n{}",
         plan.stdout
     );
-    apply(&serve, &config);
-    assert_no_changes(&serve, &config);
+    apply(serve, config);
+    assert_no_changes(serve, config);
     let expected = BTreeMap::from([
         ("Engineering".to_owned(), set(&two)),
         (
@@ -320,9 +340,9 @@ async fn round_trip(profile: &'static Profile) {
         ),
         ("Sales".to_owned(), set(&["carol@example.com"])),
     ]);
-    assert_eq!(membership(&serve, profile, &users).await, expected);
+    assert_eq!(membership(serve, profile, &users).await, expected);
     if profile.members == Members::Shown {
-        assert_eq!(shown_membership(&serve).await, expected);
+        assert_eq!(shown_membership(serve).await, expected);
     }
     let groups = serve.get("/Groups").await;
     let mut names: Vec<(&str, &str)> = (groups.body["Resources"].as_array().unwrap().iter())
@@ -346,19 +366,22 @@ async fn round_trip(profile: &'static Profile) {
     if let Some(roles) = profile.roles {
         let last = roles.values[roles.values.len() - 1];
         assert_eq!(
-            roles_of(&serve, profile, "dan@example.com").await,
+            roles_of(serve, profile, "dan@example.com").await,
             set(&[last]),
             "the role follows the renamed group"
         );
     }
+}
 
-    // 3. Import into an empty folder, plan it, import again elsewhere: the same text.
-    let first = dir.path().join("first/");
-    let second = dir.path().join("second/");
+/// Step 3: import into an empty folder, plan it, import again elsewhere: the same text, with the
+/// preset and the roles.
+fn import_round_trips(serve: &Serve, profile: &Profile, config: &Path, dir: &Path) {
+    let first = dir.join("first/");
+    let second = dir.join("second/");
     for folder in [&first, &second] {
         let out = scim_on(
-            &serve,
-            &config,
+            serve,
+            config,
             &[
                 "import",
                 "--provider",
@@ -370,7 +393,7 @@ async fn round_trip(profile: &'static Profile) {
         assert_ok(&out, "import");
         assert!(!out.stderr.contains("warning"), "{}", out.stderr);
     }
-    assert_no_changes(&serve, &first);
+    assert_no_changes(serve, &first);
     let imported = contents(&first);
     assert_eq!(imported, contents(&second), "import is deterministic");
     let providers = &imported["providers.yaml"];
@@ -475,12 +498,14 @@ fn big_config(base: &str, members: usize) -> String {
     let users: Vec<String> = (0..150).map(|i| format!("u{i:03}@example.com")).collect();
     let mut rest = String::from("users:\n");
     for user in &users {
-        rest.push_str(&format!("  - userName: {user}\n"));
+        writeln!(rest, "  - userName: {user}").unwrap();
     }
-    rest.push_str(&format!(
+    write!(
+        rest,
         "groups:\n  - displayName: Big\n    members: [{}]\n",
         users[..members].join(", ")
-    ));
+    )
+    .unwrap();
     config_text(base, &AWS_IDENTITY_CENTER, &rest)
 }
 
@@ -491,6 +516,22 @@ fn logged_requests(stderr: &str) -> Vec<Value> {
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|line| line["message"] == "request")
         .collect()
+}
+
+/// Applies the plan saved at `saved`, logging requests as JSON; returns them, none a /Bulk.
+fn apply_saved(serve: &Serve, saved: &Path) -> Vec<Value> {
+    let applied = scim(
+        serve,
+        &["apply", "--log-format", "json", saved.to_str().unwrap()],
+    );
+    assert_ok(&applied, "apply plan");
+    let requests = logged_requests(&applied.stderr);
+    assert!(!requests.is_empty(), "{}", applied.stderr);
+    for request in &requests {
+        let path = request["path"].as_str().unwrap();
+        assert!(!path.starts_with("/Bulk"), "{}", applied.stderr);
+    }
+    requests
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -531,20 +572,7 @@ async fn aws_identity_center_takes_a_large_group_in_requests_of_100() {
     }
     assert_eq!(added, 150);
 
-    let applied = scim(
-        &serve,
-        &["apply", "--log-format", "json", saved.to_str().unwrap()],
-    );
-    assert_ok(&applied, "apply plan");
-    let requests = logged_requests(&applied.stderr);
-    assert!(!requests.is_empty(), "{}", applied.stderr);
-    assert!(
-        requests
-            .iter()
-            .all(|r| !r["path"].as_str().unwrap().starts_with("/Bulk")),
-        "{}",
-        applied.stderr
-    );
+    apply_saved(&serve, &saved);
     let users: Vec<String> = (0..150).map(|i| format!("u{i:03}@example.com")).collect();
     let held = membership(&serve, profile, &users).await;
     assert_eq!(held.len(), 1);
@@ -588,23 +616,11 @@ async fn aws_identity_center_takes_a_large_group_in_requests_of_100() {
         removed += changes;
     }
     assert_eq!(removed, 120);
-    let applied = scim(
-        &serve,
-        &["apply", "--log-format", "json", saved.to_str().unwrap()],
-    );
-    assert_ok(&applied, "apply plan");
-    let requests = logged_requests(&applied.stderr);
+    let requests = apply_saved(&serve, &saved);
     let patches = (requests.iter())
         .filter(|r| r["method"] == "PATCH" && r["path"].as_str().unwrap().starts_with("/Groups/"))
         .count();
-    assert_eq!(patches, writes.len(), "{}", applied.stderr);
-    assert!(
-        requests
-            .iter()
-            .all(|r| !r["path"].as_str().unwrap().starts_with("/Bulk")),
-        "{}",
-        applied.stderr
-    );
+    assert_eq!(patches, writes.len(), "{requests:?}");
 
     assert_no_changes(&serve, &config);
     let held = membership(&serve, profile, &users).await;
