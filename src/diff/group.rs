@@ -264,3 +264,95 @@ pub fn put_body(live: &Value, diff: &GroupDiff, desired: Option<&BTreeSet<Member
     }
     body
 }
+
+#[cfg(test)]
+mod dialect_tests {
+    use scim::profile::{AWS_IDENTITY_CENTER, SLACK, TONKEAN};
+    use serde_json::json;
+
+    use super::*;
+
+    fn member(i: usize) -> Member {
+        Member {
+            reference: format!("id-{i:03}"),
+            user_name: format!("user{i}"),
+        }
+    }
+
+    fn renamed_with(added: usize, removed: usize) -> GroupDiff {
+        GroupDiff {
+            attributes: vec![Operation::Replace {
+                path: "displayName".into(),
+                value: json!("Platform"),
+            }],
+            added: (0..added).map(member).collect(),
+            removed: (added..added + removed).map(member).collect(),
+            ..GroupDiff::default()
+        }
+    }
+
+    #[test]
+    fn without_a_profile_the_patch_is_plain_rfc_7644() {
+        let rfc = Dialect::of(None);
+        let operations = renamed_with(2, 2).operations(&rfc);
+        assert!(matches!(operations[0], Operation::Replace { .. }));
+        assert!(matches!(
+            &operations[2],
+            Operation::Remove { path } if path == "members[value eq \"id-002\"]"
+        ));
+        assert_eq!(rfc.members_per_create, usize::MAX);
+        assert_eq!(Dialect::of(Some(&TONKEAN)).per_request, rfc.per_request);
+    }
+
+    #[test]
+    fn aws_sets_with_add_removes_by_value_list_and_counts_every_member_change() {
+        let aws = Dialect::of(Some(&AWS_IDENTITY_CENTER));
+        let most = AWS_IDENTITY_CENTER
+            .group_patch
+            .member_changes_per_request
+            .expect("AWS bounds member changes");
+        assert_eq!(aws.per_request, most);
+        let operations = renamed_with(most + 1, most + 1).operations(&aws);
+        assert!(
+            matches!(&operations[0], Operation::Add { path, .. } if path == "displayName"),
+            "no replace on AWS groups: {operations:?}"
+        );
+        let removals: Vec<usize> = (operations.iter())
+            .filter_map(|op| match op {
+                Operation::RemoveValues { path, value } if path == "members" => {
+                    value.as_array().map(Vec::len)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removals, [most, 1]);
+        let requests = super::super::patch::chunk(operations, aws.per_request);
+        for request in &requests {
+            let changes: usize = (request.iter())
+                .filter(|op| !matches!(op, Operation::Add { path, .. } if path == "displayName"))
+                .map(Operation::weight)
+                .sum();
+            assert!(changes <= most, "{changes} member changes in one request");
+        }
+        assert_eq!(aws.members_per_create, most);
+    }
+
+    #[test]
+    fn slack_removes_by_value_filter_in_requests_of_its_batch() {
+        let slack = Dialect::of(Some(&SLACK));
+        // Never more than scimform's own bound, whatever the service takes.
+        let documented = SLACK.group_patch.member_changes_per_request.unwrap();
+        assert_eq!(
+            slack.per_request,
+            documented.min(super::super::MEMBERS_PER_REQUEST)
+        );
+        let operations = renamed_with(0, 3).operations(&slack);
+        assert!(matches!(operations[0], Operation::Replace { .. }));
+        assert_eq!(
+            (operations.iter())
+                .filter(|op| matches!(op, Operation::Remove { .. }))
+                .count(),
+            3
+        );
+    }
+}

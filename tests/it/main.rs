@@ -18,6 +18,7 @@ mod install;
 mod listing;
 mod plan;
 mod plan_review;
+mod profiles;
 mod read_path;
 mod redaction;
 mod saved_plan;

@@ -324,6 +324,29 @@ fn role_values_are_strings_or_objects_holding_one() {
 }
 
 #[test]
+fn core_roles_and_entitlements_are_read_where_a_role_definition_finds_them() {
+    for keep in [Keep::Managed, Keep::Whole] {
+        let users = listed(
+            r#"{"id": "1", "userName": "ada", "Roles": [{"value": "user", "primary": true}],
+                "entitlements": [{"value": "allow-cluster-create"}],
+                "urn:scim:tonkean": {"tonkeanRoles": ["SYSTEM_USER"]}}"#,
+            keep,
+        )
+        .unwrap();
+        let user = &users[0];
+        let held = |schema: &str, attribute: &str| -> Vec<String> {
+            user.roles(schema, attribute).into_iter().collect()
+        };
+        assert_eq!(held(scim::urn::USER, "roles"), ["user"]);
+        assert_eq!(
+            held(scim::urn::USER, "entitlements"),
+            ["allow-cluster-create"]
+        );
+        assert_eq!(held("urn:scim:tonkean", "tonkeanRoles"), ["SYSTEM_USER"]);
+    }
+}
+
+#[test]
 fn unassigned_values_and_values_of_another_type_are_absent() {
     let users = listed(
         r#"{"id": "1", "userName": "ada", "title": "", "nickName": null, "displayName": 5,
