@@ -125,13 +125,25 @@ pub async fn read(
         client.list_first::<LiveUser>(ResourceKind::User, page, &["groups"], keep),
         client.list_first::<LiveGroup>(ResourceKind::Group, page, &[], keep),
     )?;
-    let total_users = users_first.total_results;
-    let total_groups = groups_first.total_results;
+    let (mut total_users, mut total_groups) =
+        (users_first.total_results, groups_first.total_results);
+    let announced = (
+        users_first.announced_total(),
+        groups_first.announced_total(),
+    );
     let everything = wanted.everything || !capabilities.filter;
     let ((users, users_read), (groups, groups_read)) = tokio::try_join!(
         read_rest(client, users_first, &wanted.users, everything),
         read_rest(client, groups_first, &wanted.groups, everything),
     )?;
+    // Without a `totalResults` (cursor pages may leave it out), a listing read whole counts
+    // what it holds; the first page alone would understate it, to the mass-delete guard too.
+    if !announced.0 && users_read.complete {
+        total_users = users.len();
+    }
+    if !announced.1 && groups_read.complete {
+        total_groups = groups.len();
+    }
     let mut live = LiveState {
         users,
         groups,

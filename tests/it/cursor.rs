@@ -244,3 +244,50 @@ async fn a_repeated_next_cursor_is_refused_by_name_not_followed() {
         "{untrusted}"
     );
 }
+
+/// Cursor pages without `totalResults`, as AWS IAM Identity Center's guide lists them.
+fn without_total(exchange: &mut Exchange<'_>) {
+    if exchange.method == Method::GET
+        && exchange.param("cursor").is_some()
+        && let Some(body) = exchange.body.as_object_mut()
+    {
+        body.remove("totalResults");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_without_total_results_counts_what_it_read() {
+    let serve = emulating_aws();
+    for i in 0..USERS {
+        serve.user(&user_name(i)).await;
+    }
+    let proxy = Rewriter::editing_responses(&serve.base, str::to_owned, without_total).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Pruning reads every user, so the count is of a listing read whole.
+    let pruning = config(dir.path(), &proxy.base_url, "    prune: true\n");
+    let out = run_off_runtime(
+        &pruning,
+        "CURSOR_TOKEN",
+        &serve.token,
+        &["plan", "--format", "json"],
+    )
+    .await;
+    let plan: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+    let provider = &plan["providers"][0];
+    assert!(
+        provider["reading"].get("untrusted_listings").is_none(),
+        "{}",
+        provider["reading"]
+    );
+    assert_eq!(provider["existing_users"], USERS, "{}", out.stdout);
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("GET /scim/v2/Users?") && !r.contains("filter="))
+            .count()
+            > 1,
+        "the listing took more than one page"
+    );
+}
