@@ -1361,7 +1361,7 @@ impl Validator<'_> {
                     give(i, p);
                 } else if !unexpanded(&role.value) && reported.insert(provider.name.as_str()) {
                     let origin = match provider.preset {
-                        Some(_) => "its preset".to_owned(),
+                        Some(preset) => format!("its preset `{}`", preset.profile().name),
                         None => "its `roles` definition".to_owned(),
                     };
                     let allowed: Vec<&str> = definition.values.iter().map(String::as_str).collect();
