@@ -275,44 +275,13 @@ struct Cursor(Option<String>);
 
 impl<'de> Deserialize<'de> for Cursor {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CursorVisitor;
-        impl<'de> Visitor<'de> for CursorVisitor {
-            type Value = Cursor;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a cursor")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Cursor((!v.is_empty()).then(|| v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Cursor((!v.is_empty()).then_some(v)))
-            }
-            // A cursor written as a number is read as the string it would be in a URL.
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Cursor(Some(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Cursor(Some(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Cursor(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Cursor(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Cursor(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                Skip::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(Cursor(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                Skip::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Cursor(None))
-            }
-        }
-        deserializer.deserialize_any(CursorVisitor)
+        // One value a page: read whole, it costs nothing worth a visitor of its own. A cursor
+        // written as a number is read as the string it would be in a URL.
+        Ok(Cursor(match Value::deserialize(deserializer)? {
+            Value::String(cursor) if !cursor.is_empty() => Some(cursor),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+            _ => None,
+        }))
     }
 }
 

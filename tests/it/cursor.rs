@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use axum::http::Method;
 use serde_json::{Value, json};
 
+use crate::support::logged_requests;
 use crate::support::rewrite::{Exchange, Rewriter};
 use crate::support::run_off_runtime;
 use crate::support::serve::{Options, Serve};
@@ -52,15 +53,6 @@ fn emulating_aws() -> Serve {
         args: &["--emulate", "aws-identity-center"],
         ..Options::default()
     })
-}
-
-/// The requests of a `--log-format json` log.
-fn requests(stderr: &str) -> Vec<Value> {
-    stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["message"] == "request")
-        .collect()
 }
 
 /// The query parameter `name` of a logged request's path.
@@ -119,7 +111,7 @@ async fn aws_identity_center_is_applied_and_planned_by_cursor() {
     );
     assert_eq!(provider["capabilities"]["cursor"], true, "{provider}");
 
-    let requests = requests(&planned.stderr);
+    let requests = logged_requests(&planned.stderr);
     let lists: Vec<&Value> = requests
         .iter()
         .filter(|r| {

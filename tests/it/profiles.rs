@@ -15,6 +15,7 @@ use reqwest::Method;
 use scim::profile::{AWS_IDENTITY_CENTER, GITHUB_EMU, Members, PROFILES, Profile, SLACK};
 use serde_json::Value;
 
+use crate::support::logged_requests;
 use crate::support::serve::{Options, Serve};
 use crate::support::{Run, run, scimform};
 
@@ -507,15 +508,6 @@ fn big_config(base: &str, members: usize) -> String {
     )
     .unwrap();
     config_text(base, &AWS_IDENTITY_CENTER, &rest)
-}
-
-/// The requests of a `--log-format json` log.
-fn logged_requests(stderr: &str) -> Vec<Value> {
-    stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["message"] == "request")
-        .collect()
 }
 
 /// Applies the plan saved at `saved`, logging requests as JSON; returns them, none a /Bulk.

@@ -55,3 +55,12 @@ pub async fn run_off_runtime(config: &Path, var: &str, token: &str, args: &[&str
     .await
     .unwrap()
 }
+
+/// The requests of a `--log-format json` log on stderr, each a JSON object.
+pub fn logged_requests(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "request")
+        .collect()
+}
