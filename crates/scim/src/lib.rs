@@ -1,7 +1,8 @@
 //! The SCIM 2.0 vocabulary (RFC 7643, RFC 7644) that scimform's engine and its embedded server
 //! both speak, written once: the resource types, the schema and message URNs, the verbs of a
-//! PatchOp, the members of a ListResponse and an Error, and how an attribute is found in a
-//! resource whatever the case of its name.
+//! PatchOp, the members of a ListResponse and an Error, how an attribute is found in a
+//! resource whatever the case of its name, and what each profiled SaaS service documents about
+//! itself (`profile`).
 //!
 //! It holds words, not behaviour: nothing here sends, stores or decides anything, so either
 //! side can depend on it without depending on the other.
