@@ -45,6 +45,10 @@ pub struct Entry {
     pub elapsed_ms: u64,
 }
 
+/// Why a removal of members was not sent, as people read it.
+const MEMBER_ADOPTED: &str =
+    "not sent: the member it removed is the declared user, found when its create was adopted";
+
 /// What became of one op.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -79,6 +83,9 @@ pub enum Note {
     Adopted { cause: AdoptCause, updated: bool },
     /// A DELETE answered 404: the object was already gone, which is what the op wanted.
     AlreadyGone,
+    /// Not sent: the only members the PATCH removed are users this run adds to the group,
+    /// known by their ids once their creates were adopted (docs/apply.md, Faults).
+    MemberAdopted,
 }
 
 /// Why a create adopted an existing object.
@@ -204,6 +211,7 @@ impl fmt::Display for Entry {
                         write!(f, " (adopted the existing object: {why}{then})")
                     }
                     Some(Note::AlreadyGone) => write!(f, " (it was already gone)"),
+                    Some(Note::MemberAdopted) => write!(f, " ({MEMBER_ADOPTED})"),
                     None => Ok(()),
                 }
             }
@@ -225,7 +233,8 @@ impl fmt::Display for Entry {
 /// ```
 ///
 /// The first word is the outcome: the action done, in the past tense (`adopted` for a create
-/// that took over an existing object), or `failed` or `skipped` followed by the action, as the
+/// that took over an existing object, `unchanged` for a removal of members left unsent because
+/// the run adds them), or `failed` or `skipped` followed by the action, as the
 /// final report says them. Fields are separated by two spaces; text from the server has its
 /// control characters escaped, so one op is always one line.
 pub struct AuditLine<'a>(pub &'a Entry);
@@ -240,6 +249,7 @@ impl fmt::Display for AuditLine<'_> {
             Outcome::Done { id, note } => {
                 let verb = match (entry.action, note) {
                     (_, Some(Note::Adopted { .. })) => "adopted",
+                    (_, Some(Note::MemberAdopted)) => "unchanged",
                     (Action::Create, _) => "created",
                     (Action::Update, _) => "updated",
                     (Action::Deactivate, _) => "deactivated",
@@ -260,6 +270,7 @@ impl fmt::Display for AuditLine<'_> {
                         write!(f, "; {}{then}", adopt_reason(*cause))?;
                     }
                     Some(Note::AlreadyGone) => f.write_str("; it was already gone")?,
+                    Some(Note::MemberAdopted) => write!(f, "; {MEMBER_ADOPTED}")?,
                     None => {}
                 }
                 f.write_str(")")

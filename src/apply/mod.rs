@@ -30,6 +30,7 @@
 
 mod bulk;
 mod create;
+mod members;
 mod precondition;
 mod substitute;
 
@@ -38,6 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Method as HttpMethod;
+use scim::ResourceKind;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
@@ -183,6 +185,7 @@ pub async fn execute(
         written: HashSet::new(),
         created: HashMap::new(),
         unavailable: HashMap::new(),
+        members_added: HashMap::new(),
         entries: vec![None; plan.ops.len()],
     };
     // Shared with the tasks that send them.
@@ -196,13 +199,8 @@ pub async fn execute(
             }
             let ready = match run.resolve(index, op) {
                 Ok(ready) => ready,
-                Err(reason) => {
-                    let skipped = Finished {
-                        outcome: Outcome::Skipped { reason },
-                        attempts: 0,
-                        status: None,
-                    };
-                    run.record(index, &op.request.path, skipped, Duration::ZERO);
+                Err((path, finished)) => {
+                    run.record(index, &path, finished, Duration::ZERO);
                     continue;
                 }
             };
@@ -296,15 +294,31 @@ struct Run<'a> {
     created: HashMap<String, String>,
     /// bulkId → why there is no id for it, for the ops that are skipped because of it.
     unavailable: HashMap<String, String>,
+    /// Group path → the member ids this run's `PATCH` requests add to it, which it never removes
+    /// ([`members`]).
+    members_added: HashMap<String, HashSet<String>>,
     entries: Vec<Option<Entry>>,
 }
 
 impl Run<'_> {
-    /// The op with its references resolved, or why it must be skipped.
-    fn resolve(&mut self, index: usize, op: &Arc<Op>) -> Result<Ready, String> {
-        let missing = |bulk_id: &str| match self.unavailable.get(bulk_id) {
-            Some(why) => format!("it depends on {why}"),
-            None => format!("it refers to bulkId {bulk_id}, which no earlier op created"),
+    /// The op with its references resolved; or, with the path as planned or resolved, how it
+    /// ended without being sent: skipped for a reference without an id, or done when nothing
+    /// is left to send.
+    fn resolve(&mut self, index: usize, op: &Arc<Op>) -> Result<Ready, (String, Finished)> {
+        let unsent = |path: &str, outcome| {
+            let finished = Finished {
+                outcome,
+                attempts: 0,
+                status: None,
+            };
+            (path.to_owned(), finished)
+        };
+        let missing = |bulk_id: &str| {
+            let reason = match self.unavailable.get(bulk_id) {
+                Some(why) => format!("it depends on {why}"),
+                None => format!("it refers to bulkId {bulk_id}, which no earlier op created"),
+            };
+            unsent(&op.request.path, Outcome::Skipped { reason })
         };
         if let Some(bulk_id) = op
             .depends_on
@@ -314,10 +328,28 @@ impl Run<'_> {
             return Err(missing(bulk_id));
         }
         let path = substitute::path(&op.request.path, &self.created).map_err(|b| missing(&b))?;
-        let resolved_body = match &op.request.body {
+        let mut resolved_body = match &op.request.body {
             Some(body) => substitute::body(body, &self.created).map_err(|b| missing(&b))?,
             None => None,
         };
+        if op.resource == ResourceKind::Group && op.request.method == Method::Patch {
+            let body = resolved_body.as_ref().or(op.request.body.as_ref());
+            let added = self.members_added.entry(path.clone()).or_default();
+            if let Some(body) = body {
+                added.extend(members::added(body).map(str::to_owned));
+                if let Some(kept) = members::without_removals_of(body, added) {
+                    if members::is_empty(&kept) {
+                        let id = match &op.observed {
+                            Observed::Present { id, .. } => Some(id.clone()),
+                            Observed::Absent => None,
+                        };
+                        let note = Some(Note::MemberAdopted);
+                        return Err(unsent(&path, Outcome::Done { id, note }));
+                    }
+                    resolved_body = Some(kept);
+                }
+            }
+        }
         let first_write = self.written.insert(path.clone());
         let if_match = match &op.observed {
             Observed::Present {

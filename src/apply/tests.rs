@@ -662,3 +662,101 @@ async fn each_request_is_logged_with_its_status_and_latency_never_the_token() {
         "{log}"
     );
 }
+
+/// A PATCH on group `id` in the Groups phase, with these operations.
+fn patch_group(id: &str, operations: &Value, depends_on: &[&str]) -> Op {
+    Op {
+        phase: Phase::Groups,
+        action: Action::Update,
+        resource: ResourceKind::Group,
+        key: "Team".into(),
+        reason: None,
+        bulk_id: None,
+        changes: Vec::new(),
+        request: Request {
+            method: Method::Patch,
+            path: format!("/Groups/{id}"),
+            body: Some(json!({ "Operations": operations })),
+        },
+        observed: Observed::Present {
+            id: id.into(),
+            version: None,
+            hash: String::new(),
+        },
+        depends_on: depends_on.iter().map(|b| (*b).to_owned()).collect(),
+    }
+}
+
+/// The plan read the group between another writer's create of ada and its own read of the
+/// users: it removes an id it could not name and adds ada by bulkId. Once ada's create is
+/// adopted under that very id, the removal is left out, and a request with nothing else is not
+/// sent.
+#[tokio::test]
+async fn a_removal_of_a_member_the_run_adds_is_left_out() {
+    let script = vec![(HttpMethod::POST, "/Users", Script::Refuse(409, None))];
+    let (client, fake) = start(script, Duration::ZERO).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state
+            .users
+            .push(json!({"id": "id7", "userName": "ada@example.com"}));
+        state
+            .groups
+            .push(json!({"id": "grp1", "displayName": "Team"}));
+    }
+    let ops = vec![
+        create_user("u1", "ada@example.com"),
+        patch_group(
+            "grp1",
+            &json!([
+                {"op": "add", "path": "members", "value": [{"value": "bulkId:u1"}]},
+                {"op": "remove", "path": "members[value eq \"id7\"]"},
+                {"op": "remove", "path": "members[value eq \"id9\"]"},
+            ]),
+            &["u1"],
+        ),
+        // A second request of the same change, as a large one is split.
+        patch_group(
+            "grp1",
+            &json!([{"op": "remove", "path": "members", "value": [{"value": "id7"}]}]),
+            &[],
+        ),
+    ];
+    let report = execute(&client, &plan(ops), &fast(), &Quiet).await;
+    assert!(report.is_success(), "{report}");
+    assert!(
+        matches!(
+            report.entries[0].outcome,
+            Outcome::Done {
+                note: Some(Note::Adopted { .. }),
+                ..
+            }
+        ),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.entries[2].outcome,
+        Outcome::Done {
+            id: Some("grp1".into()),
+            note: Some(Note::MemberAdopted)
+        }
+    );
+    assert_eq!(report.entries[2].attempts, 0);
+    assert_eq!(fake.count("PATCH /Groups/grp1"), 1, "{:?}", fake.log());
+    let sent = fake.state.lock().unwrap().bodies.last().cloned().unwrap();
+    assert_eq!(
+        sent["Operations"],
+        json!([
+            {"op": "add", "path": "members", "value": [{"value": "id7"}]},
+            {"op": "remove", "path": "members[value eq \"id9\"]"},
+        ])
+    );
+    let line = crate::report::AuditLine(&report.entries[2]).to_string();
+    assert!(
+        line.starts_with("  unchanged   group Team  id=grp1  (")
+            && line.contains("not sent: the member it removed"),
+        "{line}"
+    );
+    let said = report.entries[2].to_string();
+    assert!(said.contains("not sent: the member it removed"), "{said}");
+}

@@ -441,3 +441,95 @@ async fn two_applies_at_once_create_each_group_once_on_scim2_server() {
     let peer = PeerServer::start();
     two_applies_at_once_create_each_group_once(&peer.base_url, PEER_TOKEN).await;
 }
+
+/// The view of a plan whose listings straddle another writer's work: `ada` is created and put
+/// in a group between the plan's read of the users and its read of the groups. The proxy
+/// leaves ada out of every user read until the run's first write, so the plan creates ada and
+/// removes from the group the member it cannot name; the create meets ada (409) and adopts
+/// her, and the group keeps its member rather than losing her to a PATCH that adds and removes
+/// the same id.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_the_plan_could_not_name_is_kept_once_its_user_is_adopted() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let serve = Serve::start();
+    let ada = serve.user("ada@example.com").await;
+    let team = serve.group("Team", &[&ada]).await;
+    let written = Arc::new(AtomicBool::new(false));
+    let seen_write = Arc::clone(&written);
+    let proxy = Rewriter::editing_responses(&serve.base, str::to_owned, move |exchange| {
+        if exchange.method != Method::GET {
+            seen_write.store(true, Ordering::SeqCst);
+        } else if exchange.path.contains("/Users") && !seen_write.load(Ordering::SeqCst) {
+            if let Some(resources) = exchange.body["Resources"].as_array_mut() {
+                resources.retain(|user| user["userName"] != "ada@example.com");
+                let left = resources.len();
+                exchange.body["totalResults"] = left.into();
+                exchange.body["itemsPerPage"] = left.into();
+            } else if exchange.body["userName"] == "ada@example.com" {
+                exchange.status = 404;
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |url: &str| {
+        let path = dir.path().join("scimform.yaml");
+        let text = format!(
+            "version: 1\nproviders:\n  corp:\n    url: {url}\n    token: ${{CORP_TOKEN}}\n\
+             users:\n  - userName: ada@example.com\n\
+             groups:\n  - displayName: Team\n    members: [ada@example.com]\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    let applied = scim(
+        &config(&proxy.base_url),
+        &serve.token,
+        &["apply", "--auto-approve"],
+    )
+    .await;
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    // The torn view was planned: ada created, and a member of Team the plan could not name
+    // removed.
+    assert!(
+        applied.stdout.contains("+ user ada@example.com"),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied.stdout.contains(&format!("- member {ada}")),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied.stdout.contains("adopted     user ada@example.com"),
+        "{}",
+        applied.stdout
+    );
+
+    let group = serve
+        .call(Method::GET, &format!("/Groups/{team}"), None)
+        .await;
+    let members: Vec<&str> = group.body["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["value"].as_str())
+        .collect();
+    assert_eq!(members, [ada.as_str()], "Team keeps ada: {}", group.body);
+    let planned = scim(
+        &config(&serve.base),
+        &serve.token,
+        &["plan", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(planned.code, Some(0), "converged: {}", planned.stdout);
+}
