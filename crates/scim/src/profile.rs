@@ -112,6 +112,8 @@ pub struct Profile {
     pub filters: Filters,
     pub members: Members,
     pub group_patch: GroupPatch,
+    /// Whether `PUT /Groups/{id}` is offered. Where it is not, a group changes only by PATCH.
+    pub group_put: bool,
     /// Whether `/Bulk` is offered (RFC 7644 §3.7).
     pub bulk: bool,
     /// The most emails a user may hold; `None` when unbounded.
@@ -154,6 +156,7 @@ pub const TONKEAN: Profile = Profile {
         member_changes_per_request: None,
         members_on_create: true,
     },
+    group_put: true,
     bulk: true,
     max_emails: None,
     max_phone_numbers: None,
@@ -190,6 +193,8 @@ pub const AWS_IDENTITY_CENTER: Profile = Profile {
         // CreateGroup accepts `members`, at most 100 in one request.
         members_on_create: true,
     },
+    // PutGroup is not among the supported API operations.
+    group_put: false,
     bulk: false,
     max_emails: Some(1),
     max_phone_numbers: Some(1),
@@ -225,6 +230,7 @@ pub const GITHUB_EMU: Profile = Profile {
         member_changes_per_request: None,
         members_on_create: true,
     },
+    group_put: true,
     bulk: false,
     max_emails: None,
     max_phone_numbers: None,
@@ -269,6 +275,7 @@ pub const SLACK: Profile = Profile {
         member_changes_per_request: Some(5000),
         members_on_create: true,
     },
+    group_put: true,
     bulk: false,
     max_emails: None,
     max_phone_numbers: None,
@@ -304,6 +311,7 @@ pub const DATABRICKS: Profile = Profile {
         member_changes_per_request: None,
         members_on_create: true,
     },
+    group_put: true,
     bulk: false,
     max_emails: None,
     max_phone_numbers: None,

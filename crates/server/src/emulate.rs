@@ -165,6 +165,24 @@ impl Emulation {
         self.check_body(kind, body)
     }
 
+    /// `PUT /Groups/{id}`, answered 501 where the service changes groups only by PATCH
+    /// (`group_put`).
+    pub fn check_replace(self, kind: ResourceKind) -> Result<(), ScimError> {
+        match self.0 {
+            Some(profile) if kind == ResourceKind::Group && !profile.group_put => {
+                Err(ScimError::new(
+                    501,
+                    None,
+                    format!(
+                        "{} does not offer PUT /Groups/{{id}}; change a group with PATCH",
+                        profile.title
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A validated body about to be stored (POST, PUT, or the result of a PATCH): at most
     /// `max_emails` emails and `max_phone_numbers` phone numbers, and roles only among the
     /// profile's `roles.values`.
@@ -670,6 +688,26 @@ mod tests {
             );
             assert_eq!(config["patch"]["supported"], true);
         }
+    }
+
+    #[test]
+    fn put_on_groups_follows_the_profile() {
+        for profile in PROFILES {
+            let emulation = emulating(profile);
+            let group = emulation.check_replace(ResourceKind::Group);
+            assert_eq!(group.is_err(), !profile.group_put, "{}", profile.name);
+            if let Err(e) = group {
+                assert_eq!(e.status, 501);
+            }
+            assert!(emulation.check_replace(ResourceKind::User).is_ok());
+        }
+        let aws = emulating(&AWS_IDENTITY_CENTER);
+        assert!(aws.check_replace(ResourceKind::Group).is_err());
+        assert!(
+            Emulation::new(None)
+                .check_replace(ResourceKind::Group)
+                .is_ok()
+        );
     }
 
     #[test]

@@ -266,6 +266,7 @@ impl Directory {
         body: Body,
         if_match: Option<&str>,
     ) -> Result<Rendered, ScimError> {
+        self.emulation.check_replace(kind)?;
         let row = store::get(tx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
         check_if_match(if_match, &row)?;
         self.store_new_body(tx, row, body)

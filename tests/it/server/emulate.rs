@@ -217,6 +217,19 @@ async fn aws_group_patch_and_create_rules() {
         .await
         .assert_error(400, Some("noTarget"));
 
+    // PutGroup is not among the service's operations; PutUser is.
+    let put = serve
+        .put(&path, json!({"schemas": [GROUP], "displayName": "i"}))
+        .await;
+    put.assert_error(501, None);
+    let user_put = serve
+        .put(
+            &format!("/Users/{ada}"),
+            json!({"schemas": [USER], "userName": "ada"}),
+        )
+        .await;
+    assert_eq!(user_put.status, StatusCode::OK, "{}", user_put.body);
+
     let mut users = Vec::new();
     for i in 0..=max {
         users.push(json!({"value": serve.user(&format!("member-{i}")).await}));
