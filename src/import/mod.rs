@@ -23,7 +23,7 @@ use scim::urn::{ENTERPRISE_USER, USER as CORE_USER};
 use serde_json::Value;
 
 use crate::config::model::{EMBEDDED_PREFIX, TokenSource};
-use crate::config::{Deprovision, MaxChanges, Preset, Provider, RoleDefinition};
+use crate::config::{Deprovision, MaxChanges, Preset, Provider, RequestLimits, RoleDefinition};
 use crate::state::{Item, LiveState, LiveUser};
 use yaml::{Writer, scalar};
 
@@ -41,6 +41,9 @@ pub struct ProviderBlock {
     pub prune: bool,
     pub deprovision: Deprovision,
     pub max_changes: MaxChanges,
+    /// `rate_limit`, `retry` and `limits` as the config sets them; a rate the preset gives
+    /// is left out.
+    pub requests: RequestLimits,
 }
 
 /// How the imported config refers to the provider's token.
@@ -334,7 +337,66 @@ fn provider_text(provider: &ProviderBlock) -> String {
             &provider.max_changes.delete_percent.to_string(),
         );
     }
+    write_requests(&mut w, &provider.requests);
     w.out
+}
+
+/// A provider's `rate_limit`, `retry` and `limits`, each in a form the config reads back to
+/// the same value, and written plain: digits, letters, spaces, `.` and `/` need no quotes.
+fn write_requests(w: &mut Writer, requests: &RequestLimits) {
+    if let Some(rate) = requests.rate_limit {
+        w.entry(4, "rate_limit", &rate_text(rate));
+    }
+    if requests.attempts.is_some() || requests.deadline.is_some() {
+        w.open(4, "retry");
+        if let Some(attempts) = requests.attempts {
+            w.entry(6, "attempts", &attempts.to_string());
+        }
+        if let Some(deadline) = requests.deadline {
+            w.entry(
+                6,
+                "deadline",
+                &humantime::format_duration(deadline).to_string(),
+            );
+        }
+    }
+    let listing = (requests.listing_requests, requests.listing_time);
+    if requests.response_bytes.is_some() || listing != (None, None) {
+        w.open(4, "limits");
+        if let Some(bytes) = requests.response_bytes {
+            w.entry(6, "response_size", &size_text(bytes));
+        }
+        if let Some(count) = requests.listing_requests {
+            w.entry(6, "listing_requests", &count.to_string());
+        }
+        if let Some(time) = requests.listing_time {
+            w.entry(
+                6,
+                "listing_time",
+                &humantime::format_duration(time).to_string(),
+            );
+        }
+    }
+}
+
+/// Requests per second as `N/s`, or as `N/min` when that is a whole number and `N/s` is not.
+fn rate_text(per_second: f64) -> String {
+    let per_minute = per_second * 60.0;
+    if per_second.fract() != 0.0 && (per_minute - per_minute.round()).abs() < 1e-9 {
+        format!("{}/min", per_minute.round())
+    } else {
+        format!("{per_second}/s")
+    }
+}
+
+/// A size in the largest binary unit that divides it, else in bytes.
+fn size_text(bytes: usize) -> String {
+    for (unit, size) in [("GiB", 1usize << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} B")
 }
 
 impl ProviderBlock {
@@ -376,6 +438,12 @@ impl ProviderBlock {
             prune: provider.prune,
             deprovision: provider.deprovision,
             max_changes: provider.max_changes,
+            requests: RequestLimits {
+                rate_limit: (provider.requests.rate_limit).filter(|rate| {
+                    Some(*rate) != provider.preset.and_then(|p| p.profile().rate_limit)
+                }),
+                ..provider.requests
+            },
         }
     }
 }

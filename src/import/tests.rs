@@ -95,6 +95,7 @@ fn block() -> ProviderBlock {
         prune: true,
         deprovision: Deprovision::Deactivate,
         max_changes: MaxChanges::default(),
+        requests: RequestLimits::default(),
     }
 }
 
@@ -275,4 +276,70 @@ fn the_written_config_reads_like_a_hand_written_one() {
     provider.prune = false;
     let imported = import(&provider, &live);
     insta::assert_snapshot!(imported.single_file("../schema/scimform.schema.json"));
+}
+
+/// A provider's `rate_limit`, `retry` and `limits` are written so that the imported config
+/// sends its requests as the source config did; a rate the preset gives is not written.
+#[test]
+fn request_settings_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("scimform.yaml");
+    let load = |path: &Path| {
+        config::load(path, &LoadOptions::default())
+            .unwrap_or_else(|errors| panic!("{}", config::render(&errors.0, config::Style::Plain)))
+    };
+    for (preset, settings, written) in [
+        (
+            "",
+            "    rate_limit: 100/min\n    retry: {attempts: 3, deadline: 1m 30s}\n    \
+             limits: {response_size: 200 MB, listing_requests: 500, listing_time: 1h}\n",
+            &[
+                "rate_limit: 100/min",
+                "attempts: 3",
+                "deadline: 1m 30s",
+                "response_size: 200000000 B",
+                "listing_requests: 500",
+                "listing_time: 1h",
+            ][..],
+        ),
+        (
+            "    preset: slack\n",
+            "    limits: {response_size: 1 GiB}\n",
+            &["response_size: 1 GiB"][..],
+        ),
+        (
+            "    preset: slack\n",
+            "    rate_limit: 0.5/s\n",
+            &["rate_limit: 30/min"][..],
+        ),
+    ] {
+        std::fs::write(
+            &source,
+            format!(
+                "version: 1\nproviders:\n  local:\n    url: embedded:store\n{preset}{settings}"
+            ),
+        )
+        .unwrap();
+        let config = load(&source);
+        let provider = config.provider("local").unwrap();
+        let block = ProviderBlock::from_config(provider, dir.path());
+        let text = provider_text(&block);
+        for line in written {
+            assert!(text.contains(line), "{line:?} in:\n{text}");
+        }
+        // The preset's own rate is the preset's to give.
+        assert_eq!(
+            text.contains("rate_limit"),
+            settings.contains("rate_limit"),
+            "{text}"
+        );
+        let copy = dir.path().join("imported.yaml");
+        std::fs::write(&copy, format!("version: 1\n{text}")).unwrap();
+        let reread = load(&copy);
+        assert_eq!(
+            reread.provider("local").unwrap().request_limits(),
+            provider.request_limits(),
+            "{text}"
+        );
+    }
 }
