@@ -212,10 +212,12 @@ fn reading(live: &LiveState) -> Reading {
             attribute,
             users,
             requests,
+            memberships,
         }) => Some(MemberLookups {
             filter: (*attribute).to_owned(),
             users: *users,
             requests: *requests,
+            memberships: *memberships,
         }),
         _ => None,
     };

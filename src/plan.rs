@@ -192,6 +192,9 @@ pub struct MemberLookups {
     pub users: usize,
     /// The requests it took, included in `reads`.
     pub requests: usize,
+    /// The memberships found (a group and a user in it); none means the groups are empty.
+    #[serde(default)]
+    pub memberships: usize,
 }
 
 impl ProviderPlan {

@@ -527,14 +527,11 @@ async fn read_session(
         attribute,
         users,
         requests,
+        memberships,
     }) = &live.hidden_members
     {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "note: {}; they were read with {requests} requests, one \
-             `GET /Groups?filter={attribute} eq \"<user id>\"` for each of {users} users",
-            HiddenMembers::BEHAVIOUR
-        );
+        let note = HiddenMembers::note(attribute, *users, *requests, *memberships);
+        let _ = writeln!(std::io::stderr().lock(), "note: {note}");
     }
     Ok((live, capabilities))
 }

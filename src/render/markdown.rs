@@ -399,6 +399,7 @@ mod tests {
                 filter: "members.value".to_owned(),
                 users: 40,
                 requests: 41,
+                memberships: 12,
             });
             let out = render(&plan);
             assert!(
@@ -416,6 +417,19 @@ mod tests {
             );
             assert!(
                 text.contains("\n  note: the server shows no group members"),
+                "{text}"
+            );
+            // Finding no membership at all, the groups are empty, not hidden.
+            if let Some(lookups) = &mut plan.providers[0].reading.hidden_members {
+                lookups.memberships = 0;
+            }
+            let text = super::super::text::render(&plan, false);
+            assert!(
+                text.contains(
+                    "\n  note: no group showed a member on GET /Groups or GET /Groups/{id}, nor \
+                     did 41 requests, one GET /Groups?filter=members.value eq \"<user id>\" per \
+                     user (40 users): the groups hold no members"
+                ),
                 "{text}"
             );
         }

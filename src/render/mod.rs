@@ -34,6 +34,7 @@ use std::fmt::Write as _;
 use scim::ResourceKind;
 
 use crate::plan::{Plan, ProviderPlan, RenameOutcome, Warning};
+use crate::state::HiddenMembers;
 
 pub use json::{JsonPlanError, parse_json, to_json};
 
@@ -203,12 +204,11 @@ fn provider_notes(provider: &ProviderPlan) -> Vec<String> {
         ));
     }
     if let Some(lookups) = &provider.reading.hidden_members {
-        notes.push(format!(
-            "the server shows no group members on GET /Groups or GET /Groups/{{id}}; they were \
-             read with {}, one GET /Groups?filter={} eq \"<user id>\" per user ({})",
-            count(lookups.requests, "request", "requests"),
-            sanitize(&lookups.filter),
-            count(lookups.users, "user", "users"),
+        notes.push(HiddenMembers::note(
+            &sanitize(&lookups.filter),
+            lookups.users,
+            lookups.requests,
+            lookups.memberships,
         ));
     }
     notes.extend(

@@ -54,6 +54,8 @@ pub enum HiddenMembers {
         users: usize,
         /// The requests it took, the probe included.
         requests: usize,
+        /// The memberships found: pairs of a group and a user in it.
+        memberships: usize,
     },
     /// They could not be read: why, in the server's terms.
     Unreadable(String),
@@ -63,6 +65,31 @@ impl HiddenMembers {
     /// What the server does, in a sentence.
     pub const BEHAVIOUR: &'static str = "the server shows no group members on GET /Groups or \
          GET /Groups/{id} (as AWS IAM Identity Center does)";
+
+    /// [`Self::BEHAVIOUR`] without the example.
+    const BEHAVIOUR_PLAIN: &'static str =
+        "the server shows no group members on GET /Groups or GET /Groups/{id}";
+
+    /// How members were read one user at a time, for the note of a plan or an import:
+    /// `requests` listings filtered on `attribute`, for `users` users, found `memberships`.
+    /// Finding none, the groups hold no members, whether or not the server would show them.
+    #[must_use]
+    pub fn note(attribute: &str, users: usize, requests: usize, memberships: usize) -> String {
+        let read = format!(
+            "{requests} {}, one GET /Groups?filter={attribute} eq \"<user id>\" per user ({users} \
+             {})",
+            if requests == 1 { "request" } else { "requests" },
+            if users == 1 { "user" } else { "users" },
+        );
+        if memberships == 0 {
+            format!(
+                "no group showed a member on GET /Groups or GET /Groups/{{id}}, nor did {read}: \
+                 the groups hold no members"
+            )
+        } else {
+            format!("{}; they were read with {read}", Self::BEHAVIOUR_PLAIN)
+        }
+    }
 
     /// Why members could not be read, when they could not.
     #[must_use]
@@ -223,6 +250,7 @@ async fn read_per_user(
             members.entry(group).or_default().insert(user.clone());
         }
     }
+    let memberships = members.values().map(BTreeSet::len).sum();
     for group in &mut live.groups {
         group.members = members.remove(&group.id).unwrap_or_default();
         group.members_listed = true;
@@ -231,6 +259,7 @@ async fn read_per_user(
         attribute,
         users: live.users.len(),
         requests,
+        memberships,
     })
 }
 

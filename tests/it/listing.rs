@@ -595,7 +595,7 @@ async fn hidden_members_converge(on: On) {
     // Two probes (`members.value eq` refused, then `members eq`), then one per user.
     assert_eq!(
         provider["reading"]["hidden_members"],
-        json!({"filter": "members", "users": 4, "requests": 6})
+        json!({"filter": "members", "users": 4, "requests": 6, "memberships": 2})
     );
     let text = scim(&token, &["plan", "-f", path(&config)]).await;
     assert!(
@@ -685,6 +685,53 @@ async fn hidden_members_are_read_per_user_and_converge_on_the_embedded_server() 
 #[tokio::test(flavor = "multi_thread")]
 async fn hidden_members_are_read_per_user_and_converge_on_scim2_server() {
     hidden_members_converge(On::Peer).await;
+}
+
+/// Groups that are all empty look like groups that hide their members: the plan reads the
+/// members per user as it must, and, finding none, says the groups are empty rather than that
+/// the server hides members.
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_groups_are_not_said_to_hide_members() {
+    let upstream = Upstream::start(On::Serve);
+    let ada = upstream.user("ada@example.com").await;
+    upstream.user("bob@example.com").await;
+    let owners = upstream.group("Owners", &[]).await;
+    let token = upstream.token();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        upstream.base(),
+        "",
+        "users:\n  - userName: ada@example.com\n  - userName: bob@example.com\n\
+         groups:\n  - displayName: Owners\n    members: [ada@example.com]\n",
+    );
+
+    let plan = plan_json(&token, &config).await;
+    let reading = &plan["providers"][0]["reading"]["hidden_members"];
+    assert_eq!(reading["memberships"], 0, "{reading}");
+    let text = scim(&token, &["plan", "-f", path(&config)]).await;
+    assert!(
+        text.stdout.contains(
+            "  note: no group showed a member on GET /Groups or GET /Groups/{id}, nor did 3 \
+             requests, one GET /Groups?filter=members.value eq \"<user id>\" per user (2 \
+             users): the groups hold no members"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.contains("shows no group members"),
+        "{}",
+        text.stdout
+    );
+
+    let out = scim(&token, &["apply", "--auto-approve", "-f", path(&config)]).await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(upstream.members_of(&owners).await, BTreeSet::from([ada]));
+    // Once a group shows a member, the listing is believed and nothing is read per user.
+    let again = scim(&token, &["plan", "-f", path(&config)]).await;
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(!again.stdout.contains("note:"), "{}", again.stdout);
 }
 
 async fn unreadable_members_are_refused(on: On) {
