@@ -518,13 +518,6 @@ impl<T> FirstPage<T> {
     pub fn keep(&self) -> Keep {
         self.query.keep
     }
-
-    /// Whether the server gave a `totalResults`; a cursor page may leave it out, and then
-    /// [`FirstPage::total_results`] counts only the first page.
-    #[must_use]
-    pub fn announced_total(&self) -> bool {
-        self.announced_total.is_some()
-    }
 }
 
 impl<T> FirstPage<T> {

@@ -125,30 +125,19 @@ pub async fn read(
         client.list_first::<LiveUser>(ResourceKind::User, page, &["groups"], keep),
         client.list_first::<LiveGroup>(ResourceKind::Group, page, &[], keep),
     )?;
-    let (mut total_users, mut total_groups) =
-        (users_first.total_results, groups_first.total_results);
-    let announced = (
-        users_first.announced_total(),
-        groups_first.announced_total(),
-    );
+    let first_totals = (users_first.total_results, groups_first.total_results);
     let everything = wanted.everything || !capabilities.filter;
     let ((users, users_read), (groups, groups_read)) = tokio::try_join!(
         read_rest(client, users_first, &wanted.users, everything),
         read_rest(client, groups_first, &wanted.groups, everything),
     )?;
-    // Without a `totalResults` (cursor pages may leave it out), a listing read whole counts
-    // what it holds; the first page alone would understate it, to the mass-delete guard too.
-    if !announced.0 && users_read.complete {
-        total_users = users.len();
-    }
-    if !announced.1 && groups_read.complete {
-        total_groups = groups.len();
-    }
+    // A listing read whole knows its total even without a `totalResults` (cursor pages may
+    // leave it out); the first page alone would understate it, to the mass-delete guard too.
     let mut live = LiveState {
         users,
         groups,
-        total_users,
-        total_groups,
+        total_users: users_read.total.unwrap_or(first_totals.0),
+        total_groups: groups_read.total.unwrap_or(first_totals.1),
         users_complete: users_read.complete,
         groups_complete: groups_read.complete,
         users_untrusted: users_read.untrusted,
@@ -169,6 +158,8 @@ struct Coverage {
     complete: bool,
     /// The check the listing failed, if it was read and failed one.
     untrusted: Option<Untrusted>,
+    /// How many resources the server holds, when a complete listing proves it.
+    total: Option<usize>,
 }
 
 /// Finishes reading one resource type: the rest of the listing, or lookups of the wanted keys
@@ -195,6 +186,7 @@ async fn read_rest<T: Live>(
         let coverage = Coverage {
             complete: false,
             untrusted: None,
+            total: None,
         };
         // One object can be found twice (by its key and by its externalId, or on the first
         // page too); a listing holds each id once already.
@@ -205,6 +197,7 @@ async fn read_rest<T: Live>(
         let coverage = Coverage {
             complete: true,
             untrusted: None,
+            total: Some(listing.total_results),
         };
         return Ok((listing.resources, coverage));
     };
@@ -215,6 +208,7 @@ async fn read_rest<T: Live>(
     let coverage = Coverage {
         complete: false,
         untrusted: Some(untrusted),
+        total: None,
     };
     Ok((first_of_each_id(resources), coverage))
 }
