@@ -877,65 +877,42 @@ impl<T> FirstPage<T> {
 }
 
 /// The check the first page of a listing fails, if any: `startIndex` 1, a `totalResults` when
-/// the page is full and at least as large as the page, and a total readable within
-/// the listing's request limit at the page size the server returns.
+/// the page is full, and the checks of [`check_total`].
 fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
-    let label = || query.label(1);
+    let label = query.label(1);
     let returned = page.resources.len();
     if let Some(start) = page.start_index.filter(|start| *start != 1) {
         return Some(Untrusted {
             check: ListingCheck::StartIndex,
-            detail: format!("{} answered startIndex {start}", label()),
+            detail: format!("{label} answered startIndex {start}"),
         });
     }
     let Some(total) = page.total_results else {
         // Without a total, a full page may be followed by others that cannot be counted.
         return (returned >= query.count).then(|| Untrusted {
             check: ListingCheck::TotalResults,
-            detail: format!(
-                "{} answered a full page of {returned} without totalResults",
-                label()
-            ),
+            detail: format!("{label} answered a full page of {returned} without totalResults"),
         });
     };
-    if returned > total {
-        return Some(Untrusted {
-            check: ListingCheck::TotalResults,
-            detail: format!(
-                "{} listed {returned} resources but answered totalResults {total}",
-                label()
-            ),
-        });
-    }
-    if returned > 0 && total > returned {
-        let requests = (total - returned).div_ceil(returned).saturating_add(1);
-        let most = query.limits.listing_requests;
-        if requests > most {
-            return Some(Untrusted {
-                check: ListingCheck::Bounded,
-                detail: format!(
-                    "{} answered totalResults {total}: at the {returned} per page it returns, \
-                     reading them would take {requests} requests, more than {most}, the \
-                     provider's `limits.listing_requests`",
-                    label()
-                ),
-            });
-        }
-    }
-    None
+    check_total(query, &label, returned, total)
 }
 
 /// The check the first page of a cursor listing fails, if any: the checks of
-/// [`check_cursor_page`], and a `totalResults`, when given, at least as large as the page and
-/// readable within the listing's request limit. Its `startIndex` is not looked at: RFC 9865
-/// pages have none to echo. Without a `totalResults`, a `nextCursor` is what says more follow.
+/// [`check_cursor_page`], and, when it gives a `totalResults`, those of [`check_total`]. Its
+/// `startIndex` is not looked at: RFC 9865 pages have none to echo. Without a `totalResults`,
+/// a `nextCursor` is what says more follow.
 fn check_first_cursor<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
     let label = query.first_label();
     if let Some(problem) = check_cursor_page(query, &label, None, page) {
         return Some(problem);
     }
-    let returned = page.resources.len();
-    let total = page.total_results?;
+    check_total(query, &label, page.resources.len(), page.total_results?)
+}
+
+/// The check a first page, asked for as `label`, fails with `returned` resources and a
+/// `totalResults` of `total`, if any: the total is at least as large as the page, and readable
+/// within the listing's request limit at the page size the server returns.
+fn check_total(query: &ListQuery, label: &str, returned: usize, total: usize) -> Option<Untrusted> {
     if returned > total {
         return Some(Untrusted {
             check: ListingCheck::TotalResults,
