@@ -469,6 +469,18 @@ impl ListQuery {
         }
     }
 
+    /// The error of a listing that took longer than its time limit, after `pages` requests.
+    fn too_slow(&self, pages: usize) -> ClientError {
+        ClientError::ListingTooSlow {
+            request: RequestLabel {
+                method: Method::GET,
+                path: self.kind.endpoint().to_owned(),
+            },
+            limit: self.limits.listing_time,
+            pages,
+        }
+    }
+
     fn filter_param(&self) -> String {
         self.filter
             .as_ref()
@@ -681,16 +693,7 @@ impl ScimClient {
                 let joined = match tokio::time::timeout(time_left, tasks.join_next()).await {
                     Ok(Some(joined)) => joined,
                     Ok(None) => break,
-                    Err(_) => {
-                        return Err(ClientError::ListingTooSlow {
-                            request: RequestLabel {
-                                method: Method::GET,
-                                path: kind.endpoint().to_owned(),
-                            },
-                            limit: query.limits.listing_time,
-                            pages,
-                        });
-                    }
+                    Err(_) => return Err(query.too_slow(pages)),
                 };
                 let (start, page) = joined.expect("a page task does not panic");
                 pages += 1;
@@ -709,22 +712,7 @@ impl ScimClient {
                 }
             }
         }
-        if untrusted.is_none() && seen.len() != total {
-            let name = kind.as_str();
-            untrusted = Some(Untrusted {
-                check: ListingCheck::Complete,
-                detail: format!(
-                    "the server reported {total} {name}s but listed {} distinct ones",
-                    seen.len()
-                ),
-            });
-        }
-        Ok(Listing {
-            resources: seen.into_resources(),
-            total_results: total,
-            pages,
-            untrusted,
-        })
+        Ok(seen.into_listing(kind, total, pages, untrusted, ""))
     }
 
     /// Reads the pages after a cursor listing's first, one at a time: each asked for with the
@@ -776,14 +764,7 @@ impl ScimClient {
                 .saturating_sub(query.started.elapsed());
             let page = tokio::time::timeout(time_left, self.list_page(&query, At::Cursor(&cursor)))
                 .await
-                .map_err(|_| ClientError::ListingTooSlow {
-                    request: RequestLabel {
-                        method: Method::GET,
-                        path: kind.endpoint().to_owned(),
-                    },
-                    limit: query.limits.listing_time,
-                    pages,
-                })??;
+                .map_err(|_| query.too_slow(pages))??;
             pages += 1;
             if let Some(problem) = check_cursor_page(&query, &label, announced_total, &page) {
                 untrusted = Some(problem);
@@ -807,23 +788,13 @@ impl ScimClient {
             }
         }
         let total = announced_total.unwrap_or(seen.len());
-        if untrusted.is_none() && seen.len() != total {
-            let name = kind.as_str();
-            untrusted = Some(Untrusted {
-                check: ListingCheck::Complete,
-                detail: format!(
-                    "the server reported {total} {name}s but listed {} distinct ones, \
-                     following nextCursor to its end",
-                    seen.len()
-                ),
-            });
-        }
-        Ok(Listing {
-            resources: seen.into_resources(),
-            total_results: total,
+        Ok(seen.into_listing(
+            kind,
+            total,
             pages,
             untrusted,
-        })
+            ", following nextCursor to its end",
+        ))
     }
 
     async fn list_page<T: Listed>(
@@ -1093,8 +1064,34 @@ impl<T: Listed> Collected<T> {
         repeated
     }
 
-    fn into_resources(self) -> Vec<T> {
-        self.resources
+    /// The listing of `total` `kind`s these resources make, read in `pages` requests. Unless
+    /// it failed a check already (`untrusted`), it fails [`ListingCheck::Complete`] when the
+    /// distinct ids do not add up to `total`; `how` ends that message, saying how the listing
+    /// was read.
+    fn into_listing(
+        self,
+        kind: ResourceKind,
+        total: usize,
+        pages: usize,
+        mut untrusted: Option<Untrusted>,
+        how: &str,
+    ) -> Listing<T> {
+        if untrusted.is_none() && self.len() != total {
+            let name = kind.as_str();
+            untrusted = Some(Untrusted {
+                check: ListingCheck::Complete,
+                detail: format!(
+                    "the server reported {total} {name}s but listed {} distinct ones{how}",
+                    self.len()
+                ),
+            });
+        }
+        Listing {
+            resources: self.resources,
+            total_results: total,
+            pages,
+            untrusted,
+        }
     }
 }
 
@@ -1263,7 +1260,7 @@ mod tests {
         assert_eq!(seen.len(), 3);
         seen.extend(vec![json!({"id": "a", "v": 4}), json!({"id": 5})]);
         assert_eq!(seen.len(), 3);
-        let resources = seen.into_resources();
+        let resources = seen.resources;
         assert_eq!(
             resources,
             [
@@ -1426,7 +1423,7 @@ mod tests {
         seen.extend(page(500, 1));
         seen.extend(page(250, 2));
         assert_eq!(seen.len(), 1000);
-        let resources = seen.into_resources();
+        let resources = seen.resources;
         assert_eq!(resources[0], json!({"id": "u0", "v": 1}));
         assert_eq!(resources[250], json!({"id": "u250", "v": 2}));
         assert_eq!(resources[999], json!({"id": "u999", "v": 1}));
