@@ -440,32 +440,21 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    /// The request for the page at `start`, as error messages name it.
-    fn label(&self, start: usize) -> String {
-        format!(
-            "GET {}?{}startIndex={start}&count={}",
-            self.kind.endpoint(),
-            self.filter_param(),
-            self.count
-        )
+    /// The request for the page `at`, as error messages name it.
+    fn label(&self, at: At<'_>) -> String {
+        let (endpoint, filter, count) = (self.kind.endpoint(), self.filter_param(), self.count);
+        match at {
+            At::Index(start) => format!("GET {endpoint}?{filter}startIndex={start}&count={count}"),
+            At::Cursor(cursor) => format!("GET {endpoint}?{filter}count={count}&cursor={cursor}"),
+        }
     }
 
-    /// The request for the page at `cursor` (empty for the first), as error messages name it.
-    fn cursor_label(&self, cursor: &str) -> String {
-        format!(
-            "GET {}?{}count={}&cursor={cursor}",
-            self.kind.endpoint(),
-            self.filter_param(),
-            self.count
-        )
-    }
-
-    /// The request for the first page, as error messages name it.
-    fn first_label(&self) -> String {
+    /// The first page of the listing.
+    fn first(&self) -> At<'static> {
         if self.cursor {
-            self.cursor_label("")
+            At::Cursor("")
         } else {
-            self.label(1)
+            At::Index(1)
         }
     }
 
@@ -495,17 +484,6 @@ enum At<'a> {
     Index(usize),
     /// The page at this cursor; empty for the first (RFC 9865).
     Cursor(&'a str),
-}
-
-impl At<'_> {
-    /// The first page of `query`'s listing.
-    fn first(query: &ListQuery) -> Self {
-        if query.cursor {
-            At::Cursor("")
-        } else {
-            At::Index(1)
-        }
-    }
 }
 
 /// The first page of a listing: enough to know the total, and to decide whether reading the
@@ -593,7 +571,7 @@ impl ScimClient {
             started: Instant::now(),
             cursor: self.cursor,
         };
-        let first = self.list_page(&query, At::first(&query)).await?;
+        let first = self.list_page(&query, query.first()).await?;
         self.list_rest(FirstPage::of(query, first)).await
     }
 
@@ -615,14 +593,14 @@ impl ScimClient {
             started: Instant::now(),
             cursor: self.cursor,
         };
-        let first = match self.list_page(&query, At::first(&query)).await {
+        let first = match self.list_page(&query, query.first()).await {
             // `excludedAttributes` is part of the protocol (RFC 7644 §3.4.2.5), but a server
             // may refuse it as a parameter it does not know: list everything instead.
             Err(ClientError::Status {
                 status: 400 | 501, ..
             }) if !query.excluded.is_empty() => {
                 query.excluded.clear();
-                self.list_page(&query, At::first(&query)).await?
+                self.list_page(&query, query.first()).await?
             }
             page => page?,
         };
@@ -736,7 +714,7 @@ impl ScimClient {
         let mut pages = 1;
         let mut seen = Collected::default();
         if let Some(id) = seen.extend(resources) {
-            untrusted.get_or_insert_with(|| listed_twice_at(&query.first_label(), &id));
+            untrusted.get_or_insert_with(|| listed_twice_at(&query.label(query.first()), &id));
         }
         // Every cursor answered so far: the first page's (the empty one) and each nextCursor.
         let mut cursors: HashSet<String> = HashSet::from([String::new()]);
@@ -746,7 +724,7 @@ impl ScimClient {
             let Some(cursor) = next.take() else {
                 break;
             };
-            let label = query.cursor_label(&cursor);
+            let label = query.label(At::Cursor(&cursor));
             if pages >= query.limits.listing_requests {
                 untrusted = Some(Untrusted {
                     check: ListingCheck::Bounded,
@@ -808,7 +786,7 @@ impl ScimClient {
         }
         match at {
             At::Index(start_index) => {
-                pairs.push(("startIndex", start_index.to_string()));
+                pairs.push((message::START_INDEX, start_index.to_string()));
                 pairs.push(("count", query.count.to_string()));
             }
             At::Cursor(cursor) => {
@@ -850,7 +828,7 @@ impl<T> FirstPage<T> {
 /// The check the first page of a listing fails, if any: `startIndex` 1, a `totalResults` when
 /// the page is full, and the checks of [`check_total`].
 fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
-    let label = query.label(1);
+    let label = query.label(At::Index(1));
     let returned = page.resources.len();
     if let Some(start) = page.start_index.filter(|start| *start != 1) {
         return Some(Untrusted {
@@ -873,7 +851,7 @@ fn check_first<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
 /// `startIndex` is not looked at: RFC 9865 pages have none to echo. Without a `totalResults`,
 /// a `nextCursor` is what says more follow.
 fn check_first_cursor<T>(query: &ListQuery, page: &ListPage<T>) -> Option<Untrusted> {
-    let label = query.first_label();
+    let label = query.label(query.first());
     if let Some(problem) = check_cursor_page(query, &label, None, page) {
         return Some(problem);
     }
@@ -962,7 +940,7 @@ fn check_page<T>(
     total: usize,
     page: &ListPage<T>,
 ) -> Option<Untrusted> {
-    let label = || query.label(start);
+    let label = || query.label(At::Index(start));
     if let Some(answered) = page.start_index.filter(|answered| *answered != start) {
         return Some(Untrusted {
             check: ListingCheck::StartIndex,
@@ -996,7 +974,7 @@ fn check_page<T>(
 
 /// The failed check of a page that lists `id` again.
 fn listed_twice(query: &ListQuery, start: usize, id: &str) -> Untrusted {
-    listed_twice_at(&query.label(start), id)
+    listed_twice_at(&query.label(At::Index(start)), id)
 }
 
 /// The failed check of the page asked for as `label` that lists `id` again.
@@ -1406,7 +1384,7 @@ mod tests {
             ..query()
         };
         assert_eq!(
-            q.label(11),
+            q.label(At::Index(11)),
             "GET /Groups?filter=members.value eq \"u1\"&startIndex=11&count=10"
         );
     }
