@@ -725,8 +725,8 @@ impl ScimClient {
     }
 
     /// The resources whose `attribute` equals `value` (`filter=attribute eq "value"`), each
-    /// kept as `keep` says. A 404 or a list without `Resources` both mean none, as servers
-    /// response either.
+    /// kept as `keep` says. A 404 or a list without `Resources` both mean none: servers answer
+    /// either.
     pub async fn find_by<T: Listed>(
         &self,
         kind: ResourceKind,
