@@ -49,7 +49,7 @@ pub fn resolve(provider: &Provider, allow_insecure_http: bool) -> Result<Target,
                 auth_scheme: provider.auth_scheme().to_owned(),
                 token,
                 limits: provider.request_limits(),
-                emulate: provider.preset().map(crate::config::Preset::profile),
+                emulate: provider.profile(),
             })
         }
         _ => Err(errors),

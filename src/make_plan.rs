@@ -11,7 +11,7 @@ use scim::ResourceKind;
 use serde_json::Value;
 
 use crate::client::{Capabilities, ClientError};
-use crate::config::{Config, Managed, Preset, Provider};
+use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
 use crate::plan::{
@@ -78,7 +78,7 @@ pub async fn plan_provider(
     };
     let service_provider_config =
         (session.client.service_provider_config().await).map_err(|e| read_error(e.into()))?;
-    let profile = provider.preset().map(Preset::profile);
+    let profile = provider.profile();
     let capabilities = Capabilities::from_json(service_provider_config.as_ref()).within(profile);
     let wanted = wanted(config, provider);
     let live = state::read(&session.client, &capabilities, &wanted, profile)

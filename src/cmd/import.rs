@@ -489,7 +489,7 @@ async fn read_session(
         provider: provider.name().to_owned(),
         source,
     };
-    let profile = provider.preset().map(crate::config::Preset::profile);
+    let profile = provider.profile();
     let capabilities = (client.capabilities().await)
         .map_err(|e| read_error(e.into()))?
         .within(profile);

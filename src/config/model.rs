@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use foldhash::HashMap;
+use scim::profile::Profile;
 use secrecy::SecretString;
 
 use super::diagnostic::Diagnostic;
@@ -332,6 +333,12 @@ impl Provider {
     #[must_use]
     pub fn preset(&self) -> Option<Preset> {
         self.preset
+    }
+
+    /// What the provider's service documents about itself, when the config names its preset.
+    #[must_use]
+    pub fn profile(&self) -> Option<&'static Profile> {
+        self.preset.map(Preset::profile)
     }
 
     /// Where roles are kept on this provider, from `roles:` or the preset.

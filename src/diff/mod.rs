@@ -143,7 +143,7 @@ pub fn compute(
         provider,
         live,
         capabilities,
-        dialect: group::Dialect::of(provider.preset().map(crate::config::Preset::profile)),
+        dialect: group::Dialect::of(provider.profile()),
         ops: Vec::new(),
         references: vec![None; config.users().len()],
         next_bulk_id: 0,

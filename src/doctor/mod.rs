@@ -19,7 +19,7 @@ use scim::urn;
 use serde_json::Value;
 
 use crate::client::{Capabilities, ClientError, ReadLimits, RetryPolicy, ScimClient, bytes};
-use crate::config::{Preset, Provider, RequestLimits, RoleDefinition};
+use crate::config::{Provider, RequestLimits, RoleDefinition};
 use crate::connect::{self, Target};
 use crate::state::{HiddenMembers, member_filter};
 
@@ -287,7 +287,7 @@ impl Doctor<'_> {
         let Some(capabilities) = self.service_provider_config(report).await else {
             return;
         };
-        let configured = provider.preset().map(Preset::profile);
+        let configured = provider.profile();
         let mut seen = profile::Observed {
             url: report.url.clone(),
             bulk: Some(capabilities.bulk.is_some()),

@@ -144,10 +144,7 @@ pub async fn read(
         groups_untrusted: groups_read.untrusted,
         hidden_members: None,
     };
-    let hidden = profile.and_then(|p| match p.members {
-        scim::profile::Members::Hidden { filter } => Some(filter),
-        scim::profile::Members::Shown => None,
-    });
+    let hidden = profile.and_then(|p| p.members.hidden_filter());
     live.hidden_members = members::read(client, capabilities, wanted, hidden, &mut live).await?;
     Ok(live)
 }

@@ -40,6 +40,17 @@ pub enum Members {
     },
 }
 
+impl Members {
+    /// The attribute the member filter names, when members are hidden.
+    #[must_use]
+    pub fn hidden_filter(&self) -> Option<&'static str> {
+        match *self {
+            Members::Hidden { filter } => Some(filter),
+            Members::Shown => None,
+        }
+    }
+}
+
 /// How a member is removed from a group by PATCH (RFC 7644 §3.5.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberRemoval {
