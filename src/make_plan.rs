@@ -10,7 +10,7 @@ use reqwest::Method;
 use scim::ResourceKind;
 use serde_json::Value;
 
-use crate::client::{Capabilities, ClientError};
+use crate::client::{Capabilities, ClientError, ScimClient};
 use crate::config::{Config, Managed, Provider};
 use crate::connect::{self, ConnectError, Session, Target};
 use crate::diff::{self, Options, Refusal};
@@ -63,6 +63,21 @@ pub struct Planned {
     service_provider_config: Option<Value>,
 }
 
+/// Reads what `wanted` needs from `provider`'s server, given the capabilities its
+/// `/ServiceProviderConfig` advertises. They are narrowed to what the provider's profile
+/// documents, when the config names one, and returned as the read used them.
+pub async fn read_live(
+    client: &ScimClient,
+    provider: &Provider,
+    advertised: Capabilities,
+    wanted: &Wanted<'_>,
+) -> Result<(LiveState, Capabilities), ReadError> {
+    let profile = provider.profile();
+    let capabilities = advertised.within(profile);
+    let live = state::read(client, &capabilities, wanted, profile).await?;
+    Ok((live, capabilities))
+}
+
 /// What one provider's server holds and what the config asks of it, read concurrently.
 pub async fn plan_provider(
     config: &Config,
@@ -78,10 +93,9 @@ pub async fn plan_provider(
     };
     let service_provider_config =
         (session.client.service_provider_config().await).map_err(|e| read_error(e.into()))?;
-    let profile = provider.profile();
-    let capabilities = Capabilities::from_json(service_provider_config.as_ref()).within(profile);
+    let advertised = Capabilities::from_json(service_provider_config.as_ref());
     let wanted = wanted(config, provider);
-    let live = state::read(&session.client, &capabilities, &wanted, profile)
+    let (live, capabilities) = read_live(&session.client, provider, advertised, &wanted)
         .await
         .map_err(read_error)?;
     let reads = session.client.requests_sent();

@@ -23,7 +23,8 @@ use crate::client::{Capabilities, Untrusted};
 use crate::config::{self, Config, Provider};
 use crate::connect::{self, ConnectError};
 use crate::import::{self, FOLDER_FILES, Imported, ProviderBlock};
-use crate::state::{self, HiddenMembers, LiveState, ReadError, Wanted};
+use crate::make_plan;
+use crate::state::{HiddenMembers, LiveState, ReadError, Wanted};
 use scim::ResourceKind;
 
 /// Why a server could not be read for import.
@@ -489,16 +490,13 @@ async fn read_session(
         provider: provider.name().to_owned(),
         source,
     };
-    let profile = provider.profile();
-    let capabilities = (client.capabilities().await)
-        .map_err(|e| read_error(e.into()))?
-        .within(profile);
+    let advertised = (client.capabilities().await).map_err(|e| read_error(e.into()))?;
     let wanted = Wanted {
         everything: true,
         all_members: true,
         ..Wanted::default()
     };
-    let live = state::read(client, &capabilities, &wanted, profile)
+    let (live, capabilities) = make_plan::read_live(client, provider, advertised, &wanted)
         .await
         .map_err(read_error)?;
     let incomplete = |kind, check: &Untrusted| ImportError::Incomplete {
