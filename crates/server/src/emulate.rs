@@ -351,14 +351,16 @@ fn max_results(profile: &Profile) -> usize {
 }
 
 /// Refuses a filter the service does not accept: with `filters: EqAnd`, anything but `eq`
-/// comparisons joined by `and`, written without parentheses or value paths.
+/// comparisons joined by `and`, written without parentheses or value paths. A value path parses
+/// to [`Filter::ValuePath`], which [`eq_and`] refuses; the parser reads grouping parentheses
+/// away, so they are looked for in the text's tokens.
 fn check_filter(profile: &Profile, text: &str) -> Result<(), ScimError> {
     if profile.filters == Filters::Full {
         return Ok(());
     }
     let parsed = filter::parse_filter(text, &FILTER_LIMITS)
         .map_err(|e| ScimError::new(400, Some(e.scim_type()), e.to_string()))?;
-    if eq_and(&parsed) && !groups(text) {
+    if eq_and(&parsed) && !filter::has_parentheses(text) {
         return Ok(());
     }
     Err(ScimError::new(
@@ -379,23 +381,6 @@ fn eq_and(filter: &Filter) -> bool {
         Filter::And(left, right) => eq_and(left) && eq_and(right),
         _ => false,
     }
-}
-
-/// Whether a filter's text holds `(` or `[` outside its string literals: the parser reads
-/// parentheses away, so they are looked for in the text.
-fn groups(text: &str) -> bool {
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            '(' | '[' if !in_string => return true,
-            _ => {}
-        }
-    }
-    false
 }
 
 /// What a PATCH path says about a group's members.

@@ -345,6 +345,16 @@ pub fn parse_filter(input: &str, limits: &Limits) -> Result<Filter, FilterError>
     parser::parse_filter(input, limits)
 }
 
+/// Whether filter text holds a `(` outside its string literals. [`parse_filter`] reads grouping
+/// parentheses away, so the parsed filter cannot tell `(a eq "x")` from `a eq "x"`; the tokens
+/// can. Text that does not tokenize holds no parentheses this can vouch for, and is answered
+/// `false`; [`parse_filter`] refuses it.
+#[must_use]
+pub fn has_parentheses(input: &str) -> bool {
+    lexer::tokenize(input)
+        .is_ok_and(|tokens| tokens.iter().any(|token| token.tok == lexer::Tok::LParen))
+}
+
 /// Parses the `path` of a PATCH operation. Errors in the path's structure are `invalidPath`;
 /// errors inside its `[…]` filter, an unclosed `[` included, are `invalidFilter`.
 pub fn parse_patch_path(input: &str, limits: &Limits) -> Result<PatchPath, FilterError> {

@@ -1456,3 +1456,18 @@ fn random_filters_round_trip_through_display() {
         }
     }
 }
+
+#[test]
+fn parentheses_are_found_outside_string_literals_only() {
+    for (text, expected) in [
+        (r#"(userName eq "a")"#, true),
+        (r#"not (userName eq "a")"#, true),
+        (r#"userName eq "a" and (title pr or nickName pr)"#, true),
+        (r#"displayName eq "a (b) [c]""#, false),
+        (r#"displayName eq "a \" (b""#, false),
+        (r#"emails[value eq "a"]"#, false),
+        (r#"userName eq "a""#, false),
+    ] {
+        assert_eq!(has_parentheses(text), expected, "{text}");
+    }
+}
