@@ -543,16 +543,9 @@ impl Batch<'_, '_> {
 impl Directory {
     /// A list or search over one or more resource types (`/.search` spans both).
     pub fn list(&self, kinds: &[ResourceKind], q: &ListQuery) -> Result<Value, ScimError> {
-        let emulated;
-        let q = if self.emulation.profile().is_some() {
-            let mut copy = q.clone();
-            self.emulation.check_query(&mut copy)?;
-            emulated = copy;
-            &emulated
-        } else {
-            q
-        };
         let filter = q.filter.as_deref().map(query::parse_filter).transpose()?;
+        let mut q = q.clone();
+        self.emulation.check_query(&mut q, filter.as_ref())?;
         if let Some(sort_by) = &q.sort_by {
             let known = kinds.iter().any(|k| {
                 let p = super::schema::registry().split_name(*k, sort_by);
@@ -564,7 +557,7 @@ impl Directory {
                 )));
             }
         }
-        let (start, count) = query::window(q);
+        let (start, count) = query::window(&q);
         let mut offset = start - 1;
         let mut remaining = count;
         let mut total = 0;
@@ -593,7 +586,7 @@ impl Directory {
                 resource
             }));
         }
-        Ok(self.emulation.list_response(q, total, start, &resources))
+        Ok(self.emulation.list_response(&q, total, start, &resources))
     }
 }
 
