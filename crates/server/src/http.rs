@@ -540,7 +540,7 @@ async fn resource_type_by_id(
 fn document_list(documents: &[Value]) -> Response {
     scim(
         StatusCode::OK,
-        &query::list_response(documents.len(), 1, documents),
+        &scim::message::list_response(documents.len(), 1, documents),
     )
 }
 

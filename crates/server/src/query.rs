@@ -374,12 +374,6 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// Builds the `ListResponse` body.
-#[must_use]
-pub fn list_response(total: usize, start_index: usize, resources: &[Value]) -> Value {
-    scim::message::list_response(total, start_index, resources)
-}
-
 /// The 1-based start index and capped count of a query (RFC 7644 §3.4.2.4: values below 1 mean
 /// 1, a negative count means 0, and the server may cap it).
 #[must_use]
