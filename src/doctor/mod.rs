@@ -393,18 +393,13 @@ impl Doctor<'_> {
             }
         }
         if let Some((profile, attribute)) = documented {
-            let cost = users.map_or_else(
-                || "one request per user".to_owned(),
-                |n| format!("{n} requests for the {n} users it holds"),
-            );
             report.push(
                 NAME,
                 Status::Pass,
                 format!(
-                    "no group read shows a member, as {} documents: plan and import read \
-                     membership with one `GET /Groups?filter={attribute} eq \"<user id>\"` per \
-                     user ({cost}), and say so in the plan",
-                    profile.title
+                    "no group read shows a member, as {} documents: {}",
+                    profile.title,
+                    per_user_reads(attribute, users, false)
                 ),
             );
             return Some(true);
@@ -415,19 +410,7 @@ impl Doctor<'_> {
         );
         match member_filter(self.client, page).await {
             Ok(Ok(attribute)) => {
-                let cost = users.map_or_else(
-                    || "one request per user".to_owned(),
-                    |n| format!("{} requests for the {n} users it holds", n + 1),
-                );
-                report.warn(
-                    NAME,
-                    seen,
-                    format!(
-                        "plan and import read membership with one \
-                         `GET /Groups?filter={attribute} eq \"<user id>\"` per user ({cost}), \
-                         and say so in the plan"
-                    ),
-                );
+                report.warn(NAME, seen, per_user_reads(attribute, users, true));
             }
             Ok(Err(reason)) => report.warn(
                 NAME,
@@ -858,6 +841,23 @@ fn announced(caps: &Capabilities, body: &Value) -> String {
     } else {
         format!("{features}; auth {}", schemes.join(", "))
     }
+}
+
+/// How plan and import read membership where no group read shows a member: one
+/// `GET /Groups?filter=<attribute> eq "<user id>"` per user of the `users` the server holds.
+/// With `probe`, plan first tries the filter ([`member_filter`]), one request more.
+fn per_user_reads(attribute: &str, users: Option<u64>, probe: bool) -> String {
+    let cost = users.map_or_else(
+        || "one request per user".to_owned(),
+        |n| {
+            let requests = n + u64::from(probe);
+            format!("{requests} requests for the {n} users it holds")
+        },
+    );
+    format!(
+        "plan and import read membership with one `GET /Groups?filter={attribute} eq \
+         \"<user id>\"` per user ({cost}), and say so in the plan"
+    )
 }
 
 /// `Resources` of a ListResponse, or the array itself (some servers answer with a bare list).
