@@ -9,105 +9,73 @@
 //! known, a removal of an id the run adds to the same group is left out of the request, and a
 //! request with nothing left is not sent.
 //!
-//! Only the request bodies the plan writes are read here (`diff::group`): an `add` on
-//! `members` with a list of `{value}`, a `remove` on `members` with such a list, and a `remove`
-//! whose path is `members[value eq "<id>"]`.
+//! Only the request bodies the plan writes are read here, through the readers `diff::group`
+//! and `diff::patch` keep beside their writers: an `add` on `members` with a list of `{value}`,
+//! a `remove` on `members` with such a list, and a `remove` whose path is
+//! `members[value eq "<id>"]`. A body in any other form is sent as it is.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-use scim::patch::{OPERATIONS, Op};
 use serde_json::Value;
 
-const MEMBERS: &str = "members";
-const VALUE_PATH_START: &str = "members[value eq ";
+use crate::diff::group::{self, MEMBERS};
+use crate::diff::patch::{self, Operation};
 
-/// The member ids a PATCH body adds to its group.
-pub(super) fn added(body: &Value) -> impl Iterator<Item = &str> {
-    operations(body)
-        .filter(|operation| verb(operation) == Some(Op::Add) && path(operation) == Some(MEMBERS))
-        .flat_map(values)
-}
-
-/// `body` without the removals of the ids in `kept`, or `None` when it removes none of them.
-/// The result may hold no operation at all.
-pub(super) fn without_removals_of(body: &Value, kept: &HashSet<String>) -> Option<Value> {
-    let is_kept = |id: &str| kept.contains(id);
-    let touches = operations(body).any(|operation| removed(operation).any(|id| is_kept(&id)));
-    if !touches {
-        return None;
-    }
-    let mut body = body.clone();
-    let list = body.get_mut(OPERATIONS)?.as_array_mut()?;
-    list.retain_mut(|operation| {
-        if verb(operation) != Some(Op::Remove) {
-            return true;
+/// The body to send for a PATCH of a group the run has so far added the ids in `added` to:
+/// `body` itself, or `body` without its removals of ids added to the group (by this body or
+/// an earlier one of the run), or `None` when no operation is left to send. The ids `body`
+/// adds are put in `added`.
+pub(super) fn to_send<'a>(added: &mut HashSet<String>, body: &'a Value) -> Option<Cow<'a, Value>> {
+    let Some(operations) = patch::operations_of(body) else {
+        return Some(Cow::Borrowed(body));
+    };
+    for operation in &operations {
+        if let Operation::Add { path, value } = operation
+            && path == MEMBERS
+        {
+            added.extend(group::member_ids(value).map(str::to_owned));
         }
-        if let Some(id) = path(operation).and_then(value_path_id) {
-            return !is_kept(&id);
-        }
-        if let Some(Value::Array(values)) = operation.get_mut("value") {
-            values.retain(|value| {
-                !value
-                    .get("value")
-                    .and_then(Value::as_str)
-                    .is_some_and(is_kept)
-            });
-            return !values.is_empty();
-        }
-        true
-    });
-    Some(body)
-}
-
-/// Whether a PATCH body has no operation left to send.
-pub(super) fn is_empty(body: &Value) -> bool {
-    operations(body).next().is_none()
-}
-
-fn operations(body: &Value) -> impl Iterator<Item = &Value> {
-    body.get(OPERATIONS)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
-fn verb(operation: &Value) -> Option<Op> {
-    operation
-        .get("op")
-        .and_then(Value::as_str)
-        .and_then(Op::from_word)
-}
-
-fn path(operation: &Value) -> Option<&str> {
-    operation.get("path").and_then(Value::as_str)
-}
-
-/// The `value` of each `{value}` in an operation's list.
-fn values(operation: &Value) -> impl Iterator<Item = &str> {
-    operation
-        .get("value")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|value| value.get("value").and_then(Value::as_str))
-}
-
-/// The ids a `remove` operation takes out of `members`, in either form the plan writes.
-fn removed(operation: &Value) -> Box<dyn Iterator<Item = String> + '_> {
-    if verb(operation) != Some(Op::Remove) {
-        return Box::new(std::iter::empty());
     }
-    match path(operation) {
-        Some(MEMBERS) => Box::new(values(operation).map(str::to_owned)),
-        Some(path) => Box::new(value_path_id(path).into_iter()),
-        None => Box::new(std::iter::empty()),
+    if added.is_empty() {
+        return Some(Cow::Borrowed(body));
     }
-}
-
-/// The id in `members[value eq "<id>"]`, its value a JSON string as the plan writes it.
-fn value_path_id(path: &str) -> Option<String> {
-    let literal = path.strip_prefix(VALUE_PATH_START)?.strip_suffix(']')?;
-    serde_json::from_str(literal).ok()
+    let is_added = |id: &str| added.contains(id);
+    let mut changed = false;
+    let mut kept = Vec::with_capacity(operations.len());
+    for operation in operations {
+        match operation {
+            Operation::Remove { path }
+                if group::value_path_member(&path).is_some_and(|id| is_added(&id)) =>
+            {
+                changed = true;
+            }
+            Operation::RemoveValues { path, mut value } if path == MEMBERS => {
+                let Value::Array(list) = &mut value else {
+                    kept.push(Operation::RemoveValues { path, value });
+                    continue;
+                };
+                let before = list.len();
+                list.retain(|entry| !group::member_id(entry).is_some_and(is_added));
+                if list.len() == before {
+                    kept.push(Operation::RemoveValues { path, value });
+                } else {
+                    changed = true;
+                    if !list.is_empty() {
+                        kept.push(Operation::RemoveValues { path, value });
+                    }
+                }
+            }
+            operation => kept.push(operation),
+        }
+    }
+    if !changed {
+        Some(Cow::Borrowed(body))
+    } else if kept.is_empty() {
+        None
+    } else {
+        Some(Cow::Owned(patch::patch_body(&kept)))
+    }
 }
 
 #[cfg(test)]
@@ -116,61 +84,90 @@ mod tests {
 
     use super::*;
 
-    fn kept(ids: &[&str]) -> HashSet<String> {
+    fn added(ids: &[&str]) -> HashSet<String> {
         ids.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    fn add(ids: &[&str]) -> Operation {
+        Operation::Add {
+            path: MEMBERS.into(),
+            value: ids.iter().map(|id| json!({"value": id})).collect(),
+        }
+    }
+
+    fn remove(id: &str) -> Operation {
+        Operation::Remove {
+            path: group::member_value_path(id),
+        }
+    }
+
+    fn remove_values(ids: &[&str]) -> Operation {
+        Operation::RemoveValues {
+            path: MEMBERS.into(),
+            value: ids.iter().map(|id| json!({"value": id})).collect(),
+        }
     }
 
     #[test]
     fn the_added_ids_are_read_from_add_operations_on_members() {
-        let body = json!({"Operations": [
-            {"op": "replace", "path": "displayName", "value": "Ops"},
-            {"op": "add", "path": "members", "value": [{"value": "a"}, {"value": "b"}]},
-            {"op": "remove", "path": "members[value eq \"c\"]"},
-        ]});
-        assert_eq!(added(&body).collect::<Vec<_>>(), ["a", "b"]);
+        let body = patch::patch_body(&[
+            Operation::Replace {
+                path: "displayName".into(),
+                value: json!("Ops"),
+            },
+            add(&["a", "b"]),
+            remove("c"),
+        ]);
+        let mut ids = HashSet::new();
+        assert_eq!(to_send(&mut ids, &body), Some(Cow::Borrowed(&body)));
+        assert_eq!(ids, added(&["a", "b"]));
     }
 
     #[test]
     fn a_value_path_removal_of_an_added_id_is_left_out() {
-        let body = json!({"Operations": [
-            {"op": "add", "path": "members", "value": [{"value": "a\"1"}]},
-            {"op": "remove", "path": "members[value eq \"a\\\"1\"]"},
-            {"op": "remove", "path": "members[value eq \"c\"]"},
-        ]});
-        let kept_body = without_removals_of(&body, &kept(&["a\"1"])).unwrap();
+        let body = patch::patch_body(&[add(&["a\"1"]), remove("a\"1"), remove("c")]);
+        let sent = to_send(&mut HashSet::new(), &body).unwrap();
         assert_eq!(
-            kept_body,
-            json!({"Operations": [
-                {"op": "add", "path": "members", "value": [{"value": "a\"1"}]},
-                {"op": "remove", "path": "members[value eq \"c\"]"},
-            ]})
+            sent.into_owned(),
+            patch::patch_body(&[add(&["a\"1"]), remove("c")])
         );
     }
 
     #[test]
     fn a_value_list_loses_the_added_ids_and_goes_when_empty() {
-        let body = json!({"Operations": [
-            {"op": "remove", "path": "members", "value": [{"value": "a"}, {"value": "c"}]},
-            {"op": "remove", "path": "members", "value": [{"value": "b"}]},
-        ]});
-        let kept_body = without_removals_of(&body, &kept(&["a", "b"])).unwrap();
-        assert_eq!(
-            kept_body,
-            json!({"Operations": [
-                {"op": "remove", "path": "members", "value": [{"value": "c"}]},
-            ]})
-        );
-        let emptied = without_removals_of(&kept_body, &kept(&["c"])).unwrap();
-        assert!(is_empty(&emptied));
+        let body = patch::patch_body(&[remove_values(&["a", "c"]), remove_values(&["b"])]);
+        let mut ids = added(&["a", "b"]);
+        let sent = to_send(&mut ids, &body).unwrap().into_owned();
+        assert_eq!(sent, patch::patch_body(&[remove_values(&["c"])]));
+        assert_eq!(to_send(&mut added(&["c"]), &sent), None);
     }
 
     #[test]
-    fn a_body_removing_nothing_kept_is_left_as_it_is() {
-        let body = json!({"Operations": [
-            {"op": "remove", "path": "members[value eq \"c\"]"},
-            {"op": "remove", "path": "externalId"},
-        ]});
-        assert_eq!(without_removals_of(&body, &kept(&["a"])), None);
-        assert!(!is_empty(&body));
+    fn a_body_removing_nothing_added_is_left_as_it_is() {
+        let body = patch::patch_body(&[
+            remove("c"),
+            Operation::Remove {
+                path: "externalId".into(),
+            },
+        ]);
+        assert_eq!(
+            to_send(&mut added(&["a"]), &body),
+            Some(Cow::Borrowed(&body))
+        );
+    }
+
+    #[test]
+    fn a_value_list_on_another_attribute_is_not_a_member_removal() {
+        let body = patch::patch_body(&[
+            add(&["a"]),
+            Operation::RemoveValues {
+                path: "emails".into(),
+                value: json!([{"value": "a"}]),
+            },
+        ]);
+        assert_eq!(
+            to_send(&mut HashSet::new(), &body),
+            Some(Cow::Borrowed(&body))
+        );
     }
 }

@@ -34,6 +34,7 @@ mod members;
 mod precondition;
 mod substitute;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -336,9 +337,10 @@ impl Run<'_> {
             let body = resolved_body.as_ref().or(op.request.body.as_ref());
             let added = self.members_added.entry(path.clone()).or_default();
             if let Some(body) = body {
-                added.extend(members::added(body).map(str::to_owned));
-                if let Some(kept) = members::without_removals_of(body, added) {
-                    if members::is_empty(&kept) {
+                match members::to_send(added, body) {
+                    Some(Cow::Borrowed(_)) => {}
+                    Some(Cow::Owned(kept)) => resolved_body = Some(kept),
+                    None => {
                         let id = match &op.observed {
                             Observed::Present { id, .. } => Some(id.clone()),
                             Observed::Absent => None,
@@ -346,7 +348,6 @@ impl Run<'_> {
                         let note = Some(Note::MemberAdopted);
                         return Err(unsent(&path, Outcome::Done { id, note }));
                     }
-                    resolved_body = Some(kept);
                 }
             }
         }

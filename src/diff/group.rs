@@ -47,7 +47,7 @@ impl GroupDiff {
             .collect();
         for chunk in self.added.chunks(per_request) {
             operations.push(Operation::Add {
-                path: "members".into(),
+                path: MEMBERS.into(),
                 value: members_json(chunk),
             });
         }
@@ -55,19 +55,15 @@ impl GroupDiff {
             MemberRemoval::ValuePath => {
                 for member in &self.removed {
                     operations.push(Operation::Remove {
-                        path: format!(
-                            "members[value eq {}]",
-                            Value::String(member.reference.clone())
-                        ),
+                        path: member_value_path(&member.reference),
                     });
                 }
             }
             MemberRemoval::ValueList => {
                 for chunk in self.removed.chunks(per_request) {
-                    let values = chunk.iter().map(|m| json!({"value": m.reference}));
                     operations.push(Operation::RemoveValues {
-                        path: "members".into(),
-                        value: values.collect(),
+                        path: MEMBERS.into(),
+                        value: members_json(chunk),
                     });
                 }
             }
@@ -198,7 +194,7 @@ pub fn diff(
             .collect();
         if !diff.added.is_empty() || !diff.removed.is_empty() {
             diff.changes.push(Change {
-                attribute: "members".into(),
+                attribute: MEMBERS.into(),
                 old: Some(names(live_members.iter())),
                 new: Some(names(desired.iter())),
             });
@@ -213,13 +209,47 @@ fn names<'a>(members: impl Iterator<Item = &'a Member>) -> Value {
     Value::from(names)
 }
 
+/// The multi-valued attribute a group's PATCH adds members to and removes them from.
+pub const MEMBERS: &str = "members";
+
+/// The sub-attribute of a member that holds its id (RFC 7643 §4.2).
+const VALUE: &str = "value";
+
+/// The list of `{"value": <id>}` that adds (or, on some services, removes) `members`.
 pub fn members_json(members: &[Member]) -> Value {
     Value::Array(
         members
             .iter()
-            .map(|m| json!({"value": m.reference}))
+            .map(|m| json!({VALUE: m.reference}))
             .collect(),
     )
+}
+
+/// The id of one entry of a list [`members_json`] writes.
+pub fn member_id(entry: &Value) -> Option<&str> {
+    entry.get(VALUE).and_then(Value::as_str)
+}
+
+/// The ids of a list [`members_json`] writes.
+pub fn member_ids(list: &Value) -> impl Iterator<Item = &str> {
+    list.as_array().into_iter().flatten().filter_map(member_id)
+}
+
+/// The path that removes the member `id` by a value filter (RFC 7644 §3.5.2.2):
+/// `members[value eq "<id>"]`, the id written as a JSON string so that any quote or
+/// backslash in it is escaped.
+pub fn member_value_path(id: &str) -> String {
+    format!("{MEMBERS}[{VALUE} eq {}]", Value::String(id.to_owned()))
+}
+
+/// The id in a path [`member_value_path`] writes, or `None` for any other path.
+pub fn value_path_member(path: &str) -> Option<String> {
+    let filter = path
+        .strip_prefix(MEMBERS)?
+        .strip_prefix('[')?
+        .strip_suffix(']')?;
+    let literal = filter.strip_prefix(VALUE)?.strip_prefix(" eq ")?;
+    serde_json::from_str(literal).ok()
 }
 
 /// The POST body that creates `group` with `members`.
@@ -239,7 +269,7 @@ pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>)
     }
     if !members.is_empty() {
         let listed: Vec<Member> = members.iter().cloned().collect();
-        body["members"] = members_json(&listed);
+        body[MEMBERS] = members_json(&listed);
         changes.push(members_change(members));
     }
     (body, changes)
@@ -248,7 +278,7 @@ pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>)
 /// The change a new group's `members` shows.
 pub fn members_change(members: &BTreeSet<Member>) -> Change {
     Change {
-        attribute: "members".into(),
+        attribute: MEMBERS.into(),
         old: None,
         new: Some(names(members.iter())),
     }
@@ -260,9 +290,45 @@ pub fn put_body(live: &Value, diff: &GroupDiff, desired: Option<&BTreeSet<Member
     let mut body = super::patch::put_body(live, &diff.attributes);
     if let Some(desired) = desired {
         let members: Vec<Member> = desired.iter().cloned().collect();
-        body["members"] = members_json(&members);
+        body[MEMBERS] = members_json(&members);
     }
     body
+}
+
+#[cfg(test)]
+mod member_path_tests {
+    use super::*;
+
+    #[test]
+    fn a_value_path_reads_back_the_id_it_was_written_with() {
+        for id in [
+            "a",
+            "a\"1",
+            "back\\slash",
+            "ends]",
+            "[value eq \"x\"]",
+            "é 🦀",
+            "",
+        ] {
+            let path = member_value_path(id);
+            assert_eq!(value_path_member(&path).as_deref(), Some(id), "{path}");
+        }
+        assert_eq!(member_value_path("c"), "members[value eq \"c\"]");
+    }
+
+    #[test]
+    fn other_paths_name_no_member() {
+        for path in [
+            "members",
+            "displayName",
+            "members[value eq c]",
+            "members[display eq \"c\"]",
+            "emails[value eq \"c\"]",
+            "members[value eq \"c\"].display",
+        ] {
+            assert_eq!(value_path_member(path), None, "{path}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! (README, Plans). Pure: no I/O, so every rule here is unit-testable and a plan can be
 //! computed twice with the same result.
 
-mod group;
-mod patch;
+pub(crate) mod group;
+pub(crate) mod patch;
 mod undeclared;
 mod user;
 

@@ -39,6 +39,22 @@ impl Operation {
         }
     }
 
+    /// The operation whose JSON [`Operation::to_json`] writes as `operation`, or `None` when
+    /// `operation` is not exactly such JSON (another spelling of `op`, a key more or less).
+    #[must_use]
+    pub fn from_json(operation: &Value) -> Option<Self> {
+        let verb = operation.get("op")?.as_str().and_then(Op::from_word)?;
+        let path = operation.get("path")?.as_str()?.to_owned();
+        let parsed = match (verb, operation.get("value").cloned()) {
+            (Op::Add, Some(value)) => Operation::Add { path, value },
+            (Op::Replace, Some(value)) => Operation::Replace { path, value },
+            (Op::Remove, None) => Operation::Remove { path },
+            (Op::Remove, Some(value)) => Operation::RemoveValues { path, value },
+            (Op::Add | Op::Replace, None) => return None,
+        };
+        (parsed.to_json() == *operation).then_some(parsed)
+    }
+
     fn to_json(&self) -> Value {
         match self {
             Operation::Add { path, value } => {
@@ -61,6 +77,14 @@ pub fn patch_body(operations: &[Operation]) -> Value {
         "schemas": [urn::PATCH_OP],
         patch::OPERATIONS: operations.iter().map(Operation::to_json).collect::<Vec<_>>(),
     })
+}
+
+/// The operations of a `PatchOp` body, or `None` when one of them is not exactly as
+/// [`patch_body`] writes it.
+#[must_use]
+pub fn operations_of(body: &Value) -> Option<Vec<Operation>> {
+    let list = body.get(patch::OPERATIONS)?.as_array()?;
+    list.iter().map(Operation::from_json).collect()
 }
 
 /// Splits operations into requests of at most `budget` weight each, keeping their order.
@@ -169,6 +193,35 @@ fn add_schema(object: &mut Map<String, Value>, urn: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patch_body_reads_back_as_the_operations_it_was_written_from() {
+        let operations = vec![
+            Operation::Replace {
+                path: "displayName".into(),
+                value: json!("Ops"),
+            },
+            Operation::Add {
+                path: "members".into(),
+                value: json!([{"value": "a"}]),
+            },
+            Operation::Remove {
+                path: "members[value eq \"b\"]".into(),
+            },
+            Operation::RemoveValues {
+                path: "members".into(),
+                value: json!([{"value": "c"}]),
+            },
+        ];
+        let body = patch_body(&operations);
+        assert_eq!(operations_of(&body), Some(operations));
+        let mut spelled_otherwise = body.clone();
+        spelled_otherwise[patch::OPERATIONS][0]["op"] = json!("Replace");
+        assert_eq!(operations_of(&spelled_otherwise), None);
+        let mut extra_key = body;
+        extra_key[patch::OPERATIONS][2]["display"] = json!("b");
+        assert_eq!(operations_of(&extra_key), None);
+    }
 
     #[test]
     fn chunks_by_member_count() {
