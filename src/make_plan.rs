@@ -268,13 +268,6 @@ pub fn wanted<'a>(config: &'a Config, provider: &'a Provider) -> Wanted<'a> {
 }
 
 impl Planned {
-    /// Plans `/Bulk` batching (`--bulk`) where the server offers it.
-    #[must_use]
-    pub fn with_bulk(mut self, bulk: bool) -> Self {
-        plan_bulk(&mut self.plan, bulk);
-        self
-    }
-
     /// Records what identifies the server beyond its URL, for a saved plan to be applied to
     /// it and no other (README, Saved plans): digests of its `/ServiceProviderConfig`, read
     /// already, and of its `/ResourceTypes`, read now. A server that does not serve
