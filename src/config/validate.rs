@@ -643,18 +643,19 @@ impl Validator<'_> {
                 );
             }
         }
-        // The core User schema's `roles` and `entitlements` are complex (RFC 7643 §4.1.2):
-        // their values are objects with a `value`. An extension's are plain strings.
-        let shape = if raw.schema.value.eq_ignore_ascii_case(scim::urn::USER) {
-            RoleShape::Objects
-        } else {
-            RoleShape::Strings
-        };
-        (!values.is_empty()).then_some(RoleDefinition {
-            schema: raw.schema.value,
-            attribute: raw.attribute.value,
-            values,
-            shape,
+        (!values.is_empty()).then(|| {
+            let mut definition = RoleDefinition {
+                schema: raw.schema.value,
+                attribute: raw.attribute.value,
+                values,
+                shape: RoleShape::Strings,
+            };
+            // The core User schema's `roles` and `entitlements` are complex (RFC 7643 §4.1.2):
+            // their values are objects with a `value`. An extension's are plain strings.
+            if definition.is_core() {
+                definition.shape = RoleShape::Objects;
+            }
+            definition
         })
     }
 
