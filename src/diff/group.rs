@@ -412,13 +412,18 @@ mod dialect_tests {
             slack.per_request,
             documented.min(super::super::MEMBERS_PER_REQUEST)
         );
-        let operations = renamed_with(0, 3).operations(&slack);
+        let removed = 2 * slack.per_request + 1;
+        let operations = renamed_with(0, removed).operations(&slack);
         assert!(matches!(operations[0], Operation::Replace { .. }));
         assert_eq!(
             (operations.iter())
                 .filter(|op| matches!(op, Operation::Remove { .. }))
                 .count(),
-            3
+            removed
         );
+        // The rename and each removal weigh one: 1 + 2 × per_request + 1 in all.
+        let requests = super::super::patch::chunk(operations, slack.per_request);
+        let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [slack.per_request, slack.per_request, 2]);
     }
 }
