@@ -145,7 +145,7 @@ impl Diagnostic {
             text.push_str("\nhelp: ");
             text.push_str(help);
         }
-        let text = escape_github(&text, false).replace("\\n", "%0A");
+        let text = escape_github(&text, false);
         match self.position() {
             Some((file, line, column)) => format!(
                 "::error file={},line={line},col={column},title=scimform::{text}",
@@ -288,4 +288,19 @@ pub fn render(diagnostics: &[Diagnostic], style: Style) -> String {
             .expect("writing to a String cannot fail");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_github_annotation_is_one_line_and_keeps_a_literal_backslash_n() {
+        let diagnostic =
+            Diagnostic::new("no file at C:\\new\\users.yaml\nnor 100%").help("check the path");
+        assert_eq!(
+            diagnostic.to_github_annotation(),
+            "::error title=scimform::no file at C:\\new\\users.yaml%0Anor 100%25%0Ahelp: check the path"
+        );
+    }
 }
