@@ -240,6 +240,43 @@ fn roles_come_from_groups_too_and_extra_roles_are_removed() {
 }
 
 #[test]
+fn core_roles_are_shown_as_strings_and_sent_as_objects() {
+    let config = load(
+        "version: 1\nproviders:\n  p:\n    url: https://scim.example.com/scim/v2\n    token: ${T}\n    preset: github-emu\nusers:\n  - userName: ada@example.com\nroles:\n  enterprise_owner:\n    users: [ada@example.com]\n",
+    );
+    let live = state(
+        vec![user("1", json!({"userName": "ada@example.com"}))],
+        vec![],
+    );
+    let ops = run(&config, &live);
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(
+        operations(&ops[0]),
+        &json!([{"op": "replace", "path": "roles", "value": [{"value": "enterprise_owner"}]}])
+    );
+    assert_eq!(ops[0].changes[0].old, Some(json!([])));
+    assert_eq!(ops[0].changes[0].new, Some(json!(["enterprise_owner"])));
+    let provider = crate::plan::ProviderPlan {
+        provider: "p".to_owned(),
+        url: "https://scim.example.com/scim/v2".to_owned(),
+        server: None,
+        capabilities: caps(true),
+        reads: 1,
+        existing_users: 1,
+        unmanaged: Unmanaged::default(),
+        warnings: Vec::new(),
+        bulk: false,
+        notes: Vec::new(),
+        reading: crate::plan::Reading::default(),
+        ops,
+    };
+    let plan = crate::plan::Plan::new(std::collections::BTreeMap::new(), vec![provider]);
+    let text = crate::render::render(&plan, crate::render::Format::Text, false);
+    assert!(text.contains("+ role enterprise_owner"), "{text}");
+    assert!(!text.contains("\"value\""), "{text}");
+}
+
+#[test]
 fn a_user_with_no_roles_left_loses_them() {
     let config = with_head("users:\n  - userName: ada@example.com\n");
     let live = state(

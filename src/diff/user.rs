@@ -35,10 +35,16 @@ impl UserDiff {
     }
 
     fn replace(&mut self, path: &str, old: Option<&Value>, new: Value) {
+        self.replace_shown_as(path, old, new.clone(), new);
+    }
+
+    /// [`UserDiff::replace`] with `new` shown as `shown`: role values are shown as the strings
+    /// they are, whatever shape the provider takes them in.
+    fn replace_shown_as(&mut self, path: &str, old: Option<&Value>, shown: Value, new: Value) {
         self.changes.push(Change {
             attribute: path.to_owned(),
             old: old.cloned(),
-            new: Some(new.clone()),
+            new: Some(shown),
         });
         self.operations.push(Operation::Replace {
             path: path.to_owned(),
@@ -234,8 +240,10 @@ pub fn diff(user: &User, live: &LiveUser, roles: Option<Roles<'_>>) -> UserDiff 
             if roles.values.is_empty() {
                 diff.remove(roles.path, &old);
             } else {
+                let shown =
+                    Value::from(roles.values.iter().map(String::as_str).collect::<Vec<_>>());
                 let new = definition.value(roles.values);
-                diff.replace(roles.path, Some(&old), new);
+                diff.replace_shown_as(roles.path, Some(&old), shown, new);
             }
         }
     }
