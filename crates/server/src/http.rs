@@ -693,8 +693,16 @@ mod tests {
             config["filter"]["maxResults"],
             profile.paging.max_count.min(schema::MAX_RESULTS)
         );
+        // A count above the largest page is cut to it, not refused: seed one user more than
+        // a page holds so that the cut shows.
+        let max = profile.paging.max_count;
+        create_users(&router, max + 1).await;
         let (status, listed) = call(&router, "GET", "/Users?count=100000", None).await;
-        assert_eq!((status, &listed["itemsPerPage"]), (200, &Value::from(0)));
+        assert_eq!(
+            (status, &listed["itemsPerPage"]),
+            (200, &Value::from(max)),
+            "{listed}"
+        );
     }
 
     #[tokio::test]
