@@ -379,23 +379,6 @@ async fn value_list_removal_is_the_only_form_where_the_profile_says_so() {
 }
 
 #[tokio::test]
-async fn value_list_removal_works_without_emulation() {
-    let serve = Serve::start();
-    let ada = serve.user("ada").await;
-    let bob = serve.user("bob").await;
-    let group = serve.group("g", &[&ada, &bob]).await;
-    let removed = serve
-        .patch(
-            &format!("/Groups/{group}"),
-            Serve::ops(json!([{"op": "remove", "path": "members", "value": [{"value": bob}]}])),
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
-    assert_eq!(removed.body["members"].as_array().unwrap().len(), 1);
-    assert_eq!(removed.body["members"][0]["value"], ada.as_str());
-}
-
-#[tokio::test]
 async fn github_roles_are_only_the_documented_ones() {
     let roles = GITHUB_EMU.roles.expect("GitHub EMU has roles");
     assert_eq!(roles.schema, USER);
