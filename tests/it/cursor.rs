@@ -7,12 +7,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use axum::http::Method;
+use scim::profile::AWS_IDENTITY_CENTER;
 use serde_json::{Value, json};
 
 use crate::support::logged_requests;
 use crate::support::rewrite::{Exchange, Rewriter};
 use crate::support::run_off_runtime;
-use crate::support::serve::{Options, Serve};
+use crate::support::serve::Serve;
 
 /// More users than two pages of 100 hold.
 const USERS: usize = 250;
@@ -48,13 +49,6 @@ fn config(dir: &Path, url: &str, provider_extra: &str) -> PathBuf {
     path
 }
 
-fn emulating_aws() -> Serve {
-    Serve::start_with(&Options {
-        args: &["--emulate", "aws-identity-center"],
-        ..Options::default()
-    })
-}
-
 /// The query parameter `name` of a logged request's path.
 fn param(request: &Value, name: &str) -> Option<String> {
     let path = request["path"].as_str()?;
@@ -66,7 +60,7 @@ fn param(request: &Value, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_identity_center_is_applied_and_planned_by_cursor() {
-    let serve = emulating_aws();
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &serve.base, "");
 
@@ -169,7 +163,7 @@ fn repeating_cursor(exchange: &mut Exchange<'_>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_repeated_next_cursor_is_refused_by_name_not_followed() {
-    let serve = emulating_aws();
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     for i in 0..USERS {
         serve.user(&user_name(i)).await;
     }
@@ -249,7 +243,7 @@ fn without_total(exchange: &mut Exchange<'_>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_listing_without_total_results_counts_what_it_read() {
-    let serve = emulating_aws();
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     for i in 0..USERS {
         serve.user(&user_name(i)).await;
     }

@@ -16,17 +16,10 @@ use scim::profile::{AWS_IDENTITY_CENTER, GITHUB_EMU, Members, PROFILES, Profile,
 use serde_json::Value;
 
 use crate::support::logged_requests;
-use crate::support::serve::{Options, Serve};
+use crate::support::serve::Serve;
 use crate::support::{Run, run, scimform};
 
 const TOKEN_VAR: &str = "PROFILE_TOKEN";
-
-fn emulating(profile: &Profile) -> Serve {
-    Serve::start_with(&Options {
-        args: &["--emulate", profile.name],
-        ..Options::default()
-    })
-}
 
 fn profile(name: &str) -> &'static Profile {
     scim::profile::find(name).expect("a known profile")
@@ -260,7 +253,7 @@ fn contents(folder: &Path) -> BTreeMap<String, String> {
 /// Steps 1 to 3 of the brief for one profile: apply and plan empty; a member removal and a
 /// rename converge, as the server shows; import, plan the import empty, import again the same.
 async fn round_trip(profile: &'static Profile) {
-    let serve = emulating(profile);
+    let serve = Serve::emulating(profile);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("scimform.yaml");
     let all = ["ada@example.com", "bob@example.com", "carol@example.com"];
@@ -534,7 +527,7 @@ async fn aws_identity_center_takes_a_large_group_in_requests_of_100() {
         .member_changes_per_request
         .expect("AWS bounds member changes");
     assert_eq!(most, 100);
-    let serve = emulating(profile);
+    let serve = Serve::emulating(profile);
     let dir = tempfile::tempdir().unwrap();
     let config = write(
         &dir.path().join("scimform.yaml"),
@@ -723,7 +716,7 @@ fn a_role_github_emu_does_not_have_is_refused_at_its_line() {
 /// `scimform serve --emulate aws-identity-center` holding a group with a member, so that
 /// doctor can see that groups hide their members.
 async fn aws_with_a_group() -> Serve {
-    let serve = emulating(&AWS_IDENTITY_CENTER);
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     let ada = serve.user("ada@example.com").await;
     serve.group("Owners", &[&ada]).await;
     serve

@@ -8,13 +8,6 @@ use serde_json::{Value, json};
 
 use crate::support::serve::{BULK, GROUP, Options, Serve, USER};
 
-fn emulating(profile: &Profile) -> Serve {
-    Serve::start_with(&Options {
-        args: &["--emulate", profile.name],
-        ..Options::default()
-    })
-}
-
 async fn list(
     serve: &Serve,
     endpoint: &str,
@@ -61,7 +54,7 @@ async fn aws_hides_members_yet_finds_a_users_groups_by_filter() {
         AWS_IDENTITY_CENTER.members,
         Members::Hidden { .. }
     ));
-    let serve = emulating(&AWS_IDENTITY_CENTER);
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     let ada = serve.user("ada").await;
     let bob = serve.user("bob").await;
     let both = group_with(&serve, "both", &[&ada, &bob]).await;
@@ -123,7 +116,7 @@ async fn aws_hides_members_yet_finds_a_users_groups_by_filter() {
 
 #[tokio::test]
 async fn aws_filters_paging_search_and_bulk() {
-    let serve = emulating(&AWS_IDENTITY_CENTER);
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     let max = AWS_IDENTITY_CENTER.paging.max_count;
     let ada = serve.user("ada").await;
 
@@ -185,7 +178,7 @@ async fn aws_group_patch_and_create_rules() {
     let max = rules
         .member_changes_per_request
         .expect("AWS bounds member changes");
-    let serve = emulating(&AWS_IDENTITY_CENTER);
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     let ada = serve.user("ada").await;
     let group = group_with(&serve, "g", &[]).await;
     let path = format!("/Groups/{group}");
@@ -286,7 +279,7 @@ async fn aws_group_patch_and_create_rules() {
 #[tokio::test]
 async fn aws_bounds_emails() {
     let max = AWS_IDENTITY_CENTER.max_emails.expect("AWS bounds emails");
-    let serve = emulating(&AWS_IDENTITY_CENTER);
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
     let emails: Vec<Value> = (0..=max)
         .map(|i| json!({"value": format!("ada{i}@example.com"), "type": "work"}))
         .collect();
@@ -343,7 +336,7 @@ fn value_list_profile() -> &'static Profile {
 
 #[tokio::test]
 async fn value_list_removal_is_the_only_form_where_the_profile_says_so() {
-    let serve = emulating(value_list_profile());
+    let serve = Serve::emulating(value_list_profile());
     let ada = serve.user("ada").await;
     let bob = serve.user("bob").await;
     let group = group_with(&serve, "g", &[&ada, &bob]).await;
@@ -382,7 +375,7 @@ async fn value_list_removal_is_the_only_form_where_the_profile_says_so() {
 async fn github_roles_are_only_the_documented_ones() {
     let roles = GITHUB_EMU.roles.expect("GitHub EMU has roles");
     assert_eq!(roles.schema, USER);
-    let serve = emulating(&GITHUB_EMU);
+    let serve = Serve::emulating(&GITHUB_EMU);
     let unknown = serve
         .post(
             "/Users",

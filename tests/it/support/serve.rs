@@ -105,6 +105,15 @@ impl Serve {
         serve
     }
 
+    /// A server over a fresh temporary store answering as the service `profile` describes
+    /// (`--emulate NAME`).
+    pub fn emulating(profile: &scim::profile::Profile) -> Self {
+        Self::start_with(&Options {
+            args: &["--emulate", profile.name],
+            ..Options::default()
+        })
+    }
+
     /// A server over `store`, its token read from `token_file`.
     pub fn start_on(store: &Path, token_file: &Path) -> Self {
         Self::launch(store, token_file, &Options::default())
