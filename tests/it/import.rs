@@ -12,7 +12,7 @@ use crate::support::peer::{PEER_TOKEN, PeerServer};
 use crate::support::random::{FAMILY, GIVEN, LOCALES, Lcg, ROLES, TIMEZONES};
 use crate::support::rewrite::Rewriter;
 use crate::support::serve::Serve;
-use crate::support::{Run, run, scimform};
+use crate::support::{Run, contents, listing, run, scimform};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -672,27 +672,6 @@ async fn what_a_config_cannot_declare_is_not_imported() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(written, ["source.yaml"], "no temporary file is left");
-}
-
-/// The files of `folder`, by name, in name order.
-fn listing(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The text of each file of `folder`, by name.
-fn contents(folder: &Path) -> BTreeMap<String, String> {
-    listing(folder)
-        .into_iter()
-        .map(|name| {
-            let text = std::fs::read_to_string(folder.join(&name)).unwrap();
-            (name, text)
-        })
-        .collect()
 }
 
 /// A folder or a file that already holds config is refused before the server is read: the

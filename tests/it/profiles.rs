@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::support::logged_requests;
 use crate::support::serve::Serve;
-use crate::support::{Run, run, scimform};
+use crate::support::{Run, contents, run, scimform};
 
 const TOKEN_VAR: &str = "PROFILE_TOKEN";
 
@@ -234,20 +234,6 @@ fn directory(profile: &Profile, ops: &str, engineering: &[&str]) -> String {
         }
     }
     out
-}
-
-/// The files of an import folder, by name.
-fn contents(folder: &Path) -> BTreeMap<String, String> {
-    std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| {
-            let path = e.unwrap().path();
-            (
-                path.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&path).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// Steps 1 to 3 of the brief for one profile: apply and plan empty; a member removal and a

@@ -64,3 +64,24 @@ pub fn logged_requests(stderr: &str) -> Vec<serde_json::Value> {
         .filter(|line| line["message"] == "request")
         .collect()
 }
+
+/// The files of `folder`, by name, in name order.
+pub fn listing(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The text of each file of `folder`, by name.
+pub fn contents(folder: &Path) -> std::collections::BTreeMap<String, String> {
+    listing(folder)
+        .into_iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(folder.join(&name)).unwrap();
+            (name, text)
+        })
+        .collect()
+}
