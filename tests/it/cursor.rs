@@ -71,13 +71,7 @@ async fn aws_identity_center_is_applied_and_planned_by_cursor() {
         &["apply", "--auto-approve"],
     )
     .await;
-    assert_eq!(
-        applied.code,
-        Some(0),
-        "{}{}",
-        applied.stdout,
-        applied.stderr
-    );
+    applied.assert_code(0);
     let listed = serve.get("/Users?count=1").await.body;
     assert_eq!(listed["totalResults"], USERS, "{listed}");
 
@@ -88,13 +82,7 @@ async fn aws_identity_center_is_applied_and_planned_by_cursor() {
         &["plan", "--format", "json", "--log-format", "json"],
     )
     .await;
-    assert_eq!(
-        planned.code,
-        Some(0),
-        "{}{}",
-        planned.stdout,
-        planned.stderr
-    );
+    planned.assert_code(0);
     let plan: Value = serde_json::from_str(&planned.stdout).expect("--format json prints JSON");
     let provider = &plan["providers"][0];
     assert_eq!(provider["ops"], json!([]), "{}", planned.stdout);
@@ -176,7 +164,7 @@ async fn a_repeated_next_cursor_is_refused_by_name_not_followed() {
         "    prune: true\n    limits: {listing_requests: 50}\n",
     );
     let out = run_off_runtime(&pruning, "CURSOR_TOKEN", &serve.token, &["plan"]).await;
-    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
     let refusal = "the user listing failed the check \"no nextCursor answered twice\": GET \
                    /Users?count=100&cursor=";
     assert!(out.stderr.contains(refusal), "{}", out.stderr);
@@ -210,7 +198,7 @@ async fn a_repeated_next_cursor_is_refused_by_name_not_followed() {
         &["plan", "--format", "json"],
     )
     .await;
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    out.assert_code(0);
     let plan: Value = serde_json::from_str(&out.stdout).unwrap();
     let provider = &plan["providers"][0];
     let creates = provider["ops"]

@@ -53,16 +53,8 @@ fn scim_on(serve: &Serve, config: &Path, args: &[&str]) -> Run {
 }
 
 #[track_caller]
-fn assert_ok(out: &Run, what: &str) {
-    assert_eq!(out.code, Some(0), "{what}:\n{}\n{}", out.stdout, out.stderr);
-}
-
-#[track_caller]
 fn apply(serve: &Serve, config: &Path) {
-    assert_ok(
-        &scim_on(serve, config, &["apply", "--auto-approve"]),
-        "apply",
-    );
+    scim_on(serve, config, &["apply", "--auto-approve"]).assert_code(0);
 }
 
 #[track_caller]
@@ -304,7 +296,7 @@ async fn removal_and_rename_converge(serve: &Serve, profile: &Profile, config: &
         ),
     );
     let plan = scim_on(serve, config, &["plan"]);
-    assert_ok(&plan, "plan");
+    plan.assert_code(0);
     assert!(
         plan.stdout.contains("rename from Ops"),
         "a rename, not a create:\n{}",
@@ -370,7 +362,7 @@ fn import_round_trips(serve: &Serve, profile: &Profile, config: &Path, dir: &Pat
                 folder.to_str().unwrap(),
             ],
         );
-        assert_ok(&out, "import");
+        out.assert_code(0);
         assert!(!out.stderr.contains("warning"), "{}", out.stderr);
     }
     assert_no_changes(serve, &first);
@@ -495,7 +487,7 @@ fn apply_saved(serve: &Serve, saved: &Path) -> Vec<Value> {
         serve,
         &["apply", "--log-format", "json", saved.to_str().unwrap()],
     );
-    assert_ok(&applied, "apply plan");
+    applied.assert_code(0);
     let requests = logged_requests(&applied.stderr);
     assert!(!requests.is_empty(), "{}", applied.stderr);
     for request in &requests {
@@ -523,7 +515,7 @@ async fn aws_identity_center_takes_a_large_group_in_requests_of_100() {
 
     // The create carries 100 members, a PATCH the other 50, after it.
     let plan = scim_on(&serve, &config, &["plan", "--out", saved.to_str().unwrap()]);
-    assert_ok(&plan, "plan");
+    plan.assert_code(0);
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     let writes = group_writes(&document);
     let (phase, create) = &writes[0];
@@ -553,7 +545,7 @@ async fn aws_identity_center_takes_a_large_group_in_requests_of_100() {
     // 120 leave: removed by value list, in PATCH requests of at most 100.
     write(&config, &big_config(&serve.base, 30));
     let text = scim_on(&serve, &config, &["plan"]);
-    assert_eq!(text.code, Some(0), "{}{}", text.stdout, text.stderr);
+    text.assert_code(0);
     let filter = match profile.members {
         Members::Hidden { filter } => filter,
         Members::Shown => unreachable!("AWS hides members"),
@@ -567,7 +559,7 @@ async fn aws_identity_center_takes_a_large_group_in_requests_of_100() {
     );
     let saved = dir.path().join("remove.json");
     let plan = scim_on(&serve, &config, &["plan", "--out", saved.to_str().unwrap()]);
-    assert_ok(&plan, "plan");
+    plan.assert_code(0);
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     let writes = group_writes(&document);
     assert!(
@@ -616,9 +608,9 @@ fn validate_fails(config: &Path, listener: &std::net::TcpListener) -> (Value, Ru
     let json = run(scimform()
         .args(["validate", "--format", "json", "-f"])
         .arg(config));
-    assert_eq!(json.code, Some(1), "{}{}", json.stdout, json.stderr);
+    json.assert_code(1);
     let text = run(scimform().args(["validate", "-f"]).arg(config));
-    assert_eq!(text.code, Some(1), "{}{}", text.stdout, text.stderr);
+    text.assert_code(1);
     listener.set_nonblocking(true).unwrap();
     assert!(
         listener.accept().is_err(),
@@ -733,7 +725,7 @@ async fn doctor_knows_an_emulated_aws_identity_center() {
     let serve = aws_with_a_group().await;
     let dir = tempfile::tempdir().unwrap();
     let out = doctor(&serve, dir.path(), AWS_IDENTITY_CENTER.name, "");
-    assert_ok(&out, "doctor");
+    out.assert_code(0);
     let line = check_line(&out.stdout, "profile");
     assert!(line.starts_with("  ✓"), "{line}");
     assert!(

@@ -31,6 +31,21 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts that the command ended with `code`, showing what it printed if not.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
 pub fn run(cmd: &mut Command) -> Run {
     let output = cmd.output().expect("the scimform binary runs");
     Run {
