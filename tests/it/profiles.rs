@@ -373,6 +373,8 @@ fn import_round_trips(serve: &Serve, profile: &Profile, config: &Path, dir: &Pat
         providers.contains(&format!("preset: {}", profile.name)),
         "{providers}"
     );
+    // The pace the config sets is kept: it is not the one any preset gives.
+    assert!(providers.contains("rate_limit: 1000/s"), "{providers}");
     assert!(!providers.contains(&serve.token), "{providers}");
     let groups = &imported["groups.yaml"];
     assert!(
