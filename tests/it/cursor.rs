@@ -138,6 +138,82 @@ async fn aws_identity_center_is_applied_and_planned_by_cursor() {
     );
 }
 
+/// Without `preset`, cursor paging is chosen from what the server announces: the emulated AWS
+/// IAM Identity Center says `pagination: {cursor: true, index: false}` in
+/// `/ServiceProviderConfig`, and nothing in the config says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn cursor_paging_is_read_from_the_service_provider_config_without_a_preset() {
+    let serve = Serve::emulating(&AWS_IDENTITY_CENTER);
+    let announced = serve.get("/ServiceProviderConfig").await.body;
+    assert_eq!(
+        (
+            &announced["pagination"]["cursor"],
+            &announced["pagination"]["index"]
+        ),
+        (&json!(true), &json!(false)),
+        "{announced}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("scimform.yaml");
+    // Pruning reads every user, so the users are listed, not only looked up by filter.
+    let mut text = format!(
+        "version: 1\nproviders:\n  aws:\n    url: {}\n    token: ${{CURSOR_TOKEN}}\n    \
+         prune: true\nusers:\n",
+        serve.base
+    );
+    for i in 0..5 {
+        let _ = writeln!(text, "  - userName: {}", user_name(i));
+    }
+    assert!(!text.contains("preset"), "{text}");
+    std::fs::write(&config, text).unwrap();
+
+    let applied = run_off_runtime(
+        &config,
+        "CURSOR_TOKEN",
+        &serve.token,
+        &["apply", "--auto-approve", "--log-format", "json"],
+    )
+    .await;
+    applied.assert_code(0);
+    let listed = serve.get("/Users?count=1").await.body;
+    assert_eq!(listed["totalResults"], 5, "{listed}");
+
+    let planned = run_off_runtime(
+        &config,
+        "CURSOR_TOKEN",
+        &serve.token,
+        &["plan", "--format", "json", "--log-format", "json"],
+    )
+    .await;
+    planned.assert_code(0);
+    let plan: Value = serde_json::from_str(&planned.stdout).expect("--format json prints JSON");
+    let provider = &plan["providers"][0];
+    assert_eq!(provider["capabilities"]["cursor"], true, "{provider}");
+    assert_eq!(provider["ops"], json!([]), "{}", planned.stdout);
+
+    let mut requests = logged_requests(&applied.stderr);
+    requests.extend(logged_requests(&planned.stderr));
+    for request in &requests {
+        assert_eq!(param(request, "startIndex"), None, "{request}");
+    }
+    let user_lists: Vec<&Value> = requests
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"].as_str().unwrap().starts_with("/Users?")
+                && param(r, "filter").is_none()
+        })
+        .collect();
+    assert!(!user_lists.is_empty(), "{}", planned.stderr);
+    for list in &user_lists {
+        assert_eq!(list["status"], 200, "{list}");
+        assert!(
+            param(list, "cursor").is_some(),
+            "a listing by cursor: {list}"
+        );
+    }
+}
+
 /// The second page of the user listing answers its own cursor as `nextCursor` again.
 fn repeating_cursor(exchange: &mut Exchange<'_>) {
     if exchange.method == Method::GET
