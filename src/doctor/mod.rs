@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::client::{Capabilities, ClientError, ReadLimits, RetryPolicy, ScimClient, bytes};
 use crate::config::{Provider, RequestLimits, RoleDefinition};
 use crate::connect::{self, Target};
-use crate::state::{HiddenMembers, member_filter};
+use crate::state::{HiddenMembers, a_member_is_found, member_filter};
 
 mod profile;
 
@@ -346,7 +346,8 @@ impl Doctor<'_> {
 
     /// `GET /Groups`, then groups by id: whether the server shows group members, and when it
     /// shows none, how plan will read them (README, Plans). Returns whether it hides them, when
-    /// that could be seen.
+    /// that could be seen: hidden only when the profile documents it or a member filter finds a
+    /// group that shows no members; a few groups read empty prove nothing.
     /// `documented` is the configured profile and its member filter, when the profile says the
     /// service hides members: plan uses that filter without probing, and so does doctor.
     async fn members(
@@ -410,7 +411,16 @@ impl Doctor<'_> {
         );
         match member_filter(self.client, page).await {
             Ok(Ok(attribute)) => {
-                report.warn(NAME, seen, per_user_reads(attribute, users, true));
+                // No group read shows a member: they are hidden only if a member filter finds
+                // a group for one of the first users; else every group read may be empty.
+                let hidden = self.a_member_is_found(page, attribute).await;
+                let what = if hidden {
+                    HiddenMembers::BEHAVIOUR.to_owned()
+                } else {
+                    seen
+                };
+                report.warn(NAME, what, per_user_reads(attribute, users, true));
+                return hidden.then_some(true);
             }
             Ok(Err(reason)) => report.warn(
                 NAME,
@@ -424,8 +434,22 @@ impl Doctor<'_> {
                 "plan refuses to manage group members it cannot see",
             ),
         }
-        // No group read showed a member: either every one is empty, or they are hidden.
-        Some(true)
+        // Whether the groups are empty or hide their members cannot be told.
+        None
+    }
+
+    /// Whether the member filter finds a group for one of the first users the server lists.
+    /// A failed read proves nothing.
+    async fn a_member_is_found(&self, page: Option<usize>, attribute: &str) -> bool {
+        let query = [("count", GROUPS_READ_BY_ID.to_string())];
+        let Ok(body) = self.get("/Users", &query).await else {
+            return false;
+        };
+        let listed = resources(&body);
+        let users: Vec<&str> = listed.iter().filter_map(id).collect();
+        a_member_is_found(self.client, page, attribute, &users)
+            .await
+            .unwrap_or(false)
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {

@@ -345,6 +345,32 @@ pub async fn member_filter(
 }
 
 /// `attribute eq "value"`, the value written as a JSON string.
+/// Whether a member filter on `attribute` finds a group for one of `users` (ids), asked one
+/// at a time until one does: the proof that groups hold members they do not show.
+pub async fn a_member_is_found(
+    client: &ScimClient,
+    page: Option<usize>,
+    attribute: &str,
+    users: &[&str],
+) -> Result<bool, ClientError> {
+    for user in users {
+        match client
+            .list_matching::<Value>(
+                ResourceKind::Group,
+                page,
+                &filter(attribute, user),
+                Keep::Managed,
+            )
+            .await
+        {
+            Ok(listing) if !listing.resources.is_empty() => return Ok(true),
+            Ok(_) | Err(ClientError::Status { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
 fn filter(attribute: &str, value: &str) -> String {
     format!("{attribute} eq {}", Value::String(value.to_owned()))
 }

@@ -35,7 +35,7 @@ use scim::profile::Profile;
 use crate::client::{Capabilities, ClientError, FirstPage, Keep, Listed, ScimClient, Untrusted};
 
 pub use group::LiveGroup;
-pub use members::{HiddenMembers, MEMBER_FILTERS, member_filter};
+pub use members::{HiddenMembers, MEMBER_FILTERS, a_member_is_found, member_filter};
 pub use reader::resource_hash;
 pub use user::{Extension, Item, LiveUser, Name, UserAttributes, items_json, role_values};
 

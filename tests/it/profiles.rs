@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use reqwest::Method;
-use scim::profile::{AWS_IDENTITY_CENTER, GITHUB_EMU, Members, PROFILES, Profile, SLACK};
+use scim::profile::{AWS_IDENTITY_CENTER, GITHUB_EMU, Members, PROFILES, Profile, SLACK, TONKEAN};
 use serde_json::Value;
 
 use crate::support::logged_requests;
@@ -734,6 +734,26 @@ async fn doctor_knows_an_emulated_aws_identity_center() {
         line.contains("behaves like `aws-identity-center`") && line.contains("as the config says"),
         "{line}"
     );
+}
+
+/// A plain server whose groups are all empty shows no member either: doctor cannot tell it
+/// from one that hides them, says so, and does not hold it against a profile whose groups
+/// show their members.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_does_not_take_empty_groups_for_hidden_members() {
+    let serve = Serve::start();
+    serve.user("ada@example.com").await;
+    serve.group("Owners", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = doctor(&serve, dir.path(), TONKEAN.name, "");
+    let members = check_line(&out.stdout, "group");
+    assert!(
+        members.contains("(or every group read is empty)"),
+        "{members}"
+    );
+    let line = check_line(&out.stdout, "profile");
+    assert!(!line.contains("hides group members"), "{line}");
+    assert!(line.starts_with("  ✓"), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
