@@ -36,7 +36,12 @@ pub enum FormatError {
 pub fn format(text: &str) -> Result<String, FormatError> {
     let before = yaml::parse(text, SourceId::default()).map_err(|error| {
         // 1-based, the column in characters, as every config error counts them.
-        let before = &text[..error.start.min(text.len())];
+        // The parser's offset, down to a character boundary: slicing never panics.
+        let end = (0..=error.start.min(text.len()))
+            .rev()
+            .find(|&at| text.is_char_boundary(at))
+            .unwrap_or(0);
+        let before = &text[..end];
         let line_start = before.rfind('\n').map_or(0, |at| at + 1);
         FormatError::Unparsable {
             line: before.matches('\n').count() + 1,
