@@ -10,6 +10,15 @@
 //! config text (the flow reversed, exact because it follows the diff's own rules), and
 //! `doctor` probes a provider with the client before anything is planned.
 
+/// What a server that shows no group members does, in the words of every message that says so
+/// (`state`'s reasons, the plan's and import's notes): a macro so that messages can extend it
+/// with `concat!`.
+macro_rules! shows_no_group_members {
+    () => {
+        "the server shows no group members on GET /Groups or GET /Groups/{id}"
+    };
+}
+
 pub mod apply;
 pub mod cli;
 pub mod client;

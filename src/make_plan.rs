@@ -205,6 +205,26 @@ pub async fn plan_all<E: From<PlanError>>(
     Ok(planning)
 }
 
+/// Group members read one user at a time, as the plan records them; `None` when they were
+/// not read that way.
+#[must_use]
+pub fn member_lookups(hidden: &HiddenMembers) -> Option<MemberLookups> {
+    match hidden {
+        HiddenMembers::Filtered {
+            attribute,
+            users,
+            requests,
+            memberships,
+        } => Some(MemberLookups {
+            filter: (*attribute).to_owned(),
+            users: *users,
+            requests: *requests,
+            memberships: *memberships,
+        }),
+        HiddenMembers::Unreadable(_) => None,
+    }
+}
+
 /// What reading `live` took beyond listing it, for the plan to say.
 fn reading(live: &LiveState) -> Reading {
     let untrusted_listings = [
@@ -221,20 +241,7 @@ fn reading(live: &LiveState) -> Reading {
         })
     })
     .collect();
-    let hidden_members = match &live.hidden_members {
-        Some(HiddenMembers::Filtered {
-            attribute,
-            users,
-            requests,
-            memberships,
-        }) => Some(MemberLookups {
-            filter: (*attribute).to_owned(),
-            users: *users,
-            requests: *requests,
-            memberships: *memberships,
-        }),
-        _ => None,
-    };
+    let hidden_members = live.hidden_members.as_ref().and_then(member_lookups);
     Reading {
         untrusted_listings,
         hidden_members,

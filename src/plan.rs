@@ -197,6 +197,30 @@ pub struct MemberLookups {
     pub memberships: usize,
 }
 
+impl MemberLookups {
+    /// The note of a plan or an import on these reads, `filter` shown as given (render passes
+    /// it sanitized). Finding no membership, the groups hold no members, whether or not the
+    /// server would show them.
+    #[must_use]
+    pub fn note(&self, filter: &str) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let read = format!(
+            "{}, one GET /Groups?filter={filter} eq \"<user id>\" per user ({})",
+            plural(self.requests, "request", "requests"),
+            plural(self.users, "user", "users"),
+        );
+        if self.memberships == 0 {
+            format!(
+                "no group showed a member on GET /Groups or GET /Groups/{{id}}, nor did {read}: \
+                 the groups hold no members"
+            )
+        } else {
+            format!("{}; they were read with {read}", shows_no_group_members!())
+        }
+    }
+}
+
 impl ProviderPlan {
     #[must_use]
     pub fn summary(&self) -> Summary {

@@ -521,14 +521,12 @@ async fn read_session(
             reason: reason.unwrap_or(HiddenMembers::BEHAVIOUR).to_owned(),
         });
     }
-    if let Some(HiddenMembers::Filtered {
-        attribute,
-        users,
-        requests,
-        memberships,
-    }) = &live.hidden_members
+    if let Some(lookups) = live
+        .hidden_members
+        .as_ref()
+        .and_then(make_plan::member_lookups)
     {
-        let note = HiddenMembers::note(attribute, *users, *requests, *memberships);
+        let note = lookups.note(&lookups.filter);
         let _ = writeln!(std::io::stderr().lock(), "note: {note}");
     }
     Ok((live, capabilities))

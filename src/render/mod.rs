@@ -34,7 +34,6 @@ use std::fmt::Write as _;
 use scim::ResourceKind;
 
 use crate::plan::{Plan, ProviderPlan, RenameOutcome, Warning};
-use crate::state::HiddenMembers;
 
 pub use json::{JsonPlanError, parse_json, to_json};
 
@@ -204,12 +203,7 @@ fn provider_notes(provider: &ProviderPlan) -> Vec<String> {
         ));
     }
     if let Some(lookups) = &provider.reading.hidden_members {
-        notes.push(HiddenMembers::note(
-            &sanitize(&lookups.filter),
-            lookups.users,
-            lookups.requests,
-            lookups.memberships,
-        ));
+        notes.push(lookups.note(&sanitize(&lookups.filter)));
     }
     notes.extend(
         provider

@@ -63,33 +63,10 @@ pub enum HiddenMembers {
 
 impl HiddenMembers {
     /// What the server does, in a sentence.
-    pub const BEHAVIOUR: &'static str = "the server shows no group members on GET /Groups or \
-         GET /Groups/{id} (as AWS IAM Identity Center does)";
-
-    /// [`Self::BEHAVIOUR`] without the example.
-    const BEHAVIOUR_PLAIN: &'static str =
-        "the server shows no group members on GET /Groups or GET /Groups/{id}";
-
-    /// How members were read one user at a time, for the note of a plan or an import:
-    /// `requests` listings filtered on `attribute`, for `users` users, found `memberships`.
-    /// Finding none, the groups hold no members, whether or not the server would show them.
-    #[must_use]
-    pub fn note(attribute: &str, users: usize, requests: usize, memberships: usize) -> String {
-        let read = format!(
-            "{requests} {}, one GET /Groups?filter={attribute} eq \"<user id>\" per user ({users} \
-             {})",
-            if requests == 1 { "request" } else { "requests" },
-            if users == 1 { "user" } else { "users" },
-        );
-        if memberships == 0 {
-            format!(
-                "no group showed a member on GET /Groups or GET /Groups/{{id}}, nor did {read}: \
-                 the groups hold no members"
-            )
-        } else {
-            format!("{}; they were read with {read}", Self::BEHAVIOUR_PLAIN)
-        }
-    }
+    pub const BEHAVIOUR: &'static str = concat!(
+        shows_no_group_members!(),
+        " (as AWS IAM Identity Center does)"
+    );
 
     /// Why members could not be read, when they could not.
     #[must_use]
