@@ -315,10 +315,8 @@ impl Doctor<'_> {
                 resource_types.as_deref(),
             );
         }
-        let documented = configured.and_then(|profile| match profile.members {
-            scim::profile::Members::Hidden { filter } => Some((profile, filter)),
-            scim::profile::Members::Shown => None,
-        });
+        let documented =
+            configured.and_then(|profile| Some((profile, profile.members.hidden_filter()?)));
         // The member filter is probed the way plan will list: by cursor where the server
         // takes no `startIndex`.
         let paged = self.client.clone().with_cursor_paging(cursor);

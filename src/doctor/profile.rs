@@ -6,7 +6,7 @@
 //! `/Bulk`, its largest page, whether it refuses filters other than `eq`, whether it shows
 //! group members, and whether it announces Tonkean's role extension.
 
-use scim::profile::{Filters, Members, PROFILES, Profile};
+use scim::profile::{Filters, PROFILES, Profile};
 
 /// What doctor saw of a server; `None` where it could not tell.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub fn differences(profile: &Profile, seen: &Observed) -> Vec<String> {
         }
     }
     if let Some(hidden) = seen.members_hidden {
-        let documented = matches!(profile.members, Members::Hidden { .. });
+        let documented = profile.members.hidden_filter().is_some();
         if hidden != documented {
             out.push(if hidden {
                 "it hides group members".to_owned()
@@ -114,7 +114,7 @@ mod tests {
             bulk: Some(profile.bulk),
             max_results: Some(profile.paging.max_count),
             eq_only: Some(profile.filters == Filters::EqAnd),
-            members_hidden: Some(matches!(profile.members, Members::Hidden { .. })),
+            members_hidden: Some(profile.members.hidden_filter().is_some()),
             tonkean_extension: Some(true),
         }
     }

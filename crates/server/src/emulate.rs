@@ -20,7 +20,7 @@
 use scim::ResourceKind;
 use scim::attribute::{get_ci_in, names};
 use scim::patch::Op;
-use scim::profile::{Filters, MemberRemoval, Members, Profile};
+use scim::profile::{Filters, MemberRemoval, Profile};
 use serde_json::{Value, json};
 
 use super::error::ScimError;
@@ -123,7 +123,7 @@ impl Emulation {
     /// (`members: Hidden`). They are still stored, changed by PATCH and found by a filter.
     pub fn hide_members(self, kind: ResourceKind, resource: &mut Value) {
         if let Some(profile) = self.0
-            && matches!(profile.members, Members::Hidden { .. })
+            && profile.members.hidden_filter().is_some()
             && kind == ResourceKind::Group
             && let Value::Object(map) = resource
         {
@@ -787,7 +787,7 @@ mod tests {
         aws.hide_members(ResourceKind::Group, &mut rendered);
         assert_eq!(
             rendered.get("members").is_none(),
-            matches!(AWS_IDENTITY_CENTER.members, Members::Hidden { .. })
+            AWS_IDENTITY_CENTER.members.hidden_filter().is_some()
         );
     }
 
