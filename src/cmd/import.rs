@@ -71,7 +71,7 @@ pub fn run(args: &ImportArgs) -> Result<(), Error> {
         return Err(Error::Message(out.refusal(&existing)));
     }
     let target = connect::resolve(provider, args.config.allow_insecure_http)?;
-    let (live, capabilities) = block_on(Threads::PerCore, async {
+    let (live, capabilities) = block_on(Threads::to_read(target.is_embedded()), async {
         read_all(provider, &target, args.config.allow_insecure_http)
             .await
             .map_err(Error::msg)

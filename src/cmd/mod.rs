@@ -123,6 +123,22 @@ pub enum Threads {
     PerCore,
 }
 
+impl Threads {
+    /// The threads for reading servers, `embedded` when one of them runs in this process.
+    /// Reading a remote server is waiting on it: one thread does that at the least cost, and
+    /// what it reads reuses the memory the config's loading freed (a second thread would get
+    /// an allocator arena of its own: docs/benchmarks.md). The embedded server does its share
+    /// of the work in this process, so it gets the threads to do it in parallel.
+    #[must_use]
+    pub fn to_read(embedded: bool) -> Self {
+        if embedded {
+            Threads::PerCore
+        } else {
+            Threads::One
+        }
+    }
+}
+
 /// Runs a command's asynchronous part to its end, on the process's tokio runtime. This is the
 /// one place a runtime is built; a command calls it once, after its synchronous part (loading
 /// the config) has told it how many threads it needs.

@@ -27,15 +27,7 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, Error> {
     };
     // A plan to be saved records what identifies each server, for `apply PLAN` to check.
     let identify = args.out.is_some();
-    // Reading a remote server is waiting on it: one thread does that at the least cost, and
-    // what it reads reuses the memory the config's loading freed (a second thread would get an
-    // allocator arena of its own: docs/benchmarks.md). The embedded server does
-    // its share of the work in this process, so it gets the threads to do it in parallel.
-    let threads = if targets.iter().any(|(_, target)| target.is_embedded()) {
-        Threads::PerCore
-    } else {
-        Threads::One
-    };
+    let threads = Threads::to_read(targets.iter().any(|(_, target)| target.is_embedded()));
     let how = Compute {
         bulk: args.bulk,
         identify,
