@@ -233,13 +233,7 @@ fn observed_id(item: &Ready) -> Option<String> {
 
 /// The error response to one op, as the client reports errors.
 fn op_response_error(item: &Ready, status: u16, op_response: &Value) -> ClientError {
-    let response = get_ci(op_response, "response");
-    let text = |key: &str| {
-        response
-            .and_then(|r| get_ci(r, key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let error = scim::message::ErrorBody::read(status, get_ci(op_response, "response"));
     ClientError::Status {
         request: RequestLabel {
             method: HttpMethod::from_bytes(item.op.request.method.as_str().as_bytes())
@@ -247,8 +241,8 @@ fn op_response_error(item: &Ready, status: u16, op_response: &Value) -> ClientEr
             path: format!("{} (in /Bulk)", item.path),
         },
         status,
-        scim_type: text(scim::message::SCIM_TYPE),
-        detail: text(scim::message::DETAIL),
+        scim_type: error.scim_type,
+        detail: error.detail,
         retry_after: None,
     }
 }

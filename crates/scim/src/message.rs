@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::attribute::get_ci;
 use crate::urn;
 
 /// `totalResults`: how many resources the query matches in all.
@@ -54,7 +55,7 @@ impl ErrorBody {
     #[must_use]
     pub fn read(status: u16, body: Option<&Value>) -> Self {
         let text = |key: &str| {
-            body.and_then(|b| b.get(key))
+            body.and_then(|b| get_ci(b, key))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
@@ -95,6 +96,9 @@ mod tests {
         assert_eq!(body["status"], "409");
         assert_eq!(body["schemas"], json!([urn::ERROR]));
         assert_eq!(ErrorBody::read(409, Some(&body)), error);
+        // Member names are read in any case (RFC 7643 §2.1).
+        let shouted = json!({"ScimType": "uniqueness", "DETAIL": "userName is taken"});
+        assert_eq!(ErrorBody::read(409, Some(&shouted)), error);
         // What a server leaves out, or writes as something else, is not assumed.
         let odd = json!({"scimType": 7, "detail": null});
         assert_eq!(
