@@ -216,10 +216,10 @@ pub const MEMBERS: &str = "members";
 const VALUE: &str = "value";
 
 /// The list of `{"value": <id>}` that adds (or, on some services, removes) `members`.
-pub fn members_json(members: &[Member]) -> Value {
+pub fn members_json<'m>(members: impl IntoIterator<Item = &'m Member>) -> Value {
     Value::Array(
         members
-            .iter()
+            .into_iter()
             .map(|m| json!({VALUE: m.reference}))
             .collect(),
     )
@@ -252,8 +252,9 @@ pub fn value_path_member(path: &str) -> Option<String> {
     serde_json::from_str(literal).ok()
 }
 
-/// The POST body that creates `group` with `members`.
-pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>) {
+/// The POST body that creates `group` with the first `on_create` of `members`, and the changes
+/// it shows: all of `members`, the rest being added by PATCH.
+pub fn create(group: &Group, members: &BTreeSet<Member>, on_create: usize) -> (Value, Vec<Change>) {
     let mut body = json!({
         "schemas": [scim::urn::GROUP],
         "displayName": group.display_name,
@@ -268,8 +269,9 @@ pub fn create(group: &Group, members: &BTreeSet<Member>) -> (Value, Vec<Change>)
         });
     }
     if !members.is_empty() {
-        let listed: Vec<Member> = members.iter().cloned().collect();
-        body[MEMBERS] = members_json(&listed);
+        if on_create > 0 {
+            body[MEMBERS] = members_json(members.iter().take(on_create));
+        }
         changes.push(members_change(members));
     }
     (body, changes)
@@ -289,8 +291,7 @@ pub fn members_change(members: &BTreeSet<Member>) -> Change {
 pub fn put_body(live: &Value, diff: &GroupDiff, desired: Option<&BTreeSet<Member>>) -> Value {
     let mut body = super::patch::put_body(live, &diff.attributes);
     if let Some(desired) = desired {
-        let members: Vec<Member> = desired.iter().cloned().collect();
-        body[MEMBERS] = members_json(&members);
+        body[MEMBERS] = members_json(desired);
     }
     body
 }

@@ -556,17 +556,10 @@ impl<'a> Differ<'a> {
         } else {
             usize::MAX
         };
-        let (in_create, later): (BTreeSet<Member>, Vec<Member>) = {
-            let mut all = members.iter().cloned();
-            let first = all.by_ref().take(on_create).collect();
-            (first, all.collect())
-        };
-        let (body, mut changes) = group::create(group, &in_create);
-        if !later.is_empty() {
-            // The members are shown once, all of them, on the create.
-            changes.retain(|c| c.attribute != "members");
-            changes.push(group::members_change(members));
-        }
+        // The members are shown once, all of them, on the create; only those past what it
+        // takes are copied, for the PATCH requests that add them.
+        let (body, changes) = group::create(group, members, on_create);
+        let later: Vec<Member> = members.iter().skip(on_create).cloned().collect();
         let bulk_id = self.bulk_id('g');
         self.ops.push(Op {
             phase: Phase::Groups,
@@ -582,7 +575,7 @@ impl<'a> Differ<'a> {
                 body: Some(body),
             },
             observed: Observed::Absent,
-            depends_on: bulk_references(&in_create),
+            depends_on: bulk_references(members.iter().take(on_create)),
         });
         let added = group::GroupDiff {
             added: later,
@@ -966,9 +959,9 @@ pub fn guard_mass_delete(
     Ok(())
 }
 
-fn bulk_references(members: &BTreeSet<Member>) -> Vec<String> {
+fn bulk_references<'m>(members: impl IntoIterator<Item = &'m Member>) -> Vec<String> {
     members
-        .iter()
+        .into_iter()
         .filter_map(|m| m.reference.strip_prefix("bulkId:").map(str::to_owned))
         .collect()
 }
