@@ -20,6 +20,9 @@
 //!    `GET /Groups?filter=members.value eq "<user id>"` listing per user of the server (or
 //!    `members eq`, the form older AWS documentation gives). That needs every user, so the
 //!    user listing is read whole and must pass its checks. The plan states the cost.
+//!    Where the provider's profile documents hidden members (AWS IAM Identity Center), steps
+//!    2 and the probe are skipped and the profile's filter is used as documented: the
+//!    documentation, not a probe, is what says the server applies it.
 //! 4. When no way works, the members stay unknown (`members_listed` false), and the plan and
 //!    import refuse to rely on them, naming the server's behaviour.
 //!
